@@ -1,0 +1,25 @@
+# Set-up and the two everyday jobs.  Everything installs into .venv here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[notebooks,dask,test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# The main job on the bundled sample data.
+demo: install
+	$(BIN)/smtplogkit parse sample_data/
+
+# The whole test suite.
+test: install
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info

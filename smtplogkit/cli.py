@@ -1,0 +1,180 @@
+"""The ``smtplogkit`` command line.
+
+Only this module prints and configures logging; the library logs through
+``logging.getLogger(__name__)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from datetime import date
+from typing import Any
+
+from .errors import SmtpLogKitError
+
+logger = logging.getLogger("smtplogkit")
+
+
+def _label(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"invalid label {text!r}: expected key=value")
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"invalid date {text!r}: expected YYYY-MM-DD") from error
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="smtplogkit", description="Find out why outgoing mail fails, from SMTP logs.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (repeat for debug output)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    parse = commands.add_parser("parse", help="read logs into one row per SMTP session")
+    _add_read_options(parse)
+    output = parse.add_mutually_exclusive_group()
+    output.add_argument("--jsonl", action="store_true", help="print one JSON object per session on stdout")
+    output.add_argument("-o", "--output", metavar="FILE", help="write sessions to FILE (.parquet, .csv or .jsonl)")
+    parse.add_argument("--events", action="store_true", help="output the event rows instead of sessions")
+
+    commands.add_parser("formats", help="list the log formats smtplogkit reads")
+    return parser
+
+
+def _add_read_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="log files, folders, globs or {label} templates (default: the bundled sample data)")
+    parser.add_argument("--format", default="auto", help="log format name (default: detect per file)")
+    parser.add_argument("--label", action="append", type=_label, default=[], metavar="KEY=VALUE",
+                        help="add a constant label column to every session (repeatable)")
+    parser.add_argument("--tz", default="UTC", help="time zone of timestamps printed without an offset (default UTC)")
+    parser.add_argument("--date", type=_date, help="date (YYYY-MM-DD) for logs that print only the time of day")
+
+
+def _default_paths(paths: list[str]) -> list[str]:
+    if paths:
+        return paths
+    from .samples import sample_data_path
+
+    return [str(sample_data_path())]
+
+
+def _json_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _records(frame) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    records = []
+    for row in frame.astype(object).where(pd.notna(frame), None).to_dict(orient="records"):
+        records.append({key: _json_value(value) for key, value in row.items()})
+    return records
+
+
+def _write_counts(frame, stream) -> None:
+    for report in frame.attrs.get("files", []):
+        print(f"{report['source']}: {report['format'] or 'unread'}, {report['lines']} lines: {report['parsed']} parsed, "
+              f"{report['noise']} noise, {report['unrecognised']} unrecognised; {report['sessions']} sessions",
+              file=stream)
+    for path, reason in frame.attrs.get("skipped", []):
+        print(f"skipped {path}: {reason}", file=stream)
+
+
+def _summary(frame) -> str:
+    import pandas as pd
+
+    lines = [f"{len(frame)} sessions (timestamps without an offset read as {frame.attrs.get('tz', 'UTC')})", ""]
+    if len(frame):
+        table = (frame.groupby(["failure_stage", "cause"], observed=True).size().rename("sessions").reset_index()
+                 .sort_values(["sessions"], ascending=False))
+        lines.append(table.to_string(index=False))
+        lines.append("")
+        outcomes = frame["outcome"].value_counts()
+        lines.append("outcomes: " + ", ".join(f"{name} {count}" for name, count in outcomes.items() if count))
+    del pd
+    return "\n".join(lines)
+
+
+def _command_parse(args: argparse.Namespace) -> int:
+    from . import read_events, read_logs
+
+    reader = read_events if args.events else read_logs
+    frame = reader(_default_paths(args.paths), format=args.format, labels=dict(args.label), tz=args.tz, date=args.date)
+    if args.jsonl:
+        _write_counts(frame, sys.stderr)
+        out = sys.stdout
+        for record in _records(frame):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return 0
+    if args.output:
+        _write_frame(frame, args.output)
+        _write_counts(frame, sys.stderr)
+        print(f"wrote {len(frame)} rows to {args.output}", file=sys.stderr)
+        return 0
+    _write_counts(frame, sys.stdout)
+    print()
+    print(_summary(frame) if not args.events else frame.to_string(max_rows=60))
+    return 0
+
+
+def _write_frame(frame, path: str) -> None:
+    lower = path.lower()
+    if lower.endswith(".parquet"):
+        clean = frame.copy()
+        clean.attrs = {}
+        clean.to_parquet(path, index=False)
+    elif lower.endswith(".csv"):
+        frame.to_csv(path, index=False)
+    elif lower.endswith(".jsonl"):
+        with open(path, "w", encoding="utf-8") as handle:
+            for record in _records(frame):
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        raise SmtpLogKitError(f"{path}: unknown output type; use a .parquet, .csv or .jsonl file name")
+
+
+def _command_formats(args: argparse.Namespace) -> int:
+    from .formats import registry
+
+    for name, module in registry().items():
+        print(f"{name:<14} {module.DESCRIPTION}")
+    return 0
+
+
+COMMANDS = {"parse": _command_parse, "formats": _command_formats}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line and return its exit status."""
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    try:
+        return COMMANDS[args.command](args)
+    except SmtpLogKitError as error:
+        print(f"smtplogkit: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Removal of log envelopes: the prefixes that collectors wrap around a line.
+
+Recognised envelopes, which may nest (docker compose around a timestamped
+container line, for example):
+
+* docker compose: ``service-1  | text``, giving ``container``;
+* Docker json-file objects: ``{"log": "...", "stream": ..., "time": ...}``;
+* Kubernetes CRI: ``2026-03-02T08:00:00.123456789Z stderr F text``;
+* ``docker logs -t`` timestamps: ``2026-03-02T08:00:00.123456789Z text``;
+* syslog and ``journalctl`` (``Mar  2 08:00:00 host prog[pid]: text``, and
+  the ISO 8601 form ``2026-03-02T08:00:00+01:00 host prog[pid]: text``),
+  giving ``log_host``, ``program`` and ``pid``;
+* logrus key-value lines (``time="..." level=error msg="..."``);
+* Monolog (``[2017-07-29 14:46:32] channel.ERROR: text``);
+* Python logging: a leading ``YYYY-MM-DD HH:MM:SS,mmm`` with an optional
+  level and logger name, and ``basicConfig``'s ``LEVEL:logger:text``.
+
+A bare leading date and time is taken as the line's timestamp and removed, so
+format parsers see the message only and read the time from ``Line.ts``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+
+from .records import Line
+
+MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+
+COMPOSE_RE = re.compile(r"^([A-Za-z0-9][\w.-]*)\s+\|\s?(.*)$")
+CRI_RE = re.compile(r"^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)) (stdout|stderr) ([FP]) ?(.*)$")
+ISO_SYSLOG_RE = re.compile(
+    r"^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?) (\S+) ([\w./@-]+?)(?:\[(\d+)\])?: (.*)$"
+)
+BSD_SYSLOG_RE = re.compile(
+    r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\S+) ([\w./@-]+?)(?:\[(\d+)\])?: ?(.*)$"
+)
+LEADING_TS_RE = re.compile(
+    r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)(?:\s+|$)(.*)$"
+)
+PY_LEVEL_RE = re.compile(
+    r"^(?:-\s+)?\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]?\s*(?:-\s+|:\s*)?(?:(?:\[[\w.-]+\]|[\w]+(?:\.[\w]+)+|[\w-]+):?\s+-?\s*)?(.*)$"
+)
+PY_BASIC_RE = re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:(.*)$")
+MONOLOG_RE = re.compile(r"^\[(\d{4}-\d\d-\d\d[ T][\d:.]+[^\]]*)\] [\w.-]+\.(?:DEBUG|INFO|NOTICE|WARNING|ERROR|CRITICAL|ALERT|EMERGENCY): (.*)$")
+LOGRUS_RE = re.compile(r'^time="([^"]+)" level=(\w+) msg="((?:[^"\\]|\\.)*)"(.*)$')
+
+
+@dataclass(slots=True)
+class EnvelopeOptions:
+    """How to read envelope timestamps.
+
+    ``tz`` is the zone of timestamps that carry no offset.  ``year`` is the
+    year of the last line of a syslog file without years (from the file's
+    modification time); earlier lines whose month is later than the last
+    line's belong to the year before.
+    """
+
+    tz: tzinfo = timezone.utc
+    year: int | None = None
+    last_month: int | None = None
+
+
+def parse_timestamp(text: str, tz: tzinfo) -> datetime | None:
+    """Parse an ISO 8601 timestamp, reading it in ``tz`` when it has no offset.
+
+    Fractions past microseconds (Docker and CRI print nanoseconds) are cut.
+    """
+    text = text.replace(",", ".")
+    match = re.match(r"^(.*?\.\d{6})\d+(.*)$", text)
+    if match:
+        text = match.group(1) + match.group(2)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value
+
+
+def _syslog_time(match: re.Match, options: EnvelopeOptions) -> datetime:
+    month = MONTHS[match.group(1)]
+    year = options.year or datetime.now(timezone.utc).year
+    if options.last_month is not None and month > options.last_month:
+        year -= 1
+    micro = int((match.group(6) or "0")[:6].ljust(6, "0"))
+    try:
+        value = datetime(year, month, int(match.group(2)), int(match.group(3)), int(match.group(4)), int(match.group(5)), micro)
+    except ValueError:  # 29 February in a year inferred wrongly
+        value = datetime(year, month, 28, int(match.group(3)), int(match.group(4)), int(match.group(5)), micro) + timedelta(days=1)
+    return value.replace(tzinfo=options.tz)
+
+
+def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
+    """Return the :class:`Line` for one raw input line, its envelopes removed."""
+    line = Line(number, text)
+    for _ in range(4):
+        if not _strip_once(line, options):
+            break
+    return line
+
+
+def _strip_once(line: Line, options: EnvelopeOptions) -> bool:
+    text = line.text
+    if not text:
+        return False
+    first = text[0]
+
+    if first == "{" and text.startswith('{"log"'):
+        return _strip_docker_json(line, options)
+
+    if first.isdigit():
+        return _strip_digit_prefix(line, options)
+
+    if first in MONTHS_FIRST and text[:3] in MONTHS:
+        match = BSD_SYSLOG_RE.match(text)
+        if match:
+            line.ts = line.ts or _syslog_time(match, options)
+            line.log_host, line.program, line.pid = match.group(7), match.group(8), match.group(9)
+            line.text = match.group(10)
+            return True
+
+    if first == "t" and text.startswith('time="'):
+        match = LOGRUS_RE.match(text)
+        if match:
+            line.ts = line.ts or parse_timestamp(match.group(1), options.tz)
+            line.text = match.group(3).replace('\\"', '"') + match.group(4)
+            return True
+
+    if first == "[":
+        match = MONOLOG_RE.match(text)
+        if match:
+            line.ts = line.ts or parse_timestamp(match.group(1).split(" ", 2)[0] + "T" + match.group(1).split(" ")[1] if " " in match.group(1) else match.group(1), options.tz)
+            line.text = match.group(2)
+            return True
+
+    if first in "DIWEC" and ":" in text[:9]:
+        match = PY_BASIC_RE.match(text)
+        if match:
+            line.text = match.group(1)
+            return True
+
+    if "|" in text[:64] and line.container is None:
+        match = COMPOSE_RE.match(text)
+        if match:
+            line.container = match.group(1)
+            line.text = match.group(2)
+            return True
+    return False
+
+
+MONTHS_FIRST = frozenset(m[0] for m in MONTHS)
+
+
+def _strip_docker_json(line: Line, options: EnvelopeOptions) -> bool:
+    try:
+        record = json.loads(line.text)
+    except ValueError:
+        return False
+    if not isinstance(record, dict) or not isinstance(record.get("log"), str):
+        return False
+    line.text = record["log"].rstrip("\r\n")
+    if isinstance(record.get("time"), str):
+        line.ts = line.ts or parse_timestamp(record["time"], options.tz)
+    return True
+
+
+def _strip_digit_prefix(line: Line, options: EnvelopeOptions) -> bool:
+    text = line.text
+    if len(text) < 19 or text[4] != "-":
+        return False
+
+    match = CRI_RE.match(text)
+    if match:
+        line.ts = line.ts or parse_timestamp(match.group(1), options.tz)
+        line.text = match.group(4)
+        return True
+
+    match = ISO_SYSLOG_RE.match(text)
+    if match and not match.group(2)[0].isdigit():
+        line.ts = line.ts or parse_timestamp(match.group(1), options.tz)
+        line.log_host, line.program, line.pid = match.group(2), match.group(3), match.group(4)
+        line.text = match.group(5)
+        return True
+
+    match = LEADING_TS_RE.match(text)
+    if match:
+        line.ts = line.ts or parse_timestamp(match.group(1), options.tz)
+        rest = match.group(2)
+        level = PY_LEVEL_RE.match(rest)
+        if level and rest[:1] in "-[DIWECF" and _looks_like_level(rest):
+            rest = level.group(1)
+        line.text = rest
+        return True
+    return False
+
+
+def _looks_like_level(text: str) -> bool:
+    head = text.lstrip("-[ ")
+    return head.startswith(("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL"))

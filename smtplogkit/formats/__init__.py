@@ -1,0 +1,55 @@
+"""Log format modules and their registry.
+
+Each module in this package that defines ``NAME`` is a format.  Modules whose
+name starts with an underscore, and ``base``, hold shared helpers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import lru_cache
+from types import ModuleType
+
+from ..errors import FormatError
+
+HELPER_MODULES = frozenset({"base"})
+
+
+@lru_cache(maxsize=1)
+def registry() -> dict[str, ModuleType]:
+    """Return every format module by its ``NAME``, in detection priority order."""
+    modules = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_") or info.name in HELPER_MODULES:
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "NAME"):
+            modules.append(module)
+    modules.sort(key=lambda m: (-getattr(m, "PRIORITY", 0), m.NAME))
+    return {m.NAME: m for m in modules}
+
+
+def get(name: str) -> ModuleType:
+    """Return the format module called ``name``; raise :class:`FormatError` if unknown."""
+    formats = registry()
+    if name not in formats:
+        known = ", ".join(sorted(formats))
+        raise FormatError(f"unknown format {name!r}; known formats: {known}")
+    return formats[name]
+
+
+def detect(sample: list[str]) -> tuple[ModuleType | None, float, dict[str, float]]:
+    """Score every format on a sample of lines and return the best with its score."""
+    scores = {}
+    for name, module in registry().items():
+        try:
+            scores[name] = float(module.detect(sample))
+        except (ValueError, TypeError, IndexError):
+            scores[name] = 0.0
+    if not scores:
+        return None, 0.0, scores
+    best = max(scores, key=lambda n: scores[n])
+    if scores[best] <= 0:
+        return None, 0.0, scores
+    return registry()[best], scores[best], scores

@@ -1,0 +1,158 @@
+"""What every format parser shares: the parse context and transcript helpers.
+
+A format module defines ``NAME``, ``DESCRIPTION``, ``CLIENT`` (the program
+that writes it), ``detect(sample) -> float`` (0 to 1, from a list of
+envelope-free line texts) and ``parse(lines, ctx) -> Iterator[Event]``.
+``parse`` reports each line it cannot use through :meth:`ParseContext.noise`
+or :meth:`ParseContext.unrecognised`; every other non-blank line counts as
+parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Any
+
+from .. import replycodes as rc
+from ..records import CLIENT, ERROR, LOCAL, SERVER, Event, Line
+from ..redact import REDACTED, redact_command, redact_text
+from ..sessions import auth_attrs
+
+logger = logging.getLogger(__name__)
+
+MAX_LINE_WARNINGS = 5
+COMMAND_RE = re.compile(r"^\s*([A-Za-z]{4,8}|\.)\b")
+
+
+@dataclass(slots=True)
+class ParseOptions:
+    """Settings that a caller passes to every parser."""
+
+    tz: tzinfo = timezone.utc
+    date: date | None = None
+
+
+@dataclass
+class ParseContext:
+    """Per-file state a parser reports to, and helpers it calls.
+
+    ``noise`` and ``unrecognised`` count lines; the first few unrecognised
+    lines are logged as warnings with file and line number.
+    """
+
+    source: str
+    options: ParseOptions = field(default_factory=ParseOptions)
+    noise_lines: int = 0
+    unrecognised_lines: int = 0
+    blank_lines: int = 0
+    warnings: list[str] = field(default_factory=list)
+    file_date: date | None = None
+    _awaiting_auth: dict[Any, bool] = field(default_factory=dict)
+    _day: dict[Any, tuple[date, time]] = field(default_factory=dict)
+    kinds: Counter = field(default_factory=Counter)
+
+    def noise(self, line: Line) -> None:
+        """Count a line that the format prints but that carries no evidence."""
+        self.noise_lines += 1
+
+    def unrecognised(self, line: Line) -> None:
+        """Count a line that the parser could not read, warning for the first few."""
+        self.unrecognised_lines += 1
+        if self.unrecognised_lines <= MAX_LINE_WARNINGS:
+            message = f"{self.source}:{line.number}: unrecognised line: {redact_text(line.text)[:120]!r}"
+            self.warnings.append(message)
+            logger.warning("%s", message)
+
+    def warn(self, line: Line, message: str) -> None:
+        """Record a warning about one line."""
+        text = f"{self.source}:{line.number}: {message}"
+        self.warnings.append(text)
+        logger.warning("%s", text)
+
+    # Transcript helpers --------------------------------------------------
+
+    def client(self, line: Line, command: str, session: Any, **attrs: Any) -> Event:
+        """Return a client event for one command line, with credentials removed.
+
+        AUTH commands get ``mechanism``, ``identity`` and ``auth_note`` attrs;
+        a line sent while the server waits for an AUTH continuation is replaced
+        by ``<redacted>`` whatever it holds.
+        """
+        command = command.rstrip("\r\n")
+        if self._awaiting_auth.get(session):
+            self._awaiting_auth[session] = False
+            return Event(line.number, CLIENT, redact_command(command, in_auth=True), session, line.ts, "AUTH-DATA", attrs=attrs)
+
+        match = COMMAND_RE.match(command)
+        verb = match.group(1).upper() if match else None
+        if verb == "AUTH":
+            parts = command.split()
+            mechanism = parts[1] if len(parts) > 1 else ""
+            payload = parts[2] if len(parts) > 2 else None
+            attrs = {**auth_attrs(mechanism, payload), "initial_response": payload is not None, **attrs}
+        return Event(line.number, CLIENT, redact_command(command), session, line.ts, verb, attrs=attrs)
+
+    def server(self, line: Line, reply: str, session: Any, **attrs: Any) -> Event | None:
+        """Return a server event for one reply line, or ``None`` if it is not a reply.
+
+        A continuation line (``250-...``) gets ``attrs["continued"] = True``.
+        A 334 reply moves the session into the AUTH continuation state.
+        """
+        reply = reply.rstrip("\r\n")
+        parts = rc.split_reply(reply.strip())
+        if parts is None:
+            return None
+        code, last, rest = parts
+        if not last:
+            attrs["continued"] = True
+        if code == rc.AUTH_CHALLENGE:
+            self._awaiting_auth[session] = True
+        elif last:
+            self._awaiting_auth[session] = False
+        enhanced = rc.find_enhanced(rest[:12]) if code >= 400 or rest[:1].isdigit() else None
+        return Event(line.number, SERVER, redact_text(reply.strip()), session, line.ts, None, code, enhanced, attrs=attrs)
+
+    def error(self, line: Line, text: str, session: Any, *, stage: str | None = None, code: int | None = None,
+              enhanced: str | None = None, **attrs: Any) -> Event:
+        """Return a local error event; ``stage`` is given when the format tells it."""
+        if stage is not None:
+            attrs["stage"] = stage
+        if code is not None and enhanced is None:
+            enhanced = rc.find_enhanced(text)
+        return Event(line.number, LOCAL, redact_text(text), session, line.ts, ERROR, code, enhanced, attrs=attrs)
+
+    def local(self, line: Line, kind: str, text: str, session: Any, **attrs: Any) -> Event:
+        """Return a local event of ``kind`` (see :mod:`smtplogkit.records`)."""
+        return Event(line.number, LOCAL, redact_text(text), session, line.ts, kind, attrs=attrs)
+
+    def time_of_day(self, session_key: Any, clock: time, line: Line) -> datetime | None:
+        """Return a timestamp for a log that prints only the time of day.
+
+        The date comes from the line's envelope, else the ``date`` option,
+        else a date in the file name.  When the clock goes backwards by more
+        than an hour, the date moves on by a day (a log that runs past
+        midnight).  Returns ``None`` when no date is known.
+        """
+        if line.ts is not None:
+            return line.ts
+        day = self.options.date or self.file_date
+        known = self._day.get(None)
+        if known is not None:
+            day = known[0]
+            if _seconds(clock) + 3600 < _seconds(known[1]):
+                day = day + timedelta(days=1)
+        if day is None:
+            return None
+        self._day[None] = (day, clock)
+        return datetime.combine(day, clock, tzinfo=self.options.tz)
+
+
+def _seconds(value: time) -> float:
+    return value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
+
+
+__all__ = ["ParseContext", "ParseOptions", "REDACTED"]

@@ -1,0 +1,279 @@
+"""Finding input files and reading them as text lines.
+
+This is the one place that knows about paths, label templates, compression
+and character encodings.  Format parsers only ever see decoded lines.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import io
+import logging
+import lzma
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import InputError
+
+logger = logging.getLogger(__name__)
+
+# Files a folder of logs often holds next to the logs themselves.
+NOT_LOG_SUFFIXES = frozenset({
+    ".md", ".rst", ".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".py", ".ipynb",
+    ".html", ".htm", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".pdf", ".parquet", ".csv",
+    ".tsv", ".xlsx", ".zip", ".tar", ".pem", ".crt", ".key", ".sh",
+})
+COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+TEMPLATE_RE = re.compile(r"\{(\w+)\}")
+ROTATION_RE = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<ext>\.(?:gz|bz2|xz))?$")
+
+
+@dataclass(slots=True)
+class Source:
+    """One input to read: a file path, or an open text stream with a name.
+
+    ``labels`` are the values a path template captured for this file.
+    """
+
+    name: str
+    path: Path | None = None
+    stream: IO[str] | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Expansion:
+    """The result of expanding the caller's paths: what to read, what was skipped."""
+
+    sources: list[Source] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _rotation_key(path: Path) -> tuple:
+    """Order rotated logs oldest first: ``maillog.2.gz``, ``maillog.1``, ``maillog``."""
+    match = ROTATION_RE.match(path.name)
+    number = int(match.group("n")) if match and match.group("n") and len(match.group("n")) < 4 else -1
+    base = match.group("base") if match and number >= 0 else path.name
+    return (str(path.parent), base, -number)
+
+
+def _template_to_glob(template: str) -> tuple[str, re.Pattern | None]:
+    names = TEMPLATE_RE.findall(template)
+    if not names:
+        return template, None
+    pattern_parts = []
+    last = 0
+    for match in TEMPLATE_RE.finditer(template):
+        literal = template[last:match.start()]
+        pattern_parts.append(_glob_literal_to_regex(literal))
+        pattern_parts.append(f"(?P<{match.group(1)}>[^/]+)")
+        last = match.end()
+    pattern_parts.append(_glob_literal_to_regex(template[last:]))
+    return TEMPLATE_RE.sub("*", template), re.compile("^" + "".join(pattern_parts) + "$")
+
+
+def _glob_literal_to_regex(text: str) -> str:
+    out = []
+    for char in text:
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+def expand(paths: Any) -> Expansion:
+    """Expand files, folders, globs, ``{label}`` templates and open streams.
+
+    Folders are searched recursively; files whose suffix marks them as
+    something other than a log (README, JSON ground truth, notebooks, images)
+    are skipped and listed in ``Expansion.skipped``.  Raises
+    :class:`InputError` when a named path does not exist or a glob matches
+    nothing.
+    """
+    if isinstance(paths, (str, os.PathLike)) or hasattr(paths, "read"):
+        paths = [paths]
+    result = Expansion()
+    for item in paths:
+        if hasattr(item, "read"):
+            result.sources.append(Source(getattr(item, "name", "<stream>") if isinstance(getattr(item, "name", None), str) else "<stream>", stream=item))
+            continue
+        _expand_one(str(item), result)
+    return result
+
+
+def _expand_one(item: str, result: Expansion) -> None:
+    pattern, template = _template_to_glob(item)
+    if template is None and not glob.has_magic(item):
+        path = Path(item)
+        if path.is_dir():
+            _expand_folder(path, result)
+        elif path.is_file():
+            result.sources.append(Source(str(path), path))
+        else:
+            raise InputError(item, "no such file or folder")
+        return
+
+    matches = sorted(glob.glob(pattern, recursive=True), key=lambda p: _rotation_key(Path(p)))
+    if not matches:
+        raise InputError(item, "the pattern matches no file")
+    for match in matches:
+        path = Path(match)
+        labels = {}
+        if template is not None:
+            found = template.match(match)
+            labels = {k: v for k, v in found.groupdict().items()} if found else {}
+        if path.is_dir():
+            _expand_folder(path, result, labels)
+        elif path.is_file():
+            result.sources.append(Source(str(path), path, labels=labels))
+
+
+def _expand_folder(folder: Path, result: Expansion, labels: dict[str, str] | None = None) -> None:
+    files = sorted((p for p in folder.rglob("*") if p.is_file()), key=_rotation_key)
+    for path in files:
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            result.skipped.append((str(path), "hidden file"))
+            continue
+        suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
+        suffix = suffixes[-1] if suffixes else ""
+        if suffix in NOT_LOG_SUFFIXES or path.name.upper().startswith(("README", "LICENSE")):
+            result.skipped.append((str(path), f"not a log ({suffix or path.name})"))
+            continue
+        result.sources.append(Source(str(path), path, labels=dict(labels or {})))
+
+
+@dataclass(slots=True)
+class Decoded:
+    """How a file was decoded, for the per-file report."""
+
+    encoding: str = "utf-8"
+    compression: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def open_lines(source: Source, decoded: Decoded) -> Iterator[str]:
+    """Yield the lines of a source, decompressed and decoded, without line ends.
+
+    Encodings: UTF-8 (with or without BOM), UTF-16 with BOM, and latin-1 as the
+    fallback for bytes that are not UTF-8 (a warning is recorded).  A file that
+    holds NUL bytes without a UTF-16 BOM is reported as binary and yields
+    nothing.  CRLF and lone CR line ends are accepted.
+    """
+    if source.stream is not None:
+        for raw in source.stream:
+            yield raw.rstrip("\r\n")
+        return
+
+    path = source.path
+    assert path is not None
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError as error:
+        raise InputError(source.name, error.strerror or str(error)) from error
+
+    opener = open
+    for magic, function in COMPRESSED.items():
+        if head.startswith(magic):
+            opener = function
+            decoded.compression = function.__module__
+            break
+
+    try:
+        with opener(path, "rb") as handle:
+            yield from _decode_stream(handle, source.name, decoded)
+    except (OSError, EOFError, lzma.LZMAError) as error:
+        decoded.warnings.append(f"{source.name}: reading stopped early: {error}")
+        logger.warning("%s: reading stopped early: %s", source.name, error)
+
+
+def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[str]:
+    head = handle.read(65536)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        decoded.encoding = "utf-16"
+        text = io.TextIOWrapper(io.BufferedReader(_Prepend(head, handle)), encoding="utf-16", newline=None)
+        for raw in text:
+            yield raw.rstrip("\r\n")
+        return
+    if b"\x00" in head:
+        decoded.encoding = "binary"
+        message = f"{name}: binary data (NUL bytes and no UTF-16 byte order mark), not read"
+        decoded.warnings.append(message)
+        logger.warning("%s", message)
+        return
+
+    encoding = "utf-8-sig" if head.startswith(b"\xef\xbb\xbf") else "utf-8"
+    fallback_line: int | None = None
+    number = 0
+    for raw in _byte_lines(head, handle):
+        number += 1
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+            if fallback_line is None:
+                fallback_line = number
+        encoding = "utf-8"
+        yield text.rstrip("\r\n")
+    decoded.encoding = "utf-8" if fallback_line is None else "utf-8 with latin-1 fallback"
+    if fallback_line is not None:
+        message = f"{name}:{fallback_line}: bytes that are not UTF-8, read as latin-1 from this line on where needed"
+        decoded.warnings.append(message)
+        logger.warning("%s", message)
+
+
+def _byte_lines(head: bytes, handle: IO[bytes]) -> Iterable[bytes]:
+    buffer = head
+    while True:
+        chunk = handle.read(1 << 20)
+        if not chunk:
+            break
+        buffer += chunk
+        *complete, buffer = buffer.split(b"\n")
+        for raw in complete:
+            yield from _split_cr(raw)
+        if len(complete) == 0 and len(buffer) > 64 << 20:
+            yield buffer
+            buffer = b""
+    if buffer:
+        *complete, last = buffer.split(b"\n")
+        for raw in complete:
+            yield from _split_cr(raw)
+        if last:
+            yield from _split_cr(last)
+
+
+def _split_cr(raw: bytes) -> Iterable[bytes]:
+    if b"\r" in raw[:-1]:
+        return raw.rstrip(b"\r").split(b"\r")
+    return (raw,)
+
+
+class _Prepend(io.RawIOBase):
+    """A raw stream that replays bytes already read before the rest of a handle."""
+
+    def __init__(self, head: bytes, handle: IO[bytes]) -> None:
+        self._head = head
+        self._handle = handle
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._handle.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

@@ -1,0 +1,319 @@
+"""``read_logs`` and ``read_events``: from paths to DataFrames.
+
+For each input file: decode it (:mod:`smtplogkit.inputs`), remove envelopes
+(:mod:`smtplogkit.envelope`), pick a format, run its parser, group the events
+into sessions and build one row per session (:mod:`smtplogkit.sessions`).
+Line counts per file are kept in ``DataFrame.attrs["files"]``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone, tzinfo
+from typing import Any
+
+from . import formats
+from .envelope import EnvelopeOptions, strip_envelope
+from .errors import FormatError
+from .formats.base import ParseContext, ParseOptions
+from .inputs import Decoded, Source, expand, open_lines
+from .records import Event, Line
+from .sessions import build_session
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_LINES = 400
+MIN_CONFIDENCE = 0.05
+FILE_DATE_RE = re.compile(r"(20\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])")
+
+SESSION_COLUMNS = [
+    "session_id", "source", "line", "format", "start", "end", "host", "ip", "port", "tls_mode",
+    "client", "last_stage_reached", "failure_stage", "cause", "outcome", "reply_code",
+    "enhanced_code", "reply_text", "error_text", "auth_mechanism", "identity", "messages_sent",
+    "recipients", "recipients_rejected", "connect_s", "tls_s", "greeting_s", "ehlo_s",
+    "starttls_s", "auth_s", "mail_from_s", "rcpt_to_s", "data_s", "duration_s", "log_host", "container",
+]
+EVENT_COLUMNS = ["ts", "session_id", "source", "line", "direction", "verb", "reply_code", "enhanced_code", "text"]
+
+
+@dataclass(slots=True)
+class FileReport:
+    """How one input was read: its format and where every line went."""
+
+    source: str
+    format: str | None = None
+    confidence: float = 0.0
+    encoding: str | None = None
+    compression: str | None = None
+    lines: int = 0
+    parsed: int = 0
+    noise: int = 0
+    unrecognised: int = 0
+    sessions: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as a plain dict, for ``DataFrame.attrs`` and JSON."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(slots=True)
+class ReadResult:
+    """Rows read from all inputs, before they become DataFrames."""
+
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)
+    files: list[FileReport] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _resolve_tz(tz: str | tzinfo | None) -> tzinfo:
+    if tz is None:
+        return timezone.utc
+    if isinstance(tz, str):
+        if tz.upper() == "UTC":
+            return timezone.utc
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(tz)
+    return tz
+
+
+def _file_date(name: str) -> date | None:
+    match = FILE_DATE_RE.search(os.path.basename(name))
+    if not match:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
+
+
+def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None, tz: str | tzinfo | None = None,
+         date: date | None = None, keep_events: bool = False) -> ReadResult:
+    """Read every input and return session rows, event rows and per-file reports."""
+    expansion = expand(paths)
+    result = ReadResult(skipped=expansion.skipped)
+    for path, reason in expansion.skipped:
+        logger.info("skipped %s: %s", path, reason)
+    zone = _resolve_tz(tz)
+    for source in expansion.sources:
+        _read_source(source, result, format=format, labels=labels or {}, tz=zone, day=date, keep_events=keep_events)
+    return result
+
+
+def _envelope_options(source: Source, tz: tzinfo) -> EnvelopeOptions:
+    options = EnvelopeOptions(tz=tz)
+    if source.path is not None:
+        try:
+            mtime = datetime.fromtimestamp(source.path.stat().st_mtime, tz)
+            options.year, options.last_month = mtime.year, mtime.month
+        except OSError:
+            pass
+    return options
+
+
+def _read_source(source: Source, result: ReadResult, *, format: str, labels: dict[str, Any], tz: tzinfo,
+                 day: date | None, keep_events: bool) -> None:
+    report = FileReport(source.name)
+    decoded = Decoded()
+    envelope = _envelope_options(source, tz)
+    raw_lines = open_lines(source, decoded)
+    lines: Iterator[Line] = (strip_envelope(number, text, envelope) for number, text in enumerate(raw_lines, 1))
+
+    sample: list[Line] = list(itertools.islice(lines, SAMPLE_LINES))
+    module = _choose_format(source, sample, format, report)
+    report.encoding, report.compression = decoded.encoding, decoded.compression
+    if module is None:
+        report.lines = len(sample) + sum(1 for _ in lines)
+        report.unrecognised = sum(1 for line in sample if line.text.strip())
+        report.noise = report.lines - report.unrecognised
+        report.warnings.extend(decoded.warnings)
+        result.files.append(report)
+        return
+
+    ctx = ParseContext(source.name, ParseOptions(tz=tz, date=day), file_date=_file_date(source.name))
+    counted = _Counted(itertools.chain(sample, lines), ctx)
+    grouped: dict[Any, list[Event]] = {}
+    order: list[Any] = []
+    for event in module.parse(counted, ctx):
+        if event.session not in grouped:
+            grouped[event.session] = []
+            order.append(event.session)
+        grouped[event.session].append(event)
+
+    file_labels = {**labels, **source.labels}
+    seen_ids: set[str] = set()
+    for key in order:
+        events = grouped[key]
+        row = build_session(events)
+        session_id = f"{source.name}:{row['line']}"
+        suffix = 2
+        while session_id in seen_ids:
+            session_id = f"{source.name}:{row['line']}#{suffix}"
+            suffix += 1
+        seen_ids.add(session_id)
+        row.update(session_id=session_id, source=source.name, format=module.NAME)
+        row["client"] = row.get("client") or getattr(module, "CLIENT", None)
+        for name, value in file_labels.items():
+            row.setdefault(name, value)
+            if row.get(name) is None:
+                row[name] = value
+        result.sessions.append(row)
+        if keep_events:
+            for event in events:
+                result.events.append((event.ts, session_id, source.name, event.line, event.direction, event.verb,
+                                      event.code, event.enhanced, event.text))
+
+    report.lines = counted.total
+    report.noise = ctx.noise_lines + counted.blank
+    report.unrecognised = ctx.unrecognised_lines
+    report.parsed = report.lines - report.noise - report.unrecognised
+    report.sessions = len(order)
+    report.encoding, report.compression = decoded.encoding, decoded.compression
+    report.warnings.extend(decoded.warnings + ctx.warnings)
+    logger.info("%s: %s, %d lines: %d parsed, %d noise, %d unrecognised; %d sessions", source.name, module.NAME,
+                report.lines, report.parsed, report.noise, report.unrecognised, report.sessions)
+    result.files.append(report)
+
+
+class _Counted:
+    """Iterate over lines, counting them and skipping blank ones."""
+
+    def __init__(self, lines: Iterable[Line], ctx: ParseContext) -> None:
+        self._lines = lines
+        self.total = 0
+        self.blank = 0
+
+    def __iter__(self) -> Iterator[Line]:
+        for line in self._lines:
+            self.total += 1
+            if not line.text.strip():
+                self.blank += 1
+                continue
+            yield line
+
+
+def _choose_format(source: Source, sample: list[Line], format: str, report: FileReport):
+    texts = [line.text for line in sample if line.text.strip()]
+    if format != "auto":
+        module = formats.get(format)
+        report.format, report.confidence = module.NAME, 1.0
+        return module
+    if not texts:
+        message = f"{source.name}: empty input, no lines to read"
+        report.warnings.append(message)
+        logger.warning("%s", message)
+        return None
+    module, score, _ = formats.detect(texts)
+    if module is None or score < MIN_CONFIDENCE:
+        message = f"{source.name}: no known log format recognised; pass --format to choose one (see 'smtplogkit formats')"
+        report.warnings.append(message)
+        logger.warning("%s", message)
+        return None
+    if score < 0.3:
+        message = f"{source.name}: format guessed as {module.NAME} with low confidence ({score:.2f})"
+        report.warnings.append(message)
+        logger.warning("%s", message)
+    report.format, report.confidence = module.NAME, round(score, 3)
+    return module
+
+
+def sessions_frame(result: ReadResult, tz: str | tzinfo | None = None):
+    """Return the sessions DataFrame for a :class:`ReadResult`, with fixed dtypes."""
+    import pandas as pd
+
+    from .labels import cause_dtype, outcome_dtype, stage_dtype, tls_mode_dtype
+
+    frame = pd.DataFrame.from_records(result.sessions) if result.sessions else pd.DataFrame(columns=SESSION_COLUMNS)
+    for column in SESSION_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    extra = [c for c in frame.columns if c not in SESSION_COLUMNS]
+    frame = frame[SESSION_COLUMNS + extra]
+
+    for column in ("start", "end"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    for column in ("line", "port", "reply_code"):
+        frame[column] = pd.array(frame[column], dtype="Int64")
+    for column in ("messages_sent", "recipients", "recipients_rejected"):
+        frame[column] = pd.array(frame[column].fillna(0), dtype="Int64")
+    for column in ("last_stage_reached", "failure_stage"):
+        frame[column] = frame[column].astype(stage_dtype())
+    frame["cause"] = frame["cause"].astype(cause_dtype())
+    frame["outcome"] = frame["outcome"].astype(outcome_dtype())
+    frame["tls_mode"] = frame["tls_mode"].astype(tls_mode_dtype())
+    for column in [c for c in SESSION_COLUMNS if c.endswith("_s")]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    for column in ("session_id", "source", "format", "host", "ip", "client", "enhanced_code", "reply_text",
+                   "error_text", "auth_mechanism", "identity", "log_host", "container", *extra):
+        frame[column] = frame[column].astype("string")
+    frame.attrs.update(files=[f.as_dict() for f in result.files], skipped=list(result.skipped),
+                       tz=str(_resolve_tz(tz)))
+    return frame
+
+
+def events_frame(result: ReadResult):
+    """Return the events DataFrame for a :class:`ReadResult`."""
+    import pandas as pd
+
+    frame = pd.DataFrame.from_records(result.events, columns=EVENT_COLUMNS)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame["line"] = pd.array(frame["line"], dtype="Int64")
+    frame["reply_code"] = pd.array(frame["reply_code"], dtype="Int64")
+    for column in ("session_id", "source", "direction", "verb", "enhanced_code", "text"):
+        frame[column] = frame[column].astype("string")
+    frame.attrs.update(files=[f.as_dict() for f in result.files], skipped=list(result.skipped))
+    return frame
+
+
+def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None,
+              tz: str | tzinfo | None = None, date: date | None = None):
+    """Read SMTP logs into a sessions DataFrame, one row per connection attempt.
+
+    Parameters
+    ----------
+    paths
+        A file, folder, glob, ``{label}`` template (``"logs/{network}/*.log"``),
+        open text stream, or a list of these.  Folders are searched
+        recursively; files that are not logs (README, JSON, notebooks) are
+        skipped and listed in ``df.attrs["skipped"]``.
+    format
+        A format name from ``smtplogkit formats``, or ``"auto"`` to detect it
+        per file.
+    labels
+        Constant labels added as columns to every row (``{"network": "prod"}``).
+    tz
+        Zone for timestamps printed without an offset (default UTC).
+    date
+        Date for logs that print only the time of day (smtplib debuglevel 2),
+        when neither the envelope nor the file name gives one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :data:`SESSION_COLUMNS`, then the labels.  Stages,
+        causes and outcomes are categoricals with fixed categories.
+        ``df.attrs["files"]`` holds per-file line counts (parsed, noise,
+        unrecognised) and warnings.
+    """
+    result = read(paths, format=format, labels=labels, tz=tz, date=date)
+    return sessions_frame(result, tz)
+
+
+def read_events(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None,
+                tz: str | tzinfo | None = None, date: date | None = None):
+    """Read SMTP logs into an events DataFrame: one row per command, reply or local fact.
+
+    Takes the same arguments as :func:`read_logs`.  Columns: ``ts``,
+    ``session_id``, ``source``, ``line``, ``direction`` (client, server,
+    local), ``verb``, ``reply_code``, ``enhanced_code``, ``text``.  Text is
+    already free of credentials.
+    """
+    result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=True)
+    return events_frame(result)

@@ -1,0 +1,67 @@
+"""The two record types every format parser deals in.
+
+A :class:`Line` is one input line after its envelope (syslog, journald,
+Kubernetes, Docker, Python logging prefixes) has been taken off.  An
+:class:`Event` is one fact a parser reads from it: a command the client sent,
+a reply the server gave, or a local fact such as a connection attempt or an
+exception.  The session builder turns the events of one session into a row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+CLIENT = "client"
+SERVER = "server"
+LOCAL = "local"
+
+# Kinds of local events, stored in ``Event.verb``.
+CONNECT = "connect"  # attempt to open TCP; attrs may carry host, ip, port, tls_mode
+CONNECTED = "connected"  # TCP connection established
+TLS_OK = "tls_ok"  # TLS handshake finished (implicit, or after STARTTLS)
+ERROR = "error"  # an error the client printed; attrs may carry stage and code
+NOTE = "note"  # anything else worth keeping in the transcript
+SENT = "sent"  # the client reports a message accepted (no transcript of it)
+
+
+@dataclass(slots=True)
+class Line:
+    """One input line with its envelope removed.
+
+    ``number`` is 1-based in the file as read (after decompression).
+    ``ts`` is the envelope's timestamp, if any, already timezone-aware.
+    ``program`` and ``pid`` come from a syslog or journald envelope.
+    """
+
+    number: int
+    text: str
+    ts: datetime | None = None
+    log_host: str | None = None
+    container: str | None = None
+    program: str | None = None
+    pid: str | None = None
+
+
+@dataclass(slots=True)
+class Event:
+    """One fact read from a log, already free of credentials.
+
+    ``session`` is a key the parser chooses; events with the same key in one
+    file form one session.  ``verb`` is the SMTP command for client events
+    (``"EHLO"``, ``"MAIL"``, ...) and the local event kind for local events.
+    ``attrs`` carries what the line states about the session: ``host``,
+    ``ip``, ``port``, ``tls_mode``, ``client``, ``stage`` (for errors whose
+    stage the format knows), ``mechanism``, ``identity`` and similar.
+    """
+
+    line: int
+    direction: str
+    text: str
+    session: Any = 0
+    ts: datetime | None = None
+    verb: str | None = None
+    code: int | None = None
+    enhanced: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)

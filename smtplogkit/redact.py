@@ -1,0 +1,91 @@
+"""Removal of credentials from log text.
+
+Every parser passes client lines through :func:`redact_command` and free text
+through :func:`redact_text` before the text reaches an event.  What is removed:
+AUTH PLAIN and LOGIN payloads, XOAUTH2 and OAUTHBEARER initial responses and
+bearer tokens, the base64 lines a client sends in answer to a 334 challenge,
+and passwords in URLs (``smtp://user:secret@host``) or ``password=`` fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+REDACTED = "<redacted>"
+
+AUTH_RE = re.compile(r"^(\s*AUTH\s+)([A-Za-z0-9_-]+)(\s+)(\S+)(.*)$", re.IGNORECASE)
+URL_PASSWORD_RE = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
+FIELD_SECRET_RE = re.compile(
+    r"((?:pass(?:word|wd)?|pwd|secret|token|access_token|refresh_token|client_secret|api_?key)\s*[=:]\s*['\"]?)([^'\",\s}&]+)",
+    re.IGNORECASE,
+)
+BEARER_RE = re.compile(r"(\bBearer\s+)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
+# A Google access token on its own, e.g. pasted into an error message.
+GOOGLE_TOKEN_RE = re.compile(r"\bya29\.[A-Za-z0-9._-]+")
+BASE64_LINE_RE = re.compile(r"^[A-Za-z0-9+/]{4,}={0,2}$")
+
+
+def decode_base64(payload: str) -> bytes | None:
+    """Return the bytes of a base64 payload, or ``None`` when it is not base64."""
+    try:
+        return base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def redact_text(text: str) -> str:
+    """Return ``text`` with URL passwords, secret fields and bearer tokens replaced."""
+    if "://" in text:
+        text = URL_PASSWORD_RE.sub(rf"\1{REDACTED}\3", text)
+    text = FIELD_SECRET_RE.sub(rf"\1{REDACTED}", text)
+    text = BEARER_RE.sub(rf"\1{REDACTED}", text)
+    return GOOGLE_TOKEN_RE.sub(REDACTED, text)
+
+
+def redact_command(command: str, *, in_auth: bool = False) -> str:
+    """Return a client command line with any credential replaced.
+
+    ``in_auth`` is true while the server is waiting for an AUTH continuation
+    (after a 334 reply): the whole line is then a credential, whatever it is.
+    """
+    stripped = command.strip()
+    if in_auth:
+        return REDACTED if stripped not in ("", "*") else stripped
+    match = AUTH_RE.match(command)
+    if match:
+        return f"{match.group(1)}{match.group(2)}{match.group(3)}{REDACTED}"
+    return redact_text(command)
+
+
+def auth_payload_note(mechanism: str, payload: str | None) -> tuple[str | None, str | None]:
+    """Inspect an AUTH initial response without keeping it.
+
+    Returns ``(identity, note)``: the user name the payload carries, if any,
+    and ``"empty_credentials"`` when the user name or password is empty or a
+    placeholder such as ``undefined`` or ``null`` (a client configuration bug,
+    not a wrong password).  The password itself is never returned.
+    """
+    if not payload or payload == "=":
+        return None, None
+    raw = decode_base64(payload)
+    if raw is None:
+        return None, None
+    text = raw.decode("utf-8", "replace")
+    placeholders = {"", "undefined", "null", "none", "nil"}
+
+    mechanism = mechanism.upper()
+    if mechanism == "PLAIN":
+        parts = text.split("\0")
+        if len(parts) != 3:
+            return None, None
+        user, password = parts[1], parts[2]
+        note = "empty_credentials" if user.lower() in placeholders or password.lower() in placeholders else None
+        return (user or None), note
+    if mechanism in ("XOAUTH2", "OAUTHBEARER"):
+        match = re.search(r"user=([^\x01,]*)", text)
+        user = match.group(1) if match else None
+        note = "empty_credentials" if not re.search(r"auth=Bearer\s+\S{4,}", text, re.IGNORECASE) else None
+        return user, note
+    return None, None

@@ -1,0 +1,346 @@
+"""Assembly of one session row from the events of one connection attempt.
+
+The builder walks a session's events in order, tracking which protocol step
+the client is waiting on.  Replies are matched to the commands they answer in
+order, so pipelined commands (RFC 2920) are handled.  The first failure that
+the session did not recover from (an EHLO rejected and a HELO accepted is
+recovered; so is an AUTH mechanism rejected and another accepted) is handed to
+:func:`smtplogkit.rules.classify` for its stage and cause.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import replycodes as rc
+from .labels import STAGE_ORDER, Cause, Outcome, Stage, TlsMode
+from .records import CLIENT, CONNECT, CONNECTED, ERROR, LOCAL, SENT, SERVER, TLS_OK, Event
+from .redact import auth_payload_note
+from .rules import Failure, classify
+
+VERB_STAGES: dict[str, Stage] = {
+    "EHLO": Stage.EHLO,
+    "HELO": Stage.EHLO,
+    "LHLO": Stage.EHLO,
+    "STARTTLS": Stage.STARTTLS,
+    "AUTH": Stage.AUTH,
+    "MAIL": Stage.MAIL_FROM,
+    "RCPT": Stage.RCPT_TO,
+    "DATA": Stage.DATA,
+    "BDAT": Stage.DATA,
+    ".": Stage.DATA,  # end of message data, answered by the final reply
+    "QUIT": Stage.QUIT,
+    "RSET": Stage.NONE,
+    "NOOP": Stage.NONE,
+}
+TIMED_STAGES = (Stage.CONNECT, Stage.TLS, Stage.GREETING, Stage.EHLO, Stage.STARTTLS, Stage.AUTH, Stage.MAIL_FROM, Stage.RCPT_TO, Stage.DATA)
+NETWORK_CAUSES = frozenset({
+    Cause.DNS_NXDOMAIN, Cause.DNS_FAILURE, Cause.CONNECT_TIMEOUT, Cause.CONNECT_REFUSED,
+    Cause.NETWORK_UNREACHABLE, Cause.CONNECTION_RESET, Cause.TLS_MODE_MISMATCH,
+    Cause.TLS_HANDSHAKE_FAILURE, Cause.CERTIFICATE_INVALID, Cause.SERVER_DISCONNECTED,
+    Cause.READ_TIMEOUT,
+})
+
+
+@dataclass(slots=True)
+class _Candidate:
+    stage: Stage
+    text: str
+    code: int | None = None
+    enhanced: str | None = None
+    event: Event | None = None
+    mechanism: str | None = None
+    auth: str | None = None
+
+
+@dataclass(slots=True)
+class SessionState:
+    """What the builder knows about a session while it walks the events."""
+
+    pending: Stage = Stage.CONNECT
+    reached: Stage | None = None
+    connected: bool = False
+    greeted: bool = False
+    commands: deque = field(default_factory=deque)
+    reply_lines: list[str] = field(default_factory=list)
+    failures: list[_Candidate] = field(default_factory=list)
+    mechanism: str | None = None
+    auth_note: str | None = None
+    auth_challenged: bool = False
+    auth_initial_response: bool = True
+    messages_sent: int = 0
+    recipients: int = 0
+    recipients_rejected: int = 0
+    reached_at: dict[Stage, datetime] = field(default_factory=dict)
+    texts: list[str] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    last_ts: datetime | None = None
+    first_ts: datetime | None = None
+
+
+def _reach(state: SessionState, stage: Stage, ts: datetime | None) -> None:
+    if stage is Stage.NONE:
+        return
+    if state.reached is None or STAGE_ORDER[stage] > STAGE_ORDER[state.reached]:
+        state.reached = stage
+    if ts is not None and stage not in state.reached_at:
+        state.reached_at[stage] = ts
+
+
+def build_session(events: list[Event]) -> dict[str, Any]:
+    """Return the session columns that the events of one session determine.
+
+    Columns that come from the file (``source``, ``format``, labels) are added
+    by the reader.
+    """
+    state = SessionState()
+    for event in events:
+        for key, value in event.attrs.items():
+            if value is not None and key not in state.attrs:
+                state.attrs[key] = value
+        if event.ts is not None:
+            state.first_ts = state.first_ts or event.ts
+            state.last_ts = event.ts
+        if event.direction == SERVER:
+            _on_server(state, event)
+        elif event.direction == CLIENT:
+            _on_client(state, event)
+        elif event.direction == LOCAL:
+            _on_local(state, event)
+    return _row(state, events)
+
+
+def _on_local(state: SessionState, event: Event) -> None:
+    kind = event.verb
+    if kind == CONNECT:
+        state.pending = Stage.CONNECT
+    elif kind == CONNECTED:
+        state.connected = True
+        _reach(state, Stage.CONNECT, event.ts)
+        implicit = event.attrs.get("tls_mode", state.attrs.get("tls_mode")) == TlsMode.IMPLICIT
+        state.pending = Stage.TLS if implicit else Stage.GREETING
+    elif kind == TLS_OK:
+        _reach(state, Stage.TLS, event.ts)
+        state.pending = Stage.EHLO if state.greeted else Stage.GREETING
+    elif kind == SENT:
+        state.messages_sent += int(event.attrs.get("messages", 1))
+        _reach(state, Stage.DATA, event.ts)
+    elif kind == ERROR:
+        stage = event.attrs.get("stage") or state.pending
+        if event.attrs.get("connected"):
+            state.connected = True
+        state.texts.append(event.text)
+        if event.code is not None and _duplicates_reply(state, event):
+            return
+        state.failures.append(_Candidate(Stage(stage), event.text, event.code, event.enhanced, event, state.mechanism, state.auth_note))
+
+
+def _duplicates_reply(state: SessionState, event: Event) -> bool:
+    """Return whether a local error repeats a failing reply already seen."""
+    return any(c.code == event.code and c.event is not None and c.event.direction == SERVER for c in state.failures)
+
+
+def _on_client(state: SessionState, event: Event) -> None:
+    verb = (event.verb or "").upper()
+    stage = VERB_STAGES.get(verb)
+    if stage is None:
+        if state.commands and state.commands[-1][0] == "AUTH":
+            return  # a continuation line of the AUTH exchange
+        return
+    if verb == "AUTH":
+        state.mechanism = event.attrs.get("mechanism") or state.mechanism
+        state.auth_challenged = False
+        state.auth_note = event.attrs.get("auth_note")
+        state.auth_initial_response = bool(event.attrs.get("initial_response", True))
+    if verb == "STARTTLS":
+        state.attrs.setdefault("tls_mode", TlsMode.STARTTLS)
+    if state.pending is Stage.TLS and verb != "STARTTLS":
+        _reach(state, Stage.TLS, event.ts)  # the client spoke again, so the handshake worked
+    if verb == "RCPT":
+        state.recipients += 1
+    if not state.connected:
+        state.connected = True
+        _reach(state, Stage.CONNECT, event.ts)
+    state.pending = stage
+    state.commands.append((verb, stage, event))
+
+
+def _on_server(state: SessionState, event: Event) -> None:
+    if event.code is None:
+        return
+    state.reply_lines.append(event.text)
+    if event.attrs.get("continued"):
+        return
+    text = " ".join(state.reply_lines)
+    state.reply_lines = []
+    state.texts.append(text)
+    if not state.connected:
+        state.connected = True
+        _reach(state, Stage.CONNECT, event.ts)
+
+    if not state.greeted and not state.commands:
+        _on_greeting(state, event, text)
+        return
+
+    verb, stage, command = state.commands.popleft() if state.commands else ("", state.pending, None)
+    code = event.code
+    if verb == "AUTH" and code == rc.AUTH_CHALLENGE:
+        state.auth_challenged = True
+        state.commands.appendleft((verb, stage, command))  # the exchange goes on
+        return
+    if rc.is_failure(code):
+        if verb == "AUTH" and not state.auth_challenged and not state.auth_initial_response:
+            note = state.auth_note or "no_challenge"
+        else:
+            note = state.auth_note
+        if verb == "RCPT":
+            state.recipients_rejected += 1
+        state.failures.append(_Candidate(stage, text, code, event.enhanced, event, state.mechanism, note))
+        if verb in ("HELO", "EHLO") or stage is Stage.NONE:
+            return
+        return
+    _on_success(state, verb, stage, event)
+
+
+def _on_greeting(state: SessionState, event: Event, text: str) -> None:
+    state.greeted = True
+    if rc.is_failure(event.code):
+        state.failures.append(_Candidate(Stage.GREETING, text, event.code, event.enhanced, event))
+        return
+    _reach(state, Stage.GREETING, event.ts)
+    state.pending = Stage.EHLO
+
+
+def _on_success(state: SessionState, verb: str, stage: Stage, event: Event) -> None:
+    code = event.code
+    if verb == "STARTTLS" and code == rc.SERVICE_READY:
+        _reach(state, Stage.STARTTLS, event.ts)
+        state.pending = Stage.TLS
+        return
+    if verb == "DATA" and code == rc.START_MAIL_INPUT:
+        state.pending = Stage.DATA
+        state.commands.appendleft((".", Stage.DATA, None))  # the final reply is still due
+        return
+    if verb in (".", "BDAT") and code == rc.OK:
+        state.messages_sent += 1
+    if verb in ("EHLO", "HELO", "LHLO"):
+        # A rejected EHLO followed by an accepted HELO is recovered.
+        state.failures = [f for f in state.failures if f.stage is not Stage.EHLO]
+    if verb == "AUTH":
+        state.failures = [f for f in state.failures if f.stage is not Stage.AUTH]
+    _reach(state, stage, event.ts)
+
+
+def _choose_failure(state: SessionState) -> _Candidate | None:
+    if not state.failures:
+        return None
+    return state.failures[0]
+
+
+def _row(state: SessionState, events: list[Event]) -> dict[str, Any]:
+    attrs = state.attrs
+    port = attrs.get("port")
+    tls_mode = attrs.get("tls_mode")
+    row: dict[str, Any] = {
+        "line": events[0].line if events else None,
+        "start": state.first_ts,
+        "end": state.last_ts,
+        "host": attrs.get("host"),
+        "ip": attrs.get("ip"),
+        "port": int(port) if port is not None else None,
+        "tls_mode": str(tls_mode) if tls_mode is not None else None,
+        "client": attrs.get("client"),
+        "auth_mechanism": state.mechanism or attrs.get("mechanism"),
+        "identity": attrs.get("identity"),
+        "messages_sent": state.messages_sent,
+        "recipients": state.recipients or attrs.get("recipients") or 0,
+        "recipients_rejected": state.recipients_rejected,
+        "log_host": attrs.get("log_host"),
+        "container": attrs.get("container"),
+    }
+    if state.connected and state.reached is None:
+        _reach(state, Stage.CONNECT, None)
+    failure = _choose_failure(state)
+
+    if failure is None:
+        row.update(failure_stage=Stage.NONE.value, cause=Cause.OK.value, reply_code=None, enhanced_code=None,
+                   reply_text=None, error_text=None)
+        row["outcome"] = (Outcome.OK if state.reached is not None and STAGE_ORDER[state.reached] >= STAGE_ORDER[Stage.GREETING] or state.messages_sent else Outcome.UNKNOWN).value
+        if state.reached is None and not events:
+            row["outcome"] = Outcome.UNKNOWN.value
+    else:
+        _fill_failure(row, state, failure, tls_mode, port)
+    row["last_stage_reached"] = state.reached.value if state.reached is not None else None
+    _fill_timings(row, state)
+    return row
+
+
+def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate, tls_mode: Any, port: Any) -> None:
+    others = [t for t in state.texts if t != failure.text]
+    evidence = Failure(
+        stage=failure.stage,
+        text=failure.text,
+        code=failure.code,
+        enhanced=failure.enhanced,
+        context="\n".join(others),
+        connected=state.connected,
+        port=int(port) if port is not None else None,
+        tls_mode=TlsMode(tls_mode) if tls_mode else None,
+        mechanism=failure.mechanism,
+        auth=failure.auth,
+    )
+    stage, cause = classify(evidence)
+    from_server = failure.event is not None and failure.event.direction == SERVER
+    code = failure.code
+    if code is None:
+        outcome = Outcome.NETWORK if cause in NETWORK_CAUSES else Outcome.UNKNOWN
+    elif code >= 500:
+        outcome = Outcome.PERMANENT
+    else:
+        outcome = Outcome.TRANSIENT
+    if stage is Stage.RCPT_TO and state.messages_sent:
+        outcome = Outcome.PARTIAL
+
+    error_texts = [c.text for c in state.failures if c.event is not None and c.event.direction == LOCAL]
+    row.update(
+        failure_stage=stage.value,
+        cause=cause.value,
+        outcome=outcome.value,
+        reply_code=code,
+        enhanced_code=failure.enhanced,
+        reply_text=failure.text if from_server or code is not None else None,
+        error_text=error_texts[-1] if error_texts else None,
+    )
+
+
+def _fill_timings(row: dict[str, Any], state: SessionState) -> None:
+    previous = state.first_ts
+    for stage in TIMED_STAGES:
+        reached = state.reached_at.get(stage)
+        if reached is not None and previous is not None:
+            row[f"{stage.value}_s"] = max((reached - previous).total_seconds(), 0.0)
+            previous = reached
+        else:
+            row[f"{stage.value}_s"] = None
+    if state.first_ts is not None and state.last_ts is not None:
+        row["duration_s"] = (state.last_ts - state.first_ts).total_seconds()
+    else:
+        row["duration_s"] = None
+
+
+def auth_attrs(mechanism: str, payload: str | None) -> dict[str, Any]:
+    """Return the event attrs for an AUTH command: mechanism, identity, note.
+
+    Parsers call this before redacting the command, so the payload is looked
+    at once and only the user name and a note about empty credentials remain.
+    """
+    identity, note = auth_payload_note(mechanism, payload)
+    attrs: dict[str, Any] = {"mechanism": mechanism.upper()}
+    if identity:
+        attrs["identity"] = identity
+    if note:
+        attrs["auth_note"] = note
+    return attrs
