@@ -22,7 +22,7 @@ from .envelope import EnvelopeOptions, strip_envelope
 from .errors import FormatError
 from .formats.base import ParseContext, ParseOptions
 from .inputs import Decoded, Source, expand, open_lines
-from .records import Event, Line
+from .records import Event, Line, SessionEnd
 from .sessions import build_session
 
 logger = logging.getLogger(__name__)
@@ -140,46 +140,65 @@ def _read_source(source: Source, result: ReadResult, *, format: str, labels: dic
     ctx = ParseContext(source.name, ParseOptions(tz=tz, date=day), file_date=_file_date(source.name))
     counted = _Counted(itertools.chain(sample, lines), ctx)
     grouped: dict[Any, list[Event]] = {}
-    order: list[Any] = []
+    builder = _SessionRows(source, module, {**labels, **source.labels}, result, keep_events)
     for event in module.parse(counted, ctx):
+        if isinstance(event, SessionEnd):
+            events = grouped.pop(event.session, None)
+            if events:
+                builder.add(events)
+            continue
         if event.session not in grouped:
             grouped[event.session] = []
-            order.append(event.session)
         grouped[event.session].append(event)
-
-    file_labels = {**labels, **source.labels}
-    seen_ids: set[str] = set()
-    for key in order:
-        events = grouped[key]
-        row = build_session(events)
-        session_id = f"{source.name}:{row['line']}"
-        suffix = 2
-        while session_id in seen_ids:
-            session_id = f"{source.name}:{row['line']}#{suffix}"
-            suffix += 1
-        seen_ids.add(session_id)
-        row.update(session_id=session_id, source=source.name, format=module.NAME)
-        row["client"] = row.get("client") or getattr(module, "CLIENT", None)
-        for name, value in file_labels.items():
-            row.setdefault(name, value)
-            if row.get(name) is None:
-                row[name] = value
-        result.sessions.append(row)
-        if keep_events:
-            for event in events:
-                result.events.append((event.ts, session_id, source.name, event.line, event.direction, event.verb,
-                                      event.code, event.enhanced, event.text))
+    # Sessions still open at the end of the file, in the order they started.
+    for events in sorted(grouped.values(), key=lambda evs: evs[0].line):
+        builder.add(events)
 
     report.lines = counted.total
     report.noise = ctx.noise_lines + counted.blank
     report.unrecognised = ctx.unrecognised_lines
     report.parsed = report.lines - report.noise - report.unrecognised
-    report.sessions = len(order)
+    report.sessions = builder.count
     report.encoding, report.compression = decoded.encoding, decoded.compression
     report.warnings.extend(decoded.warnings + ctx.warnings)
     logger.info("%s: %s, %d lines: %d parsed, %d noise, %d unrecognised; %d sessions", source.name, module.NAME,
                 report.lines, report.parsed, report.noise, report.unrecognised, report.sessions)
     result.files.append(report)
+
+
+class _SessionRows:
+    """Turn each finished session's events into a row of the result."""
+
+    def __init__(self, source: Source, module, labels: dict[str, Any], result: ReadResult, keep_events: bool) -> None:
+        self.source = source
+        self.module = module
+        self.labels = labels
+        self.result = result
+        self.keep_events = keep_events
+        self.seen_ids: set[str] = set()
+        self.count = 0
+
+    def add(self, events: list[Event]) -> None:
+        """Build the row for one session and append it (and its events) to the result."""
+        name = self.source.name
+        row = build_session(events)
+        session_id = f"{name}:{row['line']}"
+        suffix = 2
+        while session_id in self.seen_ids:
+            session_id = f"{name}:{row['line']}#{suffix}"
+            suffix += 1
+        self.seen_ids.add(session_id)
+        row.update(session_id=session_id, source=name, format=self.module.NAME)
+        row["client"] = row.get("client") or getattr(self.module, "CLIENT", None)
+        for label, value in self.labels.items():
+            if row.get(label) is None:
+                row[label] = value
+        self.result.sessions.append(row)
+        self.count += 1
+        if self.keep_events:
+            for event in events:
+                self.result.events.append((event.ts, session_id, name, event.line, event.direction, event.verb,
+                                           event.code, event.enhanced, event.text))
 
 
 class _Counted:

@@ -65,3 +65,16 @@ class Event:
     code: int | None = None
     enhanced: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SessionEnd:
+    """Marker a parser yields when a session can have no more events.
+
+    The reader then builds the session's row at once and frees its events,
+    so memory grows with the sessions in flight, not with the file.  Parsers
+    of small client logs need not yield it; every session still open at the
+    end of the file is built then.
+    """
+
+    session: Any
