@@ -1,0 +1,68 @@
+"""Envelope removal: prefixes that collectors wrap around log lines."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from smtplogkit.envelope import EnvelopeOptions, strip_envelope
+
+OPTIONS = EnvelopeOptions(year=2026, last_month=12)
+
+
+def strip(text: str):
+    return strip_envelope(7, text, OPTIONS)
+
+
+def test_cri_line():
+    line = strip("2026-03-02T08:00:00.123456789Z stderr F send: 'ehlo host\\r\\n'")
+    assert line.text == "send: 'ehlo host\\r\\n'"
+    assert line.ts == datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=timezone.utc)
+
+
+def test_docker_json_line():
+    line = strip('{"log":"reply: b\'250 OK\\\\r\\\\n\'\\n","stream":"stderr","time":"2026-03-02T08:00:01.5Z"}')
+    assert line.text == "reply: b'250 OK\\r\\n'"
+    assert line.ts == datetime(2026, 3, 2, 8, 0, 1, 500000, tzinfo=timezone.utc)
+
+
+def test_compose_around_docker_timestamp():
+    line = strip("legacy-smtp-1 | 2016-05-02T08:07:41.044967348Z   604 Connecting to mx [2a00::1b]:25 ... failed")
+    assert line.container == "legacy-smtp-1"
+    assert line.text.startswith("604 Connecting")
+    assert line.ts.year == 2016
+
+
+def test_bsd_syslog_keeps_program_and_pid():
+    line = strip("Oct 27 09:06:16 mail postfix/smtp[3288]: connect to mx[74.125.193.27]:25: Connection timed out")
+    assert (line.log_host, line.program, line.pid) == ("mail", "postfix/smtp", "3288")
+    assert line.ts == datetime(2026, 10, 27, 9, 6, 16, tzinfo=timezone.utc)
+    assert line.text.startswith("connect to mx")
+
+
+def test_syslog_year_rolls_back():
+    options = EnvelopeOptions(year=2027, last_month=1)
+    line = strip_envelope(1, "Dec 31 23:59:59 mail postfix/qmgr[1]: ABC: removed", options)
+    assert line.ts.year == 2026
+
+
+def test_iso_syslog():
+    line = strip("2026-03-02T08:00:00.5+01:00 relay postfix/smtp[12]: 4F1: to=<a@example.org>, status=sent")
+    assert line.program == "postfix/smtp"
+    assert line.ts.utcoffset().total_seconds() == 3600
+
+
+def test_python_logging_prefix():
+    line = strip("2026-03-02 08:00:00,123 INFO agent.mail: token refreshed, expires_in=3599")
+    assert line.text == "token refreshed, expires_in=3599"
+    assert line.ts.microsecond == 123000
+
+
+def test_logrus_line():
+    line = strip('time="2022-04-20T07:00:35Z" level=error msg="Error while dialing SMTP server: dial tcp 1.2.3.4:587: i/o timeout"')
+    assert line.text == "Error while dialing SMTP server: dial tcp 1.2.3.4:587: i/o timeout"
+
+
+def test_plain_line_untouched():
+    line = strip("Error: Invalid login: 535 5.7.8 Username and Password not accepted")
+    assert line.text == "Error: Invalid login: 535 5.7.8 Username and Password not accepted"
+    assert line.ts is None

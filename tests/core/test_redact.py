@@ -1,0 +1,57 @@
+"""Credentials are removed from every kind of line that can carry them."""
+
+from __future__ import annotations
+
+import base64
+
+from smtplogkit.redact import REDACTED, auth_payload_note, redact_command, redact_text
+
+PASSWORD = "Tr0ub4dor&3-secret"
+PLAIN = base64.b64encode(f"\0alice@example.com\0{PASSWORD}".encode()).decode()
+TOKEN = "ya29.a0AfH6SMBx-fake-token-value-1234567890"
+XOAUTH2 = base64.b64encode(f"user=alice@example.com\x01auth=Bearer {TOKEN}\x01\x01".encode()).decode()
+
+
+def test_auth_plain_payload_removed():
+    line = redact_command(f"AUTH PLAIN {PLAIN}")
+    assert PLAIN not in line
+    assert line == f"AUTH PLAIN {REDACTED}"
+
+
+def test_auth_continuation_removed():
+    password_b64 = base64.b64encode(PASSWORD.encode()).decode()
+    assert redact_command(password_b64, in_auth=True) == REDACTED
+
+
+def test_xoauth2_payload_removed():
+    assert XOAUTH2 not in redact_command(f"AUTH XOAUTH2 {XOAUTH2}")
+
+
+def test_url_password_removed():
+    text = redact_text(f"connecting to smtp://alice:{PASSWORD}@smtp.example.com:587")
+    assert PASSWORD not in text
+    assert "smtp://alice:" in text
+
+
+def test_bearer_and_bare_token_removed():
+    assert TOKEN not in redact_text(f"Authorization: Bearer {TOKEN}")
+    assert TOKEN not in redact_text(f"token refresh gave {TOKEN}")
+
+
+def test_password_field_removed():
+    assert PASSWORD not in redact_text(f"config: host=smtp.example.com password={PASSWORD} port=587")
+
+
+def test_plain_payload_gives_identity_only():
+    identity, note = auth_payload_note("PLAIN", PLAIN)
+    assert identity == "alice@example.com"
+    assert note is None
+
+
+def test_placeholder_credentials_noted():
+    payload = base64.b64encode(b"\0undefined\0undefined").decode()
+    assert auth_payload_note("PLAIN", payload) == ("undefined", "empty_credentials")
+
+
+def test_xoauth2_payload_gives_identity():
+    assert auth_payload_note("XOAUTH2", XOAUTH2) == ("alice@example.com", None)

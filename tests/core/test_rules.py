@@ -1,0 +1,98 @@
+"""Stage and cause rules on replies and client errors, one table row per fact."""
+
+from __future__ import annotations
+
+import pytest
+
+from smtplogkit.labels import Cause, Stage, TlsMode
+from smtplogkit.rules import Failure, classify
+
+REPLIES = [
+    # (stage, code, text, expected cause)
+    (Stage.AUTH, 535, "535 5.7.8 Username and Password not accepted.", Cause.AUTH_FAILED),
+    (Stage.AUTH, 534, "534-5.7.9 Application-specific password required.", Cause.APP_PASSWORD_REQUIRED),
+    (Stage.AUTH, 534, "534-5.7.14 Please log in via your web browser", Cause.AUTH_DISABLED_BY_POLICY),
+    (Stage.AUTH, 535, "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled", Cause.AUTH_DISABLED_BY_POLICY),
+    (Stage.MAIL_FROM, 530, "530 5.7.0 Must issue a STARTTLS command first.", Cause.STARTTLS_REQUIRED),
+    (Stage.MAIL_FROM, 451, "451 5.7.3 STARTTLS is required to send mail", Cause.STARTTLS_REQUIRED),
+    (Stage.MAIL_FROM, 530, "530 5.7.0 Authentication Required.", Cause.AUTH_REQUIRED),
+    (Stage.MAIL_FROM, 421, "421 4.7.0 Try again later, closing connection.", Cause.RATE_LIMITED),
+    (Stage.RCPT_TO, 451, "451 4.7.651 The mail server has been temporarily rate limited due to IP reputation.", Cause.RATE_LIMITED),
+    (Stage.DATA, 550, "550 5.4.5 Daily user sending quota exceeded.", Cause.RATE_LIMITED),
+    (Stage.MAIL_FROM, 421, "421 4.7.0 [TS01] Messages from 198.51.100.50 temporarily deferred", Cause.REPUTATION_BLOCKED),
+    (Stage.RCPT_TO, 554, "554 5.7.1 Service unavailable; Client host blocked using zen.spamhaus.org", Cause.REPUTATION_BLOCKED),
+    (Stage.RCPT_TO, 451, "451 4.7.1 Greylisted, please try again in 300 seconds", Cause.GREYLISTED),
+    (Stage.RCPT_TO, 550, "550 5.1.1 <a@example.org>: Recipient address rejected: User unknown", Cause.RECIPIENT_REJECTED),
+    (Stage.RCPT_TO, 504, "504 5.5.2 <webmaster@localhost>: Sender address rejected: need fully-qualified address", Cause.SENDER_REJECTED),
+    (Stage.RCPT_TO, 554, "554 5.7.1 <you@example.com>: Relay access denied", Cause.POLICY_REJECTED),
+    (Stage.DATA, 552, "552 5.3.4 Message size exceeds fixed limit", Cause.MESSAGE_REJECTED),
+    (Stage.EHLO, 501, "501 5.5.4 Invalid Address", Cause.CLIENT_ERROR),
+    (Stage.GREETING, 421, "421 4.3.2 Service not available", Cause.SERVER_UNAVAILABLE),
+    (Stage.STARTTLS, 454, "454 4.7.0 TLS not available due to local problem", Cause.STARTTLS_UNAVAILABLE),
+]
+
+
+@pytest.mark.parametrize(("stage", "code", "text", "cause"), REPLIES, ids=[r[3].value + "-" + str(r[1]) for r in REPLIES])
+def test_reply_cause(stage, code, text, cause):
+    assert classify(Failure(stage=stage, text=text, code=code, connected=True)) == (stage, cause)
+
+
+ERRORS = [
+    # (parser's stage, connected, text, expected stage, expected cause)
+    (Stage.CONNECT, False, "socket.gaierror: [Errno -2] Name or service not known", Stage.DNS, Cause.DNS_NXDOMAIN),
+    (Stage.CONNECT, False, "socket.gaierror: [Errno -3] Temporary failure in name resolution", Stage.DNS, Cause.DNS_FAILURE),
+    (Stage.CONNECT, False, "dial tcp 203.0.113.10:25: i/o timeout", Stage.CONNECT, Cause.CONNECT_TIMEOUT),
+    (Stage.CONNECT, False, "ConnectionRefusedError: [Errno 111] Connection refused", Stage.CONNECT, Cause.CONNECT_REFUSED),
+    (Stage.CONNECT, False, "OSError: [Errno 101] Network is unreachable", Stage.CONNECT, Cause.NETWORK_UNREACHABLE),
+    (Stage.CONNECT, False, "ssl.SSLError: [SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)", Stage.TLS, Cause.TLS_MODE_MISMATCH),
+    (Stage.CONNECT, False, "certificate verify failed: self-signed certificate (_ssl.c:1006)", Stage.TLS, Cause.CERTIFICATE_INVALID),
+    (Stage.GREETING, True, "SMTPServerDisconnected: Connection unexpectedly closed", Stage.GREETING, Cause.SERVER_DISCONNECTED),
+    (Stage.GREETING, True, "TimeoutError: timed out", Stage.GREETING, Cause.READ_TIMEOUT),
+    (Stage.DATA, True, "ConnectionResetError: [Errno 104] Connection reset by peer", Stage.DATA, Cause.CONNECTION_RESET),
+]
+
+
+@pytest.mark.parametrize(("stage", "connected", "text", "want_stage", "cause"), ERRORS, ids=[e[4].value for e in ERRORS])
+def test_error_cause(stage, connected, text, want_stage, cause):
+    assert classify(Failure(stage=stage, text=text, connected=connected)) == (want_stage, cause)
+
+
+def test_quoted_earlier_reply_outranks_failing_one():
+    text = "5.7.57 Client not authenticated to send mail."
+    context = "Error: 535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."
+    failure = Failure(stage=Stage.MAIL_FROM, text=text, code=530, enhanced="5.7.57", context=context, connected=True)
+    assert classify(failure) == (Stage.MAIL_FROM, Cause.AUTH_DISABLED_BY_POLICY)
+
+
+def test_plain_client_on_port_465_is_mode_mismatch():
+    failure = Failure(stage=Stage.GREETING, text="java.net.SocketTimeoutException: Read timed out",
+                      connected=True, port=465, tls_mode=TlsMode.NONE)
+    assert classify(failure) == (Stage.GREETING, Cause.TLS_MODE_MISMATCH)
+
+
+def test_read_timeout_elsewhere_stays_timeout():
+    failure = Failure(stage=Stage.GREETING, text="Read timed out", connected=True, port=587, tls_mode=TlsMode.NONE)
+    assert classify(failure) == (Stage.GREETING, Cause.READ_TIMEOUT)
+
+
+def test_auth_without_credentials_sent():
+    failure = Failure(stage=Stage.AUTH, text="535 Incorrect authentication data", code=535, connected=True,
+                      mechanism="PLAIN", auth="no_challenge")
+    assert classify(failure) == (Stage.AUTH, Cause.AUTH_MECHANISM_UNSUPPORTED)
+
+
+def test_auth_with_placeholder_credentials():
+    failure = Failure(stage=Stage.AUTH, text="535-5.7.8 Username and Password not accepted.", code=535,
+                      enhanced="5.7.8", connected=True, mechanism="PLAIN", auth="empty_credentials")
+    assert classify(failure) == (Stage.AUTH, Cause.CLIENT_ERROR)
+
+
+def test_xoauth2_rejection_is_token_problem():
+    failure = Failure(stage=Stage.AUTH, text="535 5.7.8 Username and Password not accepted.", code=535,
+                      enhanced="5.7.8", connected=True, mechanism="XOAUTH2")
+    assert classify(failure) == (Stage.AUTH, Cause.OAUTH_TOKEN_INVALID)
+
+
+def test_unexplained_failure_is_unknown():
+    failure = Failure(stage=Stage.DATA, text="something odd happened", connected=True)
+    assert classify(failure) == (Stage.DATA, Cause.UNKNOWN)
