@@ -58,6 +58,8 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
                         help="add a constant label column to every session (repeatable)")
     parser.add_argument("--tz", default="UTC", help="time zone of timestamps printed without an offset (default UTC)")
     parser.add_argument("--date", type=_date, help="date (YYYY-MM-DD) for logs that print only the time of day")
+    parser.add_argument("--workers", type=int, default=1, help="processes to parse files in (default 1)")
+    parser.add_argument("--cache", metavar="FOLDER", help="keep parsed sessions as Parquet in FOLDER, per input file")
 
 
 def _default_paths(paths: list[str]) -> list[str]:
@@ -116,8 +118,12 @@ def _summary(frame) -> str:
 def _command_parse(args: argparse.Namespace) -> int:
     from . import read_events, read_logs
 
-    reader = read_events if args.events else read_logs
-    frame = reader(_default_paths(args.paths), format=args.format, labels=dict(args.label), tz=args.tz, date=args.date)
+    paths = _default_paths(args.paths)
+    if args.events:
+        frame = read_events(paths, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date)
+    else:
+        frame = read_logs(paths, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date,
+                          workers=args.workers, cache=args.cache)
     if args.jsonl:
         _write_counts(frame, sys.stderr)
         out = sys.stdout

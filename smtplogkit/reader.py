@@ -247,9 +247,25 @@ def sessions_frame(result: ReadResult, tz: str | tzinfo | None = None):
     """Return the sessions DataFrame for a :class:`ReadResult`, with fixed dtypes."""
     import pandas as pd
 
+    frame = pd.DataFrame.from_records(result.sessions) if result.sessions else pd.DataFrame(columns=SESSION_COLUMNS)
+    frame = apply_session_dtypes(frame)
+    frame.attrs.update(files=[f.as_dict() for f in result.files], skipped=list(result.skipped),
+                       tz=str(_resolve_tz(tz)))
+    return frame
+
+
+def apply_session_dtypes(frame):
+    """Return ``frame`` with the session columns in order and their fixed dtypes.
+
+    Label columns (anything not in :data:`SESSION_COLUMNS`) follow, as strings.
+    Frames read from different files, processes or a cache compare equal only
+    because they all pass through here.
+    """
+    import pandas as pd
+
     from .labels import cause_dtype, outcome_dtype, stage_dtype, tls_mode_dtype
 
-    frame = pd.DataFrame.from_records(result.sessions) if result.sessions else pd.DataFrame(columns=SESSION_COLUMNS)
+    frame = frame.copy()
     for column in SESSION_COLUMNS:
         if column not in frame.columns:
             frame[column] = None
@@ -257,24 +273,22 @@ def sessions_frame(result: ReadResult, tz: str | tzinfo | None = None):
     frame = frame[SESSION_COLUMNS + extra]
 
     for column in ("start", "end"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
+        frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[ns, UTC]")
     for column in ("line", "port", "reply_code"):
-        frame[column] = pd.array(frame[column], dtype="Int64")
+        frame[column] = pd.array(frame[column].astype(object).where(frame[column].notna(), None), dtype="Int64")
     for column in ("messages_sent", "recipients", "recipients_rejected"):
-        frame[column] = pd.array(frame[column].fillna(0), dtype="Int64")
+        frame[column] = pd.array(frame[column].astype(object).where(frame[column].notna(), 0), dtype="Int64")
     for column in ("last_stage_reached", "failure_stage"):
-        frame[column] = frame[column].astype(stage_dtype())
-    frame["cause"] = frame["cause"].astype(cause_dtype())
-    frame["outcome"] = frame["outcome"].astype(outcome_dtype())
-    frame["tls_mode"] = frame["tls_mode"].astype(tls_mode_dtype())
+        frame[column] = frame[column].astype(object).astype(stage_dtype())
+    frame["cause"] = frame["cause"].astype(object).astype(cause_dtype())
+    frame["outcome"] = frame["outcome"].astype(object).astype(outcome_dtype())
+    frame["tls_mode"] = frame["tls_mode"].astype(object).astype(tls_mode_dtype())
     for column in [c for c in SESSION_COLUMNS if c.endswith("_s")]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     for column in ("session_id", "source", "format", "host", "ip", "client", "enhanced_code", "reply_text",
                    "error_text", "auth_mechanism", "identity", "log_host", "container", *extra):
-        frame[column] = frame[column].astype("string")
-    frame.attrs.update(files=[f.as_dict() for f in result.files], skipped=list(result.skipped),
-                       tz=str(_resolve_tz(tz)))
-    return frame
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None).astype("string")
+    return frame.reset_index(drop=True)
 
 
 def events_frame(result: ReadResult):
@@ -292,7 +306,8 @@ def events_frame(result: ReadResult):
 
 
 def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None,
-              tz: str | tzinfo | None = None, date: date | None = None):
+              tz: str | tzinfo | None = None, date: date | None = None, workers: int = 1,
+              cache: str | os.PathLike | None = None):
     """Read SMTP logs into a sessions DataFrame, one row per connection attempt.
 
     Parameters
@@ -312,6 +327,11 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
     date
         Date for logs that print only the time of day (smtplib debuglevel 2),
         when neither the envelope nor the file name gives one.
+    workers
+        Processes to parse files in; above 1, files are shared out among them.
+    cache
+        A folder for a Parquet cache of parsed sessions, one entry per file,
+        keyed by path, size and modification time.
 
     Returns
     -------
@@ -321,6 +341,13 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         ``df.attrs["files"]`` holds per-file line counts (parsed, noise,
         unrecognised) and warnings.
     """
+    if workers > 1 or cache is not None:
+        from . import parallel
+
+        expansion = expand(paths)
+        options = {"format": format, "labels": labels or {}, "tz": tz, "date": date}
+        parts = parallel.read_frames(expansion.sources, options, workers=workers, cache_dir=cache)
+        return parallel.combine(parts, expansion.skipped, tz)
     result = read(paths, format=format, labels=labels, tz=tz, date=date)
     return sessions_frame(result, tz)
 

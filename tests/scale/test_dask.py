@@ -1,0 +1,44 @@
+"""The Dask reader returns the pandas reader's sessions, on a real local cluster."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import smtplogkit
+
+dd = pytest.importorskip("dask.dataframe", reason="the dask extra is not installed")
+distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+
+
+def comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.sort_values("session_id").reset_index(drop=True)
+    frame.attrs = {}
+    return frame
+
+
+def test_dask_equals_pandas_on_cluster(fleet):
+    import smtplogkit.dask as sdask
+
+    template = str(fleet / "{network}" / "{worker}" / "*.log")
+    expected = smtplogkit.read_logs(template)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        lazy = sdask.read_logs(template)
+        assert lazy.npartitions == 6
+        result = lazy.compute()
+    pd.testing.assert_frame_equal(comparable(expected), comparable(result))
+
+
+def test_dask_reads_fsspec_paths(fleet):
+    import fsspec
+
+    import smtplogkit.dask as sdask
+
+    memory = fsspec.filesystem("memory")
+    for path in sorted(fleet.rglob("*.log")):
+        memory.pipe(f"/fleet/{path.parent.parent.name}-{path.parent.name}.log", path.read_bytes())
+    lazy = sdask.read_logs("memory://fleet/*.log")
+    result = lazy.compute(scheduler="synchronous")
+    assert len(result) == 36
+    assert result["source"].str.startswith("memory://").all()

@@ -1,0 +1,54 @@
+"""Parallel and cached reads give exactly the sessions of a single-process read."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+import smtplogkit
+
+
+def read(fleet, **options):
+    return smtplogkit.read_logs(str(fleet / "{network}" / "{worker}" / "*.log"), **options)
+
+
+def test_parallel_equals_single(fleet):
+    single = read(fleet)
+    parallel = read(fleet, workers=2)
+    assert len(single) == 36
+    pd.testing.assert_frame_equal(single, parallel)
+    assert parallel.attrs["files"] == single.attrs["files"]
+
+
+def test_cache_equals_single(fleet, tmp_path):
+    single = read(fleet)
+    first = read(fleet, cache=tmp_path / "cache")
+    second = read(fleet, cache=tmp_path / "cache")
+    pd.testing.assert_frame_equal(single, first)
+    pd.testing.assert_frame_equal(single, second)
+
+
+def test_cache_entries_written(fleet, tmp_path):
+    read(fleet, cache=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("*.parquet"))) == 6
+
+
+def test_cache_sees_appended_lines(fleet, tmp_path):
+    cache = tmp_path / "cache"
+    before = read(fleet, cache=cache)
+    log = fleet / "prod" / "agent" / "2026-03-02.log"
+    with open(log, "a") as handle:
+        handle.write("09:00:00.100000 connect: to ('smtp.example.com', 587) None\n")
+        handle.write("09:00:00.200000 reply: b'554 5.7.1 no service\\r\\n'\n")
+    os.utime(log, ns=(log.stat().st_atime_ns, log.stat().st_mtime_ns + 10**9))
+    after = read(fleet, cache=cache)
+    assert len(after) == len(before) + 1
+    assert (after["failure_stage"] == "greeting").sum() == 1
+
+
+def test_labels_from_template(fleet):
+    frame = read(fleet, workers=2)
+    assert sorted(frame["network"].unique()) == ["office", "prod"]
+    assert sorted(frame["worker"].unique()) == ["agent", "billing", "onboarding"]
+    assert (frame["cause"] == "rate_limited").sum() == 12
