@@ -78,7 +78,10 @@ def combine(parts: list[tuple[Any, dict[str, Any]]], skipped: list[tuple[str, st
 
     frames = [frame for frame, _ in parts if len(frame)]
     if frames:
-        frame = pd.concat([f.astype(object) for f in frames], ignore_index=True) if len(frames) > 1 else frames[0]
+        same = all(list(f.dtypes.items()) == list(frames[0].dtypes.items()) for f in frames)
+        if not same:
+            frames = [f.astype(object) for f in frames]  # label columns differ between files
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     else:
         frame = pd.DataFrame()
     frame = apply_session_dtypes(frame)

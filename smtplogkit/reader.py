@@ -272,23 +272,35 @@ def apply_session_dtypes(frame):
     extra = [c for c in frame.columns if c not in SESSION_COLUMNS]
     frame = frame[SESSION_COLUMNS + extra]
 
-    for column in ("start", "end"):
-        frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[ns, UTC]")
-    for column in ("line", "port", "reply_code"):
-        frame[column] = pd.array(frame[column].astype(object).where(frame[column].notna(), None), dtype="Int64")
-    for column in ("messages_sent", "recipients", "recipients_rejected"):
-        frame[column] = pd.array(frame[column].astype(object).where(frame[column].notna(), 0), dtype="Int64")
-    for column in ("last_stage_reached", "failure_stage"):
-        frame[column] = frame[column].astype(object).astype(stage_dtype())
-    frame["cause"] = frame["cause"].astype(object).astype(cause_dtype())
-    frame["outcome"] = frame["outcome"].astype(object).astype(outcome_dtype())
-    frame["tls_mode"] = frame["tls_mode"].astype(object).astype(tls_mode_dtype())
-    for column in [c for c in SESSION_COLUMNS if c.endswith("_s")]:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    for column in ("session_id", "source", "format", "host", "ip", "client", "enhanced_code", "reply_text",
-                   "error_text", "auth_mechanism", "identity", "log_host", "container", *extra):
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), None).astype("string")
+    targets: dict[str, Any] = {"start": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]"}
+    targets.update({c: "Int64" for c in ("line", "port", "reply_code", "messages_sent", "recipients",
+                                          "recipients_rejected")})
+    targets.update(last_stage_reached=stage_dtype(), failure_stage=stage_dtype(), cause=cause_dtype(),
+                   outcome=outcome_dtype(), tls_mode=tls_mode_dtype())
+    targets.update({c: "float64" for c in SESSION_COLUMNS if c.endswith("_s")})
+    text = pd.StringDtype()  # missing values are pd.NA, as in the other nullable columns
+    targets.update({c: text for c in ("session_id", "source", "format", "host", "ip", "client", "enhanced_code",
+                                          "reply_text", "error_text", "auth_mechanism", "identity", "log_host",
+                                          "container", *extra)})
+    for column, target in targets.items():
+        if frame[column].dtype == target:
+            continue  # already right, as in frames loaded from the cache
+        frame[column] = _convert(frame[column], column, target)
     return frame.reset_index(drop=True)
+
+
+def _convert(values, column: str, target: Any):
+    import pandas as pd
+
+    if column in ("start", "end"):
+        return pd.to_datetime(values, utc=True).astype(target)
+    if target == "float64":
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    plain = values.astype(object)
+    if target == "Int64":
+        filler = 0 if column in ("messages_sent", "recipients", "recipients_rejected") else None
+        return pd.array(plain.where(plain.notna(), filler), dtype="Int64")
+    return plain.where(plain.notna(), None).astype(target)
 
 
 def events_frame(result: ReadResult):
