@@ -24,6 +24,9 @@ FIELD_SECRET_RE = re.compile(
 BEARER_RE = re.compile(r"(\bBearer\s+)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
 # A Google access token on its own, e.g. pasted into an error message.
 GOOGLE_TOKEN_RE = re.compile(r"\bya29\.[A-Za-z0-9._-]+")
+# Every pattern above needs one of these words, so a line without any is safe
+# as it is; one search here saves three substitutions on most lines.
+SECRET_HINT_RE = re.compile(r"://|pass|pwd|secret|token|api_?key|bearer|ya29\.", re.IGNORECASE)
 BASE64_LINE_RE = re.compile(r"^[A-Za-z0-9+/]{4,}={0,2}$")
 
 
@@ -37,6 +40,8 @@ def decode_base64(payload: str) -> bytes | None:
 
 def redact_text(text: str) -> str:
     """Return ``text`` with URL passwords, secret fields and bearer tokens replaced."""
+    if SECRET_HINT_RE.search(text) is None:
+        return text
     if "://" in text:
         text = URL_PASSWORD_RE.sub(rf"\1{REDACTED}\3", text)
     text = FIELD_SECRET_RE.sub(rf"\1{REDACTED}", text)
