@@ -44,6 +44,8 @@ LEADING_TS_RE = re.compile(
 PY_LEVEL_RE = re.compile(
     r"^(?:-\s+)?\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]?\s*(?:-\s+|:\s*)?(?:(?:\[[\w.-]+\]|[\w]+(?:\.[\w]+)+|[\w-]+):?\s+-?\s*)?(.*)$"
 )
+# The logging cookbook's "%(asctime)s - %(name)s - %(levelname)s - %(message)s".
+PY_NAME_FIRST_RE = re.compile(r"^-\s+[\w.-]+\s+-\s+(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\s+-\s+(.*)$")
 PY_BASIC_RE = re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:(.*)$")
 MONOLOG_RE = re.compile(r"^\[(\d{4}-\d\d-\d\d[ T][\d:.]+[^\]]*)\] [\w.-]+\.(?:DEBUG|INFO|NOTICE|WARNING|ERROR|CRITICAL|ALERT|EMERGENCY): (.*)$")
 LOGRUS_RE = re.compile(r'^time="([^"]+)" level=(\w+) msg="((?:[^"\\]|\\.)*)"(.*)$')
@@ -191,6 +193,10 @@ def _strip_digit_prefix(line: Line, options: EnvelopeOptions) -> bool:
     if match:
         line.ts = line.ts or parse_timestamp(match.group(1), options.tz)
         rest = match.group(2)
+        named = PY_NAME_FIRST_RE.match(rest) if rest[:1] == "-" else None
+        if named:
+            line.text = named.group(1)
+            return True
         level = PY_LEVEL_RE.match(rest)
         if level and rest[:1] in "-[DIWECF" and _looks_like_level(rest):
             rest = level.group(1)

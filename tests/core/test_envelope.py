@@ -66,3 +66,8 @@ def test_plain_line_untouched():
     line = strip("Error: Invalid login: 535 5.7.8 Username and Password not accepted")
     assert line.text == "Error: Invalid login: 535 5.7.8 Username and Password not accepted"
     assert line.ts is None
+
+
+def test_python_logging_name_first():
+    line = strip("2024-01-01 10:00:00,123 - mailer - ERROR - SMTPAuthenticationError: (535, b'5.7.8 bad')")
+    assert line.text == "SMTPAuthenticationError: (535, b'5.7.8 bad')"
