@@ -1,0 +1,16 @@
+"""Fixtures of the probe tests; the servers themselves live in probe_servers."""
+
+from probe_servers import (  # noqa: F401  (pytest finds fixtures by name here)
+    ca,
+    cafile,
+    closed_port,
+    dns_server,
+    full_backlog,
+    implicit_server,
+    network_guard,
+    plain_server,
+    silent_server,
+    starttls_server,
+    untrusted_server,
+    wrong_host_server,
+)
