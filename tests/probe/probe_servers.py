@@ -33,43 +33,54 @@ MAIL_HOST = "mail.probe.test"
 OAUTH_ERROR = {"status": "401", "schemes": "Bearer", "scope": "https://mail.google.com/"}
 
 
-class NetworkGuardError(AssertionError):
+class NetworkGuardError(PermissionError):
     """A test tried to reach an address outside loopback, or a DNS port."""
 
 
-def _check_destination(address) -> None:
+def _check_destination(address, blocked: list[str]) -> None:
     if not isinstance(address, tuple):
         return  # a Unix socket path
     host, port = address[0], address[1]
     if not ipaddress.ip_address(host.split("%")[0]).is_loopback:
+        blocked.append(f"{host} port {port}")
         raise NetworkGuardError(f"test tried to reach {host} port {port}, outside loopback")
     if port == 53:
+        blocked.append(f"{host} port {port}")
         raise NetworkGuardError(f"test tried to reach a DNS server on {host} port 53")
 
 
 @pytest.fixture(autouse=True)
-def network_guard(monkeypatch):
-    """Fail any connect or datagram that leaves loopback or goes to port 53."""
+def network_guard(request, monkeypatch):
+    """Block any connect or datagram that leaves loopback or goes to port 53, and fail the test if one was tried.
+
+    Libraries may swallow the error (dnspython turns it into a failed
+    lookup), so the check at teardown is what makes a stray query fail the
+    test.  Tests that try on purpose carry the ``leaves_loopback`` mark and
+    get the list of blocked destinations from the fixture.
+    """
+    blocked: list[str] = []
     original_connect = socket.socket.connect
     original_connect_ex = socket.socket.connect_ex
     original_sendto = socket.socket.sendto
 
     def connect(self, address):
-        _check_destination(address)
+        _check_destination(address, blocked)
         return original_connect(self, address)
 
     def connect_ex(self, address):
-        _check_destination(address)
+        _check_destination(address, blocked)
         return original_connect_ex(self, address)
 
     def sendto(self, data, *args):
-        _check_destination(args[-1])
+        _check_destination(args[-1], blocked)
         return original_sendto(self, data, *args)
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket.socket, "sendto", sendto)
-    yield
+    yield blocked
+    if request.node.get_closest_marker("leaves_loopback") is None:
+        assert not blocked, f"the test tried to leave loopback: {blocked}"
 
 
 def free_port() -> int:
@@ -329,3 +340,35 @@ def dns_server() -> Iterator[DnsResponder]:
     responder = DnsResponder(dict(ZONE))
     yield responder
     responder.close()
+
+
+class ThrottlingHandler(Handler):
+    """Answers EHLO normally for the first ``allowed`` sessions, then with a throttling 421."""
+
+    def __init__(self, allowed: int) -> None:
+        self.allowed = allowed
+        self.sessions = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.sessions += 1
+        if self.sessions > self.allowed:
+            return ["421 4.7.0 Too many connections from your IP, try again later"]
+        return responses
+
+
+@pytest.fixture
+def throttling_server() -> Iterator[Controller]:
+    """Plain SMTP that starts throttling at the fourth session."""
+    controller = Controller(ThrottlingHandler(3), hostname="127.0.0.1", port=free_port(), server_hostname=MAIL_HOST)
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def login_only_server(ca) -> Iterator[Controller]:
+    """Implicit TLS offering AUTH LOGIN only."""
+    controller = start_smtp(ssl_context=server_context(ca, MAIL_HOST, "127.0.0.1"), auth_require_tls=False,
+                            auth_exclude_mechanism=["PLAIN", "XOAUTH2"])
+    yield controller
+    controller.stop()
