@@ -114,8 +114,8 @@ def server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
 def _authenticator(server, session, envelope, mechanism, auth_data):
     if isinstance(auth_data, LoginPassword):
         ok = auth_data.login.decode() == USER and auth_data.password.decode() == PASSWORD
-        return AuthResult(success=ok)
-    return AuthResult(success=False)
+        return AuthResult(success=ok, handled=False)
+    return AuthResult(success=False, handled=False)
 
 
 class Handler:
