@@ -63,17 +63,21 @@ def _add_probe_parser(commands) -> None:
     probe.add_argument("--port", type=int, help="TCP port (default 587, or 25 with --mx)")
     probe.add_argument("--tls", default="auto", choices=["auto", "implicit", "starttls", "none"],
                        help="TLS mode; auto finds out what the port speaks (default auto)")
+
     probe.add_argument("--user", help="user name for AUTH")
     probe.add_argument("--auth", choices=["password", "xoauth2"], help="try AUTH with a password or an XOAUTH2 token")
     probe.add_argument("--allow-plaintext-auth", action="store_true",
                        help="send credentials even over a connection that is not encrypted")
+
     probe.add_argument("--network", metavar="LABEL", help="label for where this probe runs, kept in the record")
     probe.add_argument("--nameserver", metavar="IP[:PORT]",
                        help="resolver to ask (default: the system resolver configuration)")
     probe.add_argument("--mx", action="store_true", help="HOST is a mail domain: probe its most preferred MX host")
+
     probe.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each step (default 10)")
     probe.add_argument("--ehlo", metavar="NAME", help="name to send in EHLO (default: this machine's host name)")
     probe.add_argument("--cafile", metavar="PEM", help="CA certificates to trust instead of the system store")
+
     probe.add_argument("--repeat", type=int, default=1, metavar="N", help="run the probe N times (default 1)")
     probe.add_argument("--interval", type=float, default=60.0, metavar="S",
                        help="seconds between the starts of repeated runs (default 60)")
@@ -82,6 +86,7 @@ def _add_probe_parser(commands) -> None:
     probe.add_argument("--rate", type=float, default=10.0, metavar="R",
                        help="burst sessions per minute (default 10)")
     probe.add_argument("--i-own-this-server", action="store_true", help="confirm that a --burst target is yours")
+
     probe.add_argument("-o", "--output", metavar="FILE",
                        help="append the JSONL record (one object per step, attempt and run) to FILE")
 

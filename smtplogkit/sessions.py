@@ -295,10 +295,10 @@ def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate,
         auth=failure.auth,
     )
     stage, cause = classify(evidence)
-    given = failure.event.attrs.get("cause") if failure.event is not None else None
-    if given is not None:
+    recorded_cause = failure.event.attrs.get("cause") if failure.event is not None else None
+    if recorded_cause is not None:
         # The format recorded the cause itself (a probe record), which outranks a guess from the text.
-        stage, cause = failure.stage, Cause(given)
+        stage, cause = failure.stage, Cause(recorded_cause)
     from_server = failure.event is not None and failure.event.direction == SERVER
     code = failure.code
     if code is None:

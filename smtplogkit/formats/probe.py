@@ -12,8 +12,9 @@ structured error (an errno, an OpenSSL reason, a DNS rcode) that a log line
 would only paraphrase.
 
 A DNS step is written once per run, before the attempts.  A failed one is a
-session of its own (there is nothing to connect to); a successful one adds
-nothing to the attempts' rows and counts as noise, as do the run summaries.
+session of its own, because there is nothing to connect to.  A successful one
+adds nothing to the attempts' rows, so it counts as noise, as do the run
+summaries.
 The ``network`` label of the run becomes a column.  Transcripts are already
 free of credentials; they pass through the usual redaction once more.
 """

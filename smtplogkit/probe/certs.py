@@ -2,7 +2,8 @@
 
 A certificate that validated comes as the dict of ``SSLSocket.getpeercert()``.
 One that did not is read from its DER bytes with the ``cryptography`` package
-when it is installed; without it only the SHA-256 fingerprint is reported.
+when it is installed.  Without that package only the SHA-256 fingerprint is
+reported.
 """
 
 from __future__ import annotations
@@ -62,23 +63,23 @@ def name_matches(names: list[str], server_name: str) -> bool:
 
     A wildcard stands for exactly one left-most label (RFC 6125 section 6.4.3).
     """
-    wanted = server_name.rstrip(".").lower()
+    expected = server_name.rstrip(".").lower()
     try:
-        wanted_ip = ipaddress.ip_address(wanted.strip("[]"))
+        expected_ip = ipaddress.ip_address(expected.strip("[]"))
     except ValueError:
-        wanted_ip = None
+        expected_ip = None
     for name in names:
         name = name.rstrip(".").lower()
-        if wanted_ip is not None:
+        if expected_ip is not None:
             try:
-                if ipaddress.ip_address(name) == wanted_ip:
+                if ipaddress.ip_address(name) == expected_ip:
                     return True
             except ValueError:
                 pass
             continue
-        if name == wanted:
+        if name == expected:
             return True
-        if name.startswith("*.") and "." in wanted and wanted.split(".", 1)[1] == name[2:]:
+        if name.startswith("*.") and "." in expected and expected.split(".", 1)[1] == name[2:]:
             return True
     return False
 

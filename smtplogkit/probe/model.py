@@ -29,7 +29,7 @@ class Step:
 
     ``stage`` names the step with the failure-stage vocabulary.  ``status`` is
     ``"ok"``, ``"failed"`` or ``"skipped"``; ``cause`` is set when it failed.
-    ``transcript`` holds ``("C", command)`` and ``("S", reply line)`` pairs
+    ``transcript`` contains ``("C", command)`` and ``("S", reply line)`` pairs
     with credentials already replaced by ``<redacted>``.  ``facts`` holds what
     the step found out (addresses, TLS version, certificate, capabilities).
     """
@@ -111,7 +111,7 @@ class ProbeResult:
 
     ``dns`` is ``None`` when the host was an IP address.  ``detected_tls`` is
     the TLS mode the port was found to speak, when the probe got far enough
-    to tell.  ``verdict`` is one line per distinct outcome, for people;
+    to tell.  ``verdict`` is one line per distinct outcome, for people.
     ``warnings`` lists findings that did not stop the probe (a TLS mode that
     differs from the port's convention, a certificate about to expire).
     """

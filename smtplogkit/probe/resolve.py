@@ -67,7 +67,7 @@ def make_resolver(nameserver: str | None, timeout: float):
 
 
 def resolver_label(resolver) -> str:
-    """Return the nameservers a resolver asks, as ``ip:port`` text."""
+    """Return the nameservers a resolver queries, as ``ip:port`` text."""
     port = getattr(resolver, "port", DNS_PORT)
     return ", ".join(_address_text(str(ns), port) for ns in resolver.nameservers) or "no nameserver"
 

@@ -1,7 +1,7 @@
 """One probe attempt on the wire: TCP connect, TLS, greeting, EHLO, STARTTLS, AUTH.
 
 This module owns the sockets.  It records each step with its timing and
-transcript and asks :mod:`smtplogkit.probe.verdict` what a result means.
+transcript and calls :mod:`smtplogkit.probe.verdict` to interpret each result.
 Credentials are written to the socket only; every transcript entry that
 would carry them is ``<redacted>``.
 """
@@ -30,7 +30,7 @@ MAX_REPLY_BYTES = 64 * 1024  # RFC 5321 allows 512-byte lines; a reply this long
 
 @dataclass(slots=True)
 class Settings:
-    """What every attempt of one probe run needs to know.
+    """Settings shared by every attempt of one probe run.
 
     ``secret`` is the password or XOAUTH2 token; it is only ever written to
     the socket.  ``server_name`` is the name certificates are validated
@@ -181,21 +181,31 @@ class _Conversation:
             cause, detail = verdict.tls_failure(None, None, error.strerror or str(error))
             self._step(Stage.TLS, FAILED, timer, detail, cause, facts={"errno": error.errno})
             return False
+
         self.sock = tls_sock
         self.buffer = b""
         self.encrypted = True
+        self._record_tls(tls_sock, timer)
+        return True
+
+    def _record_tls(self, tls_sock: ssl.SSLSocket, timer: _Timer) -> None:
+        """Add the successful TLS step with the protocol, cipher and certificate."""
+        server_name = self.settings.server_name
         cipher = tls_sock.cipher()
-        facts: dict[str, Any] = {"version": tls_sock.version(), "cipher": cipher[0] if cipher else None,
-                                 "bits": cipher[2] if cipher else None, "verified": True, "hostname_valid": True,
-                                 "server_name": settings.server_name}
-        facts["certificate"] = certs.facts_from_dict(tls_sock.getpeercert() or {},
-                                                     tls_sock.getpeercert(binary_form=True))
-        certificate = facts["certificate"]
-        detail = (f"{facts['version']} {facts['cipher']}; certificate valid for {settings.server_name} until "
+        certificate = certs.facts_from_dict(tls_sock.getpeercert() or {}, tls_sock.getpeercert(binary_form=True))
+        facts: dict[str, Any] = {
+            "version": tls_sock.version(),
+            "cipher": cipher[0] if cipher else None,
+            "bits": cipher[2] if cipher else None,
+            "verified": True,
+            "hostname_valid": True,
+            "server_name": server_name,
+            "certificate": certificate,
+        }
+        detail = (f"{facts['version']} {facts['cipher']}; certificate valid for {server_name} until "
                   f"{certificate.get('not_after', '?')}, subject {certificate.get('subject') or '-'}, "
                   f"issuer {certificate.get('issuer') or '-'}")
         self._step(Stage.TLS, OK, timer, detail, facts=facts)
-        return True
 
     def greeting(self) -> bool:
         """Run the greeting step: read the server's first reply."""
@@ -236,10 +246,11 @@ class _Conversation:
         settings = self.settings
         timer = _Timer()
         facts = {"identity": settings.user}
-        refusal = verdict.auth_refusal(self.encrypted, settings.allow_plaintext_auth)
-        if refusal is not None:
-            self._step(Stage.AUTH, SKIPPED, timer, refusal, facts=facts)
+        block_reason = verdict.auth_block_reason(self.encrypted, settings.allow_plaintext_auth)
+        if block_reason is not None:
+            self._step(Stage.AUTH, SKIPPED, timer, block_reason, facts=facts)
             return
+
         offered = capabilities.get("AUTH", [])
         mechanism = verdict.choose_mechanism(settings.auth or "password", offered)
         if mechanism is None:
@@ -247,6 +258,7 @@ class _Conversation:
                       else "the server does not offer AUTH on this connection")
             self._step(Stage.AUTH, FAILED, timer, detail, Cause.AUTH_MECHANISM_UNSUPPORTED, facts=facts)
             return
+
         facts["mechanism"] = mechanism
         try:
             transcript, lines = self._auth_exchange(mechanism)
@@ -254,11 +266,12 @@ class _Conversation:
             cause, detail = verdict.read_failure(error.kind, Stage.AUTH, settings.timeout, error.text)
             self._step(Stage.AUTH, FAILED, timer, detail, cause, facts=facts)
             return
-        code = _code(lines)
-        if code == rc.AUTH_SUCCEEDED:
+        if _code(lines) == rc.AUTH_SUCCEEDED:
             self._step(Stage.AUTH, OK, timer, f"{mechanism} as {settings.user}: {lines[-1]}", None, transcript, facts)
             return
-        context = "\n".join(filter(None, (verdict.oauth_error(text) for side, text in transcript if side == "S")))
+
+        server_errors = (verdict.oauth_error(text) for side, text in transcript if side == "S")
+        context = "\n".join(error for error in server_errors if error)
         cause = verdict.reply_failure(Stage.AUTH, lines, mechanism=mechanism, context=context, port=settings.port)
         detail = f"{mechanism} as {settings.user} rejected: {' '.join(lines)}"
         if context:
@@ -277,7 +290,7 @@ class _Conversation:
             payload = _b64(b"user=" + user + b"\x01auth=Bearer " + secret + b"\x01\x01")
             lines = self._exchange(transcript, f"AUTH XOAUTH2 {payload}", "AUTH XOAUTH2 " + REDACTED)
             if _code(lines) == rc.AUTH_CHALLENGE:
-                # The 334 carries a JSON error; an empty line asks for the final reply.
+                # The 334 reply carries a JSON error, and an empty line requests the final reply.
                 lines = self._exchange(transcript, "", "")
         else:
             lines = self._exchange(transcript, "AUTH LOGIN", "AUTH LOGIN")

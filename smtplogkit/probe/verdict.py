@@ -1,4 +1,4 @@
-"""What a probe's step results mean: causes, TLS mode decisions and the verdict.
+"""Decisions about probe step results: causes, TLS mode choices and the verdict.
 
 Everything here is a pure function of values the runners measured (error
 numbers, OpenSSL reason names, reply lines, step lists), so it is tested on
@@ -148,7 +148,7 @@ def connect_failure(error_number: int | None, timed_out: bool, ip: str, port: in
 
     Refused (the host answered with a reset), timed out (no answer at all,
     typical of a firewall that drops packets) and unreachable (no route from
-    this network) point at different fixes, so they are told apart.
+    this network) point at different fixes, so they are distinguished.
     """
     if timed_out or error_number == errno.ETIMEDOUT:
         return Cause.CONNECT_TIMEOUT, (f"no answer from {ip} port {port} within {timeout:g} s: a firewall on the "
@@ -328,7 +328,7 @@ def mode_warnings(detected: TlsMode | None, port: int, requested: str) -> list[s
 
 # AUTH ---------------------------------------------------------------------
 
-def auth_refusal(encrypted: bool, allow_plaintext: bool) -> str | None:
+def auth_block_reason(encrypted: bool, allow_plaintext: bool) -> str | None:
     """Return why credentials must not be sent, or ``None`` when sending them is allowed.
 
     Credentials go only over an encrypted connection whose certificate
@@ -346,8 +346,8 @@ def choose_mechanism(kind: str, offered: list[str]) -> str | None:
 
     Passwords use PLAIN, which sends one line, and fall back to LOGIN.
     """
-    wanted = ("PLAIN", "LOGIN") if kind == "password" else ("XOAUTH2",)
-    for mechanism in wanted:
+    usable = ("PLAIN", "LOGIN") if kind == "password" else ("XOAUTH2",)
+    for mechanism in usable:
         if mechanism in offered:
             return mechanism
     return None

@@ -16,7 +16,7 @@ from probe_servers import MAIL_HOST, PASSWORD, USER
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, verbose: bool = False) -> subprocess.CompletedProcess:
-    """Run the probe command; a host name needs --nameserver so no test asks the system resolver."""
+    """Run the probe command; a host name needs --nameserver so no test queries the system resolver."""
     host = args[0]
     try:
         ipaddress.ip_address(host)

@@ -99,7 +99,7 @@ def test_system_resolver_only_without_nameserver():
 
 @pytest.mark.leaves_loopback
 def test_guard_blocks_system_resolver(network_guard):
-    """Without --nameserver the probe asks the system resolver, which the test guard blocks."""
+    """Without --nameserver the probe queries the system resolver, which the test guard blocks."""
     step, _, _ = lookup(MAIL_HOST, nameserver=None, timeout=1)
     assert step.facts["resolver_source"] == "system"
     assert step.failed

@@ -193,9 +193,9 @@ def test_mode_warnings():
 
 
 def test_auth_refused_in_plaintext():
-    assert verdict.auth_refusal(encrypted=False, allow_plaintext=False).startswith("credentials not sent")
-    assert verdict.auth_refusal(encrypted=False, allow_plaintext=True) is None
-    assert verdict.auth_refusal(encrypted=True, allow_plaintext=False) is None
+    assert verdict.auth_block_reason(encrypted=False, allow_plaintext=False).startswith("credentials not sent")
+    assert verdict.auth_block_reason(encrypted=False, allow_plaintext=True) is None
+    assert verdict.auth_block_reason(encrypted=True, allow_plaintext=False) is None
 
 
 def test_mechanism_choice():
