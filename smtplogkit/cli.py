@@ -204,9 +204,16 @@ def _command_probe(args: argparse.Namespace) -> int:
     from .probe import PASSWORD_ENV, TOKEN_ENV, burst_probe, render, repeat_probe
     from .probe.model import scrub, secret_forms
 
+    if args.burst is not None and args.repeat != 1:
+        raise SmtpLogKitError("--burst and --repeat cannot be combined; run the burst once")
     secret = None
     if args.auth == "password":
-        secret = os.environ.get(PASSWORD_ENV) or (args.user and getpass.getpass(f"password for {args.user}: "))
+        secret = os.environ.get(PASSWORD_ENV)
+        if not secret and args.user:
+            try:
+                secret = getpass.getpass(f"password for {args.user}: ")
+            except EOFError as error:
+                raise SmtpLogKitError(f"no password: set {PASSWORD_ENV}, or run in a terminal to be prompted") from error
     elif args.auth == "xoauth2":
         secret = os.environ.get(TOKEN_ENV)
     secrets = secret_forms(secret or "")

@@ -76,11 +76,13 @@ def probe(host: str, *, port: int | None = None, tls: str = "auto", user: str | 
     """
     settings = _settings(host, port, tls, user, auth, secret, mx, timeout, ehlo_name, cafile, allow_plaintext_auth)
     result = _new_result(host, settings, tls, network, run)
+    logger.info("probe %s: %s port %d, TLS %s, network %s", result.probe_id, host, settings.port, tls, network)
     addresses = _resolve(result, host, settings, nameserver, mx, timeout)
     first = verdict.first_mode(tls, settings.port)
     for ip in addresses:
         _probe_address(result, ip, settings, first)
     _conclude(result)
+    logger.info("probe %s: %s", result.probe_id, result.verdict.replace("\n", "; "))
     return result
 
 

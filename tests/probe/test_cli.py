@@ -26,7 +26,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None, verbose: bool = False
     environment.update(env or {})
     flags = ["-v", "-v"] if verbose else []
     return subprocess.run([sys.executable, "-m", "smtplogkit", *flags, "probe", *args], capture_output=True, text=True,
-                          timeout=60, env=environment, stdin=subprocess.DEVNULL, check=False)
+                          timeout=60, env=environment, stdin=subprocess.DEVNULL, start_new_session=True,
+                          check=False)  # no controlling terminal, so getpass cannot prompt
 
 
 def test_nameserver_default_is_system():
@@ -119,3 +120,18 @@ def test_import_stays_light():
     code = "import sys, smtplogkit, smtplogkit.cli; print(sorted(m for m in sys.modules if m == 'dns' or m.startswith(('dns.', 'smtplogkit.probe'))))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_password_prompt_without_terminal(dns_server):
+    run = run_cli(MAIL_HOST, "--nameserver", dns_server.address, "--user", USER, "--auth", "password")
+    assert run.returncode == 2
+    assert "SMTPLOGKIT_PASSWORD" in run.stderr
+    assert dns_server.queries == []
+
+
+def test_burst_and_repeat_exclusive(dns_server):
+    run = run_cli(MAIL_HOST, "--nameserver", dns_server.address, "--burst", "2", "--repeat", "2",
+                  "--i-own-this-server")
+    assert run.returncode == 2
+    assert "cannot be combined" in run.stderr
+    assert dns_server.queries == []
