@@ -5,6 +5,8 @@ from probe_servers import (  # noqa: F401  (pytest finds fixtures by name here)
     cafile,
     closed_port,
     dns_server,
+    expired_server,
+    expiring_server,
     full_backlog,
     implicit_server,
     login_only_server,

@@ -15,6 +15,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 import dns.flags
 import dns.message
@@ -103,9 +104,10 @@ def cafile(ca, tmp_path_factory) -> str:
     return str(path)
 
 
-def server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
+def server_context(ca: trustme.CA, *names: str, **validity) -> ssl.SSLContext:
+    """Return a server context with a certificate for ``names``; ``validity`` sets not_before and not_after."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(*names).configure_cert(context)
+    ca.issue_cert(*names, common_name=names[0], **validity).configure_cert(context)
     return context
 
 
@@ -181,6 +183,26 @@ def wrong_host_server(ca) -> Iterator[Controller]:
 def untrusted_server() -> Iterator[Controller]:
     """Implicit TLS with a certificate from a CA the client does not trust."""
     controller = start_smtp(ssl_context=server_context(trustme.CA(), MAIL_HOST, "127.0.0.1"))
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def expired_server(ca) -> Iterator[Controller]:
+    """Implicit TLS with a trusted certificate that expired yesterday."""
+    now = datetime.now(timezone.utc)
+    context = server_context(ca, MAIL_HOST, not_before=now - timedelta(days=90), not_after=now - timedelta(days=1))
+    controller = start_smtp(ssl_context=context)
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def expiring_server(ca) -> Iterator[Controller]:
+    """Implicit TLS with a valid certificate that expires in three days."""
+    now = datetime.now(timezone.utc)
+    context = server_context(ca, MAIL_HOST, not_before=now - timedelta(days=1), not_after=now + timedelta(days=3, hours=1))
+    controller = start_smtp(ssl_context=context)
     yield controller
     controller.stop()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from smtplogkit.labels import Cause, Stage, TlsMode
@@ -144,6 +146,25 @@ def test_certificate_untrusted(untrusted_server, dns_server, cafile):
     assert failure.facts["certificate"]["hostname_valid"] is True
     assert "trustme" in failure.facts["certificate"]["issuer"]
     assert [s.stage for s in result.attempts[0].steps] == [Stage.CONNECT, Stage.TLS]
+
+
+def test_certificate_expired(expired_server, dns_server, cafile):
+    result = run(expired_server.port, dns_server, cafile, tls="implicit")
+    failure = result.attempts[0].failure
+    assert failure.stage is Stage.TLS
+    assert failure.cause is Cause.CERTIFICATE_INVALID
+    assert failure.detail.startswith("the certificate has expired")
+    certificate = failure.facts["certificate"]
+    assert certificate["not_after_ts"] < time.time()
+    assert f"CN={MAIL_HOST}" in certificate["subject"]
+
+
+def test_certificate_expiring_soon(expiring_server, dns_server, cafile):
+    result = run(expiring_server.port, dns_server, cafile, tls="implicit")
+    assert result.ok
+    assert any(warning.startswith("the server certificate expires in 3 days") for warning in result.warnings)
+    subject = result.attempts[0].step(Stage.TLS).facts["certificate"]["subject"]
+    assert f"CN={MAIL_HOST}" in subject
 
 
 def test_certificate_checked_against_ip(starttls_server, cafile):
