@@ -123,7 +123,9 @@ def lookup(host: str, *, nameserver: str | None, timeout: float, mx: bool = Fals
         return Step(Stage.DNS, FAILED, started, _ms(clock), detail, cause, facts=facts), [], server_name
 
     detail = f"{server_name}: {', '.join(addresses)} (from {facts.get('answered_by', facts['resolver'])})"
-    if mx:
+    if mx and facts.get("implicit_mx"):
+        detail = f"no MX for {host}, so its own address is used: {detail}"
+    elif mx:
         detail = f"MX {host} -> {detail}"
     return Step(Stage.DNS, OK, started, _ms(clock), detail, facts=facts), addresses, server_name
 
@@ -193,12 +195,21 @@ def _addresses(resolver, name: str, facts: dict[str, Any]) -> list[str]:
 
 
 def _best_exchange(resolver, domain: str, facts: dict[str, Any]) -> str:
+    """Return the most preferred mail exchange of ``domain``.
+
+    A domain with no MX record is its own exchange (the implicit MX of RFC 5321
+    section 5.1).  A null MX (``0 .``, RFC 7505) says the domain accepts no mail.
+    """
     answer = _query(resolver, domain, "MX", facts)
-    records = sorted(answer or [], key=lambda r: (r.preference, str(r.exchange)))
+    if answer is None:
+        facts["mx"] = []
+        facts["implicit_mx"] = True
+        return domain
+    records = sorted(answer, key=lambda r: (r.preference, str(r.exchange)))
     facts["mx"] = [{"preference": r.preference, "exchange": str(r.exchange).rstrip(".")} for r in records]
-    usable = [r for r in records if str(r.exchange) != "."]  # "0 ." is a null MX (RFC 7505)
+    usable = [r for r in records if str(r.exchange) != "."]
     if not usable:
-        raise _LookupFailed("no_mx", domain)
+        raise _LookupFailed("null_mx", domain)
     return str(usable[0].exchange).rstrip(".")
 
 

@@ -128,7 +128,7 @@ def dns_failure(kind: str, name: str, resolver: str, timeout: float) -> tuple[Ca
     texts = {
         "nxdomain": (Cause.DNS_NXDOMAIN, f"{name} does not exist (NXDOMAIN from {resolver})"),
         "no_answer": (Cause.DNS_NXDOMAIN, f"{name} exists but has no A or AAAA record (answer from {resolver})"),
-        "no_mx": (Cause.DNS_NXDOMAIN, f"{name} has no MX record (answer from {resolver})"),
+        "null_mx": (Cause.DNS_NXDOMAIN, f"{name} publishes a null MX (RFC 7505): it accepts no mail"),
         "servfail": (Cause.DNS_FAILURE, f"the resolver {resolver} answered SERVFAIL for {name}: it could not "
                                         "get an answer from the name's servers"),
         "refused": (Cause.DNS_FAILURE, f"the resolver {resolver} refused the query for {name}"),

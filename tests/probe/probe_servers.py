@@ -349,6 +349,8 @@ ZONE = {
     "dual.probe.test": {"A": ["127.0.0.1"], "AAAA": ["::1"]},
     "wrong.probe.test": {"A": ["127.0.0.1"]},
     "noaddress.probe.test": {"TXT": ['"no address here"']},
+    "nomx.probe.test": {"A": ["127.0.0.1"]},
+    "nullmx.probe.test": {"MX": ["0 ."], "A": ["127.0.0.1"]},
     "probe.test": {"MX": ["20 backup.probe.test.", "10 mail.probe.test."]},
     "gone.probe.test": "nxdomain",
     "broken.probe.test": "servfail",

@@ -38,6 +38,23 @@ def test_mx_picks_lowest_preference(dns_server):
     assert [m["exchange"] for m in step.facts["mx"]] == [MAIL_HOST, "backup.probe.test"]
 
 
+def test_mx_missing_uses_domain(dns_server):
+    step, addresses, server_name = lookup("nomx.probe.test", nameserver=dns_server.address, timeout=2, mx=True)
+    assert step.ok
+    assert server_name == "nomx.probe.test"
+    assert addresses == ["127.0.0.1"]
+    assert step.facts["implicit_mx"] is True
+    assert step.detail.startswith("no MX for nomx.probe.test")
+
+
+def test_null_mx_rejected(dns_server):
+    step, addresses, _ = lookup("nullmx.probe.test", nameserver=dns_server.address, timeout=2, mx=True)
+    assert step.failed
+    assert step.cause is Cause.DNS_NXDOMAIN
+    assert "accepts no mail" in step.detail
+    assert addresses == []
+
+
 @pytest.mark.parametrize(("name", "cause", "words"), [
     ("gone.probe.test", Cause.DNS_NXDOMAIN, "NXDOMAIN"),
     ("noaddress.probe.test", Cause.DNS_NXDOMAIN, "no A or AAAA record"),
