@@ -192,12 +192,14 @@ def _probe_address(result: ProbeResult, ip: str, settings: Settings, mode: TlsMo
         return
     check = run_attempt(len(result.attempts) + 1, ip, settings, verdict.other_mode(mode), mode_check=True)
     result.attempts.append(check)
+    failure = attempt.failure
+    assert failure is not None
     if verdict.mode_check_confirms(check):
-        failure = attempt.failure
-        assert failure is not None
         failure.cause = Cause.TLS_MODE_MISMATCH
         spoken = verdict.spoken_mode(check)
         failure.detail += f"; {verdict.mode_advice(spoken, settings.port)}" if spoken else ""
+    elif check.failure is not None:
+        failure.detail += f"; {verdict.failed_check_note(check)}"
 
 
 def _conclude(result: ProbeResult) -> None:

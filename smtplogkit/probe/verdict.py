@@ -306,6 +306,14 @@ def mode_advice(mode: TlsMode, port: int) -> str:
     return f"the server speaks {MODE_NAMES[mode]} on {port}, use {mode.value}"
 
 
+def failed_check_note(check: Attempt) -> str:
+    """Return a note that the attempt in the other TLS mode failed as well, and how."""
+    failure = check.failure
+    where = LAYER_NAMES.get(failure.stage, failure.stage.value) if failure else "?"
+    reason = failure.detail if failure else "no result"
+    return f"an attempt with {MODE_NAMES[check.tls_mode]} failed too, at {where}: {reason}"
+
+
 def mode_warnings(detected: TlsMode | None, port: int, requested: str) -> list[str]:
     """Return warnings about the TLS mode a port speaks.
 

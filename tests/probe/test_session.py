@@ -199,6 +199,7 @@ def test_server_never_greets(silent_server, dns_server, cafile):
     assert first.failure.cause is Cause.READ_TIMEOUT
     assert check.failure.stage is Stage.TLS  # the implicit-TLS check got no handshake either
     assert "sent no greeting within 0.5 s" in result.verdict
+    assert "an attempt with implicit TLS failed too, at TLS: no TLS handshake reply" in result.verdict
 
 
 def test_one_attempt_per_address(starttls_server, dns_server, cafile):

@@ -174,6 +174,12 @@ def test_mode_check_confirms_implicit():
     assert not verdict.mode_check_confirms(failed)
 
 
+def test_failed_check_note():
+    check = attempt(TlsMode.IMPLICIT, step(Stage.CONNECT),
+                    step(Stage.TLS, FAILED, Cause.TLS_HANDSHAKE_FAILURE, "no reply"), mode_check=True)
+    assert verdict.failed_check_note(check) == "an attempt with implicit TLS failed too, at TLS: no reply"
+
+
 def test_spoken_mode_from_capabilities():
     with_starttls = attempt(TlsMode.STARTTLS, step(Stage.CONNECT), step(Stage.GREETING, transcript=[("S", "220 hi")]),
                             step(Stage.EHLO, capabilities={"STARTTLS": []}))
