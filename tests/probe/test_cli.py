@@ -5,8 +5,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import shutil
 import subprocess
 import sys
+
+import pytest
 
 from smtplogkit import read_logs
 from smtplogkit.cli import build_parser
@@ -135,3 +138,25 @@ def test_burst_and_repeat_exclusive(dns_server):
     assert run.returncode == 2
     assert "cannot be combined" in run.stderr
     assert dns_server.queries == []
+
+
+def isolated_namespace_works() -> bool:
+    """Return whether ``unshare -rn`` can start a process in a new network namespace whose only interface is lo."""
+    if shutil.which("unshare") is None:
+        return False
+    check = subprocess.run(["unshare", "-rn", "cat", "/proc/net/dev"], capture_output=True, text=True, timeout=30,
+                           check=False)
+    interfaces = [line.split(":")[0].strip() for line in check.stdout.splitlines()[2:] if ":" in line]
+    return check.returncode == 0 and interfaces == ["lo"]
+
+
+@pytest.mark.skipif(not isolated_namespace_works(), reason="unshare -rn cannot create a network namespace here")
+@pytest.mark.parametrize("address", ["192.0.2.1", "2001:db8::1"])
+def test_unreachable_in_empty_namespace(address):
+    """In a new network namespace with no interface up, no packet can leave, and connect fails at once."""
+    run = subprocess.run(["unshare", "-rn", sys.executable, "-m", "smtplogkit", "probe", address, "--port", "25",
+                          "--timeout", "2"], capture_output=True, text=True, timeout=60, check=False,
+                         stdin=subprocess.DEVNULL)
+    assert run.returncode == 1, run.stderr
+    assert "failed (network_unreachable)" in run.stdout
+    assert f"verdict: TCP failed: {address} is unreachable from this network" in run.stdout
