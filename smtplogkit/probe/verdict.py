@@ -262,14 +262,17 @@ def points_to_other_mode(attempt: Attempt) -> bool:
     """Return whether an attempt failed in a way a wrong TLS mode explains.
 
     A ClientHello answered in plain text means the port greets in plain text.
-    A plain client that gets no greeting, or is dropped before one, may be
-    talking to an implicit-TLS port, which waits for a ClientHello.
+    A connection closed during the handshake may be a plain-text server that
+    delays its greeting and hangs up on the unexpected bytes.  A plain client
+    that gets no greeting, or is dropped before one, may be talking to an
+    implicit-TLS port, which waits for a ClientHello.
     """
     failure = attempt.failure
     if failure is None:
         return False
     if attempt.tls_mode is TlsMode.IMPLICIT:
-        return failure.stage is Stage.TLS and failure.cause is Cause.TLS_MODE_MISMATCH
+        closed = failure.facts.get("ssl_reason") == "UNEXPECTED_EOF_WHILE_READING"
+        return failure.stage is Stage.TLS and (failure.cause is Cause.TLS_MODE_MISMATCH or closed)
     return failure.stage is Stage.GREETING and failure.reply_code is None and failure.cause in (
         Cause.READ_TIMEOUT, Cause.SERVER_DISCONNECTED, Cause.CONNECTION_RESET, Cause.UNKNOWN)
 

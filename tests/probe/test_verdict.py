@@ -143,6 +143,15 @@ def test_plaintext_answer_points_to_starttls():
     assert verdict.points_to_other_mode(tried)
 
 
+def test_closed_handshake_points_to_starttls():
+    tried = attempt(TlsMode.IMPLICIT, step(Stage.CONNECT),
+                    step(Stage.TLS, FAILED, Cause.TLS_HANDSHAKE_FAILURE, ssl_reason="UNEXPECTED_EOF_WHILE_READING"))
+    assert verdict.points_to_other_mode(tried)
+    no_cipher = attempt(TlsMode.IMPLICIT, step(Stage.CONNECT),
+                        step(Stage.TLS, FAILED, Cause.TLS_HANDSHAKE_FAILURE, ssl_reason="NO_SHARED_CIPHER"))
+    assert not verdict.points_to_other_mode(no_cipher)
+
+
 def test_missing_greeting_points_to_implicit():
     tried = attempt(TlsMode.STARTTLS, step(Stage.CONNECT),
                     step(Stage.GREETING, FAILED, Cause.READ_TIMEOUT))
