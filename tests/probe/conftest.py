@@ -8,6 +8,7 @@ from probe_servers import (  # noqa: F401  (pytest finds fixtures by name here)
     expired_server,
     expiring_server,
     full_backlog,
+    hang_up_server,
     implicit_server,
     login_only_server,
     network_guard,

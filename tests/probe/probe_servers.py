@@ -210,9 +210,10 @@ def expiring_server(ca) -> Iterator[Controller]:
 # Broken peers -------------------------------------------------------------
 
 class SilentServer:
-    """Accepts TCP connections and never sends a byte."""
+    """Accepts TCP connections and never sends a byte; with ``hang_up`` it closes each one at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, hang_up: bool = False) -> None:
+        self.hang_up = hang_up
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -231,6 +232,9 @@ class SilentServer:
                 continue
             except OSError:
                 return
+            if self.hang_up:
+                connection.close()
+                continue
             self.connections.append(connection)
 
     def close(self) -> None:
@@ -244,6 +248,13 @@ class SilentServer:
 @pytest.fixture
 def silent_server() -> Iterator[SilentServer]:
     server = SilentServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def hang_up_server() -> Iterator[SilentServer]:
+    server = SilentServer(hang_up=True)
     yield server
     server.close()
 

@@ -202,6 +202,16 @@ def test_server_never_greets(silent_server, dns_server, cafile):
     assert "an attempt with implicit TLS failed too, at TLS: no TLS handshake reply" in result.verdict
 
 
+def test_server_hangs_up(hang_up_server, dns_server, cafile):
+    result = run(hang_up_server.port, dns_server, cafile, tls="starttls")
+    first, check = result.attempts
+    assert first.failure.stage is Stage.GREETING
+    assert first.failure.cause is Cause.SERVER_DISCONNECTED
+    assert "closed the connection before its greeting" in first.failure.detail
+    assert check.failure.stage is Stage.TLS
+    assert not result.ok
+
+
 def test_one_attempt_per_address(starttls_server, dns_server, cafile):
     result = probe("dual.probe.test", port=starttls_server.port, nameserver=dns_server.address, cafile=cafile,
                    tls="starttls", timeout=2)
