@@ -7,9 +7,11 @@ Only this module prints and configures logging; the library logs through
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import math
+import os
 import sys
 from datetime import date
 from typing import Any
@@ -47,7 +49,46 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--events", action="store_true", help="output the event rows instead of sessions")
 
     commands.add_parser("formats", help="list the log formats smtplogkit reads")
+    _add_probe_parser(commands)
     return parser
+
+
+def _add_probe_parser(commands) -> None:
+    probe = commands.add_parser(
+        "probe", help="test an SMTP server layer by layer from here: DNS, TCP, TLS, EHLO, AUTH",
+        description="Probe an SMTP server step by step and print one row per step with a verdict. "
+                    "AUTH runs only with --auth; the password comes from SMTPLOGKIT_PASSWORD or a prompt, "
+                    "the XOAUTH2 token from SMTPLOGKIT_OAUTH_TOKEN, never from the command line.")
+    probe.add_argument("host", help="server name or IP address (a mail domain with --mx)")
+    probe.add_argument("--port", type=int, help="TCP port (default 587, or 25 with --mx)")
+    probe.add_argument("--tls", default="auto", choices=["auto", "implicit", "starttls", "none"],
+                       help="TLS mode; auto finds out what the port speaks (default auto)")
+
+    probe.add_argument("--user", help="user name for AUTH")
+    probe.add_argument("--auth", choices=["password", "xoauth2"], help="try AUTH with a password or an XOAUTH2 token")
+    probe.add_argument("--allow-plaintext-auth", action="store_true",
+                       help="send credentials even over a connection that is not encrypted")
+
+    probe.add_argument("--network", metavar="LABEL", help="label for where this probe runs, kept in the record")
+    probe.add_argument("--nameserver", metavar="IP[:PORT]",
+                       help="resolver to ask (default: the system resolver configuration)")
+    probe.add_argument("--mx", action="store_true", help="HOST is a mail domain: probe its most preferred MX host")
+
+    probe.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each step (default 10)")
+    probe.add_argument("--ehlo", metavar="NAME", help="name to send in EHLO (default: this machine's host name)")
+    probe.add_argument("--cafile", metavar="PEM", help="CA certificates to trust instead of the system store")
+
+    probe.add_argument("--repeat", type=int, default=1, metavar="N", help="run the probe N times (default 1)")
+    probe.add_argument("--interval", type=float, default=60.0, metavar="S",
+                       help="seconds between the starts of repeated runs (default 60)")
+    probe.add_argument("--burst", type=int, metavar="N",
+                       help="open N sessions to your own server to find where throttling starts")
+    probe.add_argument("--rate", type=float, default=10.0, metavar="R",
+                       help="burst sessions per minute (default 10)")
+    probe.add_argument("--i-own-this-server", action="store_true", help="confirm that a --burst target is yours")
+
+    probe.add_argument("-o", "--output", metavar="FILE",
+                       help="append the JSONL record (one object per step, attempt and run) to FILE")
 
 
 def _add_read_options(parser: argparse.ArgumentParser) -> None:
@@ -165,7 +206,47 @@ def _command_formats(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"parse": _command_parse, "formats": _command_formats}
+def _command_probe(args: argparse.Namespace) -> int:
+    from .probe import PASSWORD_ENV, TOKEN_ENV, burst_probe, render, repeat_probe
+    from .probe.model import scrub, secret_forms
+
+    if args.burst is not None and args.repeat != 1:
+        raise SmtpLogKitError("--burst and --repeat cannot be combined; run the burst once")
+    secret = None
+    if args.auth == "password":
+        secret = os.environ.get(PASSWORD_ENV)
+        if not secret and args.user:
+            try:
+                secret = getpass.getpass(f"password for {args.user}: ")
+            except EOFError as error:
+                raise SmtpLogKitError(f"no password: set {PASSWORD_ENV}, or run in a terminal to be prompted") from error
+    elif args.auth == "xoauth2":
+        secret = os.environ.get(TOKEN_ENV)
+    secrets = secret_forms(secret or "")
+    options = dict(port=args.port, tls=args.tls, user=args.user, auth=args.auth, secret=secret or None,
+                   network=args.network, nameserver=args.nameserver, mx=args.mx, timeout=args.timeout,
+                   ehlo_name=args.ehlo, cafile=args.cafile, allow_plaintext_auth=args.allow_plaintext_auth)
+    if args.burst is not None:
+        results = iter([burst_probe(args.host, sessions=args.burst, rate=args.rate,
+                                    i_own_this_server=args.i_own_this_server, **options)])
+    else:
+        results = repeat_probe(args.host, repeat=args.repeat, interval=args.interval, **options)
+    all_ok = True
+    for index, result in enumerate(results):
+        if index:
+            print()
+        print(scrub(render(result), secrets), flush=True)
+        all_ok = all_ok and result.ok
+        if args.output:
+            with open(args.output, "a", encoding="utf-8") as handle:
+                for record in result.records(secrets):
+                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if args.output:
+        print(f"appended the record to {args.output}", file=sys.stderr)
+    return 0 if all_ok else 1
+
+
+COMMANDS = {"parse": _command_parse, "formats": _command_formats, "probe": _command_probe}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -261,6 +261,8 @@ def _row(state: SessionState, events: list[Event]) -> dict[str, Any]:
         "log_host": attrs.get("log_host"),
         "container": attrs.get("container"),
     }
+    for label, value in (attrs.get("labels") or {}).items():
+        row.setdefault(label, value)  # per-session labels a format read from the log (a probe's network)
     if state.connected and state.reached is None:
         _reach(state, Stage.CONNECT, None)
     failure = _choose_failure(state)
@@ -293,6 +295,10 @@ def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate,
         auth=failure.auth,
     )
     stage, cause = classify(evidence)
+    recorded_cause = failure.event.attrs.get("cause") if failure.event is not None else None
+    if recorded_cause is not None:
+        # The format recorded the cause itself (a probe record), which outranks a guess from the text.
+        stage, cause = failure.stage, Cause(recorded_cause)
     from_server = failure.event is not None and failure.event.direction == SERVER
     code = failure.code
     if code is None:
