@@ -205,6 +205,15 @@ class Scenario:
             self._set_cause(row, cause)
         return self
 
+    def misconfigured(self, cause: str, *, host: str, port: int, tls_mode: str = "starttls", count: int = 30,
+                      network: str = "cloud", worker: str = "w9", identity: str | None = IDENTITIES[5],
+                      start_hour: float = 20, hours: float = 6) -> Scenario:
+        """Add a worker whose every session to host:port fails with ``cause`` for ``hours``."""
+        for second in np.sort(self.rng.uniform(start_hour * 3600, (start_hour + hours) * 3600, count)):
+            self.add(self.start + timedelta(seconds=float(second)), network=network, identity=identity, host=host,
+                     port=port, tls_mode=tls_mode, cause=cause, worker=worker)
+        return self
+
     def greylisting(self, host: str = "mx.greylist.example", count: int = 40, delay: float = 300,
                     network: str = "dc1") -> Scenario:
         """First delivery attempts to ``host`` are deferred; the retry after ``delay`` s is accepted."""

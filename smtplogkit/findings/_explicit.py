@@ -50,8 +50,11 @@ def earned_clusters(ctx: Context, mask: pd.Series, by: str | Sequence[str], mini
 
 def explicit_findings(ctx: Context, *, kind: str, causes: Sequence[str], by: str | Sequence[str], minimum: int,
                       base: float, describe: Callable[[Any, pd.DataFrame, dict[str, Rate]], tuple[str, str]],
-                      min_share: float | None = None) -> list[Finding]:
+                      min_share: float | None = None, merge: Callable[[Any], Any] | None = None) -> list[Finding]:
     """Turn each value of ``by`` with earned clusters of ``causes`` into one finding.
+
+    ``merge(key)``, when given, maps several keys to one finding (one per
+    host for a tenant-wide policy found per host and identity).
 
     ``describe(key, rows, rates)`` returns the summary and the next step;
     ``rates`` holds the failure share per network at the same hosts while
@@ -59,7 +62,10 @@ def explicit_findings(ctx: Context, *, kind: str, causes: Sequence[str], by: str
     """
     mask = ctx.of_causes(causes)
     found = []
+    groups: dict[Any, list[Cluster]] = {}
     for key, earned_list in earned_clusters(ctx, mask, by, minimum, min_share):
+        groups.setdefault(merge(key) if merge else key, []).extend(earned_list)
+    for key, earned_list in groups.items():
         rows = pd.concat([c.failures for c in earned_list])
         main = max(earned_list, key=lambda c: c.rate.count)
         rates = _network_rates(ctx, mask, rows)

@@ -4,8 +4,10 @@ Covers SMTP AUTH disabled for the tenant or mailbox (5.7.139, Gmail's 534
 5.7.14 web sign-in demand), an app password required (534 5.7.9), an AUTH
 mechanism the server does not offer, and a server that demands AUTH the
 client did not send.  Minimum evidence: at least ``MIN_SESSIONS`` such
-sessions at one host, at least 40% of that host's sessions between the
-first and last of them, more often than elsewhere (Fisher p < 0.01).
+sessions for one identity at one host, at least 40% of that identity's
+sessions there between the first and last of them, more often than
+elsewhere (Fisher p < 0.01).  Identities refused by the same host form one
+finding.
 """
 
 from __future__ import annotations
@@ -35,5 +37,6 @@ def detect(ctx: Context) -> list[Finding]:
         identities = names(sorted(rows["identity"].dropna().unique())) or "the client"
         return (f"{key} refuses sign-in by policy ({cause}) for {identities}", ADVICE[cause])
 
-    return explicit_findings(ctx, kind=KIND, causes=CAUSES, by="host", minimum=ctx.minimum(KIND, MIN_SESSIONS),
-                             base=0.9, describe=describe)
+    return explicit_findings(ctx, kind=KIND, causes=CAUSES, by=["host", "identity"],
+                             minimum=ctx.minimum(KIND, MIN_SESSIONS), base=0.9, describe=describe,
+                             merge=lambda key: key[0])

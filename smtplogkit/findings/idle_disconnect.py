@@ -3,8 +3,8 @@
 Minimum evidence: at least ``MIN_SESSIONS`` sessions to one host that ended
 with the server (or something on the path) closing, resetting or going
 silent, and a step in that rate along the idle gap since the identity's
-previous attempt among the senders that saw such failures at that host
-(Fisher p < 0.01), with at least 40% failing above it and
+previous attempt (Fisher p < 0.01), fitted on the senders whose own
+failures show that step, with at least 40% failing above it and
 at least ``MIN_SESSIONS`` failures above it.
 """
 
@@ -21,6 +21,22 @@ MIN_SESSIONS = 5
 CAUSES = ("server_disconnected", "connection_reset", "read_timeout")
 
 
+def _senders_with_step(ctx: Context, rows, mask):
+    """Mask of rows from senders whose own disconnects step up with the idle gap.
+
+    Other senders open a fresh connection per message (or hit a disconnect
+    by chance), so their long gaps without failures would dilute the step.
+    """
+    senders = rows["identity"].astype("string").fillna("@" + rows["network"].astype("string"))
+    keep = set()
+    for sender in set(senders[mask.loc[rows.index]]):
+        own = rows[senders == sender]
+        step = estimate_threshold(own["idle_gap_s"], mask.loc[own.index], min_side=3)
+        if step is not None and step.p_value < ctx.alpha:
+            keep.add(sender)
+    return senders.isin(keep)
+
+
 def detect(ctx: Context) -> list[Finding]:
     """Report each host where sessions die after an idle gap, with the gap."""
     if "idle_gap_s" not in ctx.sessions.columns:
@@ -30,9 +46,7 @@ def detect(ctx: Context) -> list[Finding]:
     found = []
     for host in sorted(ctx.sessions.loc[mask, "host"].dropna().unique()):
         rows = ctx.sessions[(ctx.sessions["host"] == host).fillna(False) & ctx.sessions["idle_gap_s"].notna()]
-        # Only senders that hit a disconnect at this host: others open fresh connections, so their gaps say nothing.
-        senders = rows["identity"].astype("string").fillna("@" + rows["network"].astype("string"))
-        rows = rows[senders.isin(set(senders[mask.loc[rows.index]]))]
+        rows = rows[_senders_with_step(ctx, rows, mask)]
         step = estimate_threshold(rows["idle_gap_s"], mask.loc[rows.index], variable="idle_gap_s", min_side=minimum)
         if step is None or step.p_value >= ctx.alpha or step.above.low < ctx.min_share or step.above.count < minimum:
             continue

@@ -58,7 +58,9 @@ def detect(ctx: Context) -> list[Finding]:
         if best is None and not earned(ctx, cluster, minimum):
             continue
         rows = cluster.failures
-        evidence = cluster_evidence(cluster)
+        if best is not None:
+            rows = rows[rows[best[0]] >= best[1].cut]  # the throttles the burst threshold explains
+        evidence = {**cluster_evidence(cluster), "failures": len(rows)}
         threshold: dict = {}
         who = names(sorted(rows["identity"].dropna().unique())) or names(sorted(rows["network"].dropna().unique()))
         if best is not None:

@@ -3,9 +3,9 @@
 Covers implicit TLS spoken to a STARTTLS port (587, 25), STARTTLS or plain
 text spoken to an implicit-TLS port (465), and a server that demands
 STARTTLS the client never sent.  Minimum evidence: at least
-``MIN_SESSIONS`` such sessions to one host and port, at least 40% of that
-host and port's sessions between the first and last of them, more often
-than elsewhere (Fisher p < 0.01).
+``MIN_SESSIONS`` such sessions to one host and port in one TLS mode, at
+least 40% of the sessions to that host and port in that mode between the
+first and last of them, more often than elsewhere (Fisher p < 0.01).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _advice(port: int | None, mode: str | None, cause: str) -> str:
 def detect(ctx: Context) -> list[Finding]:
     """Report each host and port where the client uses the wrong TLS mode."""
     def describe(key, rows, rates):
-        host, port = key
+        host, port, _ = key
         mode = rows["tls_mode"].astype("string").mode()
         cause = str(rows["cause"].astype("string").mode().iloc[0])
         mode_text = str(mode.iloc[0]) if len(mode) else "unknown"
@@ -37,5 +37,5 @@ def detect(ctx: Context) -> list[Finding]:
                 f"{names(sorted(rows['network'].dropna().unique()))})",
                 _advice(int(port) if port == port else None, mode_text, cause))
 
-    return explicit_findings(ctx, kind=KIND, causes=CAUSES, by=["host", "port"],
+    return explicit_findings(ctx, kind=KIND, causes=CAUSES, by=["host", "port", "tls_mode"],
                              minimum=ctx.minimum(KIND, MIN_SESSIONS), base=0.92, describe=describe)
