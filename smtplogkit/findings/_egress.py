@@ -19,8 +19,11 @@ def connected(sessions: pd.DataFrame) -> pd.Series:
 
 
 def in_window(rows: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Return the rows that started between ``start`` and ``end`` inclusive."""
-    return rows[(rows["start"] >= start).fillna(False) & (rows["start"] <= end).fillna(False)]
+    """Return the rows that started between ``start`` and ``end`` inclusive, and the rows without a start."""
+    if pd.isna(start) or pd.isna(end):
+        return rows
+    timed = ((rows["start"] >= start) & (rows["start"] <= end)).fillna(False)
+    return rows[timed | rows["start"].isna()]
 
 
 def window_rate(rows: pd.DataFrame, mask: pd.Series) -> tuple[Rate, pd.DataFrame]:

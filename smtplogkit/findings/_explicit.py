@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from ..analysis import Rate
+from ._egress import in_window
 from .base import Cluster, Context, Finding, clusters, confidence, earned, examples, scope_of
 
 
@@ -82,9 +83,7 @@ def explicit_findings(ctx: Context, *, kind: str, causes: Sequence[str], by: str
 def _network_rates(ctx: Context, mask: pd.Series, rows: pd.DataFrame) -> dict[str, Rate]:
     """Failure share per network between the first and last failure, for the targets in ``rows``."""
     frame = ctx.sessions
-    start, end = rows["start"].min(), rows["start"].max()
-    target = frame["host"].isin(set(rows["host"].dropna())) & (frame["start"] >= start) & (frame["start"] <= end)
-    window = frame[target.fillna(False)]
+    window = in_window(frame[frame["host"].isin(set(rows["host"].dropna()))], rows["start"].min(), rows["start"].max())
     return {str(n): Rate.of(int(mask.loc[g.index].sum()), len(g)) for n, g in window.groupby("network", observed=True)}
 
 

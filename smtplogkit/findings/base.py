@@ -258,7 +258,8 @@ def confidence(count: int, p_value: float | None, base: float) -> float:
 class Cluster:
     """Failures of one kind in one group, and the sessions around them.
 
-    ``window`` spans the first to the last failure; ``rate`` is the share of
+    ``window`` spans the first to the last failure (sessions without a
+    timestamp are always in it); ``rate`` is the share of
     the group's sessions in that window that failed this way; ``p_value``
     compares it with every session outside the window or the group.
     """
@@ -295,8 +296,9 @@ def clusters(ctx: Context, mask: pd.Series, by: str | Sequence[str], split: str 
         same = np.ones(len(frame), dtype=bool)
         for column, value in zip(keys, key if isinstance(key, tuple) else (key,)):
             same &= (frame[column].isna() if pd.isna(value) else (frame[column] == value).fillna(False)).to_numpy()
-        inside = same & (frame["start"] >= group["start"].min()).fillna(False).to_numpy() & \
-            (frame["start"] <= group["start"].max()).fillna(False).to_numpy()
+        # Sessions without a timestamp cannot be placed in time, so they count as inside.
+        timed = ((frame["start"] >= group["start"].min()) & (frame["start"] <= group["start"].max())).fillna(False)
+        inside = same & (timed | frame["start"].isna()).to_numpy()
         window = frame[inside]
         rate = Rate.of(len(group), len(window))
         outside_fail = int(mask[~inside].sum())
