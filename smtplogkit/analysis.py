@@ -116,10 +116,7 @@ def association(sessions: pd.DataFrame, label: str, failed: pd.Series | None = N
 
     failed = failed_mask(sessions) if failed is None else failed.astype(bool)
     table = pd.crosstab(sessions[label].astype("string").fillna("(none)"), failed.rename("failed"))
-    for column in (False, True):
-        if column not in table.columns:
-            table[column] = 0
-    table = table[[False, True]]
+    table = table.reindex(columns=pd.Index([False, True], dtype=bool), fill_value=0)
     result: dict[str, Any] = {"label": label, "table": {str(k): [int(v) for v in row] for k, row in table.iterrows()}}
     if len(table) < 2:
         return {**result, "test": None, "p_value": None, "effect": None, "effect_size": None}
@@ -166,7 +163,7 @@ def failures_by_hour_weekday(sessions: pd.DataFrame, failed: pd.Series | None = 
     """Return a weekday (rows, 0 = Monday) by hour (columns, 0-23) table of failure counts."""
     failed = failed_mask(sessions) if failed is None else failed.astype(bool)
     local = sessions.loc[failed & sessions["start"].notna(), "start"].dt.tz_convert(tz)
-    table = pd.crosstab(local.dt.weekday.rename("weekday"), local.dt.hour.rename("hour"))
+    table = pd.crosstab(local.dt.day_of_week.rename("weekday"), local.dt.hour.rename("hour"))
     return table.reindex(index=range(7), columns=range(24), fill_value=0)
 
 

@@ -170,7 +170,7 @@ def add_local_time(sessions: pd.DataFrame, tz: str | tzinfo = "UTC") -> pd.DataF
     out = sessions.copy()
     local = out["start"].dt.tz_convert(tz)
     out["hour"] = pd.array(local.dt.hour, dtype="Int64")
-    out["weekday"] = pd.array(local.dt.weekday, dtype="Int64")
+    out["weekday"] = pd.array(local.dt.day_of_week, dtype="Int64")
     return out
 
 

@@ -106,8 +106,8 @@ class Scenario:
                    enhanced_code=enhanced, reply_text=reply, error_text=error, messages_sent=0)
 
     def frame(self) -> pd.DataFrame:
-        """Return the sessions DataFrame, rows in start order."""
-        rows = sorted(self.rows, key=lambda r: r["start"])
+        """Return the sessions DataFrame, rows in start order (rows without a start last)."""
+        rows = sorted(self.rows, key=lambda r: (r["start"] is None, r["start"] or self.start))
         return sessions_frame(ReadResult(sessions=[dict(r) for r in rows]))
 
     def refresh_frame(self) -> pd.DataFrame:
