@@ -179,6 +179,6 @@ def plot_failure_rate_by(sessions: pd.DataFrame, by: str = "network", causes=Non
     ax.set_xlabel(f"{by} (n = sessions)")
     ax.set_ylabel("failure rate (95% Wilson interval)")
     ax.set_ylim(0, 1.05)
-    what = "failure rate" if causes is None else f"{', '.join(causes)} rate"
-    ax.set_title(f"{what.capitalize()} by {by}")
+    measure = "failure rate" if causes is None else f"{', '.join(causes)} rate"
+    ax.set_title(f"{measure.capitalize()} by {by}")
     return figure

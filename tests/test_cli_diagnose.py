@@ -31,9 +31,9 @@ class ThrottlingHandler:
         self.sent: dict[str, deque] = defaultdict(deque)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        who = session.auth_data.login.decode() if session.auth_data else "anonymous"
+        login = session.auth_data.login.decode() if session.auth_data else "anonymous"
         now = time.monotonic()
-        recent = self.sent[who]
+        recent = self.sent[login]
         recent.append(now)
         while recent and recent[0] <= now - 60:
             recent.popleft()
@@ -82,7 +82,7 @@ def _send(log: Path, host: str, port: int, user: str, count: int) -> None:
                     client.login(user, "not-a-real-secret")
                     client.sendmail(user, ["rcpt@example.org"], b"Subject: test\r\n\r\nhello\r\n")
             except smtplib.SMTPException as error:
-                print(f"{type(error).__name__}: {error}", file=sys.stderr)
+                handle.write(f"{type(error).__name__}: {error}\n")  # as the application would log it
 
 
 def _diagnose(*args: str) -> subprocess.CompletedProcess:

@@ -166,8 +166,10 @@ def test_text_and_html():
     findings = diagnose(BLOCKERS["firewall_block"][0](_background(16)).frame())
     text = str(findings)
     html = findings._repr_html_()
-    assert "firewall_block" in text and "next step" in text
-    assert "<table>" in html and "firewall_block" in html
+    assert "firewall_block" in text
+    assert "next step" in text
+    assert "<table>" in html
+    assert "firewall_block" in html
     assert ".log:" in text  # examples name source file and line
 
 

@@ -28,7 +28,7 @@ MIN_SHARE = 0.4
 
 @dataclass(slots=True)
 class Scope:
-    """Where and when a blocker acts."""
+    """Networks, identities, hosts, ports and time window a blocker acts on."""
 
     networks: list[str] = field(default_factory=list)
     identities: list[str] = field(default_factory=list)
@@ -65,10 +65,10 @@ class Finding:
     """One external blocker named with its evidence.
 
     ``confidence`` is a heuristic score from 0 to 1 built by
-    :func:`confidence`; ``threshold`` holds the estimated limit, if the kind
-    has one (``{"per_minute": 50}``, ``{"token_age_s": 3600}``);
-    ``evidence`` holds counts, rates with 95% Wilson intervals and p-values;
-    ``examples`` two or three sessions with source file and line.
+    :func:`confidence`.  ``threshold`` is the estimated limit, if the kind
+    has one (``{"per_minute": 50}``, ``{"token_age_s": 3600}``).
+    ``evidence`` contains counts, rates with 95% Wilson intervals and
+    p-values, and ``examples`` two or three sessions with source file and line.
     """
 
     kind: str
@@ -172,9 +172,9 @@ def _plain(value: Any) -> Any:
 
 @dataclass
 class Context:
-    """What every detector reads: the enriched sessions and the diagnosis options.
+    """Detector input: the enriched sessions and the diagnosis options.
 
-    ``claimed`` holds the index labels of sessions that an earlier detector
+    ``claimed`` contains the index labels of sessions that an earlier detector
     explained, so later detectors do not explain them again.
     """
 
@@ -258,9 +258,9 @@ def confidence(count: int, p_value: float | None, base: float) -> float:
 class Cluster:
     """Failures of one kind in one group, and the sessions around them.
 
-    ``window`` spans the first to the last failure (sessions without a
-    timestamp are always in it); ``rate`` is the share of
-    the group's sessions in that window that failed this way; ``p_value``
+    ``window`` spans the first to the last failure, and sessions without a
+    timestamp are always in it.  ``rate`` is the share of
+    the group's sessions in that window that failed this way.  ``p_value``
     compares it with every session outside the window or the group.
     """
 
