@@ -40,10 +40,10 @@ def earned_clusters(ctx: Context, mask: pd.Series, by: str | Sequence[str], mini
     """
     keys = [by] if isinstance(by, str) else list(by)
     per_network: dict[Any, list[Cluster]] = {}
-    for cluster in clusters(ctx, mask, [*keys, "network"], split=None):
+    for cluster in clusters(ctx, mask, [*keys, "network"], split=None, minimum=minimum):
         if earned(ctx, cluster, minimum, min_share):
             per_network.setdefault(cluster.key[:-1] if len(keys) > 1 else cluster.key[0], []).append(cluster)
-    for cluster in clusters(ctx, mask, by):
+    for cluster in clusters(ctx, mask, by, minimum=minimum):
         if cluster.key not in per_network and earned(ctx, cluster, minimum, min_share):
             per_network[cluster.key] = [cluster]
     return list(per_network.items())

@@ -50,9 +50,7 @@ def detect(ctx: Context) -> list[Finding]:
     minimum = ctx.minimum(KIND, MIN_SESSIONS)
     mask = ctx.of_causes(CAUSES)
     found = []
-    for cluster in clusters(ctx, mask, "host"):
-        if cluster.rate.count < minimum:
-            continue
+    for cluster in clusters(ctx, mask, "host", minimum=minimum):
         host_rows = ctx.sessions[(ctx.sessions["host"] == cluster.key).fillna(False)]
         best = _best_threshold(ctx, host_rows, mask)
         if best is None and not earned(ctx, cluster, minimum):
