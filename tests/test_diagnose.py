@@ -77,7 +77,7 @@ def test_single_blocker(kind):
     _check_threshold(findings[0], threshold)
 
 
-@pytest.mark.parametrize("seed", [21, 22, 23])
+@pytest.mark.parametrize("seed", [21, 22, 23, 404])
 def test_mixed_blockers(seed):
     scenario = Scenario(seed).healthy(4000).sparse_failures()
     scenario.rate_limit().firewall().isp_port25().token_expiry().idle_disconnect().greylisting()

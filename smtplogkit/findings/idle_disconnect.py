@@ -22,7 +22,7 @@ CAUSES = ("server_disconnected", "connection_reset", "read_timeout")
 
 
 def _senders_with_step(ctx: Context, rows, mask):
-    """Mask of rows from senders whose own disconnects step up with the idle gap.
+    """Return a mask of rows from senders whose own disconnects step up with the idle gap.
 
     Other senders open a fresh connection per message (or hit a disconnect
     by chance), so their long gaps without failures would dilute the step.
