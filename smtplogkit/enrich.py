@@ -219,6 +219,7 @@ def _asof_age(starts: pd.DataFrame, refreshes: pd.DataFrame, by: str) -> pd.Seri
         return pd.Series(np.nan, index=starts.index, dtype="float64")
     left = left.assign(_key=left[by].astype(str)).reset_index()
     right = right.assign(_key=right[by].astype(str))[["ts", "_key"]]
+    right["ts"] = right["ts"].astype(left["start"].dtype)  # merge_asof needs one time unit on both sides
     merged = pd.merge_asof(left, right, left_on="start", right_on="ts", by="_key", direction="backward")
     age = (merged["start"] - merged["ts"]).dt.total_seconds()
     return pd.Series(age.to_numpy(), index=merged["index"]).reindex(starts.index).astype("float64")
