@@ -168,16 +168,18 @@ class Handler:
 
     ``rcpt_reply`` rejects every recipient with that reply; ``rate_limit``
     accepts that many messages (counted over all connections), then answers
-    MAIL FROM with :data:`RATE_LIMIT_REPLY`.  ``auth_reply`` rejects every
-    credential with that reply; ``xoauth2_error`` makes XOAUTH2 fail with the
-    JSON error challenge.  Accepted messages are kept in ``messages``.
+    MAIL FROM with :data:`RATE_LIMIT_REPLY`.  ``login_reply`` rejects every
+    credential with that reply, and XOAUTH2 always fails with the JSON error
+    challenge.  Accepted messages are kept in ``messages``.  No attribute
+    name starts with ``auth_``: aiosmtpd offers every such member as a SASL
+    mechanism.
     """
 
     def __init__(self, *, rcpt_reply: str | None = None, rate_limit: int | None = None,
-                 auth_reply: str | None = None) -> None:
+                 login_reply: str | None = None) -> None:
         self.rcpt_reply = rcpt_reply
         self.rate_limit = rate_limit
-        self.auth_reply = auth_reply
+        self.login_reply = login_reply
         self.messages: list[Envelope] = []
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -202,8 +204,8 @@ class Handler:
     def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
                      auth_data: Any) -> AuthResult:
         """Accept the fake user and password, unless the scenario rejects all."""
-        if self.auth_reply is not None:
-            return AuthResult(success=False, handled=False, message=self.auth_reply)
+        if self.login_reply is not None:
+            return AuthResult(success=False, handled=False, message=self.login_reply)
         valid = (isinstance(auth_data, LoginPassword) and auth_data.login == FAKE_USER.encode()
                  and auth_data.password == FAKE_PASSWORD.encode())
         return AuthResult(success=valid, handled=False)
@@ -332,11 +334,11 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     _entry("starttls_required", "starttls", f"answers MAIL and AUTH before STARTTLS with {STARTTLS_REQUIRED_REPLY!r}",
            _aiosmtpd, require_starttls=True),
     _entry("auth_535", "starttls", f"rejects every credential with {AUTH_535_REPLY!r}", _aiosmtpd,
-           auth_reply=AUTH_535_REPLY),
+           login_reply=AUTH_535_REPLY),
     _entry("auth_534", "starttls", f"rejects every credential with {AUTH_534_REPLY!r}", _aiosmtpd,
-           auth_reply=AUTH_534_REPLY),
+           login_reply=AUTH_534_REPLY),
     _entry("xoauth2_rejected", "starttls", "XOAUTH2 fails: 334 with a base64 JSON error, then 535 5.7.8",
-           _aiosmtpd, auth_reply=AUTH_535_REPLY),
+           _aiosmtpd, login_reply=AUTH_535_REPLY),
     _entry("rate_limited", "starttls", f"after rate_limit messages (default 0), MAIL gets {RATE_LIMIT_REPLY!r}",
            _aiosmtpd, rate_limit=0),
     _entry("greylisted", "starttls", f"every RCPT gets {GREYLIST_REPLY!r}", _aiosmtpd, rcpt_reply=GREYLIST_REPLY),
