@@ -96,6 +96,8 @@ ERROR_RULES: tuple[Rule, ...] = (
     # TLS spoken to a plain port, or plain text to a TLS port.
     Rule(Cause.TLS_MODE_MISMATCH, r"wrong version number|WRONG_VERSION_NUMBER|unknown protocol|UNKNOWN_PROTOCOL|packet length too long|record layer failure|first record does not look like a TLS handshake|unrecognized SSL message|plaintext connection\?|http request|unsupported record version|ssl3_get_record|tls_get_more_records|record_layer"),
     Rule(Cause.CERTIFICATE_INVALID, r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|unable to get local issuer certificate|self[- ]signed certificate|SELF_SIGNED|certificate has expired|CERT_HAS_EXPIRED|hostname mismatch|doesn't match|does not match (?:any|the) (?:of the )?(?:subject|certificate)|ERR_TLS_CERT_ALTNAME_INVALID|x509:|PKIX path|remote certificate is invalid|UNABLE_TO_VERIFY_LEAF_SIGNATURE|verify error:num=|certificate is not trusted|unable to verify the first certificate|certificate (?:is )?(?:invalid|not valid)|RemoteCertificateNameMismatch|RemoteCertificateChainErrors|no alternative certificate subject name|IP address mismatch"),
+    # The peer closed the connection in the middle of the TLS handshake.
+    Rule(Cause.SERVER_DISCONNECTED, r"unexpected eof while reading|UNEXPECTED_EOF_WHILE_READING"),
     Rule(Cause.TLS_HANDSHAKE_FAILURE, r"handshake failure|HANDSHAKE_FAILURE|no protocols available|unsupported protocol|tlsv1 alert|no shared cipher|ssl_connect error|cannot start tls|tls startup failed|SSL handshake|handshake_failure|dh key too small|sslv3 alert|TLS negotiation failed|ssl routines"),
     # TCP.
     Rule(Cause.CONNECT_REFUSED, r"connection refused|ECONNREFUSED|actively refused|\[WinError 10061\]|\[Errno 111\]|\[Errno 61\]", stages=HANDSHAKE, stage=Stage.CONNECT),
