@@ -65,9 +65,14 @@ def test_capture_labels(client, entry):
 @pytest.mark.parametrize("client, entry", ENTRIES, ids=[f"{c}/{e['file']}" for c, e in ENTRIES])
 def test_capture_secrets_hidden(client, entry):
     path = CAPTURES / client / entry["file"]
+    raw = path.read_text(encoding="utf-8")
+
+    assert servers.FAKE_PASSWORD not in raw
+    assert servers.FAKE_TOKEN not in raw
+
     sessions = smtplogkit.read_logs(path)
     events = smtplogkit.read_events(path)
-    output = sessions.to_json() + events.to_json() + json.dumps(sessions.attrs, default=str)
+    output = sessions.to_json(date_format="iso") + events.to_json(date_format="iso") + json.dumps(sessions.attrs, default=str)
 
     for secret in SECRETS:
         assert secret not in output

@@ -198,8 +198,11 @@ SWAKS_EXPECTED = {"wrong_host_cert": dict(failure_stage="none", cause="ok")}
 
 def swaks_runs() -> list[Run]:
     """Return the swaks runs, one per scenario it can take part in."""
-    return [Run("swaks", "tls" if SWAKS_PLAN[s][0] else "plain", s, _swaks_argv(s),
-                expected=SWAKS_EXPECTED.get(s, {})) for s in SWAKS_PLAN]
+    runs = []
+    for scenario, (tls, _, _) in SWAKS_PLAN.items():
+        mode = tls[0].lstrip("-") if tls else "plain"
+        runs.append(Run("swaks", mode, scenario, _swaks_argv(scenario), expected=SWAKS_EXPECTED.get(scenario, {})))
+    return runs
 
 
 # curl ---------------------------------------------------------------------------
@@ -227,8 +230,9 @@ CURL_PLAN: dict[str, tuple[str, list[str], bool, str]] = {
 }
 
 
-def _curl_argv(scenario: str) -> Callable[[Endpoint, Path], list[str]]:
+def _curl_argv(scenario: str, extra: list[str] | None = None) -> Callable[[Endpoint, Path], list[str]]:
     scheme, flags, trust, credentials = CURL_PLAN[scenario]
+    flags = [*flags, *(extra or [])]
 
     def argv(endpoint: Endpoint, scratch: Path) -> list[str]:
         message = scratch / "message.eml"
@@ -257,6 +261,9 @@ def curl_runs() -> list[Run]:
     for scenario, (scheme, flags, _, _) in CURL_PLAN.items():
         mode = "smtps" if scheme == "smtps" else ("smtp-ssl-reqd" if flags else "smtp")
         runs.append(Run("curl", mode, scenario, _curl_argv(scenario), expected=CURL_EXPECTED.get(scenario, {})))
+    # The same transfers as scripts run them, without the progress meter.
+    for scenario in ("success", "auth_535", "untrusted_cert"):
+        runs.append(Run("curl", "smtp-ssl-reqd-silent", scenario, _curl_argv(scenario, ["--silent", "--show-error"])))
     return runs
 
 
