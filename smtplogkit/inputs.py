@@ -240,8 +240,8 @@ def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[s
 def _decode_utf16(head: bytes, handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[str]:
     """Yield the lines of UTF-16 text, replacing bytes that do not decode.
 
-    A cut file can end in half a code unit and a damaged one can hold lone
-    surrogates; the first line with such bytes gets a warning.
+    A cut file can end in half a code unit, and a damaged one can contain
+    lone surrogates.  The first line with such bytes gets a warning.
     """
     stream = io.BufferedReader(_Prepend(head, handle))
     text = io.TextIOWrapper(stream, encoding="utf-16", errors="replace", newline=None)
@@ -286,8 +286,8 @@ class _Tolerant:
     """A binary reader that ends the stream at a read error instead of raising.
 
     A truncated or corrupt .gz, .bz2 or .xz file raises only when the
-    decompressor runs out of input; reading in small pieces keeps every line
-    before that point.  The error is kept in ``error``.
+    decompressor runs out of input, so reading in small pieces keeps every
+    line before that point.  The error is kept in ``error``.
     """
 
     PIECE = 1 << 16

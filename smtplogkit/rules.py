@@ -250,7 +250,7 @@ def _classify_auth(failure: Failure) -> Cause | None:
 
 
 def _oauth_error(context: str) -> bool:
-    """Return whether the session holds an OAuth error, plain or as a base64 334 challenge."""
+    """Return whether the session contains an OAuth error, plain or as a base64 334 challenge."""
     if OAUTH_ERROR_RE.search(context):
         return True
     for challenge in CHALLENGE_RE.findall(context):

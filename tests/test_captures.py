@@ -1,7 +1,7 @@
 """Logs that real clients printed against the loopback servers: each gets its labels.
 
 The fixtures under ``tests/captures/<client>/`` were written by
-``tools/capture/capture.py``; ``expected.jsonl`` beside them holds the labels
+``tools/capture/capture.py``; ``expected.jsonl`` beside them contains the labels
 that each scenario's server behaviour defines.  Every fixture is read with
 ``read_logs`` and compared with them, and the fake credentials the captures
 used must not reach any output.

@@ -196,7 +196,8 @@ def test_folder_skips_listed_by_cli(tmp_path):
     run = run_cli("parse", str(tmp_path))
 
     assert run.returncode == 0
-    assert "skipped" in run.stdout and "README.md" in run.stdout
+    assert "skipped" in run.stdout
+    assert "README.md" in run.stdout
     assert "ground_truth.json" in run.stdout
 
 

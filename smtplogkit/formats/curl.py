@@ -4,9 +4,9 @@ Notes
 -----
 curl prints its own notes with ``* `` (``*   Trying 192.0.2.1:587...``,
 ``* Connected to host (192.0.2.1) port 587 (#0)``), replies with ``< `` and
-commands with ``> ``, and ends a failed transfer with ``curl: (N) message``,
-where N is the exit code (67 login denied, 7 failed to connect, 35 TLS
-handshake failed, 60 certificate problem, 28 timed out).  The exit code
+commands with ``> ``.  A failed transfer ends with ``curl: (N) message``.
+N is the exit code: 67 login denied, 7 failed to connect, 35 TLS handshake
+failed, 60 certificate problem, 28 timed out.  The exit code
 names the step, so it sets the error's stage.
 
 Without ``--silent`` the progress meter goes to the same stream: its header

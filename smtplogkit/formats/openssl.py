@@ -6,7 +6,7 @@ s_client starts with ``CONNECTED(00000003)`` (the socket's file descriptor)
 and prints no host or port.  The certificate check follows as ``depth=N
 subject`` lines, each with ``verify return:1`` or ``verify error:num=20:unable
 to get local issuer certificate``.  Without ``-verify_return_error`` the
-handshake goes on after a failed check; the failed check is still the
+handshake goes on after a failed check.  The failed check is still the
 session's failure, because a mail client that verifies would stop there.
 OpenSSL errors look like
 ``40E0...0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version
@@ -99,6 +99,7 @@ class _State:
         self.open_command: bool = False
         self.in_reply = False
         self.in_body = False
+        self.echoed = False
         self.greeted = False
 
 
@@ -189,6 +190,7 @@ def _dialogue(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterat
         command = COMMAND_RE.match(text)
         if command and command.group(1).upper() in SMTP_VERBS:
             state.open_command, state.last_verb = True, command.group(1).upper()
+            state.echoed = True
             yield ctx.client(line, text, state.session)
         else:
             ctx.unrecognised(line)
@@ -201,23 +203,28 @@ def _dialogue(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterat
             attrs = {"initial_response": True} if verb == "AUTH" else {}
             yield ctx.client(line, verb, state.session, inferred=True, **attrs)
             state.last_verb = verb
+            state.echoed = False
     state.in_reply = not last
     event = ctx.server(line, text, state.session)
     if last:
         state.open_command = False
         state.greeted = True
-    if code == rc.START_MAIL_INPUT and last and state.last_verb == "DATA":
-        state.in_body = False  # a piped body is not echoed; only the final reply follows
+    if code == rc.START_MAIL_INPUT and last:
+        # A typed DATA is echoed, and so is the body after it, up to the "."
+        # line.  A piped body is not echoed, and only the final reply follows.
+        state.in_body = state.echoed
     yield event
 
 
 def _infer_command(code: int, last: bool, rest: str, state: _State) -> str | None:
-    """Return the command a reply most likely answers, or ``None`` for a greeting."""
+    """Return the command a reply most likely replies to, or ``None`` for a greeting."""
     previous = state.last_verb
     if code == rc.SERVICE_READY and previous is None and not state.greeted:
         return None
     if not last or (code == rc.OK and previous is None):
         return "EHLO"
+
+    # Replies that only one command gets.
     if code == rc.AUTH_CHALLENGE:
         return None if previous == "AUTH" else "AUTH"
     if code in (rc.AUTH_SUCCEEDED, rc.AUTH_INVALID, rc.AUTH_TOO_WEAK, rc.ENCRYPTION_REQUIRED):
@@ -226,6 +233,8 @@ def _infer_command(code: int, last: bool, rest: str, state: _State) -> str | Non
         return "DATA"
     if code == rc.CLOSING:
         return "QUIT"
+
+    # Enhanced codes whose subject names the address checked (RFC 3463).
     enhanced = rc.find_enhanced(rest[:12])
     if enhanced is not None:
         subject_detail = enhanced.split(".", 1)[1]
@@ -233,6 +242,8 @@ def _infer_command(code: int, last: bool, rest: str, state: _State) -> str | Non
             return "MAIL"
         if subject_detail in ("1.5", "1.1", "1.2", "1.3"):
             return "RCPT"
+
+    # Otherwise the next command in the usual order.
     if previous == "DATA":
         return "."
     if previous == "RCPT":

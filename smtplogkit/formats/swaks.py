@@ -2,11 +2,11 @@
 
 Notes
 -----
-swaks marks every line with a direction prefix: ``=== `` for its own notes
-(``=== Trying host:port...``, ``=== Connected to host.``, ``=== TLS started
-with cipher ...``), `` -> `` and ``<-  `` for commands and replies in clear
-text, `` ~> `` and ``<~  `` for the same inside TLS, ``<** `` and ``<~* ``
-for replies it treats as errors, and ``*** `` for its own errors
+swaks marks every line with a direction prefix.  ``=== `` starts its own
+notes (``=== Trying host:port...``, ``=== Connected to host.``, ``=== TLS
+started with cipher ...``).  `` -> `` and ``<-  `` mark commands and replies
+in clear text, and `` ~> `` and ``<~  `` the same inside TLS.  ``<** `` and
+``<~* `` mark replies it treats as errors, and ``*** `` its own errors
 (``*** TLS startup failed (...)``, ``*** Remote host closed connection
 unexpectedly.``).  An error it cannot pin to a reply (a timeout waiting for
 the server) is printed as ``<** Timeout (30 secs) waiting for server

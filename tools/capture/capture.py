@@ -4,11 +4,11 @@ Usage::
 
     python tools/capture/capture.py [--out tests/captures] [--client curl] [--scenario auth_535]
 
-For every run in :data:`RUNS` this starts the scenario's server on 127.0.0.1,
-runs the unmodified client program (Python smtplib through
-``smtplib_client.py``, swaks, curl, openssl s_client) with its most verbose
-output, and writes what the client printed (stdout and stderr together) to
-``<out>/<client>/<scenario>.<mode>.log``.  ``<out>/<client>/expected.jsonl``
+For every run in :data:`RUNS` this starts the scenario's server on 127.0.0.1
+and runs the unmodified client program with its most verbose output.  The
+clients are Python smtplib (through ``smtplib_client.py``), swaks, curl and
+openssl s_client.  What the client printed (stdout and stderr together) goes
+to ``<out>/<client>/<scenario>.<mode>.log``.  ``<out>/<client>/expected.jsonl``
 gets one object per log with the labels the scenario defines: the server's
 behaviour, not smtplogkit's reading of the log, decides them.
 
@@ -77,8 +77,8 @@ class Run:
     ``argv`` builds the command from the endpoint and a scratch folder;
     ``stdin`` is what the client reads (openssl's scripted dialogue).
     ``expected`` overrides the scenario's labels where this client, run this
-    way, ends differently (for instance, openssl goes on after a failed
-    certificate check unless told to stop).
+    way, ends differently.  For instance, s_client goes on after a failed
+    certificate check unless run with ``-verify_return_error``.
     """
 
     client: str
@@ -259,7 +259,12 @@ def curl_runs() -> list[Run]:
     """Return the curl runs: smtp:// with --ssl-reqd, smtps://, and plain smtp://."""
     runs = []
     for scenario, (scheme, flags, _, _) in CURL_PLAN.items():
-        mode = "smtps" if scheme == "smtps" else ("smtp-ssl-reqd" if flags else "smtp")
+        if scheme == "smtps":
+            mode = "smtps"
+        elif flags:
+            mode = "smtp-ssl-reqd"
+        else:
+            mode = "smtp"
         runs.append(Run("curl", mode, scenario, _curl_argv(scenario), expected=CURL_EXPECTED.get(scenario, {})))
     # The same transfers as scripts run them, without the progress meter.
     for scenario in ("success", "auth_535", "untrusted_cert"):
@@ -298,7 +303,7 @@ def _openssl_argv(mode: str, trust: bool = True) -> Callable[[Endpoint, Path], l
         if mode.endswith("dialogue"):
             command += ["-crlf", "-ign_eof"]
         # s_client writes through stdio; line buffering keeps what it printed
-        # before timeout(1) stops it on a server that never answers.
+        # before timeout(1) stops it on a server that never replies.
         return ["timeout", str(CLIENT_TIMEOUT + 5), "stdbuf", "-oL", *command]
 
     return argv
@@ -375,7 +380,7 @@ def expected_labels(run: Run, endpoint: Endpoint) -> dict:
     labels.update(EXPECTED[run.scenario])
     labels.update(run.expected)
     if run.scenario == "implicit_port_plain_client" and endpoint.port != 465:
-        # Only the port tells a silent implicit-TLS server from one that never greets.
+        # Only the port distinguishes a silent implicit-TLS server from one that never greets.
         labels.update(failure_stage="greeting", cause="read_timeout")
     return labels
 

@@ -169,7 +169,7 @@ class Handler:
     """aiosmtpd handler whose replies a scenario chooses.
 
     ``rcpt_reply`` rejects every recipient with that reply; ``rate_limit``
-    accepts that many messages (counted over all connections), then answers
+    accepts that many messages (counted over all connections), then rejects
     MAIL FROM with :data:`RATE_LIMIT_REPLY`.  ``login_reply`` rejects every
     credential with that reply, and XOAUTH2 always fails with the JSON error
     challenge.  Accepted messages are kept in ``messages``.  No attribute
@@ -213,7 +213,7 @@ class Handler:
         return AuthResult(success=valid, handled=False)
 
     async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
-        """Answer XOAUTH2 as Gmail does for a bad token: an error challenge, then 535."""
+        """Reject XOAUTH2 as Gmail does for a bad token: an error challenge, then 535."""
         if len(args) < 2:
             await server.challenge_auth("", encode_to_b64=False)  # the client sends the token now
         challenge = json.dumps(XOAUTH2_ERROR, separators=(",", ":"))

@@ -35,8 +35,8 @@ def send(args: argparse.Namespace) -> None:
         client = smtplib.SMTP(timeout=args.timeout)
     client.set_debuglevel(args.debuglevel)
     # connect() does not record the host name that starttls() and SMTP_SSL
-    # check the certificate against (CPython 3.11); the constructor does, but
-    # it connects before the debug level is set and the greeting goes unlogged.
+    # check the certificate against (CPython 3.11).  The constructor does, but
+    # it connects before the debug level is set, so the greeting goes unlogged.
     client._host = args.host
     client.connect(args.host, args.port)
 
