@@ -2,7 +2,7 @@
 
 The captures pipe the dialogue in, so s_client shows only replies.  Users
 who type at a terminal paste logs with the commands (and the message body)
-echoed between the replies; this builds such a log from a capture.
+echoed between the replies.  These tests build such a log from a capture.
 """
 
 from __future__ import annotations

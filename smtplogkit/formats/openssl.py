@@ -18,10 +18,10 @@ The handshake summary (certificate chain, PEM block, ``---`` separators,
 except ``New, TLSv1.3, Cipher is ...`` which marks the end of a successful
 handshake.  After it comes the SMTP dialogue.  s_client echoes only what the
 server sends, so a dialogue piped in on stdin shows replies without commands.
-The command each reply answers is then inferred from the reply itself (a
-multi-line 250 answers EHLO, 334/235/535 answer AUTH, 354 answers DATA, the
-enhanced codes X.1.0 and X.1.5 answer MAIL and RCPT) or else from the usual
-order EHLO, AUTH, MAIL, RCPT, DATA, QUIT.  Commands that do appear (typed at
+The command behind each reply is then inferred from the reply itself: a
+multi-line 250 follows EHLO, 334, 235 and 535 follow AUTH, 354 follows DATA,
+and the enhanced codes X.1.0 and X.1.5 follow MAIL and RCPT.  Other replies
+take the next command in the usual order EHLO, AUTH, MAIL, RCPT, DATA, QUIT.  Commands that do appear (typed at
 a terminal, which echoes them) are read as such.
 
 ``-starttls smtp`` consumes the greeting and the first EHLO reply, but the
