@@ -172,6 +172,9 @@ def _other_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]
         ctx.noise(line)
         return
 
+    converted = _python.repr_to_exception(text)
+    if converted is not None:
+        text = converted
     if _python.parse_exception(text) is None:
         if state.frames and text.startswith((" ", "\t")):
             ctx.noise(line)  # a source line under a frame

@@ -119,13 +119,13 @@ SMTPLIB_PLAN: dict[str, tuple[str, list[str]]] = {
 }
 
 
-def _smtplib_argv(scenario: str, debuglevel: int) -> Callable[[Endpoint, Path], list[str]]:
+def _smtplib_argv(scenario: str, debuglevel: int, report: str = "traceback") -> Callable[[Endpoint, Path], list[str]]:
     mode, flags = SMTPLIB_PLAN[scenario]
 
     def argv(endpoint: Endpoint, scratch: Path) -> list[str]:
         command = [sys.executable, str(HERE / "smtplib_client.py"), "--host", endpoint.host, "--port",
                    str(endpoint.port), "--mode", mode, "--debuglevel", str(debuglevel), "--sender", SENDER,
-                   "--recipient", RECIPIENT, "--timeout", str(CLIENT_TIMEOUT)]
+                   "--recipient", RECIPIENT, "--timeout", str(CLIENT_TIMEOUT), "--report", report]
         if "--cafile" in flags:
             command += ["--cafile", str(endpoint.ca_file)]
         if "--login" in flags:
@@ -140,13 +140,16 @@ def _smtplib_argv(scenario: str, debuglevel: int) -> Callable[[Endpoint, Path], 
 
 
 def smtplib_runs() -> list[Run]:
-    """Return the smtplib runs: every scenario at debug levels 1 and 2."""
+    """Return the smtplib runs: every scenario at debug levels 1 and 2, and a few printing ``repr(error)``."""
     runs = []
     for scenario in SMTPLIB_PLAN:
         options = {"rate_limit": 1} if scenario == "rate_limited" else {}
         for level in (1, 2):
             runs.append(Run("smtplib", f"debug{level}", scenario, _smtplib_argv(scenario, level),
                             server_options=options))
+    # Scripts that print repr(error) instead of the traceback.
+    for scenario in ("auth_535", "connect_refused", "unknown_recipient", "untrusted_cert"):
+        runs.append(Run("smtplib", "debug1-repr", scenario, _smtplib_argv(scenario, 1, "repr")))
     return runs
 
 

@@ -2,7 +2,9 @@
 
 It sends one message (or ``--messages N``) with ``set_debuglevel`` on and,
 when anything fails, prints the traceback with ``traceback.print_exc()``, the
-way scripts in bug reports do.  All debug output goes to stderr.
+way scripts in bug reports do.  With ``--report repr`` it prints
+``repr(error)`` instead, as scripts that log the exception object do.  All
+output goes to stderr.
 """
 
 from __future__ import annotations
@@ -69,11 +71,16 @@ def main() -> int:
     parser.add_argument("--recipient", required=True)
     parser.add_argument("--messages", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=5.0, help="socket timeout in seconds")
+    parser.add_argument("--report", choices=("traceback", "repr"), default="traceback",
+                        help="how to print a failure")
     args = parser.parse_args()
     try:
         send(args)
-    except Exception:
-        traceback.print_exc()
+    except Exception as error:
+        if args.report == "repr":
+            print(repr(error), file=sys.stderr)
+        else:
+            traceback.print_exc()
         return 1
     return 0
 
