@@ -14,8 +14,8 @@ behaviour, not smtplogkit's reading of the log, decides them.
 
 Servers listen on the ports users meet (587 for plain and STARTTLS, 465 for
 implicit TLS) when this process may bind them, so that the port evidence in
-the logs is realistic; otherwise on free ports, and the labels that depend on
-the port change with it.  Only the fake credentials of :mod:`servers` are
+the logs is realistic.  Otherwise they listen on free ports, and the labels
+that depend on the port change with it.  Only the fake credentials of :mod:`servers` are
 used, and a run fails if the plain password or token shows up in a log.
 """
 
