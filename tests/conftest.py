@@ -1,24 +1,20 @@
-"""Shared test set-up: the loopback SMTP server catalogue from tools/capture."""
+"""Shared test set-up: the loopback SMTP server catalogue and capture runner.
+
+Both live in tools/capture, outside the installed package, and import each
+other by plain module name, so that folder goes on ``sys.path``.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CAPTURE_TOOLS = ROOT / "tools" / "capture"
+if str(CAPTURE_TOOLS) not in sys.path:
+    sys.path.insert(0, str(CAPTURE_TOOLS))
 
+import capture  # noqa: E402
+import servers  # noqa: E402
 
-def _load_servers():
-    """Import tools/capture/servers.py, which is not part of the installed package."""
-    name = "capture_servers"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "capture" / "servers.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-servers = _load_servers()
+__all__ = ["capture", "servers"]
