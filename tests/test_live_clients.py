@@ -1,7 +1,7 @@
 """The installed client programs, run now against the loopback servers.
 
 The fixtures in tests/captures freeze what one version of each client
-printed; these runs catch a newer version that prints something the
+printed.  These runs catch a newer version that prints something the
 readers do not know.  Servers use free ports here, so no root is needed.
 A client that is not installed is skipped.
 """
