@@ -199,16 +199,16 @@ def classify(failure: Failure) -> tuple[Stage, Cause]:
         if cause is not None:
             return stage, cause
 
+    rule = _first(ERROR_RULES, stage, failure.code, failure.text)
+    if rule is not None:
+        return _adjust_network(failure, rule)
+
     if stage is Stage.AUTH and failure.code is None:
         # A client that gives up on AUTH without a final reply ("curl: (67)
         # Login denied" after an XOAUTH2 error challenge).
         auth_cause = _classify_auth(failure)
         if auth_cause is not None:
             return stage, auth_cause
-
-    rule = _first(ERROR_RULES, stage, failure.code, failure.text)
-    if rule is not None:
-        return _adjust_network(failure, rule)
 
     if failure.code is None:
         context_rule = _first(ERROR_RULES, stage, None, failure.context)

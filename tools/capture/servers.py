@@ -20,10 +20,12 @@ appear in a client's output.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import json
 import logging
+import shutil
 import socket
 import ssl
 import tempfile
@@ -132,11 +134,15 @@ _certificates_lock = threading.Lock()
 
 
 def certificates() -> Certificates:
-    """Return the process-wide certificates, created on first use in a temporary folder."""
+    """Return the process-wide certificates, created on first use in a temporary folder.
+
+    The folder is removed when the process exits.
+    """
     global _certificates
     with _certificates_lock:
         if _certificates is None:
             folder = Path(tempfile.mkdtemp(prefix="smtplogkit-certs-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
             _certificates = Certificates(folder)
         return _certificates
 
