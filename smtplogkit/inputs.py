@@ -14,6 +14,7 @@ import logging
 import lzma
 import os
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,8 +191,15 @@ def open_lines(source: Source, decoded: Decoded) -> Iterator[str]:
 
     try:
         with opener(path, "rb") as handle:
-            yield from _decode_stream(handle, source.name, decoded)
-    except (OSError, EOFError, lzma.LZMAError) as error:
+            reader = _Tolerant(handle)
+            count = 0
+            for count, text in enumerate(_decode_stream(reader, source.name, decoded), 1):
+                yield text
+            if reader.error is not None:
+                message = f"{source.name}:{count}: reading stopped early after this line: {reader.error}"
+                decoded.warnings.append(message)
+                logger.warning("%s", message)
+    except OSError as error:
         decoded.warnings.append(f"{source.name}: reading stopped early: {error}")
         logger.warning("%s: reading stopped early: %s", source.name, error)
 
@@ -200,9 +208,7 @@ def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[s
     head = handle.read(65536)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         decoded.encoding = "utf-16"
-        text = io.TextIOWrapper(io.BufferedReader(_Prepend(head, handle)), encoding="utf-16", newline=None)
-        for raw in text:
-            yield raw.rstrip("\r\n")
+        yield from _decode_utf16(head, handle, name, decoded)
         return
     if b"\x00" in head:
         decoded.encoding = "binary"
@@ -231,6 +237,24 @@ def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[s
         logger.warning("%s", message)
 
 
+def _decode_utf16(head: bytes, handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[str]:
+    """Yield the lines of UTF-16 text, replacing bytes that do not decode.
+
+    A cut file can end in half a code unit, and a damaged one can contain
+    lone surrogates.  The first line with such bytes gets a warning.
+    """
+    stream = io.BufferedReader(_Prepend(head, handle))
+    text = io.TextIOWrapper(stream, encoding="utf-16", errors="replace", newline=None)
+    warned = False
+    for number, raw in enumerate(text, 1):
+        if "\ufffd" in raw and not warned:
+            warned = True
+            message = f"{name}:{number}: bytes that are not valid UTF-16, replaced with U+FFFD"
+            decoded.warnings.append(message)
+            logger.warning("%s", message)
+        yield raw.rstrip("\r\n")
+
+
 def _byte_lines(head: bytes, handle: IO[bytes]) -> Iterable[bytes]:
     buffer = head
     while True:
@@ -256,6 +280,41 @@ def _split_cr(raw: bytes) -> Iterable[bytes]:
     if b"\r" in raw[:-1]:
         return raw.rstrip(b"\r").split(b"\r")
     return (raw,)
+
+
+class _Tolerant:
+    """A binary reader that ends the stream at a read error instead of raising.
+
+    A truncated or corrupt .gz, .bz2 or .xz file raises only when the
+    decompressor runs out of input, so reading in small pieces keeps every
+    line before that point.  The error is kept in ``error``.
+    """
+
+    PIECE = 1 << 16
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self._failed = False
+        self.error: Exception | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        pieces = []
+        wanted = size if size >= 0 else float("inf")
+        while wanted > 0 and not self._failed:
+            piece = self._read_piece(int(min(wanted, self.PIECE)))
+            if not piece:
+                break
+            pieces.append(piece)
+            wanted -= len(piece)
+        return b"".join(pieces)
+
+    def _read_piece(self, size: int) -> bytes:
+        try:
+            return self._handle.read1(size) if hasattr(self._handle, "read1") else self._handle.read(size)
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+            self._failed = True
+            self.error = error
+            return b""
 
 
 class _Prepend(io.RawIOBase):

@@ -130,8 +130,12 @@ def _read_source(source: Source, result: ReadResult, *, format: str, labels: dic
     module = _choose_format(source, sample, format, report)
     report.encoding, report.compression = decoded.encoding, decoded.compression
     if module is None:
-        report.lines = len(sample) + sum(1 for _ in lines)
+        # Every non-blank line of an unread file is unrecognised, not only the sample's.
+        report.lines = len(sample)
         report.unrecognised = sum(1 for line in sample if line.text.strip())
+        for line in lines:
+            report.lines += 1
+            report.unrecognised += bool(line.text.strip())
         report.noise = report.lines - report.unrecognised
         report.warnings.extend(decoded.warnings)
         result.files.append(report)

@@ -32,6 +32,9 @@ FRAME_STAGES: dict[str, Stage] = {
     "_get_socket": Stage.CONNECT,
     "_create_connection": Stage.CONNECT,
     "connect": Stage.GREETING,
+    # Reading a reply; alone (the inner part of a chained traceback) it is the
+    # greeting, under ehlo, mail, rcpt... the outer frame names the step.
+    "getreply": Stage.GREETING,
     "_connect": Stage.GREETING,
     "ehlo": Stage.EHLO,
     "helo": Stage.EHLO,
@@ -101,6 +104,25 @@ def raise_to_exception(text: str) -> str | None:
     if not match:
         return None
     return f"{match.group(1)}: {match.group(2).strip().strip(chr(34) + chr(39))}"
+
+
+REPR_RE = re.compile(r"^((?:[\w.]+\.)?\w*(?:Error|Exception|Refused|Disconnected|timeout))\((.*)\)$")
+
+
+def repr_to_exception(text: str) -> str | None:
+    """Turn an exception repr such as ``SMTPAuthenticationError(535, b'...')`` into a final traceback line.
+
+    Scripts that log ``repr(error)`` or ``print(error.__repr__())`` print
+    this form.  smtplib's own exceptions keep their argument tuple, which
+    carries the reply code; other exceptions get their arguments as text.
+    """
+    match = REPR_RE.match(text.strip())
+    if not match:
+        return None
+    name, arguments = match.group(1), match.group(2)
+    if name.rsplit(".", 1)[-1].startswith("SMTP"):
+        return f"{name}: ({arguments})"
+    return f"{name}: {arguments}"
 
 
 def parse_exception(text: str) -> dict[str, Any] | None:

@@ -1,0 +1,368 @@
+"""The reader on awkward inputs: encodings, compression, damage, folders, bad paths.
+
+Each case checks that every line is accounted for (parsed + noise +
+unrecognised == lines) and that the sessions match those read from the
+plain UTF-8 original.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import lzma
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import smtplogkit
+
+CAPTURES = Path(__file__).parent / "captures"
+SAMPLE = CAPTURES / "smtplib" / "rate_limited.debug1.log"
+SWAKS_SAMPLE = CAPTURES / "swaks" / "greylisted.tls.log"
+LABELS = ["failure_stage", "cause", "reply_code", "enhanced_code"]
+
+
+def file_report(frame) -> dict:
+    reports = frame.attrs["files"]
+    assert len(reports) == 1
+    return reports[0]
+
+
+def assert_accounted(report: dict) -> None:
+    assert report["parsed"] + report["noise"] + report["unrecognised"] == report["lines"]
+
+
+def labels(frame) -> list[tuple]:
+    return [tuple(row) for row in frame[LABELS].astype(object).itertuples(index=False)]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "smtplogkit", *args], capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
+@pytest.fixture(scope="module")
+def original():
+    return smtplogkit.read_logs(SAMPLE)
+
+
+def test_original_accounted(original):
+    report = file_report(original)
+
+    assert_accounted(report)
+    assert report["lines"] == len(SAMPLE.read_text().splitlines())
+    assert report["unrecognised"] == 0
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.log"
+    path.write_bytes(b"")
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert len(frame) == 0
+    assert report["lines"] == 0
+    assert_accounted(report)
+    assert any("empty" in w and str(path) in w for w in report["warnings"])
+
+
+def test_blank_lines_only(tmp_path):
+    path = tmp_path / "blank.log"
+    path.write_text("\n\n   \n")
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert len(frame) == 0
+    assert report["lines"] == 3
+    assert_accounted(report)
+
+
+def test_binary_file(tmp_path):
+    path = tmp_path / "core.log"
+    path.write_bytes(bytes(range(256)) * 40)
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert len(frame) == 0
+    assert report["encoding"] == "binary"
+    assert_accounted(report)
+    assert any("binary" in w and str(path) in w for w in report["warnings"])
+
+
+def test_latin1_line(tmp_path, original):
+    text = SAMPLE.read_text().replace("capture 1", "capture caf\xe9 1")
+    path = tmp_path / "latin1.log"
+    path.write_bytes(text.encode("latin-1"))
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+    changed = next(n for n, line in enumerate(text.splitlines(), 1) if "caf\xe9" in line)
+
+    assert labels(frame) == labels(original)
+    assert report["encoding"] == "utf-8 with latin-1 fallback"
+    assert_accounted(report)
+    assert any(w.startswith(f"{path}:{changed}:") for w in report["warnings"])
+
+
+def test_utf16_with_bom(tmp_path, original):
+    path = tmp_path / "utf16.log"
+    path.write_bytes(SAMPLE.read_text().encode("utf-16"))
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert labels(frame) == labels(original)
+    assert report["encoding"] == "utf-16"
+    assert report["lines"] == file_report(original)["lines"]
+    assert_accounted(report)
+
+
+def test_utf8_bom(tmp_path, original):
+    path = tmp_path / "bom.log"
+    path.write_bytes(b"\xef\xbb\xbf" + SAMPLE.read_bytes())
+    frame = smtplogkit.read_logs(path)
+
+    assert labels(frame) == labels(original)
+    assert file_report(frame)["unrecognised"] == 0
+
+
+def test_crlf_line_ends(tmp_path, original):
+    path = tmp_path / "crlf.log"
+    path.write_bytes(SAMPLE.read_bytes().replace(b"\n", b"\r\n"))
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert labels(frame) == labels(original)
+    assert report["lines"] == file_report(original)["lines"]
+    assert report["unrecognised"] == 0
+    assert_accounted(report)
+
+
+def test_truncated_last_line(tmp_path):
+    data = SWAKS_SAMPLE.read_bytes().rstrip(b"\n")
+    cut = data[: data.rindex(b"\n") + 8]  # the last line loses all but 7 characters
+    path = tmp_path / "cut.log"
+    path.write_bytes(cut)
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert report["lines"] == cut.count(b"\n") + 1
+    assert_accounted(report)
+    assert len(frame) == 1
+    assert frame["cause"].iloc[0] == "greylisted"
+
+
+@pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)])
+def test_compressed(tmp_path, original, suffix, compress):
+    path = tmp_path / f"maillog{suffix}"
+    path.write_bytes(compress(SAMPLE.read_bytes()))
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert labels(frame) == labels(original)
+    assert report["compression"] is not None
+    assert report["lines"] == file_report(original)["lines"]
+    assert_accounted(report)
+
+
+def test_truncated_gzip(tmp_path, original):
+    path = tmp_path / "maillog.gz"
+    packed = gzip.compress(SAMPLE.read_bytes())
+    path.write_bytes(packed[: len(packed) // 2])
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert_accounted(report)
+    assert any("stopped early" in w and str(path) in w for w in report["warnings"])
+
+
+def test_folder_skips_non_logs(tmp_path, original):
+    (tmp_path / "README.md").write_text("# Logs from the incident\n")
+    (tmp_path / "ground_truth.json").write_text('{"sessions": 1}\n')
+    (tmp_path / "client.log").write_bytes(SAMPLE.read_bytes())
+    frame = smtplogkit.read_logs(tmp_path)
+    skipped = {Path(path).name for path, _ in frame.attrs["skipped"]}
+
+    assert skipped == {"README.md", "ground_truth.json"}
+    assert [Path(f["source"]).name for f in frame.attrs["files"]] == ["client.log"]
+    assert labels(frame) == labels(original)
+
+
+def test_folder_skips_listed_by_cli(tmp_path):
+    (tmp_path / "README.md").write_text("# Logs\n")
+    (tmp_path / "ground_truth.json").write_text("{}\n")
+    (tmp_path / "client.log").write_bytes(SAMPLE.read_bytes())
+    run = run_cli("parse", str(tmp_path))
+
+    assert run.returncode == 0
+    assert "skipped" in run.stdout
+    assert "README.md" in run.stdout
+    assert "ground_truth.json" in run.stdout
+
+
+def test_missing_path_cli(tmp_path):
+    missing = tmp_path / "no-such.log"
+    run = run_cli("parse", str(missing))
+    lines = run.stderr.strip().splitlines()
+
+    assert run.returncode != 0
+    assert len(lines) == 1
+    assert str(missing) in lines[0]
+    assert "no such file" in lines[0]
+    assert run.stdout == ""
+
+
+def test_missing_path_api(tmp_path):
+    with pytest.raises(smtplogkit.InputError) as raised:
+        smtplogkit.read_logs(tmp_path / "no-such.log")
+
+    assert isinstance(raised.value, FileNotFoundError) or isinstance(raised.value, OSError)
+
+
+def test_jsonl_stdout_only_json(tmp_path):
+    path = tmp_path / "mixed.log"
+    path.write_text(SAMPLE.read_text() + "this line is not smtplib output\n")
+    run = run_cli("parse", str(path), "--jsonl")
+    records = [json.loads(line) for line in run.stdout.splitlines()]
+
+    assert run.returncode == 0
+    assert len(records) == 1
+    assert records[0]["cause"] == "rate_limited"
+    assert "unrecognised" in run.stderr
+
+
+def test_unrecognised_warning_names_line(tmp_path):
+    text = SWAKS_SAMPLE.read_text().splitlines()
+    text.insert(3, "garbage that swaks never prints")
+    path = tmp_path / "swaks.log"
+    path.write_text("\n".join(text) + "\n")
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert report["unrecognised"] == 1
+    assert_accounted(report)
+    assert report["warnings"][0].startswith(f"{path}:4:")
+
+
+def test_unknown_format_long_file(tmp_path):
+    path = tmp_path / "notes.log"
+    path.write_text("".join(f"note {n}: nothing to do with mail\n" for n in range(1000)))
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert len(frame) == 0
+    assert report["lines"] == 1000
+    assert report["unrecognised"] == 1000
+    assert_accounted(report)
+    assert any("no known log format" in w and str(path) in w for w in report["warnings"])
+
+
+def test_utf16_truncated_odd_byte(tmp_path, original):
+    path = tmp_path / "utf16-cut.log"
+    path.write_bytes(SAMPLE.read_text().encode("utf-16") + b"\x41")
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert labels(frame) == labels(original)
+    assert_accounted(report)
+    assert any(str(path) in w for w in report["warnings"])
+
+
+def test_utf16_big_endian(tmp_path, original):
+    path = tmp_path / "utf16be.log"
+    path.write_bytes(b"\xfe\xff" + SAMPLE.read_text().encode("utf-16-be"))
+    frame = smtplogkit.read_logs(path)
+
+    assert labels(frame) == labels(original)
+    assert file_report(frame)["unrecognised"] == 0
+
+
+def test_lone_cr_line_ends(tmp_path, original):
+    path = tmp_path / "cr.log"
+    path.write_bytes(SAMPLE.read_bytes().replace(b"\n", b"\r"))
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert labels(frame) == labels(original)
+    assert report["lines"] == file_report(original)["lines"]
+    assert_accounted(report)
+
+
+def test_truncated_utf8_character(tmp_path):
+    data = SWAKS_SAMPLE.read_bytes() + "<~  221 Au revoir, \u00e9".encode()[:-1]
+    path = tmp_path / "cut-utf8.log"
+    path.write_bytes(data)
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert len(frame) == 1
+    assert_accounted(report)
+    last = data.count(b"\n") + 1
+    assert any(w.startswith(f"{path}:{last}:") for w in report["warnings"])
+
+
+def test_text_stream(original):
+    with SAMPLE.open(encoding="utf-8") as stream:
+        frame = smtplogkit.read_logs(stream)
+
+    assert labels(frame) == labels(original)
+    assert_accounted(file_report(frame))
+
+
+def test_glob_without_match_cli(tmp_path):
+    run = run_cli("parse", str(tmp_path / "*.log"))
+    lines = run.stderr.strip().splitlines()
+
+    assert run.returncode != 0
+    assert len(lines) == 1
+    assert "matches no file" in lines[0]
+
+
+def test_jsonl_unreadable_input(tmp_path):
+    path = tmp_path / "core.log"
+    path.write_bytes(b"\x00\x01\x02" * 100)
+    run = run_cli("parse", str(path), "--jsonl")
+
+    assert run.returncode == 0
+    assert run.stdout == ""
+    assert "binary" in run.stderr
+
+
+# bzip2 decompresses whole blocks only, so its case uses 100 kB blocks and
+# enough data for several of them.
+@pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", lambda data: bz2.compress(data, 1)),
+                                              (".xz", lzma.compress)])
+def test_compressed_truncated(tmp_path, suffix, compress):
+    packed = compress(SAMPLE.read_bytes() * 100)
+    path = tmp_path / f"maillog{suffix}"
+    path.write_bytes(packed[: len(packed) * 2 // 3])
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert_accounted(report)
+    assert report["lines"] > 0
+    assert any(w.startswith(f"{path}:{report['lines']}: reading stopped early") for w in report["warnings"])
+
+
+@pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)])
+def test_compressed_empty(tmp_path, suffix, compress):
+    path = tmp_path / f"maillog{suffix}"
+    path.write_bytes(compress(b""))
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert len(frame) == 0
+    assert report["lines"] == 0
+    assert_accounted(report)
+
+
+def test_unknown_format_name_cli(tmp_path):
+    path = tmp_path / "client.log"
+    path.write_bytes(SAMPLE.read_bytes())
+    run = run_cli("parse", str(path), "--format", "no-such-format")
+    lines = run.stderr.strip().splitlines()
+
+    assert run.returncode != 0
+    assert len(lines) == 1
+    assert "unknown format" in lines[0]
