@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import smtplogkit
-from conftest import servers
+import servers  # from tools/capture, which tests/conftest.py puts on sys.path
 
 CAPTURES = Path(__file__).parent / "captures"
 ENTRIES = [

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import smtplogkit
-from conftest import capture
+import capture  # from tools/capture, which tests/conftest.py puts on sys.path
 
 SCENARIOS = ("success", "connect_refused", "plain_port_implicit_client", "untrusted_cert", "auth_535",
              "unknown_recipient")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import smtplogkit
-from conftest import servers
+import servers  # from tools/capture, which tests/conftest.py puts on sys.path
 
 CAPTURES = Path(__file__).parent / "captures" / "openssl"
 

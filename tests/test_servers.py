@@ -7,7 +7,7 @@ import ssl
 
 import pytest
 
-from conftest import servers
+import servers  # from tools/capture, which tests/conftest.py puts on sys.path
 
 
 def client_context(endpoint, *, trust: bool = True) -> ssl.SSLContext:
