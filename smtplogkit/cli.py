@@ -203,8 +203,8 @@ def _write_frame(frame, path: str) -> None:
 
 
 def _command_diagnose(args: argparse.Namespace) -> int:
-    from .diagnose import diagnose
-    from .enrich import token_refreshes
+    from .diagnosis import diagnose
+    from .enrichment import token_refreshes
     from .reader import events_frame, read, sessions_frame
 
     result = read(_default_paths(args.paths), format=args.format, labels=dict(args.label), tz=args.tz, date=args.date,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis import estimate_threshold, failed_mask, failure_rate, failures_by_hour_weekday, stage_funnel
-from .enrich import enrich
+from .enrichment import enrich
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 AUTH_CAUSES = ("oauth_token_invalid", "auth_failed")

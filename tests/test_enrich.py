@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from scenarios import MONDAY, Scenario
-from smtplogkit.enrich import (add_burst_rate, add_idle_gap, add_local_time, add_network, add_token_age, enrich,
+from smtplogkit.enrichment import (add_burst_rate, add_idle_gap, add_local_time, add_network, add_token_age, enrich,
                                map_labels, token_refreshes)
 from smtplogkit.reader import ReadResult, events_frame
 

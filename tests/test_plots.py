@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 from scenarios import Scenario  # noqa: E402
 from smtplogkit import plots  # noqa: E402
-from smtplogkit.enrich import enrich  # noqa: E402
+from smtplogkit.enrichment import enrich  # noqa: E402
 
 PLOTS = {
     "plot_stage_funnel": {},
@@ -72,7 +72,7 @@ def test_import_stays_light():
 
 
 def test_lazy_exports_are_functions():
-    code = ("import smtplogkit; from smtplogkit.enrich import add_burst_rate; "
+    code = ("import smtplogkit; from smtplogkit.enrichment import add_burst_rate; "
             "print(callable(smtplogkit.diagnose), callable(smtplogkit.enrich), smtplogkit.Findings.__name__)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.split() == ["True", "True", "Findings"]

@@ -1,6 +1,6 @@
 """``diagnose``: name the external blockers behind failing SMTP sessions.
 
-The sessions are enriched (:mod:`smtplogkit.enrich`), then each detector in
+The sessions are enriched (:mod:`smtplogkit.enrichment`), then each detector in
 :mod:`smtplogkit.findings` looks for its kind of blocker.  A detector only
 reports what its minimum evidence supports, so a healthy log yields no
 finding.
@@ -14,7 +14,7 @@ from datetime import tzinfo
 
 import pandas as pd
 
-from .enrich import enrich
+from .enrichment import enrich
 from .findings import DETECTORS, KINDS, Context, Findings
 from .findings.base import ALPHA, MIN_SHARE
 
@@ -36,7 +36,7 @@ def diagnose(sessions: pd.DataFrame, *, tz: str | tzinfo = "UTC", refreshes: pd.
     tz
         Time zone for local hour and weekday.
     refreshes, tokens
-        OAuth refresh events (:func:`smtplogkit.enrich.token_refreshes`) and
+        OAuth refresh events (:func:`smtplogkit.enrichment.token_refreshes`) and
         a tokens table, for token ages; without them token ages are estimated.
     label_table, label_on
         Mapping table of labels (network, worker...) looked up by a column.
