@@ -46,6 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("-o", "--output", metavar="FILE", help="write sessions to FILE (.parquet, .csv or .jsonl)")
     parse.add_argument("--events", action="store_true", help="output the event rows instead of sessions")
 
+    report = commands.add_parser("report", help="write an incident report (HTML, or Markdown with --markdown)")
+    _add_read_options(report)
+    report.add_argument("-o", "--output", metavar="FILE",
+                        help="report file to write (default incident.html, or incident.md with --markdown)")
+    report.add_argument("--markdown", action="store_true",
+                        help="write Markdown, with the figures as PNG files in FILE's folder, instead of HTML")
+    report.add_argument("--title", default="SMTP incident report", help="report title")
+
     commands.add_parser("formats", help="list the log formats smtplogkit reads")
     return parser
 
@@ -151,6 +159,24 @@ def _write_frame(frame, path: str) -> None:
         raise SmtpLogKitError(f"{path}: unknown output type; use a .parquet, .csv or .jsonl file name")
 
 
+def _command_report(args: argparse.Namespace) -> int:
+    from .report import build_report, load_logs
+
+    loaded = load_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date)
+    report = build_report(loaded.sessions, loaded.events, title=args.title)
+    output = args.output or ("incident.md" if args.markdown else "incident.html")
+    written = report.write(output, markdown=args.markdown)
+    print(f"wrote {written}: {report.totals['sessions']} sessions, {report.totals['failed']} failed")
+    for sentence in report.summary:
+        print(f"  {sentence}")
+    if report.findings:
+        print("findings:")
+    for finding in report.findings:
+        step = f": {finding['next_step']}" if finding.get("next_step") else ""
+        print(f"  {finding['kind']} (confidence {finding['confidence']:.2f}){step}")
+    return 0
+
+
 def _command_formats(args: argparse.Namespace) -> int:
     from .formats import registry
 
@@ -159,7 +185,7 @@ def _command_formats(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"parse": _command_parse, "formats": _command_formats}
+COMMANDS = {"parse": _command_parse, "report": _command_report, "formats": _command_formats}
 
 
 def main(argv: list[str] | None = None) -> int:
