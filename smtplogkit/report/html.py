@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from .. import __version__
-from .model import Report, describe_scope, format_time
+from .model import Report, Transcript, describe_scope, format_time
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 CSS = """
@@ -222,19 +222,22 @@ def _affected(report: Report) -> str:
 def _transcripts(report: Report) -> str:
     if not report.transcripts:
         return "<p>No example sessions to show (the report was built without events, or nothing failed).</p>"
-    parts = []
-    for transcript in report.transcripts:
-        lines = []
-        for line, direction, text in transcript.rows:
-            mark = DIRECTION_MARKS.get(direction, "  ")
-            number = f"{line:>6}" if line is not None else " " * 6
-            lines.append(f"<span class=\"{escape(direction)}\">{number} {mark} {escape(text)}</span>")
-        if transcript.omitted:
-            lines.append(f"<span class=\"muted\">... {transcript.omitted} more events</span>")
-        location = f"{transcript.source}:{transcript.line}"
-        parts.append(f"<h3 id=\"{escape(transcript.anchor)}\">{escape(location)}</h3>"
-                     f"<p class=\"muted\">{escape(transcript.heading)}</p><pre>" + "\n".join(lines) + "</pre>")
+    parts = [transcript_html(transcript) for transcript in report.transcripts]
     return "<p>C: client command, S: server reply, --: client-side event. Credentials are redacted.</p>" + "\n".join(parts)
+
+
+def transcript_html(transcript: Transcript) -> str:
+    """Return one session's transcript as an HTML heading and ``<pre>`` block."""
+    lines = []
+    for line, direction, text in transcript.rows:
+        mark = DIRECTION_MARKS.get(direction, "  ")
+        number = f"{line:>6}" if line is not None else " " * 6
+        lines.append(f"<span class=\"{escape(direction)}\">{number} {mark} {escape(text)}</span>")
+    if transcript.omitted:
+        lines.append(f"<span class=\"muted\">... {transcript.omitted} more events</span>")
+    location = f"{transcript.source}:{transcript.line}"
+    return (f"<h3 id=\"{escape(transcript.anchor)}\">{escape(location)}</h3>"
+            f"<p class=\"muted\">{escape(transcript.heading)}</p><pre>" + "\n".join(lines) + "</pre>")
 
 
 def _reading(report: Report) -> str:

@@ -79,7 +79,7 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
     ----------
     logs, template
         What to read; see :func:`collect_paths`.  ``logs`` may also be a list
-        of paths, which is read as given.
+        of such paths; the template applies to each folder in it.
     format, labels, tz, date
         As for :func:`smtplogkit.read_logs`.
     start, end
@@ -97,7 +97,8 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
     """
     from ..reader import events_frame, read, sessions_frame
 
-    paths = list(map(str, logs)) if isinstance(logs, (list, tuple)) else collect_paths(logs, template)
+    items = list(logs) if isinstance(logs, (list, tuple)) and logs else [logs]
+    paths = [path for item in items for path in collect_paths(item, template)]
     result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=True, progress=progress)
     sessions = sessions_frame(result, tz)
     events = events_frame(result)

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 # Labels the affected-population section breaks failures down by, when present.
 AFFECTED_LABELS = ("network", "environment", "worker", "identity", "host")
 MAX_TABLE_ROWS = 20
+# Table row for sessions without a value for the label.
+MISSING_LABEL = "(none)"
 MAX_TRANSCRIPTS = 8
 MAX_EXAMPLES_PER_FINDING = 3
 MAX_TRANSCRIPT_EVENTS = 60
@@ -327,7 +329,7 @@ def affected_tables(sessions, failed) -> dict[str, Any]:
     for label in AFFECTED_LABELS:
         if label not in sessions.columns or not sessions[label].notna().any():
             continue
-        frame = pd.DataFrame({"value": sessions[label].astype("string").fillna("(none)"),
+        frame = pd.DataFrame({"value": sessions[label].astype("string").fillna(MISSING_LABEL),
                               "failed": failed, "cause": sessions["cause"].astype("string")})
         rows = []
         for value, group in frame.groupby("value"):
@@ -367,11 +369,22 @@ def example_transcripts(sessions, events, findings: list[dict[str, Any]]) -> lis
     for session_id in chosen[:MAX_TRANSCRIPTS]:
         row = indexed.loc[session_id]
         rows = by_session[by_session["session_id"] == session_id].sort_values("line", kind="stable")
-        transcripts.append(_transcript(session_id, row, rows))
+        transcripts.append(session_transcript(session_id, row, rows))
     return transcripts
 
 
-def _transcript(session_id: str, row, rows) -> Transcript:
+def session_transcript(session_id: str, row, rows) -> Transcript:
+    """Return the transcript of one session.
+
+    Parameters
+    ----------
+    session_id : str
+        The session's ``session_id``.
+    row : pandas.Series
+        The session's row from :func:`smtplogkit.read_logs`.
+    rows : pandas.DataFrame
+        The session's rows from :func:`smtplogkit.read_events`, in line order.
+    """
     heading = f"{row['cause']} at {row['failure_stage']}"
     if not _is_missing(row.get("identity")):
         heading += f", identity {row['identity']}"
@@ -499,13 +512,15 @@ def _whom_sentence(affected: dict[str, Any]) -> str:
         table = affected.get(label)
         if table is None:
             continue
-        hit = table[table["failed"] > 0]
+        known = table[table.index != MISSING_LABEL]
+        hit = known[known["failed"] > 0]
         names = ", ".join(str(value) for value in hit.index[:4]) + (", ..." if len(hit) > 4 else "")
         plural = "identities" if label == "identity" else f"{label}s"
-        parts.append(f"{len(hit)} of {len(table)} {plural} ({names})")
+        parts.append(f"{len(hit)} of {len(known)} {plural} ({names})")
     if not parts:
         return "The logs carry no network, identity or host labels to say whom the failures hit."
-    return "The failures hit " + " and ".join(parts) + "."
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+    return f"The failures hit {listed}."
 
 
 def _blocker_sentence(findings: list[dict[str, Any]], cause: str, stage: str, diagnosed: bool) -> str:
