@@ -160,10 +160,10 @@ def _write_frame(frame, path: str) -> None:
 
 
 def _command_report(args: argparse.Namespace) -> int:
-    from .report import build_report, load_logs
+    from .report import report_from_logs
 
-    loaded = load_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date)
-    report = build_report(loaded.sessions, loaded.events, title=args.title)
+    report = report_from_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz,
+                              date=args.date, title=args.title)
     output = args.output or ("incident.md" if args.markdown else "incident.html")
     written = report.write(output, markdown=args.markdown)
     print(f"wrote {written}: {report.totals['sessions']} sessions, {report.totals['failed']} failed")

@@ -135,3 +135,24 @@ def select_window(sessions, events=None, *, start: Any = None, end: Any = None, 
     chosen = events[events["session_id"].isin(selected["session_id"])].copy()
     chosen.attrs = {**events.attrs, "window": bounds}
     return selected, chosen
+
+
+def report_from_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, format: str = "auto",
+                     labels: dict[str, Any] | None = None, tz: str | tzinfo | None = "UTC",
+                     date: date_type | None = None, start: Any = None, end: Any = None,
+                     title: str = "SMTP incident report", progress: bool = False):
+    """Read logs, run the diagnosis and build the incident report.
+
+    ``smtplogkit report`` and the incident-report notebook both call this, so
+    the same inputs give the same report.  The arguments are those of
+    :func:`load_logs`, plus the report ``title``.
+
+    Returns
+    -------
+    smtplogkit.report.Report
+    """
+    from .model import build_report
+
+    loaded = load_logs(logs, template=template, format=format, labels=labels, tz=tz, date=date, start=start,
+                       end=end, progress=progress)
+    return build_report(loaded.sessions, loaded.events, title=title, tz=str(tz or "UTC"))
