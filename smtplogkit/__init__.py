@@ -8,20 +8,56 @@ smtplogkit stays quick.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from .errors import FormatError, InputError, SmtpLogKitError
 from .labels import Cause, Outcome, Stage, TlsMode
 from .reader import read_events, read_logs
 
+# Names loaded on first use, so that importing smtplogkit does not load pandas or scipy.
+# ``diagnose`` and ``enrich`` are both a submodule and a function; the function wins.
+_LAZY = {
+    "diagnose": ("smtplogkit.diagnose", "diagnose"),
+    "enrich": ("smtplogkit.enrich", "enrich"),
+    "token_refreshes": ("smtplogkit.enrich", "token_refreshes"),
+    "Finding": ("smtplogkit.findings", "Finding"),
+    "Findings": ("smtplogkit.findings", "Findings"),
+}
+
 __all__ = [
     "Cause",
+    "Finding",
+    "Findings",
     "FormatError",
     "InputError",
     "Outcome",
     "SmtpLogKitError",
     "Stage",
     "TlsMode",
+    "diagnose",
+    "enrich",
     "read_events",
     "read_logs",
+    "token_refreshes",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'smtplogkit' has no attribute {name!r}")
+    import importlib
+
+    module_name, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(module_name), attribute)
+    globals()[name] = value
+    # Importing a submodule binds its name on the package, hiding a function of the same name.
+    for other, (other_module, other_attribute) in _LAZY.items():
+        if isinstance(globals().get(other), ModuleType):
+            globals()[other] = getattr(importlib.import_module(other_module), other_attribute)
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __version__ = "0.1.0"

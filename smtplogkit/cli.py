@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("-o", "--output", metavar="FILE", help="write sessions to FILE (.parquet, .csv or .jsonl)")
     parse.add_argument("--events", action="store_true", help="output the event rows instead of sessions")
 
+    diagnose = commands.add_parser("diagnose", help="name the external blockers behind failing sessions")
+    _add_read_options(diagnose)
+    diagnose.add_argument("--json", action="store_true", help="print the findings as a JSON array on stdout")
+
     report = commands.add_parser("report", help="write an incident report (HTML, or Markdown with --markdown)")
     _add_read_options(report)
     report.add_argument("-o", "--output", metavar="FILE",
@@ -177,6 +181,24 @@ def _command_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_diagnose(args: argparse.Namespace) -> int:
+    from .diagnose import diagnose
+    from .enrich import token_refreshes
+    from .reader import events_frame, read, sessions_frame
+
+    result = read(_default_paths(args.paths), format=args.format, labels=dict(args.label), tz=args.tz, date=args.date,
+                  keep_events=True)
+    frame = sessions_frame(result, args.tz)
+    findings = diagnose(frame, tz=args.tz, refreshes=token_refreshes(events_frame(result)))
+    _write_counts(frame, sys.stderr)
+    if args.json:
+        print(findings.to_json(indent=2))
+        return 0
+    print(f"{len(frame)} sessions, {len(findings)} finding(s)\n")
+    print(findings)
+    return 0
+
+
 def _command_formats(args: argparse.Namespace) -> int:
     from .formats import registry
 
@@ -185,7 +207,8 @@ def _command_formats(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"parse": _command_parse, "report": _command_report, "formats": _command_formats}
+COMMANDS = {"parse": _command_parse, "diagnose": _command_diagnose, "report": _command_report,
+            "formats": _command_formats}
 
 
 def main(argv: list[str] | None = None) -> int:

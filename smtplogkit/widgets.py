@@ -22,8 +22,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from .analysis import failed_mask
 from .report import figures
-from .report.model import failed_mask, failures_timeline, format_time, session_transcript, stage_funnel
+from .report.model import failures_timeline, format_time, session_transcript
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,8 @@ class FilterPanel:
 
     def refresh(self) -> None:
         """Recompute the selection and redraw the counts, figures and table."""
+        from . import plots
+
         selected = self.select()
         self.selected = selected
         failed = failed_mask(selected)
@@ -165,7 +168,7 @@ class FilterPanel:
                              f"of {len(self.sessions):,} read.")
         timeline, _ = failures_timeline(selected, failed, self.tz)
         self.timeline.value = figures.figure_png(figures.timeline_figure(timeline, tz=self.tz))
-        self.funnel.value = figures.figure_png(figures.funnel_figure(stage_funnel(selected)))
+        self.funnel.value = figures.figure_png(plots.plot_stage_funnel(selected, ax=figures.new_axes((7, 4))))
         self.table.value = self._table_html(selected)
         for listener in self._listeners:
             listener(selected)

@@ -8,7 +8,7 @@ pytest.importorskip("ipywidgets", reason="ipywidgets is in the notebooks extra")
 
 import fleet  # noqa: E402
 
-from smtplogkit.report.model import failed_mask  # noqa: E402
+from smtplogkit.analysis import failed_mask  # noqa: E402
 from smtplogkit.widgets import FilterPanel, SessionBrowser  # noqa: E402
 
 

@@ -147,16 +147,18 @@ def _timeline(report: Report) -> str:
     caption = f"Failed sessions per {report.timeline_bin} bin, stacked by cause ({report.tz})."
     daily = report.timeline.resample("1D").sum()
     rows = [[f"{day:%Y-%m-%d}", *[int(v) for v in values]] for day, values in zip(daily.index, daily.to_numpy())]
-    return (_figure(report, "timeline", caption) + "<p>Failed sessions per day and cause:</p>"
-            + _table(["day", *map(str, daily.columns)], rows))
+    return (_figure(report, "timeline", caption)
+            + _figure(report, "hour_weekday", f"Failed sessions by weekday and hour of day ({report.tz}).")
+            + "<p>Failed sessions per day and cause:</p>" + _table(["day", *map(str, daily.columns)], rows))
 
 
 def _funnel(report: Report) -> str:
     if report.funnel.empty:
         return "<p>No session reached any stage.</p>"
-    rows = [[row.stage, int(row.reached), int(row.failed)] for row in report.funnel.itertuples(index=False)]
+    rows = [[str(stage), int(row.reached), f"{row.share:.0%}", int(row.failed_here)]
+            for stage, row in report.funnel.iterrows()]
     return (_figure(report, "funnel", "Sessions that reached each protocol stage, and those that failed there.")
-            + _table(["stage", "sessions reached", "failed at this stage"], rows))
+            + _table(["stage", "sessions reached", "share of attempts", "failed at this stage"], rows))
 
 
 def _findings(report: Report) -> str:
@@ -164,13 +166,15 @@ def _findings(report: Report) -> str:
         return "<p>The diagnosis was not run: smtplogkit.diagnose is missing from this installation.</p>"
     if not report.findings:
         return "<p>The diagnosis found no external blocker with enough evidence.</p>"
-    return "\n".join(_finding(finding) for finding in report.findings)
+    return "\n".join(_finding(report, finding) for finding in report.findings)
 
 
-def _finding(finding: dict[str, Any]) -> str:
+def _finding(report: Report, finding: dict[str, Any]) -> str:
     scope = describe_scope(finding.get("scope") or {})
     parts = [f"<article class=\"finding\"><h3>{escape(finding['kind'])} "
              f"<span class=\"confidence\">confidence {finding['confidence']:.2f}</span></h3>"]
+    if finding.get("summary"):
+        parts.append(f"<p>{escape(str(finding['summary']))}</p>")
     if scope:
         parts.append(f"<p><strong>Scope:</strong> {escape(scope)}</p>")
     if finding.get("threshold"):
@@ -183,6 +187,8 @@ def _finding(finding: dict[str, Any]) -> str:
             label = escape(f"{example.get('source')}:{example.get('line')}")
             links.append(f"<a href=\"#{escape(example['anchor'])}\">{label}</a>" if example.get("anchor") else label)
         parts.append("<p><strong>Examples:</strong> " + ", ".join(links) + "</p>")
+    if finding.get("figure"):
+        parts.append(_figure(report, finding["figure"], f"The evidence behind the {finding['kind']} finding."))
     if finding.get("next_step"):
         parts.append(f"<p class=\"next-step\"><strong>Next step:</strong> {escape(str(finding['next_step']))}</p>")
     parts.append("</article>")

@@ -28,7 +28,7 @@ def render_markdown(report: Report, figure_dir: str | None = None, figure_link: 
         "## Summary\n\n" + "\n".join(_text(sentence) for sentence in report.summary),
         "## Timeline\n\n" + _timeline(report, links),
         "## Stage funnel\n\n" + _funnel(report, links),
-        "## Findings\n\n" + _findings(report),
+        "## Findings\n\n" + _findings(report, links),
         "## Affected networks and identities\n\n" + _affected(report, links),
         "## Example transcripts\n\n" + _transcripts(report),
         "## How the data was read\n\n" + _reading(report),
@@ -92,26 +92,30 @@ def _timeline(report: Report, links: dict[str, str]) -> str:
     daily = report.timeline.resample("1D").sum()
     rows = [[f"{day:%Y-%m-%d}", *[int(v) for v in values]] for day, values in zip(daily.index, daily.to_numpy())]
     return (_image(links, "timeline", f"Failed sessions per {report.timeline_bin}, by cause")
+            + _image(links, "hour_weekday", "Failed sessions by weekday and hour")
             + "Failed sessions per day and cause:\n\n" + _table(["day", *map(str, daily.columns)], rows))
 
 
 def _funnel(report: Report, links: dict[str, str]) -> str:
     if report.funnel.empty:
         return "No session reached any stage."
-    rows = [[row.stage, int(row.reached), int(row.failed)] for row in report.funnel.itertuples(index=False)]
-    return _image(links, "funnel", "Stage funnel") + _table(["stage", "sessions reached", "failed at this stage"], rows)
+    rows = [[str(stage), int(row.reached), f"{row.share:.0%}", int(row.failed_here)]
+            for stage, row in report.funnel.iterrows()]
+    return _image(links, "funnel", "Stage funnel") + _table(["stage", "sessions reached", "share of attempts", "failed at this stage"], rows)
 
 
-def _findings(report: Report) -> str:
+def _findings(report: Report, links: dict[str, str]) -> str:
     if not report.diagnosed:
         return "The diagnosis was not run: smtplogkit.diagnose is missing from this installation."
     if not report.findings:
         return "The diagnosis found no external blocker with enough evidence."
-    return "\n\n".join(_finding(finding) for finding in report.findings)
+    return "\n\n".join(_finding(finding, links) for finding in report.findings)
 
 
-def _finding(finding: dict[str, Any]) -> str:
+def _finding(finding: dict[str, Any], links: dict[str, str]) -> str:
     lines = [f"### {_text(finding['kind'])} (confidence {finding['confidence']:.2f})", ""]
+    if finding.get("summary"):
+        lines += [_text(finding["summary"]), ""]
     scope = describe_scope(finding.get("scope") or {})
     if scope:
         lines.append(f"- **Scope:** {_text(scope)}")
@@ -131,6 +135,8 @@ def _finding(finding: dict[str, Any]) -> str:
         lines.append(f"- **Examples:** {examples}")
     if finding.get("next_step"):
         lines.append(f"- **Next step:** {_text(finding['next_step'])}")
+    if finding.get("figure") in links:
+        lines += ["", _image(links, finding["figure"], f"Evidence for {finding['kind']}").strip()]
     return "\n".join(lines)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..labels import Stage
+from ..analysis import failed_mask, stage_funnel, wilson_interval
 from ..redact import redact_text
 from . import figures
 
@@ -29,7 +29,6 @@ MISSING_LABEL = "(none)"
 MAX_TRANSCRIPTS = 8
 MAX_EXAMPLES_PER_FINDING = 3
 MAX_TRANSCRIPT_EVENTS = 60
-WILSON_Z = 1.959964  # two-sided 95%
 
 
 @dataclass
@@ -143,57 +142,77 @@ def build_report(sessions, events=None, findings=None, *, title: str = "SMTP inc
     -------
     Report
     """
-    zone = tz or sessions.attrs.get("tz") or "UTC"
+    zone = str(tz or sessions.attrs.get("tz") or "UTC")
     diagnosed = findings is not None or _diagnosis_available()
+    enriched = enrich_sessions(sessions, events, zone)
     if findings is None:
-        findings = run_diagnosis(sessions)
+        findings = run_diagnosis(enriched, tz=zone) if diagnosed else []
     finding_dicts = sorted((finding_dict(f) for f in findings), key=lambda f: -float(f.get("confidence") or 0))
 
-    failed = failed_mask(sessions)
-    timeline, timeline_bin = failures_timeline(sessions, failed, zone)
-    funnel = stage_funnel(sessions)
-    affected = affected_tables(sessions, failed)
-    transcripts = example_transcripts(sessions, events, finding_dicts)
-    _link_examples(finding_dicts, sessions, transcripts)
-    totals = _totals(sessions, failed)
+    failed = failed_mask(enriched)
+    timeline, timeline_bin = failures_timeline(enriched, failed, zone)
+    affected = affected_tables(enriched, failed)
+    transcripts = example_transcripts(enriched, events, finding_dicts)
+    _link_examples(finding_dicts, enriched, transcripts)
 
     report = Report(
         title=title,
         generated=datetime.now(timezone.utc),
-        tz=str(zone),
-        summary=summary_sentences(sessions, failed, finding_dicts, affected, zone, diagnosed=diagnosed),
-        totals=totals,
+        tz=zone,
+        summary=summary_sentences(enriched, failed, finding_dicts, affected, zone, diagnosed=diagnosed),
+        totals=_totals(enriched, failed),
         timeline=timeline,
         timeline_bin=timeline_bin,
-        funnel=funnel,
+        funnel=stage_funnel(enriched),
         findings=finding_dicts,
         affected=affected,
         transcripts=transcripts,
-        reading=reading_details(sessions, zone),
+        reading=reading_details(enriched, zone),
         diagnosed=diagnosed,
     )
-    report.figures = _draw_figures(report)
+    report.figures = _draw_figures(report, enriched)
     return report
+
+
+def enrich_sessions(sessions, events=None, tz: str = "UTC"):
+    """Return the sessions with the diagnosis's context columns (network, bursts, token age...).
+
+    Token refreshes are taken from ``events`` when given.  The sessions come
+    back unchanged when :mod:`smtplogkit.enrich` is missing or there are no
+    sessions.
+    """
+    try:
+        from ..enrich import enrich, token_refreshes
+    except ImportError:
+        return sessions
+    if not len(sessions):
+        return sessions
+    refreshes = token_refreshes(events) if events is not None and len(events) else None
+    return enrich(sessions, tz=tz, refreshes=refreshes)
 
 
 def _diagnosis_available() -> bool:
     try:
-        from .. import diagnose  # noqa: F401
+        from ..diagnose import diagnose  # noqa: F401
     except ImportError:
         return False
     return True
 
 
-def run_diagnosis(sessions) -> list:
-    """Return ``smtplogkit.diagnose(sessions)``, or no findings when diagnosis is unavailable."""
+def run_diagnosis(sessions, *, tz: str = "UTC") -> list:
+    """Return ``smtplogkit.diagnose(sessions, tz=tz)``, or no findings when diagnosis is unavailable.
+
+    Pass sessions from :func:`enrich_sessions` so token refreshes found in
+    the events are used.
+    """
     try:
-        from .. import diagnose
+        from ..diagnose import diagnose
     except ImportError:
         logger.warning("smtplogkit.diagnose is not available in this installation; the report has no findings")
         return []
     if not len(sessions):
         return []
-    return list(diagnose(sessions))
+    return list(diagnose(sessions, tz=tz))
 
 
 def finding_dict(finding: Any) -> dict[str, Any]:
@@ -244,12 +263,6 @@ def _example_dict(example: Any) -> dict[str, Any]:
     return data
 
 
-def failed_mask(sessions):
-    """Return a boolean Series: true for sessions with a failure stage other than ``none``."""
-    stage = sessions["failure_stage"].astype("string")
-    return (stage.notna() & (stage != Stage.NONE.value)).fillna(False).astype(bool)
-
-
 def failures_timeline(sessions, failed, tz: str) -> tuple[Any, str]:
     """Return failed sessions per time bin and cause, and the bin width.
 
@@ -273,49 +286,6 @@ def failures_timeline(sessions, failed, tz: str) -> tuple[Any, str]:
     return table, freq
 
 
-def stage_funnel(sessions):
-    """Return, per protocol stage, how many sessions reached it and how many failed there.
-
-    A session reached every stage up to the later of its ``last_stage_reached``
-    and its ``failure_stage``, except the optional ones: ``tls`` counts only
-    sessions that use TLS (``tls_mode`` implicit or starttls), ``starttls``
-    only STARTTLS sessions, and ``auth`` only sessions that sent AUTH.  A
-    session that failed at an optional stage always counts as reaching it.
-    Stages no session reached are left out.
-    """
-    import pandas as pd
-
-    order = [stage.value for stage in Stage if stage is not Stage.NONE]
-    rank = {name: index for index, name in enumerate(order)}
-    failure = sessions["failure_stage"].astype("string")
-    last = sessions["last_stage_reached"].astype("string").map(rank.get)
-    furthest = pd.concat([last, failure.map(rank.get)], axis=1).astype("float64").max(axis=1)
-    tls_mode = sessions["tls_mode"].astype("string")
-    used = {
-        Stage.TLS.value: tls_mode.isin(["implicit", "starttls"]).fillna(False),
-        Stage.STARTTLS.value: (tls_mode == "starttls").fillna(False),
-        Stage.AUTH.value: sessions["auth_mechanism"].notna(),
-    }
-    rows = []
-    for name in order:
-        failed_here = (failure == name).fillna(False)
-        reached = (furthest >= rank[name]) & used.get(name, True) | failed_here
-        if reached.any():
-            rows.append({"stage": name, "reached": int(reached.sum()), "failed": int(failed_here.sum())})
-    return pd.DataFrame(rows, columns=["stage", "reached", "failed"])
-
-
-def wilson_interval(failures: int, total: int, z: float = WILSON_Z) -> tuple[float, float]:
-    """Return the Wilson score interval of a proportion (default 95%)."""
-    if total == 0:
-        return 0.0, 1.0
-    p = failures / total
-    denominator = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denominator
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def affected_tables(sessions, failed) -> dict[str, Any]:
     """Return, per label column, sessions, failures, failure rate and top cause per value.
 
@@ -334,7 +304,7 @@ def affected_tables(sessions, failed) -> dict[str, Any]:
         rows = []
         for value, group in frame.groupby("value"):
             total, failures = len(group), int(group["failed"].sum())
-            low, high = wilson_interval(failures, total)
+            low, high = wilson_interval(failures, total)  # total > 0 for every group
             causes = group.loc[group["failed"], "cause"].value_counts()
             rows.append({label: value, "sessions": total, "failed": failures, "failure_rate": failures / total,
                          "rate_low": low, "rate_high": high,
@@ -468,14 +438,35 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def _draw_figures(report: Report) -> dict[str, bytes]:
-    drawn = {
-        "timeline": figures.timeline_figure(report.timeline, tz=report.tz),
-        "funnel": figures.funnel_figure(report.funnel),
-    }
+def _draw_figures(report: Report, sessions) -> dict[str, bytes]:
+    """Draw the report's figures as PNG bytes; a finding's figure is named after its position."""
+    from .. import plots
+
+    drawn = {"timeline": figures.timeline_figure(report.timeline, tz=report.tz)}
+    if len(sessions):
+        drawn["funnel"] = plots.plot_stage_funnel(sessions, ax=figures.new_axes((8, 4.5)))
+    if report.totals["failed"]:
+        drawn["hour_weekday"] = plots.plot_hour_weekday(sessions, tz=report.tz, ax=figures.new_axes((10, 3.8)))
     if "network" in report.affected and len(report.affected["network"]) > 1:
-        drawn["network_rates"] = figures.rate_figure(report.affected["network"], "network")
+        drawn["network_rates"] = plots.plot_failure_rate_by(sessions, "network", ax=figures.new_axes((8, 4.5)))
+    for index, finding in enumerate(report.findings):
+        figure = _finding_figure(finding, sessions)
+        if figure is not None:
+            finding["figure"] = f"finding-{index}"
+            drawn[finding["figure"]] = figure
     return {name: figures.figure_png(figure) for name, figure in drawn.items()}
+
+
+def _finding_figure(finding: dict[str, Any], sessions):
+    """Return the figure that shows a finding's threshold, for the kinds that have one."""
+    from .. import plots
+
+    threshold = finding.get("threshold") or {}
+    if finding["kind"] == "rate_limit" and "burst_identity_1m" in sessions.columns:
+        return plots.plot_burst_rate(sessions, threshold=threshold.get("per_minute"), ax=figures.new_axes((8, 4.5)))
+    if finding["kind"] == "token_expiry" and "token_age_s" in sessions.columns:
+        return plots.plot_token_age(sessions, threshold=threshold.get("token_age_s"), ax=figures.new_axes((8, 4.5)))
+    return None
 
 
 def summary_sentences(sessions, failed, findings: list[dict[str, Any]], affected: dict[str, Any],

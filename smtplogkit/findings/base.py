@@ -1,0 +1,317 @@
+"""The Finding record, its renderings, and the helpers every detector shares.
+
+A detector is a function ``detect(ctx: Context) -> list[Finding]`` in its own
+module of this package, with module constants ``KIND`` and
+``MIN_SESSIONS``: the fewest failing sessions a finding of that kind may
+rest on.  Its docstring states the rest of the minimum evidence.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..analysis import Rate, failed_mask, fisher_p
+
+EXAMPLE_COLUMNS = ("session_id", "source", "line", "start", "network", "identity", "host", "port", "cause",
+                   "reply_code", "enhanced_code")
+ALPHA = 0.01
+MIN_SHARE = 0.4
+
+
+@dataclass(slots=True)
+class Scope:
+    """Where and when a blocker acts."""
+
+    networks: list[str] = field(default_factory=list)
+    identities: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the scope with times in ISO 8601."""
+        return {"networks": self.networks, "identities": self.identities, "hosts": self.hosts, "ports": self.ports,
+                "start": _iso(self.start), "end": _iso(self.end)}
+
+    def describe(self) -> str:
+        """Return the scope as one line of text."""
+        parts = []
+        for name, values in (("networks", self.networks), ("identities", self.identities), ("hosts", self.hosts),
+                             ("ports", self.ports)):
+            if values:
+                parts.append(f"{name} {', '.join(str(v) for v in values)}")
+        if self.start is not None:
+            parts.append(f"from {_iso(self.start)} to {_iso(self.end)}")
+        return "; ".join(parts)
+
+
+def _iso(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    return pd.Timestamp(value).isoformat()
+
+
+@dataclass(slots=True)
+class Finding:
+    """One external blocker named with its evidence.
+
+    ``confidence`` is a heuristic score from 0 to 1 built by
+    :func:`confidence`; ``threshold`` holds the estimated limit, if the kind
+    has one (``{"per_minute": 50}``, ``{"token_age_s": 3600}``);
+    ``evidence`` holds counts, rates with 95% Wilson intervals and p-values;
+    ``examples`` two or three sessions with source file and line.
+    """
+
+    kind: str
+    confidence: float
+    summary: str
+    scope: Scope
+    evidence: dict[str, Any]
+    examples: list[dict[str, Any]]
+    next_step: str
+    threshold: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the finding as JSON-ready values."""
+        return {"kind": self.kind, "confidence": round(self.confidence, 3), "summary": self.summary,
+                "scope": self.scope.as_dict(), "threshold": self.threshold, "evidence": _plain(self.evidence),
+                "examples": _plain(self.examples), "next_step": self.next_step}
+
+    def __str__(self) -> str:
+        lines = [f"{self.kind} (confidence {self.confidence:.2f}): {self.summary}", f"  scope: {self.scope.describe()}"]
+        if self.threshold:
+            lines.append("  threshold: " + ", ".join(f"{k} = {v}" for k, v in self.threshold.items()))
+        for key, value in self.evidence.items():
+            lines.append(f"  {key}: {_text(value)}")
+        for example in self.examples:
+            lines.append(f"  example {example.get('source')}:{example.get('line')}: {example.get('text') or example.get('cause')}")
+        lines.append(f"  next step: {self.next_step}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return _finding_html(self)
+
+
+class Findings(list):
+    """The findings of one diagnosis, most confident first."""
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        """Return every finding as JSON-ready values."""
+        return [finding.to_dict() for finding in self]
+
+    def to_json(self, **options: Any) -> str:
+        """Return the findings as a JSON array."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, **options)
+
+    def kinds(self) -> list[str]:
+        """Return the kind of each finding, in order."""
+        return [finding.kind for finding in self]
+
+    def __str__(self) -> str:
+        if not self:
+            return "no blocker found"
+        return "\n\n".join(str(finding) for finding in self)
+
+    def _repr_html_(self) -> str:
+        if not self:
+            return "<p>No blocker found.</p>"
+        return "".join(_finding_html(finding) for finding in self)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict) and {"count", "total", "rate"} <= set(value):
+        low, high = value.get("ci95", [None, None])
+        return f"{value['count']}/{value['total']} = {value['rate']:.1%} (95% CI {low:.1%}-{high:.1%})"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_text(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _finding_html(finding: Finding) -> str:
+    escape = html.escape
+    rows = [f"<tr><th>scope</th><td>{escape(finding.scope.describe())}</td></tr>"]
+    if finding.threshold:
+        rows.append(f"<tr><th>threshold</th><td>{escape(', '.join(f'{k} = {v}' for k, v in finding.threshold.items()))}</td></tr>")
+    for key, value in finding.evidence.items():
+        rows.append(f"<tr><th>{escape(str(key))}</th><td>{escape(_text(value))}</td></tr>")
+    for example in finding.examples:
+        where = f"{example.get('source')}:{example.get('line')}"
+        rows.append(f"<tr><th>example</th><td><code>{escape(where)}</code> {escape(str(example.get('text') or example.get('cause')))}</td></tr>")
+    rows.append(f"<tr><th>next step</th><td>{escape(finding.next_step)}</td></tr>")
+    return (f"<div class='smtplogkit-finding'><h4>{escape(finding.kind)} "
+            f"<small>(confidence {finding.confidence:.2f})</small></h4><p>{escape(finding.summary)}</p>"
+            f"<table>{''.join(rows)}</table></div>")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+@dataclass
+class Context:
+    """What every detector reads: the enriched sessions and the diagnosis options.
+
+    ``claimed`` holds the index labels of sessions that an earlier detector
+    explained, so later detectors do not explain them again.
+    """
+
+    sessions: pd.DataFrame
+    min_share: float = MIN_SHARE
+    alpha: float = ALPHA
+    min_sessions: dict[str, int] = field(default_factory=dict)
+    claimed: set = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.failed = failed_mask(self.sessions)
+
+    def minimum(self, kind: str, default: int) -> int:
+        """Return the minimum failing sessions for ``kind``, after the caller's overrides."""
+        return max(default, self.min_sessions.get(kind, default))
+
+    def of_causes(self, causes: Iterable[str]) -> pd.Series:
+        """Return a mask of unclaimed sessions with one of ``causes``."""
+        mask = failed_mask(self.sessions, list(causes))
+        if self.claimed:
+            mask &= ~self.sessions.index.isin(list(self.claimed))
+        return mask
+
+    def claim(self, index: Iterable) -> None:
+        """Mark sessions as explained by a finding."""
+        self.claimed.update(index)
+
+
+def scope_of(rows: pd.DataFrame, **override: Any) -> Scope:
+    """Return the scope that a set of sessions covers."""
+    def values(column: str) -> list:
+        if column not in rows.columns:
+            return []
+        return sorted({v for v in rows[column].dropna().tolist()}, key=str)
+
+    scope = Scope(networks=[str(v) for v in values("network")], identities=[str(v) for v in values("identity")],
+                  hosts=[str(v) for v in values("host")], ports=[int(v) for v in values("port")],
+                  start=rows["start"].min() if len(rows) else None, end=rows["start"].max() if len(rows) else None)
+    for key, value in override.items():
+        setattr(scope, key, value)
+    return scope
+
+
+def examples(rows: pd.DataFrame, count: int = 3) -> list[dict[str, Any]]:
+    """Pick up to ``count`` sessions spread over time: first, middle, last."""
+    ordered = rows.sort_values("start")
+    if len(ordered) > count:
+        picks = np.linspace(0, len(ordered) - 1, count).round().astype(int)
+        ordered = ordered.iloc[sorted(set(picks))]
+    out = []
+    for _, row in ordered.iterrows():
+        item = {column: _plain(row[column]) for column in EXAMPLE_COLUMNS if column in row.index}
+        text = row.get("reply_text")
+        if text is None or text is pd.NA:
+            text = row.get("error_text")
+        item["text"] = None if text is pd.NA else text
+        out.append(item)
+    return out
+
+
+def confidence(count: int, p_value: float | None, base: float) -> float:
+    """Return a heuristic confidence in 0..1.
+
+    ``base`` is how directly the evidence names the blocker (an explicit
+    reply text is near 0.9, a pattern in timeouts lower).  More failing
+    sessions and a smaller p-value raise the score towards ``base``.
+    """
+    volume = 1 - math.exp(-count / 10)
+    if p_value is None:
+        significance = 0.85
+    elif p_value < 1e-6:
+        significance = 1.0
+    elif p_value < 1e-3:
+        significance = 0.95
+    else:
+        significance = 0.85
+    return round(base * (0.6 + 0.4 * volume) * significance, 3)
+
+
+@dataclass(slots=True)
+class Cluster:
+    """Failures of one kind in one group, and the sessions around them.
+
+    ``window`` spans the first to the last failure (sessions without a
+    timestamp are always in it); ``rate`` is the share of
+    the group's sessions in that window that failed this way; ``p_value``
+    compares it with every session outside the window or the group.
+    """
+
+    key: Any
+    failures: pd.DataFrame
+    window: pd.DataFrame
+    rate: Rate
+    p_value: float
+    by_split: dict[str, Rate]
+
+
+def clusters(ctx: Context, mask: pd.Series, by: str | Sequence[str], split: str | None = "network") -> list[Cluster]:
+    """Group the failures in ``mask`` by ``by`` and measure each group's concentration.
+
+    Parameters
+    ----------
+    ctx
+        Detector context.
+    mask
+        Failures of the kind.
+    by
+        Column(s) that name a blocker's target (host, identity...).
+    split
+        Column to break each cluster's rate down by (network by default).
+    """
+    frame = ctx.sessions
+    keys = [by] if isinstance(by, str) else list(by)
+    out = []
+    failing = frame[mask]
+    if failing.empty:
+        return out
+    for key, group in failing.groupby(keys if len(keys) > 1 else keys[0], observed=True, dropna=False):
+        same = np.ones(len(frame), dtype=bool)
+        for column, value in zip(keys, key if isinstance(key, tuple) else (key,)):
+            same &= (frame[column].isna() if pd.isna(value) else (frame[column] == value).fillna(False)).to_numpy()
+        # Sessions without a timestamp cannot be placed in time, so they count as inside.
+        timed = ((frame["start"] >= group["start"].min()) & (frame["start"] <= group["start"].max())).fillna(False)
+        inside = same & (timed | frame["start"].isna()).to_numpy()
+        window = frame[inside]
+        rate = Rate.of(len(group), len(window))
+        outside_fail = int(mask[~inside].sum())
+        p_value = fisher_p(len(group), len(window), outside_fail, int((~inside).sum()))
+        by_split: dict[str, Rate] = {}
+        if split is not None and split in frame.columns:
+            for value, part in window.groupby(split, observed=True):
+                by_split[str(value)] = Rate.of(int(mask.loc[part.index].sum()), len(part))
+        out.append(Cluster(key, group, window, rate, p_value, by_split))
+    return out
+
+
+def earned(ctx: Context, cluster: Cluster, minimum: int, min_share: float | None = None) -> bool:
+    """Return whether a cluster carries enough evidence for a finding."""
+    share = ctx.min_share if min_share is None else min_share
+    return (cluster.rate.count >= minimum and cluster.rate.low >= share and cluster.p_value < ctx.alpha)

@@ -1,0 +1,53 @@
+"""token_expiry: OAuth sign-ins fail once the access token is older than its lifetime.
+
+Minimum evidence: at least ``MIN_SESSIONS`` XOAUTH2 rejections with a known
+(or estimated) token age, a step in the rejection rate along token age
+(Fisher p < 0.01) with at least 40% rejected above it and at least
+``MIN_SESSIONS`` rejections above it.  Token ages come from refresh events
+or a tokens table; without either they are estimated from the first
+XOAUTH2 success after a run of failures, the finding says so, and its
+confidence is lower.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..analysis import estimate_threshold
+from .base import Context, Finding, confidence, examples, scope_of
+from ._explicit import names, reply_codes
+
+KIND = "token_expiry"
+MIN_SESSIONS = 5
+CAUSES = ("oauth_token_invalid", "auth_failed")
+
+
+def detect(ctx: Context) -> list[Finding]:
+    """Report the token age above which OAuth sign-ins fail."""
+    if "token_age_s" not in ctx.sessions.columns:
+        return []
+    minimum = ctx.minimum(KIND, MIN_SESSIONS)
+    rows = ctx.sessions[ctx.sessions["token_age_s"].notna()]
+    mask = ctx.of_causes(CAUSES).loc[rows.index]
+    if mask.sum() < minimum:
+        return []
+    step = estimate_threshold(rows["token_age_s"], mask, variable="token_age_s", min_side=minimum)
+    if step is None or step.p_value >= ctx.alpha or step.above.low < ctx.min_share or step.above.count < minimum:
+        return []
+    failing = rows[mask & (rows["token_age_s"] >= step.cut)]
+    basis = failing["token_age_basis"].astype("string").mode()
+    basis_text = str(basis.iloc[0]) if len(basis) else "unknown"
+    limit = math.floor(step.value)
+    estimated = basis_text == "estimated"
+    summary = (f"XOAUTH2 sign-ins fail once the token is older than about {limit} s "
+               f"({names(sorted(failing['identity'].dropna().unique()))})")
+    if estimated:
+        summary += ("; token ages are estimated from the first XOAUTH2 success after failures because no refresh "
+                    "events or tokens table were given, so the true lifetime is somewhat longer")
+    evidence = {"failures": len(failing), "token_age_threshold": step.as_dict(), "token_age_basis": basis_text,
+                "reply_codes": reply_codes(failing)}
+    next_step = (f"Refresh each access token before it is {limit} s old (refresh when less than 5 minutes of "
+                 "expires_in remain, and retry once with a fresh token on 334/535 XOAUTH2 errors).")
+    ctx.claim(failing.index)
+    return [Finding(KIND, confidence(len(failing), step.p_value, 0.7 if estimated else 0.92), summary,
+                    scope_of(failing), evidence, examples(failing), next_step, {"token_age_s": limit})]

@@ -1,0 +1,176 @@
+"""diagnose on generated scenarios: each planted blocker once, with its scope and limit; nothing on healthy logs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from scenarios import IDENTITIES, Scenario
+from smtplogkit import diagnose
+from smtplogkit.findings import KINDS, MIN_SESSIONS
+
+
+def _background(seed: int) -> Scenario:
+    return Scenario(seed).healthy(3000).sparse_failures()
+
+
+def _dns(scenario: Scenario, count: int = 12) -> Scenario:
+    for i in range(count):
+        scenario.add(scenario.start + timedelta(hours=5 * i), network="dc1", identity=IDENTITIES[1],
+                     host="smtp.typo.example", port=587, cause="dns_nxdomain")
+    return scenario
+
+
+# kind -> (plant the blocker, expected scope, expected threshold)
+BLOCKERS = {
+    "rate_limit": (lambda s: s.rate_limit(limit=50), {"identities": ["bulk@example.com"], "hosts": ["smtp.gmail.com"]},
+                   {"per_minute": 50}),
+    "firewall_block": (lambda s: s.firewall(network="dc1", host="mail.example.net", port=465),
+                       {"networks": ["dc1"], "hosts": ["mail.example.net"], "ports": [465]}, {}),
+    "isp_port_block": (lambda s: s.isp_port25(network="office"),
+                       {"networks": ["office"], "hosts": ["mx1.partner.example", "mx2.other.example"], "ports": [25]}, {}),
+    "tls_mode_mismatch": (lambda s: s.misconfigured("tls_mode_mismatch", host="mail.example.net", port=465),
+                          {"networks": ["cloud"], "hosts": ["mail.example.net"], "ports": [465]}, {}),
+    "certificate_problem": (lambda s: s.rewrite("certificate_invalid", host="smtp.gmail.com", network="office"),
+                            {"networks": ["office"], "hosts": ["smtp.gmail.com"]}, {}),
+    "token_expiry": (lambda s: s.token_expiry(lifetime=3600), {"identities": ["oauth@example.com"]},
+                     {"token_age_s": 3600}),
+    "credentials": (lambda s: s.credentials(identity=IDENTITIES[3]), {"identities": [IDENTITIES[3]]}, {}),
+    "auth_policy": (lambda s: s.rewrite("auth_disabled_by_policy", identity=IDENTITIES[6], host="smtp.office365.com"),
+                    {"identities": [IDENTITIES[6]], "hosts": ["smtp.office365.com"]}, {}),
+    "greylisting": (lambda s: s.greylisting(host="mx.greylist.example", delay=300),
+                    {"hosts": ["mx.greylist.example"]}, {"retry_after_s": 315}),
+    "reputation_block": (lambda s: s.rewrite("reputation_blocked", host="smtp.office365.com", network="office"),
+                         {"networks": ["office"], "hosts": ["smtp.office365.com"]}, {}),
+    "dns_failure": (_dns, {"hosts": ["smtp.typo.example"], "networks": ["dc1"]}, {}),
+    "provider_outage": (lambda s: s.outage(host="smtp.gmail.com", start_hour=50, hours=3),
+                        {"networks": ["cloud", "dc1", "office"], "hosts": ["smtp.gmail.com"]}, {}),
+    "idle_disconnect": (lambda s: s.idle_disconnect(idle_limit=300), {"identities": ["pool@example.com"], "networks": ["dc1"]},
+                        {"idle_s": 300}),
+}
+
+
+def _check_scope(finding, scope: dict) -> None:
+    for key, expected in scope.items():
+        assert getattr(finding.scope, key) == expected, f"{finding.kind} scope {key}"
+
+
+def _check_threshold(finding, threshold: dict) -> None:
+    assert set(finding.threshold) == set(threshold), f"{finding.kind} threshold keys"
+    for key, expected in threshold.items():
+        assert finding.threshold[key] == pytest.approx(expected, rel=0.10), f"{finding.kind} {key}"
+
+
+def test_blocker_kinds_covered():
+    assert set(BLOCKERS) == set(KINDS)
+
+
+@pytest.mark.parametrize("kind", sorted(BLOCKERS))
+def test_single_blocker(kind):
+    plant, scope, threshold = BLOCKERS[kind]
+    findings = diagnose(plant(_background(11)).frame())
+    assert findings.kinds() == [kind]
+    _check_scope(findings[0], scope)
+    _check_threshold(findings[0], threshold)
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_mixed_blockers(seed):
+    scenario = Scenario(seed).healthy(4000).sparse_failures()
+    scenario.rate_limit().firewall().isp_port25().token_expiry().idle_disconnect().greylisting()
+    scenario.credentials(identity=IDENTITIES[3])
+    scenario.outage(host="smtp.gmail.com", start_hour=50, hours=3)
+    scenario.rewrite("reputation_blocked", host="smtp.office365.com", network="office")
+    scenario.misconfigured("tls_mode_mismatch", host="mail.example.net", port=465)
+    scenario.rewrite("certificate_invalid", host="smtp.gmail.com", network="office")
+    scenario.rewrite("auth_disabled_by_policy", identity=IDENTITIES[6], host="smtp.office365.com")
+    _dns(scenario)
+    findings = diagnose(scenario.frame())
+    assert Counter(findings.kinds()) == Counter(KINDS)
+    for finding in findings:
+        plant, scope, threshold = BLOCKERS[finding.kind]
+        _check_scope(finding, scope)
+        _check_threshold(finding, threshold)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_healthy_with_noise(seed):
+    scenario = Scenario(100 + seed, days=7).healthy(10000).sparse_failures(0.03)
+    assert diagnose(scenario.frame()).kinds() == []
+
+
+def test_healthy_log():
+    assert diagnose(Scenario(5).healthy(2000).frame()).kinds() == []
+
+
+def test_empty_frame():
+    assert diagnose(Scenario(5).frame()).kinds() == []
+
+
+def test_findings_rest_on_minimum():
+    scenario = Scenario(31).healthy(4000).sparse_failures(0.05)
+    scenario.rate_limit().firewall().isp_port25().token_expiry().idle_disconnect().greylisting()
+    for finding in diagnose(scenario.frame()):
+        assert finding.evidence["failures"] >= MIN_SESSIONS[finding.kind]
+        assert len(finding.examples) >= 2
+
+
+@pytest.mark.parametrize("kind", ["reputation_blocked", "auth_disabled_by_policy", "certificate_invalid"])
+def test_below_minimum_not_reported(kind):
+    scenario = Scenario(41).healthy(1500)
+    scenario.rewrite(kind, count=4, host="smtp.office365.com", network="office")
+    assert diagnose(scenario.frame()).kinds() == []
+
+
+def test_raised_minimum():
+    scenario = _background(12).greylisting(count=40)
+    assert diagnose(scenario.frame(), min_sessions={"greylisting": 100}).kinds() == []
+
+
+def test_token_expiry_says_estimated():
+    scenario = _background(13).token_expiry()
+    estimated = diagnose(scenario.frame())[0]
+    known = diagnose(scenario.frame(), tokens=scenario.refresh_frame())[0]
+    assert "estimated" in estimated.summary
+    assert estimated.evidence["token_age_basis"] == "estimated"
+    assert known.evidence["token_age_basis"] == "tokens_table"
+    assert "estimated" not in known.summary
+    assert known.confidence > estimated.confidence
+
+
+def test_firewall_reports_when_it_started():
+    finding = diagnose(_background(14).firewall(since_day=1.0).frame())[0]
+    worked_until = finding.evidence["worked_until"]
+    assert worked_until >= (Scenario().start + timedelta(days=1)).isoformat()
+    assert worked_until < (Scenario().start + timedelta(days=1, hours=3)).isoformat()
+
+
+def test_json_output():
+    findings = diagnose(BLOCKERS["rate_limit"][0](_background(15)).frame())
+    data = json.loads(findings.to_json())
+    assert [item["kind"] for item in data] == ["rate_limit"]
+    item = data[0]
+    for key in ("kind", "confidence", "scope", "threshold", "evidence", "next_step"):
+        assert key in item
+    for key in ("networks", "identities", "hosts", "ports", "start", "end"):
+        assert key in item["scope"]
+    assert item["scope"]["start"].startswith("2026-")
+    assert 0 <= item["confidence"] <= 1
+    assert item["threshold"] == {"per_minute": 50}
+
+
+def test_text_and_html():
+    findings = diagnose(BLOCKERS["firewall_block"][0](_background(16)).frame())
+    text = str(findings)
+    html = findings._repr_html_()
+    assert "firewall_block" in text and "next step" in text
+    assert "<table>" in html and "firewall_block" in html
+    assert ".log:" in text  # examples name source file and line
+
+
+def test_unknown_kind():
+    with pytest.raises(ValueError, match="unknown finding kind"):
+        diagnose(Scenario(1).healthy(10).frame(), kinds=["nope"])
