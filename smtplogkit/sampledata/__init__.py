@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -34,12 +35,13 @@ SCENARIOS = ("incident", "healthy")
 NETWORKS = ("office", "staging", "prod")
 
 
-def iso(t: float | None) -> str | None:
-    """Return an epoch time as ISO 8601 UTC with a ``Z``, to the millisecond."""
+def iso(t: float | None, *, up: bool = False) -> str | None:
+    """Return an epoch time as ISO 8601 UTC with a ``Z``, to the millisecond (rounded down, or up)."""
     if t is None:
         return None
-    whole = int(t)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((t - whole) * 1000):03d}Z"
+    millis = math.ceil(t * 1000) if up else math.floor(t * 1000)
+    whole, rest = divmod(millis, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{rest:03d}Z"
 
 
 def generate(out: str | os.PathLike, *, seed: int = DEFAULT_SEED, scale: float = 1.0,
@@ -102,7 +104,8 @@ def _evidence(world: World, kind: str) -> dict[str, Any]:
     found = world.outputs.evidence.get(kind)
     if found is None or not found.times:
         return {"sessions": 0, "first_seen": None, "last_seen": None}
-    return {"sessions": len(found.times), "first_seen": iso(min(found.times)), "last_seen": iso(max(found.times))}
+    return {"sessions": len(found.times), "first_seen": iso(min(found.times)),
+            "last_seen": iso(max(found.times), up=True)}
 
 
 def ground_truth(world: World, seed: int, scale: float) -> dict[str, Any]:

@@ -11,10 +11,13 @@ truth.
 from __future__ import annotations
 
 import heapq
+import io
 import math
 import random
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from email.generator import BytesGenerator
+from email.message import EmailMessage
 
 from . import fake, maillog
 from .fleet import (CONNECT_TIMEOUT, CUSTOMER_DOMAINS, DAY, DAYS, EGRESS, GREYLIST_DELAY, GREYLIST_MX,
@@ -212,9 +215,9 @@ class PythonWorker:
         tr, inst, prov, rng = self.tr, self.inst, self.inst.provider, self.rng
         world = self.world
         implicit = self.implicit(tr.t)
-        begin = tr.t
         tr.log("INFO", f"sending {mail.label} to=<{mail.to}> attempt={attempt}")
         tr.t += rng.uniform(0.0005, 0.003)
+        begin = tr.t  # the session starts with the first connect line
         tr.connect(prov.host, inst.port, implicit)
 
         if self.firewalled(tr.t):
@@ -301,15 +304,20 @@ class PythonWorker:
         self.tr.log("ERROR", f"send failed {mail.label} attempt={attempt}")
 
     def message(self, mail: Mail) -> bytes:
-        """Return the message as ``send_message`` flattens it (``EmailMessage`` with ``set_content``)."""
+        """Return the message as ``send_message`` flattens an ``EmailMessage`` built with ``set_content``."""
         t = self.tr.t
         mail.date = t
         mail.message_id = f"<{int(t * 100)}.{self.rng.randint(7, 60)}.{self.rng.randint(10**18, 10**19 - 1)}@{self.inst.pod}>"
-        headers = [f"From: {mail.sender}", f"To: {mail.to}", f"Subject: {mail.subject}",
-                   f"Date: {_mail_date(t)}", f"Message-ID: {mail.message_id}",
-                   'Content-Type: text/plain; charset="utf-8"', "Content-Transfer-Encoding: 7bit",
-                   "MIME-Version: 1.0"]
-        return ("\r\n".join(headers + [""] + mail.lines) + "\r\n").encode()
+        message = EmailMessage()
+        message["From"] = mail.sender
+        message["To"] = mail.to
+        message["Subject"] = mail.subject
+        message["Date"] = _mail_date(t)
+        message["Message-ID"] = mail.message_id
+        message.set_content("\n".join(mail.lines) + "\n")
+        buffer = io.BytesIO()
+        BytesGenerator(buffer, policy=message.policy.clone(linesep="\r\n")).flatten(message, linesep="\r\n")
+        return buffer.getvalue()
 
     # Work loops -------------------------------------------------------------
 
@@ -484,8 +492,9 @@ class NodeWorker:
         for text in source:
             tr.line("DEBUG", text)
         tr.line("DEBUG", ".")
-        size = sum(len(text) for text in source) + 2 * len(source)
-        tr.line("INFO", f"<{size + 3} bytes encoded mime message (source size {size} bytes)>")
+        # nodemailer counts the body with LF line ends and adds CRs when it encodes (see the captures)
+        size = sum(len(text) + 2 for text in source[:9]) + len("\n".join(mail.lines)) + 2
+        tr.line("INFO", f"<{size + len(mail.lines) - 1 + 3} bytes encoded mime message (source size {size} bytes)>")
         queue_id = ""
         accepted_at = tr.t + (rng.uniform(0.02, 0.08) if prov is RELAY else rng.uniform(0.3, 1.2))
         if prov is RELAY:
