@@ -27,13 +27,19 @@ LOAD = '''\
 %matplotlib inline
 import pandas as pd
 
-import smtplogkit
+from smtplogkit import analysis, plots
+from smtplogkit.diagnose import diagnose
+from smtplogkit.enrich import enrich, token_refreshes
+from smtplogkit.findings import Findings
 from smtplogkit.report import load_logs
-from smtplogkit.report.model import run_diagnosis, finding_dict
 
 loaded = load_logs(logs, template=template, labels=labels, tz=tz, start=start, end=end, progress=True)
-sessions, events = loaded.sessions, loaded.events
-print(f"{len(sessions):,} sessions and {len(events):,} events from {len(sessions.attrs['files'])} files")'''
+events = loaded.events
+# Context columns (network, burst rates, idle gaps, token ages) that the diagnosis uses.
+sessions = enrich(loaded.sessions, tz=tz, refreshes=token_refreshes(events))
+failed = analysis.failed_mask(sessions)
+print(f"{len(sessions):,} sessions ({int(failed.sum()):,} failed) and {len(events):,} events "
+      f"from {len(sessions.attrs['files'])} files")'''
 
 READING = '''\
 pd.DataFrame(sessions.attrs["files"])[["source", "format", "lines", "parsed", "noise", "unrecognised", "sessions"]]'''
@@ -70,11 +76,11 @@ def header(title: str, intro: str) -> list:
 def findings_cells(kinds: list[str], heading: str) -> list:
     kinds_literal = ", ".join(f'"{kind}"' for kind in kinds)
     return [
-        md(f"## {heading}\n\nThe diagnosis's findings of these kinds, with their evidence and next step."),
+        md(f"## {heading}\n\nThe diagnosis's findings of these kinds, each with its scope, evidence, example "
+           "sessions and next step. An empty list means the evidence did not support a finding."),
         code(f'''\
-findings = [finding_dict(f) for f in run_diagnosis(sessions)]
-relevant = [f for f in findings if f["kind"] in ({kinds_literal})]
-pd.DataFrame(relevant, columns=["kind", "confidence", "scope", "threshold", "evidence", "next_step"])'''),
+findings = diagnose(sessions, tz=tz)
+Findings(f for f in findings if f.kind in ({kinds_literal}))'''),
     ]
 
 
@@ -88,25 +94,22 @@ def triage() -> list:
         code(READING),
         md("## What fails\n\nSessions per failure stage and cause, most common first."),
         code('''\
-(sessions.groupby(["failure_stage", "cause"], observed=True).size()
+(sessions[failed].groupby(["failure_stage", "cause"], observed=True).size()
  .rename("sessions").sort_values(ascending=False).head(20).to_frame())'''),
         md("## At which stage\n\nHow many sessions reached each protocol stage and how many failed there."),
-        code('''\
-from smtplogkit.report.figures import funnel_figure, timeline_figure
-from smtplogkit.report.model import failed_mask, failures_timeline, stage_funnel
-
-funnel = stage_funnel(sessions)
-funnel_figure(funnel)'''),
-        code("funnel"),
-        md("## Since when\n\nFailed sessions over time by cause, and the first and last time each cause was seen."),
-        code('''\
-failed = failed_mask(sessions)
-timeline, bin_width = failures_timeline(sessions, failed, tz)
-timeline_figure(timeline, tz=tz)'''),
+        code("plots.plot_stage_funnel(sessions);"),
+        code("analysis.stage_funnel(sessions)"),
+        md("## Since when\n\nFailed sessions over time by cause, the weekly pattern, the first and last time "
+           "each cause was seen, and the change points where a network started or stopped failing."),
+        code('plots.plot_failures_over_time(sessions, freq="6h");'),
+        code("plots.plot_hour_weekday(sessions, tz=tz);"),
         code('''\
 (sessions[failed].assign(cause=lambda f: f["cause"].astype("string"))
  .groupby("cause")["start"].agg(first_seen="min", last_seen="max", sessions="count")
  .sort_values("sessions", ascending=False))'''),
+        code('analysis.change_points_by(sessions, "network", failed)'),
+        md("## Diagnosis\n\nEvery finding, most confident first."),
+        code("diagnose(sessions, tz=tz)"),
         md("## Explore\n\nFilter by network, identity, stage, cause and time; pick a session below the panel to "
            "read its redacted transcript."),
         code(EXPLORE),
@@ -120,30 +123,19 @@ def network_firewall() -> list:
                 "Failures before the SMTP greeting (DNS, TCP connect, TLS) point at the network path: egress "
                 "firewalls, ISP blocks on port 25, TLS mode mismatches or certificate problems. This notebook "
                 "compares networks and destinations."),
-        md("## Network-level failures by network and destination\n\nSessions that failed at the dns, connect or "
-           "tls stage, per network, destination host and port."),
+        md("## Network-level failures by network and destination\n\nFailure rate (with 95% Wilson intervals) "
+           "of the dns, connect and tls stages per network, host and port."),
         code('''\
-network_stages = ["dns", "connect", "tls", "greeting"]
-early = sessions[sessions["failure_stage"].astype("string").isin(network_stages)]
-by = [column for column in ("network", "host", "port") if column in sessions.columns]
-early.groupby([*by, "cause"], observed=True, dropna=False).size().rename("sessions").to_frame()'''),
-        md("## Failure rate by network\n\nWith 95% Wilson intervals: a network whose interval sits well above "
-           "the others fails for a reason of its own."),
+network_failed = sessions["failure_stage"].astype("string").isin(["dns", "connect", "tls"]).fillna(False)
+analysis.failure_rate(sessions, ["network", "host", "port"], network_failed).sort_values("failures", ascending=False)'''),
+        md("## Failure rate by network\n\nA network whose interval sits well above the others fails for a "
+           "reason of its own; the association test says whether the difference is more than chance."),
+        code('plots.plot_failure_rate_by(sessions, "network");'),
         code('''\
-from smtplogkit.report.figures import rate_figure
-from smtplogkit.report.model import affected_tables, failed_mask
-
-tables = affected_tables(sessions, failed_mask(sessions))
-tables.get("network", pd.DataFrame())'''),
-        code('''\
-rate_figure(tables["network"], "network") if "network" in tables else "the sessions carry no network label"'''),
-        md("## Destinations reached from each network\n\nSessions per network and port, split by whether they "
-           "got past the connect stage."),
-        code('''\
-reached = ~sessions["failure_stage"].astype("string").isin(["dns", "connect"])
-columns = [column for column in ("network", "port") if column in sessions.columns]
-(sessions.assign(connected=reached).groupby([*columns, "connected"], dropna=False).size()
- .unstack(fill_value=0) if columns else "no network or port columns")'''),
+test = analysis.association(sessions, "network", network_failed)
+{key: test[key] for key in ("test", "p_value", "effect", "effect_size")}'''),
+        md("## When each network started failing"),
+        code('analysis.change_points_by(sessions, "network", network_failed)'),
         *findings_cells(["firewall_block", "isp_port_block", "dns_failure", "tls_mode_mismatch",
                          "certificate_problem", "idle_disconnect"], "Diagnosis: network blockers"),
         md("## Explore"),
@@ -157,22 +149,21 @@ def rate_limits() -> list:
                 "Providers throttle senders that open too many connections or send too many messages in a "
                 "short time (421 4.7.0, Gmail 4.7.28, Microsoft 4.7.650). This notebook looks at when throttling "
                 "happens, for which identities, and how busy each identity was just before."),
-        md("## Throttled sessions per identity"),
+        md("## Throttled sessions per identity and network"),
         code('''\
-throttled = sessions[sessions["cause"].astype("string").isin(["rate_limited", "greylisted", "reputation_blocked"])]
-(throttled.groupby(["identity", "cause"], observed=True, dropna=False).size()
+throttle_causes = ["rate_limited", "greylisted", "reputation_blocked"]
+throttled = analysis.failed_mask(sessions, throttle_causes)
+(sessions[throttled].groupby(["network", "identity", "cause"], observed=True, dropna=False).size()
  .rename("sessions").sort_values(ascending=False).to_frame())'''),
-        md("## Attempts per minute and identity\n\nThe busiest minutes of each identity, with how many of those "
-           "attempts were throttled."),
+        md("## Throttling against burst rate\n\nThe share of sessions throttled against how many attempts the "
+           "same identity made in the minute before, with the estimated threshold."),
+        code("plots.plot_burst_rate(sessions);"),
         code('''\
-per_minute = (sessions.assign(minute=sessions["start"].dt.floor("1min"),
-                              throttled=sessions["cause"].astype("string") == "rate_limited")
-              .groupby(["identity", "minute"], dropna=False)
-              .agg(attempts=("session_id", "size"), throttled=("throttled", "sum")))
-per_minute.sort_values("attempts", ascending=False).head(20)'''),
+burst_columns = ["burst_identity_1m", "burst_identity_10m", "burst_network_1m", "burst_network_10m", "parallel_sessions"]
+sessions.groupby(throttled.rename("throttled"))[burst_columns].describe().T'''),
         md("## Reply codes behind the throttling"),
         code('''\
-(throttled.groupby(["reply_code", "enhanced_code", "reply_text"], dropna=False).size()
+(sessions[throttled].groupby(["reply_code", "enhanced_code", "reply_text"], dropna=False).size()
  .rename("sessions").sort_values(ascending=False).head(15).to_frame())'''),
         *findings_cells(["rate_limit", "greylisting", "reputation_block", "provider_outage"],
                         "Diagnosis: throttling and reputation"),
@@ -186,25 +177,26 @@ def auth_tokens() -> list:
         *header("Authentication and token lifecycle",
                 "AUTH failures come from wrong or empty credentials, app-password requirements, tenant policies "
                 "that disable SMTP AUTH, and expired OAuth access tokens (XOAUTH2). This notebook splits them by "
-                "identity and mechanism and looks at when they started."),
+                "identity and mechanism and looks at token ages."),
         md("## Authentication failures by identity, mechanism and cause"),
         code('''\
 auth_causes = ["auth_failed", "app_password_required", "auth_disabled_by_policy", "oauth_token_invalid",
                "auth_mechanism_unsupported", "auth_required"]
-auth = sessions[sessions["cause"].astype("string").isin(auth_causes)]
-(auth.groupby(["identity", "auth_mechanism", "cause"], observed=True, dropna=False).size()
+auth_failed = analysis.failed_mask(sessions, auth_causes)
+(sessions[auth_failed].groupby(["identity", "auth_mechanism", "cause"], observed=True, dropna=False).size()
  .rename("sessions").sort_values(ascending=False).to_frame())'''),
-        md("## Successes and failures per identity over time\n\nAn identity that worked and then fails in a "
-           "steady rhythm often has a token that expires; one that never worked has wrong credentials."),
+        md("## Failure rate per identity"),
+        code('analysis.failure_rate(sessions[sessions["auth_mechanism"].notna()], "identity", auth_failed)'),
+        md("## OAuth sign-in failures against token age\n\nSign-ins that fail only once a token is older than "
+           "some age point at token expiry. When the logs carry no refresh events, token ages are estimated from "
+           "the first XOAUTH2 success after a run of failures (the figure says so)."),
+        code("plots.plot_token_age(sessions);"),
         code('''\
-with_auth = sessions[sessions["auth_mechanism"].notna()]
-(with_auth.assign(hour=with_auth["start"].dt.tz_convert(tz).dt.floor("1h"),
-                  auth_ok=~with_auth["cause"].astype("string").isin(auth_causes))
- .groupby(["identity", "hour"], dropna=False)["auth_ok"].agg(["sum", "count"])
- .rename(columns={"sum": "succeeded", "count": "attempts"}).head(40))'''),
+oauth = sessions[sessions["token_age_s"].notna()]
+oauth.groupby(["identity", "token_age_basis"], dropna=False)["token_age_s"].describe()'''),
         md("## Server replies to the failed AUTH commands"),
         code('''\
-(auth.groupby(["reply_code", "enhanced_code", "reply_text"], dropna=False).size()
+(sessions[auth_failed].groupby(["reply_code", "enhanced_code", "reply_text"], dropna=False).size()
  .rename("sessions").sort_values(ascending=False).head(15).to_frame())'''),
         *findings_cells(["token_expiry", "credentials", "auth_policy"], "Diagnosis: credentials and tokens"),
         md("## Explore"),

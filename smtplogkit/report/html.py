@@ -9,12 +9,11 @@ taken from a log or a finding goes through :func:`html.escape`.
 from __future__ import annotations
 
 import base64
-import json
 from html import escape
 from typing import Any
 
 from .. import __version__
-from .model import Report, Transcript, describe_scope, format_time
+from .model import Report, Transcript, describe_scope, format_evidence, format_time
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 CSS = """
@@ -170,7 +169,7 @@ def _findings(report: Report) -> str:
 
 
 def _finding(report: Report, finding: dict[str, Any]) -> str:
-    scope = describe_scope(finding.get("scope") or {})
+    scope = describe_scope(finding.get("scope") or {}, report.tz)
     parts = [f"<article class=\"finding\"><h3>{escape(finding['kind'])} "
              f"<span class=\"confidence\">confidence {finding['confidence']:.2f}</span></h3>"]
     if finding.get("summary"):
@@ -197,17 +196,12 @@ def _finding(report: Report, finding: dict[str, Any]) -> str:
 
 def _value(value: Any) -> str:
     if isinstance(value, dict):
-        items = "".join(f"<dt>{escape(str(key))}</dt><dd>{_inline(item)}</dd>" for key, item in value.items())
+        items = "".join(f"<dt>{escape(str(key))}</dt><dd>{escape(format_evidence(item))}</dd>"
+                        for key, item in value.items())
         return f"<dl>{items}</dl>"
     if isinstance(value, (list, tuple)):
-        return "<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in value) + "</ul>"
-    return f"<p>{escape(str(value))}</p>"
-
-
-def _inline(value: Any) -> str:
-    if isinstance(value, (dict, list, tuple)):
-        return f"<code>{escape(json.dumps(value, default=str, ensure_ascii=False))}</code>"
-    return escape(_format(value))
+        return "<ul>" + "".join(f"<li>{escape(format_evidence(item))}</li>" for item in value) + "</ul>"
+    return f"<p>{escape(format_evidence(value))}</p>"
 
 
 def _affected(report: Report) -> str:

@@ -8,12 +8,11 @@ blocks, and table cells have their pipes escaped.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .model import Report, describe_scope, format_time
+from .model import Report, describe_scope, format_evidence, format_time
 
 DIRECTION_MARKS = {"client": "C:", "server": "S:", "local": "--"}
 
@@ -109,14 +108,14 @@ def _findings(report: Report, links: dict[str, str]) -> str:
         return "The diagnosis was not run: smtplogkit.diagnose is missing from this installation."
     if not report.findings:
         return "The diagnosis found no external blocker with enough evidence."
-    return "\n\n".join(_finding(finding, links) for finding in report.findings)
+    return "\n\n".join(_finding(finding, links, report.tz) for finding in report.findings)
 
 
-def _finding(finding: dict[str, Any], links: dict[str, str]) -> str:
+def _finding(finding: dict[str, Any], links: dict[str, str], tz: str) -> str:
     lines = [f"### {_text(finding['kind'])} (confidence {finding['confidence']:.2f})", ""]
     if finding.get("summary"):
         lines += [_text(finding["summary"]), ""]
-    scope = describe_scope(finding.get("scope") or {})
+    scope = describe_scope(finding.get("scope") or {}, tz)
     if scope:
         lines.append(f"- **Scope:** {_text(scope)}")
     if finding.get("threshold"):
@@ -141,11 +140,7 @@ def _finding(finding: dict[str, Any], links: dict[str, str]) -> str:
 
 
 def _inline(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{_text(key)} {_inline(item)}" for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return "`" + json.dumps(value, default=str, ensure_ascii=False).replace("`", "'") + "`"
-    return _cell(value)
+    return _text(format_evidence(value))
 
 
 def _affected(report: Report, links: dict[str, str]) -> str:

@@ -26,7 +26,7 @@ AFFECTED_LABELS = ("network", "environment", "worker", "identity", "host")
 MAX_TABLE_ROWS = 20
 # Table row for sessions without a value for the label.
 MISSING_LABEL = "(none)"
-MAX_TRANSCRIPTS = 8
+MAX_TRANSCRIPTS = 12
 MAX_EXAMPLES_PER_FINDING = 3
 MAX_TRANSCRIPT_EVENTS = 60
 
@@ -490,7 +490,7 @@ def summary_sentences(sessions, failed, findings: list[dict[str, Any]], affected
     first = (f"{failures:,} of {total:,} SMTP sessions ({failures / total:.0%}) failed between {span}; "
              f"the most common failure is {cause} at the {stage} stage ({_sessions(count)}), "
              f"first seen {format_time(since, tz)}.")
-    return [first, _whom_sentence(affected), _blocker_sentence(findings, cause, stage, diagnosed)]
+    return [first, _whom_sentence(affected), _blocker_sentence(findings, cause, stage, diagnosed, tz)]
 
 
 def _sessions(count: int) -> str:
@@ -514,7 +514,7 @@ def _whom_sentence(affected: dict[str, Any]) -> str:
     return f"The failures hit {listed}."
 
 
-def _blocker_sentence(findings: list[dict[str, Any]], cause: str, stage: str, diagnosed: bool) -> str:
+def _blocker_sentence(findings: list[dict[str, Any]], cause: str, stage: str, diagnosed: bool, tz: str) -> str:
     if not diagnosed:
         return (f"The diagnosis was not run because smtplogkit.diagnose is missing from this installation; "
                 f"start from the {cause} sessions at {stage} shown below.")
@@ -522,15 +522,15 @@ def _blocker_sentence(findings: list[dict[str, Any]], cause: str, stage: str, di
         return (f"No external blocker met the diagnosis's evidence thresholds; "
                 f"start from the {cause} sessions at {stage} shown below.")
     top = findings[0]
-    scope = describe_scope(top.get("scope") or {})
+    scope = describe_scope(top.get("scope") or {}, tz)
     where = f" ({scope})" if scope else ""
     step = str(top.get("next_step") or "").rstrip(".")
     return (f"The likely blocker is {top['kind']}{where}, with confidence {top['confidence']:.2f}"
             + (f"; next step: {step}." if step else "."))
 
 
-def describe_scope(scope: Mapping[str, Any]) -> str:
-    """Return a finding's scope as a short phrase (``networks office; ports 25``)."""
+def describe_scope(scope: Mapping[str, Any], tz: str = "UTC") -> str:
+    """Return a finding's scope as a short phrase (``networks office; ports 25; from ... to ...``)."""
     parts = []
     for key in ("networks", "identities", "hosts", "ports"):
         values = scope.get(key) or []
@@ -540,5 +540,37 @@ def describe_scope(scope: Mapping[str, Any]) -> str:
             shown = ", ".join(str(value) for value in list(values)[:4]) + (", ..." if len(values) > 4 else "")
             parts.append(f"{key} {shown}")
     if scope.get("start") or scope.get("end"):
-        parts.append(f"from {scope.get('start') or '?'} to {scope.get('end') or '?'}")
+        start = format_time(scope["start"], tz) if scope.get("start") else "?"
+        end = format_time(scope["end"], tz) if scope.get("end") else "?"
+        parts.append(f"from {start} to {end}")
     return "; ".join(redact_text(part) for part in parts)
+
+
+def format_evidence(value: Any) -> str:
+    """Return one evidence value as text.
+
+    A rate (a dict with ``count``, ``total``, ``rate`` and optionally
+    ``ci95``) reads ``294/294 = 100% (95% CI 98.7% to 100%)``; other dicts
+    read ``key: value; ...``; floats keep three significant digits.
+    """
+    if isinstance(value, Mapping) and {"count", "total", "rate"} <= set(value):
+        text = f"{value['count']:,}/{value['total']:,} = {_percent(value['rate'])}"
+        bounds = value.get("ci95")
+        if isinstance(bounds, (list, tuple)) and len(bounds) == 2 and None not in bounds:
+            text += f" (95% CI {_percent(bounds[0])} to {_percent(bounds[1])})"
+        return text
+    if isinstance(value, Mapping):
+        return "; ".join(f"{key}: {format_evidence(item)}" for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_evidence(item) for item in value)
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
+def _percent(value: Any) -> str:
+    if value is None or _is_missing(value):
+        return "n/a"
+    return f"{float(value):.1%}".replace(".0%", "%")
