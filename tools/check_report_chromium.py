@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -87,8 +89,9 @@ class DevTools:
 
 def start_chromium(profile: str) -> tuple[subprocess.Popen, int]:
     """Start headless Chromium and return the process and its DevTools port."""
+    # A session of its own lets stop_chromium end Chromium's helper processes too.
     process = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     assert process.stderr is not None
     while time.monotonic() < deadline:
@@ -98,8 +101,22 @@ def start_chromium(profile: str) -> tuple[subprocess.Popen, int]:
         match = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
         if match:
             return process, int(match.group(1))
-    process.kill()
+    stop_chromium(process)
     raise RuntimeError(f"{CHROMIUM} did not report a DevTools port within {STARTUP_TIMEOUT_S} s")
+
+
+def stop_chromium(process: subprocess.Popen) -> None:
+    """End the Chromium started by :func:`start_chromium` and its helper processes."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=10)
+            time.sleep(0.2)  # helpers of the group exit just after the browser process
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def page_socket_url(port: int) -> str:
@@ -132,7 +149,8 @@ def problems_in(events: list[dict]) -> tuple[list[str], list[str]]:
 
 def check(html_path: Path, screenshot: Path | None = None) -> dict:
     """Render ``html_path`` and return what was found, with ``ok`` true when it passed."""
-    with tempfile.TemporaryDirectory(prefix="report-chromium-") as profile:
+    # Chromium helpers may still write to the profile while it is removed.
+    with tempfile.TemporaryDirectory(prefix="report-chromium-", ignore_cleanup_errors=True) as profile:
         process, port = start_chromium(profile)
         try:
             tools = DevTools(page_socket_url(port))
@@ -148,11 +166,7 @@ def check(html_path: Path, screenshot: Path | None = None) -> dict:
             errors, requests = problems_in(tools.events)
             tools.close()
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_chromium(process)
 
     broken = [index for index, image in enumerate(facts["images"]) if not image["complete"] or image["width"] == 0]
     missing = [name for name in SECTION_IDS if name not in facts["sections"]]
