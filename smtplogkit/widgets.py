@@ -24,7 +24,7 @@ from typing import Any
 
 from .analysis import failed_mask
 from .report import figures
-from .report.model import failures_timeline, format_time, session_transcript
+from .report.model import failures_timeline, format_time, session_transcript, timeline_bin
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +125,7 @@ class FilterPanel:
         if start.empty:
             return widgets.SelectionRangeSlider(options=["no times"], index=(0, 0), description="time", disabled=True)
         local = start.dt.tz_convert(self.tz)
-        span = local.max() - local.min()
-        freq = "1h" if span <= pd.Timedelta(days=3) else "6h" if span <= pd.Timedelta(days=21) else "1D"
+        freq = timeline_bin(local.max() - local.min())
         edges = pd.date_range(local.min().floor(freq), local.max().floor(freq) + pd.Timedelta(freq), freq=freq)
         options = [(f"{edge:%m-%d %H:%M}", edge) for edge in edges]
         return widgets.SelectionRangeSlider(options=options, index=(0, len(options) - 1), description="time",

@@ -3,7 +3,7 @@
 :func:`build_report` turns sessions, their events and the diagnosis findings
 into a :class:`Report`: plain tables, sentences and PNG figures.  The
 renderers in :mod:`.html` and :mod:`.markdown` only lay that content out, so
-the two versions always say the same thing.
+the two versions show the same content.
 """
 
 from __future__ import annotations
@@ -266,8 +266,8 @@ def _example_dict(example: Any) -> dict[str, Any]:
 def failures_timeline(sessions, failed, tz: str) -> tuple[Any, str]:
     """Return failed sessions per time bin and cause, and the bin width.
 
-    The bin is one hour for up to three days of data, six hours for up to
-    three weeks, and one day beyond that, so a bar chart stays readable.
+    The bin width comes from :func:`timeline_bin`, so a bar chart stays
+    readable from an hour of data to a month.
     """
     import pandas as pd
 
@@ -275,8 +275,7 @@ def failures_timeline(sessions, failed, tz: str) -> tuple[Any, str]:
     if rows.empty:
         return pd.DataFrame(), "1h"
     start = rows["start"].dt.tz_convert(tz)
-    span = start.max() - start.min()
-    freq = "1h" if span <= pd.Timedelta(days=3) else "6h" if span <= pd.Timedelta(days=21) else "1D"
+    freq = timeline_bin(start.max() - start.min())
     cause = rows["cause"].astype("string").fillna("unknown")
     table = (pd.DataFrame({"bin": start.dt.floor(freq), "cause": cause})
              .groupby(["bin", "cause"]).size().unstack(fill_value=0))
@@ -286,11 +285,22 @@ def failures_timeline(sessions, failed, tz: str) -> tuple[Any, str]:
     return table, freq
 
 
+def timeline_bin(span) -> str:
+    """Return the time bin for a span of data: 1 h up to 3 days, 6 h up to 3 weeks, else 1 day."""
+    import pandas as pd
+
+    if span <= pd.Timedelta(days=3):
+        return "1h"
+    if span <= pd.Timedelta(days=21):
+        return "6h"
+    return "1D"
+
+
 def affected_tables(sessions, failed) -> dict[str, Any]:
     """Return, per label column, sessions, failures, failure rate and top cause per value.
 
     Only labels from :data:`AFFECTED_LABELS` that have values are included.
-    Each table is sorted by failures, largest first, and holds at most
+    Each table is sorted by failures, largest first, and contains at most
     :data:`MAX_TABLE_ROWS` rows.
     """
     import pandas as pd
@@ -389,12 +399,12 @@ def _link_examples(findings: list[dict[str, Any]], sessions, transcripts: list[T
 
 def _totals(sessions, failed) -> dict[str, Any]:
     start = sessions["start"].dropna()
-    return {
-        "sessions": int(len(sessions)),
-        "failed": int(failed.sum()),
-        "first": start.min() if len(start) else None,
-        "last": sessions["end"].dropna().max() if sessions["end"].notna().any() else (start.max() if len(start) else None),
-    }
+    end = sessions["end"].dropna()
+    first = start.min() if len(start) else None
+    last = start.max() if len(start) else None
+    if len(end):
+        last = end.max()
+    return {"sessions": int(len(sessions)), "failed": int(failed.sum()), "first": first, "last": last}
 
 
 def reading_details(sessions, tz: str) -> dict[str, Any]:
@@ -471,7 +481,7 @@ def _finding_figure(finding: dict[str, Any], sessions):
 
 def summary_sentences(sessions, failed, findings: list[dict[str, Any]], affected: dict[str, Any],
                       tz: str, *, diagnosed: bool = True) -> list[str]:
-    """Return the three summary sentences: what failed since when, for whom, and the likely blocker."""
+    """Return the three summary sentences: what failed since when, who is affected, and the likely blocker."""
     total, failures = len(sessions), int(failed.sum())
     if not total:
         return ["No SMTP sessions were found in the logs read.",
