@@ -195,7 +195,7 @@ def estimate_threshold(values: pd.Series, failed: pd.Series, *, variable: str = 
     """Estimate the value above which failures start, with a two-rate step fit.
 
     Every cut between two distinct observed values is scored by the binomial
-    log-likelihood of one failure rate below and another above it; the best
+    log-likelihood of one failure rate below and another above it.  The best
     cut with a higher rate above wins.  Fisher's exact test on the resulting
     2x2 table gives the p-value.
 
@@ -293,7 +293,7 @@ def change_points(times: pd.Series, failed: pd.Series, *, min_size: int = 5, alp
                   max_points: int = 4) -> list[ChangePoint]:
     """Find times where a failure starts or stops, by binary segmentation.
 
-    Each segment is split at the best two-rate cut in time order; the split
+    Each segment is split at the best two-rate cut in time order.  The split
     is kept when Fisher's exact test on the two sides gives ``p < alpha`` and
     each side has at least ``min_size`` sessions.
 

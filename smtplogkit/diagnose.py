@@ -56,8 +56,8 @@ def diagnose(sessions: pd.DataFrame, *, tz: str | tzinfo = "UTC", refreshes: pd.
     Findings
         A list of :class:`~smtplogkit.findings.Finding`, most confident first.
     """
-    wanted = set(KINDS if kinds is None else kinds)
-    unknown = wanted - set(KINDS)
+    selected = set(KINDS if kinds is None else kinds)
+    unknown = selected - set(KINDS)
     if unknown:
         raise ValueError(f"unknown finding kind(s) {', '.join(sorted(unknown))}; choose from {', '.join(KINDS)}")
     frame = sessions
@@ -67,7 +67,7 @@ def diagnose(sessions: pd.DataFrame, *, tz: str | tzinfo = "UTC", refreshes: pd.
     ctx = Context(frame.reset_index(drop=True), min_share=min_share, alpha=alpha, min_sessions=dict(min_sessions or {}))
     found = Findings()
     for detector in DETECTORS:
-        if detector.KIND not in wanted:
+        if detector.KIND not in selected:
             continue
         results = detector.detect(ctx)
         logger.info("%s: %d finding(s)", detector.KIND, len(results))

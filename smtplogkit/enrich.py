@@ -268,7 +268,7 @@ def add_token_age(sessions: pd.DataFrame, refreshes: pd.DataFrame | None = None,
     pandas.DataFrame
         A copy with the two columns.  When neither ``refreshes`` nor
         ``tokens`` give a refresh for an identity, its refresh times are
-        estimated with :func:`estimate_refreshes` and the basis says
+        estimated with :func:`estimate_refreshes` and the basis is
         ``estimated``.  Sessions that do not use OAuth get NaN and NA.
     """
     out = sessions.copy()

@@ -50,6 +50,7 @@ def plot_stage_funnel(sessions: pd.DataFrame, ax: Any = None):
     ax.set_yticks(positions, funnel.index)
     ax.invert_yaxis()
     ax.set_xlabel("sessions")
+    ax.set_ylabel("protocol stage")
     ax.set_title(f"SMTP stage funnel ({len(sessions)} connection attempts)")
     ax.legend(loc="lower right")
     return figure
@@ -88,6 +89,7 @@ def plot_hour_weekday(sessions: pd.DataFrame, tz: str = "UTC", ax: Any = None):
     ax.set_yticks(range(7), WEEKDAYS)
     ax.set_xticks(range(0, 24, 2), [str(h) for h in range(0, 24, 2)])
     ax.set_xlabel(f"hour of day ({tz})")
+    ax.set_ylabel("day of week")
     ax.set_title("Failed sessions by weekday and hour")
     figure.colorbar(image, ax=ax, label="failed sessions")
     return figure
@@ -174,8 +176,9 @@ def plot_failure_rate_by(sessions: pd.DataFrame, by: str = "network", causes=Non
     errors = np.vstack([table["rate"] - table["low"], table["high"] - table["rate"]])
     ax.bar(positions, table["rate"], yerr=errors, capsize=4, color="tab:red", alpha=0.8)
     ax.set_xticks(positions, [f"{name}\n(n={n})" for name, n in zip(table.index, table["sessions"])])
+    ax.set_xlabel(f"{by} (n = sessions)")
     ax.set_ylabel("failure rate (95% Wilson interval)")
     ax.set_ylim(0, 1.05)
-    what = "failure rate" if causes is None else f"{', '.join(causes)} rate"
-    ax.set_title(f"{what.capitalize()} by {by}")
+    measure = "failure rate" if causes is None else f"{', '.join(causes)} rate"
+    ax.set_title(f"{measure.capitalize()} by {by}")
     return figure

@@ -22,7 +22,8 @@ def test_wilson_matches_scipy(successes, trials):
 
 def test_wilson_without_trials():
     low, high = wilson_interval(0, 0)
-    assert np.isnan(low) and np.isnan(high)
+    assert np.isnan(low)
+    assert np.isnan(high)
 
 
 def test_failure_rate_by_network():
@@ -31,7 +32,8 @@ def test_failure_rate_by_network():
     assert table.loc["office", "rate"] == 1.0
     assert table.loc["dc1", "failures"] == 0
     assert table.loc["office", "low"] > 0.9
-    assert (table["low"] <= table["rate"]).all() and (table["rate"] <= table["high"]).all()
+    assert (table["low"] <= table["rate"]).all()
+    assert (table["rate"] <= table["high"]).all()
 
 
 def test_association_two_groups_uses_fisher():

@@ -11,6 +11,7 @@ import pytest
 from scenarios import IDENTITIES, Scenario
 from smtplogkit import diagnose
 from smtplogkit.findings import KINDS, MIN_SESSIONS
+from smtplogkit.findings._egress import is_external
 
 
 def _background(seed: int) -> Scenario:
@@ -77,7 +78,7 @@ def test_single_blocker(kind):
     _check_threshold(findings[0], threshold)
 
 
-@pytest.mark.parametrize("seed", [21, 22, 23])
+@pytest.mark.parametrize("seed", [21, 22, 23, 404])
 def test_mixed_blockers(seed):
     scenario = Scenario(seed).healthy(4000).sparse_failures()
     scenario.rate_limit().firewall().isp_port25().token_expiry().idle_disconnect().greylisting()
@@ -166,11 +167,26 @@ def test_text_and_html():
     findings = diagnose(BLOCKERS["firewall_block"][0](_background(16)).frame())
     text = str(findings)
     html = findings._repr_html_()
-    assert "firewall_block" in text and "next step" in text
-    assert "<table>" in html and "firewall_block" in html
+    assert "firewall_block" in text
+    assert "next step" in text
+    assert "<table>" in html
+    assert "firewall_block" in html
     assert ".log:" in text  # examples name source file and line
 
 
 def test_unknown_kind():
     with pytest.raises(ValueError, match="unknown finding kind"):
         diagnose(Scenario(1).healthy(10).frame(), kinds=["nope"])
+
+
+def test_isp_block_needs_external_hosts():
+    scenario = _background(17).isp_port25(network="office", hosts=("relay1.corp", "10.1.2.3"))
+    assert "isp_port_block" not in diagnose(scenario.frame()).kinds()
+
+
+@pytest.mark.parametrize(("host", "external"), [
+    ("mx1.partner.example", True), ("203.0.113.9", False), ("8.8.8.8", True), ("10.0.0.5", False),
+    ("localhost", False), ("mail.corp", False), ("relay.local", False), ("[2001:4860::1]", True), ("::1", False),
+])
+def test_external_host_check(host, external):
+    assert is_external(host) is external

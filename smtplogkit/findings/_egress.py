@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pandas as pd
 
 from ..analysis import Rate
@@ -9,6 +11,25 @@ from ..labels import STAGE_ORDER, Stage
 
 CONNECT_CAUSES = ("connect_timeout", "connect_refused", "network_unreachable")
 SUBMISSION_PORTS = (465, 587, 2525)
+# Name suffixes of hosts inside an organisation (RFC 6762 .local, RFC 8375 home.arpa, common private zones).
+INTERNAL_SUFFIXES = (".local", ".internal", ".lan", ".corp", ".home.arpa", ".localdomain")
+
+
+def is_external(host: object) -> bool:
+    """Return whether a host name or address looks like a server outside the sender's own network.
+
+    Private, loopback and link-local addresses, ``localhost`` and names under
+    common internal suffixes are internal; every other name counts as
+    external, because DNS is not consulted.
+    """
+    if not isinstance(host, str) or not host:
+        return False
+    name = host.strip("[]").lower().rstrip(".")
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return name != "localhost" and "." in name and not name.endswith(INTERNAL_SUFFIXES)
+    return address.is_global
 
 
 def connected(sessions: pd.DataFrame) -> pd.Series:

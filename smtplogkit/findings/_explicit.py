@@ -35,15 +35,15 @@ def earned_clusters(ctx: Context, mask: pd.Series, by: str | Sequence[str], mini
     """Return, per value of ``by``, the clusters that earn a finding.
 
     A blocker that hits one network is found by grouping by ``by`` and
-    network, because its share of all networks' sessions would be diluted;
-    a blocker that hits every network thinly is found by ``by`` alone.
+    network, because its share of all networks' sessions would be diluted.
+    A blocker that hits every network thinly is found by ``by`` alone.
     """
     keys = [by] if isinstance(by, str) else list(by)
     per_network: dict[Any, list[Cluster]] = {}
-    for cluster in clusters(ctx, mask, [*keys, "network"], split=None):
+    for cluster in clusters(ctx, mask, [*keys, "network"], split=None, minimum=minimum):
         if earned(ctx, cluster, minimum, min_share):
             per_network.setdefault(cluster.key[:-1] if len(keys) > 1 else cluster.key[0], []).append(cluster)
-    for cluster in clusters(ctx, mask, by):
+    for cluster in clusters(ctx, mask, by, minimum=minimum):
         if cluster.key not in per_network and earned(ctx, cluster, minimum, min_share):
             per_network[cluster.key] = [cluster]
     return list(per_network.items())
@@ -57,8 +57,8 @@ def explicit_findings(ctx: Context, *, kind: str, causes: Sequence[str], by: str
     ``merge(key)``, when given, maps several keys to one finding (one per
     host for a tenant-wide policy found per host and identity).
 
-    ``describe(key, rows, rates)`` returns the summary and the next step;
-    ``rates`` holds the failure share per network at the same hosts while
+    ``describe(key, rows, rates)`` returns the summary and the next step.
+    ``rates`` maps each network to its failure share per network at the same hosts while
     the failures went on.
     """
     mask = ctx.of_causes(causes)

@@ -1,9 +1,9 @@
 """auth_policy: the provider's policy refuses the way the client signs in.
 
 Covers SMTP AUTH disabled for the tenant or mailbox (5.7.139, Gmail's 534
-5.7.14 web sign-in demand), an app password required (534 5.7.9), an AUTH
-mechanism the server does not offer, and a server that demands AUTH the
-client did not send.  Minimum evidence: at least ``MIN_SESSIONS`` such
+5.7.14 web sign-in demand) and an app password required (534 5.7.9).  It
+also covers an AUTH mechanism the server does not offer, and a server that
+demands AUTH the client did not send.  Minimum evidence: at least ``MIN_SESSIONS`` such
 sessions for one identity at one host, at least 40% of that identity's
 sessions there between the first and last of them, more often than
 elsewhere (Fisher p < 0.01).  Identities refused by the same host form one

@@ -28,7 +28,7 @@ MIN_SHARE = 0.4
 
 @dataclass(slots=True)
 class Scope:
-    """Where and when a blocker acts."""
+    """Networks, identities, hosts, ports and time window a blocker acts on."""
 
     networks: list[str] = field(default_factory=list)
     identities: list[str] = field(default_factory=list)
@@ -65,10 +65,10 @@ class Finding:
     """One external blocker named with its evidence.
 
     ``confidence`` is a heuristic score from 0 to 1 built by
-    :func:`confidence`; ``threshold`` holds the estimated limit, if the kind
-    has one (``{"per_minute": 50}``, ``{"token_age_s": 3600}``);
-    ``evidence`` holds counts, rates with 95% Wilson intervals and p-values;
-    ``examples`` two or three sessions with source file and line.
+    :func:`confidence`.  ``threshold`` is the estimated limit, if the kind
+    has one (``{"per_minute": 50}``, ``{"token_age_s": 3600}``).
+    ``evidence`` contains counts, rates with 95% Wilson intervals and
+    p-values, and ``examples`` two or three sessions with source file and line.
     """
 
     kind: str
@@ -172,9 +172,9 @@ def _plain(value: Any) -> Any:
 
 @dataclass
 class Context:
-    """What every detector reads: the enriched sessions and the diagnosis options.
+    """Detector input: the enriched sessions and the diagnosis options.
 
-    ``claimed`` holds the index labels of sessions that an earlier detector
+    ``claimed`` contains the index labels of sessions that an earlier detector
     explained, so later detectors do not explain them again.
     """
 
@@ -258,21 +258,21 @@ def confidence(count: int, p_value: float | None, base: float) -> float:
 class Cluster:
     """Failures of one kind in one group, and the sessions around them.
 
-    ``window`` spans the first to the last failure (sessions without a
-    timestamp are always in it); ``rate`` is the share of
-    the group's sessions in that window that failed this way; ``p_value``
-    compares it with every session outside the window or the group.
+    The window spans the first to the last failure, and sessions without a
+    timestamp are always in it.  ``rate`` is the share of the group's
+    sessions in that window that failed this way.  ``p_value`` compares it
+    with every session outside the window or the group.
     """
 
     key: Any
     failures: pd.DataFrame
-    window: pd.DataFrame
     rate: Rate
     p_value: float
     by_split: dict[str, Rate]
 
 
-def clusters(ctx: Context, mask: pd.Series, by: str | Sequence[str], split: str | None = "network") -> list[Cluster]:
+def clusters(ctx: Context, mask: pd.Series, by: str | Sequence[str], split: str | None = "network",
+             minimum: int = 1) -> list[Cluster]:
     """Group the failures in ``mask`` by ``by`` and measure each group's concentration.
 
     Parameters
@@ -285,30 +285,45 @@ def clusters(ctx: Context, mask: pd.Series, by: str | Sequence[str], split: str 
         Column(s) that name a blocker's target (host, identity...).
     split
         Column to break each cluster's rate down by (network by default).
+    minimum
+        Groups with fewer failures are skipped.
     """
     frame = ctx.sessions
     keys = [by] if isinstance(by, str) else list(by)
+    failed = mask.to_numpy(dtype=bool)
+    if not failed.any():
+        return []
+    codes = frame.groupby(keys if len(keys) > 1 else keys[0], observed=True, dropna=False, sort=False).ngroup().to_numpy()
+    starts = frame["start"].to_numpy(dtype="datetime64[ns]")
+    untimed = np.isnat(starts)
+    split_codes, split_names = pd.factorize(frame[split]) if split is not None and split in frame.columns else (None, None)
+    group_ids, counts = np.unique(codes[failed], return_counts=True)
     out = []
-    failing = frame[mask]
-    if failing.empty:
-        return out
-    for key, group in failing.groupby(keys if len(keys) > 1 else keys[0], observed=True, dropna=False):
-        same = np.ones(len(frame), dtype=bool)
-        for column, value in zip(keys, key if isinstance(key, tuple) else (key,)):
-            same &= (frame[column].isna() if pd.isna(value) else (frame[column] == value).fillna(False)).to_numpy()
-        # Sessions without a timestamp cannot be placed in time, so they count as inside.
-        timed = ((frame["start"] >= group["start"].min()) & (frame["start"] <= group["start"].max())).fillna(False)
-        inside = same & (timed | frame["start"].isna()).to_numpy()
-        window = frame[inside]
-        rate = Rate.of(len(group), len(window))
-        outside_fail = int(mask[~inside].sum())
-        p_value = fisher_p(len(group), len(window), outside_fail, int((~inside).sum()))
-        by_split: dict[str, Rate] = {}
-        if split is not None and split in frame.columns:
-            for value, part in window.groupby(split, observed=True):
-                by_split[str(value)] = Rate.of(int(mask.loc[part.index].sum()), len(part))
-        out.append(Cluster(key, group, window, rate, p_value, by_split))
+    for group_id in group_ids[counts >= minimum]:
+        same = codes == group_id
+        failing = same & failed
+        times = starts[failing & ~untimed]
+        inside = same
+        if len(times):
+            # Sessions without a timestamp cannot be placed in time, so they count as inside.
+            inside = same & (((starts >= times.min()) & (starts <= times.max())) | untimed)
+        count, total = int(failing.sum()), int(inside.sum())
+        outside_fail = int((failed & ~inside).sum())
+        p_value = fisher_p(count, total, outside_fail, len(frame) - total)
+        rows = frame[failing]
+        key = tuple(rows[column].iloc[0] for column in keys)
+        out.append(Cluster(key if len(keys) > 1 else key[0], rows, Rate.of(count, total), p_value,
+                           _split_rates(split_codes, split_names, inside, failed)))
     return out
+
+
+def _split_rates(codes, names, inside: np.ndarray, failed: np.ndarray) -> dict[str, Rate]:
+    if codes is None:
+        return {}
+    valid = inside & (codes >= 0)
+    totals = np.bincount(codes[valid], minlength=len(names))
+    fails = np.bincount(codes[valid & failed], minlength=len(names))
+    return {str(names[i]): Rate.of(int(fails[i]), int(totals[i])) for i in np.nonzero(totals)[0]}
 
 
 def earned(ctx: Context, cluster: Cluster, minimum: int, min_share: float | None = None) -> bool:

@@ -3,8 +3,8 @@
 Minimum evidence: at least ``MIN_SESSIONS`` sessions to one host failing
 certificate verification, at least 40% of that host's sessions between the
 first and last such failure, more often than elsewhere (Fisher p < 0.01).
-When other networks reach the same host with working TLS, the finding
-says so: a TLS-inspecting proxy on the failing networks is then likely.
+When other networks reach the same host with working TLS, the summary
+states it: a TLS-inspecting proxy on the failing networks is then likely.
 """
 
 from __future__ import annotations

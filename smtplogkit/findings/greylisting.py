@@ -25,9 +25,9 @@ def _retry_delays(sessions: pd.DataFrame, deferred: pd.DataFrame) -> list[float]
     ok = sessions[sessions["cause"].astype("string") == "ok"].sort_values("start")
     delays = []
     for _, row in deferred.iterrows():
-        who = row["identity"] if pd.notna(row["identity"]) else None
+        sender = row["identity"] if pd.notna(row["identity"]) else None
         later = ok[(ok["host"] == row["host"]) & (ok["start"] > row["start"])]
-        later = later[later["identity"] == who] if who is not None else later[later["network"] == row["network"]]
+        later = later[later["identity"] == sender] if sender is not None else later[later["network"] == row["network"]]
         if len(later):
             delays.append((later["start"].iloc[0] - row["start"]).total_seconds())
     return delays

@@ -22,14 +22,15 @@ CAUSES = ("server_disconnected", "connection_reset", "read_timeout")
 
 
 def _senders_with_step(ctx: Context, rows, mask):
-    """Mask of rows from senders whose own disconnects step up with the idle gap.
+    """Return a mask of rows from senders whose own disconnects step up with the idle gap.
 
     Other senders open a fresh connection per message (or hit a disconnect
     by chance), so their long gaps without failures would dilute the step.
     """
     senders = rows["identity"].astype("string").fillna("@" + rows["network"].astype("string"))
     keep = set()
-    for sender in set(senders[mask.loc[rows.index]]):
+    failures = senders[mask.loc[rows.index]].value_counts()
+    for sender in failures[failures >= 2].index:  # one disconnect is chance, not a pattern
         own = rows[senders == sender]
         step = estimate_threshold(own["idle_gap_s"], mask.loc[own.index], min_side=3)
         if step is not None and step.p_value < ctx.alpha:

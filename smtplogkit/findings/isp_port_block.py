@@ -1,5 +1,6 @@
 """isp_port_block: a network cannot reach port 25 of outside mail servers while submission ports work.
 
+Only hosts that look external count (see :func:`._egress.is_external`).
 Minimum evidence: from one network, at least ``MIN_SESSIONS`` port-25
 connections that time out, are refused or unreachable, making at least 40%
 of its port-25 attempts between the first and last failure; at least
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from ..analysis import Rate, fisher_p
 from .base import Context, Finding, confidence, examples, scope_of
-from ._egress import CONNECT_CAUSES, SUBMISSION_PORTS, connected, in_window, outcome_words, window_rate
+from ._egress import CONNECT_CAUSES, SUBMISSION_PORTS, connected, in_window, is_external, outcome_words, window_rate
 from ._explicit import names
 
 KIND = "isp_port_block"
@@ -30,7 +31,8 @@ def detect(ctx: Context) -> list[Finding]:
     reached = connected(sessions)
     port = sessions["port"]
     found = []
-    for network, own in sessions[(port == 25).fillna(False)].groupby("network", observed=True):
+    outside = sessions["host"].map(is_external, na_action="ignore").fillna(False).astype(bool)
+    for network, own in sessions[(port == 25).fillna(False) & outside].groupby("network", observed=True):
         rate, failing = window_rate(own, mask)
         if rate.count < minimum or rate.low < ctx.min_share:
             continue

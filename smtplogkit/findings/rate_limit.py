@@ -50,9 +50,7 @@ def detect(ctx: Context) -> list[Finding]:
     minimum = ctx.minimum(KIND, MIN_SESSIONS)
     mask = ctx.of_causes(CAUSES)
     found = []
-    for cluster in clusters(ctx, mask, "host"):
-        if cluster.rate.count < minimum:
-            continue
+    for cluster in clusters(ctx, mask, "host", minimum=minimum):
         host_rows = ctx.sessions[(ctx.sessions["host"] == cluster.key).fillna(False)]
         best = _best_threshold(ctx, host_rows, mask)
         if best is None and not earned(ctx, cluster, minimum):
@@ -62,7 +60,7 @@ def detect(ctx: Context) -> list[Finding]:
             rows = rows[rows[best[0]] >= best[1].cut]  # the throttles the burst threshold explains
         evidence = {**cluster_evidence(cluster), "failures": len(rows)}
         threshold: dict = {}
-        who = names(sorted(rows["identity"].dropna().unique())) or names(sorted(rows["network"].dropna().unique()))
+        senders = names(sorted(rows["identity"].dropna().unique())) or names(sorted(rows["network"].dropna().unique()))
         if best is not None:
             feature, step = best
             unit, basis = FEATURES[feature]
@@ -70,14 +68,14 @@ def detect(ctx: Context) -> list[Finding]:
             threshold = {unit: limit}
             evidence["burst_threshold"] = {**step.as_dict(), "counted_per": basis}
             window = "minute" if unit == "per_minute" else "10 minutes"
-            summary = f"{cluster.key} throttles {who} above {limit} attempts per {window} per {basis}"
+            summary = f"{cluster.key} throttles {senders} above {limit} attempts per {window} per {basis}"
             step_text = (f"Keep each {basis} under {limit} messages per {window} at {cluster.key}: queue and pace "
                          "sends, reuse one connection for several messages, and back off when a 4xx throttle reply "
                          "comes.")
             p_value = step.p_value
         else:
-            summary = f"{cluster.key} throttles {who} (a quota ran out; no burst threshold)"
-            step_text = (f"Check the sending quota of {who} at {cluster.key} (daily or hourly limits) and spread the "
+            summary = f"{cluster.key} throttles {senders} (a quota ran out; no burst threshold)"
+            step_text = (f"Check the sending quota of {senders} at {cluster.key} (daily or hourly limits) and spread the "
                          "volume over more time or more accounts, or ask the provider for a higher limit.")
             p_value = cluster.p_value
         found.append(Finding(KIND, confidence(len(rows), p_value, 0.9), summary, scope_of(rows), evidence,

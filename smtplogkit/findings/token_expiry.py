@@ -4,9 +4,9 @@ Minimum evidence: at least ``MIN_SESSIONS`` XOAUTH2 rejections with a known
 (or estimated) token age, a step in the rejection rate along token age
 (Fisher p < 0.01) with at least 40% rejected above it and at least
 ``MIN_SESSIONS`` rejections above it.  Token ages come from refresh events
-or a tokens table; without either they are estimated from the first
-XOAUTH2 success after a run of failures, the finding says so, and its
-confidence is lower.
+or a tokens table.  Without either they are estimated from the first
+XOAUTH2 success after a run of failures; the summary then states that the
+ages are estimated, and the confidence is lower.
 """
 
 from __future__ import annotations
