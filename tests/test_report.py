@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html.parser
+import json
 import re
 import subprocess
 import sys
@@ -237,3 +238,39 @@ def test_cli_defaults_to_sample_data(tmp_path):
     assert (tmp_path / "incident.html").is_file()
     assert "sample_data" in (tmp_path / "incident.html").read_text()
 
+
+
+@pytest.fixture(scope="module")
+def sample_report():
+    return report_from_logs(None)
+
+
+def test_sample_report_names_blockers(sample_report):
+    """Each blocker of the sample data's ground truth that the parsed sessions show is a finding."""
+    from smtplogkit.samples import sample_data_path
+
+    truth = json.loads((sample_data_path() / "ground_truth.json").read_text())
+    sessions = load_logs(None).sessions
+    kinds = [finding["kind"] for finding in sample_report.findings]
+    text = sample_report.to_html()
+    checked = 0
+    for blocker in truth["blockers"]:
+        expected = blocker["expected"]["cause"]
+        in_scope = sessions["network"].isin(blocker["scope"]["networks"])
+        if not (in_scope & (sessions["cause"].astype("string") == expected)).any():
+            continue
+        checked += 1
+        assert blocker["kind"] in kinds, blocker["id"]
+        assert f"<h3>{blocker['kind']} " in text
+    assert checked >= 2
+    assert sample_report.findings[0]["kind"] in sample_report.summary[2]
+
+
+def test_sample_report_reading_section(sample_report):
+    from smtplogkit.samples import sample_data_path
+
+    reading = sample_report.reading
+    logs = sorted(str(path) for path in sample_data_path().rglob("*.log"))
+    assert sorted(entry["source"] for entry in reading["files"]) == logs
+    assert any(path.endswith("ground_truth.json") for path, _ in reading["skipped"])
+    assert reading["first"].startswith("2026-03-0")

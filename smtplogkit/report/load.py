@@ -52,22 +52,28 @@ def collect_paths(logs: str | os.PathLike | None = None, template: str | None = 
     list of str
         Paths and templates for :func:`smtplogkit.read_logs`.
     """
+    return _collect(logs, template)[0]
+
+
+def _collect(logs, template: str | None) -> tuple[list[str], list[tuple[str, str]]]:
+    """Return the paths to read and the files of a templated folder that are skipped as not logs."""
     if logs is None:
         from ..samples import sample_data_path
 
         logs = sample_data_path()
     folder = Path(logs)
     if not template or not folder.is_dir():
-        return [str(logs)]
+        return [str(logs)], []
 
     templated = str(folder / template)
     try:
         matched = {str(source.path) for source in expand(templated).sources}
     except InputError as error:
         logger.info("template %s matched no file (%s); reading %s as a folder", templated, error, folder)
-        return [str(folder)]
-    rest = [str(source.path) for source in expand(str(folder)).sources if str(source.path) not in matched]
-    return [templated, *rest]
+        return [str(folder)], []
+    everything = expand(str(folder))
+    rest = [str(source.path) for source in everything.sources if str(source.path) not in matched]
+    return [templated, *rest], list(everything.skipped)
 
 
 def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, format: str = "auto",
@@ -98,8 +104,14 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
     from ..reader import events_frame, read, sessions_frame
 
     items = list(logs) if isinstance(logs, (list, tuple)) and logs else [logs]
-    paths = [path for item in items for path in collect_paths(item, template)]
+    paths, skipped = [], []
+    for item in items:
+        item_paths, item_skipped = _collect(item, template)
+        paths += item_paths
+        skipped += item_skipped
     result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=True, progress=progress)
+    # The folder's own expansion saw the files that are not logs; read() only saw the paths chosen here.
+    result.skipped = skipped + [item for item in result.skipped if item not in skipped]
     sessions = sessions_frame(result, tz)
     events = events_frame(result)
     sessions, events = select_window(sessions, events, start=start, end=end, tz=tz)
