@@ -161,8 +161,6 @@ def _funnel(report: Report) -> str:
 
 
 def _findings(report: Report) -> str:
-    if not report.diagnosed:
-        return "<p>The diagnosis was not run: smtplogkit.diagnose is missing from this installation.</p>"
     if not report.findings:
         return "<p>The diagnosis found no external blocker with enough evidence.</p>"
     return "\n".join(_finding(report, finding) for finding in report.findings)

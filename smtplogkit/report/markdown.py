@@ -104,8 +104,6 @@ def _funnel(report: Report, links: dict[str, str]) -> str:
 
 
 def _findings(report: Report, links: dict[str, str]) -> str:
-    if not report.diagnosed:
-        return "The diagnosis was not run: smtplogkit.diagnose is missing from this installation."
     if not report.findings:
         return "The diagnosis found no external blocker with enough evidence."
     return "\n\n".join(_finding(finding, links, report.tz) for finding in report.findings)

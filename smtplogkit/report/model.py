@@ -9,7 +9,6 @@ the two versions show the same content.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -70,7 +69,6 @@ class Report:
     transcripts: list[Transcript]
     reading: dict[str, Any]
     figures: dict[str, bytes] = field(default_factory=dict)
-    diagnosed: bool = True
 
     def to_html(self) -> str:
         """Return the report as one self-contained HTML document."""
@@ -143,10 +141,9 @@ def build_report(sessions, events=None, findings=None, *, title: str = "SMTP inc
     Report
     """
     zone = str(tz or sessions.attrs.get("tz") or "UTC")
-    diagnosed = findings is not None or _diagnosis_available()
     enriched = enrich_sessions(sessions, events, zone)
     if findings is None:
-        findings = run_diagnosis(enriched, tz=zone) if diagnosed else []
+        findings = run_diagnosis(enriched, tz=zone)
     finding_dicts = sorted((finding_dict(f) for f in findings), key=lambda f: -float(f.get("confidence") or 0))
 
     failed = failed_mask(enriched)
@@ -159,7 +156,7 @@ def build_report(sessions, events=None, findings=None, *, title: str = "SMTP inc
         title=title,
         generated=datetime.now(timezone.utc),
         tz=zone,
-        summary=summary_sentences(enriched, failed, finding_dicts, affected, zone, diagnosed=diagnosed),
+        summary=summary_sentences(enriched, failed, finding_dicts, affected, zone),
         totals=_totals(enriched, failed),
         timeline=timeline,
         timeline_bin=timeline_bin,
@@ -168,7 +165,6 @@ def build_report(sessions, events=None, findings=None, *, title: str = "SMTP inc
         affected=affected,
         transcripts=transcripts,
         reading=reading_details(enriched, zone),
-        diagnosed=diagnosed,
     )
     report.figures = _draw_figures(report, enriched)
     return report
@@ -177,39 +173,25 @@ def build_report(sessions, events=None, findings=None, *, title: str = "SMTP inc
 def enrich_sessions(sessions, events=None, tz: str = "UTC"):
     """Return the sessions with the diagnosis's context columns (network, bursts, token age...).
 
-    Token refreshes are taken from ``events`` when given.  The sessions come
-    back unchanged when :mod:`smtplogkit.enrich` is missing or there are no
-    sessions.
+    Token refreshes are taken from ``events`` when given.  An empty frame
+    comes back unchanged.
     """
-    try:
-        from ..enrich import enrich, token_refreshes
-    except ImportError:
-        return sessions
+    from ..enrich import enrich, token_refreshes
+
     if not len(sessions):
         return sessions
     refreshes = token_refreshes(events) if events is not None and len(events) else None
     return enrich(sessions, tz=tz, refreshes=refreshes)
 
 
-def _diagnosis_available() -> bool:
-    try:
-        from ..diagnose import diagnose  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def run_diagnosis(sessions, *, tz: str = "UTC") -> list:
-    """Return ``smtplogkit.diagnose(sessions, tz=tz)``, or no findings when diagnosis is unavailable.
+    """Return the findings of :func:`smtplogkit.diagnose` on the sessions (none for an empty frame).
 
     Pass sessions from :func:`enrich_sessions` so token refreshes found in
     the events are used.
     """
-    try:
-        from ..diagnose import diagnose
-    except ImportError:
-        logger.warning("smtplogkit.diagnose is not available in this installation; the report has no findings")
-        return []
+    from ..diagnose import diagnose
+
     if not len(sessions):
         return []
     return list(diagnose(sessions, tz=tz))
@@ -325,7 +307,7 @@ def affected_tables(sessions, failed) -> dict[str, Any]:
 
 
 def example_transcripts(sessions, events, findings: list[dict[str, Any]]) -> list[Transcript]:
-    """Return the redacted transcripts of the findings' example sessions.
+    """Return the redacted transcripts of the findings' example sessions (at most :data:`MAX_TRANSCRIPTS`).
 
     Without findings (or when their examples are not in ``sessions``), the
     first failed session of each of the three most common causes is shown.
@@ -333,9 +315,13 @@ def example_transcripts(sessions, events, findings: list[dict[str, Any]]) -> lis
     if events is None or not len(sessions):
         return []
     chosen: list[str] = []
-    for finding in findings:
-        for example in finding["examples"][:MAX_EXAMPLES_PER_FINDING]:
-            session_id = _find_session(sessions, example)
+    # The first example of every finding comes before any second one, so
+    # each finding keeps a transcript when MAX_TRANSCRIPTS cuts the list.
+    for rank in range(MAX_EXAMPLES_PER_FINDING):
+        for finding in findings:
+            if rank >= len(finding["examples"]):
+                continue
+            session_id = _find_session(sessions, finding["examples"][rank])
             if session_id and session_id not in chosen:
                 chosen.append(session_id)
     if not chosen:
@@ -480,7 +466,7 @@ def _finding_figure(finding: dict[str, Any], sessions):
 
 
 def summary_sentences(sessions, failed, findings: list[dict[str, Any]], affected: dict[str, Any],
-                      tz: str, *, diagnosed: bool = True) -> list[str]:
+                      tz: str) -> list[str]:
     """Return the three summary sentences: what failed since when, who is affected, and the likely blocker."""
     total, failures = len(sessions), int(failed.sum())
     if not total:
@@ -500,7 +486,7 @@ def summary_sentences(sessions, failed, findings: list[dict[str, Any]], affected
     first = (f"{failures:,} of {total:,} SMTP sessions ({failures / total:.0%}) failed between {span}; "
              f"the most common failure is {cause} at the {stage} stage ({_sessions(count)}), "
              f"first seen {format_time(since, tz)}.")
-    return [first, _whom_sentence(affected), _blocker_sentence(findings, cause, stage, diagnosed, tz)]
+    return [first, _whom_sentence(affected), _blocker_sentence(findings, cause, stage, tz)]
 
 
 def _sessions(count: int) -> str:
@@ -524,10 +510,7 @@ def _whom_sentence(affected: dict[str, Any]) -> str:
     return f"The failures hit {listed}."
 
 
-def _blocker_sentence(findings: list[dict[str, Any]], cause: str, stage: str, diagnosed: bool, tz: str) -> str:
-    if not diagnosed:
-        return (f"The diagnosis was not run because smtplogkit.diagnose is missing from this installation; "
-                f"start from the {cause} sessions at {stage} shown below.")
+def _blocker_sentence(findings: list[dict[str, Any]], cause: str, stage: str, tz: str) -> str:
     if not findings:
         return (f"No external blocker met the diagnosis's evidence thresholds; "
                 f"start from the {cause} sessions at {stage} shown below.")
