@@ -1,7 +1,7 @@
 """Reading logs for a report: paths, label templates, time window, progress.
 
-The notebooks, the widgets and ``smtplogkit report`` all read through
-:func:`load_logs`, so they see the same sessions from the same inputs.
+The notebooks and ``smtplogkit report`` read through :func:`load_logs`, so
+they see the same sessions from the same inputs.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
         paths += item_paths
         skipped += item_skipped
     result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=True, progress=progress)
-    # The folder's own expansion saw the files that are not logs; read() only saw the paths chosen here.
+    # read() sees only the chosen paths, so the files the folder skipped as not logs are added here.
     result.skipped = skipped + [item for item in result.skipped if item not in skipped]
     sessions = sessions_frame(result, tz)
     events = events_frame(result)
