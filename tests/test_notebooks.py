@@ -44,7 +44,8 @@ def test_notebook_stored_clean(notebook):
     import nbformat
 
     stored = nbformat.read(notebook, as_version=4)
-    assert "parameters" in stored.cells[1].metadata.get("tags", [])
+    first_code = next(cell for cell in stored.cells if cell.cell_type == "code")
+    assert "parameters" in first_code.metadata.get("tags", [])
     for cell in stored.cells:
         if cell.cell_type == "code":
             assert cell.outputs == []
