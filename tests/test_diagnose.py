@@ -190,3 +190,13 @@ def test_isp_block_needs_external_hosts():
 ])
 def test_external_host_check(host, external):
     assert is_external(host) is external
+
+
+def test_missing_hosts_and_times():
+    scenario = Scenario(18).healthy(900).sparse_failures().isp_port25(count=30)
+    scenario.rewrite("reputation_blocked", host="smtp.office365.com", network="office")
+    for row in scenario.rows[::7]:
+        row["start"] = row["end"] = None
+    for row in scenario.rows[3::11]:
+        row["host"] = None
+    assert "reputation_block" in diagnose(scenario.frame()).kinds()

@@ -13,6 +13,8 @@ p < 0.01.
 
 from __future__ import annotations
 
+import pandas as pd
+
 from ..analysis import Rate, fisher_p
 from .base import Context, Finding, confidence, examples, scope_of
 from ._egress import CONNECT_CAUSES, SUBMISSION_PORTS, connected, in_window, is_external, outcome_words, window_rate
@@ -31,7 +33,7 @@ def detect(ctx: Context) -> list[Finding]:
     reached = connected(sessions)
     port = sessions["port"]
     found = []
-    outside = sessions["host"].map(is_external, na_action="ignore").fillna(False).astype(bool)
+    outside = pd.Series([is_external(host) for host in sessions["host"].tolist()], index=sessions.index, dtype=bool)
     for network, own in sessions[(port == 25).fillna(False) & outside].groupby("network", observed=True):
         rate, failing = window_rate(own, mask)
         if rate.count < minimum or rate.low < ctx.min_share:
