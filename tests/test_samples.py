@@ -458,25 +458,55 @@ def test_nodemailer_sizes(incident):
 
 
 POSTFIX_RE = re.compile(
-    r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 123]\d \d\d:\d\d:\d\d \S+ postfix/(\w+)\[\d+\]: (.*)$")
-POSTFIX_DELIVERY_RE = re.compile(
-    r"^[0-9A-F]{9,12}: to=<[^>]+>, relay=(?:none|\S+\[[\d.:a-f]+\]:25), delay=\d+(?:\.\d+)?, "
-    r"delays=\d+(?:\.\d+)?/\d+(?:\.\d+)?/\d+(?:\.\d+)?/\d+(?:\.\d+)?, dsn=[245]\.\d\.\d+, "
-    r"status=(sent|deferred|bounced) \((?:host \S+\[[\d.]+\] said: \d{3} .* \(in reply to [A-Z ]+ command\)|.+)\)$")
+    r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0123]\d \d\d:\d\d:\d\d \S+ postfix/(\w+)\[\d+\]: (.*)$")
+QID = r"[0-9A-F]{9,12}"
+PEER = r"\S+\[[\d.]+\]"
+DELIVERY = (rf"{QID}: to=<[^>]+>, relay={PEER}:\d+, delay=\d+(?:\.\d+)?, "
+            r"delays=\d+(?:\.\d+)?/\d+(?:\.\d+)?/\d+(?:\.\d+)?/\d+(?:\.\d+)?, dsn=[245]\.\d\.\d+, ")
+TLS = r"TLSv1\.3 with cipher TLS_AES_256_GCM_SHA384 \(256/256 bits\) key-exchange X25519 server-signature .+ server-digest SHA256"
+POSTFIX_MESSAGES = [
+    ("smtpd", rf"connect from {PEER}"),
+    ("smtpd", rf"Anonymous TLS connection established from {PEER}: {TLS}"),
+    ("smtpd", rf"{QID}: client={PEER}"),
+    ("smtpd", rf"disconnect from {PEER} ehlo=2 starttls=1 mail=1 rcpt=1 data=1 commands=6"),
+    ("cleanup", rf"{QID}: message-id=<[^>]+>"),
+    ("qmgr", rf"{QID}: from=<[^>]*>, size=\d+, nrcpt=1 \(queue active\)"),
+    ("qmgr", rf"{QID}: removed"),
+    ("smtp", rf"Untrusted TLS connection established to {PEER}:\d+: {TLS}"),
+    ("smtp", DELIVERY + r"status=sent \(250 .+\)"),
+    ("smtp", DELIVERY + rf"status=deferred \(host {PEER} said: 451 4\.7\.1 .+ \(in reply to RCPT TO command\)\)"),
+    ("smtp", DELIVERY + rf"status=bounced \(host {PEER} said: 550 5\.1\.1 .+ \(in reply to RCPT TO command\)\)"),
+    ("bounce", rf"{QID}: sender non-delivery notification: {QID}"),
+]
 
 
-def test_postfix_delivery_lines(incident):
+def postfix_kind(line: str) -> int | None:
+    match = POSTFIX_RE.match(line)
+    assert match, line
+    for index, (program, pattern) in enumerate(POSTFIX_MESSAGES):
+        if match.group(1) == program and re.fullmatch(pattern, match.group(2)):
+            return index
+    return None
+
+
+def test_postfix_shapes(incident):
     out, _ = incident
-    real = [POSTFIX_RE.match(line.split("| ", 1)[-1]) for path in CASES.glob("postfix-*.log")
+    real = {postfix_kind(line) for line in (CAPTURES / "postfix-relay.log").read_text().splitlines()}
+    made = [postfix_kind(line) for path in (out / "prod" / "relay").glob("*.log")
             for line in path.read_text().splitlines()]
-    real_deliveries = [m.group(2) for m in real if m and m.group(1) == "smtp" and " to=<" in m.group(2)]
-    assert real_deliveries and all(POSTFIX_DELIVERY_RE.match(text) for text in real_deliveries)
-    programs = set()
-    for path in (out / "prod" / "relay").glob("*.log"):
-        for line in path.read_text().splitlines():
-            match = POSTFIX_RE.match(line)
-            assert match, line
-            programs.add(match.group(1))
-            if match.group(1) == "smtp" and " to=<" in match.group(2):
-                assert POSTFIX_DELIVERY_RE.match(match.group(2)), line
-    assert {"smtpd", "cleanup", "qmgr", "smtp"} <= programs
+    assert real >= set(range(len(POSTFIX_MESSAGES)))
+    assert None not in made
+    assert set(made) == set(range(len(POSTFIX_MESSAGES)))
+
+
+def test_postfix_queue_ids_join(incident):
+    """Every message the onboarding mailer handed over appears in the relay log under the same queue id."""
+    out, _ = incident
+    handed = set()
+    for path in (out / "prod" / "onboarding-mailer").glob("*.log"):
+        handed.update(re.findall(r"S: 250 2\.0\.0 Ok: queued as ([0-9A-F]+)", path.read_text()))
+    relay = "\n".join(p.read_text() for p in (out / "prod" / "relay").glob("*.log"))
+    received = set(re.findall(r"postfix/smtpd\[\d+\]: ([0-9A-F]+): client=", relay))
+    removed = set(re.findall(r"postfix/qmgr\[\d+\]: ([0-9A-F]+): removed", relay))
+    assert handed and handed == received
+    assert handed <= removed

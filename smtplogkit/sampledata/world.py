@@ -14,6 +14,7 @@ import heapq
 import io
 import math
 import random
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from email.generator import BytesGenerator
@@ -68,8 +69,6 @@ class Outputs:
 
 def day_of(t: float) -> str:
     """Return ``YYYY-MM-DD`` of an epoch time."""
-    import time
-
     g = time.gmtime(int(t))
     return f"{g.tm_year}-{g.tm_mon:02d}-{g.tm_mday:02d}"
 
@@ -498,7 +497,8 @@ class NodeWorker:
         queue_id = ""
         accepted_at = tr.t + (rng.uniform(0.02, 0.08) if prov is RELAY else rng.uniform(0.3, 1.2))
         if prov is RELAY:
-            queue_id = self.world.relay.receive(tr.t - rtt * 8, accepted_at, mail, len("".join(source)) + 400)
+            # Postfix's size counts the Received: header it adds, about 210 bytes here
+            queue_id = self.world.relay.receive(tr.t - rtt * 8, accepted_at, mail, size + 200 + len(mail.to))
         tr.server(prov.data_ok(sid, mail.message_id, accepted_at, queue_id), accepted_at - tr.t)
         tr.tick(0.0005, 0.003)
         tr.line("DEBUG", 'Closing connection to the server using "end"')
@@ -557,8 +557,9 @@ class Relay:
         self.log(t + 0.03, "smtpd", pid, f"{qid}: client={client}")
         self.log(accepted - 0.01, "cleanup", self.cleanup_pid, f"{qid}: message-id={mail.message_id}")
         self.log(accepted, "qmgr", self.qmgr_pid, f"{qid}: from=<{mail.sender}>, size={size}, nrcpt=1 (queue active)")
+        # nodemailer closes with "end", not QUIT, so the counts stop at data
         self.log(accepted + 0.05, "smtpd", pid, f"disconnect from {client} ehlo=2 starttls=1 mail=1 rcpt=1 data=1 "
-                                                "quit=1 commands=7")
+                                                "commands=6")
         self.deliver(qid, mail, size, received=t + 0.03, active=accepted, attempt=1)
         return qid
 
@@ -572,7 +573,7 @@ class Relay:
         c = rng.uniform(0.15, 0.6)
         d = rng.uniform(0.1, 0.5)
         end = active + b + c + d
-        self.log(active + b + c * 0.8, "smtp", pid, f"Trusted TLS connection established to {mx}[{ip}]:25: TLSv1.3 "
+        self.log(active + b + c * 0.8, "smtp", pid, f"Untrusted TLS connection established to {mx}[{ip}]:25: TLSv1.3 "
                                                      "with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange "
                                                      "X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256")
         grey = world.scenario.greylist
@@ -596,7 +597,7 @@ class Relay:
                                        f"status=bounced (host {mx}[{ip}] said: 550 5.1.1 <{mail.to}>: Recipient "
                                        "address rejected: User unknown (in reply to RCPT TO command))")
             self.bounce(qid, mail, end)
-            self.log(end + 0.0035, "qmgr", self.qmgr_pid, f"{qid}: removed")
+            self.log(end + 0.0045, "qmgr", self.qmgr_pid, f"{qid}: removed")
             return
         else:
             self.log(end, "smtp", pid, f"{qid}: to=<{mail.to}>, relay={mx}[{ip}]:25, {timing}, dsn=2.0.0, "
@@ -607,15 +608,16 @@ class Relay:
         rng = self.rng
         notice = fake.postfix_queue_id(rng)
         pid = self._pid()
-        self.log(t + 0.002, "cleanup", self.cleanup_pid, f"{notice}: message-id=<{int(t)}.{notice}@relay.internal>")
+        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(t)))
+        self.log(t + 0.002, "cleanup", self.cleanup_pid, f"{notice}: message-id=<{stamp}.{notice}@relay.internal>")
         self.log(t + 0.003, "bounce", pid, f"{qid}: sender non-delivery notification: {notice}")
-        self.log(t + 0.004, "qmgr", self.qmgr_pid, f"{notice}: from=<>, size={rng.randint(2800, 4200)}, nrcpt=1 (queue active)")
+        self.log(t + 0.004, "qmgr", self.qmgr_pid, f"{notice}: from=<>, size={rng.randint(2450, 2900)}, nrcpt=1 (queue active)")
         mx, ip = "acme-example.mail.protection.outlook.com", "52.101.73.11"
         c, d = rng.uniform(0.2, 0.5), rng.uniform(0.2, 0.6)
         self.log(t + 0.01 + c + d, "smtp", self._pid(),
                  f"{notice}: to=<{mail.sender}>, relay={mx}[{ip}]:25, delay={maillog.delay_text(c + d + 0.01)}, "
                  f"delays=0.01/0/{maillog.delay_text(c)}/{maillog.delay_text(d)}, dsn=2.6.0, status=sent "
-                 f"(250 2.6.0 <{int(t)}.{notice}@relay.internal> [InternalId={rng.randint(10**12, 10**13)}, "
+                 f"(250 2.6.0 <{stamp}.{notice}@relay.internal> [InternalId={rng.randint(10**12, 10**13)}, "
                  f"Hostname=AM9PR04MB{rng.randint(1000, 9999)}.eurprd04.prod.outlook.com] Queued mail for delivery)")
         self.log(t + 0.012 + c + d, "qmgr", self.qmgr_pid, f"{notice}: removed")
 
