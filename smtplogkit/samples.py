@@ -1,4 +1,4 @@
-"""Where the bundled sample data lives, and ``python -m smtplogkit.samples``.
+"""The location of the bundled sample data, and ``python -m smtplogkit.samples``.
 
 Running this module writes a fresh copy of the sample logs; the generator
 itself is :mod:`smtplogkit.sampledata`.

@@ -5,9 +5,9 @@
 ``out/ground_truth.json``.  Each worker writes what its library prints:
 Python smtplib at debuglevel 2 with the application's logging lines, nodemailer
 with ``logger`` and ``debug`` on, and the relay's Postfix maillog.  The
-``incident`` scenario injects five blockers (an egress firewall, a provider
-rate limit, OAuth tokens that are not refreshed, implicit TLS on port 587,
-greylisting); ``healthy`` runs the same fleet without them.
+``incident`` scenario injects five blockers: an egress firewall, a provider
+rate limit, OAuth tokens that are not refreshed, implicit TLS on port 587 and
+greylisting.  ``healthy`` runs the same fleet without them.
 
 Run it as ``python -m smtplogkit.samples [--out DIR] [--seed N] [--scale X]
 [--scenario incident|healthy]``.
@@ -71,24 +71,13 @@ def generate(out: str | os.PathLike, *, seed: int = DEFAULT_SEED, scale: float =
     if scale <= 0:
         raise ValueError("scale must be positive")
     plan = make_scenario(scenario)
-    world = World(plan, seed, scale)
-    outputs = world.run()
-
     root = Path(out)
     for network in NETWORKS:
         for old in sorted((root / network).glob("*/*.log")):
             old.unlink()
-    total_lines = 0
-    for name in sorted(outputs.files):
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lines = outputs.files[name]
-        total_lines += len(lines)
-        with open(path, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write("\n".join(text for _, text in lines))
-            handle.write("\n")
-        last = lines[-1][0]
-        os.utime(path, (last, last))
+    world = World(plan, seed, scale, root)
+    outputs = world.run()
+    total_lines = sum(outputs.files.values())
 
     truth = ground_truth(world, seed, scale)
     truth["files"] = len(outputs.files)
@@ -122,7 +111,8 @@ def ground_truth(world: World, seed: int, scale: float) -> dict[str, Any]:
             "id": f"{network}-egress-{port}",
             "kind": "firewall_block",
             "description": f"egress firewall in {network} drops outgoing TCP to port {port}",
-            "scope": {"networks": [network], "identities": sorted(hit.identities) if hit else [],
+            "scope": {"networks": [network], "workers": sorted(hit.workers) if hit else [],
+                      "identities": sorted(hit.identities) if hit else [],
                       "hosts": sorted(hit.hosts) if hit else [], "ports": [port],
                       "start": iso(start), "end": iso(period_end)},
             "threshold": {},
@@ -139,6 +129,7 @@ def ground_truth(world: World, seed: int, scale: float) -> dict[str, Any]:
             "kind": "rate_limit",
             "description": "the mailbox trips the provider's per-minute sending limit during unpaced invoice runs",
             "scope": {"networks": sorted({k.split("/")[0] for k in keys}),
+                      "workers": sorted({k.split("/")[1] for k in keys}),
                       "identities": sorted(hit.identities) if hit else [], "hosts": sorted(hit.hosts) if hit else [],
                       "ports": [587], "start": _evidence(world, "rate_limit")["first_seen"],
                       "end": _evidence(world, "rate_limit")["last_seen"]},
@@ -154,7 +145,8 @@ def ground_truth(world: World, seed: int, scale: float) -> dict[str, Any]:
             "id": f"{tb.network}-{tb.worker}-token-refresh",
             "kind": "token_expiry",
             "description": f"{tb.worker} {tb.bad_version} fetches an OAuth token at start-up and never refreshes it",
-            "scope": {"networks": [tb.network], "identities": [inst.identity], "hosts": [inst.provider.host],
+            "scope": {"networks": [tb.network], "workers": [tb.worker], "identities": [inst.identity],
+                      "hosts": [inst.provider.host],
                       "ports": [inst.port], "start": iso(tb.deployed + TOKEN_LIFETIME), "end": iso(tb.fixed)},
             "threshold": {"token_age_s": TOKEN_LIFETIME},
             "expected": {"failure_stage": "auth", "cause": "oauth_token_invalid", "reply_code": 535,
@@ -170,7 +162,8 @@ def ground_truth(world: World, seed: int, scale: float) -> dict[str, Any]:
             "id": f"{network}-{worker}-implicit-tls-587",
             "kind": "tls_mode_mismatch",
             "description": f"{worker} in {network} was switched to implicit TLS (SMTP_SSL) on port {inst.port}",
-            "scope": {"networks": [network], "identities": [inst.identity], "hosts": [inst.provider.host],
+            "scope": {"networks": [network], "workers": [worker], "identities": [inst.identity],
+                      "hosts": [inst.provider.host],
                       "ports": [inst.port], "start": iso(start), "end": iso(period_end)},
             "threshold": {},
             "expected": {"failure_stage": "tls", "cause": "tls_mode_mismatch", "reply_code": None,
@@ -184,7 +177,7 @@ def ground_truth(world: World, seed: int, scale: float) -> dict[str, Any]:
             "id": f"greylisting-{domain}",
             "kind": "greylisting",
             "description": f"{domain}'s mail server greylists new senders; the relay delivers on retry",
-            "scope": {"networks": ["prod"], "identities": [], "hosts": [mx], "ports": [25],
+            "scope": {"networks": ["prod"], "workers": ["relay"], "identities": [], "hosts": [mx], "ports": [25],
                       "recipient_domains": [domain], "start": iso(start), "end": iso(period_end)},
             "threshold": {"retry_after_s": GREYLIST_DELAY},
             "expected": {"failure_stage": "rcpt_to", "cause": "greylisted", "reply_code": 451,

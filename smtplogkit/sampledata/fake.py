@@ -24,7 +24,12 @@ def person(rng: random.Random, domains: tuple[str, ...]) -> str:
     """Return an address such as ``lena.novak@example.net``."""
     first, last = rng.choice(FIRST), rng.choice(LAST)
     style = rng.random()
-    local = f"{first}.{last}" if style < 0.6 else f"{first[0]}{last}" if style < 0.85 else f"{first}{rng.randint(1, 99)}"
+    if style < 0.6:
+        local = f"{first}.{last}"
+    elif style < 0.85:
+        local = f"{first[0]}{last}"
+    else:
+        local = f"{first}{rng.randint(1, 99)}"
     return f"{local}@{rng.choice(domains)}"
 
 

@@ -85,7 +85,7 @@ class TokenBreak:
 
 @dataclass
 class Scenario:
-    """Which blockers are injected, and when."""
+    """The blockers a scenario injects, with their times."""
 
     name: str
     firewall: tuple[str, int, float] | None = None  # network, port, start

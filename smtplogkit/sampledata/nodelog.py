@@ -1,11 +1,11 @@
 """Lines nodemailer prints with ``logger: true, debug: true``.
 
-Shapes as nodemailer printed them against a loopback server
-(``tests/captures/samples/nodemailer-*.log``): ``[2026-03-02 08:14:03] LEVEL
-[connection-id] text``, the level padded to five characters, ``S:`` and
-``C:`` transcript lines (one per reply line), the message source echoed line
-by line after DATA, and the password of AUTH LOGIN masked by nodemailer
-itself as ``/* secret */``.
+The shapes are those nodemailer printed against a loopback server
+(``tests/captures/samples/nodemailer-*.log``).  Each line is ``[2026-03-02
+08:14:03] LEVEL [connection-id] text`` with the level padded to five
+characters.  The transcript has one ``S:`` line per reply line and one ``C:``
+line per command.  After DATA the message source is echoed line by line, and
+nodemailer itself masks the AUTH LOGIN password as ``/* secret */``.
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ class NodeTranscript:
 
 
 def creating_transport() -> str:
-    """The text of the line nodemailer prints once, when the transport is made."""
+    """Return the text nodemailer logs once, when the transport is created."""
     return f"Creating transport: nodemailer ({VERSION}; +https://nodemailer.com/; SMTP/{VERSION}[client:{VERSION}])"
 
 
 def sending_using() -> str:
-    """The text of the line printed for every ``sendMail`` call."""
+    """Return the text nodemailer logs for every ``sendMail`` call."""
     return f"Sending mail using SMTP/{VERSION}[client:{VERSION}]"

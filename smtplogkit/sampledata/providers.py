@@ -1,4 +1,4 @@
-"""What the simulated servers say: Gmail, Microsoft 365 and the Postfix relay.
+"""Replies of the simulated servers: Gmail, Microsoft 365 and the Postfix relay.
 
 Each provider gives the reply lines for every step of a session, worded as
 the real service words them, and a typical round-trip time.  Replies are
@@ -80,7 +80,7 @@ class Gmail(Provider):
         return ["235 2.7.0 Accepted"]
 
     def oauth_challenge(self) -> list[str]:
-        """The 334 with base64 JSON that Gmail sends for a token it rejects."""
+        """Return the 334 with base64 JSON that Gmail sends for a token it rejects."""
         return ["334 " + fake.b64('{"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}')]
 
     def auth_failed(self, sid: str) -> list[str]:
@@ -88,7 +88,7 @@ class Gmail(Provider):
                 f"535 5.7.8  https://support.google.com/mail/?p=BadCredentials {sid} - gsmtp"]
 
     def rate_limited(self, sid: str) -> list[str]:
-        """Gmail's answer to MAIL FROM when the mailbox sends too fast."""
+        """Return Gmail's reply to MAIL FROM when the mailbox sends too fast."""
         return ["421-4.7.0 Try again later, closing connection. (MAIL)",
                 "421-4.7.0  For more information, go to",
                 f"421 4.7.0  https://support.google.com/mail/answer/7040934 {sid} - gsmtp"]

@@ -1,4 +1,4 @@
-"""The simulation: jobs arrive, workers send, servers and blockers answer.
+"""The simulation: jobs arrive, workers send, and servers and blockers reply.
 
 Each worker is simulated on its own clock with its own random stream, so the
 output depends only on the seed, the scale and the scenario.  Workers send
@@ -13,11 +13,15 @@ from __future__ import annotations
 import heapq
 import io
 import math
+import os
 import random
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.message import EmailMessage
+from pathlib import Path
+from typing import TextIO
 
 from . import fake, maillog
 from .fleet import (CONNECT_TIMEOUT, CUSTOMER_DOMAINS, DAY, DAYS, EGRESS, GREYLIST_DELAY, GREYLIST_MX,
@@ -49,27 +53,33 @@ class Evidence:
     times: list[float] = field(default_factory=list)
     identities: set[str] = field(default_factory=set)
     hosts: set[str] = field(default_factory=set)
+    workers: set[str] = field(default_factory=set)
 
-    def add(self, t: float, identity: str | None, host: str) -> None:
+    def add(self, t: float, identity: str | None, host: str, worker: str) -> None:
         self.times.append(t)
         if identity:
             self.identities.add(identity)
         self.hosts.add(host)
+        self.workers.add(worker)
 
 
 @dataclass
 class Outputs:
-    """What the simulation produced: log lines per file, and evidence per blocker."""
+    """Line counts and last timestamps of the written files, and evidence per blocker."""
 
-    files: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
+    files: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    last: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, Evidence] = field(default_factory=lambda: defaultdict(Evidence))
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
+FLUSH_LINES = 20000  # a worker writes out its buffered lines once it has this many
+MAX_QUEUE_AGE = 6 * 3600  # an interactive job still waiting after this long is dropped
+WEEK_END = WEEK_START + DAYS * DAY
+
+
 def day_of(t: float) -> str:
     """Return ``YYYY-MM-DD`` of an epoch time."""
-    import time
-
     g = time.gmtime(int(t))
     return f"{g.tm_year}-{g.tm_mon:02d}-{g.tm_mday:02d}"
 
@@ -322,29 +332,43 @@ class PythonWorker:
     # Work loops -------------------------------------------------------------
 
     def run_interactive(self, jobs: list[float]) -> None:
-        """Answer jobs as they arrive; retry failures with back-off, up to four attempts."""
+        """Send each job when it arrives and retry failures with back-off, up to four attempts."""
         inst, tr, rng = self.inst, self.tr, self.rng
         events = self.world.restarts(inst)
         queue: list[tuple[float, int, int, Mail]] = []
+        arrived: dict[Mail, float] = {}
         for n, t in enumerate(jobs):
-            queue.append((t, n, 1, support_mail(rng, inst.identity or "")))
+            mail = support_mail(rng, inst.identity or "")
+            arrived[mail] = t
+            queue.append((t, n, 1, mail))
         heapq.heapify(queue)
         serial = len(jobs)
+
         tr.t = WEEK_START
         self.token_at = WEEK_START - rng.uniform(0, 3000)  # the token in hand when the week starts
         self.token = fake.google_token(rng)
+
         while queue:
             due, _, attempt, mail = heapq.heappop(queue)
             start = max(due, tr.t)
+            if start >= WEEK_END:
+                break  # the logs were collected at the end of the week
             while events and events[0][0] <= start:
                 when, version = events.pop(0)
                 self.start(max(when, tr.t), version)
             tr.t = max(start, tr.t)
+
             if inst.auth == "xoauth2" and tr.t - self.token_at >= REFRESH_AFTER and not self.refresh_broken(tr.t):
                 self.refresh()
+            if tr.t - arrived[mail] > MAX_QUEUE_AGE:
+                tr.log("WARNING", f"dropping {mail.label} after {(tr.t - arrived[mail]) / 3600:.0f}h in the queue")
+                continue
             result = self.session(mail, attempt)
+            if len(tr.lines) >= FLUSH_LINES:
+                self.world.collect(inst, tr.lines)
             if result == "ok":
                 continue
+
             if attempt <= len(RETRIES):
                 delay = RETRIES[attempt - 1] * rng.uniform(0.8, 1.2)
                 tr.t += rng.uniform(0.001, 0.004)
@@ -377,6 +401,8 @@ class PythonWorker:
             while queue:
                 mail, attempt = queue.popleft()
                 result = self.session(mail, attempt)
+                if len(tr.lines) >= FLUSH_LINES:
+                    self.world.collect(inst, tr.lines)
                 if result == "ok":
                     sent += 1
                     consecutive = 0
@@ -459,6 +485,7 @@ class NodeWorker:
         sid = prov.session(rng)
         rtt = prov.rtt
         ip = EGRESS[inst.network] if prov is not RELAY else "10.20.3.14"
+
         tr.server(prov.greeting(sid, tr.t), rtt * rng.uniform(1, 3))
         tr.client(f"EHLO {inst.pod}")
         tr.server(prov.ehlo(sid, ip, False), rtt * rng.uniform(0.9, 1.5))
@@ -469,6 +496,7 @@ class NodeWorker:
         tr.client(f"EHLO {inst.pod}")
         tr.server(prov.ehlo(sid, ip, True), rtt * rng.uniform(0.9, 1.5))
         tr.line("DEBUG", "SMTP handshake finished")
+
         if inst.auth == "login":
             tr.client("AUTH LOGIN")
             tr.server(["334 VXNlcm5hbWU6"], rtt * rng.uniform(1, 2))
@@ -477,6 +505,7 @@ class NodeWorker:
             tr.client(fake.b64("/* secret */"))
             tr.server(prov.auth_ok(sid), rtt * rng.uniform(3, 6))
             tr.line("INFO", f'User "{inst.identity}" authenticated')
+
         mail.date = tr.t
         mail.message_id = f"<{fake.uuid_like(rng)}@acme.example>"
         source = [f"From: {mail.sender}", f"To: {mail.to}", f"Subject: {mail.subject}",
@@ -489,16 +518,19 @@ class NodeWorker:
         tr.server(prov.rcpt_ok(sid), rtt * rng.uniform(1, 2))
         tr.client("DATA")
         tr.server(prov.data_go(sid), rtt * rng.uniform(1, 2))
+
         for text in source:
             tr.line("DEBUG", text)
         tr.line("DEBUG", ".")
         # nodemailer counts the body with LF line ends and adds CRs when it encodes (see the captures)
         size = sum(len(text) + 2 for text in source[:9]) + len("\n".join(mail.lines)) + 2
         tr.line("INFO", f"<{size + len(mail.lines) - 1 + 3} bytes encoded mime message (source size {size} bytes)>")
+
         queue_id = ""
         accepted_at = tr.t + (rng.uniform(0.02, 0.08) if prov is RELAY else rng.uniform(0.3, 1.2))
         if prov is RELAY:
-            queue_id = self.world.relay.receive(tr.t - rtt * 8, accepted_at, mail, len("".join(source)) + 400)
+            # Postfix's size counts the Received: header it adds, about 210 bytes here
+            queue_id = self.world.relay.receive(tr.t - rtt * 8, accepted_at, mail, size + 200 + len(mail.to))
         tr.server(prov.data_ok(sid, mail.message_id, accepted_at, queue_id), accepted_at - tr.t)
         tr.tick(0.0005, 0.003)
         tr.line("DEBUG", 'Closing connection to the server using "end"')
@@ -509,7 +541,9 @@ class NodeWorker:
         tr.t = WEEK_START
         for due in jobs:
             tr.t = max(tr.t, due)
-            self.session(welcome_mail(rng, self.inst.identity or f"onboarding@{'acme.example'}"))
+            self.session(welcome_mail(rng, self.inst.identity or "onboarding@acme.example"))
+            if len(tr.lines) >= FLUSH_LINES:
+                self.world.collect(self.inst, tr.lines)
         self.world.collect(self.inst, tr.lines)
 
 
@@ -557,8 +591,9 @@ class Relay:
         self.log(t + 0.03, "smtpd", pid, f"{qid}: client={client}")
         self.log(accepted - 0.01, "cleanup", self.cleanup_pid, f"{qid}: message-id={mail.message_id}")
         self.log(accepted, "qmgr", self.qmgr_pid, f"{qid}: from=<{mail.sender}>, size={size}, nrcpt=1 (queue active)")
+        # nodemailer closes with "end", not QUIT, so the counts stop at data
         self.log(accepted + 0.05, "smtpd", pid, f"disconnect from {client} ehlo=2 starttls=1 mail=1 rcpt=1 data=1 "
-                                                "quit=1 commands=7")
+                                                "commands=6")
         self.deliver(qid, mail, size, received=t + 0.03, active=accepted, attempt=1)
         return qid
 
@@ -572,13 +607,15 @@ class Relay:
         c = rng.uniform(0.15, 0.6)
         d = rng.uniform(0.1, 0.5)
         end = active + b + c + d
-        self.log(active + b + c * 0.8, "smtp", pid, f"Trusted TLS connection established to {mx}[{ip}]:25: TLSv1.3 "
+
+        self.log(active + b + c * 0.8, "smtp", pid, f"Untrusted TLS connection established to {mx}[{ip}]:25: TLSv1.3 "
                                                      "with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange "
                                                      "X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256")
         grey = world.scenario.greylist
         triplet = (mail.sender, mail.to)
         timing = (f"delay={maillog.delay_text(end - received)}, delays={maillog.delay_text(a)}/"
                   f"{maillog.delay_text(b)}/{maillog.delay_text(c)}/{maillog.delay_text(d)}")
+
         if grey and domain == grey[0] and active >= grey[1] and triplet not in self.passed:
             first = self.grey_first.setdefault(triplet, active)
             if active - first < GREYLIST_DELAY:
@@ -591,12 +628,13 @@ class Relay:
                 self.deliver(qid, mail, size, received, retry, attempt + 1)
                 return
             self.passed.add(triplet)
+
         if rng.random() < 0.012:
             self.log(end, "smtp", pid, f"{qid}: to=<{mail.to}>, relay={mx}[{ip}]:25, {timing}, dsn=5.1.1, "
                                        f"status=bounced (host {mx}[{ip}] said: 550 5.1.1 <{mail.to}>: Recipient "
                                        "address rejected: User unknown (in reply to RCPT TO command))")
             self.bounce(qid, mail, end)
-            self.log(end + 0.0035, "qmgr", self.qmgr_pid, f"{qid}: removed")
+            self.log(end + 0.0045, "qmgr", self.qmgr_pid, f"{qid}: removed")
             return
         else:
             self.log(end, "smtp", pid, f"{qid}: to=<{mail.to}>, relay={mx}[{ip}]:25, {timing}, dsn=2.0.0, "
@@ -607,15 +645,16 @@ class Relay:
         rng = self.rng
         notice = fake.postfix_queue_id(rng)
         pid = self._pid()
-        self.log(t + 0.002, "cleanup", self.cleanup_pid, f"{notice}: message-id=<{int(t)}.{notice}@relay.internal>")
+        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(t)))
+        self.log(t + 0.002, "cleanup", self.cleanup_pid, f"{notice}: message-id=<{stamp}.{notice}@relay.internal>")
         self.log(t + 0.003, "bounce", pid, f"{qid}: sender non-delivery notification: {notice}")
-        self.log(t + 0.004, "qmgr", self.qmgr_pid, f"{notice}: from=<>, size={rng.randint(2800, 4200)}, nrcpt=1 (queue active)")
+        self.log(t + 0.004, "qmgr", self.qmgr_pid, f"{notice}: from=<>, size={rng.randint(2450, 2900)}, nrcpt=1 (queue active)")
         mx, ip = "acme-example.mail.protection.outlook.com", "52.101.73.11"
         c, d = rng.uniform(0.2, 0.5), rng.uniform(0.2, 0.6)
         self.log(t + 0.01 + c + d, "smtp", self._pid(),
                  f"{notice}: to=<{mail.sender}>, relay={mx}[{ip}]:25, delay={maillog.delay_text(c + d + 0.01)}, "
                  f"delays=0.01/0/{maillog.delay_text(c)}/{maillog.delay_text(d)}, dsn=2.6.0, status=sent "
-                 f"(250 2.6.0 <{int(t)}.{notice}@relay.internal> [InternalId={rng.randint(10**12, 10**13)}, "
+                 f"(250 2.6.0 <{stamp}.{notice}@relay.internal> [InternalId={rng.randint(10**12, 10**13)}, "
                  f"Hostname=AM9PR04MB{rng.randint(1000, 9999)}.eurprd04.prod.outlook.com] Queued mail for delivery)")
         self.log(t + 0.012 + c + d, "qmgr", self.qmgr_pid, f"{notice}: removed")
 
@@ -626,11 +665,14 @@ class Relay:
 class World:
     """Everything one run shares: the scenario, random streams, the relay and the outputs."""
 
-    def __init__(self, scenario: Scenario, seed: int, scale: float) -> None:
+    def __init__(self, scenario: Scenario, seed: int, scale: float, root: Path) -> None:
         self.scenario = scenario
         self.seed = seed
         self.scale = scale
+        self.root = root
         self.outputs = Outputs()
+        self._handles: dict[str, TextIO] = {}
+        self._day: dict[str, str] = {}
         self.sent_window: dict[str, deque[float]] = defaultdict(deque)
         self.relay = Relay(self)
         self.instances = fleet()
@@ -645,19 +687,45 @@ class World:
         return [(tb.deployed, tb.bad_version), *[(t, tb.bad_version) for t in tb.restarts], (tb.fixed, tb.good_version)]
 
     def evidence(self, kind: str, t: float, inst: Instance) -> None:
-        self.outputs.evidence[kind].add(t, inst.identity, inst.provider.host)
+        self.outputs.evidence[kind].add(t, inst.identity, inst.provider.host, inst.worker)
 
     def evidence_relay(self, kind: str, t: float, host: str) -> None:
-        self.outputs.evidence[kind].add(t, None, host)
+        self.outputs.evidence[kind].add(t, None, host, "relay")
 
     def collect(self, inst: Instance, lines: list[tuple[float, str]]) -> None:
-        """File a worker's lines by day; a session stays in the file of the day it started."""
-        files = self.outputs.files
-        day = None
+        """Write a worker's lines to its day files and empty the list.
+
+        A session stays in the file of the day it started, even when it runs
+        past midnight, so the day carries over between calls.
+        """
+        day = self._day.get(inst.key)
         for t, text in lines:
             if day is None or _opens_unit(text):
                 day = day_of(t)
-            files[f"{inst.network}/{inst.worker}/{day}.log"].append((t, text))
+            self.write(f"{inst.network}/{inst.worker}/{day}.log", t, text)
+        if day is not None:
+            self._day[inst.key] = day
+        lines.clear()
+
+    def write(self, name: str, t: float, text: str) -> None:
+        """Append one line to the file ``name`` under the output folder."""
+        handle = self._handles.get(name)
+        if handle is None:
+            path = self.root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = self._handles[name] = open(path, "w", encoding="utf-8", newline="\n")
+        handle.write(text)
+        handle.write("\n")
+        self.outputs.files[name] += 1
+        self.outputs.last[name] = t
+
+    def close(self) -> None:
+        """Close every file and set its modification time to its last line, as a log file would have."""
+        for name, handle in self._handles.items():
+            handle.close()
+            last = self.outputs.last[name]
+            os.utime(self.root / name, (last, last))
+        self._handles.clear()
 
     def run(self) -> Outputs:
         for inst in self.instances:
@@ -674,14 +742,16 @@ class World:
                 worker.tr.line("DEBUG", creating_transport(), cid=False)
                 worker.run(arrivals(random.Random(f"{self.seed}:{inst.key}:load"), inst.per_day, self.scale))
             del rng
-        relay_lines = sorted(self.relay.lines, key=lambda item: item[0])
-        for t, text in relay_lines:
-            self.outputs.files[f"prod/relay/{day_of(t)}.log"].append((t, text))
+        # Relay lines are logged out of order (deliveries and retries come later), so they wait for a sort.
+        for t, text in sorted(self.relay.lines, key=lambda item: item[0]):
+            if t < WEEK_END:
+                self.write(f"prod/relay/{day_of(t)}.log", t, text)
+        self.close()
         return self.outputs
 
 
 def _opens_unit(text: str) -> bool:
-    """Whether a line starts something new (a send, a start-up); other lines stay with what they follow."""
+    """Tell whether a line starts a new unit (a send or a start-up). Other lines stay in the file of the unit they follow."""
     if text.startswith("["):
         return "Sending mail using" in text or "Creating transport" in text
     return text[:4].isdigit() and text[4:5] == "-" and " send failed " not in text
