@@ -13,9 +13,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# The main job on the bundled sample data.
+# The main job on the bundled sample data: the incident report.
 demo: install
-	$(BIN)/smtplogkit parse sample_data/
+	$(BIN)/smtplogkit report -o out/incident.html
 
 # The whole test suite.
 test: install

@@ -52,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_read_options(diagnose)
     diagnose.add_argument("--json", action="store_true", help="print the findings as a JSON array on stdout")
 
+    report = commands.add_parser("report", help="write an incident report (HTML, or Markdown with --markdown)")
+    _add_read_options(report)
+    report.add_argument("-o", "--output", metavar="FILE",
+                        help="report file to write (default incident.html, or incident.md with --markdown)")
+    report.add_argument("--markdown", action="store_true",
+                        help="write Markdown, with the figures as PNG files in FILE's folder, instead of HTML")
+    report.add_argument("--title", default="SMTP incident report", help="report title")
+
     commands.add_parser("formats", help="list the log formats smtplogkit reads")
     _add_probe_parser(commands)
     return parser
@@ -202,6 +210,24 @@ def _write_frame(frame, path: str) -> None:
         raise SmtpLogKitError(f"{path}: unknown output type; use a .parquet, .csv or .jsonl file name")
 
 
+def _command_report(args: argparse.Namespace) -> int:
+    from .report import report_from_logs
+
+    report = report_from_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz,
+                              date=args.date, title=args.title)
+    output = args.output or ("incident.md" if args.markdown else "incident.html")
+    written = report.write(output, markdown=args.markdown)
+    print(f"wrote {written}: {report.totals['sessions']} sessions, {report.totals['failed']} failed")
+    for sentence in report.summary:
+        print(f"  {sentence}")
+    if report.findings:
+        print("findings:")
+    for finding in report.findings:
+        step = f": {finding['next_step']}" if finding.get("next_step") else ""
+        print(f"  {finding['kind']} (confidence {finding['confidence']:.2f}){step}")
+    return 0
+
+
 def _command_diagnose(args: argparse.Namespace) -> int:
     from .diagnosis import diagnose
     from .enrichment import token_refreshes
@@ -268,8 +294,8 @@ def _command_probe(args: argparse.Namespace) -> int:
     return 0 if all_ok else 1
 
 
-COMMANDS = {"parse": _command_parse, "diagnose": _command_diagnose, "formats": _command_formats,
-            "probe": _command_probe}
+COMMANDS = {"parse": _command_parse, "diagnose": _command_diagnose, "report": _command_report,
+            "formats": _command_formats, "probe": _command_probe}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,14 +95,22 @@ def _file_date(name: str) -> date | None:
 
 
 def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None, tz: str | tzinfo | None = None,
-         date: date | None = None, keep_events: bool = False) -> ReadResult:
-    """Read every input and return session rows, event rows and per-file reports."""
+         date: date | None = None, keep_events: bool = False, progress: bool = False) -> ReadResult:
+    """Read every input and return session rows, event rows and per-file reports.
+
+    With ``progress`` true, a tqdm progress bar (one step per file) is shown.
+    """
     expansion = expand(paths)
     result = ReadResult(skipped=expansion.skipped)
     for path, reason in expansion.skipped:
         logger.info("skipped %s: %s", path, reason)
     zone = _resolve_tz(tz)
-    for source in expansion.sources:
+    sources: Iterable[Source] = expansion.sources
+    if progress:
+        from tqdm.auto import tqdm
+
+        sources = tqdm(expansion.sources, desc="reading logs", unit="file")
+    for source in sources:
         _read_source(source, result, format=format, labels=labels or {}, tz=zone, day=date, keep_events=keep_events)
     return result
 

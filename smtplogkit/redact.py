@@ -17,8 +17,11 @@ REDACTED = "<redacted>"
 
 AUTH_RE = re.compile(r"^(\s*AUTH\s+)([A-Za-z0-9_-]+)(\s+)(\S+)(.*)$", re.IGNORECASE)
 URL_PASSWORD_RE = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
+# The value runs to a quote, comma, space or brace.  An "&" ends it only when
+# the next query parameter ("&user=...") follows, because passwords may hold "&".
 FIELD_SECRET_RE = re.compile(
-    r"((?:pass(?:word|wd)?|pwd|secret|token|access_token|refresh_token|client_secret|api_?key)\s*[=:]\s*['\"]?)([^'\",\s}&]+)",
+    r"((?:pass(?:word|wd)?|pwd|secret|token|access_token|refresh_token|client_secret|api_?key)\s*[=:]\s*['\"]?)"
+    r"([^'\",\s}&]+(?:&(?![A-Za-z_][\w.-]*=)[^'\",\s}&]*)*)",
     re.IGNORECASE,
 )
 BEARER_RE = re.compile(r"(\bBearer\s+)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)

@@ -1,4 +1,8 @@
-"""Where the bundled sample data lives."""
+"""The location of the bundled sample data, and ``python -m smtplogkit.samples``.
+
+Running this module writes a fresh copy of the sample logs; the generator
+itself is :mod:`smtplogkit.sampledata`.
+"""
 
 from __future__ import annotations
 
@@ -16,3 +20,11 @@ def sample_data_path() -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("the bundled sample_data folder is missing from this installation")
+
+
+if __name__ == "__main__":
+    import sys
+
+    from .sampledata import main
+
+    sys.exit(main())

@@ -1,7 +1,9 @@
-"""Shared test set-up: the loopback SMTP server catalogue and capture runner.
+"""Shared test set-up: the capture tools on ``sys.path`` and a fleet of real smtplib logs.
 
-Both live in tools/capture, outside the installed package, and import each
-other by plain module name, so that folder goes on ``sys.path``.
+The loopback SMTP server catalogue and the capture runner live in
+tools/capture, outside the installed package, and import each other by plain
+module name, so that folder goes on ``sys.path``.  ``tests/fleet.py`` writes
+logs from real smtplib clients against a local aiosmtpd server.
 """
 
 from __future__ import annotations
@@ -9,12 +11,26 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURE_TOOLS = ROOT / "tools" / "capture"
-if str(CAPTURE_TOOLS) not in sys.path:
-    sys.path.insert(0, str(CAPTURE_TOOLS))
+for folder in (CAPTURE_TOOLS, Path(__file__).parent):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
-import capture  # noqa: E402
-import servers  # noqa: E402
+import fleet  # noqa: E402
 
-__all__ = ["capture", "servers"]
+
+@pytest.fixture(scope="session")
+def fleet_logs(tmp_path_factory) -> Path:
+    """A folder laid out as ``{network}/{worker}/YYYY-MM-DD.log`` (see tests/fleet.py)."""
+    return fleet.write_fleet_logs(tmp_path_factory.mktemp("fleet"))
+
+
+@pytest.fixture(scope="session")
+def fleet_loaded(fleet_logs):
+    """Sessions and events read from :func:`fleet_logs` with the default label template."""
+    from smtplogkit.report import load_logs
+
+    return load_logs(fleet_logs)

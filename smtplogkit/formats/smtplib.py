@@ -6,13 +6,18 @@ smtplib prints to stderr: ``connect: to ('host', 587) None`` when a plain
 connection opens, ``connect: ('host', 465)`` for ``SMTP_SSL``, then
 ``send: '...'`` with the repr of each command and ``reply: b'...'`` for each
 reply line, followed by a ``reply: retcode (250); Msg: b'...'`` summary that
-repeats them (counted as noise).  Debug level 2 prefixes each line with the
+repeats them (counted as noise).  ``SMTP_SSL`` prints both connect lines,
+``connect: ('host', 465)`` then ``connect: to ('host', 465) None``; they
+open one session.  Debug level 2 prefixes each line with the
 time of day only (``21:12:03.123456``); the date comes from the envelope, the
 ``date`` option or the file name, and the day rolls over at midnight.
 
 The message body is sent as one ``send: b'...'`` line; it is kept as a short
 placeholder, not as text.  A traceback after the transcript belongs to the
 session it ends; a traceback with no transcript is a session of its own.
+Lines of the application's own logging (``2026-03-02 08:00:00,123 INFO
+agent.mail: ...``) interleave with the transcript; once the envelope has
+removed their timestamp and level, those that are not an exception are noise.
 """
 
 from __future__ import annotations
@@ -105,6 +110,8 @@ def _new_session(state: _State) -> None:
 
 
 def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    if kind != "connect":
+        state.ssl_connect = None
     if kind == "connect":
         target = CONNECT_TO_RE.match(payload)
         ssl_target = CONNECT_SSL_RE.match(payload)
@@ -186,6 +193,8 @@ def _other_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]
     if _python.parse_exception(text) is None:
         if state.frames and text.startswith((" ", "\t")):
             ctx.noise(line)  # a source line under a frame
+        elif line.ts is not None:
+            ctx.noise(line)  # the application's own logging between transcripts
         else:
             ctx.unrecognised(line)
         return

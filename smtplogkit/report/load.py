@@ -1,0 +1,170 @@
+"""Reading logs for a report: paths, label templates, time window, progress.
+
+The notebooks and ``smtplogkit report`` read through :func:`load_logs`, so
+they see the same sessions from the same inputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import date as date_type
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..inputs import expand
+
+logger = logging.getLogger(__name__)
+
+# Layout of the bundled sample data: one folder per network, one per worker.
+DEFAULT_TEMPLATE = "{network}/{worker}/*.log"
+
+
+@dataclass
+class LoadedLogs:
+    """Sessions and events read from the same inputs, in the same time window."""
+
+    sessions: Any
+    events: Any
+    paths: list[str]
+
+
+def collect_paths(logs: str | os.PathLike | None = None, template: str | None = DEFAULT_TEMPLATE) -> list[str]:
+    """Return the paths to read for a logs folder and a label template.
+
+    Parameters
+    ----------
+    logs
+        A file, folder, glob or ``{label}`` template; ``None`` means the
+        bundled sample data.
+    template
+        A ``{label}`` template relative to ``logs`` when ``logs`` is a folder
+        (``"{network}/{worker}/*.log"`` labels each session with its network
+        and worker folder).  Files in the folder that the template does not
+        match (a relay's maillog next to the worker folders) are read too,
+        without those labels.  ``None`` or ``""`` reads the folder as it is.
+
+    Returns
+    -------
+    list of str
+        Paths and templates for :func:`smtplogkit.read_logs`.
+    """
+    return _collect(logs, template)[0]
+
+
+def _collect(logs, template: str | None) -> tuple[list[str], list[tuple[str, str]]]:
+    """Return the paths to read and the files of a templated folder that are skipped as not logs."""
+    if logs is None:
+        from ..samples import sample_data_path
+
+        logs = sample_data_path()
+    folder = Path(logs)
+    if not template or not folder.is_dir():
+        return [str(logs)], []
+
+    templated = str(folder / template)
+    try:
+        matched = {str(source.path) for source in expand(templated).sources}
+    except InputError as error:
+        logger.info("template %s matched no file (%s); reading %s as a folder", templated, error, folder)
+        return [str(folder)], []
+    everything = expand(str(folder))
+    rest = [str(source.path) for source in everything.sources if str(source.path) not in matched]
+    return [templated, *rest], list(everything.skipped)
+
+
+def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, format: str = "auto",
+              labels: dict[str, Any] | None = None, tz: str | tzinfo | None = "UTC", date: date_type | None = None,
+              start: Any = None, end: Any = None, progress: bool = False) -> LoadedLogs:
+    """Read sessions and their events in one pass, limited to a time window.
+
+    Parameters
+    ----------
+    logs, template
+        What to read; see :func:`collect_paths`.  ``logs`` may also be a list
+        of such paths; the template applies to each folder in it.
+    format, labels, tz, date
+        As for :func:`smtplogkit.read_logs`.
+    start, end
+        Keep sessions that started at or after ``start`` and before ``end``
+        (ISO 8601 strings or timestamps; naive values are read in ``tz``).
+        ``None`` leaves that side open.
+    progress
+        Show a progress bar while files are read.
+
+    Returns
+    -------
+    LoadedLogs
+        ``sessions`` and ``events`` DataFrames; both keep the per-file line
+        counts in ``attrs["files"]``.
+    """
+    from ..reader import events_frame, read, sessions_frame
+
+    items = list(logs) if isinstance(logs, (list, tuple)) and logs else [logs]
+    paths, skipped = [], []
+    for item in items:
+        item_paths, item_skipped = _collect(item, template)
+        paths += item_paths
+        skipped += item_skipped
+    result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=True, progress=progress)
+    # read() sees only the chosen paths, so the files the folder skipped as not logs are added here.
+    result.skipped = skipped + [item for item in result.skipped if item not in skipped]
+    sessions = sessions_frame(result, tz)
+    events = events_frame(result)
+    sessions, events = select_window(sessions, events, start=start, end=end, tz=tz)
+    return LoadedLogs(sessions, events, paths)
+
+
+def select_window(sessions, events=None, *, start: Any = None, end: Any = None, tz: str | tzinfo | None = "UTC"):
+    """Return the sessions (and their events) that started in ``[start, end)``.
+
+    The ``attrs`` of both frames are kept, with the window added as
+    ``attrs["window"]``.
+    """
+    import pandas as pd
+
+    keep = pd.Series(True, index=sessions.index)
+    bounds = {}
+    for name, value, compare in (("start", start, "ge"), ("end", end, "lt")):
+        if value is None or value == "":
+            continue
+        stamp = pd.Timestamp(value)
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize(str(tz or "UTC"))
+        stamp = stamp.tz_convert("UTC")
+        keep &= getattr(sessions["start"], compare)(stamp).fillna(False)
+        bounds[name] = stamp.isoformat()
+    if not bounds:
+        return sessions, events
+
+    selected = sessions[keep].copy()
+    selected.attrs = {**sessions.attrs, "window": bounds}
+    if events is None:
+        return selected, None
+    chosen = events[events["session_id"].isin(selected["session_id"])].copy()
+    chosen.attrs = {**events.attrs, "window": bounds}
+    return selected, chosen
+
+
+def report_from_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, format: str = "auto",
+                     labels: dict[str, Any] | None = None, tz: str | tzinfo | None = "UTC",
+                     date: date_type | None = None, start: Any = None, end: Any = None,
+                     title: str = "SMTP incident report", progress: bool = False):
+    """Read logs, run the diagnosis and build the incident report.
+
+    ``smtplogkit report`` and the incident-report notebook both call this, so
+    the same inputs give the same report.  The arguments are those of
+    :func:`load_logs`, plus the report ``title``.
+
+    Returns
+    -------
+    smtplogkit.report.Report
+    """
+    from .model import build_report
+
+    loaded = load_logs(logs, template=template, format=format, labels=labels, tz=tz, date=date, start=start,
+                       end=end, progress=progress)
+    return build_report(loaded.sessions, loaded.events, title=title, tz=str(tz or "UTC"))

@@ -1,0 +1,276 @@
+"""The incident report: content, self-containment, escaping and redaction."""
+
+from __future__ import annotations
+
+import base64
+import html.parser
+import json
+import re
+import subprocess
+import sys
+
+import fleet
+import pytest
+
+from smtplogkit.report import build_report, collect_paths, load_logs, report_from_logs
+from smtplogkit.analysis import failed_mask, stage_funnel
+
+SECTION_IDS = ["summary", "timeline", "funnel", "findings", "affected", "examples", "data"]
+MARKDOWN_HEADINGS = ["## Summary", "## Timeline", "## Stage funnel", "## Findings",
+                     "## Affected networks and identities", "## Example transcripts", "## How the data was read"]
+
+
+class ResourceCollector(html.parser.HTMLParser):
+    """Collect tags and every attribute that can load a resource."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.urls: list[str] = []
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("src", "href", "srcset", "poster", "data", "action") and value is not None:
+                self.urls.append(value)
+            if name == "id":
+                self.ids.append(value)
+
+
+def parse_html(text: str) -> ResourceCollector:
+    collector = ResourceCollector()
+    collector.feed(text)
+    return collector
+
+
+def rate_limit_finding(sessions) -> dict:
+    """A finding shaped like smtplogkit.diagnose's, built from the throttled sessions."""
+    throttled = sessions[sessions["cause"].astype("string") == "rate_limited"]
+    return {
+        "kind": "rate_limit",
+        "confidence": 0.9,
+        "scope": {"networks": ["datacenter"], "identities": ["gamma@example.org"], "hosts": ["127.0.0.1"],
+                  "ports": [], "start": throttled["start"].min().isoformat(), "end": None},
+        "threshold": {"per_minute": 3},
+        "evidence": {"throttled": len(throttled), "reply": "421 4.7.0 Try again later <soon>"},
+        "examples": [{"source": row.source, "line": int(row.line)} for row in throttled.head(2).itertuples()],
+        "next_step": "Keep gamma@example.org under 3 messages per minute.",
+    }
+
+
+@pytest.fixture(scope="module")
+def report(fleet_loaded):
+    sessions, events = fleet_loaded.sessions, fleet_loaded.events
+    return build_report(sessions, events, [rate_limit_finding(sessions)], title="Fleet <test> report")
+
+
+def test_html_sections_present(report):
+    page = parse_html(report.to_html())
+    for section in SECTION_IDS:
+        assert section in page.ids
+
+
+def test_markdown_sections_present(report):
+    text = report.to_markdown()
+    for heading in MARKDOWN_HEADINGS:
+        assert heading in text
+
+
+def test_html_figures_embedded(report):
+    page = parse_html(report.to_html())
+    images = [url for url in page.urls if url.startswith("data:image/png;base64,")]
+    assert len(images) >= 2
+    for url in images:
+        assert base64.b64decode(url.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_html_loads_nothing_external(report):
+    text = report.to_html()
+    page = parse_html(text)
+    assert "script" not in page.tags
+    assert "link" not in page.tags
+    assert "iframe" not in page.tags
+    for url in page.urls:
+        assert url.startswith(("#", "data:")), url
+    assert not re.search(r"url\(\s*['\"]?https?:", text)
+    assert "@import" not in text
+
+
+def test_html_escapes_log_text(report):
+    text = report.to_html()
+    assert f"FROM:&lt;{fleet.THROTTLED_SENDER}&gt;" in text
+    assert f"<{fleet.THROTTLED_SENDER}>" not in text
+    assert "Fleet &lt;test&gt; report" in text
+    assert "&lt;soon&gt;" in text
+
+
+def test_summary_three_sentences(report):
+    assert len(report.summary) == 3
+    assert "rate_limited" in report.summary[0]
+    assert "datacenter" in report.summary[1]
+    assert "rate_limit" in report.summary[2]
+    assert "3 messages per minute" in report.summary[2]
+
+
+def test_finding_rendered_with_links(report):
+    text = report.to_html()
+    finding = report.findings[0]
+    assert "Keep gamma@example.org under 3 messages per minute." in text
+    anchors = [example["anchor"] for example in finding["examples"]]
+    assert all(anchors)
+    page = parse_html(text)
+    for anchor in anchors:
+        assert f"#{anchor}" in page.urls
+        assert anchor in page.ids
+
+
+def test_transcripts_show_file_and_line(report, fleet_loaded):
+    sessions = fleet_loaded.sessions
+    assert report.transcripts
+    for transcript in report.transcripts:
+        row = sessions[sessions["session_id"] == transcript.session_id].iloc[0]
+        assert transcript.source == row["source"]
+        assert transcript.line == row["line"]
+        assert f"{transcript.source}:{transcript.line}" in report.to_markdown()
+        assert transcript.rows
+
+
+def test_funnel_table_rendered(report, fleet_loaded):
+    funnel = stage_funnel(fleet_loaded.sessions)
+    assert report.funnel.equals(funnel)
+    text = report.to_markdown()
+    for stage, row in funnel.iterrows():
+        escaped = stage.replace("_", "\\_")
+        assert f"| {escaped} | {int(row.reached):,} |" in text
+
+
+def test_reading_section_counts(report, fleet_loaded):
+    files = fleet_loaded.sessions.attrs["files"]
+    reading = report.reading
+    assert len(reading["files"]) == len(files) == 3
+    assert reading["totals"]["lines"] == sum(entry["lines"] for entry in files)
+    assert reading["totals"]["unrecognised"] == sum(entry["unrecognised"] for entry in files)
+    text = report.to_markdown()
+    assert f"{reading['totals']['lines']:,} (" in text
+
+
+def test_affected_by_network(report, fleet_loaded):
+    table = report.affected["network"]
+    sessions = fleet_loaded.sessions
+    datacenter = sessions[sessions["network"] == "datacenter"]
+    assert table.loc["datacenter", "sessions"] == len(datacenter)
+    assert table.loc["datacenter", "failed"] == failed_mask(datacenter).sum()
+    assert table.loc["datacenter", "rate_low"] <= table.loc["datacenter", "failure_rate"]
+
+
+def test_secrets_absent(fleet_logs, tmp_path):
+    raw = "\n".join(path.read_text() for path in fleet_logs.rglob("*.log"))
+    payloads = re.findall(r"AUTH PLAIN (\S+?)\\r\\n", raw) + re.findall(r"send: '([A-Za-z0-9+/=]{16,})\\r\\n'", raw)
+    decoded = "\n".join(base64.b64decode(payload).decode("utf-8", "replace") for payload in payloads)
+    for secret in fleet.SECRETS:
+        assert secret in raw or secret in decoded, f"fixture lost the secret {secret!r}"
+    assert payloads, "fixture holds no AUTH payloads"
+
+    report = report_from_logs(fleet_logs)
+    markdown_path = tmp_path / "incident.md"
+    report.write(str(markdown_path), markdown=True)
+    outputs = {"html": report.to_html(), "markdown": markdown_path.read_text(), "fragment": report._repr_html_()}
+    # Any 8 characters in a row of a secret count as a leak, so a secret
+    # that redaction cut in two is caught as well.
+    pieces = {secret[i:i + 8] for secret in [*fleet.SECRETS, *payloads] for i in range(len(secret) - 7)}
+    for name, text in outputs.items():
+        for piece in pieces:
+            assert piece not in text, f"{piece!r} in {name}"
+
+
+def test_window_selects_sessions(fleet_logs, fleet_loaded):
+    starts = fleet_loaded.sessions["start"].sort_values()
+    middle = starts.iloc[len(starts) // 2]
+    later = load_logs(fleet_logs, start=middle.isoformat())
+    assert len(later.sessions) == (starts >= middle).sum()
+    assert set(later.events["session_id"]) <= set(later.sessions["session_id"])
+    assert later.sessions.attrs["window"]["start"] == middle.isoformat()
+
+
+def test_empty_window_report(fleet_logs):
+    report = report_from_logs(fleet_logs, start="2999-01-01T00:00")
+    assert report.totals["sessions"] == 0
+    assert "No SMTP sessions" in report.summary[0]
+    assert "<section id=\"data\">" in report.to_html()
+
+
+def test_template_adds_labels(fleet_logs):
+    paths = collect_paths(fleet_logs)
+    assert paths[0].endswith("{network}/{worker}/*.log")
+    sessions = load_logs(fleet_logs).sessions
+    assert set(sessions["network"]) == {"office", "datacenter"}
+    assert set(sessions["worker"]) == {"alpha", "beta", "gamma"}
+
+
+def test_cli_writes_html(fleet_logs, tmp_path):
+    output = tmp_path / "out" / "incident.html"
+    run = subprocess.run([sys.executable, "-m", "smtplogkit", "report", str(fleet_logs), "-o", str(output)],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert output.is_file()
+    assert str(output) in run.stdout
+    assert "rate_limited" in run.stdout
+    assert output.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_cli_writes_markdown(fleet_logs, tmp_path):
+    output = tmp_path / "incident.md"
+    run = subprocess.run([sys.executable, "-m", "smtplogkit", "report", str(fleet_logs), "-o", str(output),
+                          "--markdown", "--label", "env=test"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    text = output.read_text()
+    assert text.startswith("# SMTP incident report")
+    assert (tmp_path / "incident_figures" / "timeline.png").is_file()
+    assert "](incident_figures/timeline.png)" in text
+
+
+def test_cli_defaults_to_sample_data(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "smtplogkit", "report", "-o", "incident.html"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "incident.html").is_file()
+    assert "sample_data" in (tmp_path / "incident.html").read_text()
+
+
+
+@pytest.fixture(scope="module")
+def sample_report():
+    return report_from_logs(None)
+
+
+def test_sample_report_names_blockers(sample_report):
+    """Each blocker of the sample data's ground truth that the parsed sessions show is a finding."""
+    from smtplogkit.samples import sample_data_path
+
+    truth = json.loads((sample_data_path() / "ground_truth.json").read_text())
+    sessions = load_logs(None).sessions
+    kinds = [finding["kind"] for finding in sample_report.findings]
+    text = sample_report.to_html()
+    checked = 0
+    for blocker in truth["blockers"]:
+        expected = blocker["expected"]["cause"]
+        in_scope = sessions["network"].isin(blocker["scope"]["networks"])
+        if not (in_scope & (sessions["cause"].astype("string") == expected)).any():
+            continue
+        checked += 1
+        assert blocker["kind"] in kinds, blocker["id"]
+        assert f"<h3>{blocker['kind']} " in text
+    assert checked >= 2
+    assert sample_report.findings[0]["kind"] in sample_report.summary[2]
+
+
+def test_sample_report_reading_section(sample_report):
+    from smtplogkit.samples import sample_data_path
+
+    reading = sample_report.reading
+    logs = sorted(str(path) for path in sample_data_path().rglob("*.log"))
+    assert sorted(entry["source"] for entry in reading["files"]) == logs
+    assert any(path.endswith("ground_truth.json") for path, _ in reading["skipped"])
+    assert reading["first"].startswith("2026-03-0")
