@@ -22,7 +22,7 @@ import servers  # from tools/capture, which tests/conftest.py puts on sys.path
 CAPTURES = Path(__file__).parent / "captures"
 ENTRIES = [
     (client.name, json.loads(line))
-    for client in sorted(p for p in CAPTURES.iterdir() if p.is_dir())
+    for client in sorted(p for p in CAPTURES.iterdir() if (p / "expected.jsonl").is_file())
     for line in (client / "expected.jsonl").read_text().splitlines()
     if line.strip()
 ]
