@@ -40,7 +40,7 @@ def digest(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def incident(tmp_path_factory):
     out = tmp_path_factory.mktemp("incident")
-    truth = generate(out, seed=11, scale=0.6, scenario="incident")
+    truth = generate(out, seed=11, scale=0.8, scenario="incident")
     return out, truth
 
 

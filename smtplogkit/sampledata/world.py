@@ -750,8 +750,15 @@ class World:
         return self.outputs
 
 
+UNIT_OPENERS = (": sending ", " starting, ", ": token refreshed", ": invoice run started", ": dropping ")
+
+
 def _opens_unit(text: str) -> bool:
-    """Tell whether a line starts a new unit (a send or a start-up). Other lines stay in the file of the unit they follow."""
+    """Tell whether a line starts a new unit (a send or a start-up).
+
+    Other lines, such as a traceback or the retry notice after a failed
+    send, stay in the file of the unit they follow.
+    """
     if text.startswith("["):
         return "Sending mail using" in text or "Creating transport" in text
-    return text[:4].isdigit() and text[4:5] == "-" and " send failed " not in text
+    return text[:4].isdigit() and text[4:5] == "-" and any(opener in text for opener in UNIT_OPENERS)
