@@ -467,7 +467,6 @@ class NodeWorker:
         self.world = world
         self.rng = world.rng_for(inst)
         self.tr = NodeTranscript(self.rng)
-        self.secret = fake.password(self.rng)
         self.dns_until = -1.0
 
     def session(self, mail: Mail) -> None:
@@ -728,8 +727,8 @@ class World:
         self._handles.clear()
 
     def run(self) -> Outputs:
+        """Simulate every worker in turn, write the relay log, close the files and return the outputs."""
         for inst in self.instances:
-            rng = self.rng_for(inst)
             if inst.library == "smtplib":
                 worker = PythonWorker(inst, self)
                 if inst.batch:
@@ -741,7 +740,6 @@ class World:
                 worker.tr.t = WEEK_START
                 worker.tr.line("DEBUG", creating_transport(), cid=False)
                 worker.run(arrivals(random.Random(f"{self.seed}:{inst.key}:load"), inst.per_day, self.scale))
-            del rng
         # Relay lines are logged out of order (deliveries and retries come later), so they wait for a sort.
         for t, text in sorted(self.relay.lines, key=lambda item: item[0]):
             if t < WEEK_END:
