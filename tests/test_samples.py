@@ -14,6 +14,8 @@ import hashlib
 import io
 import json
 import re
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -40,7 +42,7 @@ def digest(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def incident(tmp_path_factory):
     out = tmp_path_factory.mktemp("incident")
-    truth = generate(out, seed=11, scale=0.6, scenario="incident")
+    truth = generate(out, seed=11, scale=0.8, scenario="incident")
     return out, truth
 
 
@@ -513,3 +515,38 @@ def test_postfix_queue_ids_join(incident):
     removed = set(re.findall(r"postfix/qmgr\[\d+\]: ([0-9A-F]+): removed", relay))
     assert handed and handed == received
     assert handed <= removed
+
+
+@pytest.mark.parametrize("capture, stage, cause, tls_mode", [
+    ("smtplib-worker-login-8587-2026-12-04.log", "none", "ok", "none"),
+    ("smtplib-worker-login-8589-2026-12-04.log", "mail_from", "rate_limited", "none"),
+    ("smtplib-worker-oauth-8588-2026-12-04.log", "auth", "oauth_token_invalid", "none"),
+    ("smtplib-worker-implicit-8587-2026-12-04.log", "tls", "tls_mode_mismatch", "implicit"),
+    ("smtplib-worker-login-8590-2026-12-04.log", "connect", "connect_timeout", "none"),
+])
+def test_smtplib_capture_labels(capture, stage, cause, tls_mode):
+    rows = smtplogkit.read_logs(CAPTURES / capture)
+    report = rows.attrs["files"][0]
+    assert report["unrecognised"] == 0, report["warnings"]
+    assert len(rows) == 1  # SMTP_SSL's two connect lines are one session
+    assert rows.loc[0, "failure_stage"] == stage
+    assert rows.loc[0, "cause"] == cause
+    assert rows.loc[0, "tls_mode"] == tls_mode
+
+
+def test_command_line_entry(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "smtplogkit.samples", "--out", str(tmp_path), "--scale", "0.1",
+                          "--scenario", "healthy", "--seed", "2"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "wrote" in run.stderr
+    truth = json.loads((tmp_path / "ground_truth.json").read_text())
+    assert truth["scenario"] == "healthy"
+    assert truth["seed"] == 2
+    assert list(tmp_path.glob("prod/support-agent/*.log"))
+
+
+def test_command_line_bad_scale(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "smtplogkit.samples", "--out", str(tmp_path), "--scale", "0"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert "scale must be positive" in run.stderr

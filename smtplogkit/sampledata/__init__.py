@@ -192,7 +192,7 @@ def ground_truth(world: World, seed: int, scale: float) -> dict[str, Any]:
         "generator": "python -m smtplogkit.samples",
         "period": {"start": iso(WEEK_START), "end": iso(period_end), "timezone": "UTC"},
         "fleet": [
-            {"network": i.network, "worker": i.worker, "format": i.library if i.library != "smtplib" else "smtplib",
+            {"network": i.network, "worker": i.worker, "format": i.library,
              "host": i.provider.host, "port": i.port, "identity": i.identity, "auth": i.auth,
              "path": f"{i.network}/{i.worker}/YYYY-MM-DD.log"}
             for i in fleet()

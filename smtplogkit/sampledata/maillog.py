@@ -6,6 +6,10 @@ One message shows up as lines from several daemons joined by its queue id:
 active)`` and ``removed``) and ``smtp`` (``to=..., relay=..., delay=...,
 delays=a/b/c/d, dsn=..., status=...``).  A deferred recipient comes back
 through ``qmgr`` at the next retry.
+
+NOTE: classic syslog stamps carry no year.  The generator sets each file's
+modification time to its last line so readers can infer the year, but a git
+checkout resets it to the checkout time.
 """
 
 from __future__ import annotations

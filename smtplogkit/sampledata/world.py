@@ -467,7 +467,6 @@ class NodeWorker:
         self.world = world
         self.rng = world.rng_for(inst)
         self.tr = NodeTranscript(self.rng)
-        self.secret = fake.password(self.rng)
         self.dns_until = -1.0
 
     def session(self, mail: Mail) -> None:
@@ -728,8 +727,8 @@ class World:
         self._handles.clear()
 
     def run(self) -> Outputs:
+        """Simulate every worker in turn, write the relay log, close the files and return the outputs."""
         for inst in self.instances:
-            rng = self.rng_for(inst)
             if inst.library == "smtplib":
                 worker = PythonWorker(inst, self)
                 if inst.batch:
@@ -741,7 +740,6 @@ class World:
                 worker.tr.t = WEEK_START
                 worker.tr.line("DEBUG", creating_transport(), cid=False)
                 worker.run(arrivals(random.Random(f"{self.seed}:{inst.key}:load"), inst.per_day, self.scale))
-            del rng
         # Relay lines are logged out of order (deliveries and retries come later), so they wait for a sort.
         for t, text in sorted(self.relay.lines, key=lambda item: item[0]):
             if t < WEEK_END:
@@ -750,8 +748,15 @@ class World:
         return self.outputs
 
 
+UNIT_OPENERS = (": sending ", " starting, ", ": token refreshed", ": invoice run started", ": dropping ")
+
+
 def _opens_unit(text: str) -> bool:
-    """Tell whether a line starts a new unit (a send or a start-up). Other lines stay in the file of the unit they follow."""
+    """Tell whether a line starts a new unit (a send or a start-up).
+
+    Other lines, such as a traceback or the retry notice after a failed
+    send, stay in the file of the unit they follow.
+    """
     if text.startswith("["):
         return "Sending mail using" in text or "Creating transport" in text
-    return text[:4].isdigit() and text[4:5] == "-" and " send failed " not in text
+    return text[:4].isdigit() and text[4:5] == "-" and any(opener in text for opener in UNIT_OPENERS)
