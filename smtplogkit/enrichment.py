@@ -45,6 +45,7 @@ OAUTH_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
 REFRESH_RE = re.compile(r"\b(?:token|access[ _]token)\b.{0,40}\b(?:refresh(?:ed)?|renew(?:ed)?|acquired|obtained)\b"
                         r"|\brefresh(?:ed|ing)?\b.{0,20}\btoken\b", re.IGNORECASE)
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+EXPIRES_RE = re.compile(r"expires[_ ]?in\W{0,3}(\d+)", re.IGNORECASE)
 TOKEN_TIME_COLUMNS = ("refreshed_at", "issued_at", "ts", "time")
 OAUTH_FAILURE = "oauth_token_invalid"
 
@@ -190,7 +191,8 @@ def token_refreshes(events: pd.DataFrame, pattern: re.Pattern[str] = REFRESH_RE)
     -------
     pandas.DataFrame
         Columns ``ts``, ``identity`` (the mail address in the line, or NA when
-        the line names none) and ``source``.
+        the line names none), ``source`` and ``expires_in_s`` (the lifetime
+        the line states, as in ``expires_in=3599``, else NaN).
     """
     rows = events
     if "verb" in rows.columns:
@@ -199,30 +201,49 @@ def token_refreshes(events: pd.DataFrame, pattern: re.Pattern[str] = REFRESH_RE)
     rows = rows[text.str.contains(pattern, regex=True)]
     identity = rows["text"].astype("string").str.extract(f"({EMAIL_RE.pattern})", expand=False)
     source = rows["source"].astype("string") if "source" in rows.columns else pd.Series(pd.NA, index=rows.index, dtype="string")
+    lifetime = rows["text"].astype("string").str.extract(EXPIRES_RE, expand=False).astype("float64")
     return pd.DataFrame({"ts": pd.to_datetime(rows["ts"], utc=True), "identity": identity.astype("string"),
-                         "source": source}).dropna(subset=["ts"]).reset_index(drop=True)
+                         "source": source, "expires_in_s": lifetime}).dropna(subset=["ts"]).reset_index(drop=True)
 
 
 def _tokens_as_refreshes(tokens: pd.DataFrame) -> pd.DataFrame:
     column = next((c for c in TOKEN_TIME_COLUMNS if c in tokens.columns), None)
     if column is None or "identity" not in tokens.columns:
         raise KeyError(f"tokens table needs an 'identity' column and one of {', '.join(TOKEN_TIME_COLUMNS)}")
+    lifetime = (pd.to_numeric(tokens["expires_in"], errors="coerce") if "expires_in" in tokens.columns
+                else pd.Series(np.nan, index=tokens.index))
     return pd.DataFrame({"ts": pd.to_datetime(tokens[column], utc=True), "identity": tokens["identity"].astype("string"),
-                         "source": pd.Series(pd.NA, index=tokens.index, dtype="string")})
+                         "source": pd.Series(pd.NA, index=tokens.index, dtype="string"),
+                         "expires_in_s": lifetime.astype("float64")})
 
 
 def _asof_age(starts: pd.DataFrame, refreshes: pd.DataFrame, by: str) -> pd.Series:
     """Seconds from the latest refresh at or before each start with the same ``by`` value."""
+    return _asof_join(starts, refreshes, by)["age"]
+
+
+def _asof_join(starts: pd.DataFrame, refreshes: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Join each start to the latest refresh at or before it with the same ``by`` value.
+
+    Returns ``age`` (seconds since that refresh) and ``lifetime`` (the
+    refresh's stated ``expires_in_s``, NaN when it stated none), indexed like
+    ``starts``.
+    """
+    empty = pd.DataFrame({"age": np.nan, "lifetime": np.nan}, index=starts.index, dtype="float64")
     left = starts.dropna(subset=["start", by]).sort_values("start")
     right = refreshes.dropna(subset=["ts", by]).sort_values("ts")
     if left.empty or right.empty:
-        return pd.Series(np.nan, index=starts.index, dtype="float64")
+        return empty
     left = left.assign(_key=left[by].astype(str)).reset_index()
-    right = right.assign(_key=right[by].astype(str))[["ts", "_key"]]
+    if "expires_in_s" not in right.columns:
+        right = right.assign(expires_in_s=np.nan)
+    right = right.assign(_key=right[by].astype(str))[["ts", "_key", "expires_in_s"]]
     right["ts"] = right["ts"].astype(left["start"].dtype)  # merge_asof needs one time unit on both sides
     merged = pd.merge_asof(left, right, left_on="start", right_on="ts", by="_key", direction="backward")
-    age = (merged["start"] - merged["ts"]).dt.total_seconds()
-    return pd.Series(age.to_numpy(), index=merged["index"]).reindex(starts.index).astype("float64")
+    age = (merged["start"] - merged["ts"]).dt.total_seconds().to_numpy()
+    joined = pd.DataFrame({"age": age, "lifetime": merged["expires_in_s"].to_numpy(dtype="float64")},
+                          index=merged["index"])
+    return joined.reindex(starts.index).astype("float64")
 
 
 def estimate_refreshes(sessions: pd.DataFrame) -> pd.DataFrame:
@@ -250,7 +271,7 @@ def estimate_refreshes(sessions: pd.DataFrame) -> pd.DataFrame:
 
 def add_token_age(sessions: pd.DataFrame, refreshes: pd.DataFrame | None = None,
                   tokens: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Add ``token_age_s`` and ``token_age_basis`` to OAuth sessions.
+    """Add ``token_age_s``, ``token_age_basis`` and ``token_lifetime_s`` to OAuth sessions.
 
     Parameters
     ----------
@@ -278,17 +299,22 @@ def add_token_age(sessions: pd.DataFrame, refreshes: pd.DataFrame | None = None,
     oauth = out["auth_mechanism"].astype("string").str.upper().isin(OAUTH_MECHANISMS).fillna(False)
     starts = out.loc[oauth, ["start", "identity", "source"]]
 
-    known: list[tuple[str, pd.Series]] = []
+    lifetime = pd.Series(np.nan, index=out.index, dtype="float64")
+    known: list[tuple[str, pd.DataFrame]] = []
     if refreshes is not None and len(refreshes):
-        by_identity = _asof_age(starts, refreshes, "identity")
-        by_source = _asof_age(starts, refreshes[refreshes["identity"].isna()], "source")
-        known.append(("refresh_events", pd.concat([by_identity, by_source], axis=1).min(axis=1)))
+        by_identity = _asof_join(starts, refreshes, "identity")
+        by_source = _asof_join(starts, refreshes[refreshes["identity"].isna()], "source")
+        # The more recent refresh wins: the one with the smaller age.
+        use_source = by_source["age"].notna() & ~(by_source["age"] >= by_identity["age"])
+        known.append(("refresh_events", by_identity.mask(use_source, by_source)))
     if tokens is not None and len(tokens):
-        known.append(("tokens_table", _asof_age(starts, _tokens_as_refreshes(tokens), "identity")))
-    for name, values in known:
-        fill = age.loc[starts.index].isna() & values.notna()
-        age.loc[fill[fill].index] = values[fill]
-        basis.loc[fill[fill].index] = name
+        known.append(("tokens_table", _asof_join(starts, _tokens_as_refreshes(tokens), "identity")))
+    for name, joined in known:
+        fill = age.loc[starts.index].isna() & joined["age"].notna()
+        rows = fill[fill].index
+        age.loc[rows] = joined.loc[rows, "age"]
+        lifetime.loc[rows] = joined.loc[rows, "lifetime"]
+        basis.loc[rows] = name
 
     covered = _covered_identities(starts, refreshes, tokens)
     unseen = starts[~starts["identity"].isin(covered) & starts["identity"].notna()]
@@ -300,6 +326,7 @@ def add_token_age(sessions: pd.DataFrame, refreshes: pd.DataFrame | None = None,
         logger.info("token age estimated from OAuth successes for %d identities", unseen["identity"].nunique())
     out["token_age_s"] = age
     out["token_age_basis"] = basis
+    out["token_lifetime_s"] = lifetime
     return out
 
 

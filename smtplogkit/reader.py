@@ -159,6 +159,9 @@ def _read_source(source: Source, result: ReadResult, *, format: str, labels: dic
             if events:
                 builder.add(events)
             continue
+        if event.session is None:
+            builder.add_free(event)  # an application line outside any session
+            continue
         if event.session not in grouped:
             grouped[event.session] = []
         grouped[event.session].append(event)
@@ -211,6 +214,13 @@ class _SessionRows:
             for event in events:
                 self.result.events.append((event.ts, session_id, name, event.line, event.direction, event.verb,
                                            event.code, event.enhanced, event.text))
+
+
+    def add_free(self, event: Event) -> None:
+        """Keep an event that belongs to no session (kept for ``read_events`` only)."""
+        if self.keep_events:
+            self.result.events.append((event.ts, None, self.source.name, event.line, event.direction, event.verb,
+                                       event.code, event.enhanced, event.text))
 
 
 class _Counted:

@@ -22,6 +22,25 @@ MIN_SESSIONS = 5
 CAUSES = ("oauth_token_invalid", "auth_failed")
 
 
+def _stated_lifetime(failing, step) -> int | None:
+    """Return the token lifetime the refresh lines state, when the observed step brackets it.
+
+    The step is only known to lie between the oldest token that worked and
+    the youngest that failed; a stated ``expires_in`` inside that gap is the
+    better estimate of where it is.
+    """
+    if "token_lifetime_s" not in failing.columns:
+        return None
+    stated = failing["token_lifetime_s"].dropna()
+    if stated.empty:
+        return None
+    lifetime = float(stated.mode().iloc[0])
+    last_working = 2 * step.value - step.cut
+    if last_working - 60 <= lifetime <= step.cut:
+        return math.floor(lifetime)
+    return None
+
+
 def detect(ctx: Context) -> list[Finding]:
     """Report the token age above which OAuth sign-ins fail."""
     if "token_age_s" not in ctx.sessions.columns:
@@ -38,6 +57,9 @@ def detect(ctx: Context) -> list[Finding]:
     basis = failing["token_age_basis"].astype("string").mode()
     basis_text = str(basis.iloc[0]) if len(basis) else "unknown"
     limit = math.floor(step.value)
+    stated = _stated_lifetime(failing, step)
+    if stated is not None:
+        limit = stated  # the refresh lines name the lifetime, and the observed step brackets it
     estimated = basis_text == "estimated"
     summary = (f"XOAUTH2 sign-ins fail once the token is older than about {limit} s "
                f"({names(sorted(failing['identity'].dropna().unique()))})")
@@ -46,6 +68,8 @@ def detect(ctx: Context) -> list[Finding]:
                     "events or tokens table were given, so the true lifetime is somewhat longer")
     evidence = {"failures": len(failing), "token_age_threshold": step.as_dict(), "token_age_basis": basis_text,
                 "reply_codes": reply_codes(failing)}
+    if stated is not None:
+        evidence["stated_lifetime_s"] = stated
     next_step = (f"Refresh each access token before it is {limit} s old (refresh when less than 5 minutes of "
                  "expires_in remain, and retry once with a fresh token on 334/535 XOAUTH2 errors).")
     ctx.claim(failing.index)

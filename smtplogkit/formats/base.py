@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
 from .. import replycodes as rc
-from ..records import CLIENT, ERROR, LOCAL, SERVER, Event, Line
+from ..records import CLIENT, ERROR, LOCAL, NOTE, SERVER, Event, Line
 from ..redact import REDACTED, redact_command, redact_text
 from ..sessions import auth_attrs
 
@@ -128,6 +128,14 @@ class ParseContext:
     def local(self, line: Line, kind: str, text: str, session: Any, **attrs: Any) -> Event:
         """Return a local event of ``kind`` (see :mod:`smtplogkit.records`)."""
         return Event(line.number, LOCAL, redact_text(text), session, line.ts, kind, attrs=attrs)
+
+    def note(self, line: Line, text: str | None = None) -> Event:
+        """Return an application line (a token refresh, a job start) as a note outside any session.
+
+        Notes appear in :func:`smtplogkit.read_events` with no session id, where
+        enrichment finds token refreshes, and never become session rows.
+        """
+        return Event(line.number, LOCAL, redact_text(line.text if text is None else text), None, line.ts, NOTE)
 
     def time_of_day(self, session_key: Any, clock: time, line: Line) -> datetime | None:
         """Return a timestamp for a log that prints only the time of day.

@@ -194,7 +194,7 @@ def _other_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]
         if state.frames and text.startswith((" ", "\t")):
             ctx.noise(line)  # a source line under a frame
         elif line.ts is not None:
-            ctx.noise(line)  # the application's own logging between transcripts
+            yield ctx.note(line)  # the application's own logging between transcripts
         else:
             ctx.unrecognised(line)
         return
