@@ -71,9 +71,11 @@ REPLY_STAGE_HINTS: tuple[StageHint, ...] = (
 
 
 def guess_stage(code: int | None, text: str) -> Stage | None:
-    """Return the step a failing reply most likely answered, or ``None``."""
-    if code is None:
-        return None
+    """Return the step a failing reply most likely answered, or ``None``.
+
+    Without a reply code (a client that prints only the reply's text) only
+    the rows that need no code apply.
+    """
     for hint in REPLY_STAGE_HINTS:
         if hint.codes is not None and code not in hint.codes:
             continue
