@@ -58,6 +58,10 @@ class StageHint:
 # Which step a failing reply most likely answered, for logs that print the
 # reply without the command.  Tried in order; the first match wins.
 REPLY_STAGE_HINTS: tuple[StageHint, ...] = (
+    # Gmail names the command it rejects: "421 4.7.0 Try again later, closing connection. (MAIL)".
+    StageHint(Stage.MAIL_FROM, r"\(MAIL\)"),
+    StageHint(Stage.RCPT_TO, r"\(RCPT\)"),
+    StageHint(Stage.EHLO, r"\(EHLO\)"),
     # "530 5.7.0 Must issue a STARTTLS command first" comes at MAIL FROM
     # (or AUTH, which a client without TLS usually does not try).
     StageHint(Stage.MAIL_FROM, r"starttls|\b5\.7\.57\b|not authenticated|authentication required", frozenset({530, 550, 553, 554})),
@@ -67,6 +71,8 @@ REPLY_STAGE_HINTS: tuple[StageHint, ...] = (
     StageHint(Stage.RCPT_TO, r"\b[45]\.1\.(?:1|2|3|6|10)\b|\b[45]\.2\.[12]\b|recipient|user unknown|mailbox unavailable|no such user|relay"),
     StageHint(Stage.DATA, r"\b5\.3\.4\b|\b5\.2\.3\b|\b5\.6\.\d+\b|message (?:size|too (?:big|large))|spam|content", frozenset({552, 554, 550})),
     StageHint(Stage.DATA, r".", frozenset({552})),
+    # A server that is closing or busy usually says so as soon as the client connects.
+    StageHint(Stage.GREETING, r".", frozenset({421})),
 )
 
 
