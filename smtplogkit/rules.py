@@ -105,7 +105,7 @@ ERROR_RULES: tuple[Rule, ...] = (
     Rule(Cause.AUTH_MECHANISM_UNSUPPORTED, r"SMTP AUTH extension not supported|server doesn't support AUTH|does not support authentication|no compatible authentication|no suitable authentication|authentication mechanism.*not supported|no supported authentication|none of the .*mechanisms"),
     Rule(Cause.CLIENT_ERROR, r"missing credentials|no password (?:given|supplied)|EENVELOPE|no recipients defined|invalid (?:address|mail address)|TypeError|AttributeError|ValueError|NullPointerException"),
     Rule(Cause.READ_TIMEOUT, r"greeting never received|read timed out|timed out|timeout|ETIMEDOUT|deadline exceeded"),
-    Rule(Cause.SERVER_DISCONNECTED, r"connection unexpectedly closed|ServerDisconnected|connection closed|closed by (?:foreign|remote) host|unexpected (?:EOF|end of)|\bEOF\b|socket hang up|lost connection|connection (?:was )?(?:lost|dropped|aborted)|ECONNABORTED|net_io_connectionclosed|unexpectedly disconnected|end of file reached"),
+    Rule(Cause.SERVER_DISCONNECTED, r"connection unexpectedly closed|ServerDisconnected|connection closed|closed by (?:foreign|remote) host|unexpected (?:EOF|end of)|\bEOF\b|socket hang up|lost connection|connection (?:was )?(?:lost|dropped|aborted)|ECONNABORTED|net_io_connectionclosed|unexpectedly disconnected|end of file reached|got an empty response|got code "",|closed unexpectedly"),
 )
 
 # Generic meaning of a failing reply code at a stage, when no text rule matched.
