@@ -278,17 +278,21 @@ class ErrorSessions:
 
 
 def run(lines: Iterable[Line], ctx: ParseContext,
-        read: Callable[[Line, ErrorSessions], Iterator[Event | SessionEnd] | None]) -> Iterator[Event | SessionEnd]:
+        read: Callable[[Line, ErrorSessions], Iterable[Event | SessionEnd] | None],
+        finish: Callable[[ErrorSessions], Iterable[Event | SessionEnd]] | None = None) -> Iterator[Event | SessionEnd]:
     """Drive a format's line reader over a file and close the last session.
 
     ``read`` handles one line: it adds records or details to the sessions
-    and counts the lines it cannot use, and may yield events.
+    and counts the lines it cannot use, and may yield events.  ``finish``,
+    if given, runs after the last line (for a reader that holds a line back).
     """
     sessions = ErrorSessions(ctx)
     for line in lines:
         produced = read(line, sessions)
         if produced is not None:
             yield from produced
+    if finish is not None:
+        yield from finish(sessions)
     yield from sessions.close()
 
 

@@ -78,16 +78,20 @@ METHOD_STAGES: tuple[tuple[str, Stage], ...] = (
 )
 
 SIGNATURE_RE = re.compile(r"Expected response code|Swift_|Symfony\\\\+Component\\\\+Mailer|TransportException|"
-                          r"Failed to authenticate on SMTP server|Connection could not be established with host|"
-                          r"stream_socket_(?:client|enable_crypto)\(\)")
+                          r"Failed to authenticate on SMTP server|Connection could not be established with host")
+# PHP's stream functions appear in every PHP mailer's errors; PHPMailer's own lines say it is PHPMailer.
+PHP_STREAM_RE = re.compile(r"stream_socket_(?:client|enable_crypto)\(\)")
+PHPMAILER_RE = re.compile(r"^(?:SMTP ERROR:|Connection: opening to|SERVER -> CLIENT:|CLIENT -> SERVER:)|phpmailer", re.IGNORECASE)
 
 
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like Symfony Mailer or SwiftMailer errors."""
-    hits = sum(1 for text in sample if SIGNATURE_RE.search(text))
-    if not hits:
+    if any(PHPMAILER_RE.search(text) for text in sample):
         return 0.0
-    return min(1.0, 0.45 + hits / max(len(sample), 1))
+    hits = sum(1 for text in sample if SIGNATURE_RE.search(text))
+    if hits:
+        return min(1.0, 0.45 + hits / max(len(sample), 1))
+    return 0.2 if any(PHP_STREAM_RE.search(text) for text in sample) else 0.0
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
