@@ -99,7 +99,9 @@ def build_session(events: list[Event]) -> dict[str, Any]:
     state = SessionState()
     for event in events:
         for key, value in event.attrs.items():
-            if value is not None and key not in state.attrs:
+            if key == "labels" and value:
+                state.attrs["labels"] = {**value, **state.attrs.get("labels", {})}
+            elif value is not None and key not in state.attrs:
                 state.attrs[key] = value
         if event.ts is not None:
             state.first_ts = state.first_ts or event.ts
@@ -261,6 +263,10 @@ def _row(state: SessionState, events: list[Event]) -> dict[str, Any]:
         "log_host": attrs.get("log_host"),
         "container": attrs.get("container"),
     }
+    # Labels a log line carries about itself (a worker or network field of a
+    # JSON log) become extra columns, like the labels a caller passes.
+    for name, value in (attrs.get("labels") or {}).items():
+        row.setdefault(name, value)
     if state.connected and state.reached is None:
         _reach(state, Stage.CONNECT, None)
     failure = _choose_failure(state)
