@@ -7,8 +7,8 @@ turns a line into a :class:`Record` (one printed error) or a detail of the
 record before it (a stack frame that names the SMTP step); this module groups
 records into sessions, one per attempt, and yields their events.
 
-Two records are the same attempt when one contains the other's key text (the
-most specific part of the error, such as ``dial tcp 1.2.3.4:587: i/o
+Two records are the same attempt when each contains the other's key text
+(the most specific part of the error, such as ``dial tcp 1.2.3.4:587: i/o
 timeout``), no other error came between them, and their timestamps, when
 both have one, are at most :data:`SAME_ERROR_SECONDS` apart.  The same text
 printed twice with the same kind of envelope (both bare, or both with a
@@ -123,7 +123,10 @@ class Record:
     error printed again.  ``session`` is an identifier the log itself gives
     (a request or message id); records that share one are one session.
     ``before`` holds evidence lines printed ahead of the error (the frames of
-    a Python traceback).
+    a Python traceback).  ``reply`` is the server's reply the error quotes,
+    when the reader can cut it out; the session's error text is then the
+    reply, so that the client's own words ("Mailbox unavailable.") do not
+    decide the cause, and the whole line is kept as a note.
     """
 
     line: Line
@@ -137,6 +140,7 @@ class Record:
     session: Any = None
     attrs: dict[str, Any] = field(default_factory=dict)
     before: list[Line] = field(default_factory=list)
+    reply: str | None = None
 
     def __post_init__(self) -> None:
         self.key = (self.key or self.text).strip()
@@ -169,8 +173,10 @@ def same_error(first: Record, second: Record) -> bool:
             return False
     if first.text == second.text and (first.line.ts is None) == (second.line.ts is None):
         return False
+    # Each must contain the other's most specific part: "Failure sending mail." printed
+    # twice over two different socket errors is two failures.
     a, b = first.key.lower(), second.key.lower()
-    return bool(a and b) and (a in second.text.lower() or b in first.text.lower())
+    return bool(a and b) and a in second.text.lower() and b in first.text.lower()
 
 
 class ErrorSessions:
@@ -239,6 +245,8 @@ class ErrorSessions:
         error_line = primary.line
         for line in sorted({ln.number: ln for ln in self._lines(current)}.values(), key=lambda ln: ln.number):
             if line is error_line:
+                if primary.reply is not None:
+                    yield self.ctx.local(line, NOTE, primary.text, current.key)
                 yield self._error_event(current)
             else:
                 yield self.ctx.local(line, NOTE, line.text, current.key)
@@ -273,7 +281,12 @@ class ErrorSessions:
         if primary.connected:
             attrs["connected"] = True
         stage = primary.stage.value if primary.stage is not None else None
-        return self.ctx.error(primary.line, primary.text, current.key, stage=stage, code=primary.code,
+        text = primary.text
+        if primary.reply is not None:
+            reply = primary.reply.strip()
+            code = str(primary.code) if primary.code is not None else ""
+            text = reply if reply.startswith(code) else f"{code} {reply}".strip()
+        return self.ctx.error(primary.line, text, current.key, stage=stage, code=primary.code,
                               enhanced=primary.enhanced, **attrs)
 
 

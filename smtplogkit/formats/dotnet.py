@@ -161,6 +161,7 @@ FRAME_STAGES: tuple[tuple[str, Stage], ...] = (
 
 SIGNATURE_RE = re.compile(
     r"System\.Net\.Mail\.|MailKit\.|System\.Net\.Sockets\.SocketException|The server response was:|"
+    r"^(?:Unhandled exception\. )?System\.[\w.]*Exception: |remote certificate is invalid|"
     r"SmtpException|Failure sending mail\.|SecureSocketOptions|^\s+at System\.Net\."
 )
 
@@ -249,6 +250,7 @@ def read_error(line: Line) -> Record | None:
         _describe(record, header.group("cls"), message)
         for part in message.split(" ---> ")[1:]:
             _describe_inner(record, part)
+            record.key = _inner_message(part)
         return record
 
     # A message pasted without its exception class, perhaps after a logger's words.
@@ -303,6 +305,8 @@ def _describe(record: Record, cls: str | None, message: str) -> None:
             record.code = found[0]
         record.connected = True
 
+    if quoted and record.reply is None:
+        record.reply = quoted
     if record.code is not None or quoted:
         record.enhanced = record.enhanced or _enhanced(quoted or message)
         record.set_stage(_errors.guess_stage(record.code, quoted or message), GUESSED)
@@ -323,9 +327,15 @@ def _extend(sessions: ErrorSessions, line: Line, rest: str) -> bool:
     if record is None or HEADER_RE.search(rest) is None and _sentence(rest) is None:
         return False
     record.text += " ---> " + rest.strip()
+    record.key = _inner_message(rest)  # the innermost message tells this failure from the next
     _describe_inner(record, rest)
     sessions.attach(line)
     return True
+
+
+def _inner_message(text: str) -> str:
+    header = HEADER_RE.search(text)
+    return (header.group("msg") if header else text).strip()
 
 
 def _read_details(record: Record, text: str) -> None:

@@ -58,13 +58,18 @@ SIGNATURE_RE = re.compile(r"dial tcp|read tcp .*->|write tcp .*->|x509: |tls: fi
                           r"smtp: server doesn't support|unencrypted connection")
 
 
+# Weaker signs: logrus fields around a reply (the envelope has removed logrus' own
+# prefix), and the bare second line of a reply that textproto joined with "\n".
+WEAK_SIGNATURE_RE = re.compile(r'(?:^|\s)(?:error|err)="[45]\d\d[ -]|^[245]\.\d{1,3}\.\d{1,3}  \S')
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like Go SMTP errors."""
     texts = [text for text in sample if not text.lstrip().startswith("{")]
     hits = sum(1 for text in texts if SIGNATURE_RE.search(text))
-    if not hits:
-        return 0.0
-    return min(1.0, 0.4 + hits / max(len(texts), 1))
+    if hits:
+        return min(1.0, 0.4 + hits / max(len(texts), 1))
+    return 0.3 if any(WEAK_SIGNATURE_RE.search(text) for text in texts) else 0.0
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
