@@ -333,6 +333,7 @@ def _describe(record: Record, exception: RaisedException) -> None:
     record.set_stage(stage, _errors.NAMED if exception.stage else _errors.SHOWN)
     if exception.code is not None and record.code is None:
         record.code = exception.code
+        record.reply = exception.reply
         record.enhanced = rc.find_enhanced((exception.reply or "")[:16])
         record.set_stage(_errors.guess_stage(exception.code, exception.reply or ""), _errors.GUESSED)
     if stage not in (None, Stage.DNS, Stage.CONNECT) or exception.code is not None:

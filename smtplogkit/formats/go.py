@@ -112,7 +112,7 @@ def read_error(line: Line) -> Record | None:
     match = REPLY_RE.search(text)
     if match:
         code, reply = int(match.group("code")), match.group("text")
-        record = Record(line, text, f"{code} {reply}", code=code, connected=True, attrs=fields)
+        record = Record(line, text, f"{code} {reply}", code=code, connected=True, attrs=fields, reply=f"{code} {reply}")
         record.set_stage(_errors.guess_stage(code, reply), GUESSED)
         return record
     match = NET_SMTP_RE.search(text) or EOF_RE.search(text)

@@ -173,6 +173,7 @@ def _record(line: Line, text: str, cls: str, message: str) -> Record:
     reply = _errors.find_reply(message) if cls.startswith("Net::SMTP") else None
     if reply is not None:
         record.code, record.enhanced = reply
+        record.reply = message
         record.connected = True
         record.set_stage(_errors.guess_stage(record.code, message), GUESSED)
     if cls == "Net::SMTPUnsupportedCommand" and "STARTTLS" in message.upper():

@@ -173,6 +173,7 @@ def _describe(record: Record, text: str) -> None:
             if record.code is None:
                 record.code = int(code)
                 message = expected.group("message") or ""
+                record.reply = message.strip() or None
                 record.enhanced = rc.find_enhanced(message[:16])
                 record.set_stage(_errors.guess_stage(record.code, message), GUESSED)
         record.set_stage(EXPECTED_STAGES.get(expected.group("expected")), NAMED)
