@@ -54,7 +54,7 @@ NET_SMTP_RE = re.compile(r"(?P<text>smtp: server doesn't support AUTH|unencrypte
                          r"|gomail: invalid address[^\"\t]*|i/o timeout|context deadline exceeded)" + _END)
 REPLY_CONTINUATION_RE = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\s{1,2}\S")
 FIELD_RE = re.compile(r'\b(host|smtp_host|server|port|worker|identity|user|username)"?(?:=|: ?)("(?:[^"\\]|\\.)*"|[^\s",}]+)')
-SIGNATURE_RE = re.compile(r"dial tcp|read tcp .*->|write tcp .*->|x509: |tls: first record|gomail: |net/smtp|"
+SIGNATURE_RE = re.compile(r"dial tcp|read tcp .*->|write tcp .*->|x509: |tls: first record|gomail: |net/smtp\.\(|"
                           r"smtp: server doesn't support|unencrypted connection")
 
 

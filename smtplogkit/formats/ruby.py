@@ -82,7 +82,8 @@ FRAME_STAGES: dict[str, Stage] = {
 }
 
 SIGNATURE_RE = re.compile(r"Net::SMTP|Net::(?:Read|Open)Timeout|OpenSSL::SSL::SSLError|SSL_connect returned=|"
-                          r"net/smtp\.rb|action_?mailer|ActionMailer|Errno::E[A-Z]+")
+                          r"net/smtp\.rb|action_?mailer|ActionMailer|Errno::E[A-Z]+|SocketError: getaddrinfo|"
+                          r"EOFError: end of file reached")
 
 
 def detect(sample: list[str]) -> float:
@@ -127,7 +128,9 @@ def _read_line(line: Line, sessions: ErrorSessions) -> Iterator[Event | SessionE
 def _frame_stage(path: str, method: str) -> Stage | None:
     if "smtp" not in path and "socket" not in path and "ssl" not in path:
         return None
-    name = method.rsplit("#", 1)[-1].rsplit(".", 1)[-1]
+    # "block in rcptto_list", "block (2 levels) in start", Ruby 3.4's "Net::SMTP#rcptto"
+    name = re.sub(r"^block (?:\(\d+ levels\) )?in ", "", method)
+    name = name.rsplit("#", 1)[-1].rsplit(".", 1)[-1]
     return FRAME_STAGES.get(name)
 
 
