@@ -78,7 +78,8 @@ METHOD_STAGES: tuple[tuple[str, Stage], ...] = (
 )
 
 SIGNATURE_RE = re.compile(r"Expected response code|Swift_|Symfony\\\\+Component\\\\+Mailer|TransportException|"
-                          r"Failed to authenticate on SMTP server|Connection could not be established with host")
+                          r"Failed to authenticate on SMTP server|Connection could not be established with host|"
+                          r'Connection to "[^"]+" (?:timed out|has been closed unexpectedly)')
 # PHP's stream functions appear in every PHP mailer's errors; PHPMailer's own lines say it is PHPMailer.
 PHP_STREAM_RE = re.compile(r"stream_socket_(?:client|enable_crypto)\(\)")
 PHPMAILER_RE = re.compile(r"^(?:SMTP ERROR:|Connection: opening to|SERVER -> CLIENT:|CLIENT -> SERVER:)|phpmailer", re.IGNORECASE)
