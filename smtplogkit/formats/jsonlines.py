@@ -196,7 +196,11 @@ class _Reader:
         if facts["kind"] == "info":
             self.pending.append((line, facts))
             return
-        current = Record(line, facts["text"], facts["key"], code=facts["code"])
+        # The most specific part of the error (the Go dial error inside a wrapper's message)
+        # recognises the same failure logged twice.
+        found = _read_error_text(line, facts["error"] or facts["text"]) if facts["kind"] == "error" else None
+        key = found.key if found is not None else facts["key"]
+        current = Record(line, facts["text"], key, code=facts["code"])
         if self.last is not None and facts["kind"] == "error" and same_error(self.last, current):
             yield self.ctx.local(line, NOTE, facts["text"], self.anonymous_key)  # the same failure logged again
             return
@@ -340,6 +344,8 @@ def _events(line: Line, facts: dict[str, Any], key: Any, ctx: ParseContext) -> I
         server = ctx.server(line, reply, key)
         if server is not None:
             yield server
+            if kind == "sent":
+                yield ctx.local(line, SENT, facts["text"], key)
             return
     if kind == "sent":
         yield ctx.local(line, SENT, facts["text"], key, **attrs)
