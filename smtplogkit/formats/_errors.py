@@ -4,8 +4,8 @@ Go's net/smtp, .NET, Ruby, PHP mailers and structured application logs print
 one error per failed attempt, often twice: once through a logging wrapper and
 once raw, or as a message followed by its stack trace.  Each format module
 turns a line into a :class:`Record` (one printed error) or a detail of the
-record before it (a stack frame that names the SMTP step); this module groups
-records into sessions, one per attempt, and yields their events.
+record before it (a stack frame that names the SMTP step).  This module
+groups records into sessions, one per attempt, and yields their events.
 
 Two records are the same attempt when each contains the other's key text
 (the most specific part of the error, such as ``dial tcp 1.2.3.4:587: i/o
@@ -33,7 +33,7 @@ SAME_ERROR_SECONDS = 2.0
 # (a .NET or PHP stack trace runs to a few dozen frames).
 MAX_RECORD_LINES = 80
 
-# How sure a reader is of a record's stage: a frame or the command text
+# Strength of the evidence for a record's stage: a frame or the command text
 # beats the exception class, which beats a guess from the reply.
 GUESSED, NAMED, SHOWN = 1, 2, 3
 
@@ -71,7 +71,7 @@ REPLY_STAGE_HINTS: tuple[StageHint, ...] = (
     StageHint(Stage.RCPT_TO, r"\b[45]\.1\.(?:1|2|3|6|10)\b|\b[45]\.2\.[12]\b|recipient|user unknown|mailbox unavailable|no such user|relay"),
     StageHint(Stage.DATA, r"\b5\.3\.4\b|\b5\.2\.3\b|\b5\.6\.\d+\b|message (?:size|too (?:big|large))|spam|content", frozenset({552, 554, 550})),
     StageHint(Stage.DATA, r".", frozenset({552})),
-    # A server that is closing or busy usually says so as soon as the client connects.
+    # A server that is closing or busy usually replies 421 as soon as the client connects.
     StageHint(Stage.GREETING, r".", frozenset({421})),
 )
 
@@ -122,7 +122,7 @@ class Record:
     ``key`` is the most specific part of the text, used to recognise the same
     error printed again.  ``session`` is an identifier the log itself gives
     (a request or message id); records that share one are one session.
-    ``before`` holds evidence lines printed ahead of the error (the frames of
+    ``before`` contains evidence lines printed ahead of the error (the frames of
     a Python traceback).  ``reply`` is the server's reply the error quotes,
     when the reader can cut it out; the session's error text is then the
     reply, so that the client's own words ("Mailbox unavailable.") do not
@@ -188,7 +188,7 @@ class ErrorSessions:
         The parse context of the file.
     same
         Decides whether a new record repeats the open session's records;
-        :func:`same_error` unless a format knows better.
+        :func:`same_error` unless a format passes its own test.
     """
 
     def __init__(self, ctx: ParseContext, same: Callable[[Record, Record], bool] = same_error) -> None:
@@ -263,7 +263,7 @@ class ErrorSessions:
         current.last_line = record.line.number
         primary = current.primary
         if record.code is not None and primary.code is None:
-            # The record that quotes the server's reply says the most.
+            # The record that quotes the server's reply carries the most evidence.
             record.set_stage(primary.stage, primary.weight)
             record.attrs = {**primary.attrs, **record.attrs}
             record.connected = record.connected or primary.connected
@@ -297,7 +297,7 @@ def run(lines: Iterable[Line], ctx: ParseContext,
 
     ``read`` handles one line: it adds records or details to the sessions
     and counts the lines it cannot use, and may yield events.  ``finish``,
-    if given, runs after the last line (for a reader that holds a line back).
+    if given, runs after the last line (for a reader that keeps a line back).
     """
     sessions = ErrorSessions(ctx)
     for line in lines:

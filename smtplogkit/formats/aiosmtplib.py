@@ -73,7 +73,12 @@ def adjust(exception: _python.RaisedException, record: Record) -> None:
         # The OSError text decides (DNS, refused, TLS); only a lost connection means it was up.
         lost = re.search(r"Connection lost|Unexpected EOF|Server not connected", message) is not None
         tls = re.search(r"\[SSL|ssl|certificate|handshake", message) is not None
-        _force(record, Stage.TLS if tls else Stage.GREETING if lost else Stage.CONNECT, connected=lost or tls)
+        if tls:
+            _force(record, Stage.TLS, connected=True)
+        elif lost:
+            _force(record, Stage.GREETING, connected=True)
+        else:
+            _force(record, Stage.CONNECT, connected=False)
     elif name in GENERIC_EXCEPTIONS:
         frame = exception.frame_stage
         if frame is not None:

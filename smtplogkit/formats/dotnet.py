@@ -3,7 +3,7 @@
 Notes
 -----
 Neither client writes a transcript unless asked (MailKit's protocol log is
-the ``mailkit`` format); what reaches the log is ``Exception.ToString()``:
+the ``mailkit`` format).  What reaches the log is ``Exception.ToString()``:
 a header ``Namespace.ClassException: message``, inner exceptions after
 `` ---> `` (on the same line in .NET Framework, on a line of their own in
 .NET Core and later), then ``   at Namespace.Class.Method(...)`` frames,
@@ -62,7 +62,7 @@ PORT_HINT_RE = re.compile(r"\bport (?P<port>\d{2,5}) is typically reserved")
 
 @dataclass(frozen=True, slots=True)
 class Sentence:
-    """A fixed message of a .NET mail client and what it tells."""
+    """A fixed message of a .NET mail client, with the reply code and stage it implies."""
 
     pattern: str
     code: int | None = None
@@ -327,7 +327,7 @@ def _extend(sessions: ErrorSessions, line: Line, rest: str) -> bool:
     if record is None or HEADER_RE.search(rest) is None and _sentence(rest) is None:
         return False
     record.text += " ---> " + rest.strip()
-    record.key = _inner_message(rest)  # the innermost message tells this failure from the next
+    record.key = _inner_message(rest)  # the innermost message separates this failure from the next
     _describe_inner(record, rest)
     sessions.attach(line)
     return True

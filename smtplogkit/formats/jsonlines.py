@@ -5,8 +5,8 @@ Notes
 Applications that log through zap, pino, winston, structlog, Serilog's JSON
 formatter or logrus' JSON formatter write one object per line.  Field names
 differ by library and by application, so each fact is looked up under the
-names in :data:`FIELDS` (case-insensitive; objects nested one level deep,
-such as ``{"smtp": {"host": ...}}``, are read as ``smtp.host``).  Values of
+names in :data:`FIELDS`, compared in lower case.  Objects nested one level
+deep, such as ``{"smtp": {"host": ...}}``, are read as ``smtp.host``.  Values of
 other fields are ignored, and credentials are never read: a field named
 ``password`` or ``token`` is not in the table.
 
@@ -339,7 +339,7 @@ def _events(line: Line, facts: dict[str, Any], key: Any, ctx: ParseContext) -> I
         reply = (facts["response"] or str(facts["code"])).split("\n")[0]
         if not reply.startswith(str(facts["code"])):
             reply = f"{facts['code']} {reply}"
-        # The field holds the whole reply, so its first line stands for all of it.
+        # The field contains the whole reply, so its first line is read as the final one.
         reply = re.sub(r"^(\d{3})-", r"\1 ", reply)
         server = ctx.server(line, reply, key)
         if server is not None:

@@ -14,7 +14,7 @@ The step comes from the stack trace when there is one: SwiftMailer and
 Symfony print ``#0 path(line): Class->method('argument', ...)``, innermost
 first, and ``executeCommand('MAIL FROM:<user...', ...)`` or
 ``doRcptToCommand(...)`` names the command that drew the reply.  Without a
-trace the expected code tells it where it can (``354`` is DATA, ``235`` and
+trace the expected code gives it where it can (``354`` is DATA, ``235`` and
 ``334`` are AUTH, ``250/251/252`` is RCPT TO, ``220`` the greeting), else
 the reply's code and text.  Connection errors quote PHP's stream functions:
 ``Connection could not be established with host "smtp.x:587":
@@ -80,7 +80,7 @@ METHOD_STAGES: tuple[tuple[str, Stage], ...] = (
 SIGNATURE_RE = re.compile(r"Expected response code|Swift_|Symfony\\\\+Component\\\\+Mailer|TransportException|"
                           r"Failed to authenticate on SMTP server|Connection could not be established with host|"
                           r'Connection to "[^"]+" (?:timed out|has been closed unexpectedly)')
-# PHP's stream functions appear in every PHP mailer's errors; PHPMailer's own lines say it is PHPMailer.
+# PHP's stream functions appear in every PHP mailer's errors, so files with PHPMailer's own lines are left to it.
 PHP_STREAM_RE = re.compile(r"stream_socket_(?:client|enable_crypto)\(\)")
 PHPMAILER_RE = re.compile(r"^(?:SMTP ERROR:|Connection: opening to|SERVER -> CLIENT:|CLIENT -> SERVER:)|phpmailer", re.IGNORECASE)
 
