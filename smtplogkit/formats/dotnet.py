@@ -56,6 +56,11 @@ END_OF_TRACE_RE = re.compile(r"^\s*--- End of (?:inner exception |stack trace)")
 CONSOLE_LOGGER_RE = re.compile(r"^(?:fail|crit|warn|info|dbug|trce): [\w.]+\[\d+\]\s*$")
 SERVER_RESPONSE_RE = re.compile(r"The server response was: (?P<reply>.*)$")
 MAILKIT_STATUS_RE = re.compile(r"^(?P<status>[A-Z][A-Za-z]+): (?P<reply>.*)$")
+# Messages that MailKit spreads over several lines, and lines that start a new log entry instead.
+MULTILINE_MESSAGE_RE = re.compile(r"establish an SSL or TLS connection|following (?:reasons|errors):?\s*$")
+NEW_ENTRY_RE = re.compile(r"^(?:\[|\d{4}-\d\d-\d\d|\d\d:\d\d:\d\d|(?:fail|crit|warn|info|dbug|trce):|"
+                          r"(?:DEBUG|INFO|WARN|WARNING|ERROR|FATAL)\b)")
+REPLY_CONTINUATION_RE = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\s{1,2}\S")
 CONNECT_CALL_RE = re.compile(r'Connect \("(?P<host>[^"]+)", (?P<port>\d+)')
 PORT_HINT_RE = re.compile(r"\bport (?P<port>\d{2,5}) is typically reserved")
 
@@ -211,7 +216,7 @@ class _Reader:
             self.in_frames = None
             yield from sessions.add(record)
             return
-        if sessions.record is not None and self.in_frames is not sessions.record and text.strip():
+        if sessions.record is not None and self._continues(sessions.record, text):
             # A further line of a multi-line message (MailKit explains its TLS errors at length).
             sessions.record.text += "\n" + text.strip()
             _read_details(sessions.record, text)
@@ -224,6 +229,14 @@ class _Reader:
             sessions.ctx.noise(line)
             return
         sessions.ctx.unrecognised(line)
+
+    def _continues(self, record: Record, text: str) -> bool:
+        """Return whether a line goes on with the open record's message rather than the log."""
+        if self.in_frames is record or NEW_ENTRY_RE.match(text):
+            return False
+        if REPLY_CONTINUATION_RE.match(text.strip()):
+            return record.reply is not None  # the second line of a quoted multi-line reply
+        return MULTILINE_MESSAGE_RE.search(record.text) is not None
 
     def _frame(self, line: Line, where: str, sessions: ErrorSessions) -> None:
         stage = next((s for name, s in FRAME_STAGES if name in where), None)

@@ -52,6 +52,9 @@ REPLY_RE = re.compile(r'(?:^|: |msg="|error="|err="|"error": ")(?P<code>[45]\d\d
 EOF_RE = re.compile(r'(?:^|: |error="|err="|"error": ")(?P<eof>(?:unexpected )?EOF)' + _END)
 NET_SMTP_RE = re.compile(r"(?P<text>smtp: server doesn't support AUTH|unencrypted connection|wrong host name"
                          r"|gomail: invalid address[^\"\t]*|i/o timeout|context deadline exceeded)" + _END)
+# Errors any Go code returns: read as SMTP failures only alone on a line or next to a word about mail.
+GENERIC_CORES = frozenset({"EOF", "unexpected EOF", "i/o timeout", "context deadline exceeded"})
+SMTP_CONTEXT_RE = re.compile(r"smtp|mail|send|deliver|dial", re.IGNORECASE)
 REPLY_CONTINUATION_RE = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\s{1,2}\S")
 FIELD_RE = re.compile(r'\b(host|smtp_host|server|port|worker|identity|user|username)"?(?:=|: ?)("(?:[^"\\]|\\.)*"|[^\s",}]+)')
 SIGNATURE_RE = re.compile(r"dial tcp|read tcp .*->|write tcp .*->|x509: |tls: first record|gomail: |net/smtp\.\(|"
@@ -116,9 +119,12 @@ def read_error(line: Line) -> Record | None:
         record.set_stage(_errors.guess_stage(code, reply), GUESSED)
         return record
     match = NET_SMTP_RE.search(text) or EOF_RE.search(text)
-    if match:
-        return _net_smtp_error(line, text, match.group(1), fields)
-    return None
+    if match is None:
+        return None
+    core = match.group(1)
+    if core in GENERIC_CORES and text.strip() != core and not SMTP_CONTEXT_RE.search(text):
+        return None  # an EOF or timeout of some other part of the program
+    return _net_smtp_error(line, text, core, fields)
 
 
 def _net_smtp_error(line: Line, text: str, core: str, fields: dict) -> Record:

@@ -91,6 +91,8 @@ SENT_RE = re.compile(r"\b(?:message |mail |email )?(?:sent|delivered|accepted fo
 FAILED_LEVELS = frozenset({"error", "err", "fatal", "critical", "crit", "alert", "emerg", "panic", "dpanic", "50", "60"})
 SMTP_KEYS = frozenset(name for key in ("host", "port", "code", "response", "command", "error") for name in FIELDS[key])
 MAX_OPEN_SESSIONS = 10_000
+# Informational lines without an identifier kept for the failure that may follow them.
+MAX_PENDING_LINES = 5
 ERROR_READERS = (go.read_error, dotnet.read_error, ruby.read_error, symfony.read_error)
 
 
@@ -184,6 +186,21 @@ class _Reader:
         self.pending = []
         return iter(())
 
+    def _hold(self, line: Line, facts: dict[str, Any]) -> None:
+        """Keep an informational line for the next failure, dropping older lines it contradicts."""
+        attrs = _attrs(facts)
+        kept = []
+        for earlier, info in self.pending:
+            other = _attrs(info)
+            if any(name in other and other[name] != value for name, value in attrs.items() if name != "labels"):
+                self.ctx.noise(earlier)  # an earlier attempt's server, not the next one's
+            else:
+                kept.append((earlier, info))
+        kept.append((line, facts))
+        while len(kept) > MAX_PENDING_LINES:
+            self.ctx.noise(kept.pop(0)[0])
+        self.pending = kept
+
     def _keyed(self, line: Line, facts: dict[str, Any], key: Any) -> Iterator[Event | SessionEnd]:
         self.open_ids[key] = None
         self.open_ids.move_to_end(key)
@@ -194,7 +211,7 @@ class _Reader:
 
     def _anonymous(self, line: Line, facts: dict[str, Any]) -> Iterator[Event | SessionEnd]:
         if facts["kind"] == "info":
-            self.pending.append((line, facts))
+            self._hold(line, facts)
             return
         # The most specific part of the error (the Go dial error inside a wrapper's message)
         # recognises the same failure logged twice.

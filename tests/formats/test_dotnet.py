@@ -112,3 +112,15 @@ def test_two_loggers_one_session(tmp_path):
     assert len(frame) == 1  # the same timeout, logged by two loggers
     assert labels(rows(frame)[0]) == ("greeting", "read_timeout", None, None)
     assert report["unrecognised"] == 0
+
+
+def test_later_log_lines_not_message(tmp_path):
+    frame, report = parse_excerpt(tmp_path, """
+        System.Net.Mail.SmtpException: Mailbox unavailable. The server response was: 5.7.1 Unable to relay
+        Order 1182 saved
+        Background queue drained
+    """)
+
+    assert len(frame) == 1
+    assert labels(rows(frame)[0]) == ("rcpt_to", "policy_rejected", 550, "5.7.1")
+    assert report["unrecognised"] == 2

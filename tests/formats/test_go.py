@@ -106,3 +106,15 @@ def test_unrelated_lines_unrecognised(tmp_path):
 
     assert len(frame) == 1
     assert report["unrecognised"] == 1
+
+
+def test_unrelated_eof_not_session(tmp_path):
+    frame, report = parse_excerpt(tmp_path, """
+        dial tcp 198.51.100.7:587: i/o timeout
+        reading config.yaml: unexpected EOF
+        send mail: EOF
+    """, format="go")
+
+    assert len(frame) == 2
+    assert list(frame["cause"]) == ["connect_timeout", "server_disconnected"]
+    assert report["unrecognised"] == 1

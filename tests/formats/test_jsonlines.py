@@ -101,3 +101,17 @@ def test_password_field_never_read(tmp_path):
     row = rows(frame)[0]
     assert row["identity"] == "app@example.com"
     assert "hunter2" not in json.dumps(row, default=str)
+
+
+def test_nearest_info_line_wins(tmp_path):
+    text = jsonl(
+        {"level": "info", "msg": "connecting", "smtp_host": "mx1.example.com", "port": 25},
+        {"level": "info", "msg": "falling back", "smtp_host": "mx2.example.com", "port": 25},
+        {"level": "error", "msg": "send failed", "error": "dial tcp 198.51.100.8:25: connect: connection refused"},
+    )
+    frame, report = parse_excerpt(tmp_path, text)
+
+    assert len(frame) == 1
+    assert rows(frame)[0]["host"] == "mx2.example.com"
+    assert report["noise"] == 1
+    assert report["parsed"] == 2
