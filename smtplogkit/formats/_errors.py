@@ -7,10 +7,12 @@ turns a line into a :class:`Record` (one printed error) or a detail of the
 record before it (a stack frame that names the SMTP step).  This module
 groups records into sessions, one per attempt, and yields their events.
 
-Two records are the same attempt when each contains the other's key text
-(the most specific part of the error, such as ``dial tcp 1.2.3.4:587: i/o
+Two records are the same attempt when one contains the other's key text (the
+most specific part of the error, such as ``dial tcp 1.2.3.4:587: i/o
 timeout``), no other error came between them, and their timestamps, when
-both have one, are at most :data:`SAME_ERROR_SECONDS` apart.  The same text
+both have one, are at most :data:`SAME_ERROR_SECONDS` apart.  Two whole
+exception prints (class, message and inner exceptions) are the same attempt
+only when their keys are equal.  The same text
 printed twice with the same kind of envelope (both bare, or both with a
 timestamp) is two attempts: that is what a retry loop prints.
 """
@@ -126,7 +128,9 @@ class Record:
     a Python traceback).  ``reply`` is the server's reply the error quotes,
     when the reader can cut it out; the session's error text is then the
     reply, so that the client's own words ("Mailbox unavailable.") do not
-    decide the cause, and the whole line is kept as a note.
+    decide the cause, and the whole line is kept as a note.  ``exception``
+    marks a whole exception print, as opposed to a logger's sentence that
+    quotes one.
     """
 
     line: Line
@@ -141,6 +145,7 @@ class Record:
     attrs: dict[str, Any] = field(default_factory=dict)
     before: list[Line] = field(default_factory=list)
     reply: str | None = None
+    exception: bool = False
 
     def __post_init__(self) -> None:
         self.key = (self.key or self.text).strip()
@@ -173,10 +178,12 @@ def same_error(first: Record, second: Record) -> bool:
             return False
     if first.text == second.text and (first.line.ts is None) == (second.line.ts is None):
         return False
-    # Each must contain the other's most specific part: "Failure sending mail." printed
-    # twice over two different socket errors is two failures.
     a, b = first.key.lower(), second.key.lower()
-    return bool(a and b) and a in second.text.lower() and b in first.text.lower()
+    if first.exception and second.exception and a != b:
+        # Two whole exception prints with different innermost messages: "Failure sending
+        # mail." over a socket timeout, then over an unknown host, is two failures.
+        return False
+    return bool(a and b) and (a in second.text.lower() or b in first.text.lower())
 
 
 class ErrorSessions:
@@ -262,8 +269,10 @@ class ErrorSessions:
         current.records.append(record)
         current.last_line = record.line.number
         primary = current.primary
-        if record.code is not None and primary.code is None:
-            # The record that quotes the server's reply carries the most evidence.
+        quotes_reply = record.code is not None and primary.code is None
+        if quotes_reply or (record.exception and not primary.exception and primary.code is None):
+            # The record that quotes the server's reply, or else the whole exception
+            # print rather than a logger's sentence, carries the most evidence.
             record.set_stage(primary.stage, primary.weight)
             record.attrs = {**primary.attrs, **record.attrs}
             record.connected = record.connected or primary.connected

@@ -318,7 +318,7 @@ def add_exception(line: Line, exception: RaisedException, sessions: ErrorSession
         if not sessions.attach(line, evidence=exception.chained):
             sessions.ctx.noise(line)
         return
-    record = Record(line, exception.text, exception.message or exception.name, before=[])
+    record = Record(line, exception.text, exception.message or exception.name, exception=True)
     record.attrs["exception"] = exception.name
     _describe(record, exception)
     if adjust is not None:

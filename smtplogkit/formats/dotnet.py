@@ -259,7 +259,7 @@ def read_error(line: Line) -> Record | None:
     header = HEADER_RE.search(text)
     if header:
         message = header.group("msg")
-        record = Record(line, text, _key(message))
+        record = Record(line, text, _key(message), exception=True)
         _describe(record, header.group("cls"), message)
         for part in message.split(" ---> ")[1:]:
             _describe_inner(record, part)

@@ -168,7 +168,7 @@ def _message_after(text: str, end: int) -> str:
 
 def _record(line: Line, text: str, cls: str, message: str) -> Record:
     key = message if len(message) > 8 else cls
-    record = Record(line, text, key)
+    record = Record(line, text, key, exception=True)
     if cls in CLASS_STAGES:
         stage, weight, connected = CLASS_STAGES[cls]
         record.set_stage(stage, weight)

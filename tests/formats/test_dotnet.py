@@ -124,3 +124,15 @@ def test_later_log_lines_not_message(tmp_path):
     assert len(frame) == 1
     assert labels(rows(frame)[0]) == ("rcpt_to", "policy_rejected", 550, "5.7.1")
     assert report["unrecognised"] == 2
+
+
+def test_logger_sentence_then_exception(tmp_path):
+    frame, report = parse_excerpt(tmp_path, """
+        [09:12:44 ERR] Could not send the invoice: Failure sending mail.
+        System.Net.Mail.SmtpException: Failure sending mail. ---> System.Net.Sockets.SocketException: No connection could be made because the target machine actively refused it 198.51.100.9:25
+           at System.Net.Sockets.Socket.DoConnect(EndPoint endPointSnapshot, SocketAddress socketAddress)
+    """)
+
+    assert len(frame) == 1
+    assert labels(rows(frame)[0]) == ("connect", "connect_refused", None, None)
+    assert report["unrecognised"] == 0
