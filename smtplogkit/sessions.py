@@ -137,7 +137,9 @@ def _on_local(state: SessionState, event: Event) -> None:
         state.texts.append(event.text)
         if event.code is not None and _duplicates_reply(state, event):
             return
-        state.failures.append(_Candidate(Stage(stage), event.text, event.code, event.enhanced, event, state.mechanism, state.auth_note))
+        # An error-only log may name the AUTH mechanism in the error itself (Symfony's "Authenticator XOAUTH2 returned").
+        mechanism = state.mechanism or event.attrs.get("mechanism")
+        state.failures.append(_Candidate(Stage(stage), event.text, event.code, event.enhanced, event, mechanism, state.auth_note))
 
 
 def _duplicates_reply(state: SessionState, event: Event) -> bool:

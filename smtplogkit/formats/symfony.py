@@ -49,6 +49,8 @@ EXPECTED_RE = re.compile(
     r'with message "(?P<message>[^"]*)"?)'
 )
 AUTH_RE = re.compile(r'Failed to authenticate on SMTP server with username "(?P<user>[^"]*)"')
+AUTHENTICATOR_RE = re.compile(r'Authenticator "?(?P<mechanism>[\w-]+)"? returned "?(?:Swift_TransportException: ?)?'
+                              r'Expected response code "?[\d/]+"? but got code "(?P<code>\d+)"')
 CONNECT_RE = re.compile(r'Connection could not be established with host (?:"(?P<target>[^"]+)"|(?P<bare>[^\s\[]+?))\s*(?::|\[|$)')
 TIMEOUT_RE = re.compile(r'Connection to "?(?P<target>[^"\s]+?)"? (?:has )?timed out', re.IGNORECASE)
 CLOSED_RE = re.compile(r'Connection to "?(?P<target>[^"\s]+?)"? has been closed unexpectedly')
@@ -166,8 +168,11 @@ def _describe(record: Record, text: str) -> None:
         record.connected = True
         if auth.group("user"):
             record.attrs.setdefault("identity", auth.group("user"))
+        failing = AUTHENTICATOR_RE.search(text)
+        if failing:
+            record.attrs.setdefault("mechanism", failing.group("mechanism").upper())
 
-    for expected in EXPECTED_RE.finditer(text):
+    for expected in EXPECTED_RE.finditer(text):  # the first reply with a code is the one recorded
         record.connected = True
         code = expected.group("code")
         if code:

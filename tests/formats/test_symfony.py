@@ -79,3 +79,15 @@ def test_phpmailer_left_alone():
               "Connection failed. Error #2: stream_socket_client(): Unable to connect to smtp.example.com:25"]
 
     assert formats.get("symfony").detect(sample) == 0.0
+
+
+def test_xoauth2_authenticator(tmp_path):
+    frame, _ = parse_excerpt(tmp_path, (
+        'Failed to authenticate on SMTP server with username "helpdesk@example.com" using 1 possible authenticators. '
+        'Authenticator XOAUTH2 returned Swift_TransportException: Expected response code 235 but got code "535", '
+        'with message "535 5.7.3 Authentication unsuccessful [AM0PR01CA0001.eurprd01.prod.exchangelabs.com]".\n'))
+
+    row = rows(frame)[0]
+    assert labels(row) == ("auth", "oauth_token_invalid", 535, "5.7.3")
+    assert row["auth_mechanism"] == "XOAUTH2"
+    assert row["identity"] == "helpdesk@example.com"
