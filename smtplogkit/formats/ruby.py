@@ -144,6 +144,8 @@ def read_error(line: Line) -> Record | None:
         return record
     match = CLASS_RE.search(text)
     if match:
+        # NOTE: Net::HTTP raises Net::ReadTimeout and Net::OpenTimeout too; in a log that
+        # mixes HTTP and SMTP clients those are read as SMTP failures, even under net/http.rb frames.
         return _record(line, text, match.group("cls"), _message_after(text, match.end()))
     ssl = SSL_CONNECT_RE.search(text)
     if ssl:

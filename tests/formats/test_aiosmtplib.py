@@ -53,8 +53,8 @@ def test_real_tracebacks(tmp_path, real_log):
         ("tls", "tls_mode_mismatch", None, None),
         ("greeting", "read_timeout", None, None),
     ]
-    for row, wanted in zip(rows(frame), expected):
-        assert labels(row) == wanted, row["error_text"]
+    for row, expected_labels in zip(rows(frame), expected):
+        assert labels(row) == expected_labels, row["error_text"]
     assert report["unrecognised"] == 0
     assert report["parsed"] + report["noise"] == report["lines"]
 
