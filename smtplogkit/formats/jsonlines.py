@@ -27,7 +27,9 @@ and its cause) counting once, and informational lines before it
 ("connecting to smtp.x:587") lend it their server and port.  Fields under
 ``labels`` (``worker``, ``network``, ...) are kept as columns of the row.
 Lines that are not JSON objects count as unrecognised, or as noise when
-they are container tooling output.
+they are container tooling output.  A file whose messages are transcript
+lines (``S: 250 OK``, as nodemailer logs through pino) scores low, so that
+a transcript format claims it.
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ STAGE_WORDS: dict[str, Stage] = {
 SENT_RE = re.compile(r"\b(?:message |mail |email )?(?:sent|delivered|accepted for delivery|queued as)\b", re.IGNORECASE)
 FAILED_LEVELS = frozenset({"error", "err", "fatal", "critical", "crit", "alert", "emerg", "panic", "dpanic", "50", "60"})
 SMTP_KEYS = frozenset(name for key in ("host", "port", "code", "response", "command", "error") for name in FIELDS[key])
+# A message that is one line of an SMTP transcript: "S: 250 OK", "[Jx8a] C: EHLO host", "<- 220 ...".
+TRANSCRIPT_RE = re.compile(r"^(?:\[[\w-]+\] )?(?:[SC]: |<- |-> |<<< |>>> )")
 MAX_OPEN_SESSIONS = 10_000
 # Informational lines without an identifier kept for the failure that may follow them.
 MAX_PENDING_LINES = 5
@@ -104,6 +108,9 @@ def detect(sample: list[str]) -> float:
     smtp = sum(1 for record in objects if SMTP_KEYS & record.keys() or _mentions_smtp(record))
     if not smtp:
         return 0.0
+    transcript = sum(1 for record in objects if TRANSCRIPT_RE.match(_text(_field(record, "message")) or ""))
+    if transcript * 4 >= len(objects):
+        return 0.25  # a transcript logged as JSON (nodemailer through pino): a transcript format reads it better
     return min(1.0, 0.3 + 0.6 * len(objects) / len(sample) + 0.3 * smtp / len(objects))
 
 

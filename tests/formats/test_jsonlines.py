@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from smtplogkit import formats
+
 from .conftest import labels, parse_excerpt, rows
 
 
@@ -115,3 +117,10 @@ def test_nearest_info_line_wins(tmp_path):
     assert rows(frame)[0]["host"] == "mx2.example.com"
     assert report["noise"] == 1
     assert report["parsed"] == 2
+
+
+def test_transcript_in_json_scores_low():
+    sample = [json.dumps({"level": 20, "msg": "[Jx8a] S: 220 smtp.example.com ESMTP", "tnx": "server"}),
+              json.dumps({"level": 20, "msg": "[Jx8a] C: EHLO client.example.org", "tnx": "client"})]
+
+    assert formats.get("jsonlines").detect(sample) <= 0.25
