@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from ..records import Event, Line, SessionEnd
-from . import _errors, _python
+from . import _python
 from ._errors import SHOWN, ErrorSessions
 from .base import ParseContext
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from ..labels import Stage
 from ..records import Event, Line, SessionEnd
 from . import _errors
-from ._errors import GUESSED, NAMED, SHOWN, ErrorSessions, Record
+from ._errors import GUESSED, NAMED, ErrorSessions, Record
 from .base import ParseContext
 
 NAME = "dotnet"
