@@ -105,7 +105,7 @@ ERROR_RULES: tuple[Rule, ...] = (
     Rule(Cause.AUTH_MECHANISM_UNSUPPORTED, r"SMTP AUTH extension not supported|server doesn't support AUTH|does not support authentication|no compatible authentication|no suitable authentication|authentication mechanism.*not supported|no supported authentication|none of the .*mechanisms"),
     Rule(Cause.CLIENT_ERROR, r"missing credentials|no password (?:given|supplied)|EENVELOPE|no recipients defined|invalid (?:address|mail address)|TypeError|AttributeError|ValueError|NullPointerException"),
     Rule(Cause.READ_TIMEOUT, r"greeting never received|read timed out|timed out|timeout|ETIMEDOUT|deadline exceeded"),
-    Rule(Cause.SERVER_DISCONNECTED, r"connection unexpectedly closed|ServerDisconnected|connection closed|closed by (?:foreign|remote) host|unexpected (?:EOF|end of)|\bEOF\b|socket hang up|lost connection|connection (?:was )?(?:lost|dropped|aborted)|ECONNABORTED|net_io_connectionclosed|unexpectedly disconnected|end of file reached|got an empty response|got code "",|closed unexpectedly"),
+    Rule(Cause.SERVER_DISCONNECTED, r"The server response was:\s*(?:$|\n| --->)|connection unexpectedly closed|ServerDisconnected|connection closed|closed by (?:foreign|remote) host|unexpected (?:EOF|end of)|\bEOF\b|socket hang up|lost connection|connection (?:was )?(?:lost|dropped|aborted)|ECONNABORTED|net_io_connectionclosed|unexpectedly disconnected|end of file reached|got an empty response|got code "",|closed unexpectedly"),
 )
 
 # Generic meaning of a failing reply code at a stage, when no text rule matched.
@@ -194,6 +194,12 @@ def classify(failure: Failure) -> tuple[Stage, Cause]:
         cause = _classify_reply(failure)
         if cause is not None:
             return stage, cause
+    elif failure.enhanced is not None:
+        # A reply quoted without its code (MailKit's SmtpCommandException prints
+        # "5.7.57 Client not authenticated ..."): its text rules apply all the same.
+        for rule in REPLY_RULES:
+            if (rule.stages is None or stage in rule.stages) and rule.regex.search(failure.text):
+                return stage, rule.cause
 
     rule = _first(ERROR_RULES, stage, failure.code, failure.text)
     if rule is not None:

@@ -54,7 +54,7 @@ INNER_RE = re.compile(r"^\s*---> (?P<rest>.*)$")
 FRAME_RE = re.compile(r"^\s+at (?P<where>[\w.`<>\[\]+|]+)[(\s]")
 END_OF_TRACE_RE = re.compile(r"^\s*--- End of (?:inner exception |stack trace)")
 CONSOLE_LOGGER_RE = re.compile(r"^(?:fail|crit|warn|info|dbug|trce): [\w.]+\[\d+\]\s*$")
-SERVER_RESPONSE_RE = re.compile(r"The server response was: (?P<reply>.*)$")
+SERVER_RESPONSE_RE = re.compile(r"The server response was:\s?(?P<reply>.*)$")
 MAILKIT_STATUS_RE = re.compile(r"^(?P<status>[A-Z][A-Za-z]+): (?P<reply>.*)$")
 # Messages that MailKit spreads over several lines, and lines that start a new log entry instead.
 MULTILINE_MESSAGE_RE = re.compile(r"establish an SSL or TLS connection|following (?:reasons|errors):?\s*$")
@@ -305,7 +305,11 @@ def _describe(record: Record, cls: str | None, message: str) -> None:
     if sentence is not None:
         record.set_stage(sentence.stage, sentence.weight)
         record.connected = record.connected or sentence.connected or sentence.code is not None
-        if sentence.code is not None and record.code is None:
+        if reply is not None and not quoted.strip():
+            # "... The server response was:" with nothing after it: the server sent no reply.
+            record.set_stage(Stage.GREETING, GUESSED)
+            record.connected = True
+        elif sentence.code is not None and record.code is None:
             record.code = _class_from_enhanced(sentence.code, quoted)
     elif status and status.group("status") in MAILKIT_STATUS:
         record.code = MAILKIT_STATUS[status.group("status")]

@@ -136,3 +136,21 @@ def test_logger_sentence_then_exception(tmp_path):
     assert len(frame) == 1
     assert labels(rows(frame)[0]) == ("connect", "connect_refused", None, None)
     assert report["unrecognised"] == 0
+
+
+def test_empty_server_response(tmp_path):
+    frame, _ = parse_excerpt(tmp_path, """
+        System.Net.Mail.SmtpException: Syntax error, command unrecognized. The server response was:
+           at System.Net.Mail.SmtpConnection.GetConnection(ServicePoint servicePoint)
+    """)
+
+    assert labels(rows(frame)[0]) == ("greeting", "server_disconnected", None, None)
+
+
+def test_mailkit_reply_without_code(tmp_path):
+    frame, _ = parse_excerpt(tmp_path, """
+        MailKit.Net.Smtp.SmtpCommandException: 5.7.57 Client not authenticated to send mail. [SN4PR0201CA0048.namprd02.prod.outlook.com]
+           at MailKit.Net.Smtp.SmtpClient.MailFromAsync(FormatOptions options, MimeMessage message, MailboxAddress mailbox, Boolean doAsync, CancellationToken cancellationToken)
+    """)
+
+    assert labels(rows(frame)[0]) == ("mail_from", "auth_required", None, "5.7.57")
