@@ -122,9 +122,7 @@ class Record:
     """One printed error, with what the reader learnt from it.
 
     ``key`` is the most specific part of the text, used to recognise the same
-    error printed again.  ``session`` is an identifier the log itself gives
-    (a request or message id); records that share one are one session.
-    ``before`` contains evidence lines printed ahead of the error (the frames of
+    error printed again.  ``before`` contains evidence lines printed ahead of the error (the frames of
     a Python traceback).  ``reply`` is the server's reply the error quotes,
     when the reader can cut it out; the session's error text is then the
     reply, so that the client's own words ("Mailbox unavailable.") do not
@@ -141,7 +139,6 @@ class Record:
     code: int | None = None
     enhanced: str | None = None
     connected: bool = False
-    session: Any = None
     attrs: dict[str, Any] = field(default_factory=dict)
     before: list[Line] = field(default_factory=list)
     reply: str | None = None
@@ -169,8 +166,6 @@ class _Open:
 
 def same_error(first: Record, second: Record) -> bool:
     """Return whether two records are one error printed twice."""
-    if first.session is not None or second.session is not None:
-        return first.session == second.session
     if first.code is not None and second.code is not None and first.code != second.code:
         return False
     if first.line.ts is not None and second.line.ts is not None:
@@ -189,18 +184,13 @@ def same_error(first: Record, second: Record) -> bool:
 class ErrorSessions:
     """Group records into sessions and yield each session's events when it closes.
 
-    Parameters
-    ----------
-    ctx
-        The parse context of the file.
-    same
-        Decides whether a new record repeats the open session's records;
-        :func:`same_error` unless a format passes its own test.
+    A new record joins the open session when :func:`same_error` finds that
+    it repeats one of the session's records; otherwise the open session is
+    closed and the record starts the next one.
     """
 
-    def __init__(self, ctx: ParseContext, same: Callable[[Record, Record], bool] = same_error) -> None:
+    def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx
-        self.same = same
         self.current: _Open | None = None
         self.count = 0
 
@@ -213,7 +203,7 @@ class ErrorSessions:
         """Add one printed error: to the open session if it repeats it, else to a new one."""
         current = self.current
         if current is not None and record.line.number - current.last_line <= MAX_RECORD_LINES:
-            if any(self.same(old, record) for old in current.records):
+            if any(same_error(old, record) for old in current.records):
                 self._merge(current, record)
                 return
         yield from self.close()
