@@ -308,7 +308,8 @@ def add_exception(line: Line, exception: RaisedException, sessions: ErrorSession
                   adjust: Callable[[RaisedException, Record], None] | None = None) -> Iterator[Event | SessionEnd]:
     """Add one exception to the open session if it is the same failure, else start a session."""
     open_record = sessions.record
-    if open_record is not None and (exception.chained or (exception.from_raise and exception.name == open_record.attrs.get("exception"))):
+    repeats_open = open_record is not None and open_record.text.split(":", 1)[0] == exception.name
+    if open_record is not None and (exception.chained or (exception.from_raise and repeats_open)):
         # The same failure seen again: a chained cause or effect, or the raise line under a Sentry-style trace.
         if exception.chained:
             open_record.text += "\n" + exception.text
@@ -319,7 +320,6 @@ def add_exception(line: Line, exception: RaisedException, sessions: ErrorSession
             sessions.ctx.noise(line)
         return
     record = Record(line, exception.text, exception.message or exception.name, exception=True)
-    record.attrs["exception"] = exception.name
     _describe(record, exception)
     if adjust is not None:
         adjust(exception, record)

@@ -12,7 +12,11 @@ time of day only (``21:12:03.123456``); the date comes from the envelope, the
 
 The message body is sent as one ``send: b'...'`` line; it is kept as a short
 placeholder, not as text.  A traceback after the transcript belongs to the
-session it ends; a traceback with no transcript is a session of its own.
+session it ends; a traceback with no transcript is a session of its own, and
+so is each later traceback unless it is chained to the one before ("The
+above exception was the direct cause ...").  Tracebacks are read by
+:class:`smtplogkit.formats._python.TracebackReader`, shared with the
+``django`` and ``aiosmtplib`` formats.
 """
 
 from __future__ import annotations
