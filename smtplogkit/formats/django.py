@@ -34,8 +34,7 @@ NAME = "django"
 DESCRIPTION = "Django e-mail backend tracebacks and debug error pages (smtplib underneath)"
 CLIENT = "python-django"
 
-DJANGO_RE = re.compile(r"django[/\\.](?:core[/\\.]mail|request)|Internal Server Error: /|Django Version:|"
-                       r"django\.core\.mail|send_mail|EmailMessage|mail_admins")
+DJANGO_RE = re.compile(r"django[/\\.](?:core[/\\.]mail|request|contrib)|Internal Server Error: /|Django Version:")
 SMTPLIB_DEBUG_RE = re.compile(r"(?:^|\s)(?:send: [b]?['\"]|reply: b['\"]|reply: retcode \()")
 LOG_NOISE_RE = re.compile(
     r"^(?:Internal Server Error: /|\[[^\]]+\] \"[A-Z]+ \S+ HTTP/[\d.]+\" \d{3}|\"[A-Z]+ \S+ HTTP/[\d.]+\" \d{3}|"
