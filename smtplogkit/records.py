@@ -53,7 +53,7 @@ class Event:
     (``"EHLO"``, ``"MAIL"``, ...) and the local event kind for local events.
     ``attrs`` carries what the line states about the session: ``host``,
     ``ip``, ``port``, ``tls_mode``, ``client``, ``stage`` (for errors whose
-    stage the format knows), ``mechanism``, ``identity`` and similar;
+    stage the format knows), ``mechanism``, ``identity`` and similar.
     ``labels`` is a dict of extra columns the line gives (``{"worker": "w1"}``).
     """
 
