@@ -13,7 +13,9 @@ container line, for example):
 * logrus key-value lines (``time="..." level=error msg="..."``);
 * Monolog (``[2017-07-29 14:46:32] channel.ERROR: text``);
 * Python logging: a leading ``YYYY-MM-DD HH:MM:SS,mmm`` with an optional
-  level and logger name, and ``basicConfig``'s ``LEVEL:logger:text``.
+  level and logger name, and ``basicConfig``'s ``LEVEL:logger:text``;
+* Go's ``log`` package: a leading ``YYYY/MM/DD HH:MM:SS`` (with optional
+  microseconds).
 
 A bare leading date and time is taken as the line's timestamp and removed, so
 format parsers see the message only and read the time from ``Line.ts``.
@@ -39,7 +41,7 @@ BSD_SYSLOG_RE = re.compile(
     r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\S+) ([\w./@-]+?)(?:\[(\d+)\])?: ?(.*)$"
 )
 LEADING_TS_RE = re.compile(
-    r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)(?:\s+|$)(.*)$"
+    r"^(\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)(?:\s+|$)(.*)$"
 )
 PY_LEVEL_RE = re.compile(
     r"^(?:-\s+)?\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]?\s*(?:-\s+|:\s*)?(?:(?:\[[\w.-]+\]|[\w]+(?:\.[\w]+)+|[\w-]+):?\s+-?\s*)?(.*)$"
@@ -71,7 +73,7 @@ def parse_timestamp(text: str, tz: tzinfo) -> datetime | None:
 
     Fractions past microseconds (Docker and CRI print nanoseconds) are cut.
     """
-    text = text.replace(",", ".")
+    text = text.replace(",", ".").replace("/", "-")
     match = re.match(r"^(.*?\.\d{6})\d+(.*)$", text)
     if match:
         text = match.group(1) + match.group(2)
@@ -173,7 +175,7 @@ def _strip_docker_json(line: Line, options: EnvelopeOptions) -> bool:
 
 def _strip_digit_prefix(line: Line, options: EnvelopeOptions) -> bool:
     text = line.text
-    if len(text) < 19 or text[4] != "-":
+    if len(text) < 19 or text[4] not in "-/":
         return False
 
     match = CRI_RE.match(text)

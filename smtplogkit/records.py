@@ -54,6 +54,7 @@ class Event:
     ``attrs`` carries what the line states about the session: ``host``,
     ``ip``, ``port``, ``tls_mode``, ``client``, ``stage`` (for errors whose
     stage the format knows), ``mechanism``, ``identity`` and similar.
+    ``labels`` is a dict of extra columns the line gives (``{"worker": "w1"}``).
     """
 
     line: int

@@ -78,7 +78,7 @@ REPLY_RULES: tuple[Rule, ...] = (
     Rule(Cause.REPUTATION_BLOCKED, r"\[TS0\d\]|spamhaus|block ?list|black ?list|\bDNSBL\b|\bRBL\b|blocked using|reputation|unsolicited mail|banned sender|\b5\.7\.(?:606|511)\b|listed (?:at|on|in)"),
     Rule(Cause.GREYLISTED, r"gr[ae]y ?list"),
     Rule(Cause.SENDER_REJECTED, r"sender address rejected|sender (?:not|is not) (?:authorized|allowed)|not (?:allowed|authorized|permitted) to send as|send as this sender|\b5\.7\.60\b|\b5\.1\.[78]\b|sender verify failed|domain of sender"),
-    Rule(Cause.POLICY_REJECTED, r"relay access denied|relaying denied|not permitted to relay|unable to relay|relay not permitted|\b5\.7\.54\b|\b5\.7\.2[3-7]\b|spf|dmarc|dkim|policy"),
+    Rule(Cause.POLICY_REJECTED, r"relay access denied|relaying denied|client host rejected|not permitted to relay|unable to relay|relay not permitted|\b5\.7\.54\b|\b5\.7\.2[3-7]\b|spf|dmarc|dkim|policy"),
     Rule(Cause.RECIPIENT_REJECTED, r"\b5\.1\.(?:1|2|3|6|10)\b|user unknown|recipient address rejected|no such (?:user|recipient|mailbox)|mailbox (?:unavailable|not found|does not exist)|unknown (?:user|recipient)|does not exist", stages=frozenset({Stage.RCPT_TO, Stage.DATA, Stage.NONE})),
     Rule(Cause.MESSAGE_REJECTED, r"\b5\.3\.4\b|\b5\.2\.3\b|message (?:size|too (?:big|large))|exceeds .*size|\b5\.6\.\d+\b|content rejected|spam|virus|malware"),
     Rule(Cause.AUTH_REQUIRED, r"authentication required|not authenticated|\b5\.7\.57\b|auth(?:entication)? (?:is )?needed|must authenticate|sender must authenticate", codes=_codes(530, 550, 553, 554, 503)),
@@ -92,23 +92,23 @@ REPLY_RULES: tuple[Rule, ...] = (
 ERROR_RULES: tuple[Rule, ...] = (
     # DNS: an NXDOMAIN-like answer versus a lookup that did not complete.
     Rule(Cause.DNS_FAILURE, r"temporary failure in name resolution|\[Errno -3\]|EAI_AGAIN|SERVFAIL|server misbehaving|name service error|lookup .* i/o timeout|dns (?:lookup|resolution) (?:failed|timed out)", stage=Stage.DNS),
-    Rule(Cause.DNS_NXDOMAIN, r"getaddrinfo ENOTFOUND|name or service not known|nodename nor servname|no address associated with hostname|\[Errno -[25]\]|\[Errno 1100[14]\]|getaddrinfo failed|UnknownHostException|no such host|host or domain name not found|NXDOMAIN|could not resolve host|couldn't resolve host|No such host is known|php_network_getaddresses|Name does not resolve", stage=Stage.DNS),
+    Rule(Cause.DNS_NXDOMAIN, r"getaddrinfo ENOTFOUND|name or service not known|nodename nor servname|no address associated with hostname|\[Errno -[25]\]|\[Errno 1100[14]\]|getaddrinfo failed|UnknownHostException|no such host|remote name could not be resolved|host or domain name not found|NXDOMAIN|could not resolve host|couldn't resolve host|No such host is known|php_network_getaddresses|Name does not resolve", stage=Stage.DNS),
     # TLS spoken to a plain port, or plain text to a TLS port.
-    Rule(Cause.TLS_MODE_MISMATCH, r"wrong version number|WRONG_VERSION_NUMBER|unknown protocol|UNKNOWN_PROTOCOL|packet length too long|record layer failure|first record does not look like a TLS handshake|unrecognized SSL message|plaintext connection\?|http request|unsupported record version|ssl3_get_record|tls_get_more_records|record_layer"),
-    Rule(Cause.CERTIFICATE_INVALID, r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|unable to get local issuer certificate|self[- ]signed certificate|SELF_SIGNED|certificate has expired|CERT_HAS_EXPIRED|hostname mismatch|doesn't match|does not match (?:any|the) (?:of the )?(?:subject|certificate)|ERR_TLS_CERT_ALTNAME_INVALID|x509:|PKIX path|remote certificate is invalid|UNABLE_TO_VERIFY_LEAF_SIGNATURE|verify error:num=|certificate is not trusted|unable to verify the first certificate|certificate (?:is )?(?:invalid|not valid)|RemoteCertificateNameMismatch|RemoteCertificateChainErrors|no alternative certificate subject name|IP address mismatch"),
+    Rule(Cause.TLS_MODE_MISMATCH, r"wrong version number|WRONG_VERSION_NUMBER|unknown protocol|UNKNOWN_PROTOCOL|packet length too long|record layer failure|first record does not look like a TLS handshake|unrecognized SSL message|plaintext connection\?|http request|unsupported record version|ssl3_get_record|tls_get_more_records|record_layer|typically reserved for plain-text connections|unexpected packet format"),
+    Rule(Cause.CERTIFICATE_INVALID, r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|unable to get local issuer certificate|self[- ]signed certificate|SELF_SIGNED|certificate has expired|CERT_HAS_EXPIRED|hostname mismatch|doesn't match|does not match (?:any|the) (?:of the )?(?:subject|(?:server )?certificate)|ERR_TLS_CERT_ALTNAME_INVALID|x509:|PKIX path|remote certificate is invalid|UNABLE_TO_VERIFY_LEAF_SIGNATURE|verify error:num=|certificate is not trusted|unable to verify the first certificate|certificate (?:is )?(?:invalid|not valid)|RemoteCertificateNameMismatch|RemoteCertificateChainErrors|certificate could not be validated|no alternative certificate subject name|IP address mismatch"),
     # The peer closed the connection in the middle of the TLS handshake.
     Rule(Cause.SERVER_DISCONNECTED, r"unexpected eof while reading|UNEXPECTED_EOF_WHILE_READING"),
-    Rule(Cause.TLS_HANDSHAKE_FAILURE, r"handshake failure|HANDSHAKE_FAILURE|no protocols available|unsupported protocol|tlsv1 alert|no shared cipher|ssl_connect error|cannot start tls|tls startup failed|SSL handshake|handshake_failure|dh key too small|sslv3 alert|TLS negotiation failed|ssl routines"),
+    Rule(Cause.TLS_HANDSHAKE_FAILURE, r"handshake failure|HANDSHAKE_FAILURE|no protocols available|unsupported protocol|tlsv1 alert|no shared cipher|ssl_connect error|cannot start tls|tls startup failed|SSL handshake|handshake_failure|dh key too small|sslv3 alert|TLS negotiation failed|ssl routines|establish an SSL or TLS connection|remote party has closed the transport stream"),
     # TCP.
     Rule(Cause.CONNECT_REFUSED, r"connection refused|ECONNREFUSED|actively refused|\[WinError 10061\]|\[Errno 111\]|\[Errno 61\]", stages=HANDSHAKE, stage=Stage.CONNECT),
     Rule(Cause.NETWORK_UNREACHABLE, r"network is unreachable|ENETUNREACH|no route to host|EHOSTUNREACH|host is unreachable|cannot assign requested address|EADDRNOTAVAIL|\[Errno 101\]|\[Errno 113\]|\[WinError 10051\]|\[WinError 10065\]", stages=PRE_CONNECT, stage=Stage.CONNECT),
-    Rule(Cause.CONNECT_TIMEOUT, r"dial tcp .*i/o timeout|dial tcp .*timed out|connection timed out|connect timed out|ETIMEDOUT|\[WinError 10060\]|\[Errno 110\]|\[Errno 60\]|operation timed out|connection attempt failed|timed out|timeout", stages=PRE_CONNECT, stage=Stage.CONNECT),
+    Rule(Cause.CONNECT_TIMEOUT, r"dial tcp .*i/o timeout|dial tcp .*timed out|connection timed out|connect timed out|ETIMEDOUT|\[WinError 10060\]|\[Errno 110\]|\[Errno 60\]|operation timed out|OpenTimeout|execution expired|connection attempt failed|timed out|timeout", stages=PRE_CONNECT, stage=Stage.CONNECT),
     Rule(Cause.CONNECTION_RESET, r"connection reset|ECONNRESET|\[Errno 104\]|\[Errno 54\]|forcibly closed|broken pipe|EPIPE|\[WinError 10054\]"),
-    Rule(Cause.STARTTLS_UNAVAILABLE, r"starttls extension not supported|does not support starttls|starttls (?:is )?not (?:supported|offered|advertised)|STARTTLS.*not.*(?:offered|supported)|did not advertise starttls|didn't find starttls"),
-    Rule(Cause.AUTH_MECHANISM_UNSUPPORTED, r"SMTP AUTH extension not supported|no suitable authentication|authentication mechanism.*not supported|no supported authentication|none of the .*mechanisms"),
+    Rule(Cause.STARTTLS_UNAVAILABLE, r"starttls extension not supported|(?:does not|doesn't) support starttls|does not support secure connections|\bunencrypted connection\b|starttls (?:is )?not (?:supported|offered|advertised)|STARTTLS.*not.*(?:offered|supported)|did not advertise starttls|didn't find starttls"),
+    Rule(Cause.AUTH_MECHANISM_UNSUPPORTED, r"SMTP AUTH extension not supported|server doesn't support AUTH|does not support authentication|no compatible authentication|no suitable authentication|authentication mechanism.*not supported|no supported authentication|none of the .*mechanisms"),
     Rule(Cause.CLIENT_ERROR, r"missing credentials|no password (?:given|supplied)|EENVELOPE|no recipients defined|invalid (?:address|mail address)|TypeError|AttributeError|ValueError|NullPointerException"),
     Rule(Cause.READ_TIMEOUT, r"greeting never received|read timed out|timed out|timeout|ETIMEDOUT|deadline exceeded"),
-    Rule(Cause.SERVER_DISCONNECTED, r"connection unexpectedly closed|closed connection unexpectedly|response reading failed|ServerDisconnected|connection closed|closed by (?:foreign|remote) host|unexpected (?:EOF|end of)|\bEOF\b|socket hang up|lost connection|connection (?:was )?(?:lost|dropped|aborted)|ECONNABORTED"),
+    Rule(Cause.SERVER_DISCONNECTED, r"The server response was:\s*(?:$|\n| --->)|connection unexpectedly closed|closed connection unexpectedly|response reading failed|ServerDisconnected|connection closed|closed by (?:foreign|remote) host|unexpected (?:EOF|end of)|\bEOF\b|socket hang up|lost connection|connection (?:was )?(?:lost|dropped|aborted)|ECONNABORTED|net_io_connectionclosed|unexpectedly disconnected|end of file reached|got an empty response|got code "",|closed unexpectedly"),
 )
 
 # Generic meaning of a failing reply code at a stage, when no text rule matched.
@@ -198,6 +198,12 @@ def classify(failure: Failure) -> tuple[Stage, Cause]:
         cause = _classify_reply(failure)
         if cause is not None:
             return stage, cause
+    elif failure.enhanced is not None:
+        # A reply quoted without its code (MailKit's SmtpCommandException prints
+        # "5.7.57 Client not authenticated ..."): its text rules apply all the same.
+        for rule in REPLY_RULES:
+            if (rule.stages is None or stage in rule.stages) and rule.regex.search(failure.text):
+                return stage, rule.cause
 
     rule = _first(ERROR_RULES, stage, failure.code, failure.text)
     if rule is not None:

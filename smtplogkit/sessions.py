@@ -99,7 +99,9 @@ def build_session(events: list[Event]) -> dict[str, Any]:
     state = SessionState()
     for event in events:
         for key, value in event.attrs.items():
-            if value is not None and key not in state.attrs:
+            if key == "labels" and value:
+                state.attrs["labels"] = {**value, **state.attrs.get("labels", {})}
+            elif value is not None and key not in state.attrs:
                 state.attrs[key] = value
         if event.ts is not None:
             state.first_ts = state.first_ts or event.ts
@@ -135,7 +137,9 @@ def _on_local(state: SessionState, event: Event) -> None:
         state.texts.append(event.text)
         if event.code is not None and _duplicates_reply(state, event):
             return
-        state.failures.append(_Candidate(Stage(stage), event.text, event.code, event.enhanced, event, state.mechanism, state.auth_note))
+        # An error-only log may name the AUTH mechanism in the error itself (Symfony's "Authenticator XOAUTH2 returned").
+        mechanism = state.mechanism or event.attrs.get("mechanism")
+        state.failures.append(_Candidate(Stage(stage), event.text, event.code, event.enhanced, event, mechanism, state.auth_note))
 
 
 def _duplicates_reply(state: SessionState, event: Event) -> bool:
@@ -261,8 +265,10 @@ def _row(state: SessionState, events: list[Event]) -> dict[str, Any]:
         "log_host": attrs.get("log_host"),
         "container": attrs.get("container"),
     }
-    for label, value in (attrs.get("labels") or {}).items():
-        row.setdefault(label, value)  # per-session labels a format read from the log (a probe's network)
+    # Labels a log line carries about itself (a worker or network field of a
+    # JSON log) become extra columns, like the labels a caller passes.
+    for name, value in (attrs.get("labels") or {}).items():
+        row.setdefault(name, value)
     if state.connected and state.reached is None:
         _reach(state, Stage.CONNECT, None)
     failure = _choose_failure(state)

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+from .. import replycodes as rc
 from ..labels import Stage
+from ..records import Event, Line, SessionEnd
+from . import _errors
+from ._errors import ErrorSessions, Record
+from .base import ParseContext
 
 FRAME_RE = re.compile(r'^\s*File "([^"]+)", line \d+, in (\S+)')
 EXCEPTION_RE = re.compile(
@@ -23,7 +30,12 @@ TRACEBACK_NOISE = (
     "During handling of the above exception",
     "The above exception was the direct cause",
 )
-REPLY_TUPLE_RE = re.compile(r"\(\s*(\d{3}),\s*b?(['\"])(.*?)\2")
+CHAIN_MARKERS = TRACEBACK_NOISE[1:]
+# Sentry and similar tools print the exception first, then elide frames.
+ELIDED_FRAMES_RE = re.compile(r"^\s*(?:\(\d+ additional frame\(s\) were not displayed\)|\.\.\.|\[\.\.\.\])\s*$")
+# An exception logged by its repr, as Celery does: "raised unexpected: SMTPAuthenticationError(535, b'...')".
+REPR_RE = re.compile(r"(?:^|\s|: )(?:[\w.]+\.)?(?P<name>SMTP\w+|\w+Error)\((?P<args>.+)\)\s*$")
+REPLY_TUPLE_RE = re.compile(r"\(\s*([2-5]\d\d),\s*b?(['\"])(.*?)\2")  # an SMTP code, not an errno such as 111
 
 # Frame function names, innermost wins.
 FRAME_STAGES: dict[str, Stage] = {
@@ -45,8 +57,16 @@ FRAME_STAGES: dict[str, Stage] = {
     "do_handshake": Stage.TLS,
     "_create_connection_transport": Stage.TLS,
     "feed_ssldata": Stage.TLS,
+    "_do_handshake": Stage.TLS,
+    "_start_handshake": Stage.TLS,
+    "_on_handshake_complete": Stage.TLS,
     "login": Stage.AUTH,
     "auth": Stage.AUTH,
+    "auth_login": Stage.AUTH,
+    "auth_plain": Stage.AUTH,
+    "auth_crammd5": Stage.AUTH,
+    "_auth_login": Stage.AUTH,
+    "_auth_plain": Stage.AUTH,
     "mail": Stage.MAIL_FROM,
     "rcpt": Stage.RCPT_TO,
     "data": Stage.DATA,
@@ -74,9 +94,10 @@ EXCEPTION_STAGES: dict[str, Stage] = {
 
 
 def is_traceback_noise(text: str) -> bool:
-    """Return whether a line is traceback scaffolding (header, frame or source line)."""
+    """Return whether a line is traceback scaffolding (header, frame, source line, elided frames)."""
     stripped = text.strip()
-    return stripped.startswith(TRACEBACK_NOISE) or FRAME_RE.match(text) is not None or stripped.startswith("raise ")
+    return (stripped.startswith(TRACEBACK_NOISE) or FRAME_RE.match(text) is not None or stripped.startswith("raise ")
+            or ELIDED_FRAMES_RE.match(text) is not None)
 
 
 def frame_stage(functions: list[str]) -> Stage | None:
@@ -106,24 +127,6 @@ def raise_to_exception(text: str) -> str | None:
     return f"{match.group(1)}: {match.group(2).strip().strip(chr(34) + chr(39))}"
 
 
-REPR_RE = re.compile(r"^((?:[\w.]+\.)?\w*(?:Error|Exception|Refused|Disconnected|timeout))\((.*)\)$")
-
-
-def repr_to_exception(text: str) -> str | None:
-    """Turn an exception repr such as ``SMTPAuthenticationError(535, b'...')`` into a final traceback line.
-
-    Scripts that log ``repr(error)`` or ``print(error.__repr__())`` print
-    this form.  smtplib's own exceptions keep their argument tuple, which
-    carries the reply code; other exceptions get their arguments as text.
-    """
-    match = REPR_RE.match(text.strip())
-    if not match:
-        return None
-    name, arguments = match.group(1), match.group(2)
-    if name.rsplit(".", 1)[-1].startswith("SMTP"):
-        return f"{name}: ({arguments})"
-    return f"{name}: {arguments}"
-
 
 def parse_exception(text: str) -> dict[str, Any] | None:
     """Read a final traceback line such as ``smtplib.SMTPAuthenticationError: (535, b'...')``.
@@ -133,9 +136,13 @@ def parse_exception(text: str) -> dict[str, Any] | None:
     bytes-literal quoting removed.
     """
     match = EXCEPTION_RE.match(text.strip())
-    if not match:
-        return None
-    name, message = match.group(1), (match.group(2) or "").strip()
+    if match:
+        name, message = match.group(1), (match.group(2) or "").strip()
+    else:
+        match = REPR_RE.search(text.strip())
+        if not match:
+            return None
+        name, message = match.group("name"), f"({match.group('args')})"
     result: dict[str, Any] = {"name": name, "message": message, "code": None, "reply": None,
                               "stage": EXCEPTION_STAGES.get(name)}
     reply = REPLY_TUPLE_RE.search(message)
@@ -151,3 +158,187 @@ def _unquote(text: str) -> str:
     except (ValueError, SyntaxError):
         return text
     return value if isinstance(value, str) else text
+
+
+@dataclass(slots=True)
+class RaisedException:
+    """One exception read from a traceback, with the frames printed above it.
+
+    ``line`` is the exception line, or the last ``raise`` line of a
+    traceback cut before it (``from_raise``).  ``chained`` is set when a
+    "direct cause" or "during handling" marker came before it, so it belongs
+    to the same failure as the exception before the marker.
+    """
+
+    line: Line
+    name: str
+    message: str
+    code: int | None
+    reply: str | None
+    stage: Stage | None
+    frames: list[str] = field(default_factory=list)
+    frame_lines: list[Line] = field(default_factory=list)
+    chained: bool = False
+    from_raise: bool = False
+
+    @property
+    def frame_stage(self) -> Stage | None:
+        """The step named by the innermost frame that names one."""
+        return frame_stage(self.frames)
+
+    @property
+    def text(self) -> str:
+        """``Name: message``, as the exception line printed it."""
+        return f"{self.name}: {self.message}" if self.message else self.name
+
+
+class TracebackReader:
+    """Read Python tracebacks line by line, in either order.
+
+    :meth:`feed` takes one line and yields ``(kind, line, exception)``
+    items, where ``kind`` is ``"exception"``, ``"noise"`` or ``"other"``
+    (a line that is not part of a traceback, for the caller to read).  A
+    ``raise`` line is held back until the next line shows whether the
+    exception line follows it; :meth:`finish` releases it at the end.
+    """
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+        self.frame_lines: list[Line] = []
+        self.pending_raise: tuple[Line, str] | None = None
+        self.chained = False
+
+    def feed(self, line: Line) -> Iterator[tuple[str, Line, RaisedException | None]]:
+        """Yield what ``line`` (and a held-back ``raise`` line) turned out to be."""
+        text = line.text
+        frame = FRAME_RE.match(text)
+        if frame:
+            yield from self._release_raise()
+            self.frames.append(frame.group(2))
+            self.frame_lines.append(line)
+            yield "noise", line, None
+            return
+        raised = raise_to_exception(text)
+        if raised is not None and self.frames:
+            yield from self._release_raise()
+            self.pending_raise = (line, raised)
+            return
+        if is_traceback_noise(text):
+            yield from self._release_raise()
+            stripped = text.strip()
+            if stripped.startswith(CHAIN_MARKERS):
+                self.chained = True
+            if stripped.startswith("Traceback"):
+                self.frames, self.frame_lines = [], []
+            yield "noise", line, None
+            return
+
+        exception = parse_exception(text)
+        if exception is None:
+            yield from self._release_raise()
+            if self.frames and text.startswith((" ", "\t")):
+                yield "noise", line, None  # a source line under a frame
+            else:
+                yield "other", line, None
+            return
+        if self.pending_raise is not None:
+            yield "noise", self.pending_raise[0], None  # the exception line follows its raise line
+            self.pending_raise = None
+        yield "exception", line, self._take(line, exception, from_raise=False)
+
+    def finish(self) -> Iterator[tuple[str, Line, RaisedException | None]]:
+        """Yield the held-back ``raise`` line, if any, as an exception."""
+        yield from self._release_raise()
+
+    def _release_raise(self) -> Iterator[tuple[str, Line, RaisedException | None]]:
+        if self.pending_raise is None:
+            return
+        line, text = self.pending_raise
+        self.pending_raise = None
+        exception = parse_exception(text)
+        if exception is None:
+            yield "noise", line, None
+            return
+        yield "exception", line, self._take(line, exception, from_raise=True)
+
+    def _take(self, line: Line, exception: dict[str, Any], *, from_raise: bool) -> RaisedException:
+        raised = RaisedException(line, exception["name"], exception["message"], exception["code"], exception["reply"],
+                                 exception["stage"], self.frames, self.frame_lines, self.chained, from_raise)
+        self.frames, self.frame_lines, self.chained = [], [], False
+        return raised
+
+
+def parse_errors(lines: Iterable[Line], ctx: ParseContext,
+                 adjust: Callable[[RaisedException, Record], None] | None = None,
+                 other: Callable[[Line, ErrorSessions], list[Event | SessionEnd] | None] | None = None,
+                 ) -> Iterator[Event | SessionEnd]:
+    """Turn tracebacks of a program that prints no transcript into one session per failure.
+
+    An exception chained to the one before it ("The above exception was the
+    direct cause ...") and a ``raise`` line repeating the open exception are
+    part of the same session.  ``adjust`` lets a format correct a record from
+    what it knows about its library's exceptions.  ``other`` reads a line
+    that is not part of a traceback (a framework's own log lines) and
+    returns its events, or ``None`` when it cannot read it either.
+    """
+    reader = TracebackReader()
+
+    def read(line: Line, sessions: ErrorSessions) -> Iterator[Event | SessionEnd]:
+        yield from _error_items(reader.feed(line), sessions, adjust, other)
+
+    def finish(sessions: ErrorSessions) -> Iterator[Event | SessionEnd]:
+        yield from _error_items(reader.finish(), sessions, adjust, other)
+
+    yield from _errors.run(lines, ctx, read, finish)
+
+
+def _error_items(items, sessions: ErrorSessions, adjust, other) -> Iterator[Event | SessionEnd]:
+    for kind, line, exception in items:
+        if kind == "noise":
+            sessions.ctx.noise(line)
+        elif kind == "exception":
+            yield from add_exception(line, exception, sessions, adjust)
+        else:
+            produced = other(line, sessions) if other is not None else None
+            if produced is not None:
+                yield from produced
+            elif _errors.is_tool_noise(line.text):
+                sessions.ctx.noise(line)
+            else:
+                sessions.ctx.unrecognised(line)
+
+
+def add_exception(line: Line, exception: RaisedException, sessions: ErrorSessions,
+                  adjust: Callable[[RaisedException, Record], None] | None = None) -> Iterator[Event | SessionEnd]:
+    """Add one exception to the open session if it is the same failure, else start a session."""
+    open_record = sessions.record
+    repeats_open = open_record is not None and open_record.text.split(":", 1)[0] == exception.name
+    if open_record is not None and (exception.chained or (exception.from_raise and repeats_open)):
+        # The same failure seen again: a chained cause or effect, or the raise line under a Sentry-style trace.
+        if exception.chained:
+            open_record.text += "\n" + exception.text
+            _describe(open_record, exception)
+            if adjust is not None:
+                adjust(exception, open_record)
+        if not sessions.attach(line, evidence=exception.chained):
+            sessions.ctx.noise(line)
+        return
+    record = Record(line, exception.text, exception.message or exception.name, exception=True)
+    _describe(record, exception)
+    if adjust is not None:
+        adjust(exception, record)
+    yield from sessions.add(record)
+
+
+def _describe(record: Record, exception: RaisedException) -> None:
+    stage = exception.stage or exception.frame_stage
+    if stage is Stage.STARTTLS and "SSL" in exception.name:
+        stage = Stage.TLS
+    record.set_stage(stage, _errors.NAMED if exception.stage else _errors.SHOWN)
+    if exception.code is not None and record.code is None:
+        record.code = exception.code
+        record.reply = exception.reply
+        record.enhanced = rc.find_enhanced((exception.reply or "")[:16])
+        record.set_stage(_errors.guess_stage(exception.code, exception.reply or ""), _errors.GUESSED)
+    if stage not in (None, Stage.DNS, Stage.CONNECT) or exception.code is not None:
+        record.connected = True

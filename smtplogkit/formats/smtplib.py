@@ -14,10 +14,15 @@ time of day only (``21:12:03.123456``); the date comes from the envelope, the
 
 The message body is sent as one ``send: b'...'`` line; it is kept as a short
 placeholder, not as text.  A traceback after the transcript belongs to the
-session it ends; a traceback with no transcript is a session of its own.
+session it ends; a traceback with no transcript is a session of its own, and
+so is each later traceback unless it is chained to the one before ("The
+above exception was the direct cause ...").  Tracebacks are read by
+:class:`smtplogkit.formats._python.TracebackReader`, shared with the
+``django`` and ``aiosmtplib`` formats.
 Lines of the application's own logging (``2026-03-02 08:00:00,123 INFO
-agent.mail: ...``) interleave with the transcript; once the envelope has
-removed their timestamp and level, those that are not an exception are noise.
+agent.mail: token refreshed``) interleave with the transcript; once the
+envelope has removed their timestamp and level, they become notes outside
+any session.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from collections.abc import Iterable, Iterator
 from datetime import time
 
 from ..labels import Stage, TlsMode
-from ..records import CONNECT, ERROR, Event, Line
+from ..records import CONNECT, Event, Line
 from . import _python
 from .base import ParseContext
 
@@ -40,19 +45,26 @@ PRIORITY = 10
 DEBUG_RE = re.compile(r"^(?:(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))? )?(send|reply|connect|connect fail|data):\s?(.*)$")
 CONNECT_TO_RE = re.compile(r"^to \('([^']*)', (\d+)\)")
 CONNECT_SSL_RE = re.compile(r"^\('([^']*)', (\d+)\)$")
+SMTPLIB_TRACE_RE = re.compile(r"(?<!aio)smtplib(?:\.py|\.SMTP|\.\w*Error|\.\w*Refused|\.\w*Disconnected)|File .*smtplib|^SMTP\w+(?:Error|Refused|Disconnected):")
 SIGNATURE_RE = re.compile(r"(?:^|\s)(?:send: [b]?['\"]|reply: b['\"]|reply: retcode \(|connect: to \()")
 
 
 def detect(sample: list[str]) -> float:
-    """Score how much of the sample looks like smtplib debug output or tracebacks."""
+    """Score how much of the sample looks like smtplib debug output or tracebacks.
+
+    A transcript scores at least 0.3.  Tracebacks alone score 0.4 (through
+    smtplib) or 0.2 (of unknown origin), so that the ``django`` and
+    ``aiosmtplib`` formats, which score 0.6 and more on their own signs,
+    claim the tracebacks of those libraries.
+    """
     hits = sum(1 for text in sample if SIGNATURE_RE.search(text))
-    smtplib_trace = sum(1 for text in sample if "smtplib" in text and ("File " in text or "SMTP" in text))
-    score = hits / max(len(sample), 1)
-    if smtplib_trace and not hits:
-        score = max(score, 0.4)
-    elif not hits and any(text.startswith("Traceback (most recent call last)") for text in sample):
-        score = 0.2  # a Python traceback of unknown origin: smtplib's reader knows them best
-    return min(1.0, score * 2 + (0.3 if hits else 0))
+    if hits:
+        return min(1.0, hits / max(len(sample), 1) * 2 + 0.3)
+    if any(SMTPLIB_TRACE_RE.search(text) for text in sample):
+        return 0.4
+    if any(text.startswith("Traceback (most recent call last)") for text in sample):
+        return 0.2  # a Python traceback of unknown origin: smtplib's reader knows them best
+    return 0.0
 
 
 def _literal(text: str) -> str:
@@ -79,9 +91,8 @@ class _State:
         self.session = 0
         self.opened = False
         self.in_body = False
-        self.frames: list[str] = []
-        self.traceback_at: Line | None = None
-        self.pending_raise: tuple[Line, str] | None = None
+        self.failed: _python.RaisedException | None = None
+        self.tracebacks = _python.TracebackReader()
         self.ssl_connect: tuple[str, str] | None = None
 
 
@@ -91,22 +102,22 @@ def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
     for line in lines:
         match = DEBUG_RE.match(line.text)
         if match:
+            yield from _traceback_items(state.tracebacks.finish(), state, ctx)
             if match.group(1) is not None and line.ts is None:
                 clock = time(int(match.group(1)), int(match.group(2)), int(match.group(3)),
                              int((match.group(4) or "0").ljust(6, "0")))
                 line.ts = ctx.time_of_day(None, clock, line)
             yield from _debug_line(line, match.group(5), match.group(6), state, ctx)
             continue
-        yield from _other_line(line, state, ctx)
-    if state.pending_raise is not None:
-        yield from _exception(*state.pending_raise, state, ctx)
+        yield from _traceback_items(state.tracebacks.feed(line), state, ctx)
+    yield from _traceback_items(state.tracebacks.finish(), state, ctx)
 
 
 def _new_session(state: _State) -> None:
     state.session += 1
     state.opened = True
     state.in_body = False
-    state.frames = []
+    state.failed = None
 
 
 def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
@@ -140,7 +151,6 @@ def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseCo
 
     if not state.opened:
         _new_session(state)
-    state.ssl_connect = None
     if kind == "send":
         text = _literal(payload)
         if state.in_body:
@@ -168,53 +178,29 @@ def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseCo
     yield event
 
 
-def _other_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
-    text = line.text
-    frame = _python.FRAME_RE.match(text)
-    if frame:
-        state.frames.append(frame.group(2))
-        state.traceback_at = state.traceback_at or line
-        ctx.noise(line)
-        return
-    raised = _python.raise_to_exception(text)
-    if raised is not None and state.frames:
-        state.pending_raise = (line, raised)
-        return
-    if _python.is_traceback_noise(text):
-        if text.strip().startswith("Traceback"):
-            state.frames = []
-            state.traceback_at = line
-        ctx.noise(line)
-        return
-
-    converted = _python.repr_to_exception(text)
-    if converted is not None:
-        text = converted
-    if _python.parse_exception(text) is None:
-        if state.frames and text.startswith((" ", "\t")):
-            ctx.noise(line)  # a source line under a frame
-        elif line.ts is not None:
+def _traceback_items(items, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    for kind, line, exception in items:
+        if kind == "noise":
+            ctx.noise(line)
+        elif kind == "other" and line.ts is not None:
             yield ctx.note(line)  # the application's own logging between transcripts
-        else:
+        elif kind == "other":
             ctx.unrecognised(line)
+        else:
+            yield from _exception(line, exception, state, ctx)
+
+
+def _exception(line: Line, exception: _python.RaisedException, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    failed = state.failed
+    if failed is not None and exception.from_raise and exception.name == failed.name:
+        ctx.noise(line)  # the raise line under a traceback printed after its exception (Sentry's order)
         return
-    if state.pending_raise is not None:
-        ctx.noise(state.pending_raise[0])  # the exception line itself follows
-        state.pending_raise = None
-    yield from _exception(line, text, state, ctx)
-
-
-def _exception(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
-    exception = _python.parse_exception(text)
-    assert exception is not None
-    state.pending_raise = None
-    stage = exception["stage"] or _python.frame_stage(state.frames)
-    if not state.opened:
-        _new_session(state)
-    if stage is Stage.STARTTLS and "SSL" in exception["name"]:
+    if not state.opened or (failed is not None and not exception.chained):
+        _new_session(state)  # an exception after another one, not chained to it, is another attempt
+    stage = exception.stage or exception.frame_stage
+    if stage is Stage.STARTTLS and "SSL" in exception.name:
         stage = Stage.TLS
-    message = f"{exception['name']}: {exception['message']}"
     attrs = {"connected": True} if stage not in (None, Stage.DNS, Stage.CONNECT) else {}
-    yield ctx.error(line, message, state.session, stage=stage.value if stage else None, code=exception["code"],
+    state.failed = exception
+    yield ctx.error(line, exception.text, state.session, stage=stage.value if stage else None, code=exception.code,
                     **attrs)
-    state.frames = []

@@ -1,0 +1,78 @@
+"""ruby format: Net::SMTP errors from ActionMailer, ActiveJob and scripts."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import labels, parse_excerpt, rows
+
+CASES = [
+    ("Net::SMTPAuthenticationError: 535-5.7.8 Username and Password not accepted. Learn more at",
+     ("auth", "auth_failed", 535, "5.7.8")),
+    ("Net::SMTPAuthenticationError (534-5.7.9 Application-specific password required. Learn more at",
+     ("auth", "app_password_required", 534, "5.7.9")),
+    ("Net::SMTPFatalError: 550 5.7.1 Relaying denied", ("rcpt_to", "policy_rejected", 550, "5.7.1")),
+    ("Net::SMTPServerBusy: 421 4.7.0 Try again later, closing connection. (MAIL) a1-20020a.9 - gsmtp",
+     ("mail_from", "rate_limited", 421, "4.7.0")),
+    ("Net::OpenTimeout: execution expired", ("connect", "connect_timeout", None, None)),
+    ("Net::ReadTimeout with #<TCPSocket:(closed)>", ("greeting", "read_timeout", None, None)),
+    ("Errno::ECONNREFUSED: Connection refused - connect(2) for \"127.0.0.1\" port 1025",
+     ("connect", "connect_refused", None, None)),
+    ("SocketError: getaddrinfo: Name or service not known", ("dns", "dns_nxdomain", None, None)),
+    ("OpenSSL::SSL::SSLError: SSL_connect returned=1 errno=0 peeraddr=198.51.100.4:465 state=error: "
+     "certificate verify failed (unable to get local issuer certificate)", ("tls", "certificate_invalid", None, None)),
+    ("Net::SMTPUnsupportedCommand: STARTTLS is not supported on this server",
+     ("starttls", "starttls_unavailable", None, None)),
+    ("EOFError: end of file reached", ("greeting", "server_disconnected", None, None)),
+]
+
+
+@pytest.mark.parametrize("text, expected", CASES, ids=[c[0][:40] for c in CASES])
+def test_error_kinds(tmp_path, text, expected):
+    frame, report = parse_excerpt(tmp_path, text + "\n")
+
+    assert report["format"] == "ruby"
+    assert len(frame) == 1
+    assert labels(rows(frame)[0]) == expected
+
+
+def test_message_without_class(tmp_path):
+    frame, _ = parse_excerpt(tmp_path, (
+        "Error sending test email: SSL_connect returned=1 errno=0 peeraddr=198.51.100.4:587 state=error: "
+        "wrong version number\n"), format="ruby")
+
+    row = rows(frame)[0]
+    assert labels(row) == ("tls", "tls_mode_mismatch", None, None)
+    assert (row["ip"], row["port"]) == ("198.51.100.4", 587)
+
+
+def test_backtrace_names_the_command(tmp_path):
+    frame, report = parse_excerpt(tmp_path, """
+        /usr/local/bundle/gems/net-smtp-0.4.0/lib/net/smtp.rb:1087:in `check_response': 550 5.1.1 <x@example.org>: Recipient address rejected: User unknown (Net::SMTPFatalError)
+        	from /usr/local/bundle/gems/net-smtp-0.4.0/lib/net/smtp.rb:858:in `rcptto'
+        	from /usr/local/bundle/gems/net-smtp-0.4.0/lib/net/smtp.rb:840:in `block in rcptto_list'
+        	from /usr/local/bundle/gems/mail-2.8.1/lib/mail/network/delivery_methods/smtp.rb:109:in `deliver!'
+    """)
+
+    assert len(frame) == 1
+    assert labels(rows(frame)[0]) == ("rcpt_to", "recipient_rejected", 550, "5.1.1")
+    assert (report["parsed"], report["noise"], report["unrecognised"]) == (3, 1, 0)
+
+
+def test_activejob_with_reply_continuation(tmp_path):
+    frame, report = parse_excerpt(tmp_path, """
+        [ActiveJob] [ActionMailer::MailDeliveryJob] [7c1e] Error performing ActionMailer::MailDeliveryJob (Job ID: 7c1e) from Async(mailers) in 812.4ms: Net::SMTPAuthenticationError (535-5.7.8 Username and Password not accepted. Learn more at
+        535 5.7.8  https://support.google.com/mail/?p=BadCredentials b2-20020a.7 - gsmtp
+        ):
+        [ActiveJob] [ActionMailer::MailDeliveryJob] [8d2f] Error performing ActionMailer::MailDeliveryJob (Job ID: 8d2f) from Async(mailers) in 30004.9ms: Net::ReadTimeout (Net::ReadTimeout):
+        /usr/lib/ruby/3.2.0/net/protocol.rb:219:in `rbuf_fill'
+        /usr/lib/ruby/3.2.0/net/smtp.rb:1066:in `recv_response'
+        /usr/lib/ruby/3.2.0/net/smtp.rb:907:in `data'
+    """)
+
+    assert len(frame) == 2
+    first, second = rows(frame)
+    assert labels(first) == ("auth", "auth_failed", 535, "5.7.8")
+    assert labels(second) == ("data", "read_timeout", None, None)
+    assert report["unrecognised"] == 0
+    assert report["noise"] == 3

@@ -1,0 +1,44 @@
+"""smtplib format: tracebacks of the real client, read by the shared traceback reader."""
+
+from __future__ import annotations
+
+from .conftest import free_port, labels, parse_excerpt, rows, run_python
+
+SEND = """
+    import smtplib
+
+    with smtplib.SMTP("127.0.0.1", {port}, timeout=5) as client:
+        client.login("app", "wrong")
+"""
+
+
+def test_two_tracebacks_two_sessions(tmp_path, smtp_server):
+    log = run_python(SEND.format(port=free_port())) + run_python(SEND.format(port=smtp_server.port))
+    frame, report = parse_excerpt(tmp_path, log)
+
+    assert report["format"] == "smtplib"
+    assert len(frame) == 2
+    refused, rejected = rows(frame)
+    assert labels(refused) == ("connect", "connect_refused", None, None)
+    assert labels(rejected) == ("auth", "auth_failed", 535, "5.7.8")
+    assert report["unrecognised"] == 0
+
+
+def test_chained_traceback_one_session(tmp_path):
+    frame, _ = parse_excerpt(tmp_path, """
+        Traceback (most recent call last):
+          File "/usr/lib/python3.11/smtplib.py", line 398, in getreply
+            line = self.file.readline(_MAXLINE + 1)
+        TimeoutError: timed out
+
+        During handling of the above exception, another exception occurred:
+
+        Traceback (most recent call last):
+          File "/usr/lib/python3.11/smtplib.py", line 341, in connect
+            (code, msg) = self.getreply()
+          File "/usr/lib/python3.11/smtplib.py", line 401, in getreply
+            raise SMTPServerDisconnected("Connection unexpectedly closed: "
+        smtplib.SMTPServerDisconnected: Connection unexpectedly closed: timed out
+    """)
+
+    assert len(frame) == 1
