@@ -37,6 +37,8 @@ VERB_STAGES: dict[str, Stage] = {
     "NOOP": Stage.NONE,
 }
 TIMED_STAGES = (Stage.CONNECT, Stage.TLS, Stage.GREETING, Stage.EHLO, Stage.STARTTLS, Stage.AUTH, Stage.MAIL_FROM, Stage.RCPT_TO, Stage.DATA)
+# Attrs that become extra columns when a format sets them (MTA queue ids).
+EXTRA_ATTRS = ("queue_id",)
 NETWORK_CAUSES = frozenset({
     Cause.DNS_NXDOMAIN, Cause.DNS_FAILURE, Cause.CONNECT_TIMEOUT, Cause.CONNECT_REFUSED,
     Cause.NETWORK_UNREACHABLE, Cause.CONNECTION_RESET, Cause.TLS_MODE_MISMATCH,
@@ -261,6 +263,9 @@ def _row(state: SessionState, events: list[Event]) -> dict[str, Any]:
         "log_host": attrs.get("log_host"),
         "container": attrs.get("container"),
     }
+    for name in EXTRA_ATTRS:
+        if attrs.get(name) is not None:
+            row[name] = attrs[name]
     if state.connected and state.reached is None:
         _reach(state, Stage.CONNECT, None)
     failure = _choose_failure(state)
