@@ -90,22 +90,25 @@ REPLY_RULES: tuple[Rule, ...] = (
 # wording of Java, .NET, Node.js, Go, Ruby and PHP runtimes.
 ERROR_RULES: tuple[Rule, ...] = (
     # DNS: an NXDOMAIN-like answer versus a lookup that did not complete.
-    Rule(Cause.DNS_FAILURE, r"temporary failure in name resolution|\[Errno -3\]|EAI_AGAIN|SERVFAIL|server misbehaving|name service error|lookup .* i/o timeout|dns (?:lookup|resolution) (?:failed|timed out)", stage=Stage.DNS),
+    # Postfix: "Name service error for name=x type=MX: Host not found" is an
+    # NXDOMAIN; the same with ", try again" is a lookup that did not complete.
+    Rule(Cause.DNS_NXDOMAIN, r"name service error for name=\S+ type=\w+: host not found(?!, try again)|host unknown \(name server", stage=Stage.DNS),
+    Rule(Cause.DNS_FAILURE, r"host name lookup failure|temporary failure in name resolution|\[Errno -3\]|EAI_AGAIN|SERVFAIL|server misbehaving|name service error|lookup .* i/o timeout|dns (?:lookup|resolution) (?:failed|timed out)", stage=Stage.DNS),
     Rule(Cause.DNS_NXDOMAIN, r"getaddrinfo ENOTFOUND|name or service not known|nodename nor servname|no address associated with hostname|\[Errno -[25]\]|\[Errno 1100[14]\]|getaddrinfo failed|UnknownHostException|no such host|host or domain name not found|NXDOMAIN|could not resolve host|couldn't resolve host|No such host is known|php_network_getaddresses|Name does not resolve", stage=Stage.DNS),
     # TLS spoken to a plain port, or plain text to a TLS port.
     Rule(Cause.TLS_MODE_MISMATCH, r"wrong version number|WRONG_VERSION_NUMBER|unknown protocol|UNKNOWN_PROTOCOL|packet length too long|record layer failure|first record does not look like a TLS handshake|unrecognized SSL message|plaintext connection\?|http request|unsupported record version|ssl3_get_record|tls_get_more_records|record_layer"),
-    Rule(Cause.CERTIFICATE_INVALID, r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|unable to get local issuer certificate|self[- ]signed certificate|SELF_SIGNED|certificate has expired|CERT_HAS_EXPIRED|hostname mismatch|doesn't match|does not match (?:any|the) (?:of the )?(?:subject|certificate)|ERR_TLS_CERT_ALTNAME_INVALID|x509:|PKIX path|remote certificate is invalid|UNABLE_TO_VERIFY_LEAF_SIGNATURE|verify error:num=|certificate is not trusted|unable to verify the first certificate|certificate (?:is )?(?:invalid|not valid)|RemoteCertificateNameMismatch|RemoteCertificateChainErrors"),
+    Rule(Cause.CERTIFICATE_INVALID, r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|unable to get local issuer certificate|self[- ]signed certificate|SELF_SIGNED|certificate has expired|CERT_HAS_EXPIRED|hostname mismatch|doesn't match|does not match (?:any|the) (?:of the )?(?:subject|certificate)|ERR_TLS_CERT_ALTNAME_INVALID|x509:|PKIX path|remote certificate is invalid|UNABLE_TO_VERIFY_LEAF_SIGNATURE|verify error:num=|certificate is not trusted|unable to verify the first certificate|certificate (?:is )?(?:invalid|not valid)|RemoteCertificateNameMismatch|RemoteCertificateChainErrors|certificate verification failed|untrusted issuer|server certificate not verified"),
     Rule(Cause.TLS_HANDSHAKE_FAILURE, r"handshake failure|HANDSHAKE_FAILURE|no protocols available|unsupported protocol|tlsv1 alert|no shared cipher|ssl_connect error|cannot start tls|tls startup failed|SSL handshake|handshake_failure|dh key too small|sslv3 alert|TLS negotiation failed|ssl routines"),
     # TCP.
     Rule(Cause.CONNECT_REFUSED, r"connection refused|ECONNREFUSED|actively refused|\[WinError 10061\]|\[Errno 111\]|\[Errno 61\]", stages=HANDSHAKE, stage=Stage.CONNECT),
     Rule(Cause.NETWORK_UNREACHABLE, r"network is unreachable|ENETUNREACH|no route to host|EHOSTUNREACH|host is unreachable|cannot assign requested address|EADDRNOTAVAIL|\[Errno 101\]|\[Errno 113\]|\[WinError 10051\]|\[WinError 10065\]", stages=PRE_CONNECT, stage=Stage.CONNECT),
     Rule(Cause.CONNECT_TIMEOUT, r"dial tcp .*i/o timeout|dial tcp .*timed out|connection timed out|connect timed out|ETIMEDOUT|\[WinError 10060\]|\[Errno 110\]|\[Errno 60\]|operation timed out|connection attempt failed|timed out|timeout", stages=PRE_CONNECT, stage=Stage.CONNECT),
     Rule(Cause.CONNECTION_RESET, r"connection reset|ECONNRESET|\[Errno 104\]|\[Errno 54\]|forcibly closed|broken pipe|EPIPE|\[WinError 10054\]"),
-    Rule(Cause.STARTTLS_UNAVAILABLE, r"starttls extension not supported|does not support starttls|starttls (?:is )?not (?:supported|offered|advertised)|STARTTLS.*not.*(?:offered|supported)"),
-    Rule(Cause.AUTH_MECHANISM_UNSUPPORTED, r"SMTP AUTH extension not supported|no suitable authentication|authentication mechanism.*not supported|no supported authentication|none of the .*mechanisms"),
+    Rule(Cause.STARTTLS_UNAVAILABLE, r"TLS is required, but was not offered|starttls extension not supported|does not support starttls|starttls (?:is )?not (?:supported|offered|advertised)|STARTTLS.*not.*(?:offered|supported)"),
+    Rule(Cause.AUTH_MECHANISM_UNSUPPORTED, r"no mechanism available|SMTP AUTH extension not supported|no suitable authentication|authentication mechanism.*not supported|no supported authentication|none of the .*mechanisms"),
     Rule(Cause.CLIENT_ERROR, r"missing credentials|no password (?:given|supplied)|EENVELOPE|no recipients defined|invalid (?:address|mail address)|TypeError|AttributeError|ValueError|NullPointerException"),
     Rule(Cause.READ_TIMEOUT, r"greeting never received|read timed out|timed out|timeout|ETIMEDOUT|deadline exceeded"),
-    Rule(Cause.SERVER_DISCONNECTED, r"connection unexpectedly closed|ServerDisconnected|connection closed|closed by (?:foreign|remote) host|unexpected (?:EOF|end of)|\bEOF\b|socket hang up|lost connection|connection (?:was )?(?:lost|dropped|aborted)|ECONNABORTED"),
+    Rule(Cause.SERVER_DISCONNECTED, r"connection unexpectedly closed|ServerDisconnected|connection closed|closed by (?:foreign|remote) host|unexpected (?:EOF|end of)|\bEOF\b|socket hang up|lost connection|remote host closed connection|connection (?:was )?(?:lost|dropped|aborted)|ECONNABORTED"),
 )
 
 # Generic meaning of a failing reply code at a stage, when no text rule matched.
