@@ -106,6 +106,8 @@ ERROR_RULES: tuple[Rule, ...] = (
     Rule(Cause.CONNECTION_RESET, r"connection reset|ECONNRESET|\[Errno 104\]|\[Errno 54\]|forcibly closed|broken pipe|EPIPE|\[WinError 10054\]"),
     Rule(Cause.STARTTLS_UNAVAILABLE, r"TLS is required, but was not offered|starttls extension not supported|does not support starttls|starttls (?:is )?not (?:supported|offered|advertised)|STARTTLS.*not.*(?:offered|supported)"),
     Rule(Cause.AUTH_MECHANISM_UNSUPPORTED, r"no mechanism available|SMTP AUTH extension not supported|no suitable authentication|authentication mechanism.*not supported|no supported authentication|none of the .*mechanisms"),
+    # Sendmail's stat= for a rejected recipient carries no reply code.
+    Rule(Cause.RECIPIENT_REJECTED, r"^user unknown|no such user", stages=frozenset({Stage.RCPT_TO})),
     Rule(Cause.CLIENT_ERROR, r"missing credentials|no password (?:given|supplied)|EENVELOPE|no recipients defined|invalid (?:address|mail address)|TypeError|AttributeError|ValueError|NullPointerException"),
     Rule(Cause.READ_TIMEOUT, r"greeting never received|read timed out|timed out|timeout|ETIMEDOUT|deadline exceeded"),
     Rule(Cause.SERVER_DISCONNECTED, r"connection unexpectedly closed|ServerDisconnected|connection closed|closed by (?:foreign|remote) host|unexpected (?:EOF|end of)|\bEOF\b|socket hang up|lost connection|remote host closed connection|connection (?:was )?(?:lost|dropped|aborted)|ECONNABORTED"),

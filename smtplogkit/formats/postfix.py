@@ -73,7 +73,7 @@ SASL_RE = re.compile(r"^SASL authentication failed; (?:server|cannot authenticat
 DNS_RE = re.compile(r"Host or domain name not found|Name service error for name=|Host not found")
 SUSPENDED = "delivery temporarily suspended: "
 SIGNATURE_RE = re.compile(
-    rf"^{QID}: (?:to=<|from=<|client=|message-id=|removed$)|^connect to \S+?\[[^\]]*\]:\d+: |^NOQUEUE: |^(?:dis)?connect from \S+\["
+    rf"^{QID}: (?:to=<[^>]*>,.* status=|from=<[^>]*>, (?:size=\d+, nrcpt=|status=expired)|client=|message-id=|removed$)|^connect to \S+?\[[^\]]*\]:\d+: |^NOQUEUE: |^(?:dis)?connect from \S+\["
 )
 
 # Delivery agents whose records are SMTP or LMTP connection attempts.
