@@ -9,6 +9,7 @@ smtplogkit stays quick.
 from __future__ import annotations
 
 from .errors import FormatError, InputError, SmtpLogKitError
+from .deliveries import read_deliveries, read_signals
 from .labels import Cause, Outcome, Stage, TlsMode
 from .reader import read_events, read_logs
 
@@ -20,8 +21,10 @@ __all__ = [
     "SmtpLogKitError",
     "Stage",
     "TlsMode",
+    "read_deliveries",
     "read_events",
     "read_logs",
+    "read_signals",
 ]
 
 __version__ = "0.1.0"

@@ -123,6 +123,14 @@ class Attempt:
     failed: bool = False
     connected: bool = False
     reason: str | None = None
+    addresses: set[str] = field(default_factory=set)
+
+    def failed_at(self) -> str | None:
+        """Return the stage of the attempt's first failure, if it failed."""
+        for event in self.events:
+            if event.verb == ERROR:
+                return event.attrs.get("stage")
+        return None
 
     def add(self, event: Event) -> None:
         """Append one event of this attempt."""

@@ -131,6 +131,7 @@ def _debug_line(line: Line, pid: str, text: str, state: _State, ctx: ParseContex
         event = ctx.server(line, body[len("SMTP<<"):].strip(), attempt.key)
         if event is not None:
             attempt.add(event)
+            attempt.failed = attempt.failed or event.code >= 400
             return
     ctx.noise(line)
 

@@ -39,6 +39,7 @@ signals, and every delivery record.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -282,7 +283,8 @@ def _describe(reason: str) -> tuple[Stage, str | None, str | None] | None:
 
 def _add_failure(ctx: ParseContext, line: Line, attempt: _mta.Attempt, reason: str, stage: Stage,
                  dsn: str | None) -> None:
-    if attempt.failed and attempt.reason == reason:
+    if attempt.failed and (attempt.reason == reason or attempt.failed_at() == stage.value):
+        attempt.set_enhanced(dsn)  # the delivery record repeats the failure in its own words
         return
     if stage in (Stage.CONNECT, Stage.DNS):
         attempt.failed = True
@@ -319,12 +321,16 @@ def _finish_waiting(process: _Process, qid: str, dsn: str | None) -> Iterator[Ev
 
 def _status_line(line: Line, qid: str, status: re.Match, process: _Process,
                  ctx: ParseContext) -> Iterator[Event | SessionEnd]:
-    relay, state, reason, dsn = status.group(3), status.group(8), status.group(9) or "", status.group(7)
+    recipient, relay, state, reason, dsn = status.group(1), status.group(3), status.group(8), status.group(9) or "", status.group(7)
     dsn_code = dsn if not dsn.startswith("2") else None
 
+    # More records of one message and relay are recipients of the same
+    # connection, unless a recipient comes again: that is a new attempt.
     open_attempt = process.open
-    if open_attempt is not None and open_attempt.queue_id == qid and process.open_relay in (relay, None):
+    if (open_attempt is not None and open_attempt.queue_id == qid and process.open_relay in (relay, None)
+            and recipient not in open_attempt.addresses):
         open_attempt.recipients += 1
+        open_attempt.addresses.add(recipient)
         _record_outcome(ctx, line, open_attempt, state, reason, dsn_code)
         return
     yield from process.close_open()
@@ -346,6 +352,7 @@ def _status_line(line: Line, qid: str, status: re.Match, process: _Process,
                 return
             attempt.queue_id = qid
         attempt.recipients = 1
+        attempt.addresses.add(recipient)
         process.open, process.open_relay = attempt, relay
         return
 
@@ -356,6 +363,7 @@ def _status_line(line: Line, qid: str, status: re.Match, process: _Process,
         attempt = _mta.connected(ctx, line, host, ip, _port(port))
     attempt.queue_id = qid
     attempt.recipients = 1
+    attempt.addresses.add(recipient)
     _record_outcome(ctx, line, attempt, state, reason, dsn_code)
     process.open, process.open_relay = attempt, relay
 
@@ -508,6 +516,14 @@ def _expired_row(line: Line, qid: str, message: _Message) -> dict[str, Any]:
     }
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _signal(line: Line, service: str, text: str) -> dict[str, Any] | None:
     if service not in ("smtpd", "postscreen", "anvil", "cleanup") and not service.endswith("smtpd"):
         return None
@@ -515,7 +531,7 @@ def _signal(line: Line, service: str, text: str) -> dict[str, Any] | None:
         match = pattern.search(text)
         if match is None:
             continue
-        ips = [g for g in match.groups() if g and re.fullmatch(r"[\d.]+|[0-9a-fA-F:]*:[0-9a-fA-F:.]*", g)]
+        ips = [g for g in match.groups() if g and _is_ip(g)]
         return {
             "line": line.number, "ts": line.ts, "log_host": line.log_host, "program": line.program,
             "pid": line.pid, "kind": kind, "client_ip": ips[0] if ips else None, "text": text,
