@@ -37,6 +37,7 @@ VERB_STAGES: dict[str, Stage] = {
     "NOOP": Stage.NONE,
 }
 TIMED_STAGES = (Stage.CONNECT, Stage.TLS, Stage.GREETING, Stage.EHLO, Stage.STARTTLS, Stage.AUTH, Stage.MAIL_FROM, Stage.RCPT_TO, Stage.DATA)
+TIMED_COLUMNS = tuple((stage, f"{stage.value}_s") for stage in TIMED_STAGES)
 # Attrs that become extra columns when a format sets them (MTA queue ids).
 EXTRA_ATTRS = ("queue_id",)
 NETWORK_CAUSES = frozenset({
@@ -323,13 +324,13 @@ def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate,
 
 def _fill_timings(row: dict[str, Any], state: SessionState) -> None:
     previous = state.first_ts
-    for stage in TIMED_STAGES:
+    for stage, column in TIMED_COLUMNS:
         reached = state.reached_at.get(stage)
         if reached is not None and previous is not None:
-            row[f"{stage.value}_s"] = max((reached - previous).total_seconds(), 0.0)
+            row[column] = max((reached - previous).total_seconds(), 0.0)
             previous = reached
         else:
-            row[f"{stage.value}_s"] = None
+            row[column] = None
     if state.first_ts is not None and state.last_ts is not None:
         row["duration_s"] = (state.last_ts - state.first_ts).total_seconds()
     else:

@@ -271,3 +271,31 @@ def test_msmtp_auth_reply(tmp_path):
             "errormsg='authentication failed (method PLAIN)' exitcode=EX_NOPERM\n")
     got = rows(write(tmp_path, "msmtp.log", text))
     assert [(r["failure_stage"], r["cause"], r["reply_code"]) for r in got] == [("auth", "auth_failed", 535)]
+
+
+def test_chunked_rows_match(monkeypatch):
+    from smtplogkit import reader
+
+    whole = smtplogkit.read_logs(CAPTURE)
+    monkeypatch.setattr(reader, "CHUNK_ROWS", 7)
+    chunked = smtplogkit.read_logs(CAPTURE)
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_fast_envelope_same():
+    from smtplogkit.envelope import strip_envelope as general
+
+    options = EnvelopeOptions(year=2026, last_month=12)
+    texts = CAPTURE.read_text().splitlines()
+    texts += [f"2026-12-04T{t[7:15]}+00:00 {t[16:]}" for t in texts[:20]]
+    texts += ["Dec  4 10:00:00.123456 mx postfix/smtp[1]: x", "mail    | Dec  4 10:00:00 mx postfix/smtp[1]: y", "plain"]
+    for number, text in enumerate(texts, 1):
+        assert postfix.strip_envelope(number, text, options) == general(number, text, options), text
+
+
+def test_progress_off_returns_lines():
+    from smtplogkit.progress import with_progress
+
+    lines = ["a", "b"]
+    assert with_progress(lines, "x", False) is lines
+    assert list(with_progress(iter(lines), "x", True)) == lines

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import replycodes as rc
 from ..labels import Cause, Stage
-from ..records import CONNECT, CONNECTED, ERROR, NOTE, SENT, Event, Line, SessionEnd
+from ..records import CONNECT, CONNECTED, ERROR, LOCAL, NOTE, SENT, Event, Line, SessionEnd
 from ..rules import Failure, classify
 from .base import ParseContext
 
@@ -98,6 +99,17 @@ def reply_in(text: str) -> tuple[int | None, str | None]:
     return code, enhanced
 
 
+def local_event(line: Line, kind: str, text: str, key: int, **attrs: Any) -> Event:
+    """Return a local event without passing its text through credential redaction.
+
+    For texts an MTA writes about its own delivery attempt (connection
+    results, delivery records, replies quoted in them): MTAs do not log what
+    the client sent to AUTH, so there is nothing to redact, and skipping it
+    saves most of the per-event cost on large maillogs.
+    """
+    return Event(line.number, LOCAL, text, key, line.ts, kind, attrs=attrs)
+
+
 _keys = itertools.count(1)
 
 
@@ -124,6 +136,7 @@ class Attempt:
     connected: bool = False
     reason: str | None = None
     addresses: set[str] = field(default_factory=set)
+    sent: bool = False
 
     def failed_at(self) -> str | None:
         """Return the stage of the attempt's first failure, if it failed."""
@@ -160,11 +173,18 @@ class Attempt:
         yield SessionEnd(self.key)
 
 
+def _shared(text: str | None) -> str | None:
+    # Relay names and addresses repeat across a maillog; one string object
+    # per distinct value keeps the session table's memory down.
+    return sys.intern(text) if text else text
+
+
 def connect_failure(ctx: ParseContext, line: Line, text: str, host: str | None, ip: str | None,
                     port: int | None, stage: Stage = Stage.CONNECT, **attrs: Any) -> Attempt:
     """Return an attempt that failed before any SMTP reply (DNS, TCP)."""
+    host, ip = _shared(host), _shared(ip)
     attempt = Attempt(new_key(), host=host, ip=ip, failed=True, reason=text)
-    attempt.add(ctx.local(line, CONNECT, text, attempt.key, host=host, ip=ip, port=port, **attrs))
+    attempt.add(local_event(line, CONNECT, text, attempt.key, host=host, ip=ip, port=port, **attrs))
     attempt.add(ctx.error(line, text, attempt.key, stage=stage.value))
     return attempt
 
@@ -172,9 +192,10 @@ def connect_failure(ctx: ParseContext, line: Line, text: str, host: str | None, 
 def connected(ctx: ParseContext, line: Line, host: str | None, ip: str | None, port: int | None,
               **attrs: Any) -> Attempt:
     """Return an attempt whose TCP connection was established."""
+    host, ip = _shared(host), _shared(ip)
     attempt = Attempt(new_key(), host=host, ip=ip, connected=True)
-    attempt.add(ctx.local(line, CONNECTED, f"connected to {host}[{ip}]", attempt.key, host=host, ip=ip, port=port,
-                          **attrs))
+    attempt.add(local_event(line, CONNECTED, f"connected to {host}[{ip}]", attempt.key, host=host, ip=ip, port=port,
+                            **attrs))
     return attempt
 
 
@@ -190,13 +211,14 @@ def add_reply_failure(ctx: ParseContext, line: Line, attempt: Attempt, text: str
 
 def add_sent(ctx: ParseContext, line: Line, attempt: Attempt, text: str) -> None:
     """Record a message accepted over this connection."""
-    if not any(event.verb == SENT for event in attempt.events):
-        attempt.add(ctx.local(line, SENT, text, attempt.key))
+    if not attempt.sent:
+        attempt.sent = True
+        attempt.add(local_event(line, SENT, text, attempt.key))
 
 
 def add_note(ctx: ParseContext, line: Line, attempt: Attempt, text: str) -> None:
     """Keep a line in the attempt's transcript without changing its outcome."""
-    attempt.add(ctx.local(line, NOTE, text, attempt.key))
+    attempt.add(local_event(line, NOTE, text, attempt.key))
 
 
 def classify_reason(status: str, reason: str, stage: Stage | None, connected: bool,
