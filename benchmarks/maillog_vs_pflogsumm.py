@@ -90,12 +90,14 @@ class Generator:
             f"postfix/postscreen[{smtpd - 1}]: PASS OLD [{client_ip}]:{r.randint(1024, 65535)}",
             f"postfix/smtpd[{smtpd}]: connect from client{r.randint(1, 999)}.example[{client_ip}]",
         ]
+
         if r.random() < 0.08:
             lines += [
                 f"postfix/smtpd[{smtpd}]: NOQUEUE: reject: RCPT from client.example[{client_ip}]: 554 5.7.1 <x@relay.example>: Relay access denied; from=<a@b.example> to=<x@relay.example> proto=ESMTP helo=<client.example>",
                 f"postfix/smtpd[{smtpd}]: disconnect from client.example[{client_ip}] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4",
             ]
             return lines
+
         sender = f"user{r.randint(1, 5000)}@relay.example"
         recipients = [f"r{r.randint(1, 99999)}@{r.choice(DOMAINS)}" for _ in range(r.choice((1, 1, 1, 2, 3)))]
         lines += [
@@ -106,6 +108,7 @@ class Generator:
             f"postfix/smtpd[{smtpd}]: disconnect from client.example[{client_ip}] ehlo=1 auth=1 mail=1 rcpt={len(recipients)} data=1 quit=1 commands=6",
             f"amavis[2211]: ({r.randint(10000, 99999)}-01) Passed CLEAN {{RelayedOutbound}}, [{client_ip}] <{sender}> -> <{recipients[0]}>, Queue-ID: {qid}, size: 2312, 420 ms",
         ]
+
         smtp = self.next_pid()
         by_domain: dict[str, list[str]] = {}
         for rcpt in recipients:
@@ -134,6 +137,7 @@ class Generator:
                 lines.append(f"postfix/smtp[{smtp}]: {qid}: to=<{rcpt}>, relay={host}[{ip}]:25, delay=1.2, delays={delays}, dsn={dsn}, status={status} ({text})")
             if status == "bounced":
                 lines.append(f"postfix/bounce[{self.next_pid()}]: {qid}: sender non-delivery notification: {self.qid()}")
+
         if r.random() < 0.2:
             lines.append(f"dovecot: imap({sender}): Logged out in={r.randint(10, 9999)} out={r.randint(10, 99999)}")
         lines.append(f"postfix/qmgr[700]: {qid}: removed")

@@ -200,6 +200,7 @@ def test_postfix_server_signals(tmp_path):
 
 def test_exim_mainlog(tmp_path):
     text = (
+        "2026-12-04 09:59:59 H=(client) [192.0.2.51] F=<spam@example.biz> rejected RCPT <x@example.com>: relay not permitted\n"
         "2026-12-04 10:00:00 1wXyZa-0001aB-Cd <= alice@example.com H=(client) [192.0.2.50] P=esmtpsa S=1200\n"
         "2026-12-04 10:00:01 1wXyZa-0001aB-Cd H=mx1.example.org [192.0.2.1] Connection refused\n"
         "2026-12-04 10:00:02 1wXyZa-0001aB-Cd => bob@example.org R=dnslookup T=remote_smtp H=mx2.example.org [192.0.2.2] C=\"250 OK\"\n"

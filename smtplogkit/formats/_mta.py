@@ -2,7 +2,7 @@
 
 An MTA logs a delivery attempt across several lines, and often learns the
 queue id, the status or the DSN code only after the connection attempt was
-logged.  :class:`Attempt` holds the events of one connection attempt until
+logged.  :class:`Attempt` keeps the events of one connection attempt until
 the reader knows everything about it, then yields them followed by a
 :class:`~smtplogkit.records.SessionEnd`.  Readers hold only the attempts in
 flight, so memory grows with the connections open at one time, not with the
@@ -47,8 +47,8 @@ COMMAND_STAGES: tuple[tuple[str, Stage], ...] = (
     ("rset", Stage.QUIT),
 )
 
-# What Postfix (and Exim's debug output) was doing when a connection broke:
-# "lost connection with H while <activity>".
+# Stage of the activity a broken connection interrupted, as Postfix names it
+# in "lost connection with H while <activity>".
 ACTIVITY_STAGES: tuple[tuple[str, Stage], ...] = (
     ("initial server greeting", Stage.GREETING),
     ("ehlo", Stage.EHLO),
@@ -102,10 +102,11 @@ def reply_in(text: str) -> tuple[int | None, str | None]:
 def local_event(line: Line, kind: str, text: str, key: int, **attrs: Any) -> Event:
     """Return a local event without passing its text through credential redaction.
 
-    For texts an MTA writes about its own delivery attempt (connection
-    results, delivery records, replies quoted in them): MTAs do not log what
-    the client sent to AUTH, so there is nothing to redact, and skipping it
-    saves most of the per-event cost on large maillogs.
+    Use it for texts an MTA writes about its own delivery attempt:
+    connection results, delivery records and the replies quoted in them.
+    MTAs do not log what their client sent to AUTH, so these texts carry no
+    credentials, and skipping redaction saves most of the per-event cost on
+    large maillogs.
     """
     return Event(line.number, LOCAL, text, key, line.ts, kind, attrs=attrs)
 

@@ -51,6 +51,9 @@ STANDALONE_HOST_RE = re.compile(r"^(?:H=)?(\S+) \[([^\]]+)\](?::(\d+))?:? (.*)$"
 DEBUG_RE = re.compile(r"^\s*(\d+) (.*)$")
 CONNECTING_RE = re.compile(r"^Connecting to (\S+) \[([^\]]+)\]:(\d+)(?: from \S+)? \.\.\. ?(.*)$")
 SIGNATURE_RE = re.compile(rf"^{MESSAGE_ID} (?:=>|->|\*\*|==|<=|Completed|SMTP error|H=)|^\s*\d+ (?:Connecting to |LOG: MAIN|\s*SMTP(?:<<|>>))")
+# Lines of Exim's SMTP server (rejections, connections from clients), which
+# name a host like client-side failures do but print no message id.
+SERVER_SIDE_RE = re.compile(r" from \[| from \S+ \[|\brejected\b|\bF=<|\bWarning:")
 RETRY_NOT_REACHED = "retry time not reached"
 ERRNO_TEXT = {"111": "Connection refused", "110": "Connection timed out", "101": "Network is unreachable",
               "113": "No route to host"}
@@ -165,7 +168,7 @@ def _host_line(line: Line, message_id: str | None, text: str, state: _State,
     """Read a per-host failure line: ``H=host [ip] Connection refused``, ``SMTP error from ...``."""
     smtp_error = SMTP_ERROR_RE.search(text)
     host = HOST_RE.search(text) or STANDALONE_HOST_RE.match(text)
-    if smtp_error is None and host is None:
+    if smtp_error is None and (host is None or message_id is None and SERVER_SIDE_RE.search(text)):
         ctx.noise(line)
         return
     if message_id is not None:
@@ -294,5 +297,5 @@ def records(lines: Iterable[Line], ctx: ParseContext) -> Iterator[tuple[str, dic
             "relay_host": host.group(1) if host else None, "relay_ip": host.group(2) if host else None,
             "relay_port": int(host.group(3)) if host and host.group(3) else None, "status": status,
             "reason": reason, "reply_code": code, "failure_stage": failure_stage, "cause": cause,
-            "session": RETRY_NOT_REACHED not in details,
+            "session": RETRY_NOT_REACHED not in details and (host is not None or "T=" in details),
         }

@@ -2,11 +2,12 @@
 
 Notes
 -----
-Postfix logs through syslog, so lines arrive in the classic form without a
-year (``Dec  4 21:00:00 host postfix/smtp[123]: ...``; the envelope reader
-takes the year from the file's modification time and rolls back over a year
-end), the ISO 8601 form of newer syslog daemons, or as ``journalctl`` prints
-them.  ``-- Boot ...`` and ``-- Logs begin ...`` separators from journalctl
+Postfix logs through syslog, so lines arrive in one of three forms: the
+classic form without a year (``Dec  4 21:00:00 host postfix/smtp[123]:
+...``), the ISO 8601 form of newer syslog daemons, or as ``journalctl``
+prints them.  The year of classic lines comes from the file's modification
+time, and lines of a later month than the last line's belong to the year
+before.  ``-- Boot ...`` and ``-- Logs begin ...`` separators from journalctl
 are noise.
 
 One Postfix delivery attempt spreads over several lines of one ``smtp``
@@ -86,7 +87,7 @@ SIGNATURE_RE = re.compile(
 SESSION_SERVICES = frozenset({"smtp", "lmtp"})
 # Delivery agents whose records have no connection attempt of their own.
 RECORD_SERVICES = frozenset({"error", "retry", "local", "virtual", "pipe", "discard"})
-# What the server side logs when it protects itself.
+# Server-side lines that show a relay protecting itself.
 SIGNAL_RES: tuple[tuple[str, re.Pattern], ...] = (
     ("rate_limit", re.compile(r"^warning: (.+? (?:rate|concurrency) limit exceeded): (\d+) from (\S+?)\[([^\]]*)\](?: for service (\S+))?")),
     ("too_many_connections", re.compile(r"^(?:NOQUEUE: reject: CONNECT from )?\[?([^\]\s]*)\]?(?::\d+)?:? ?too many connections|too many connections from (\S+)", re.IGNORECASE)),
