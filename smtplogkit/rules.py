@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from . import replycodes as rc
 from .labels import Cause, Stage, TlsMode
@@ -149,7 +150,7 @@ OAUTH_MECHANISMS = frozenset({"XOAUTH2", "OAUTHBEARER", "XOAUTH"})
 OAUTH_ERROR_RE = re.compile(r'"status"\s*:\s*"40[01]"|invalid_grant|invalid_token|token (?:has )?expired|expired or revoked', re.IGNORECASE)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Failure:
     """The evidence about the step at which a session failed.
 
@@ -180,13 +181,15 @@ def _first(rules: tuple[Rule, ...], stage: Stage, code: int | None, text: str) -
     return None
 
 
+@lru_cache(maxsize=8192)
 def classify(failure: Failure) -> tuple[Stage, Cause]:
     """Return the failure stage and root cause for a session's failure.
 
     Rules are tried in this order: evidence anywhere in the session that
     explains the failure (a quoted earlier reply), the failing reply's text,
     the client's error text, what the AUTH exchange showed, and finally the
-    generic meaning of the reply code at that stage.
+    generic meaning of the reply code at that stage.  Results are cached,
+    because large MTA logs repeat the same failure texts many times.
     """
     stage = failure.stage
     everything = f"{failure.text}\n{failure.context}"

@@ -108,7 +108,7 @@ def local_event(line: Line, kind: str, text: str, key: int, **attrs: Any) -> Eve
     credentials, and skipping redaction saves most of the per-event cost on
     large maillogs.
     """
-    return Event(line.number, LOCAL, text, key, line.ts, kind, attrs=attrs)
+    return Event(line.number, LOCAL, text, key, line.ts, kind, None, None, attrs)
 
 
 _keys = itertools.count(1)

@@ -40,6 +40,7 @@ signals, and every delivery record.
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator
@@ -79,10 +80,15 @@ TLS_REQUIRED_RE = re.compile(r"^TLS is required, but (?:was not offered by )?hos
 SASL_RE = re.compile(r"^SASL authentication failed; (?:server|cannot authenticate to server) (\S+?)\[([^\]]*)\]")
 DNS_RE = re.compile(r"Host or domain name not found|Name service error for name=|Host not found")
 SUSPENDED = "delivery temporarily suspended: "
+# Beginnings of smtp lines that name no queue id, tested before the queue id
+# pattern because they are the most common such lines.
+NON_QUEUE_PREFIXES = ("connect to ", "Trusted TLS", "Untrusted TLS", "Anonymous TLS", "Verified TLS", "SSL_connect",
+                      "certificate verification", "server certificate verification", "warning: ")
 SIGNATURE_RE = re.compile(
     rf"^{QID}: (?:to=<[^>]*>,.* status=|from=<[^>]*>, (?:size=\d+, nrcpt=|status=expired)|client=|message-id=|removed$)|^connect to \S+?\[[^\]]*\]:\d+: |^NOQUEUE: |^(?:dis)?connect from \S+\["
 )
 
+GC_THRESHOLD = 50_000
 # Delivery agents whose records are SMTP or LMTP connection attempts.
 SESSION_SERVICES = frozenset({"smtp", "lmtp"})
 # Delivery agents whose records have no connection attempt of their own.
@@ -188,6 +194,18 @@ def _service(line: Line) -> str | None:
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
     """Turn Postfix smtp/lmtp log lines into the events of one session per connection attempt."""
+    # A large maillog makes millions of short-lived objects and no reference
+    # cycles, so collecting generation 0 less often saves about a fifth of
+    # the run time (measured with benchmarks/maillog_vs_pflogsumm.py).
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
+    try:
+        yield from _parse(lines, ctx)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
     processes: dict[tuple, _Process] = {}
     services: dict[str | None, str | None] = {}  # syslog tag -> daemon, computed once per tag
     for line in lines:
@@ -223,14 +241,16 @@ def _guess_service(text: str) -> str:
 
 def _agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Event | SessionEnd]:
     text = line.text
-    match = QID_LINE_RE.match(text)
-    if match:
-        yield from _queue_line(line, match.group(1), match.group(2), process, ctx)
-        return
+    if not text.startswith(NON_QUEUE_PREFIXES):
+        match = QID_LINE_RE.match(text)
+        if match:
+            yield from _queue_line(line, match.group(1), match.group(2), process, ctx)
+            return
 
     match = CONNECT_TO_RE.match(text)
     if match:
-        yield from process.close_open()
+        if process.open is not None:
+            yield from process.close_open()
         host, ip, port, error = match.groups()
         process.waiting.append(_mta.connect_failure(ctx, line, text, host, ip, _port(port)))
         return
@@ -242,7 +262,8 @@ def _agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Ev
         if last is not None and last.connected and last.ip == ip and last.queue_id is None:
             _mta.add_note(ctx, line, last, text)  # established after a verification failure
             return
-        yield from process.close_open()
+        if process.open is not None:
+            yield from process.close_open()
         attempt = _mta.connected(ctx, line, host, ip, _port(port), tls_mode=_tls_mode(port))
         attempt.add(_mta.local_event(line, TLS_OK, text, attempt.key))
         process.waiting.append(attempt)
@@ -250,7 +271,8 @@ def _agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Ev
 
     match = SSL_CONNECT_RE.match(text) or CERT_FAILED_RE.match(text)
     if match:
-        yield from process.close_open()
+        if process.open is not None:
+            yield from process.close_open()
         host, ip, port, error = match.groups()
         detail = f"{text}; {process.tls_problem}" if process.tls_problem else text
         process.tls_problem = None
@@ -294,7 +316,8 @@ def _queue_line(line: Line, qid: str, rest: str, process: _Process, ctx: ParseCo
             tls_attempt.queue_id = tls_attempt.queue_id or qid
             _mta.add_note(ctx, line, tls_attempt, rest)
             return
-    yield from process.close_open()
+    if process.open is not None:
+        yield from process.close_open()
     attempt = _take_connected(process, ip) or _mta.connected(ctx, line, host, ip, None)
     _add_failure(ctx, line, attempt, rest, stage, None)
     attempt.queue_id = qid
@@ -392,7 +415,8 @@ def _status_line(line: Line, qid: str, status: re.Match, process: _Process,
         open_attempt.addresses.add(recipient)
         _record_outcome(ctx, line, open_attempt, state, reason, dsn_code)
         return
-    yield from process.close_open()
+    if process.open is not None:
+        yield from process.close_open()
 
     relay_match = RELAY_RE.match(relay)
     if relay_match is None:  # relay=none: no connection was made
