@@ -192,10 +192,14 @@ def test_postfix_server_signals(tmp_path):
         "Dec  4 10:00:01 mx postfix/postscreen[10]: PREGREET 11 after 0.1 from [198.51.100.8]:40001: EHLO y\\r\\n\n"
         "Dec  4 10:00:02 mx postfix/smtpd[11]: warning: Connection concurrency limit exceeded: 51 from unknown[198.51.100.9] for service smtp\n"
         "Dec  4 10:00:03 mx postfix/smtpd[11]: NOQUEUE: reject: RCPT from unknown[198.51.100.10]: 554 5.7.1 <z@w>: Relay access denied; from=<x@y> to=<z@w> proto=ESMTP helo=<y>\n"
+        "Dec  4 10:00:04 mx postfix/postscreen[10]: NOQUEUE: reject: CONNECT from [198.51.100.11]:40002: too many connections\n"
+        "Dec  4 10:00:05 mx postfix/anvil[12]: statistics: max connection rate 31/60s for (smtp:198.51.100.9) at Dec  4 10:00:02\n"
     )
     signals = smtplogkit.read_signals(write(tmp_path, "maillog", text), format="postfix")
-    assert list(signals["kind"]) == ["postscreen_reject", "postscreen_test_failed", "rate_limit", "smtpd_reject"]
-    assert list(signals["client_ip"]) == ["198.51.100.7", "198.51.100.8", "198.51.100.9", "198.51.100.10"]
+    assert list(signals["kind"]) == ["postscreen_reject", "postscreen_test_failed", "rate_limit", "smtpd_reject",
+                                     "too_many_connections"]
+    assert list(signals["client_ip"]) == ["198.51.100.7", "198.51.100.8", "198.51.100.9", "198.51.100.10",
+                                          "198.51.100.11"]
 
 
 def test_exim_mainlog(tmp_path):

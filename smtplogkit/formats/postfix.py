@@ -95,12 +95,15 @@ SESSION_SERVICES = frozenset({"smtp", "lmtp"})
 RECORD_SERVICES = frozenset({"error", "retry", "local", "virtual", "pipe", "discard"})
 # Server-side lines that show a relay protecting itself.
 SIGNAL_RES: tuple[tuple[str, re.Pattern], ...] = (
-    ("rate_limit", re.compile(r"^warning: (.+? (?:rate|concurrency) limit exceeded): (\d+) from (\S+?)\[([^\]]*)\](?: for service (\S+))?")),
-    ("too_many_connections", re.compile(r"^(?:NOQUEUE: reject: CONNECT from )?\[?([^\]\s]*)\]?(?::\d+)?:? ?too many connections|too many connections from (\S+)", re.IGNORECASE)),
-    ("postscreen_reject", re.compile(r"^NOQUEUE: reject: (?:RCPT|CONNECT) from \[([^\]]*)\]:\d+: (.*)$")),
-    ("postscreen_test_failed", re.compile(r"^(PREGREET|HANGUP|COMMAND PIPELINING|COMMAND TIME LIMIT|COMMAND COUNT LIMIT|COMMAND LENGTH LIMIT|BARE NEWLINE|NON-SMTP COMMAND|DNSBL rank \d+)\b.*?from \[([^\]]*)\]")),
-    ("smtpd_reject", re.compile(r"^(?:NOQUEUE|" + QID + r"): (?:milter-)?reject: (\S+) from (\S+?)\[([^\]]*)\](?::\d+)?: (.*)$")),
+    # smtpd enforcing anvil's counters: "warning: Connection rate limit exceeded: 31 from H[ip] for service smtp".
+    ("rate_limit", re.compile(r"^warning: .+? (?:rate|concurrency) limit exceeded: \d+ from ")),
+    # postscreen "NOQUEUE: reject: CONNECT from [ip]:port: too many connections", and smtpd's 421 reply text.
+    ("too_many_connections", re.compile(r"too many connections", re.IGNORECASE)),
+    ("postscreen_reject", re.compile(r"^NOQUEUE: reject: (?:RCPT|CONNECT) from \[")),
+    ("postscreen_test_failed", re.compile(r"^(?:PREGREET|HANGUP|COMMAND PIPELINING|COMMAND TIME LIMIT|COMMAND COUNT LIMIT|COMMAND LENGTH LIMIT|BARE NEWLINE|NON-SMTP COMMAND|DNSBL rank \d+)\b.*? from \[")),
+    ("smtpd_reject", re.compile(r"^(?:NOQUEUE|" + QID + r"): (?:milter-)?reject: \S+ from ")),
 )
+BRACKETED_RE = re.compile(r"\[([0-9A-Fa-f:.]+)\]")
 
 
 def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
@@ -614,7 +617,7 @@ def _signal(line: Line, service: str, text: str) -> dict[str, Any] | None:
         match = pattern.search(text)
         if match is None:
             continue
-        ips = [g for g in match.groups() if g and _is_ip(g)]
+        ips = [found for found in BRACKETED_RE.findall(text) if _is_ip(found)]
         return {
             "line": line.number, "ts": line.ts, "log_host": line.log_host, "program": line.program,
             "pid": line.pid, "kind": kind, "client_ip": ips[0] if ips else None, "text": text,
