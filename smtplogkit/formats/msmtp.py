@@ -11,6 +11,10 @@ stage comes from the wording of ``errormsg`` (``cannot connect to``,
 reply in ``smtpmsg``.  The user name is kept as ``identity``; msmtp never logs
 the password.
 
+NOTE: the log file's own time stamp (``Dec 04 21:00:01`` before
+``host=``, without a year or host name) is not read, so sessions from a
+log file have no start time unless a syslog envelope gives one.
+
 On stderr msmtp prints ``msmtp: cannot connect to H, port P: <error>``,
 ``msmtp: server message: <reply>`` and finally ``msmtp: could not send mail
 (account ...)``, which ends the run (one session).
