@@ -73,6 +73,8 @@ REPLY_RULES: tuple[Rule, ...] = (
     # STARTTLS demanded before a command.
     Rule(Cause.STARTTLS_REQUIRED, r"must issue a starttls|starttls (?:is )?required|\b5\.7\.3\b.*starttls|encryption required|must use tls|tls required"),
     Rule(Cause.STARTTLS_UNAVAILABLE, r"tls not available|starttls.*not (?:available|supported)", codes=_codes(454, 502, 500, 503)),
+    # A full mailbox (X.2.2) is the recipient's problem, not a sending quota.
+    Rule(Cause.RECIPIENT_REJECTED, r"\b[45]\.2\.2\b|mailbox (?:is )?full|mailbox for user is full"),
     # Throttles and quotas, before reputation: Microsoft's 4.7.650/651 cite reputation too.
     Rule(Cause.RATE_LIMITED, r"\b4\.7\.(?:28|500|650|651)\b|rate limit|too many (?:messages|mails|emails|recipients|connections|login attempts|concurrent)|quota|throttl|sending limit|try again later, closing connection|exceeded the (?:rate|limit)|\b5\.4\.5\b"),
     Rule(Cause.REPUTATION_BLOCKED, r"\[TS0\d\]|spamhaus|block ?list|black ?list|\bDNSBL\b|\bRBL\b|blocked using|reputation|unsolicited mail|banned sender|\b5\.7\.(?:606|511)\b|listed (?:at|on|in)"),

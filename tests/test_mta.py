@@ -304,3 +304,22 @@ def test_progress_off_returns_lines():
     lines = ["a", "b"]
     assert with_progress(lines, "x", False) is lines
     assert list(with_progress(iter(lines), "x", True)) == lines
+
+
+def test_postfix_lmtp_and_local(tmp_path):
+    text = (
+        "Dec  4 10:00:00 mx postfix/lmtp[400]: EEEE55555: to=<u@example.com>, relay=mail.example.com[private/dovecot-lmtp], "
+        "delay=0.1, delays=0.05/0/0/0.05, dsn=2.0.0, status=sent (250 2.0.0 <u@example.com> abc Saved)\n"
+        "Dec  4 10:00:01 mx postfix/lmtp[400]: FFFF66666: to=<v@example.com>, relay=mail.example.com[private/dovecot-lmtp], "
+        "delay=0.1, delays=0.05/0/0/0.05, dsn=4.2.2, status=deferred (host mail.example.com[private/dovecot-lmtp] said: "
+        "452 4.2.2 <v@example.com> Quota exceeded (mailbox for user is full) (in reply to end of DATA command))\n"
+        "Dec  4 10:00:02 mx postfix/local[401]: ABCD77777: to=<root@mx.example.com>, orig_to=<root>, relay=local, "
+        "delay=0.01, delays=0/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)\n"
+    )
+    path = write(tmp_path, "maillog", text)
+    got = rows(path)
+    assert [(r["ip"], r["failure_stage"], r["cause"]) for r in got] == [
+        (None, "none", "ok"), (None, "data", "recipient_rejected")]
+    deliveries = smtplogkit.read_deliveries(path)
+    assert list(deliveries["session"]) == [True, True, False]
+    assert list(deliveries["orig_recipient"].fillna("")) == ["", "", "root"]

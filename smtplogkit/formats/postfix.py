@@ -443,6 +443,8 @@ def _status_line(line: Line, qid: str, status: re.Match, process: _Process,
         return
 
     host, ip, port = relay_match.groups()
+    if "/" in ip:
+        ip = None  # an LMTP or SMTP socket path such as private/dovecot-lmtp
     attempt = _take_connected(process, ip)
     yield from _finish_waiting(process, qid, None)
     if attempt is None:
@@ -560,6 +562,8 @@ def _delivery_row(line: Line, service: str, qid: str, status: re.Match, message:
     reason = reason or ""
     relay_match = RELAY_RE.match(relay)
     host, ip, port = relay_match.groups() if relay_match else (None, None, None)
+    if ip is not None and "/" in ip:
+        ip = None  # an LMTP or SMTP socket path such as private/dovecot-lmtp
     connected = relay_match is not None
     described = _describe(reason)
     stage = described[0] if described else None
