@@ -9,6 +9,7 @@ server defers, bounces, times out, rate-limits or accepts.
 from __future__ import annotations
 
 import bz2
+import os
 import gzip
 import json
 import lzma
@@ -130,8 +131,6 @@ def test_rotations_in_order(tmp_path):
 def test_year_from_mtime(tmp_path):
     path = tmp_path / "maillog"
     shutil.copyfile(CAPTURE, path)
-    import os
-
     january = pd.Timestamp("2027-01-02T00:00:00Z").timestamp()
     os.utime(path, (january, january))
     start = smtplogkit.read_logs(path)["start"].min()
@@ -323,3 +322,19 @@ def test_postfix_lmtp_and_local(tmp_path):
     deliveries = smtplogkit.read_deliveries(path)
     assert list(deliveries["session"]) == [True, True, False]
     assert list(deliveries["orig_recipient"].fillna("")) == ["", "", "root"]
+
+
+@pytest.mark.skipif(os.environ.get("SMTPLOGKIT_CAPTURE") != "1" or not Path("/usr/sbin/postfix").exists(),
+                    reason="set SMTPLOGKIT_CAPTURE=1 as root with Debian postfix installed (takes about a minute)")
+def test_capture_reproduces(tmp_path):
+    """A fresh capture gives the same stages and causes as the committed one."""
+    import collections
+    import subprocess
+    import sys
+
+    target = tmp_path / "maillog"
+    script = Path(__file__).parents[1] / "tools" / "capture" / "postfix" / "capture.py"
+    subprocess.run([sys.executable, str(script), str(target)], check=True, timeout=300)
+    fresh = collections.Counter((r["failure_stage"], r["cause"]) for r in rows(target))
+    committed = collections.Counter((e["failure_stage"], e["cause"]) for e in EXPECTED)
+    assert fresh == committed
