@@ -104,15 +104,15 @@ def test_streaming_ends_sessions():
     options = EnvelopeOptions(year=2026, last_month=12)
     lines = (strip_envelope(n, text, options) for n, text in enumerate(CAPTURE.read_text().splitlines(), 1))
     open_sessions: set = set()
-    most = 0
+    max_open = 0
     for item in postfix.parse(lines, ParseContext("capture")):
         if isinstance(item, SessionEnd):
             open_sessions.discard(item.session)
         else:
             assert isinstance(item, Event)
             open_sessions.add(item.session)
-        most = max(most, len(open_sessions))
-    assert most == 1
+        max_open = max(max_open, len(open_sessions))
+    assert max_open == 1
     assert not open_sessions
 
 

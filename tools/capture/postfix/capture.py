@@ -8,9 +8,9 @@ Run as root on a machine with the Debian ``postfix`` package installed::
 The script re-runs itself inside a new network namespace (``unshare --net``)
 that holds only the loopback interface, so Postfix can reach nothing but the
 servers this script starts on 127.0.0.1.  Postfix runs from a private
-configuration and queue directory under a temporary folder (``postfix -c``),
-logs to a file through ``maillog_file``, and is stopped at the end; the
-system's own Postfix configuration is not touched.
+configuration and queue directory under a temporary folder (``postfix -c``)
+and logs to a file through ``maillog_file``.  It is stopped at the end, and
+the system's own Postfix configuration is not touched.
 
 Each recipient domain is routed by a transport map to one loopback server:
 
@@ -320,8 +320,8 @@ def capture(target: Path) -> int:
         time.sleep(1)
         for controller in controllers:
             controller.stop()
-        for held in hole:
-            held.close()
+        for sock in hole:
+            sock.close()
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(root / "maillog", target)
     print(f"wrote {target}", file=sys.stderr)
