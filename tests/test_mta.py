@@ -338,3 +338,25 @@ def test_capture_reproduces(tmp_path):
     fresh = collections.Counter((r["failure_stage"], r["cause"]) for r in rows(target))
     committed = collections.Counter((e["failure_stage"], e["cause"]) for e in EXPECTED)
     assert fresh == committed
+
+
+def test_orphan_attempts_bounded():
+    """Connect lines whose delivery records are missing do not pile up in memory."""
+    options = EnvelopeOptions(year=2026, last_month=12)
+    texts = [f"Dec  4 10:00:{n % 60:02d} mx postfix/smtp[77]: connect to mx.example.net[192.0.2.{n % 250}]:25: "
+             "Connection timed out" for n in range(200)]
+    consumed = 0
+
+    def lines():
+        nonlocal consumed
+        for number, text in enumerate(texts, 1):
+            consumed = number
+            yield strip_envelope(number, text, options)
+
+    ended_at = []
+    for item in postfix.parse(lines(), ParseContext("orphans")):
+        if isinstance(item, SessionEnd):
+            ended_at.append(consumed)
+    assert len(ended_at) == 200
+    assert ended_at[0] == postfix.MAX_WAITING + 1
+    assert ended_at[199 - postfix.MAX_WAITING] == 200

@@ -89,6 +89,10 @@ SIGNATURE_RE = re.compile(
 )
 
 GC_THRESHOLD = 50_000
+# Postfix tries at most smtp_mx_address_limit addresses (default 5) per
+# delivery, so more attempts than this waiting for a delivery record in one
+# process mean the records are missing (a filtered log); the oldest are ended.
+MAX_WAITING = 16
 # Delivery agents whose records are SMTP or LMTP connection attempts.
 SESSION_SERVICES = frozenset({"smtp", "lmtp"})
 # Delivery agents whose records have no connection attempt of their own.
@@ -256,6 +260,8 @@ def _agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Ev
             yield from process.close_open()
         host, ip, port, error = match.groups()
         process.waiting.append(_mta.connect_failure(ctx, line, text, host, ip, _port(port)))
+        if len(process.waiting) > MAX_WAITING:
+            yield from process.waiting.pop(0).finish()
         return
 
     match = TLS_ESTABLISHED_RE.match(text)
