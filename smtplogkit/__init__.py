@@ -9,6 +9,7 @@ smtplogkit stays quick.
 from __future__ import annotations
 
 from .errors import FormatError, InputError, SmtpLogKitError
+from .deliveries import read_deliveries, read_signals
 from .labels import Cause, Outcome, Stage, TlsMode
 from .reader import read_events, read_logs
 
@@ -33,8 +34,10 @@ __all__ = [
     "TlsMode",
     "diagnose",
     "enrich",
+    "read_deliveries",
     "read_events",
     "read_logs",
+    "read_signals",
     "token_refreshes",
 ]
 

@@ -23,11 +23,15 @@ from .errors import FormatError
 from .formats.base import ParseContext, ParseOptions
 from .inputs import Decoded, Source, expand, open_lines
 from .records import Event, Line, SessionEnd
+from .progress import with_progress
 from .sessions import build_session
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_LINES = 400
+# Session rows are turned into a typed DataFrame every CHUNK_ROWS rows, because
+# a row dict costs several times the memory of the same row in a DataFrame.
+CHUNK_ROWS = 50_000
 MIN_CONFIDENCE = 0.05
 FILE_DATE_RE = re.compile(r"(20\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])")
 
@@ -67,6 +71,7 @@ class ReadResult:
     """Rows read from all inputs, before they become DataFrames."""
 
     sessions: list[dict[str, Any]] = field(default_factory=list)
+    frames: list[Any] = field(default_factory=list)  # DataFrames of earlier session rows
     events: list[tuple] = field(default_factory=list)
     files: list[FileReport] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -95,23 +100,16 @@ def _file_date(name: str) -> date | None:
 
 
 def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None, tz: str | tzinfo | None = None,
-         date: date | None = None, keep_events: bool = False, progress: bool = False) -> ReadResult:
-    """Read every input and return session rows, event rows and per-file reports.
-
-    With ``progress`` true, a tqdm progress bar (one step per file) is shown.
-    """
+         date: date | None = None, keep_events: bool = False, progress: bool | None = None) -> ReadResult:
+    """Read every input and return session rows, event rows and per-file reports."""
     expansion = expand(paths)
     result = ReadResult(skipped=expansion.skipped)
     for path, reason in expansion.skipped:
         logger.info("skipped %s: %s", path, reason)
     zone = _resolve_tz(tz)
-    sources: Iterable[Source] = expansion.sources
-    if progress:
-        from tqdm.auto import tqdm
-
-        sources = tqdm(expansion.sources, desc="reading logs", unit="file")
-    for source in sources:
-        _read_source(source, result, format=format, labels=labels or {}, tz=zone, day=date, keep_events=keep_events)
+    for source in expansion.sources:
+        _read_source(source, result, format=format, labels=labels or {}, tz=zone, day=date, keep_events=keep_events,
+                     progress=progress)
     return result
 
 
@@ -127,15 +125,19 @@ def _envelope_options(source: Source, tz: tzinfo) -> EnvelopeOptions:
 
 
 def _read_source(source: Source, result: ReadResult, *, format: str, labels: dict[str, Any], tz: tzinfo,
-                 day: date | None, keep_events: bool) -> None:
+                 day: date | None, keep_events: bool, progress: bool | None = None) -> None:
     report = FileReport(source.name)
     decoded = Decoded()
     envelope = _envelope_options(source, tz)
-    raw_lines = open_lines(source, decoded)
-    lines: Iterator[Line] = (strip_envelope(number, text, envelope) for number, text in enumerate(raw_lines, 1))
+    raw_lines = with_progress(open_lines(source, decoded), source.name, progress)
+    strip = strip_envelope
+    lines: Iterator[Line] = (strip(number, text, envelope) for number, text in enumerate(raw_lines, 1))
 
     sample: list[Line] = list(itertools.islice(lines, SAMPLE_LINES))
     module = _choose_format(source, sample, format, report)
+    # A format may bring a faster envelope reader for its own common form;
+    # the generator above looks ``strip`` up anew for every later line.
+    strip = getattr(module, "strip_envelope", strip_envelope)
     report.encoding, report.compression = decoded.encoding, decoded.compression
     if module is None:
         # Every non-blank line of an unread file is unrecognised, not only the sample's.
@@ -209,6 +211,9 @@ class _SessionRows:
             if row.get(label) is None:
                 row[label] = value
         self.result.sessions.append(row)
+        if len(self.result.sessions) >= CHUNK_ROWS:
+            self.result.frames.append(_rows_frame(self.result.sessions))
+            self.result.sessions = []
         self.count += 1
         if self.keep_events:
             for event in events:
@@ -269,11 +274,20 @@ def sessions_frame(result: ReadResult, tz: str | tzinfo | None = None):
     """Return the sessions DataFrame for a :class:`ReadResult`, with fixed dtypes."""
     import pandas as pd
 
-    frame = pd.DataFrame.from_records(result.sessions) if result.sessions else pd.DataFrame(columns=SESSION_COLUMNS)
-    frame = apply_session_dtypes(frame)
+    frame = _rows_frame(result.sessions)
+    if result.frames:
+        frame = apply_session_dtypes(pd.concat([*result.frames, frame], ignore_index=True))
     frame.attrs.update(files=[f.as_dict() for f in result.files], skipped=list(result.skipped),
                        tz=str(_resolve_tz(tz)))
     return frame
+
+
+def _rows_frame(rows: list[dict[str, Any]]):
+    """Return session rows as a DataFrame with the fixed column order and dtypes."""
+    import pandas as pd
+
+    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=SESSION_COLUMNS)
+    return apply_session_dtypes(frame)
 
 
 def apply_session_dtypes(frame):
@@ -341,7 +355,7 @@ def events_frame(result: ReadResult):
 
 def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None,
               tz: str | tzinfo | None = None, date: date | None = None, workers: int = 1,
-              cache: str | os.PathLike | None = None):
+              cache: str | os.PathLike | None = None, progress: bool | None = None):
     """Read SMTP logs into a sessions DataFrame, one row per connection attempt.
 
     Parameters
@@ -366,6 +380,9 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
     cache
         A folder for a Parquet cache of parsed sessions, one entry per file,
         keyed by path, size and modification time.
+    progress
+        Show a tqdm progress bar per file; by default on when stderr is a
+        terminal or in a Jupyter kernel.
 
     Returns
     -------
@@ -382,7 +399,7 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         options = {"format": format, "labels": labels or {}, "tz": tz, "date": date}
         parts = parallel.read_frames(expansion.sources, options, workers=workers, cache_dir=cache)
         return parallel.combine(parts, expansion.skipped, tz)
-    result = read(paths, format=format, labels=labels, tz=tz, date=date)
+    result = read(paths, format=format, labels=labels, tz=tz, date=date, progress=progress)
     return sessions_frame(result, tz)
 
 

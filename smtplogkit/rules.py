@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from . import replycodes as rc
 from .labels import Cause, Stage, TlsMode
@@ -73,6 +74,8 @@ REPLY_RULES: tuple[Rule, ...] = (
     # STARTTLS demanded before a command.
     Rule(Cause.STARTTLS_REQUIRED, r"must issue a starttls|starttls (?:is )?required|\b5\.7\.3\b.*starttls|encryption required|must use tls|tls required"),
     Rule(Cause.STARTTLS_UNAVAILABLE, r"tls not available|starttls.*not (?:available|supported)", codes=_codes(454, 502, 500, 503)),
+    # A full mailbox (X.2.2) is the recipient's problem, not a sending quota.
+    Rule(Cause.RECIPIENT_REJECTED, r"\b[45]\.2\.2\b|mailbox (?:is )?full|mailbox for user is full"),
     # Throttles and quotas, before reputation: Microsoft's 4.7.650/651 cite reputation too.
     Rule(Cause.RATE_LIMITED, r"\b4\.7\.(?:28|500|650|651)\b|rate limit|too many (?:messages|mails|emails|recipients|connections|login attempts|concurrent)|quota|throttl|sending limit|try again later, closing connection|exceeded the (?:rate|limit)|\b5\.4\.5\b"),
     Rule(Cause.REPUTATION_BLOCKED, r"\[TS0\d\]|spamhaus|block ?list|black ?list|\bDNSBL\b|\bRBL\b|blocked using|reputation|unsolicited mail|banned sender|\b5\.7\.(?:606|511)\b|listed (?:at|on|in)"),
@@ -91,24 +94,29 @@ REPLY_RULES: tuple[Rule, ...] = (
 # wording of Java, .NET, Node.js, Go, Ruby and PHP runtimes.
 ERROR_RULES: tuple[Rule, ...] = (
     # DNS: an NXDOMAIN-like answer versus a lookup that did not complete.
-    Rule(Cause.DNS_FAILURE, r"temporary failure in name resolution|\[Errno -3\]|EAI_AGAIN|SERVFAIL|server misbehaving|name service error|lookup .* i/o timeout|dns (?:lookup|resolution) (?:failed|timed out)", stage=Stage.DNS),
+    # Postfix: "Name service error for name=x type=MX: Host not found" is an
+    # NXDOMAIN; the same with ", try again" is a lookup that did not complete.
+    Rule(Cause.DNS_NXDOMAIN, r"name service error for name=\S+ type=\w+: host not found(?!, try again)|host unknown \(name server", stage=Stage.DNS),
+    Rule(Cause.DNS_FAILURE, r"host name lookup failure|temporary failure in name resolution|\[Errno -3\]|EAI_AGAIN|SERVFAIL|server misbehaving|name service error|lookup .* i/o timeout|dns (?:lookup|resolution) (?:failed|timed out)", stage=Stage.DNS),
     Rule(Cause.DNS_NXDOMAIN, r"getaddrinfo ENOTFOUND|name or service not known|nodename nor servname|no address associated with hostname|\[Errno -[25]\]|\[Errno 1100[14]\]|getaddrinfo failed|UnknownHostException|no such host|remote name could not be resolved|host or domain name not found|NXDOMAIN|could not resolve host|couldn't resolve host|No such host is known|php_network_getaddresses|Name does not resolve", stage=Stage.DNS),
     # TLS spoken to a plain port, or plain text to a TLS port.
     Rule(Cause.TLS_MODE_MISMATCH, r"wrong version number|WRONG_VERSION_NUMBER|unknown protocol|UNKNOWN_PROTOCOL|packet length too long|record layer failure|first record does not look like a TLS handshake|unrecognized SSL message|plaintext connection\?|http request|unsupported record version|ssl3_get_record|tls_get_more_records|record_layer|typically reserved for plain-text connections|unexpected packet format"),
-    Rule(Cause.CERTIFICATE_INVALID, r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|unable to get local issuer certificate|self[- ]signed certificate|SELF_SIGNED|certificate has expired|CERT_HAS_EXPIRED|hostname mismatch|doesn't match|does not match (?:any|the) (?:of the )?(?:subject|(?:server )?certificate)|ERR_TLS_CERT_ALTNAME_INVALID|x509:|PKIX path|remote certificate is invalid|UNABLE_TO_VERIFY_LEAF_SIGNATURE|verify error:num=|certificate is not trusted|unable to verify the first certificate|certificate (?:is )?(?:invalid|not valid)|RemoteCertificateNameMismatch|RemoteCertificateChainErrors|certificate could not be validated|no alternative certificate subject name|IP address mismatch"),
+    Rule(Cause.CERTIFICATE_INVALID, r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|unable to get local issuer certificate|self[- ]signed certificate|SELF_SIGNED|certificate has expired|CERT_HAS_EXPIRED|hostname mismatch|doesn't match|does not match (?:any|the) (?:of the )?(?:subject|(?:server )?certificate)|ERR_TLS_CERT_ALTNAME_INVALID|x509:|PKIX path|remote certificate is invalid|UNABLE_TO_VERIFY_LEAF_SIGNATURE|verify error:num=|certificate is not trusted|unable to verify the first certificate|certificate (?:is )?(?:invalid|not valid)|RemoteCertificateNameMismatch|RemoteCertificateChainErrors|certificate could not be validated|no alternative certificate subject name|IP address mismatch|certificate verification failed|untrusted issuer|server certificate not verified"),
     # The peer closed the connection in the middle of the TLS handshake.
     Rule(Cause.SERVER_DISCONNECTED, r"unexpected eof while reading|UNEXPECTED_EOF_WHILE_READING"),
-    Rule(Cause.TLS_HANDSHAKE_FAILURE, r"handshake failure|HANDSHAKE_FAILURE|no protocols available|unsupported protocol|tlsv1 alert|no shared cipher|ssl_connect error|cannot start tls|tls startup failed|SSL handshake|handshake_failure|dh key too small|sslv3 alert|TLS negotiation failed|ssl routines|establish an SSL or TLS connection|remote party has closed the transport stream"),
+    Rule(Cause.TLS_HANDSHAKE_FAILURE, r"handshake failure|HANDSHAKE_FAILURE|no protocols available|unsupported protocol|tlsv1 alert|no shared cipher|tls handshake failed|ssl_connect error|cannot start tls|tls startup failed|SSL handshake|handshake_failure|dh key too small|sslv3 alert|TLS negotiation failed|ssl routines|establish an SSL or TLS connection|remote party has closed the transport stream"),
     # TCP.
     Rule(Cause.CONNECT_REFUSED, r"connection refused|ECONNREFUSED|actively refused|\[WinError 10061\]|\[Errno 111\]|\[Errno 61\]", stages=HANDSHAKE, stage=Stage.CONNECT),
     Rule(Cause.NETWORK_UNREACHABLE, r"network is unreachable|ENETUNREACH|no route to host|EHOSTUNREACH|host is unreachable|cannot assign requested address|EADDRNOTAVAIL|\[Errno 101\]|\[Errno 113\]|\[WinError 10051\]|\[WinError 10065\]", stages=PRE_CONNECT, stage=Stage.CONNECT),
     Rule(Cause.CONNECT_TIMEOUT, r"dial tcp .*i/o timeout|dial tcp .*timed out|connection timed out|connect timed out|ETIMEDOUT|\[WinError 10060\]|\[Errno 110\]|\[Errno 60\]|operation timed out|OpenTimeout|execution expired|connection attempt failed|timed out|timeout", stages=PRE_CONNECT, stage=Stage.CONNECT),
     Rule(Cause.CONNECTION_RESET, r"connection reset|ECONNRESET|\[Errno 104\]|\[Errno 54\]|forcibly closed|broken pipe|EPIPE|\[WinError 10054\]"),
-    Rule(Cause.STARTTLS_UNAVAILABLE, r"starttls extension not supported|(?:does not|doesn't) support starttls|does not support secure connections|\bunencrypted connection\b|starttls (?:is )?not (?:supported|offered|advertised)|STARTTLS.*not.*(?:offered|supported)|did not advertise starttls|didn't find starttls"),
-    Rule(Cause.AUTH_MECHANISM_UNSUPPORTED, r"SMTP AUTH extension not supported|server doesn't support AUTH|does not support authentication|no compatible authentication|no suitable authentication|authentication mechanism.*not supported|no supported authentication|none of the .*mechanisms"),
+    Rule(Cause.STARTTLS_UNAVAILABLE, r"TLS is required, but was not offered|starttls extension not supported|(?:does not|doesn't) support starttls|does not support secure connections|\bunencrypted connection\b|starttls (?:is )?not (?:supported|offered|advertised)|STARTTLS.*not.*(?:offered|supported)|did not advertise starttls|didn't find starttls"),
+    Rule(Cause.AUTH_MECHANISM_UNSUPPORTED, r"no mechanism available|SMTP AUTH extension not supported|server doesn't support AUTH|does not support authentication|no compatible authentication|no suitable authentication|authentication mechanism.*not supported|no supported authentication|none of the .*mechanisms"),
+    # Sendmail's stat= for a rejected recipient carries no reply code.
+    Rule(Cause.RECIPIENT_REJECTED, r"^user unknown|no such user", stages=frozenset({Stage.RCPT_TO})),
     Rule(Cause.CLIENT_ERROR, r"missing credentials|no password (?:given|supplied)|EENVELOPE|no recipients defined|invalid (?:address|mail address)|TypeError|AttributeError|ValueError|NullPointerException"),
     Rule(Cause.READ_TIMEOUT, r"greeting never received|read timed out|timed out|timeout|ETIMEDOUT|deadline exceeded"),
-    Rule(Cause.SERVER_DISCONNECTED, r"The server response was:\s*(?:$|\n| --->)|connection unexpectedly closed|closed connection unexpectedly|response reading failed|ServerDisconnected|connection closed|closed by (?:foreign|remote) host|unexpected (?:EOF|end of)|\bEOF\b|socket hang up|lost connection|connection (?:was )?(?:lost|dropped|aborted)|ECONNABORTED|net_io_connectionclosed|unexpectedly disconnected|end of file reached|got an empty response|got code "",|closed unexpectedly"),
+    Rule(Cause.SERVER_DISCONNECTED, r"The server response was:\s*(?:$|\n| --->)|connection unexpectedly closed|closed connection unexpectedly|response reading failed|ServerDisconnected|connection closed|closed by (?:foreign|remote) host|unexpected (?:EOF|end of)|\bEOF\b|socket hang up|lost connection|remote host closed connection|connection (?:was )?(?:lost|dropped|aborted)|ECONNABORTED|net_io_connectionclosed|unexpectedly disconnected|end of file reached|got an empty response|got code "",|closed unexpectedly"),
 )
 
 # Generic meaning of a failing reply code at a stage, when no text rule matched.
@@ -148,7 +156,7 @@ CHALLENGE_RE = re.compile(r"\b334 ([A-Za-z0-9+/]{16,}={0,2})")
 OAUTH_ERROR_RE = re.compile(r'"status"\s*:\s*"40[01]"|invalid_grant|invalid_token|token (?:has )?expired|expired or revoked', re.IGNORECASE)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Failure:
     """The evidence about the step at which a session failed.
 
@@ -179,13 +187,15 @@ def _first(rules: tuple[Rule, ...], stage: Stage, code: int | None, text: str) -
     return None
 
 
+@lru_cache(maxsize=8192)
 def classify(failure: Failure) -> tuple[Stage, Cause]:
     """Return the failure stage and root cause for a session's failure.
 
     Rules are tried in this order: evidence anywhere in the session that
     explains the failure (a quoted earlier reply), the failing reply's text,
     the client's error text, what the AUTH exchange showed, and finally the
-    generic meaning of the reply code at that stage.
+    generic meaning of the reply code at that stage.  Results are cached,
+    because large MTA logs repeat the same failure texts many times.
     """
     stage = failure.stage
     everything = f"{failure.text}\n{failure.context}"

@@ -37,6 +37,9 @@ VERB_STAGES: dict[str, Stage] = {
     "NOOP": Stage.NONE,
 }
 TIMED_STAGES = (Stage.CONNECT, Stage.TLS, Stage.GREETING, Stage.EHLO, Stage.STARTTLS, Stage.AUTH, Stage.MAIL_FROM, Stage.RCPT_TO, Stage.DATA)
+TIMED_COLUMNS = tuple((stage, f"{stage.value}_s") for stage in TIMED_STAGES)
+# Attrs that become extra columns when a format sets them (MTA queue ids).
+EXTRA_ATTRS = ("queue_id",)
 NETWORK_CAUSES = frozenset({
     Cause.DNS_NXDOMAIN, Cause.DNS_FAILURE, Cause.CONNECT_TIMEOUT, Cause.CONNECT_REFUSED,
     Cause.NETWORK_UNREACHABLE, Cause.CONNECTION_RESET, Cause.TLS_MODE_MISMATCH,
@@ -269,6 +272,9 @@ def _row(state: SessionState, events: list[Event]) -> dict[str, Any]:
     # JSON log) become extra columns, like the labels a caller passes.
     for name, value in (attrs.get("labels") or {}).items():
         row.setdefault(name, value)
+    for name in EXTRA_ATTRS:
+        if attrs.get(name) is not None:
+            row[name] = attrs[name]
     if state.connected and state.reached is None:
         _reach(state, Stage.CONNECT, None)
     failure = _choose_failure(state)
@@ -330,13 +336,13 @@ def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate,
 
 def _fill_timings(row: dict[str, Any], state: SessionState) -> None:
     previous = state.first_ts
-    for stage in TIMED_STAGES:
+    for stage, column in TIMED_COLUMNS:
         reached = state.reached_at.get(stage)
         if reached is not None and previous is not None:
-            row[f"{stage.value}_s"] = max((reached - previous).total_seconds(), 0.0)
+            row[column] = max((reached - previous).total_seconds(), 0.0)
             previous = reached
         else:
-            row[f"{stage.value}_s"] = None
+            row[column] = None
     if state.first_ts is not None and state.last_ts is not None:
         row["duration_s"] = (state.last_ts - state.first_ts).total_seconds()
     else:

@@ -1,0 +1,124 @@
+"""``read_deliveries`` and ``read_signals``: MTA logs as mail administrators count them.
+
+The session table (:func:`smtplogkit.read_logs`) has one row per connection
+attempt.  Mail administrators count delivery records instead: one per
+recipient and attempt (``status=sent``, ``deferred``, ``bounced``,
+``expired``), including records with no connection of their own.  Format
+modules that read MTA logs (Postfix, Exim, Sendmail) provide ``records``,
+which this module turns into DataFrames.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from datetime import tzinfo
+from typing import Any
+
+from .envelope import strip_envelope
+from .formats.base import ParseContext, ParseOptions
+from .inputs import Decoded, expand, open_lines
+from .reader import SAMPLE_LINES, FileReport, _choose_format, _envelope_options, _resolve_tz
+
+logger = logging.getLogger(__name__)
+
+DELIVERY_COLUMNS = [
+    "source", "line", "ts", "log_host", "program", "pid", "queue_id", "message_id", "sender", "recipient",
+    "orig_recipient", "relay", "relay_host", "relay_ip", "relay_port", "conn_use", "delay", "delay_before_qmgr",
+    "delay_in_qmgr", "delay_conn_setup", "delay_transmission", "dsn", "status", "reason", "reply_code",
+    "failure_stage", "cause", "session",
+]
+SIGNAL_COLUMNS = ["source", "line", "ts", "log_host", "program", "pid", "kind", "client_ip", "text"]
+
+
+def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tuple[list[dict], list[dict]]:
+    rows: list[dict] = []
+    reports: list[dict] = []
+    zone = _resolve_tz(tz)
+    for source in expand(paths).sources:
+        report = FileReport(source.name)
+        envelope = _envelope_options(source, zone)
+        raw = open_lines(source, Decoded())
+        lines = (strip_envelope(number, text, envelope) for number, text in enumerate(raw, 1))
+        sample = list(itertools.islice(lines, SAMPLE_LINES))
+        module = _choose_format(source, sample, format, report)
+        if module is None or not hasattr(module, "records"):
+            if module is not None:
+                logger.warning("%s: format %s has no delivery records", source.name, module.NAME)
+            reports.append(report.as_dict())
+            continue
+        ctx = ParseContext(source.name, ParseOptions(tz=zone))
+        for record_kind, row in module.records(itertools.chain(sample, lines), ctx):
+            if record_kind == kind:
+                row["source"] = source.name
+                rows.append(row)
+        reports.append(report.as_dict())
+    return rows, reports
+
+
+def _frame(rows: list[dict], columns: list[str], reports: list[dict]):
+    import pandas as pd
+
+    from .labels import cause_dtype, stage_dtype
+
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    for column in ("line", "relay_port", "conn_use", "reply_code"):
+        if column in frame:
+            frame[column] = pd.array(frame[column], dtype="Int64")
+    for column in ("delay", "delay_before_qmgr", "delay_in_qmgr", "delay_conn_setup", "delay_transmission"):
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    if "failure_stage" in frame:
+        frame["failure_stage"] = frame["failure_stage"].astype(stage_dtype())
+        frame["cause"] = frame["cause"].astype(cause_dtype())
+        frame["status"] = frame["status"].astype(pd.CategoricalDtype(["sent", "deferred", "bounced", "expired"]))
+        frame["session"] = frame["session"].astype("boolean")
+    frame.attrs["files"] = reports
+    return frame
+
+
+def read_deliveries(paths: Any, *, format: str = "auto", tz: str | tzinfo | None = None):
+    """Read MTA logs into a DataFrame with one row per recipient delivery record.
+
+    Parameters
+    ----------
+    paths
+        Files, folders, globs or templates, as for :func:`smtplogkit.read_logs`.
+        Rotated files (``maillog.2.gz``, ``maillog.1``, ``maillog``) are read
+        oldest first.
+    format
+        ``"postfix"``, ``"exim"``, ``"sendmail"``, or ``"auto"`` to detect it.
+    tz
+        Zone for timestamps printed without an offset (default UTC).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :data:`DELIVERY_COLUMNS`: queue id, sender,
+        recipient, relay host, ip and port, ``delay`` and Postfix's
+        ``delays=a/b/c/d`` as ``delay_before_qmgr``, ``delay_in_qmgr``,
+        ``delay_conn_setup`` (DNS, connect, greeting, TLS) and
+        ``delay_transmission``, ``dsn``, ``status`` (sent, deferred, bounced,
+        expired), ``reason``, and the ``failure_stage`` and ``cause`` the
+        reason gives.  ``session`` is false for records that had no
+        connection attempt of their own ("delivery temporarily suspended",
+        "retry time not reached", qmgr's expiry).  Columns a format does not
+        log are empty.
+    """
+    rows, reports = _records(paths, "delivery", format, tz)
+    return _frame(rows, DELIVERY_COLUMNS, reports)
+
+
+def read_signals(paths: Any, *, format: str = "auto", tz: str | tzinfo | None = None):
+    """Read the server-side signs of a relay protecting itself from an MTA log.
+
+    One row per Postfix ``smtpd`` rate or concurrency limit warning (anvil's
+    limits), "too many connections" rejection, postscreen rejection or failed
+    postscreen test, and smtpd ``reject:`` line.  Columns: ``kind``
+    (``rate_limit``, ``too_many_connections``, ``postscreen_reject``,
+    ``postscreen_test_failed``, ``smtpd_reject``), ``client_ip`` and the
+    line's ``text``, with the line's time and origin.
+    """
+    rows, reports = _records(paths, "signal", format, tz)
+    return _frame(rows, SIGNAL_COLUMNS, reports)

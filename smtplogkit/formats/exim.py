@@ -1,0 +1,301 @@
+"""Exim mainlog and Exim debug output (``exim -d``): remote deliveries as sessions.
+
+Notes
+-----
+Mainlog lines start with a date and time (taken off by the envelope reader)
+and, for a message, its id (``1bPxwi-0001xA-Te``; Exim 4.97 and later print
+longer ids).  The flag after the id says what happened to one recipient:
+``=>`` delivered, ``->`` another recipient delivered over the same
+connection, ``**`` bounced, ``==`` deferred.  Failures carry ``H=host [ip]``
+and the server's reply after ``SMTP error from remote mail server after
+<command>:``, which gives the stage, or ``defer (errno): text`` for a failure
+below SMTP (111 is ECONNREFUSED, 110 ETIMEDOUT).  A host tried and given up
+before the next MX host is logged on its own line (``H=host [ip] Connection
+refused``); the ``==`` line that follows repeats the last host's error and is
+not a session of its own.  ``retry time not reached`` means Exim did not try
+at all: it annotates the message and is no session.
+
+Debug output prefixes each line with the process id.  ``Connecting to H
+[ip]:25 ... failed: <error>`` and ``... connected`` open an attempt;
+``SMTP>>`` and ``SMTP<<`` lines are its commands and replies.  ``LOG: MAIN``
+introduces a copy of the main-log line the process writes, which repeats the
+attempt's error, so the copy is noise when the attempt already holds it.
+Server-side lines (``<=`` arrivals, ``SMTP connection from``, rejections) are
+noise to the session table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..labels import Stage
+from ..records import Event, Line, SessionEnd
+from . import _mta
+from .base import ParseContext
+
+NAME = "exim"
+DESCRIPTION = "Exim mainlog and exim -d debug output: remote deliveries"
+CLIENT = "exim"
+PRIORITY = 20
+
+MESSAGE_ID = r"[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}"
+MESSAGE_RE = re.compile(rf"^({MESSAGE_ID}) (.*)$")
+DELIVERY_RE = re.compile(r"^(=>|->|\*\*|==) (\S+)(?: <([^>]*)>)?(.*)$")
+HOST_RE = re.compile(r"\bH=(\S+) \[([^\]]+)\](?::(\d+))?")
+SMTP_ERROR_RE = re.compile(r"SMTP error from remote mail server after (?:pipelined )?(end of data|MAIL FROM|RCPT TO|DATA|EHLO|HELO|STARTTLS|AUTH|initial connection|QUIT|[A-Z]+)\b(?::?<[^>]*>)?[^:]*: (.*)$", re.IGNORECASE)
+DEFER_RE = re.compile(r"\b(?:routing )?defer \((-?\d+)\)(?::\s*|\s+)(.*)$")
+STANDALONE_HOST_RE = re.compile(r"^(?:H=)?(\S+) \[([^\]]+)\](?::(\d+))?:? (.*)$")
+DEBUG_RE = re.compile(r"^\s*(\d+) (.*)$")
+CONNECTING_RE = re.compile(r"^Connecting to (\S+) \[([^\]]+)\]:(\d+)(?: from \S+)? \.\.\. ?(.*)$")
+SIGNATURE_RE = re.compile(rf"^{MESSAGE_ID} (?:=>|->|\*\*|==|<=|Completed|SMTP error|H=)|^\s*\d+ (?:Connecting to |LOG: MAIN|\s*SMTP(?:<<|>>))")
+# Lines of Exim's SMTP server (rejections, connections from clients), which
+# name a host like client-side failures do but print no message id.
+SERVER_SIDE_RE = re.compile(r" from \[| from \S+ \[|\brejected\b|\bF=<|\bWarning:")
+RETRY_NOT_REACHED = "retry time not reached"
+ERRNO_TEXT = {"111": "Connection refused", "110": "Connection timed out", "101": "Network is unreachable",
+              "113": "No route to host"}
+
+
+def detect(sample: list[str]) -> float:
+    """Score how much of the sample reads as Exim mainlog or debug lines."""
+    hits = sum(1 for text in sample if SIGNATURE_RE.search(text))
+    if not hits:
+        return 0.0
+    return min(1.0, 0.5 + hits / max(len(sample), 1))
+
+
+@dataclass(slots=True)
+class _Debug:
+    """One exim process in debug output: its current attempt and a pending ``LOG:`` copy."""
+
+    attempt: _mta.Attempt | None = None
+    log_copy: bool = False
+
+
+@dataclass(slots=True)
+class _State:
+    debug: dict[str, _Debug] = field(default_factory=dict)
+    # Per message id: the attempt still open (more recipients may join it).
+    open: dict[str, _mta.Attempt] = field(default_factory=dict)
+
+
+def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    """Turn Exim mainlog and debug lines into one session per connection attempt."""
+    state = _State()
+    for line in lines:
+        text = line.text
+        debug = DEBUG_RE.match(text)
+        if debug and not MESSAGE_RE.match(text):
+            yield from _debug_line(line, debug.group(1), debug.group(2), state, ctx)
+            continue
+        yield from _main_line(line, text, state, ctx)
+    for attempt in state.open.values():
+        yield from attempt.finish()
+    for process in state.debug.values():
+        if process.attempt is not None:
+            yield from process.attempt.finish()
+
+
+def _debug_line(line: Line, pid: str, text: str, state: _State, ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    process = state.debug.setdefault(pid, _Debug())
+    body = text.strip()
+    if body.startswith("LOG: "):
+        process.log_copy = True
+        ctx.noise(line)
+        return
+    if process.log_copy:
+        process.log_copy = False
+        if process.attempt is not None and process.attempt.failed:
+            ctx.noise(line)  # the main-log copy of the error the attempt already holds
+            return
+        yield from _main_line(line, body, state, ctx)
+        return
+
+    match = CONNECTING_RE.match(body)
+    if match:
+        if process.attempt is not None:
+            yield from process.attempt.finish()
+        host, ip, port, outcome = match.groups()
+        if outcome.startswith("failed:"):
+            error = outcome[len("failed:"):].strip()
+            process.attempt = _mta.connect_failure(ctx, line, f"{host} [{ip}]:{port} {error}", host, ip, int(port))
+        else:
+            process.attempt = _mta.connected(ctx, line, host, ip, int(port))
+        return
+
+    attempt = process.attempt
+    if attempt is not None and body.startswith("SMTP>>"):
+        attempt.add(ctx.client(line, body[len("SMTP>>"):].strip(), attempt.key))
+        return
+    if attempt is not None and body.startswith("SMTP<<"):
+        event = ctx.server(line, body[len("SMTP<<"):].strip(), attempt.key)
+        if event is not None:
+            attempt.add(event)
+            attempt.failed = attempt.failed or event.code >= 400
+            return
+    ctx.noise(line)
+
+
+def _main_line(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    match = MESSAGE_RE.match(text)
+    if match is None:
+        yield from _host_line(line, None, text, state, ctx)
+        return
+    message_id, rest = match.groups()
+    delivery = DELIVERY_RE.match(rest)
+    if delivery is None:
+        if rest == "Completed" or rest.startswith(("<=", "Frozen", "removed", "Message is frozen")):
+            yield from _close(state, message_id)
+            ctx.noise(line)
+            return
+        yield from _host_line(line, message_id, rest, state, ctx)
+        return
+    flag, address, original, details = delivery.groups()
+    yield from _delivery(line, message_id, flag, details, state, ctx)
+
+
+def _close(state: _State, message_id: str) -> Iterator[Event | SessionEnd]:
+    attempt = state.open.pop(message_id, None)
+    if attempt is not None:
+        yield from attempt.finish()
+
+
+def _host_line(line: Line, message_id: str | None, text: str, state: _State,
+               ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    """Read a per-host failure line: ``H=host [ip] Connection refused``, ``SMTP error from ...``."""
+    smtp_error = SMTP_ERROR_RE.search(text)
+    host = HOST_RE.search(text) or STANDALONE_HOST_RE.match(text)
+    if smtp_error is None and (host is None or message_id is None and SERVER_SIDE_RE.search(text)):
+        ctx.noise(line)
+        return
+    if message_id is not None:
+        yield from _close(state, message_id)
+    host_name, ip = (host.group(1), host.group(2)) if host else (None, None)
+    port = int(host.group(3)) if host and host.group(3) else None
+    if smtp_error is not None:
+        attempt = _mta.connected(ctx, line, host_name, ip, port)
+        _add_smtp_error(ctx, line, attempt, smtp_error)
+    else:
+        error = host.group(4) if host.re is STANDALONE_HOST_RE else text[host.end():].lstrip(": ")
+        attempt = _failure_attempt(ctx, line, error, host_name, ip, port)
+    attempt.queue_id = message_id
+    if message_id is None:
+        yield from attempt.finish()
+        return
+    state.open[message_id] = attempt
+
+
+def _add_smtp_error(ctx: ParseContext, line: Line, attempt: _mta.Attempt, smtp_error: re.Match) -> None:
+    command, reply = smtp_error.groups()
+    stage = Stage.GREETING if command.lower() == "initial connection" else _mta.command_stage(command) or Stage.MAIL_FROM
+    _mta.add_reply_failure(ctx, line, attempt, reply, stage)
+    attempt.reason = smtp_error.group(0)
+
+
+def _failure_attempt(ctx: ParseContext, line: Line, error: str, host: str | None, ip: str | None,
+                     port: int | None) -> _mta.Attempt:
+    """Return the attempt for an error below SMTP: refused, timed out, closed, TLS."""
+    lowered = error.lower()
+    if "tls" in lowered or "ssl" in lowered or "certificate" in lowered:
+        attempt = _mta.connected(ctx, line, host, ip, port)
+        attempt.failed, attempt.reason = True, error
+        attempt.add(ctx.error(line, error, attempt.key, stage=Stage.TLS.value, connected=True))
+        return attempt
+    if "closed connection in response to initial connection" in lowered or "greeting" in lowered:
+        attempt = _mta.connected(ctx, line, host, ip, port)
+        attempt.failed, attempt.reason = True, error
+        attempt.add(ctx.error(line, error, attempt.key, stage=Stage.GREETING.value, connected=True))
+        return attempt
+    return _mta.connect_failure(ctx, line, error, host, ip, port)
+
+
+def _delivery(line: Line, message_id: str, flag: str, details: str, state: _State,
+              ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    host = HOST_RE.search(details)
+    open_attempt = state.open.get(message_id)
+    if RETRY_NOT_REACHED in details or host is None and "T=" not in details:
+        return  # no connection attempt of its own: a routing or retry note on the message
+
+    if flag in ("=>", "->"):
+        if open_attempt is not None and host is not None and open_attempt.ip == host.group(2) and not open_attempt.failed:
+            open_attempt.recipients += 1
+            return
+        yield from _close(state, message_id)
+        attempt = _mta.connected(ctx, line, host.group(1) if host else None, host.group(2) if host else None,
+                                 int(host.group(3)) if host and host.group(3) else None)
+        attempt.queue_id, attempt.recipients = message_id, 1
+        _mta.add_sent(ctx, line, attempt, details.strip())
+        state.open[message_id] = attempt
+        return
+
+    smtp_error = SMTP_ERROR_RE.search(details)
+    defer = DEFER_RE.search(details)
+    error = smtp_error.group(0) if smtp_error else _defer_text(defer) if defer else details.strip()
+    if open_attempt is not None and open_attempt.failed and _same_error(open_attempt.reason, error):
+        open_attempt.recipients += 1
+        return  # the summary of the host line just read
+    yield from _close(state, message_id)
+    host_name, ip = (host.group(1), host.group(2)) if host else (None, None)
+    port = int(host.group(3)) if host and host.group(3) else None
+    if smtp_error is not None:
+        attempt = _mta.connected(ctx, line, host_name, ip, port)
+        _add_smtp_error(ctx, line, attempt, smtp_error)
+    else:
+        attempt = _failure_attempt(ctx, line, error, host_name, ip, port)
+    attempt.queue_id, attempt.recipients = message_id, 1
+    state.open[message_id] = attempt
+
+
+def _defer_text(defer: re.Match) -> str:
+    errno, text = defer.groups()
+    text = HOST_RE.sub("", text).strip(" :") or ERRNO_TEXT.get(errno, f"errno {errno}")
+    return text
+
+
+def _same_error(previous: str | None, error: str) -> bool:
+    if not previous:
+        return False
+    return previous in error or error in previous
+
+
+def records(lines: Iterable[Line], ctx: ParseContext) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ``("delivery", row)`` for each ``=>``, ``->``, ``**`` and ``==`` line."""
+    senders: dict[str, str] = {}
+    for line in lines:
+        match = MESSAGE_RE.match(line.text.strip())
+        if match is None:
+            continue
+        message_id, rest = match.groups()
+        if rest.startswith("<= "):
+            senders[message_id] = rest[3:].split(" ", 1)[0]
+            continue
+        if rest == "Completed":
+            senders.pop(message_id, None)
+            continue
+        delivery = DELIVERY_RE.match(rest)
+        if delivery is None:
+            continue
+        flag, address, original, details = delivery.groups()
+        status = {"=>": "sent", "->": "sent", "**": "bounced", "==": "deferred"}[flag]
+        host = HOST_RE.search(details)
+        smtp_error = SMTP_ERROR_RE.search(details)
+        stage = None
+        if smtp_error:
+            stage = _mta.command_stage(smtp_error.group(1))
+        elif status != "sent" and host is not None:
+            stage = Stage.CONNECT
+        elif status != "sent":
+            stage = Stage.DNS if "unrouteable" in details.lower() else None
+        reason = details.strip() if status != "sent" else None
+        failure_stage, cause, code = _mta.classify_reason(status, reason or "", stage, bool(smtp_error))
+        yield "delivery", {
+            "line": line.number, "ts": line.ts, "log_host": line.log_host, "queue_id": message_id,
+            "sender": senders.get(message_id), "recipient": address, "orig_recipient": original,
+            "relay_host": host.group(1) if host else None, "relay_ip": host.group(2) if host else None,
+            "relay_port": int(host.group(3)) if host and host.group(3) else None, "status": status,
+            "reason": reason, "reply_code": code, "failure_stage": failure_stage, "cause": cause,
+            "session": RETRY_NOT_REACHED not in details and (host is not None or "T=" in details),
+        }

@@ -1,0 +1,165 @@
+"""msmtp: its log file (``logfile``/``syslog`` lines) and its messages on stderr.
+
+Notes
+-----
+With ``logfile`` set, msmtp writes one line per run: ``host=H tls=on auth=on
+user=U from=F recipients=R,S mailsize=N smtpstatus=250 smtpmsg='...'
+exitcode=EX_OK``, or ``errormsg='...'`` when it failed.  Values with spaces
+are quoted with single quotes.  The line names no port and no stage; the
+stage comes from the wording of ``errormsg`` (``cannot connect to``,
+``authentication failed``, ``recipient address ... not accepted``...) and the
+reply in ``smtpmsg``.  The user name is kept as ``identity``; msmtp never logs
+the password.
+
+NOTE: the log file's own time stamp (``Dec 04 21:00:01`` before
+``host=``, without a year or host name) is not read, so sessions from a
+log file have no start time unless a syslog envelope gives one.
+
+On stderr msmtp prints ``msmtp: cannot connect to H, port P: <error>``,
+``msmtp: server message: <reply>`` and finally ``msmtp: could not send mail
+(account ...)``, which ends the run (one session).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from ..labels import Stage, TlsMode
+from ..records import CONNECT, Event, Line, SessionEnd
+from . import _mta
+from .base import ParseContext
+
+NAME = "msmtp"
+DESCRIPTION = "msmtp log file lines (host= tls= auth= ... exitcode=) and msmtp stderr messages"
+CLIENT = "msmtp"
+PRIORITY = 20
+
+FIELD_RE = re.compile(r"(\w+)=('(?:[^']|'\\'')*'|\S*)")
+LOGFILE_RE = re.compile(r"\bhost=\S+ .*\bexitcode=\w+")
+STDERR_RE = re.compile(r"^msmtp: (.*)$")
+CONNECT_RE = re.compile(r"cannot connect to (\S+?), port (\d+): (.*)$")
+LOCATE_RE = re.compile(r"cannot locate host (\S+?): (.*)$")
+# msmtp's error messages (src/smtp.c, src/net.c) and the stage each one names.
+ERROR_STAGES: tuple[tuple[str, Stage], ...] = (
+    ("cannot locate host", Stage.DNS),
+    ("cannot connect to", Stage.CONNECT),
+    ("network is unreachable", Stage.CONNECT),
+    ("cannot get initial ok message", Stage.GREETING),
+    ("tls certificate", Stage.TLS),
+    ("tls handshake", Stage.TLS),
+    ("cannot read from tls", Stage.TLS),
+    ("does not support tls", Stage.STARTTLS),
+    ("starttls", Stage.STARTTLS),
+    ("does not support authentication", Stage.AUTH),
+    ("authentication method", Stage.AUTH),
+    ("authentication failed", Stage.AUTH),
+    ("envelope from address", Stage.MAIL_FROM),
+    ("recipient address", Stage.RCPT_TO),
+    ("did not accept the mail", Stage.DATA),
+    ("command ehlo failed", Stage.EHLO),
+    ("command helo failed", Stage.EHLO),
+    ("network read error", Stage.GREETING),
+    ("timeout", Stage.GREETING),
+)
+
+
+def detect(sample: list[str]) -> float:
+    """Score how much of the sample reads as msmtp log or stderr lines."""
+    hits = sum(1 for text in sample if LOGFILE_RE.search(text) or text.startswith("msmtp: "))
+    if not hits:
+        return 0.0
+    return min(1.0, 0.5 + hits / max(len(sample), 1))
+
+
+def _fields(text: str) -> dict[str, str]:
+    return {name: value[1:-1] if value.startswith("'") else value for name, value in FIELD_RE.findall(text)}
+
+
+def _stage(error: str) -> Stage | None:
+    lowered = error.lower()
+    for phrase, stage in ERROR_STAGES:
+        if phrase in lowered:
+            return stage
+    return None
+
+
+def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    """Turn msmtp log and stderr lines into one session per msmtp run."""
+    run: _mta.Attempt | None = None
+    for line in lines:
+        text = line.text
+        if LOGFILE_RE.search(text):
+            if run is not None:
+                yield from run.finish()
+                run = None
+            yield from _logfile_line(line, text, ctx).finish()
+            continue
+        match = STDERR_RE.match(text)
+        if match is None:
+            ctx.noise(line)
+            continue
+        message = match.group(1)
+        if message.startswith("could not send mail"):
+            ctx.noise(line)  # the summary that ends a failed run
+            if run is not None:
+                yield from run.finish()
+                run = None
+            continue
+        run = run or _mta.Attempt(_mta.new_key())
+        _stderr_message(line, message, run, ctx)
+    if run is not None:
+        yield from run.finish()
+
+
+def _logfile_line(line: Line, text: str, ctx: ParseContext) -> _mta.Attempt:
+    fields = _fields(text)
+    attempt = _mta.Attempt(_mta.new_key(), host=fields.get("host"))
+    recipients = [r for r in fields.get("recipients", "").split(",") if r]
+    attrs = {"tls_mode": TlsMode.STARTTLS if fields.get("tls") == "on" else TlsMode.NONE}
+    if fields.get("user"):
+        attrs["identity"] = fields["user"]
+    error = fields.get("errormsg")
+    status = fields.get("smtpstatus")
+    reply = fields.get("smtpmsg")
+    stage = _stage(error or "") if error else None
+    if stage in (Stage.DNS, Stage.CONNECT):
+        attempt.add(ctx.local(line, CONNECT, text, attempt.key, host=fields.get("host"), **attrs))
+        attempt.add(ctx.error(line, error, attempt.key, stage=stage.value))
+    else:
+        attempt.add(ctx.local(line, "connected", text, attempt.key, host=fields.get("host"), **attrs))
+        if error or (status and not status.startswith("2")):
+            failure_text = reply or error or ""
+            _mta.add_reply_failure(ctx, line, attempt, failure_text, stage or Stage.DATA)
+            if error and reply:
+                attempt.add(ctx.error(line, error, attempt.key, stage=(stage or Stage.DATA).value, connected=True))
+        else:
+            _mta.add_sent(ctx, line, attempt, reply or "sent")
+    attempt.recipients = len(recipients)
+    return attempt
+
+
+def _stderr_message(line: Line, message: str, run: _mta.Attempt, ctx: ParseContext) -> None:
+    match = CONNECT_RE.search(message)
+    if match:
+        host, port, error = match.groups()
+        run.add(ctx.local(line, CONNECT, message, run.key, host=host, port=int(port)))
+        run.add(ctx.error(line, message, run.key, stage=Stage.CONNECT.value))
+        return
+    match = LOCATE_RE.search(message)
+    if match:
+        run.add(ctx.local(line, CONNECT, message, run.key, host=match.group(1)))
+        run.add(ctx.error(line, message, run.key, stage=Stage.DNS.value))
+        return
+    if message.startswith("server message: "):
+        # The reply comes before the message that says which step it answered.
+        run.reason = message[len("server message: "):]
+        return
+    stage = _stage(message)
+    if stage is None:
+        _mta.add_note(ctx, line, run, message)
+        return
+    if run.reason is not None:
+        _mta.add_reply_failure(ctx, line, run, run.reason, stage)
+        run.reason = None
+    run.add(ctx.error(line, message, run.key, stage=stage.value, connected=stage not in (Stage.DNS, Stage.CONNECT)))

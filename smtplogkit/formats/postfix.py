@@ -1,0 +1,635 @@
+"""Postfix maillog: ``postfix/smtp`` and ``postfix/lmtp`` delivery attempts as sessions.
+
+Notes
+-----
+Postfix logs through syslog, so lines arrive in one of three forms: the
+classic form without a year (``Dec  4 21:00:00 host postfix/smtp[123]:
+...``), the ISO 8601 form of newer syslog daemons, or as ``journalctl``
+prints them.  The year of classic lines comes from the file's modification
+time, and lines of a later month than the last line's belong to the year
+before.  ``-- Boot ...`` and ``-- Logs begin ...`` separators from journalctl
+are noise.
+
+One Postfix delivery attempt spreads over several lines of one ``smtp``
+process.  ``connect to H[ip]:port: Connection timed out`` is one failed
+connection attempt and names no queue id; the delivery record that follows
+from the same process id (``QID: to=<r>, relay=..., dsn=4.4.1,
+status=deferred (connect to ...)``) gives the queue id and the DSN code, and
+repeats the last attempt's error rather than being an attempt of its own.
+Recipients of one message delivered over one connection produce one delivery
+record each and are one session with a recipient count.  A record with no
+connection attempt of its own (``postfix/error`` "delivery temporarily
+suspended", ``postfix/retry``, local delivery) is a delivery record but no
+session.
+
+The reason's ``(in reply to X command)`` gives the failure stage;
+``lost connection with H while <activity>`` and ``conversation with H timed
+out while <activity>`` give it through the activity.  ``Host or domain name
+not found`` is a DNS session.  TLS failures (``SSL_connect error``,
+``Cannot start TLS: handshake failure``, ``server certificate verification
+failed``) are ``tls`` failures; ``TLS is required, but was not offered`` is
+``starttls``.
+
+Connection caching lets one connection carry several messages; each
+(queue id, relay) pair is then a session of its own.  Lines of the server
+side (``smtpd``, ``postscreen``, ``anvil``), of other Postfix daemons and of
+other programs (dovecot, amavis, opendkim) are noise to the session table;
+:func:`records` reads the server side's rate limits and rejections as
+signals, and every delivery record.
+"""
+
+from __future__ import annotations
+
+import gc
+import ipaddress
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
+from functools import lru_cache
+from typing import Any
+
+from .. import envelope
+from ..envelope import MONTHS, EnvelopeOptions
+
+from ..labels import Stage, TlsMode
+from ..records import TLS_OK, Event, Line, SessionEnd
+from . import _mta
+from .base import ParseContext
+
+NAME = "postfix"
+DESCRIPTION = "Postfix maillog (syslog, ISO 8601 syslog, journalctl): smtp/lmtp delivery attempts"
+CLIENT = "postfix"
+PRIORITY = 20
+
+QID = r"(?:[0-9A-F]{5,15}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{8,15}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{1,12})"
+QID_LINE_RE = re.compile(rf"^({QID}): (.*)$")
+STATUS_RE = re.compile(
+    r"^to=<([^>]*)>,(?: orig_to=<([^>]*)>,)? relay=([^,]*),(?: conn_use=(\d+),)? delay=([\d.]+),"
+    r"(?: delays=([\d./]+),)? dsn=(\d\.\d{1,3}\.\d{1,3}), status=(\w+)(?: \((.*)\))?$"
+)
+RELAY_RE = re.compile(r"^(.*?)\[([^\]]*)\](?::(\d+))?$")
+CONNECT_TO_RE = re.compile(r"^connect to (\S+?)\[([^\]]*)\](?::(\d+))?: (.*)$")
+HOST_SAID_RE = re.compile(r"^host (\S+?)\[([^\]]*)\] said: (.*?)(?: \(in reply to (.+?) command\))?$")
+REFUSED_RE = re.compile(r"^host (\S+?)\[([^\]]*)\] refused to talk to me: (.*)$")
+BROKEN_RE = re.compile(r"^(?:lost connection|conversation) with (\S+?)\[([^\]]*)\] (?:timed out )?while (.*)$")
+TLS_ESTABLISHED_RE = re.compile(r"^(?:Trusted|Untrusted|Anonymous|Verified) TLS connection established to (\S+?)\[([^\]]*)\]:(\d+): ")
+SSL_CONNECT_RE = re.compile(r"^SSL_connect error to (\S+?)\[([^\]]*)\]:(\d+): (.*)$")
+CERT_FAILED_RE = re.compile(r"^(?:server )?certificate verification failed for (\S+?)\[([^\]]*)\]:(\d+): (.*)$")
+TLS_REQUIRED_RE = re.compile(r"^TLS is required, but (?:was not offered by )?host (\S+?)\[([^\]]*)\]")
+SASL_RE = re.compile(r"^SASL authentication failed; (?:server|cannot authenticate to server) (\S+?)\[([^\]]*)\]")
+DNS_RE = re.compile(r"Host or domain name not found|Name service error for name=|Host not found")
+SUSPENDED = "delivery temporarily suspended: "
+# Beginnings of smtp lines that name no queue id, tested before the queue id
+# pattern because they are the most common such lines.
+NON_QUEUE_PREFIXES = ("connect to ", "Trusted TLS", "Untrusted TLS", "Anonymous TLS", "Verified TLS", "SSL_connect",
+                      "certificate verification", "server certificate verification", "warning: ")
+SIGNATURE_RE = re.compile(
+    rf"^{QID}: (?:to=<[^>]*>,.* status=|from=<[^>]*>, (?:size=\d+, nrcpt=|status=expired)|client=|message-id=|removed$)|^connect to \S+?\[[^\]]*\]:\d+: |^NOQUEUE: |^(?:dis)?connect from \S+\["
+)
+
+GC_THRESHOLD = 50_000
+# Postfix tries at most smtp_mx_address_limit addresses (default 5) per
+# delivery, so more attempts than this waiting for a delivery record in one
+# process mean the records are missing (a filtered log); the oldest are ended.
+MAX_WAITING = 16
+# Delivery agents whose records are SMTP or LMTP connection attempts.
+SESSION_SERVICES = frozenset({"smtp", "lmtp"})
+# Delivery agents whose records have no connection attempt of their own.
+RECORD_SERVICES = frozenset({"error", "retry", "local", "virtual", "pipe", "discard"})
+# Server-side lines that show a relay protecting itself.
+SIGNAL_RES: tuple[tuple[str, re.Pattern], ...] = (
+    # smtpd enforcing anvil's counters: "warning: Connection rate limit exceeded: 31 from H[ip] for service smtp".
+    ("rate_limit", re.compile(r"^warning: .+? (?:rate|concurrency) limit exceeded: \d+ from ")),
+    # postscreen "NOQUEUE: reject: CONNECT from [ip]:port: too many connections", and smtpd's 421 reply text.
+    ("too_many_connections", re.compile(r"too many connections", re.IGNORECASE)),
+    ("postscreen_reject", re.compile(r"^NOQUEUE: reject: (?:RCPT|CONNECT) from \[")),
+    ("postscreen_test_failed", re.compile(r"^(?:PREGREET|HANGUP|COMMAND PIPELINING|COMMAND TIME LIMIT|COMMAND COUNT LIMIT|COMMAND LENGTH LIMIT|BARE NEWLINE|NON-SMTP COMMAND|DNSBL rank \d+)\b.*? from \[")),
+    ("smtpd_reject", re.compile(r"^(?:NOQUEUE|" + QID + r"): (?:milter-)?reject: \S+ from ")),
+)
+BRACKETED_RE = re.compile(r"\[([0-9A-Fa-f:.]+)\]")
+
+
+def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
+    """Return the :class:`Line` for a raw maillog line, reading the common syslog forms quickly.
+
+    ``Mmm dd hh:mm:ss host prog[pid]: text`` and its ISO 8601 variant are
+    split by position, and the timestamp of consecutive lines, which mostly
+    share one second, is parsed once.  Any other form goes to the general
+    envelope reader, which gives the same result more slowly.
+    """
+    if len(text) > 20:
+        if text[3] == " " and text[15] == " " and text[:3] in MONTHS:
+            stamp = text[:15]
+            rest = text[16:]
+        elif text[4] == "-" and text[10] == "T":
+            space = text.find(" ", 19)
+            stamp = text[:space]
+            rest = text[space + 1:]
+        else:
+            return envelope.strip_envelope(number, text, options)
+        host_end = rest.find(" ")
+        tag_end = rest.find(": ", host_end + 1)
+        if host_end > 0 and tag_end > 0 and " " not in rest[host_end + 1:tag_end]:
+            ts = _stamp(stamp, options.year, options.last_month, options.tz)
+            if ts is not None:
+                tag = rest[host_end + 1:tag_end]
+                bracket = tag.find("[")
+                if bracket > 0 and tag[-1] == "]":
+                    program, pid = tag[:bracket], tag[bracket + 1:-1]
+                else:
+                    program, pid = tag, None
+                return Line(number, rest[tag_end + 2:], ts, rest[:host_end], None, program, pid)
+    return envelope.strip_envelope(number, text, options)
+
+
+@lru_cache(maxsize=1024)
+def _stamp(stamp: str, year: int | None, last_month: int | None, tz: tzinfo) -> datetime | None:
+    """Return the time of a syslog or ISO 8601 stamp, or None to leave it to the general reader."""
+    if stamp[4] == "-":
+        return envelope.parse_timestamp(stamp, tz)
+    month = MONTHS[stamp[:3]]
+    year = year or datetime.now(timezone.utc).year
+    if last_month is not None and month > last_month:
+        year -= 1  # a line from December in a file last written in January
+    try:
+        return datetime(year, month, int(stamp[4:6]), int(stamp[7:9]), int(stamp[10:12]), int(stamp[13:15]),
+                        tzinfo=tz)
+    except ValueError:
+        return None
+
+
+def detect(sample: list[str]) -> float:
+    """Score how much of the sample reads as Postfix log messages."""
+    hits = sum(1 for text in sample if SIGNATURE_RE.search(text))
+    if not hits:
+        return 0.0
+    return min(1.0, 0.5 + hits / max(len(sample), 1))
+
+
+@dataclass(slots=True)
+class _Process:
+    """One smtp or lmtp process: its attempts waiting for a queue id and the open one."""
+
+    waiting: list[_mta.Attempt] = field(default_factory=list)
+    open: _mta.Attempt | None = None
+    open_relay: str | None = None
+    tls_problem: str | None = None
+
+    def close_open(self) -> Iterator[Event | SessionEnd]:
+        if self.open is not None:
+            yield from self.open.finish()
+            self.open = None
+            self.open_relay = None
+
+    def close_all(self) -> Iterator[Event | SessionEnd]:
+        yield from self.close_open()
+        for attempt in self.waiting:
+            yield from attempt.finish()
+        self.waiting = []
+
+
+def _service(line: Line) -> str | None:
+    """Return the Postfix daemon name of a line, ``""`` for another program, None if unknown."""
+    program = line.program
+    if program is None:
+        return None
+    if not program.startswith("postfix"):
+        return ""
+    return program.rsplit("/", 1)[-1]
+
+
+def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    """Turn Postfix smtp/lmtp log lines into the events of one session per connection attempt."""
+    # A large maillog makes millions of short-lived objects and no reference
+    # cycles, so collecting generation 0 less often saves about a fifth of
+    # the run time (measured with benchmarks/maillog_vs_pflogsumm.py).
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
+    try:
+        yield from _parse(lines, ctx)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    processes: dict[tuple, _Process] = {}
+    services: dict[str | None, str | None] = {}  # syslog tag -> daemon, computed once per tag
+    for line in lines:
+        program = line.program
+        service = services.get(program, False)
+        if service is False:
+            service = services[program] = _service(line)
+        if service is None:
+            service = _guess_service(line.text)
+        if service in SESSION_SERVICES:
+            key = (line.log_host, line.program, line.pid)
+            process = processes.get(key)
+            if process is None:
+                process = processes[key] = _Process()
+            yield from _agent_line(line, process, ctx)
+        elif service in RECORD_SERVICES or service in ("qmgr", "cleanup") and QID_LINE_RE.match(line.text):
+            pass  # delivery records and message facts: read by records()
+        else:
+            ctx.noise(line)
+    for process in processes.values():
+        yield from process.close_all()
+
+
+def _guess_service(text: str) -> str:
+    """Return the daemon a line without a syslog envelope most likely came from."""
+    if text.startswith(("connect to ", "SSL_connect error", "Trusted TLS", "Untrusted TLS", "Anonymous TLS", "Verified TLS")):
+        return "smtp"
+    match = QID_LINE_RE.match(text)
+    if match and match.group(2).startswith(("to=<", "host ", "lost connection with", "conversation with")):
+        return "smtp"
+    return ""
+
+
+def _agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    text = line.text
+    if not text.startswith(NON_QUEUE_PREFIXES):
+        match = QID_LINE_RE.match(text)
+        if match:
+            yield from _queue_line(line, match.group(1), match.group(2), process, ctx)
+            return
+
+    match = CONNECT_TO_RE.match(text)
+    if match:
+        if process.open is not None:
+            yield from process.close_open()
+        host, ip, port, error = match.groups()
+        process.waiting.append(_mta.connect_failure(ctx, line, text, host, ip, _port(port)))
+        if len(process.waiting) > MAX_WAITING:
+            yield from process.waiting.pop(0).finish()
+        return
+
+    match = TLS_ESTABLISHED_RE.match(text)
+    if match:
+        host, ip, port = match.groups()
+        last = process.waiting[-1] if process.waiting else None
+        if last is not None and last.connected and last.ip == ip and last.queue_id is None:
+            _mta.add_note(ctx, line, last, text)  # established after a verification failure
+            return
+        if process.open is not None:
+            yield from process.close_open()
+        attempt = _mta.connected(ctx, line, host, ip, _port(port), tls_mode=_tls_mode(port))
+        attempt.add(_mta.local_event(line, TLS_OK, text, attempt.key))
+        process.waiting.append(attempt)
+        return
+
+    match = SSL_CONNECT_RE.match(text) or CERT_FAILED_RE.match(text)
+    if match:
+        if process.open is not None:
+            yield from process.close_open()
+        host, ip, port, error = match.groups()
+        detail = f"{text}; {process.tls_problem}" if process.tls_problem else text
+        process.tls_problem = None
+        attempt = _mta.connected(ctx, line, host, ip, _port(port), tls_mode=_tls_mode(port))
+        attempt.failed = True
+        attempt.reason = text
+        attempt.add(ctx.error(line, detail, attempt.key, stage=Stage.TLS.value, connected=True))
+        process.waiting.append(attempt)
+        return
+
+    if text.startswith("warning: TLS library problem:"):
+        process.tls_problem = text[len("warning: TLS library problem:"):].strip()
+        return
+    ctx.noise(line)
+
+
+def _port(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
+def _tls_mode(port: str | None) -> TlsMode:
+    # Postfix's smtp client uses STARTTLS unless smtp_tls_wrappermode is set,
+    # which is only useful on port 465.
+    return TlsMode.IMPLICIT if port == "465" else TlsMode.STARTTLS
+
+
+def _queue_line(line: Line, qid: str, rest: str, process: _Process, ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    status = STATUS_RE.match(rest)
+    if status:
+        yield from _status_line(line, qid, status, process, ctx)
+        return
+    kind = _describe(rest)
+    if kind is None:
+        ctx.noise(line)  # "enabling PIX workarounds", notifications, and similar
+        return
+    stage, host, ip = kind
+
+    if rest.startswith("Cannot start TLS") or rest.startswith("Server certificate not verified"):
+        tls_attempt = _last_tls_failure(process)
+        if tls_attempt is not None:
+            tls_attempt.queue_id = tls_attempt.queue_id or qid
+            _mta.add_note(ctx, line, tls_attempt, rest)
+            return
+    if process.open is not None:
+        yield from process.close_open()
+    attempt = _take_connected(process, ip) or _mta.connected(ctx, line, host, ip, None)
+    _add_failure(ctx, line, attempt, rest, stage, None)
+    attempt.queue_id = qid
+    yield from _finish_waiting(process, qid, None)
+    process.open = attempt
+    process.open_relay = ip
+
+
+def _last_tls_failure(process: _Process) -> _mta.Attempt | None:
+    for attempt in reversed(process.waiting):
+        if attempt.failed and attempt.connected:
+            return attempt
+    return None
+
+
+def _describe(reason: str) -> tuple[Stage, str | None, str | None] | None:
+    """Return (stage, host, ip) of a failure reason, or None if it names no failure."""
+    if reason.startswith(SUSPENDED):
+        reason = reason[len(SUSPENDED):]
+    match = HOST_SAID_RE.match(reason)
+    if match:
+        stage = _mta.command_stage(match.group(4) or "") or Stage.MAIL_FROM
+        return stage, match.group(1), match.group(2)
+    match = REFUSED_RE.match(reason)
+    if match:
+        return Stage.GREETING, match.group(1), match.group(2)
+    match = BROKEN_RE.match(reason)
+    if match:
+        return _mta.activity_stage(match.group(3)) or Stage.DATA, match.group(1), match.group(2)
+    match = CONNECT_TO_RE.match(reason)
+    if match:
+        return Stage.CONNECT, match.group(1), match.group(2)
+    match = TLS_REQUIRED_RE.match(reason)
+    if match:
+        return Stage.STARTTLS, match.group(1), match.group(2)
+    match = SASL_RE.match(reason)
+    if match:
+        return Stage.AUTH, match.group(1), match.group(2)
+    if reason.startswith(("Cannot start TLS", "Server certificate not verified")):
+        return Stage.TLS, None, None
+    if DNS_RE.search(reason):
+        return Stage.DNS, None, None
+    return None
+
+
+def _add_failure(ctx: ParseContext, line: Line, attempt: _mta.Attempt, reason: str, stage: Stage,
+                 dsn: str | None) -> None:
+    if attempt.failed and (attempt.reason == reason or attempt.failed_at() == stage.value):
+        attempt.set_enhanced(dsn)  # the delivery record repeats the failure in its own words
+        return
+    if stage in (Stage.CONNECT, Stage.DNS):
+        attempt.failed = True
+        attempt.reason = reason
+        attempt.add(ctx.error(line, reason, attempt.key, stage=stage.value, enhanced=dsn))
+        return
+    if stage is Stage.TLS:
+        attempt.failed = True
+        attempt.reason = reason
+        attempt.add(ctx.error(line, reason, attempt.key, stage=stage.value, enhanced=dsn, connected=True))
+        return
+    _mta.add_reply_failure(ctx, line, attempt, reason, stage, dsn)
+
+
+def _take_connected(process: _Process, ip: str | None) -> _mta.Attempt | None:
+    """Remove and return a waiting attempt that reached ``ip`` (a TLS line came first)."""
+    for index in range(len(process.waiting) - 1, -1, -1):
+        attempt = process.waiting[index]
+        if attempt.connected and (ip is None or attempt.ip == ip):
+            del process.waiting[index]
+            return attempt
+    return None
+
+
+def _finish_waiting(process: _Process, qid: str, dsn: str | None) -> Iterator[Event | SessionEnd]:
+    """End the waiting attempts, which the delivery record just named, as sessions of ``qid``."""
+    for attempt in process.waiting:
+        attempt.queue_id = qid
+        if dsn is not None and not attempt.connected:
+            attempt.set_enhanced(dsn)
+        yield from attempt.finish()
+    process.waiting = []
+
+
+def _status_line(line: Line, qid: str, status: re.Match, process: _Process,
+                 ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    recipient, relay, state, reason, dsn = status.group(1), status.group(3), status.group(8), status.group(9) or "", status.group(7)
+    dsn_code = dsn if not dsn.startswith("2") else None
+
+    # More records of one message and relay are recipients of the same
+    # connection, unless a recipient comes again: that is a new attempt.
+    open_attempt = process.open
+    if (open_attempt is not None and open_attempt.queue_id == qid and process.open_relay in (relay, None)
+            and recipient not in open_attempt.addresses):
+        open_attempt.recipients += 1
+        open_attempt.addresses.add(recipient)
+        _record_outcome(ctx, line, open_attempt, state, reason, dsn_code)
+        return
+    if process.open is not None:
+        yield from process.close_open()
+
+    relay_match = RELAY_RE.match(relay)
+    if relay_match is None:  # relay=none: no connection was made
+        matching = [a for a in process.waiting if a.reason is not None and a.reason == _strip_suspended(reason)]
+        attempt = matching[-1] if matching else None
+        if attempt is not None:
+            process.waiting.remove(attempt)
+            attempt.queue_id = qid
+            attempt.set_enhanced(dsn_code)
+            yield from _finish_waiting(process, qid, dsn_code)
+        else:
+            yield from _finish_waiting(process, qid, dsn_code)
+            attempt = _attempt_from_reason(ctx, line, reason, dsn_code)
+            if attempt is None:
+                ctx.noise(line)
+                return
+            attempt.queue_id = qid
+        attempt.recipients = 1
+        attempt.addresses.add(recipient)
+        process.open, process.open_relay = attempt, relay
+        return
+
+    host, ip, port = relay_match.groups()
+    if "/" in ip:
+        ip = None  # an LMTP or SMTP socket path such as private/dovecot-lmtp
+    attempt = _take_connected(process, ip)
+    yield from _finish_waiting(process, qid, None)
+    if attempt is None:
+        attempt = _mta.connected(ctx, line, host, ip, _port(port))
+    attempt.queue_id = qid
+    attempt.recipients = 1
+    attempt.addresses.add(recipient)
+    _record_outcome(ctx, line, attempt, state, reason, dsn_code)
+    process.open, process.open_relay = attempt, relay
+
+
+def _strip_suspended(reason: str) -> str:
+    return reason[len(SUSPENDED):] if reason.startswith(SUSPENDED) else reason
+
+
+def _attempt_from_reason(ctx: ParseContext, line: Line, reason: str, dsn: str | None) -> _mta.Attempt | None:
+    """Return the attempt a delivery record describes when no earlier line logged it."""
+    described = _describe(reason)
+    if described is None:
+        return None
+    stage, host, ip = described
+    if stage in (Stage.CONNECT, Stage.DNS):
+        match = CONNECT_TO_RE.match(reason)
+        port = _port(match.group(3)) if match else None
+        attempt = _mta.connect_failure(ctx, line, reason, host, ip, port, stage=stage)
+        attempt.set_enhanced(dsn)
+        return attempt
+    attempt = _mta.connected(ctx, line, host, ip, None)
+    _add_failure(ctx, line, attempt, reason, stage, dsn)
+    return attempt
+
+
+def _record_outcome(ctx: ParseContext, line: Line, attempt: _mta.Attempt, state: str, reason: str,
+                    dsn: str | None) -> None:
+    if state == "sent":
+        _mta.add_sent(ctx, line, attempt, reason)
+        return
+    described = _describe(reason)
+    if described is None:
+        _mta.add_note(ctx, line, attempt, reason)
+        return
+    _add_failure(ctx, line, attempt, reason, described[0], dsn)
+
+
+# Delivery records and server-side signals ------------------------------------------
+
+
+@dataclass(slots=True)
+class _Message:
+    sender: str | None = None
+    size: int | None = None
+    nrcpt: int | None = None
+    message_id: str | None = None
+    client: str | None = None
+
+
+FROM_RE = re.compile(r"^from=<([^>]*)>, (?:size=(\d+), nrcpt=(\d+)|status=(\w+))")
+CLIENT_RE = re.compile(r"^client=([^,]+)")
+
+
+def records(lines: Iterable[Line], ctx: ParseContext) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ``("delivery", row)`` per recipient delivery record and ``("signal", row)`` per server-side signal.
+
+    Message facts (sender, size, message-id, client) are kept per queue id
+    until qmgr logs ``removed``, so memory grows with the messages in the
+    queue, not with the file.
+    """
+    messages: dict[tuple, _Message] = {}
+    for line in lines:
+        service = _service(line)
+        text = line.text
+        if service is None:
+            service = _guess_service(text) or "smtpd"
+        if service == "":
+            continue
+        match = QID_LINE_RE.match(text)
+        if match is None:
+            signal = _signal(line, service, text)
+            if signal is not None:
+                yield "signal", signal
+            continue
+
+        qid, rest = match.groups()
+        key = (line.log_host, qid)
+        if service == "qmgr":
+            if rest == "removed":
+                messages.pop(key, None)
+                continue
+            found = FROM_RE.match(rest)
+            if found:
+                message = messages.setdefault(key, _Message())
+                message.sender = found.group(1)
+                if found.group(2):
+                    message.size, message.nrcpt = int(found.group(2)), int(found.group(3))
+                elif found.group(4) == "expired":
+                    yield "delivery", _expired_row(line, qid, message)
+            continue
+        if service == "cleanup" and rest.startswith("message-id="):
+            messages.setdefault(key, _Message()).message_id = rest[len("message-id="):].strip() or None
+            continue
+        if service == "smtpd" and rest.startswith("client="):
+            messages.setdefault(key, _Message()).client = CLIENT_RE.match(rest).group(1)
+            continue
+        status = STATUS_RE.match(rest)
+        if status:
+            yield "delivery", _delivery_row(line, service, qid, status, messages.get(key))
+            continue
+        signal = _signal(line, service, text)
+        if signal is not None:
+            yield "signal", signal
+
+
+def _delivery_row(line: Line, service: str, qid: str, status: re.Match, message: _Message | None) -> dict[str, Any]:
+    recipient, orig_to, relay, conn_use, delay, delays, dsn, state, reason = status.groups()
+    reason = reason or ""
+    relay_match = RELAY_RE.match(relay)
+    host, ip, port = relay_match.groups() if relay_match else (None, None, None)
+    if ip is not None and "/" in ip:
+        ip = None  # an LMTP or SMTP socket path such as private/dovecot-lmtp
+    connected = relay_match is not None
+    described = _describe(reason)
+    stage = described[0] if described else None
+    failure_stage, cause, code = _mta.classify_reason(state, reason, stage, connected and stage not in (Stage.CONNECT, Stage.DNS),
+                                                      dsn if not dsn.startswith("2") else None)
+    row = {
+        "line": line.number,
+        "ts": line.ts,
+        "log_host": line.log_host,
+        "program": line.program,
+        "pid": line.pid,
+        "queue_id": qid,
+        "message_id": message.message_id if message else None,
+        "sender": message.sender if message else None,
+        "recipient": recipient,
+        "orig_recipient": orig_to,
+        "relay": relay,
+        "relay_host": host if connected else None,
+        "relay_ip": ip,
+        "relay_port": _port(port),
+        "conn_use": int(conn_use) if conn_use else None,
+        "delay": float(delay),
+        **_mta.split_delays(delays),
+        "dsn": dsn,
+        "status": state,
+        "reason": reason or None,
+        "reply_code": code,
+        "failure_stage": failure_stage,
+        "cause": cause,
+        "session": service in SESSION_SERVICES and not reason.startswith(SUSPENDED),
+    }
+    return row
+
+
+def _expired_row(line: Line, qid: str, message: _Message) -> dict[str, Any]:
+    return {
+        "line": line.number, "ts": line.ts, "log_host": line.log_host, "program": line.program, "pid": line.pid,
+        "queue_id": qid, "message_id": message.message_id, "sender": message.sender, "status": "expired",
+        "reason": "returned to sender", "session": False,
+    }
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _signal(line: Line, service: str, text: str) -> dict[str, Any] | None:
+    if service not in ("smtpd", "postscreen", "anvil", "cleanup") and not service.endswith("smtpd"):
+        return None
+    for kind, pattern in SIGNAL_RES:
+        match = pattern.search(text)
+        if match is None:
+            continue
+        ips = [found for found in BRACKETED_RE.findall(text) if _is_ip(found)]
+        return {
+            "line": line.number, "ts": line.ts, "log_host": line.log_host, "program": line.program,
+            "pid": line.pid, "kind": kind, "client_ip": ips[0] if ips else None, "text": text,
+        }
+    return None

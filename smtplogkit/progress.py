@@ -1,0 +1,31 @@
+"""An optional tqdm progress bar over the lines of one input.
+
+The bar is on by default when stderr is a terminal or the code runs in a
+Jupyter kernel (``tqdm.auto`` then draws a notebook widget), and off
+otherwise, so logs and pipes stay clean.  It appears only for inputs that
+take longer than a second to read.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+
+
+def progress_default() -> bool:
+    """Return whether a progress bar is wanted when the caller did not say."""
+    if "ipykernel" in sys.modules:
+        return True
+    stream = sys.stderr
+    return bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
+
+
+def with_progress(lines: Iterable[str], name: str, enabled: bool | None) -> Iterator[str] | Iterable[str]:
+    """Return ``lines``, wrapped in a tqdm bar labelled ``name`` when enabled."""
+    if enabled is None:
+        enabled = progress_default()
+    if not enabled:
+        return lines
+    from tqdm.auto import tqdm
+
+    return tqdm(lines, desc=name, unit=" lines", unit_scale=True, delay=1.0, leave=False, mininterval=0.5)
