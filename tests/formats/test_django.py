@@ -60,7 +60,7 @@ def test_sentry_order_one_session(tmp_path):
 
     assert report["format"] == "django"
     assert len(frame) == 1
-    assert labels(rows(frame)[0]) == ("rcpt_to", "unknown", 450, "4.2.2")
+    assert labels(rows(frame)[0]) == ("rcpt_to", "recipient_rejected", 450, "4.2.2")  # a full mailbox
     assert report["unrecognised"] == 0
     assert report["parsed"] == 1
 
