@@ -25,6 +25,9 @@ BEARER_RE = re.compile(r"(\bBearer\s+)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
 # A Google access token on its own, e.g. pasted into an error message.
 GOOGLE_TOKEN_RE = re.compile(r"\bya29\.[A-Za-z0-9._-]+")
 BASE64_LINE_RE = re.compile(r"^[A-Za-z0-9+/]{4,}={0,2}$")
+# Nodemailer's logger prints this in place of the password or token inside an
+# AUTH payload: the client did send a credential, it is only hidden.
+CLIENT_MASKS = ("/* secret */",)
 
 
 def decode_base64(payload: str) -> bytes | None:
@@ -73,6 +76,8 @@ def auth_payload_note(mechanism: str, payload: str | None) -> tuple[str | None, 
     if raw is None:
         return None, None
     text = raw.decode("utf-8", "replace")
+    for mask in CLIENT_MASKS:
+        text = text.replace(mask, "masked-by-client")
     placeholders = {"", "undefined", "null", "none", "nil"}
 
     mechanism = mechanism.upper()
