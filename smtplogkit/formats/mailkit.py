@@ -109,6 +109,8 @@ def _exception(line: Line, match: re.Match, transcript: Transcript, ctx: ParseCo
     stage = EXCEPTION_STAGES.get(short)
     if short == "AuthenticationException" and name.startswith("System.Security"):
         stage = Stage.TLS  # .NET's SslStream raises this for a failed TLS handshake
+    if stage in (Stage.CONNECT, Stage.TLS) and transcript.open and transcript.greeted:
+        transcript.new_session()  # the next connection failed before the logger printed anything
     code_match = re.match(r"^(\d{3}):? ", message)
     code = int(code_match.group(1)) if code_match else None
     attrs: dict[str, Any] = {}

@@ -38,6 +38,7 @@ from typing import Any
 from .. import replycodes as rc
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, NOTE, Event, Line
+from ..redact import redact_text
 from .base import ParseContext
 
 NAME = "phpmailer"
@@ -86,6 +87,7 @@ class _State:
         self.reply_continues = False
         self.in_options = False
         self.errors: list[str] = []
+        self.last_error: Event | None = None
 
     def new_session(self) -> None:
         self.session += 1
@@ -95,6 +97,7 @@ class _State:
         self.last_verb = None
         self.reply_continues = False
         self.errors = []
+        self.last_error = None
 
     def key(self) -> int:
         if not self.open:
@@ -107,7 +110,7 @@ def detect(sample: list[str]) -> float:
     signatures = ("SERVER -> CLIENT:", "CLIENT -> SERVER:", "SMTP -> FROM SERVER:", "SMTP -> ERROR:",
                   "Connection: opening to", "SMTP connect() failed", "SMTP ERROR:", "SMTP INBOUND:",
                   "SMTP Error: ", "SMTP server error:")
-    hits = sum(1 for text in sample if any(s in text for s in signatures))
+    hits = sum(1 for text in sample if any(s in _clean(text) for s in signatures))
     if not hits:
         return 0.0
     return min(1.0, 0.6 + hits / max(len(sample), 1))
@@ -129,6 +132,8 @@ def _clean(text: str) -> str:
 def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
     raw = line.text
     text = _clean(raw)
+    if not raw[:1].isspace():
+        state.last_error = None if not _is_error_line(text) else state.last_error
     if state.in_options:
         if text.startswith(")"):
             state.in_options = False
@@ -205,6 +210,11 @@ def _client(line: Line, command: str, state: _State, ctx: ParseContext) -> Itera
 
 def _message(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
     state.reply_continues = False
+    if line.text[:1].isspace() and state.last_error is not None and text:
+        # PHP puts OpenSSL's messages on lines of their own; PHPMailer indents them.
+        extra = CONNECTION_FAILED_RE.match(f"Connection failed. {text}").group(1)
+        state.last_error.text = f"{state.last_error.text} {redact_text(extra)}"
+        return
     for pattern in (OLD_ERROR_RE, NEW_ERROR_RE, CONNECTION_FAILED_RE):
         match = pattern.match(text)
         if match:
@@ -240,7 +250,9 @@ def _error(line: Line, message: str, state: _State, ctx: ParseContext, stage_fro
     attrs: dict[str, Any] = {}
     if stage is not None and stage not in (Stage.CONNECT, Stage.DNS):
         attrs["connected"] = True
-    return ctx.error(line, message, state.key(), stage=stage.value if stage else None, code=code, **attrs)
+    event = ctx.error(line, message, state.key(), stage=stage.value if stage else None, code=code, **attrs)
+    state.last_error = event
+    return event
 
 
 def _stage(message: str) -> Stage | None:
@@ -259,3 +271,7 @@ def _reply_code(message: str) -> int | None:
     if match and rc.is_failure(int(match.group(1))):
         return int(match.group(1))
     return None
+
+
+def _is_error_line(text: str) -> bool:
+    return any(p.match(text) for p in (OLD_ERROR_RE, NEW_ERROR_RE, CONNECTION_FAILED_RE))

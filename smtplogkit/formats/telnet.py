@@ -53,10 +53,9 @@ CLOSED_RE = re.compile(r"^Connection closed by (?:foreign|remote) host\.?$")
 
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like a telnet or nc session."""
-    markers = sum(1 for text in sample if text.startswith(("Escape character is", "Trying ", "Connected to ",
-                                                           "Connection closed by foreign host", "telnet: ",
-                                                           "Ncat: ", "nc: "))
-                  or NC_OK_RE.match(text) or SHELL_RE.match(text))
+    patterns = (TRYING_RE, CONNECTED_RE, NC_OK_RE, NC_OPEN_RE, NCAT_OK_RE, SHELL_RE, CLOSED_RE, *FAILURE_RES)
+    markers = sum(1 for text in sample
+                  if text.startswith("Escape character is") or any(p.match(text) for p in patterns))
     replies = sum(1 for text in sample if rc.split_reply(text.strip()) is not None)
     if markers:
         return min(1.0, 0.6 + markers / max(len(sample), 1))
@@ -71,6 +70,7 @@ class _Telnet(Transcript):
         self.target: dict[str, Any] = {}
         self.last_code: int | None = None
         self.connecting = False
+        self.connect_failed = False
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
@@ -115,6 +115,7 @@ def _connecting(line: Line, text: str, state: _Telnet, ctx: ParseContext) -> lis
         return None
     key = state.new_session()
     state.connecting = True
+    state.connect_failed = False
     return [ctx.local(line, CONNECT, text, key, ip=match.group(1).strip("[]"), **state.target)]
 
 
@@ -142,8 +143,12 @@ def _failure(line: Line, text: str, state: _Telnet, ctx: ParseContext) -> list[E
     for pattern in FAILURE_RES:
         match = pattern.match(text)
         if match:
+            if not state.connecting and state.open and state.connect_failed:
+                ctx.noise(line)  # telnet's summary after the failure of its last address
+                return []
             if not state.connecting:
                 state.new_session()
+            state.connect_failed = True
             attrs: dict[str, Any] = dict(state.target)
             port = next((g for g in match.groups()[:-1] if g and g.isdigit()), None)
             if port:
