@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import socket
 import ssl
@@ -232,24 +233,30 @@ def run(scenario: Scenario, certs: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"folder for the logs and expected.jsonl (default {OUT})")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
+    unknown = set(args.names) - {s.name for s in SCENARIOS}
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}; known: {', '.join(s.name for s in SCENARIOS)}")
     if not args.inside:
         # Re-run inside a private network namespace with only loopback up.
-        command = f"ip link set lo up && exec {sys.executable} {Path(__file__).resolve()} --inside {' '.join(args.names)}"
+        command = (f"ip link set lo up && exec {shlex.quote(sys.executable)} {shlex.quote(str(Path(__file__).resolve()))}"
+                   f" --inside --out {shlex.quote(str(args.out))} {' '.join(args.names)}")
         return subprocess.run(["unshare", "-rn", "sh", "-c", command], check=False).returncode
 
     wanted = [s for s in SCENARIOS if not args.names or s.name in args.names]
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="nodemailer-capture-") as folder:
         certs = _certificates(Path(folder))
         for scenario in wanted:
             text = run(scenario, certs)
-            (OUT / f"{scenario.name}.log").write_text(text)
+            (out / f"{scenario.name}.log").write_text(text)
             print(f"{scenario.name}: {len(text.splitlines())} lines")
 
-    expected_file = OUT / "expected.jsonl"
+    expected_file = out / "expected.jsonl"
     known = {}
     if expected_file.exists():
         for line in expected_file.read_text().splitlines():
