@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from . import replycodes as rc
 from .labels import Cause, Stage, TlsMode
+from .redact import decode_base64
 
 PRE_CONNECT = frozenset({Stage.DNS, Stage.CONNECT})
 HANDSHAKE = frozenset({Stage.DNS, Stage.CONNECT, Stage.TLS, Stage.GREETING})
@@ -94,18 +95,18 @@ ERROR_RULES: tuple[Rule, ...] = (
     Rule(Cause.DNS_NXDOMAIN, r"getaddrinfo ENOTFOUND|name or service not known|nodename nor servname|no address associated with hostname|\[Errno -[25]\]|\[Errno 1100[14]\]|getaddrinfo failed|UnknownHostException|no such host|host or domain name not found|NXDOMAIN|could not resolve host|couldn't resolve host|No such host is known|php_network_getaddresses|Name does not resolve", stage=Stage.DNS),
     # TLS spoken to a plain port, or plain text to a TLS port.
     Rule(Cause.TLS_MODE_MISMATCH, r"wrong version number|WRONG_VERSION_NUMBER|unknown protocol|UNKNOWN_PROTOCOL|packet length too long|record layer failure|first record does not look like a TLS handshake|unrecognized SSL message|plaintext connection\?|http request|unsupported record version|ssl3_get_record|tls_get_more_records|record_layer"),
-    Rule(Cause.CERTIFICATE_INVALID, r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|unable to get local issuer certificate|self[- ]signed certificate|SELF_SIGNED|certificate has expired|CERT_HAS_EXPIRED|hostname mismatch|doesn't match|does not match (?:any|the) (?:of the )?(?:subject|certificate)|ERR_TLS_CERT_ALTNAME_INVALID|x509:|PKIX path|remote certificate is invalid|UNABLE_TO_VERIFY_LEAF_SIGNATURE|verify error:num=|certificate is not trusted|unable to verify the first certificate|certificate (?:is )?(?:invalid|not valid)|RemoteCertificateNameMismatch|RemoteCertificateChainErrors"),
+    Rule(Cause.CERTIFICATE_INVALID, r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|unable to get local issuer certificate|self[- ]signed certificate|SELF_SIGNED|certificate has expired|CERT_HAS_EXPIRED|hostname mismatch|doesn't match|does not match (?:any|the) (?:of the )?(?:subject|certificate)|ERR_TLS_CERT_ALTNAME_INVALID|x509:|PKIX path|remote certificate is invalid|UNABLE_TO_VERIFY_LEAF_SIGNATURE|verify error:num=|certificate is not trusted|unable to verify the first certificate|certificate (?:is )?(?:invalid|not valid)|RemoteCertificateNameMismatch|RemoteCertificateChainErrors|no alternative certificate subject name|IP address mismatch"),
     Rule(Cause.TLS_HANDSHAKE_FAILURE, r"handshake failure|HANDSHAKE_FAILURE|no protocols available|unsupported protocol|tlsv1 alert|no shared cipher|ssl_connect error|cannot start tls|tls startup failed|SSL handshake|handshake_failure|dh key too small|sslv3 alert|TLS negotiation failed|ssl routines"),
     # TCP.
     Rule(Cause.CONNECT_REFUSED, r"connection refused|ECONNREFUSED|actively refused|\[WinError 10061\]|\[Errno 111\]|\[Errno 61\]", stages=HANDSHAKE, stage=Stage.CONNECT),
     Rule(Cause.NETWORK_UNREACHABLE, r"network is unreachable|ENETUNREACH|no route to host|EHOSTUNREACH|host is unreachable|cannot assign requested address|EADDRNOTAVAIL|\[Errno 101\]|\[Errno 113\]|\[WinError 10051\]|\[WinError 10065\]", stages=PRE_CONNECT, stage=Stage.CONNECT),
     Rule(Cause.CONNECT_TIMEOUT, r"dial tcp .*i/o timeout|dial tcp .*timed out|connection timed out|connect timed out|ETIMEDOUT|\[WinError 10060\]|\[Errno 110\]|\[Errno 60\]|operation timed out|connection attempt failed|timed out|timeout", stages=PRE_CONNECT, stage=Stage.CONNECT),
     Rule(Cause.CONNECTION_RESET, r"connection reset|ECONNRESET|\[Errno 104\]|\[Errno 54\]|forcibly closed|broken pipe|EPIPE|\[WinError 10054\]"),
-    Rule(Cause.STARTTLS_UNAVAILABLE, r"starttls extension not supported|does not support starttls|starttls (?:is )?not (?:supported|offered|advertised)|STARTTLS.*not.*(?:offered|supported)"),
+    Rule(Cause.STARTTLS_UNAVAILABLE, r"starttls extension not supported|does not support starttls|starttls (?:is )?not (?:supported|offered|advertised)|STARTTLS.*not.*(?:offered|supported)|did not advertise starttls|didn't find starttls"),
     Rule(Cause.AUTH_MECHANISM_UNSUPPORTED, r"SMTP AUTH extension not supported|no suitable authentication|authentication mechanism.*not supported|no supported authentication|none of the .*mechanisms"),
     Rule(Cause.CLIENT_ERROR, r"missing credentials|no password (?:given|supplied)|EENVELOPE|no recipients defined|invalid (?:address|mail address)|TypeError|AttributeError|ValueError|NullPointerException"),
     Rule(Cause.READ_TIMEOUT, r"greeting never received|read timed out|timed out|timeout|ETIMEDOUT|deadline exceeded"),
-    Rule(Cause.SERVER_DISCONNECTED, r"connection unexpectedly closed|ServerDisconnected|connection closed|closed by (?:foreign|remote) host|unexpected (?:EOF|end of)|\bEOF\b|socket hang up|lost connection|connection (?:was )?(?:lost|dropped|aborted)|ECONNABORTED"),
+    Rule(Cause.SERVER_DISCONNECTED, r"connection unexpectedly closed|closed connection unexpectedly|response reading failed|ServerDisconnected|connection closed|closed by (?:foreign|remote) host|unexpected (?:EOF|end of)|\bEOF\b|socket hang up|lost connection|connection (?:was )?(?:lost|dropped|aborted)|ECONNABORTED"),
 )
 
 # Generic meaning of a failing reply code at a stage, when no text rule matched.
@@ -141,6 +142,7 @@ CODE_FALLBACK: dict[tuple[Stage | None, int], Cause] = {
 }
 
 OAUTH_MECHANISMS = frozenset({"XOAUTH2", "OAUTHBEARER", "XOAUTH"})
+CHALLENGE_RE = re.compile(r"\b334 ([A-Za-z0-9+/]{16,}={0,2})")
 OAUTH_ERROR_RE = re.compile(r'"status"\s*:\s*"40[01]"|invalid_grant|invalid_token|token (?:has )?expired|expired or revoked', re.IGNORECASE)
 
 
@@ -195,6 +197,13 @@ def classify(failure: Failure) -> tuple[Stage, Cause]:
         if cause is not None:
             return stage, cause
 
+    if stage is Stage.AUTH and failure.code is None:
+        # A client that gives up on AUTH without a final reply ("curl: (67)
+        # Login denied" after an XOAUTH2 error challenge).
+        auth_cause = _classify_auth(failure)
+        if auth_cause is not None:
+            return stage, auth_cause
+
     rule = _first(ERROR_RULES, stage, failure.code, failure.text)
     if rule is not None:
         return _adjust_network(failure, rule)
@@ -233,9 +242,20 @@ def _classify_auth(failure: Failure) -> Cause | None:
         return Cause.CLIENT_ERROR
     if failure.auth == "no_challenge" and failure.code in (rc.AUTH_INVALID, rc.PARAMETER_NOT_IMPLEMENTED, rc.AUTH_TOO_WEAK):
         return Cause.AUTH_MECHANISM_UNSUPPORTED
-    if (failure.mechanism or "").upper() in OAUTH_MECHANISMS or OAUTH_ERROR_RE.search(failure.context):
+    if (failure.mechanism or "").upper() in OAUTH_MECHANISMS or _oauth_error(failure.context):
         return Cause.OAUTH_TOKEN_INVALID
     return None
+
+
+def _oauth_error(context: str) -> bool:
+    """Return whether the session holds an OAuth error, plain or as a base64 334 challenge."""
+    if OAUTH_ERROR_RE.search(context):
+        return True
+    for challenge in CHALLENGE_RE.findall(context):
+        decoded = decode_base64(challenge)
+        if decoded and OAUTH_ERROR_RE.search(decoded.decode("utf-8", "replace")):
+            return True
+    return False
 
 
 def _adjust_network(failure: Failure, rule: Rule) -> tuple[Stage, Cause]:

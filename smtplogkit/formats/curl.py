@@ -1,0 +1,201 @@
+"""curl ``--verbose`` output for ``smtp://`` and ``smtps://`` URLs.
+
+Notes
+-----
+curl prints its own notes with ``* `` (``*   Trying 192.0.2.1:587...``,
+``* Connected to host (192.0.2.1) port 587 (#0)``), replies with ``< `` and
+commands with ``> ``, and ends a failed transfer with ``curl: (N) message``,
+where N is the exit code (67 login denied, 7 failed to connect, 35 TLS
+handshake failed, 60 certificate problem, 28 timed out).  The exit code
+names the step, so it sets the error's stage.
+
+Without ``--silent`` the progress meter goes to the same stream: its header
+lines, its rows, and row fragments glued in front of the next verbose line
+(``  0     0 ...     0*   Trying``) because each row ends with a carriage
+return, not a newline.  The fragments are cut off and the rows are noise.
+TLS record traces (``} [5 bytes data]``, ``* TLSv1.3 (OUT), TLS handshake``)
+and certificate details are noise.  curl does not print the message body or
+the ``.`` that ends it; the session builder expects the final reply after a
+354 anyway.  Each ``Trying`` line starts a session (one per address tried).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from ..labels import Stage, TlsMode
+from ..records import CONNECT, CONNECTED, NOTE, TLS_OK, Event, Line
+from .base import ParseContext
+
+NAME = "curl"
+DESCRIPTION = "curl --verbose output for smtp:// and smtps:// transfers"
+CLIENT = "curl"
+PRIORITY = 5
+
+MARKER_RE = re.compile(r"(\*\s|<\s|>\s|<$|>$|\}\s\[|\{\s\[|curl: \()")
+PROGRESS_RE = re.compile(r"^[\d\s:.%kMGT-]*$")
+PROGRESS_HEADER_RE = re.compile(r"^\s*(?:% Total\s+% Received|Dload\s+Upload)")
+TRYING_RE = re.compile(r"^Trying (\[[^\]]+\]|[^\s:]+)(?::(\d+))?\.\.\.")
+CONNECTED_RE = re.compile(r"^Connected to (\S+) \(([^)]+)\) port (\d+)")
+EXIT_RE = re.compile(r"^curl: \((\d+)\) (.*)$")
+
+# curl exit codes (libcurl's CURLE_* numbers) and the step each one reports.
+EXIT_STAGES: dict[int, Stage] = {
+    5: Stage.DNS,  # could not resolve proxy
+    6: Stage.DNS,  # could not resolve host
+    7: Stage.CONNECT,  # failed to connect
+    35: Stage.TLS,  # TLS handshake failed
+    51: Stage.TLS,  # peer certificate or fingerprint not accepted (older curl)
+    58: Stage.TLS,  # problem with the local client certificate
+    60: Stage.TLS,  # certificate problem
+    64: Stage.STARTTLS,  # requested TLS level failed (STARTTLS not offered)
+    67: Stage.AUTH,  # login denied
+    77: Stage.TLS,  # problem with the CA certificate
+    83: Stage.TLS,  # issuer check failed
+    90: Stage.TLS,  # public key pinning mismatch
+    91: Stage.TLS,  # invalid certificate status
+}
+# Notes that report a failure (curl repeats them in the exit message) and
+# their stage when the note names one.
+ERROR_NOTES: tuple[tuple[str, Stage | None], ...] = (
+    ("connect to ", Stage.CONNECT),
+    ("Could not resolve host", Stage.DNS),
+    ("SSL certificate problem", Stage.TLS),
+    ("SSL: no alternative certificate subject name", Stage.TLS),
+    ("SSL: certificate subject name", Stage.TLS),
+    ("STARTTLS not supported", Stage.STARTTLS),
+    ("response reading failed", None),
+    ("Operation timed out", None),
+    ("Connection timed out", None),
+    ("Recv failure", None),
+    ("Send failure", None),
+)
+ERROR_NOTE_RE = re.compile(r"^(?:OpenSSL/[\d.]+: )?error:[0-9A-F]{8}:|^\w+ failed: \d{3}$")
+
+
+def detect(sample: list[str]) -> float:
+    """Score how much of the sample looks like curl's verbose output."""
+    hits = 0
+    strong = 0
+    for text in sample:
+        body = _strip_progress(text)
+        if body is None:
+            continue
+        if MARKER_RE.match(body):
+            hits += 1
+        if body.startswith(("*   Trying ", "* Connected to ", "curl: (", "* Rebuilt URL")):
+            strong += 1
+    if not strong:
+        return 0.0
+    return min(1.0, hits / max(len(sample), 1) + 0.4)
+
+
+def _strip_progress(text: str) -> str | None:
+    """Return the line without a leading progress-meter row, or ``None`` for a progress row."""
+    if PROGRESS_HEADER_RE.match(text) or PROGRESS_RE.match(text):
+        return None
+    match = MARKER_RE.search(text)
+    if match and match.start() > 0 and PROGRESS_RE.match(text[:match.start()]):
+        return text[match.start():]
+    return text
+
+
+class _State:
+    def __init__(self) -> None:
+        self.session = 0
+        self.started = False
+        self.greeted = False
+        self.tls_started = False
+        self.after_exit = False
+
+
+def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
+    """Turn curl verbose lines into events."""
+    state = _State()
+    for line in lines:
+        body = _strip_progress(line.text.rstrip())
+        if body is None:
+            ctx.noise(line)
+            continue
+        if body.startswith("* "):
+            state.after_exit = False
+            yield from _note(line, body[2:].strip(), state, ctx)
+        elif body.startswith("<"):
+            yield from _reply(line, body[1:].strip(), state, ctx)
+        elif body.startswith(">"):
+            _ensure_session(state)
+            yield ctx.client(line, body[1:].strip(), state.session)
+        elif body.startswith(("} [", "{ [")):
+            ctx.noise(line)  # TLS record trace
+        elif EXIT_RE.match(body):
+            yield from _exit(line, body, state, ctx)
+        elif state.after_exit:
+            ctx.noise(line)  # the advice curl prints after some exit messages
+        else:
+            ctx.unrecognised(line)
+
+
+def _ensure_session(state: _State) -> None:
+    if not state.started:
+        state.session += 1
+        state.started = True
+
+
+def _note(line: Line, note: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    trying = TRYING_RE.match(note)
+    if trying:
+        state.session += 1
+        state.started, state.greeted, state.tls_started = True, False, False
+        address = trying.group(1).strip("[]")
+        port = int(trying.group(2)) if trying.group(2) else None
+        yield ctx.local(line, CONNECT, note, state.session, ip=address, port=port)
+        return
+    _ensure_session(state)
+    connected = CONNECTED_RE.match(note)
+    if connected:
+        yield ctx.local(line, CONNECTED, note, state.session, host=connected.group(1), ip=connected.group(2),
+                        port=int(connected.group(3)))
+        return
+    if note.startswith("SSL connection using"):
+        yield ctx.local(line, TLS_OK, note, state.session)
+        return
+    if "TLS handshake, Client hello" in note and not state.greeted and not state.tls_started:
+        state.tls_started = True
+        yield ctx.local(line, NOTE, note, state.session, tls_mode=TlsMode.IMPLICIT)
+        return
+    for marker, stage in ERROR_NOTES:
+        if note.startswith(marker):
+            if marker == "connect to " and "failed" not in note:
+                break
+            yield ctx.error(line, note, state.session, stage=stage)
+            return
+    if ERROR_NOTE_RE.match(note):
+        stage = Stage.TLS if "error:" in note else None
+        if stage is None:
+            ctx.noise(line)  # "MAIL failed: 530" repeats the reply before it
+            return
+        yield ctx.error(line, note, state.session, stage=stage)
+        return
+    ctx.noise(line)  # connection bookkeeping, TLS trace, certificate details
+
+
+def _reply(line: Line, reply: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    _ensure_session(state)
+    if not reply:
+        ctx.noise(line)
+        return
+    event = ctx.server(line, reply, state.session)
+    if event is None:
+        ctx.unrecognised(line)
+        return
+    state.greeted = True
+    yield event
+
+
+def _exit(line: Line, body: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    _ensure_session(state)
+    match = EXIT_RE.match(body)
+    code = int(match.group(1))
+    state.after_exit = True
+    yield ctx.error(line, body, state.session, stage=EXIT_STAGES.get(code), curl_exit=code)
