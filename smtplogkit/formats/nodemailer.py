@@ -64,7 +64,7 @@ ERROR_NAME_RE = re.compile(r"^(\w*Error)(?: \[([A-Z_\d]+)\])?: (.*)$")
 FIELD_RE = re.compile(r"^\s*\{?\s*(\w+): (.*?),?\s*(?:\})?$")
 FRAME_RE = re.compile(r"^\s+at \S")
 RESOLVED_RE = re.compile(r"^Resolved (\S+) as (\S+)")
-ESTABLISHED_RE = re.compile(r"^Connection established to (\S+?):(\d+)$")
+ESTABLISHED_RE = re.compile(r"^(Secure c|C)onnection established to (\S+?):(\d+)$")
 USER_RE = re.compile(r'^User "([^"]*)" (authenticated|failed to authenticate)')
 SEND_ERROR_RE = re.compile(r"^Send [Ee]rror(?: for <[^>]*>)?: (.*)$")
 ADDRESS_PORT_RE = re.compile(r"\b(?:connect|read|write) [A-Z]+ (\[?[\w.:-]+?\]?):(\d+)\b")
@@ -228,7 +228,10 @@ def _logger_note(line: Line, message: str, session: _Session, ctx: ParseContext)
     established = ESTABLISHED_RE.match(message)
     if established:
         session.transcript = True
-        yield ctx.local(line, CONNECTED, message, session.key, ip=established.group(1), port=int(established.group(2)))
+        attrs: dict[str, Any] = {"ip": established.group(2), "port": int(established.group(3))}
+        if established.group(1).startswith("Secure"):
+            attrs["tls_mode"] = TlsMode.IMPLICIT  # TLS was set up before any SMTP
+        yield ctx.local(line, CONNECTED, message, session.key, **attrs)
         return
     if message.startswith("Connection upgraded with STARTTLS"):
         yield ctx.local(line, TLS_OK, message, session.key, tls_mode=TlsMode.STARTTLS)

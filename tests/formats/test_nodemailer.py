@@ -8,20 +8,20 @@ from pathlib import Path
 import pytest
 
 import smtplogkit
-from conftest import counts, row
+from format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
 
 CAPTURES = Path(__file__).parents[1] / "captures" / "nodemailer"
 EXPECTED = [json.loads(line) for line in (CAPTURES / "expected.jsonl").read_text().splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize("entry", EXPECTED, ids=[e["file"] for e in EXPECTED])
-def test_capture_labels(entry):
+def test_capture_rows(entry):
     frame = smtplogkit.read_logs(CAPTURES / entry["file"])
 
     assert frame.attrs["files"][0]["format"] == "nodemailer"
     assert counts(frame)[2] == 0
-    assert len(frame) == len(entry["sessions"])
-    for index, expected in enumerate(entry["sessions"]):
+    assert len(frame) == entry["sessions"] == len(entry["rows"])
+    for index, expected in enumerate(entry["rows"]):
         got = row(frame, index)
         for column, value in expected.items():
             assert got[column] == value, f"session {index}: {column}"

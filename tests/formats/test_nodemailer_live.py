@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import smtplogkit
-from conftest import row
+from format_helpers import row
 
 CAPTURE = Path(__file__).parents[2] / "tools" / "capture" / "nodemailer"
 SCENARIOS = ["success", "auth-535", "plain-to-implicit-tls-port", "rate-limit-421"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import counts, row
+from format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
 
 
 def test_ipv6_then_ipv4_two_sessions(excerpt):

@@ -1,7 +1,7 @@
 // Send one or more messages with nodemailer's built-in logger and debug output on.
 // Usage: node send.js '<json options>'
 // The JSON holds "transport" (createTransport options), "messages" (how many to
-// send, one after another) and optionally "caFile" (PEM file to trust).
+// send, one after another), "from", "to" and optionally "caFile" (PEM file to trust).
 'use strict';
 
 const fs = require('fs');
@@ -19,13 +19,15 @@ async function main() {
     for (let i = 0; i < (options.messages || 1); i++) {
         try {
             const info = await transporter.sendMail({
-                from: 'sender@example.com',
-                to: options.to || 'rcpt@example.com',
+                from: options.from,
+                to: options.to,
                 subject: `capture ${i + 1}`,
                 text: 'Captured by smtplogkit tools/capture/nodemailer.'
             });
             console.log('Message sent: %s', info.messageId);
         } catch (err) {
+            // Stack frames name this folder; a fixed one keeps the captured logs the same on every machine.
+            err.stack = String(err.stack).split(__dirname).join('/srv/app');
             // Printed the way most applications print a failed send.
             console.error(err);
         }

@@ -1,4 +1,8 @@
-"""Helpers for the per-format tests: read a small excerpt the way users do."""
+"""Helpers for the per-format tests: read a small excerpt the way users do.
+
+Test modules import the ``excerpt`` fixture from here; a conftest.py in this
+folder would shadow tests/conftest.py, which other tests import by name.
+"""
 
 from __future__ import annotations
 
