@@ -32,6 +32,9 @@ FRAME_STAGES: dict[str, Stage] = {
     "_get_socket": Stage.CONNECT,
     "_create_connection": Stage.CONNECT,
     "connect": Stage.GREETING,
+    # Reading a reply; alone (the inner part of a chained traceback) it is the
+    # greeting, under ehlo, mail, rcpt... the outer frame names the step.
+    "getreply": Stage.GREETING,
     "_connect": Stage.GREETING,
     "ehlo": Stage.EHLO,
     "helo": Stage.EHLO,

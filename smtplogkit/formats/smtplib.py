@@ -69,6 +69,7 @@ class _State:
         self.frames: list[str] = []
         self.traceback_at: Line | None = None
         self.pending_raise: tuple[Line, str] | None = None
+        self.ssl_connect: tuple[str, str] | None = None
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
@@ -101,7 +102,14 @@ def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseCo
         ssl_target = CONNECT_SSL_RE.match(payload)
         if target or ssl_target:
             found = target or ssl_target
+            if target and state.ssl_connect == (found.group(1), found.group(2)):
+                # SMTP_SSL prints "connect: ('h', 465)" and then, from the
+                # plain _get_socket it calls, "connect: to ('h', 465) None".
+                state.ssl_connect = None
+                ctx.noise(line)
+                return
             _new_session(state)
+            state.ssl_connect = (found.group(1), found.group(2)) if ssl_target else None
             mode = TlsMode.IMPLICIT if ssl_target else TlsMode.NONE
             yield ctx.local(line, CONNECT, line.text, state.session, host=found.group(1), port=int(found.group(2)),
                             tls_mode=mode)
@@ -117,6 +125,7 @@ def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseCo
 
     if not state.opened:
         _new_session(state)
+    state.ssl_connect = None
     if kind == "send":
         text = _literal(payload)
         if state.in_body:

@@ -59,6 +59,8 @@ RELAY_DENIED_REPLY = "554 5.7.1 Relay access denied"
 # status, in base64, after which the server waits for an empty line.
 XOAUTH2_ERROR = {"status": "401", "schemes": "Bearer", "scope": "https://mail.capture.test/"}
 
+CLOSE_DELAY = 0.2  # seconds close_after_connect waits before closing
+
 # aiosmtpd 1.4 sends this reply without an enhanced status code.
 _AIOSMTPD_STARTTLS_REPLY = "530 Must issue a STARTTLS command first"
 
@@ -280,6 +282,9 @@ class _SocketServer:
             if self.hold:
                 self.connections.append(connection)
             else:
+                # A short wait lets a TLS client's ClientHello arrive first, so
+                # the close always resets it (unread data) instead of racing it.
+                self.stopping.wait(CLOSE_DELAY)
                 connection.close()
 
     def __enter__(self) -> _SocketServer:
