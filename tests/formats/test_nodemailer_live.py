@@ -18,7 +18,7 @@ import smtplogkit
 from format_helpers import row
 
 CAPTURE = Path(__file__).parents[2] / "tools" / "capture" / "nodemailer"
-SCENARIOS = ["success", "auth-535", "plain-to-implicit-tls-port", "rate-limit-421"]
+SCENARIOS = ["success", "auth_535", "implicit_port_plain_client", "rate_limited"]
 
 
 def _can_run() -> str | None:
@@ -34,16 +34,19 @@ def _can_run() -> str | None:
 
 @pytest.mark.skipif(_can_run() is not None, reason=str(_can_run()))
 def test_live_nodemailer(tmp_path):
-    run = subprocess.run([sys.executable, str(CAPTURE / "capture.py"), "--out", str(tmp_path), *SCENARIOS],
-                         capture_output=True, text=True, timeout=180, check=False)
+    run = subprocess.run([sys.executable, str(CAPTURE / "capture_nodemailer.py"), "--out", str(tmp_path),
+                          *SCENARIOS], capture_output=True, text=True, timeout=180, check=False)
     assert run.returncode == 0, run.stderr[-2000:]
 
-    expected = [json.loads(line) for line in (tmp_path / "expected.jsonl").read_text().splitlines()]
-    assert sorted(e["file"] for e in expected) == sorted(f"{name}.log" for name in SCENARIOS)
+    folder = tmp_path / "nodemailer"
+    expected = [json.loads(line) for line in (folder / "expected.jsonl").read_text().splitlines()]
+    assert sorted(e["scenario"] for e in expected) == sorted(SCENARIOS)
     for entry in expected:
-        frame = smtplogkit.read_logs(tmp_path / entry["file"])
-        assert len(frame) == len(entry["sessions"]), entry["file"]
-        for index, wanted in enumerate(entry["sessions"]):
+        frame = smtplogkit.read_logs(folder / entry["file"])
+        assert len(frame) == entry["sessions"] == len(entry["rows"]), entry["file"]
+        first_failure = next((row(frame, i) for i in range(len(frame)) if row(frame, i)["cause"] != "ok"), row(frame))
+        assert (first_failure["failure_stage"], first_failure["cause"]) == (entry["failure_stage"], entry["cause"])
+        for index, wanted in enumerate(entry["rows"]):
             got = row(frame, index)
             for column, value in wanted.items():
                 assert got[column] == value, f"{entry['file']} session {index}: {column}"
