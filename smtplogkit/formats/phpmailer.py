@@ -7,7 +7,9 @@ PHPMailer 6 (``$mail->SMTPDebug = SMTP::DEBUG_SERVER``, level 2) prints
 adds ``Connection: opening to host:port, timeout=300, options=array()``,
 ``Connection: opened`` and ``Connection failed. Error #2:
 stream_socket_client(): ...``; level 4 adds ``SMTP INBOUND: "..."`` lines,
-which repeat the replies and are counted as noise.  Failed commands add
+which repeat the replies and are counted as noise.  Every line of the
+message is printed as ``CLIENT -> SERVER:`` too, between the 354 reply and
+the lone ``.``; those lines are noise.  Failed commands add
 ``SMTP ERROR: MAIL FROM command failed: 550 ...``.  The default
 ``Debugoutput`` prefixes each line with a UTC ``YYYY-MM-DD HH:MM:SS`` and a
 tab (the envelope reader takes that off); a multi-line reply is printed once,
@@ -86,6 +88,7 @@ class _State:
         self.last_verb: str | None = None
         self.reply_continues = False
         self.in_options = False
+        self.in_body = False
         self.errors: list[str] = []
         self.last_error: Event | None = None
 
@@ -194,10 +197,16 @@ def _server(line: Line, reply: str, state: _State, ctx: ParseContext) -> Iterato
             event.attrs["tls_mode"] = TlsMode.STARTTLS
         state.greeted = True
         state.reply_continues = bool(event.attrs.get("continued"))
+        state.in_body = event.code == rc.START_MAIL_INPUT
         yield event
 
 
 def _client(line: Line, command: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    if state.in_body:
+        # PHPMailer prints every line of the message as CLIENT -> SERVER, up to the lone ".".
+        state.in_body = command.strip() != "."
+        ctx.noise(line)
+        return
     event = ctx.client(line, command, state.key())
     state.commands += 1
     state.reply_continues = False

@@ -133,3 +133,33 @@ def test_exception_message_only(excerpt):
     assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("data", "message_rejected", 554)
     assert got["enhanced_code"] == "5.7.1"
     assert counts(frame) == (1, 0, 0)
+
+
+def test_message_lines_are_noise(excerpt):
+    text = (
+        "2026-03-02 08:00:00\tSERVER -> CLIENT: 220 smtp.example.com ESMTP\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: EHLO web01\n"
+        "2026-03-02 08:00:00\tSERVER -> CLIENT: 250 smtp.example.com\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: MAIL FROM:<shop@example.org>\n"
+        "2026-03-02 08:00:00\tSERVER -> CLIENT: 250 OK\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: RCPT TO:<buyer@example.net>\n"
+        "2026-03-02 08:00:00\tSERVER -> CLIENT: 250 Accepted\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: DATA\n"
+        "2026-03-02 08:00:00\tSERVER -> CLIENT: 354 Enter message, ending with \".\" on a line by itself\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: Date: Mon, 2 Mar 2026 08:00:00 +0000\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: Subject: Order 1234\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: \n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: Thank you.\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: .\n"
+        "2026-03-02 08:00:01\tSERVER -> CLIENT: 250 OK id=1abc\n"
+        "2026-03-02 08:00:01\tCLIENT -> SERVER: QUIT\n"
+        "2026-03-02 08:00:01\tSERVER -> CLIENT: 221 smtp.example.com closing connection\n"
+    )
+    frame = excerpt.sessions(text)
+    events = excerpt.events(text)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["messages_sent"]) == ("none", "ok", 1)
+    assert (got["recipients"], got["last_stage_reached"]) == (1, "quit")
+    assert "Order 1234" not in " ".join(events["text"].astype(str))
+    assert counts(frame) == (12, 5, 0)
