@@ -16,7 +16,9 @@ A failed ``Send`` usually follows with the exception: ``MailKit.Security.
 AuthenticationException: 535: 5.7.8 ...``, ``MailKit.Net.Smtp.
 SmtpCommandException: ...``, ``MailKit.Security.SslHandshakeException:
 ...``, ``System.Net.Sockets.SocketException (10060): ...`` and ``   at``
-stack frames (noise).
+stack frames (noise).  MailKit logs nothing before a connection is made,
+so a connect exception (or a TLS one not after STARTTLS) that follows a
+finished transcript belongs to a new connection.
 """
 
 from __future__ import annotations
@@ -109,7 +111,8 @@ def _exception(line: Line, match: re.Match, transcript: Transcript, ctx: ParseCo
     stage = EXCEPTION_STAGES.get(short)
     if short == "AuthenticationException" and name.startswith("System.Security"):
         stage = Stage.TLS  # .NET's SslStream raises this for a failed TLS handshake
-    if stage in (Stage.CONNECT, Stage.TLS) and transcript.open and transcript.greeted:
+    handshake = stage is Stage.CONNECT or (stage is Stage.TLS and transcript.last_verb != "STARTTLS")
+    if handshake and transcript.open and transcript.greeted:
         transcript.new_session()  # the next connection failed before the logger printed anything
     code_match = re.match(r"^(\d{3}):? ", message)
     code = int(code_match.group(1)) if code_match else None

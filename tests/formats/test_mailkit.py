@@ -92,3 +92,21 @@ def test_plain_when_available(excerpt):
     got = row(frame)
     assert (got["failure_stage"], got["cause"]) == ("mail_from", "reputation_blocked")
     assert got["tls_mode"] == "none"
+
+
+def test_starttls_handshake_same_session(excerpt):
+    text = """
+    Connected to smtp://smtp.example.com:587/?starttls=always
+    S: 220 smtp.example.com ESMTP
+    C: EHLO build01
+    S: 250-smtp.example.com
+    S: 250 STARTTLS
+    C: STARTTLS
+    S: 220 2.0.0 Ready to start TLS
+    MailKit.Security.SslHandshakeException: An error occurred while attempting to establish an SSL or TLS connection. The server's SSL certificate could not be validated for the following reasons: The remote certificate is invalid according to the validation procedure.
+    """
+    frame = excerpt.sessions(text)
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["tls_mode"]) == ("tls", "certificate_invalid", "starttls")
