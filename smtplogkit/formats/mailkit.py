@@ -5,7 +5,7 @@ Notes
 ``new SmtpClient(new ProtocolLogger("smtp.log"))`` writes ``Connected to
 smtp://host:587/?starttls=when-available`` when a connection opens, then
 ``C: `` before each line the client sent and ``S: `` before each reply line.
-The URI scheme tells the TLS mode: ``smtps://`` is implicit TLS,
+The URI scheme gives the TLS mode: ``smtps://`` is implicit TLS,
 ``?starttls=always`` demands STARTTLS, ``when-available`` uses it if
 offered and ``false`` never does.  MailKit 4 can put a timestamp before the
 prefix (``LogTimestamps``), which the envelope reader removes.  MailKit

@@ -108,9 +108,17 @@ class _ErrorObject:
     name: str
     message: str
     session: Any
-    code: str | None = None
     open_bracket: bool = False
     fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _LogObject:
+    """A ``{ type: ..., message: '...' }`` object being read; ``message`` is None until its field starts."""
+
+    line: Line
+    kind: str = ""
+    message: str | None = None
 
 
 class _State:
@@ -119,8 +127,7 @@ class _State:
         self.current: _Session | None = None
         self.by_key: dict[Any, _Session] = {}
         self.box_direction: str | None = None
-        self.box_last: str | None = None
-        self.pending_object: tuple[Line, str, str] | None = None  # line, type, message so far
+        self.log_object: _LogObject | None = None
         self.error: _ErrorObject | None = None
 
     def session(self, key: Any | None = None) -> _Session:
@@ -174,9 +181,9 @@ def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
 
 def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
     text = line.text
-    if state.pending_object is not None:
-        done = yield from _continue_object(line, state, ctx)
-        if done:
+    if state.log_object is not None:
+        used = yield from _continue_object(line, state, ctx)
+        if used:
             return
     if state.error is not None:
         if _error_detail(line, state.error, ctx):
@@ -276,61 +283,59 @@ def _box_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
 
 def _start_object(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
     match = EVENT_OBJECT_RE.match(line.text)
-    kind = match.group(1) if match else ""
-    message = match.group(2) if match and match.group(2) is not None else None
-    state.pending_object = (line, kind, message if message is not None else "\0")
-    yield from _maybe_close_object(state, ctx)
+    if match is None:
+        ctx.noise(line)  # a lone "{": the fields follow on their own lines
+        state.log_object = _LogObject(line)
+        return
+    state.log_object = _LogObject(line, match.group(1), match.group(2))
+    yield from _close_object_if_done(state, ctx)
 
 
 def _continue_object(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
-    """Add one line to the object being read; return whether the line was used."""
-    first, kind, message = state.pending_object
+    """Add one line to the object being read; return whether the line was part of it."""
+    log_object = state.log_object
     text = line.text
-    if message == "\0":  # still before the message field
+    if log_object.message is None:
         typed = re.match(r"^\s*type: '(\w+)',?\s*$", text)
-        field_match = MESSAGE_FIELD_RE.match(text)
+        message = MESSAGE_FIELD_RE.match(text)
         if typed:
-            state.pending_object = (first, typed.group(1), message)
-        elif field_match:
-            state.pending_object = (first, kind, field_match.group(1))
-        else:
-            state.pending_object = None
-            return False
-        if typed:
+            log_object.kind = typed.group(1)
             ctx.noise(line)
-        else:
-            yield from _maybe_close_object(state, ctx, line)
-        return True
+            return True
+        if message:
+            log_object.message = message.group(1)
+            yield from _close_object_if_done(state, ctx)
+            return True
+        state.log_object = None
+        return False
     # A terminal wrapped the string: the next piece follows without a space.
-    state.pending_object = (first, kind, message + text.lstrip())
-    yield from _maybe_close_object(state, ctx, line)
+    log_object.message += text.lstrip()
+    yield from _close_object_if_done(state, ctx)
     return True
 
 
-def _maybe_close_object(state: _State, ctx: ParseContext, line: Line | None = None) -> Iterator[Event]:
-    first, kind, message = state.pending_object
-    if message == "\0":
+def _close_object_if_done(state: _State, ctx: ParseContext) -> Iterator[Event]:
+    log_object = state.log_object
+    if log_object.message is None:
         return
-    end = re.search(r"(?<!\\)'\s*,?\s*\}?\s*$", message)
+    end = re.search(r"(?<!\\)'\s*,?\s*\}?\s*$", log_object.message)
     if end is None:
         return
-    state.pending_object = (first, kind, message[:end.start()])
+    log_object.message = log_object.message[:end.start()]
     yield from _flush_object(state, ctx)
 
 
 def _flush_object(state: _State, ctx: ParseContext) -> Iterator[Event]:
-    if state.pending_object is None:
+    log_object = state.log_object
+    state.log_object = None
+    if log_object is None or log_object.message is None:
         return
-    first, kind, message = state.pending_object
-    state.pending_object = None
-    if message == "\0":
-        return
-    text = message.replace("\\'", "'").replace('\\"', '"')
+    text = log_object.message.replace("\\'", "'").replace('\\"', '"')
     for part in text.split("\\n"):
-        if kind == "server":
-            yield from _server(first, part, state, ctx)
-        elif kind == "client":
-            yield from _client(first, part, state.session(), ctx)
+        if log_object.kind == "server":
+            yield from _server(log_object.line, part, state, ctx)
+        elif log_object.kind == "client":
+            yield from _client(log_object.line, part, state.session(), ctx)
 
 
 # Commands and replies -----------------------------------------------------------
@@ -393,8 +398,7 @@ def _start_error(line: Line, state: _State) -> bool:
     session = state.current
     if session is None or (session.errors and message not in session.errors and not session.transcript):
         session = state.fresh()
-    state.error = _ErrorObject(line, named.group(1), message, session.key, code=named.group(2),
-                               open_bracket=open_bracket)
+    state.error = _ErrorObject(line, named.group(1), message, session.key, open_bracket=open_bracket)
     if named.group(2):
         state.error.fields["node_code"] = named.group(2)
     for field_match in re.finditer(r"(\w+): ('[^']*'|\d+)", rest):
@@ -438,7 +442,7 @@ def _finish_error(state: _State, ctx: ParseContext) -> Iterator[Event]:
     if earlier is None:
         yield _error_event(error.line, error.message, session, ctx, error.fields, name=error.name)
         return
-    # The logger printed this error already, without the object's fields: add what they tell.
+    # The logger printed this error already, without the object's fields, so add the stage and code they give.
     ctx.noise(error.line)
     stage = _error_stage(error.message, error.fields, session)
     if stage is not None and "stage" not in earlier.attrs:
@@ -466,8 +470,10 @@ def _error_event(line: Line, message: str, session: _Session, ctx: ParseContext,
     if stage is not None and stage not in (Stage.DNS, Stage.CONNECT):
         attrs["connected"] = True
     text = message
-    if name != "Error" or fields.get("node_code"):
-        text = f"{name} [{fields['node_code']}]: {message}" if fields.get("node_code") else f"{name}: {message}"
+    if fields.get("node_code"):
+        text = f"{name} [{fields['node_code']}]: {message}"
+    elif name != "Error":
+        text = f"{name}: {message}"
     event = ctx.error(line, text, session.key, stage=stage.value if stage else None, code=reply_code, **attrs)
     session.errors[message.strip()] = event
     return event

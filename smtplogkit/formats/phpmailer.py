@@ -12,8 +12,9 @@ message is printed as ``CLIENT -> SERVER:`` too, between the 354 reply and
 the lone ``.``; those lines are noise.  Failed commands add
 ``SMTP ERROR: MAIL FROM command failed: 550 ...``.  The default
 ``Debugoutput`` prefixes each line with a UTC ``YYYY-MM-DD HH:MM:SS`` and a
-tab (the envelope reader takes that off); a multi-line reply is printed once,
-its further lines indented, and pasted copies often lose the indent.  The
+tab, which the envelope reader takes off.  A multi-line reply is printed
+once with its further lines indented, and pasted copies often lose the
+indent.  The
 ``html`` output ends each line with ``<br>`` and escapes ``<``, ``>`` and
 quotes as HTML entities.  A host written ``ssl://host`` in the ``Connection:
 opening`` line is implicit TLS.
@@ -65,7 +66,7 @@ NOISE_PREFIXES = (
     "SMTP -> get_lines", "Invalid address:",
 )
 
-# Which step a PHPMailer error names, from the wording of versions 5 and 6.
+# The step each PHPMailer error names, from the wording of versions 5 and 6.
 ERROR_STAGES: tuple[tuple[re.Pattern, Stage], ...] = (
     (re.compile(r"DATA END command|DATA command|data not accepted|DATA not accepted", re.I), Stage.DATA),
     (re.compile(r"RCPT(?: TO)? (?:command|not accepted)|recipients failed", re.I), Stage.RCPT_TO),
@@ -193,7 +194,7 @@ def _server(line: Line, reply: str, state: _State, ctx: ParseContext) -> Iterato
             ctx.unrecognised(line)
             return
         if event.code == rc.SERVICE_READY and state.greeted and not state.commands:
-            # Level 1 shows no commands: a second 220 answers STARTTLS.
+            # Level 1 shows no commands, so a second 220 is the reply to STARTTLS.
             event.attrs["tls_mode"] = TlsMode.STARTTLS
         state.greeted = True
         state.reply_continues = bool(event.attrs.get("continued"))
