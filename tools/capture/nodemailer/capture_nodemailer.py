@@ -110,7 +110,7 @@ def runs() -> list[catalogue.Run]:
         if scenario == "rate_limited":
             expected["sessions"] = 3
         if scenario == "starttls_not_offered":
-            expected["reply_code"] = 454  # nodemailer sends STARTTLS anyway; aiosmtpd answers "454 TLS not available"
+            expected["reply_code"] = 454  # nodemailer sends STARTTLS anyway, and aiosmtpd replies "454 TLS not available"
         result.append(catalogue.Run("nodemailer", MODE, scenario, _argv(scenario),
                                     server_options=PLAN[scenario].get("server", {}), expected=expected))
     return result
