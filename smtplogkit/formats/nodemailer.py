@@ -308,6 +308,10 @@ def _continue_object(line: Line, state: _State, ctx: ParseContext) -> Iterator[E
             return True
         state.log_object = None
         return False
+    if EVENT_OBJECT_RE.match(text) or text.strip() == "{":
+        # The string never closed (a pasted copy with the secret cut out): the next object starts here.
+        yield from _flush_object(state, ctx)
+        return False
     # A terminal wrapped the string: the next piece follows without a space.
     log_object.message += text.lstrip()
     yield from _close_object_if_done(state, ctx)
@@ -378,12 +382,11 @@ def _client(line: Line, command: str, session: _Session, ctx: ParseContext) -> I
 def _start_error(line: Line, state: _State) -> bool:
     """Start reading a printed error object if the line opens one; return whether it did."""
     text = line.text.strip()
-    in_brace = text.startswith("{ [")
-    if in_brace:
-        text = text[2:]
+    if text.startswith("{ "):
+        text = text[2:]  # Node.js before v10 opened the object before the error: "{ Error: ..." or "{ [Error: ...]"
     bracketed = text.startswith("[")
     named = ERROR_NAME_RE.match(text[1:] if bracketed else text)
-    if named is None or not (line.text.startswith(("Error", "[", "{ [")) or named.group(1) != "Error"):
+    if named is None or not (line.text.startswith(("Error", "[", "{ ")) or named.group(1) != "Error"):
         return False
 
     message, rest, open_bracket = named.group(3), "", False
@@ -455,8 +458,8 @@ def _error_event(line: Line, message: str, session: _Session, ctx: ParseContext,
                  name: str = "Error") -> Event:
     attrs: dict[str, Any] = {}
     stage = _error_stage(message, fields, session)
-    code = fields.get("responseCode")
-    reply_code = int(code) if code and code.isdigit() else _reply_code(message)
+    if stage is not None and stage not in (Stage.DNS, Stage.CONNECT):
+        attrs["connected"] = True
 
     where = ADDRESS_PORT_RE.search(message)
     if where:
@@ -467,13 +470,20 @@ def _error_event(line: Line, message: str, session: _Session, ctx: ParseContext,
     tls_failure = TLS_WORDS.search(message) or "SSL" in fields.get("library", "")
     if tls_failure and fields.get("command", "CONN") == "CONN" and not session.greeted:
         attrs["tls_mode"] = TlsMode.IMPLICIT  # a TLS error before any greeting: TLS was spoken first
-    if stage is not None and stage not in (Stage.DNS, Stage.CONNECT):
-        attrs["connected"] = True
-    text = message
+
+    # Old versions print "Invalid login" alone and keep the reply in the object's response field.
+    full = message
+    response = fields.get("response", "").replace("\\n", " ").strip()
+    if response and response[:12] not in message:
+        full = f"{message}: {response}"
+    code = fields.get("responseCode", "")
+    reply_code = int(code) if code.isdigit() else _reply_code(full)
+
+    text = full
     if fields.get("node_code"):
-        text = f"{name} [{fields['node_code']}]: {message}"
+        text = f"{name} [{fields['node_code']}]: {full}"
     elif name != "Error":
-        text = f"{name}: {message}"
+        text = f"{name}: {full}"
     event = ctx.error(line, text, session.key, stage=stage.value if stage else None, code=reply_code, **attrs)
     session.errors[message.strip()] = event
     return event

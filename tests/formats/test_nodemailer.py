@@ -175,3 +175,54 @@ def test_repeated_error_one_session(excerpt):
 
     assert len(frame) == 1
     assert (row(frame)["failure_stage"], row(frame)["cause"]) == ("greeting", "read_timeout")
+
+
+def test_old_node_error_with_response(excerpt):
+    text = """
+    { [Error: Invalid login]
+      code: 'EAUTH',
+      response: '534-5.7.14 <https://accounts.google.com/signin/continue?sarp=1&scc=1>\\n534-5.7.14 Please log in via your web browser and\\n534-5.7.14 then try again.\\n534 5.7.14 https://support.google.com/mail/answer/78754 x1sm123.44 - gsmtp',
+      responseCode: 534 }
+    """
+    frame = excerpt.sessions(text)
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("auth", "auth_disabled_by_policy")
+    assert (got["reply_code"], got["enhanced_code"]) == (534, "5.7.14")
+    assert counts(frame) == (1, 3, 0)
+
+
+def test_node8_brace_error_under_pm2(excerpt):
+    text = """
+    0|mailer  | { Error: Invalid login: 535 5.7.3 Authentication unsuccessful
+    0|mailer  |     at SMTPConnection._formatError (/srv/app/node_modules/nodemailer/lib/smtp-connection/index.js:606:19)
+    0|mailer  |     at SMTPConnection._actionAUTHComplete (/srv/app/node_modules/nodemailer/lib/smtp-connection/index.js:1335:34)
+    0|mailer  |   code: 'EAUTH',
+    0|mailer  |   response: '535 5.7.3 Authentication unsuccessful',
+    0|mailer  |   responseCode: 535,
+    0|mailer  |   command: 'AUTH LOGIN' }
+    """
+    frame = excerpt.sessions(text)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("auth", "auth_failed", 535)
+    assert counts(frame) == (1, 6, 0)
+
+
+def test_unclosed_object_string(excerpt):
+    text = """
+    { type: 'server',
+      message: '220 smtp.example.com ESMTP' }
+    { type: 'client', message: 'EHLO [127.0.0.1]' }
+    { type: 'server', message: '250 AUTH LOGIN PLAIN' }
+    { type: 'client',
+      message: 'AUTH PLAIN ****\\* }
+    { type: 'server',
+      message: '534-5.7.9 Application-specific password required.\\n534 5.7.9 Learn more at https://support.example.com' }
+    """
+    frame = excerpt.sessions(text)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("auth", "app_password_required", 534)
+    assert counts(frame)[2] == 0
