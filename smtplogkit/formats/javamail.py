@@ -16,8 +16,10 @@ name comes from ``DEBUG SMTP: protocolConnect login, host=..., user=...``.
 connection is open but no reply arrives; the Java exception on the next line
 tells why (``java.net.SocketTimeoutException: Read timed out``).  Exceptions
 span several lines: a multi-line server reply continues the message, and
-``nested exception is:`` introduces the cause on a line that starts with a
-tab.  ``\\tat`` frames and ``... 12 more`` are noise.
+``nested exception is:`` (or ``Caused by:``) introduces the cause on a line
+that starts with a tab.  The cause is added to the wrapper's text rather than
+counted as a second error, because the wrapper alone (``Couldn't connect to
+host, port: h, 587; timeout -1``) can mislead.  ``\\tat`` frames and ``... 12 more`` are noise.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 from .. import replycodes as rc
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, NOTE, Event, Line
+from ..redact import redact_text
 from .base import ParseContext
 
 NAME = "javamail"
@@ -77,6 +80,7 @@ class _State:
         self.error: Event | None = None
         self.challenged = False
         self.quoted_reply: str | None = None
+        self.nested = False
 
     def new_session(self) -> int:
         self.session += 1
@@ -132,6 +136,7 @@ def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
         yield from _exception(line, exception, state, ctx)
         return
     if text.strip() == "nested exception is:":
+        state.nested = True
         ctx.noise(line)
         return
     yield from _trace(line, text, state, ctx)
@@ -216,6 +221,18 @@ def _trace(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterator[
 def _exception(line: Line, match: re.Match, state: _State, ctx: ParseContext) -> Iterator[Event]:
     name = match.group(1).rsplit(".", 1)[-1]
     message = (match.group(2) or "").strip()
+    cause = state.nested or line.text.lstrip().startswith("Caused by:")
+    state.nested = False
+    wrapper = state.error
+    if cause and wrapper is not None and wrapper.code is None:
+        # The cause says more than the wrapper ("Couldn't connect to host ... timeout -1"), so the
+        # wrapper's text gets it, and the rules read both.
+        wrapper.text = f"{wrapper.text}; caused by {name}: {redact_text(message)}"
+        stage = EXCEPTION_STAGES.get(name)
+        if stage is not None and "stage" not in wrapper.attrs:
+            wrapper.attrs["stage"] = stage.value
+        ctx.noise(line)
+        return
     stage = EXCEPTION_STAGES.get(name)
     if name == "SocketTimeoutException" and "connect timed out" in message:
         stage = Stage.CONNECT

@@ -68,7 +68,7 @@ def test_connect_refused_nested(excerpt):
     got = row(frame)
     assert (got["failure_stage"], got["cause"]) == ("connect", "connect_refused")
     assert (got["host"], got["port"], got["tls_mode"]) == ("mail.example.com", 25, "none")
-    assert counts(frame) == (3, 3, 0)
+    assert counts(frame) == (2, 4, 0)
 
 
 def test_ssl_on_plain_port(excerpt):
@@ -109,3 +109,42 @@ def test_debug_auth_trace_redacted(excerpt):
     assert "SHVudGVyMi1zZWNyZXQ=" not in texts
     assert (row(frame)["cause"], row(frame)["tls_mode"]) == ("ok", "none")
     assert counts(frame) == (12, 0, 0)
+
+
+def test_wrapper_takes_nested_cause(excerpt):
+    text = (
+        'DEBUG SMTP: trying to connect to host "smtp.example.com", port 587, isSSL false\n'
+        'Exception in thread "main" com.sun.mail.util.MailConnectException: Couldn\'t connect to host, port: '
+        "smtp.example.com, 587; timeout -1;\n"
+        "  nested exception is:\n"
+        "\tjava.net.ConnectException: Connection refused (Connection refused)\n"
+        "\tat com.sun.mail.util.SocketFetcher.createSocket(SocketFetcher.java:2209)\n"
+    )
+    frame = excerpt.sessions(text)
+    events = excerpt.events(text)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("connect", "connect_refused")
+    assert len(events.query("verb == 'error'")) == 1
+    assert counts(frame) == (2, 3, 0)
+
+
+def test_starttls_pkix_failure(excerpt):
+    text = (
+        'DEBUG SMTP: trying to connect to host "smtp.example.com", port 587, isSSL false\n'
+        "220 smtp.example.com ESMTP\n"
+        "EHLO app\n"
+        "250-smtp.example.com\n"
+        "250 STARTTLS\n"
+        "STARTTLS\n"
+        "220 2.0.0 Ready to start TLS\n"
+        "javax.mail.MessagingException: Could not convert socket to TLS;\n"
+        "  nested exception is:\n"
+        "\tjavax.net.ssl.SSLHandshakeException: PKIX path building failed: "
+        "sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path "
+        "to requested target\n"
+    )
+    frame = excerpt.sessions(text)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["tls_mode"]) == ("tls", "certificate_invalid", "starttls")
