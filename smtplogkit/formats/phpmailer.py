@@ -136,7 +136,7 @@ def _clean(text: str) -> str:
 def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
     raw = line.text
     text = _clean(raw)
-    if not raw[:1].isspace():
+    if not raw[:1].isspace() and not text.startswith("error:"):
         state.last_error = None if not _is_error_line(text) else state.last_error
     if state.in_options:
         if text.startswith(")"):
@@ -220,9 +220,11 @@ def _client(line: Line, command: str, state: _State, ctx: ParseContext) -> Itera
 
 def _message(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
     state.reply_continues = False
-    if line.text[:1].isspace() and state.last_error is not None and text:
+    openssl_line = re.match(r"^error:[0-9A-Fa-f]{8}:", text) is not None
+    if (line.text[:1].isspace() or openssl_line) and state.last_error is not None and text:
         # PHP puts OpenSSL's messages on lines of their own; PHPMailer indents them.
         extra = CONNECTION_FAILED_RE.match(f"Connection failed. {text}").group(1)
+        extra = re.sub(r" in \S+ on line \d+$", "", extra)
         state.last_error.text = f"{state.last_error.text} {redact_text(extra)}"
         return
     for pattern in (OLD_ERROR_RE, NEW_ERROR_RE, CONNECTION_FAILED_RE):
@@ -231,8 +233,12 @@ def _message(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterato
             yield _error(line, match.group(1), state, ctx)
             return
     warning = PHP_WARNING_RE.match(text)
+    if warning and "stream_socket_enable_crypto" in text:
+        # PHPMailer calls stream_socket_enable_crypto() only in startTLS(), after the 220 reply.
+        yield _error(line, warning.group(1).strip(), state, ctx, Stage.TLS)
+        return
     if warning and ("stream_socket" in text or "fsockopen" in text or "SSL" in text):
-        yield _error(line, warning.group(1), state, ctx, stage_from_text=False)
+        yield _error(line, warning.group(1).strip(), state, ctx, from_wording=False)
         return
     message = APP_PREFIX_RE.sub("", text)
     if message.startswith("SMTP connect() failed"):
@@ -253,8 +259,11 @@ def _message(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterato
     ctx.unrecognised(line)
 
 
-def _error(line: Line, message: str, state: _State, ctx: ParseContext, stage_from_text: bool = True) -> Event:
-    stage = _stage(message) if stage_from_text else None
+def _error(line: Line, message: str, state: _State, ctx: ParseContext, stage: Stage | None = None, *,
+           from_wording: bool = True) -> Event:
+    """Return the error event for a message, with the given stage or else the one its wording names."""
+    if stage is None and from_wording:
+        stage = _stage(message)
     code = _reply_code(message)
     state.errors.append(message)
     attrs: dict[str, Any] = {}
@@ -284,4 +293,4 @@ def _reply_code(message: str) -> int | None:
 
 
 def _is_error_line(text: str) -> bool:
-    return any(p.match(text) for p in (OLD_ERROR_RE, NEW_ERROR_RE, CONNECTION_FAILED_RE))
+    return any(p.match(text) for p in (OLD_ERROR_RE, NEW_ERROR_RE, CONNECTION_FAILED_RE, PHP_WARNING_RE))

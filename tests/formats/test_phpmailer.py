@@ -163,3 +163,19 @@ def test_message_lines_are_noise(excerpt):
     assert (got["recipients"], got["last_stage_reached"]) == (1, "quit")
     assert "Order 1234" not in " ".join(events["text"].astype(str))
     assert counts(frame) == (12, 5, 0)
+
+
+def test_php5_warning_starttls_certificate(excerpt):
+    text = """
+    SMTP -> FROM SERVER:220 mail.example.com ESMTP
+    SMTP -> FROM SERVER: 250-mail.example.com 250-STARTTLS 250 AUTH LOGIN
+    SMTP -> FROM SERVER:220 2.0.0 Ready to start TLS
+    Warning: stream_socket_enable_crypto(): SSL operation failed with code 1. OpenSSL Error messages:
+    error:14090086:SSL routines:ssl3_get_server_certificate:certificate verify failed in /var/www/lib/class.smtp.php on line 344
+    SMTP Error: Could not connect to SMTP host.
+    """
+    frame = excerpt.sessions(text)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["tls_mode"]) == ("tls", "certificate_invalid", "starttls")
+    assert counts(frame) == (6, 0, 0)
