@@ -45,7 +45,8 @@ FAILURE_RES = (
     re.compile(r"^telnet: (?:Unable to connect to remote host|connect to address [\w.:]+|could not resolve \S+): (.*)$"),
     re.compile(r'^nc: (?:connect to \S+ port (\d+) \(tcp\) failed|getaddrinfo(?: for host "[^"]*" port \d+)?): (.*)$'),
     re.compile(r"^Ncat: (.*(?:refused|TIMEOUT|timed out|resolve|unreachable|reset).*)$", re.I),
-    re.compile(r"^Could not open connection to the host, on port (\d+): (.*)$"),
+    # Windows telnet prints both on one line: "Connecting To host...Could not open connection ...".
+    re.compile(r"^(?:Connecting To \S+?\.\.\.)?Could not open connection to the host, on port (\d+): (.*)$"),
 )
 NOISE_LINES = ("Escape character is", "Ncat: Version", "^]", "telnet>", "Connection closed.")
 CLOSED_RE = re.compile(r"^Connection closed by (?:foreign|remote) host\.?$")

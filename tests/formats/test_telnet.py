@@ -91,3 +91,15 @@ def test_closed_without_reply(excerpt):
 
     got = row(frame)
     assert (got["failure_stage"], got["cause"]) == ("greeting", "server_disconnected")
+
+
+def test_windows_telnet_failure(excerpt):
+    text = """
+    C:\\Users\\ops>telnet smtp.example.com 587
+    Connecting To smtp.example.com...Could not open connection to the host, on port 587: Connect failed
+    """
+    frame = excerpt.sessions(text, format="telnet")
+
+    got = row(frame)
+    assert (got["failure_stage"], got["host"], got["port"]) == ("connect", "smtp.example.com", 587)
+    assert counts(frame) == (1, 1, 0)
