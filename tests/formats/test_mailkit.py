@@ -110,3 +110,21 @@ def test_starttls_handshake_same_session(excerpt):
     assert len(frame) == 1
     got = row(frame)
     assert (got["failure_stage"], got["cause"], got["tls_mode"]) == ("tls", "certificate_invalid", "starttls")
+
+
+def test_log_timestamps(excerpt):
+    text = """
+    2026-03-02T08:00:00Z Connected to smtp://smtp.example.com:25/?starttls=when-available
+    2026-03-02T08:00:00Z S: 220 smtp.example.com ESMTP
+    2026-03-02T08:00:00Z C: EHLO app
+    2026-03-02T08:00:01Z S: 250 smtp.example.com
+    2026-03-02T08:00:01Z C: MAIL FROM:<app@example.org>
+    2026-03-02T08:00:02Z S: 451 4.7.1 Greylisted, please try again in 300 seconds
+    """
+    frame = excerpt.sessions(text)
+
+    assert frame.attrs["files"][0]["format"] == "mailkit"
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("mail_from", "greylisted", 451)
+    assert got["start"].isoformat() == "2026-03-02T08:00:00+00:00"
+    assert got["duration_s"] == 2.0
