@@ -88,6 +88,11 @@ def auth_payload_note(mechanism: str, payload: str | None) -> tuple[str | None, 
         user, password = parts[1], parts[2]
         note = "empty_credentials" if user.lower() in placeholders or password.lower() in placeholders else None
         return (user or None), note
+    if mechanism == "LOGIN":
+        # The initial response of AUTH LOGIN, or its first answer, is the user name alone.
+        user = text.strip()
+        printable = user.isprintable() and "\0" not in user
+        return (user if printable and user else None), ("empty_credentials" if user.lower() in placeholders else None)
     if mechanism in ("XOAUTH2", "OAUTHBEARER"):
         match = re.search(r"user=([^\x01,]*)", text)
         user = match.group(1) if match else None

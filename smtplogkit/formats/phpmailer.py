@@ -41,7 +41,7 @@ from typing import Any
 from .. import replycodes as rc
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, NOTE, Event, Line
-from ..redact import redact_text
+from ..redact import REDACTED, auth_payload_note, redact_text
 from .base import ParseContext
 
 NAME = "phpmailer"
@@ -90,6 +90,8 @@ class _State:
         self.reply_continues = False
         self.in_options = False
         self.in_body = False
+        self.credential_lines = 0
+        self.credential_mechanism = ""
         self.errors: list[str] = []
         self.last_error: Event | None = None
 
@@ -197,6 +199,7 @@ def _server(line: Line, reply: str, state: _State, ctx: ParseContext) -> Iterato
             # Level 1 shows no commands, so a second 220 is the reply to STARTTLS.
             event.attrs["tls_mode"] = TlsMode.STARTTLS
         state.greeted = True
+        state.credential_lines = 0  # with replies shown, the 334 challenges mark the credentials
         state.reply_continues = bool(event.attrs.get("continued"))
         state.in_body = event.code == rc.START_MAIL_INPUT
         yield event
@@ -208,14 +211,32 @@ def _client(line: Line, command: str, state: _State, ctx: ParseContext) -> Itera
         state.in_body = command.strip() != "."
         ctx.noise(line)
         return
+    if state.credential_lines:
+        yield _credential(line, command, state, ctx)
+        return
     event = ctx.client(line, command, state.key())
     state.commands += 1
+    if event.verb == "AUTH" and not event.attrs.get("initial_response"):
+        # Level 1 shows no replies, so no 334 tells which lines are credentials: PHPMailer sends
+        # the user name and the password for LOGIN, one line for PLAIN and CRAM-MD5.
+        state.credential_mechanism = str(event.attrs.get("mechanism", ""))
+        state.credential_lines = 2 if state.credential_mechanism == "LOGIN" else 1
     state.reply_continues = False
     if event.verb:
         state.last_verb = event.verb
     if event.verb == "STARTTLS":
         event.attrs["tls_mode"] = TlsMode.STARTTLS
     yield event
+
+
+def _credential(line: Line, command: str, state: _State, ctx: ParseContext) -> Event:
+    attrs: dict[str, Any] = {}
+    if state.credential_mechanism == "LOGIN" and state.credential_lines == 2:
+        identity, _ = auth_payload_note("LOGIN", command.strip())
+        if identity:
+            attrs["identity"] = identity
+    state.credential_lines -= 1
+    return ctx.client(line, REDACTED, state.key(), **attrs)
 
 
 def _message(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterator[Event]:

@@ -44,7 +44,7 @@ def test_level_4_auth_failure(excerpt):
     assert (got["failure_stage"], got["cause"]) == ("auth", "auth_failed")
     assert (got["reply_code"], got["enhanced_code"]) == (535, "5.7.8")
     assert (got["host"], got["port"], got["tls_mode"]) == ("smtp.example.com", 465, "implicit")
-    assert got["auth_mechanism"] == "LOGIN"
+    assert (got["auth_mechanism"], got["identity"]) == ("LOGIN", "ops@example.org")
     assert got["start"].isoformat() == "2026-03-02T08:00:00+00:00"
     assert counts(frame) == (17, 10, 0)
 
@@ -179,3 +179,32 @@ def test_php5_warning_starttls_certificate(excerpt):
     got = row(frame)
     assert (got["failure_stage"], got["cause"], got["tls_mode"]) == ("tls", "certificate_invalid", "starttls")
     assert counts(frame) == (6, 0, 0)
+
+
+LEVEL_1 = (
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: EHLO web01\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: STARTTLS\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: EHLO web01\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: AUTH LOGIN\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: b3BzQGV4YW1wbGUub3Jn\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: SHVudGVyMi1zZWNyZXQ=\n"
+    "2026-03-02 08:00:01\tSMTP ERROR: Password command failed: 535-5.7.8 Username and Password not accepted. "
+    "For more information, go to\n"
+    "                   \t                  535 5.7.8  https://support.google.com/mail/?p=BadCredentials\n"
+    "2026-03-02 08:00:01\tSMTP Error: Could not authenticate.\n"
+    "2026-03-02 08:00:01\tCLIENT -> SERVER: QUIT\n"
+)
+
+
+def test_level_1_commands_only(excerpt):
+    frame = excerpt.sessions(LEVEL_1)
+    events = excerpt.events(LEVEL_1)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("auth", "auth_failed")
+    assert (got["reply_code"], got["enhanced_code"]) == (535, "5.7.8")
+    assert (got["identity"], got["auth_mechanism"], got["tls_mode"]) == ("ops@example.org", "LOGIN", "starttls")
+    texts = " ".join(events["text"].astype(str))
+    assert "b3BzQGV4YW1wbGUub3Jn" not in texts
+    assert "SHVudGVyMi1zZWNyZXQ=" not in texts
+    assert counts(frame) == (10, 0, 0)
