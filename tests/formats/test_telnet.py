@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
 
 
@@ -103,3 +105,20 @@ def test_windows_telnet_failure(excerpt):
     got = row(frame)
     assert (got["failure_stage"], got["host"], got["port"]) == ("connect", "smtp.example.com", 587)
     assert counts(frame) == (1, 1, 0)
+
+
+@pytest.mark.parametrize(("text", "stage", "cause"), [
+    ("telnet: could not resolve smtp.example.invalid/25: Name or service not known\n", "dns", "dns_nxdomain"),
+    ("nc: connect to mail.example.com port 25 (tcp) failed: Connection refused\n", "connect", "connect_refused"),
+    ('nc: getaddrinfo for host "mail.example.invalid" port 25: Name or service not known\n', "dns", "dns_nxdomain"),
+    ("Ncat: Version 7.94 ( https://nmap.org/ncat )\nNcat: TIMEOUT.\n", "connect", "connect_timeout"),
+    ("Ncat: Version 7.94 ( https://nmap.org/ncat )\nNcat: Connection refused.\n", "connect", "connect_refused"),
+])
+def test_client_failures(excerpt, text, stage, cause):
+    frame = excerpt.sessions(text)
+
+    assert frame.attrs["files"][0]["format"] == "telnet"
+    assert len(frame) == 1
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == (stage, cause)
+    assert counts(frame)[2] == 0
