@@ -15,7 +15,11 @@ port comes from a pasted shell command (``$ telnet mail.example.com 587``)
 or from nc's own lines; telnet itself never prints it.  Failures read
 ``telnet: Unable to connect to remote host: Connection refused``, ``nc:
 connect to host port 25 (tcp) failed: Connection timed out`` or ``Ncat:
-TIMEOUT.``.  A close after the 221 reply to QUIT is not a failure.
+TIMEOUT.``.  A close after the 221 reply to QUIT, or after a 421 that
+announced it, is not a failure (nc reports it as ``nc: write failed (0/2):
+Broken pipe`` when the user types on).  A session that connected and shows
+no reply at all ends as a server disconnection at the greeting, because
+telnet and nc return to the shell only when the server closes.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 
 from .. import replycodes as rc
 from ..labels import Stage, TlsMode
-from ..records import CONNECT, CONNECTED, NOTE, Event, Line
+from ..records import CONNECT, CONNECTED, LOCAL, NOTE, Event, Line
 from ._transcript import Transcript
 from .base import ParseContext
 
@@ -49,7 +53,7 @@ FAILURE_RES = (
     re.compile(r"^(?:Connecting To \S+?\.\.\.)?Could not open connection to the host, on port (\d+): (.*)$"),
 )
 NOISE_LINES = ("Escape character is", "Ncat: Version", "^]", "telnet>", "Connection closed.")
-CLOSED_RE = re.compile(r"^Connection closed by (?:foreign|remote) host\.?$")
+CLOSED_RE = re.compile(r"^Connection closed by (?:foreign|remote) host\.?$|^nc: (?:write|read) failed \(\d+/\d+\): (.*)$")
 
 
 def detect(sample: list[str]) -> float:
@@ -72,13 +76,40 @@ class _Telnet(Transcript):
         self.last_code: int | None = None
         self.connecting = False
         self.connect_failed = False
+        self.silent_since: Line | None = None  # the connect line of a session that has no reply yet
+        self.pending_end: Event | None = None
+
+    def new_session(self) -> int:
+        """Start a session, ending the previous one first."""
+        self.pending_end = self.end_silent()
+        return super().new_session()
+
+    def end_silent(self) -> Event | None:
+        """Return an error for a session that connected and ended with no reply and no error."""
+        line, self.silent_since = self.silent_since, None
+        if line is None:
+            return None
+        # nc and telnet exit when the server closes; a transcript with no reply ends that way.
+        return self.ctx.error(line, "connection closed before any reply", self.session,
+                              stage=Stage.GREETING.value, connected=True)
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
     """Turn a telnet or nc session into events."""
     state = _Telnet(ctx)
     for line in lines:
-        yield from _line(line, state, ctx)
+        for event in _line(line, state, ctx):
+            if state.pending_end is not None:
+                yield state.pending_end
+                state.pending_end = None
+            if event.direction != LOCAL or event.verb != CONNECTED:
+                state.silent_since = None
+            yield event
+    if state.pending_end is not None:
+        yield state.pending_end
+    end = state.end_silent()
+    if end is not None:
+        yield end
 
 
 def _line(line: Line, state: _Telnet, ctx: ParseContext) -> Iterator[Event]:
@@ -137,7 +168,9 @@ def _connected(line: Line, text: str, state: _Telnet, ctx: ParseContext) -> list
         state.new_session()
     state.connecting = False
     attrs["tls_mode"] = TlsMode.NONE  # telnet and nc speak plain text
-    return [ctx.local(line, CONNECTED, text, state.key(), **attrs)]
+    event = ctx.local(line, CONNECTED, text, state.key(), **attrs)
+    state.silent_since = line
+    return [event]
 
 
 def _failure(line: Line, text: str, state: _Telnet, ctx: ParseContext) -> list[Event] | None:
