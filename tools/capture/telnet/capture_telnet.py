@@ -50,7 +50,7 @@ TYPED: dict[str, list[str]] = {
     "connect_refused": [],
     "close_after_connect": [],
 }
-# Where a hand-typed session ends differently from the scenario's own labels.
+# Labels of hand-typed sessions that end differently from the scenario's own.
 EXPECTED: dict[str, dict[str, Any]] = {
     # Without STARTTLS or AUTH on offer the typed message goes through.
     "starttls_not_offered": {"failure_stage": "none", "cause": "ok"},
