@@ -51,7 +51,7 @@ EXCEPTION_RE = re.compile(
     r'^(?:Exception in thread "[^"]*" |Caused by: )?((?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error))(?:: ?(.*))?$'
 )
 FRAME_RE = re.compile(r"^\s*(?:at [\w$.<>/]+\(|\.\.\. \d+ (?:more|common frames omitted))")
-COMMAND_RE = re.compile(r"^(?:EHLO|HELO|STARTTLS|AUTH|MAIL FROM:|RCPT TO:|DATA$|QUIT$|RSET$|NOOP|BDAT)\b", re.I)
+COMMAND_RE = re.compile(r"^(?:(?:EHLO|HELO|STARTTLS|AUTH|DATA|QUIT|RSET|NOOP|BDAT)\b|MAIL FROM:|RCPT TO:)", re.I)
 
 EXCEPTION_STAGES: dict[str, Stage] = {
     "AuthenticationFailedException": Stage.AUTH,
@@ -180,7 +180,18 @@ def _debug(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterator[
         state.auth_failed = (line, text[len("DEBUG SMTP: "):])  # kept until the exception gives the reply
         return
     if text.startswith("DEBUG SMTP: EOF"):
-        yield _error(line, "connection closed: EOF", state, ctx, None)
+        # The server closed the connection while Jakarta Mail waited for a reply.
+        stage = None if state.greeted else Stage.GREETING
+        yield _error(line, "connection closed: EOF", state, ctx, stage, connected=True)
+        return
+    if text.startswith("DEBUG SMTP: got bad greeting"):
+        if state.error is not None:
+            ctx.noise(line)  # repeats the EOF or reply just read
+            return
+        yield _error(line, text[len("DEBUG SMTP: "):], state, ctx, Stage.GREETING, connected=True)
+        return
+    if text.startswith("DEBUG SMTP: STARTTLS required but not supported"):
+        yield _error(line, text[len("DEBUG SMTP: "):], state, ctx, Stage.STARTTLS, connected=True)
         return
     ctx.noise(line)  # extension list, provider set-up, address verification
 
@@ -233,7 +244,7 @@ def _exception(line: Line, match: re.Match, state: _State, ctx: ParseContext) ->
             wrapper.attrs["stage"] = stage.value
         ctx.noise(line)
         return
-    stage = EXCEPTION_STAGES.get(name)
+    stage = EXCEPTION_STAGES.get(name) or _message_stage(message)
     if name == "SocketTimeoutException" and "connect timed out" in message:
         stage = Stage.CONNECT
     if state.awaiting_exception is not False:
@@ -273,3 +284,12 @@ def _error(line: Line, text: str, state: _State, ctx: ParseContext, stage: Stage
 def _mark_plain(event: Event, state: _State) -> None:
     if state.open and not state.implicit and not state.starttls:
         event.attrs.setdefault("tls_mode", TlsMode.NONE)
+
+
+def _message_stage(message: str) -> Stage | None:
+    """Return the step a MessagingException's own wording names, if any."""
+    if message.startswith(("Got bad greeting", "Could not connect to SMTP host")):
+        return Stage.GREETING if "bad greeting" in message else None
+    if "STARTTLS" in message and "convert socket" not in message:
+        return Stage.STARTTLS
+    return None
