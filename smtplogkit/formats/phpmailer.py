@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -57,12 +58,17 @@ NEW_ERROR_RE = re.compile(r"^SMTP ERROR: (.*)$")
 CONNECTION_FAILED_RE = re.compile(r"^Connection failed\. (?:Error #\d+: )?(.*?)(?: \[[^\]]*line \d+\])?$")
 PHP_WARNING_RE = re.compile(r"^(?:PHP )?(?:Warning|Fatal error|Notice): (.*?)(?: in \S+ on line \d+)?$")
 EXCEPTION_CODE_RE = re.compile(r"SMTP code: (\d{3})")
+TIMED_OUT_RE = re.compile(r"^SMTP -> get_lines\(\): (?:select )?(?:timed-out|timelimit reached)")
 REPLY_START_RE = re.compile(r"(?<=\s)(?=[2-5]\d\d[ -])")
 APP_PREFIX_RE = re.compile(r"^(?:.*?Mailer Error:\s*|Message could not be sent\.?\s*(?:Mailer Error:)?\s*)")
 
+# Starts of PHPMailer's error messages (its English language strings) that applications print.
+PHPMAILER_ERRORS = ("SMTP Error:", "The following From address failed", "The following recipients failed",
+                    "SMTP server error:", "Could not authenticate", "Could not connect to SMTP host")
 NOISE_PREFIXES = (
     "SMTP INBOUND:", "SMTP -> get_lines()", "SMTP -> FROM SERVER: ", "Connection: closed", "Auth method",
     "Requested auth method", "SMTP NOTICE:", "Auth methods available", "Server -> Client", "CLIENT -> SMTP:",
+    "Connection: closing due to error",
     "SMTP -> get_lines", "Invalid address:",
 )
 
@@ -88,10 +94,12 @@ class _State:
         self.commands = 0
         self.last_verb: str | None = None
         self.reply_continues = False
-        self.in_options = False
+        self.options_depth = 0  # open "array (" levels of PHP's var_export of the stream options
         self.in_body = False
         self.credential_lines = 0
         self.credential_mechanism = ""
+        self.last_ts: datetime | None = None
+        self.repeating = False  # inside an error message printed a second time
         self.errors: list[str] = []
         self.last_error: Event | None = None
 
@@ -138,17 +146,26 @@ def _clean(text: str) -> str:
 def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
     raw = line.text
     text = _clean(raw)
-    if not raw[:1].isspace() and not text.startswith("error:"):
+    if not raw[:1].isspace() and not text.startswith(("error:", ",")):
+        state.repeating = False
         state.last_error = None if not _is_error_line(text) else state.last_error
-    if state.in_options:
-        if text.startswith(")"):
-            state.in_options = False
+    if state.options_depth:
+        state.options_depth += text.count("array (") - (1 if text.startswith(")") else 0)
         ctx.noise(line)  # PHP's var_export of the stream options
         return
 
     server = SERVER_RE.match(text)
+    if server and not server.group(1).strip():
+        yield from _no_reply(line, state, ctx)
+        return
     if server:
         yield from _server(line, server.group(1), state, ctx)
+        return
+    if TIMED_OUT_RE.match(text) or text == 'SMTP INBOUND: ""':
+        yield _read_failure(line, text, state, ctx)
+        return
+    if state.reply_continues and raw[:1].isspace() and _readable(text) != text:
+        ctx.noise(line)
         return
     if state.reply_continues and re.match(r"^[2-5]\d\d[ -]", text):
         yield from _server(line, text, state, ctx)  # a further line of a multi-line reply
@@ -162,6 +179,7 @@ def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
         yield from _opening(line, opening, state, ctx)
         return
     if text.startswith("Connection: opened"):
+        state.last_ts = line.ts
         yield ctx.local(line, CONNECTED, text, state.key())
         return
     yield from _message(line, text, state, ctx)
@@ -174,7 +192,7 @@ def _opening(line: Line, match: re.Match, state: _State, ctx: ParseContext) -> I
     if scheme == "ssl":
         attrs["tls_mode"] = TlsMode.IMPLICIT
     if rest.rstrip().endswith("array ("):
-        state.in_options = True
+        state.options_depth = 1
     yield ctx.local(line, CONNECT, line.text, state.session, **attrs)
 
 
@@ -192,6 +210,10 @@ def _server(line: Line, reply: str, state: _State, ctx: ParseContext) -> Iterato
         replies = [reply]
     for text in replies:
         event = ctx.server(line, text, state.key())
+        if event is None and _readable(text) != text:
+            ctx.noise(line)  # the server's TLS record, read as a reply after a failed handshake
+            state.reply_continues = True  # its further lines follow, indented
+            return
         if event is None:
             ctx.unrecognised(line)
             return
@@ -203,6 +225,27 @@ def _server(line: Line, reply: str, state: _State, ctx: ParseContext) -> Iterato
         state.reply_continues = bool(event.attrs.get("continued"))
         state.in_body = event.code == rc.START_MAIL_INPUT
         yield event
+
+
+def _read_failure(line: Line, text: str, state: _State, ctx: ParseContext) -> Event:
+    """Return the error for level 4's record of a read that timed out or found the connection closed."""
+    reason = "timed out waiting for a reply" if TIMED_OUT_RE.match(text) else "connection closed: empty read (EOF)"
+    stage = None if state.greeted else Stage.GREETING
+    return _error(line, f"{reason} ({text})", state, ctx, stage, connected=True)
+
+
+def _no_reply(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    """Handle ``SERVER -> CLIENT:`` with nothing after it: the read found no reply."""
+    if state.errors:
+        ctx.noise(line)  # level 4 said why just before
+        return
+    # NOTE: level 3 does not say why nothing came.  PHPMailer waits its Timelimit on a silent
+    # server but returns at once on a closed one, so a gap of 2 s or more is read as a timeout.
+    started = state.last_ts
+    waited = (line.ts - started).total_seconds() if line.ts and started else None
+    reason = "timed out waiting for a reply" if waited is not None and waited >= 2 else "connection closed before a reply"
+    stage = None if state.greeted else Stage.GREETING
+    yield _error(line, f"{reason} (empty SERVER -> CLIENT line)", state, ctx, stage, connected=True)
 
 
 def _client(line: Line, command: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
@@ -242,10 +285,15 @@ def _credential(line: Line, command: str, state: _State, ctx: ParseContext) -> E
 def _message(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
     state.reply_continues = False
     openssl_line = re.match(r"^error:[0-9A-Fa-f]{8}:", text) is not None
-    if (line.text[:1].isspace() or openssl_line) and state.last_error is not None and text:
+    # ErrorInfo keeps the newlines of the server's reply, so its later parts start with "," or a space.
+    continued = line.text[:1].isspace() or line.text[:1] == "," or openssl_line
+    if continued and state.repeating and text:
+        ctx.noise(line)  # the rest of an error message printed again
+        return
+    if continued and state.last_error is not None and text:
         # PHP puts OpenSSL's messages on lines of their own; PHPMailer indents them.
         extra = CONNECTION_FAILED_RE.match(f"Connection failed. {text}").group(1)
-        extra = re.sub(r" in \S+ on line \d+$", "", extra)
+        extra = _readable(re.sub(r" in \S+ on line \d+$", "", extra))
         state.last_error.text = f"{state.last_error.text} {redact_text(extra)}"
         return
     for pattern in (OLD_ERROR_RE, NEW_ERROR_RE, CONNECTION_FAILED_RE):
@@ -268,8 +316,15 @@ def _message(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterato
             return
         yield _error(line, message, state, ctx)
         return
-    if message.startswith("SMTP Error:"):
+    if message.startswith(PHPMAILER_ERRORS):
+        if message in state.errors:
+            state.repeating = True
+            ctx.noise(line)  # the application prints ErrorInfo again
+            return
         yield _error(line, message, state, ctx)
+        return
+    if message.startswith(("Message has been sent", "Message sent")):
+        ctx.noise(line)  # the application's own success line; the transcript shows the 250
         return
     if text.startswith(NOISE_PREFIXES) or not text:
         ctx.noise(line)
@@ -281,16 +336,17 @@ def _message(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterato
 
 
 def _error(line: Line, message: str, state: _State, ctx: ParseContext, stage: Stage | None = None, *,
-           from_wording: bool = True) -> Event:
+           from_wording: bool = True, connected: bool = False) -> Event:
     """Return the error event for a message, with the given stage or else the one its wording names."""
     if stage is None and from_wording:
         stage = _stage(message)
     code = _reply_code(message)
     state.errors.append(message)
     attrs: dict[str, Any] = {}
-    if stage is not None and stage not in (Stage.CONNECT, Stage.DNS):
+    if connected or (stage is not None and stage not in (Stage.CONNECT, Stage.DNS)):
         attrs["connected"] = True
-    event = ctx.error(line, message, state.key(), stage=stage.value if stage else None, code=code, **attrs)
+    event = ctx.error(line, _readable(message), state.key(), stage=stage.value if stage else None, code=code,
+                      **attrs)
     state.last_error = event
     return event
 
@@ -314,4 +370,14 @@ def _reply_code(message: str) -> int | None:
 
 
 def _is_error_line(text: str) -> bool:
-    return any(p.match(text) for p in (OLD_ERROR_RE, NEW_ERROR_RE, CONNECTION_FAILED_RE, PHP_WARNING_RE))
+    if any(p.match(text) for p in (OLD_ERROR_RE, NEW_ERROR_RE, CONNECTION_FAILED_RE, PHP_WARNING_RE)):
+        return True
+    return APP_PREFIX_RE.sub("", text).startswith(PHPMAILER_ERRORS)
+
+
+def _readable(text: str) -> str:
+    """Return ``text`` cut before the first unreadable byte (a TLS record read as a reply)."""
+    for index, char in enumerate(text):
+        if char == "\ufffd" or (ord(char) < 32 and char != "\t"):
+            return f"{text[:index].rstrip()} <unreadable bytes>"
+    return text
