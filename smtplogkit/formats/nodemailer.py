@@ -5,7 +5,7 @@ Notes
 Nodemailer has printed its SMTP transcript in three shapes over the years,
 and users paste all of them:
 
-* ``logger: true, debug: true`` (v2 and later) writes one line per log call
+* ``logger: true, debug: true`` in current versions writes one line per log call
   through a small bunyan-like logger: ``[2026-03-02 08:00:00] DEBUG [sid] C:
   EHLO ...`` and ``... S: 250-...``.  The time is UTC, cut to seconds.  The
   ``[sid]`` is a random id per SMTP connection (pooled connections also get
@@ -13,20 +13,22 @@ and users paste all of them:
   Error: ...``) belong to the connection that was last active.  Nodemailer
   prints ``/* secret */`` in place of the password inside AUTH payloads and
   logs every line of the message body; body lines are counted as noise.
-* Old versions (v0.7, v1) print a header ``SERVER 1:`` or ``CLIENT 1:`` and
+* Older versions print a header ``SERVER 1:`` or ``CLIENT 1:`` and
   then the data after ``└──``, with the further lines of a multi-line reply
   indented by three spaces.
-* ``transport.on('log', console.log)`` in v1 dumps ``{ type: 'server',
-  message: '...' }`` objects.  A multi-line reply is one JavaScript string
+* Older versions also emit ``log`` events, which applications print with
+  ``transport.on('log', console.log)`` as ``{ type: 'server', message:
+  '...' }`` objects.  A multi-line reply is one JavaScript string
   with ``\\n`` escapes, and terminals wrap long ones in the middle of a word,
   so a wrapped line is joined to the one before it without a space.
 
 Failures end with an error object.  Node.js prints it as ``Error: Invalid
 login: 535 ...`` followed by ``at`` stack frames and ``{ code: 'EAUTH',
-response: ..., responseCode: 535, command: 'AUTH PLAIN' }``; an OpenSSL
+response: ..., responseCode: 535, command: 'AUTH PLAIN' }``.  An OpenSSL
 message that ends in a newline gives the bracketed form ``[Error:
 ...wrong version number...\\n] { code: 'ESOCKET', command: 'CONN' }``, and
-Node.js before v7 printed ``{ [Error: ...] code: ... }`` on one line.  The
+older Node.js versions printed ``{ Error: ...`` and ``{ [Error: ...] code:
+... }``.  The
 object's ``command`` field names the step that failed (``CONN`` is the
 connection, TLS handshake and greeting) and ``responseCode`` the reply.  The
 same error is often printed three times (the logger's ``WARN`` line, its
@@ -383,7 +385,7 @@ def _start_error(line: Line, state: _State) -> bool:
     """Start reading a printed error object if the line opens one; return whether it did."""
     text = line.text.strip()
     if text.startswith("{ "):
-        text = text[2:]  # Node.js before v10 opened the object before the error: "{ Error: ..." or "{ [Error: ...]"
+        text = text[2:]  # older Node.js opened the object before the error: "{ Error: ..." or "{ [Error: ...]"
     bracketed = text.startswith("[")
     named = ERROR_NAME_RE.match(text[1:] if bracketed else text)
     if named is None or not (line.text.startswith(("Error", "[", "{ ")) or named.group(1) != "Error"):
