@@ -1,6 +1,7 @@
 """Run Jakarta Mail, PHPMailer, telnet and nc against local servers and read what they print.
 
-Each case is skipped when its client is not installed.  The capture scripts
+Each case is skipped when its client is not installed or this machine cannot
+create a network namespace, in which the capture scripts run.  The capture scripts
 write the logs and the labels their scenario defines; the reader must give
 those labels.
 """
@@ -28,7 +29,10 @@ RUNS = [
 
 
 def _missing(files: list[Path], programs: list[str]) -> list[str]:
-    return [str(f) for f in files if not f.exists()] + [p for p in programs if shutil.which(p) is None]
+    missing = [str(f) for f in files if not f.exists()] + [p for p in programs if shutil.which(p) is None]
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True, check=False).returncode != 0:
+        missing.append("network namespaces (unshare -rn)")
+    return missing
 
 
 @pytest.mark.parametrize(("client", "script", "scenarios", "files", "programs"), RUNS, ids=[r[0] for r in RUNS])

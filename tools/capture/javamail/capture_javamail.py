@@ -7,7 +7,8 @@ that server.  The CA of the test certificates goes into a PKCS#12 trust
 store for the JVM, except for the untrusted-certificate scenario.  The log
 goes to ``tests/captures/javamail/<scenario>.<mode>.log`` through
 ``tools/capture/capture.py``'s ``capture`` function, with the scenario's
-labels in ``expected.jsonl``.
+labels in ``expected.jsonl``.  The script re-runs itself in a private network
+namespace (``unshare -rn``), so the servers can take ports 465 and 587.
 
 Usage (needs a JDK 11 or newer and ``libjakarta-mail-java``)::
 
@@ -29,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import capture as catalogue  # noqa: E402 - tools/capture/capture.py, found through the path above
+import netns  # noqa: E402
 from servers import FAKE_PASSWORD, FAKE_USER, Endpoint  # noqa: E402
 
 OUT = HERE.parents[2] / "tests" / "captures"
@@ -93,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     """Capture the selected scenarios and merge their labels into expected.jsonl."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
+    parser.add_argument(netns.INSIDE_FLAG, action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=OUT, help=f"folder that gets javamail/ (default {OUT})")
     args = parser.parse_args(argv)
 
@@ -102,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(jar) for jar in JARS if not jar.exists()] + [p for p in ("java", "keytool") if not shutil.which(p)]
     if missing:
         parser.error(f"not installed: {', '.join(missing)}; install a JDK and libjakarta-mail-java")
+
+    if not args.inside_netns:
+        return netns.rerun(Path(__file__).resolve(), sys.argv[1:] if argv is None else argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log

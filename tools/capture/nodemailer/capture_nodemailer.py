@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import capture as catalogue  # noqa: E402 - tools/capture/capture.py, found through the path above
+import netns  # noqa: E402
 import servers  # noqa: E402
 from servers import FAKE_PASSWORD, FAKE_TOKEN, FAKE_USER, RECIPIENT, SENDER, Endpoint  # noqa: E402
 
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"folder that gets nodemailer/ (default {OUT})")
-    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(netns.INSIDE_FLAG, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     unknown = set(args.names) - set(PLAN)
@@ -129,11 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}; known: {', '.join(PLAN)}")
     if shutil.which("node") is None:
         parser.error("node is not installed; install Node.js 18 or newer first")
-    if not args.inside:
-        # Re-run inside a private network namespace with only loopback up.
-        command = (f"ip link set lo up && exec {shlex.quote(sys.executable)} {shlex.quote(str(Path(__file__)))}"
-                   f" --inside --out {shlex.quote(str(args.out))} {' '.join(args.names)}")
-        return subprocess.run(["unshare", "-rn", "sh", "-c", command], check=False).returncode
+    if not args.inside_netns:
+        return netns.rerun(Path(__file__).resolve(), sys.argv[1:] if argv is None else argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log

@@ -7,7 +7,8 @@ application meets that server.  The test CA is passed as the ``cafile``
 stream option, except for the untrusted-certificate scenario.  The log goes
 to ``tests/captures/phpmailer/<scenario>.<mode>.log`` through
 ``tools/capture/capture.py``'s ``capture`` function, with the scenario's
-labels in ``expected.jsonl``.
+labels in ``expected.jsonl``.  The script re-runs itself in a private network
+namespace (``unshare -rn``), so the servers can take ports 465 and 587.
 
 Usage (needs ``php-cli`` and ``libphp-phpmailer``)::
 
@@ -30,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import capture as catalogue  # noqa: E402 - tools/capture/capture.py, found through the path above
+import netns  # noqa: E402
 from servers import FAKE_PASSWORD, FAKE_USER, Endpoint  # noqa: E402
 
 OUT = HERE.parents[2] / "tests" / "captures"
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     """Capture the selected scenarios and merge their labels into expected.jsonl."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
+    parser.add_argument(netns.INSIDE_FLAG, action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=OUT, help=f"folder that gets phpmailer/ (default {OUT})")
     args = parser.parse_args(argv)
 
@@ -89,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}; known: {', '.join(PLAN)}")
     if shutil.which("php") is None or not AUTOLOAD.exists():
         parser.error("not installed: php-cli or libphp-phpmailer")
+
+    if not args.inside_netns:
+        return netns.rerun(Path(__file__).resolve(), sys.argv[1:] if argv is None else argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log

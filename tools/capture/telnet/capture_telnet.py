@@ -7,7 +7,9 @@ a terminal which echoes the typed commands, and feeds it one command every
 0.4 seconds.  What the terminal showed is saved to
 ``tests/captures/telnet/<scenario>.<telnet|nc>.log`` through
 ``tools/capture/capture.py``'s ``capture`` function, and the scenario's
-labels go to ``expected.jsonl`` beside the logs.
+labels go to ``expected.jsonl`` beside the logs.  The script re-runs itself
+in a private network namespace (``unshare -rn``), so the server can take
+port 587.
 
 Usage (needs the ``telnet`` and ``netcat-openbsd`` packages and ``script``
 from util-linux)::
@@ -32,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import capture as catalogue  # noqa: E402 - tools/capture/capture.py, found through the path above
+import netns  # noqa: E402
 from servers import RECIPIENT, SENDER, Endpoint  # noqa: E402
 
 OUT = HERE.parents[2] / "tests" / "captures"
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     """Capture the selected scenarios and merge their labels into expected.jsonl."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
+    parser.add_argument(netns.INSIDE_FLAG, action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=OUT, help=f"folder that gets telnet/ (default {OUT})")
     args = parser.parse_args(argv)
 
@@ -93,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     missing = [name for name in ("telnet", "nc", "script") if shutil.which(name) is None]
     if missing:
         parser.error(f"not installed: {', '.join(missing)}; install telnet, netcat-openbsd and util-linux")
+
+    if not args.inside_netns:
+        return netns.rerun(Path(__file__).resolve(), sys.argv[1:] if argv is None else argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
