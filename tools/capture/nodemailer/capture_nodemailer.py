@@ -36,7 +36,6 @@ sys.path.insert(0, str(HERE.parent))
 
 import capture as catalogue  # noqa: E402 - tools/capture/capture.py, found through the path above
 import netns  # noqa: E402
-import servers  # noqa: E402
 from servers import FAKE_PASSWORD, FAKE_TOKEN, FAKE_USER, RECIPIENT, SENDER, Endpoint  # noqa: E402
 
 OUT = HERE.parents[2] / "tests" / "captures"
