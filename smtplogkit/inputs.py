@@ -166,8 +166,8 @@ def open_lines(source: Source, decoded: Decoded) -> Iterator[str]:
 
     Encodings: UTF-8 (with or without BOM), UTF-16 with BOM, and latin-1 as the
     fallback for bytes that are not UTF-8 (a warning is recorded).  A file
-    whose first 64 KiB are more than 1% NUL bytes, without a UTF-16 BOM, is
-    reported as binary and yields nothing; fewer NUL bytes are read as
+    without a UTF-16 BOM whose first 64 KiB are more than 1% NUL bytes is
+    reported as binary and yields nothing.  Fewer NUL bytes are read as
     U+FFFD.  CRLF and lone CR line ends are accepted.
     """
     if source.stream is not None:
@@ -206,8 +206,8 @@ def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[s
         for raw in text:
             yield raw.rstrip("\r\n")
         return
-    # A few NUL bytes are garbage inside a text log (PHPMailer prints the TLS alert it reads
-    # as a reply); many of them mean a binary file or UTF-16 without a byte order mark.
+    # A few NUL bytes are garbage inside a text log, such as the TLS alert PHPMailer prints as a
+    # reply.  Many of them mean a binary file, or UTF-16 without a byte order mark.
     if head.count(b"\x00") * BINARY_NUL_SHARE > len(head):
         decoded.encoding = "binary"
         message = f"{name}: binary data (NUL bytes and no UTF-16 byte order mark), not read"
