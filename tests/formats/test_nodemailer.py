@@ -150,6 +150,12 @@ def test_wrapped_objects(excerpt):
      "    at Object.checkServerIdentity (node:tls:316:12) {\n  reason: \"Host: smtp.example.com. is not in the "
      "cert's altnames: DNS:*.hosting.example\",\n  host: 'smtp.example.com',\n  code: 'ESOCKET',\n"
      "  command: 'CONN'\n}\n", "tls", "certificate_invalid", None),
+    ("[Error: 40E7B2D8B57F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:"
+     "../deps/openssl/openssl/ssl/record/ssl3_record.c:354:] { library: 'SSL routines', reason: 'wrong version "
+     "number', code: 'ESOCKET', command: 'CONN' }\n", "tls", "tls_mode_mismatch", None),
+    ("Error: Connection timeout\n    at SMTPConnection._formatError (/app/node_modules/nodemailer/lib/"
+     "smtp-connection/index.js:784:19) {\n  code: 'ETIMEDOUT',\n  command: 'CONN'\n}\n",
+     "connect", "connect_timeout", None),
     ("Error: Missing credentials for \"PLAIN\"\n    at SMTPConnection._formatError (/app/node_modules/nodemailer/"
      "lib/smtp-connection/index.js:790:19) {\n  code: 'EAUTH',\n  command: 'API'\n}\n", "auth", "client_error", None),
 ])
