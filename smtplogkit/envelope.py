@@ -3,7 +3,8 @@
 Recognised envelopes, which may nest (docker compose around a timestamped
 container line, for example):
 
-* docker compose: ``service-1  | text``, giving ``container``;
+* docker compose: ``service-1  | text``, giving ``container``, and pm2's
+  ``0|app  | text``, giving the app name as ``container``;
 * Docker json-file objects: ``{"log": "...", "stream": ..., "time": ...}``;
 * Kubernetes CRI: ``2026-03-02T08:00:00.123456789Z stderr F text``;
 * ``docker logs -t`` timestamps: ``2026-03-02T08:00:00.123456789Z text``;
@@ -33,6 +34,7 @@ from .records import Line
 MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 
 COMPOSE_RE = re.compile(r"^([A-Za-z0-9][\w.-]*)\s+\|\s?(.*)$")
+PM2_RE = re.compile(r"^\d+\|([\w.@-]+)\s*\| ?(.*)$")
 CRI_RE = re.compile(r"^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)) (stdout|stderr) ([FP]) ?(.*)$")
 ISO_SYSLOG_RE = re.compile(
     r"^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?) (\S+) ([\w./@-]+?)(?:\[(\d+)\])?: (.*)$"
@@ -117,8 +119,8 @@ def _strip_once(line: Line, options: EnvelopeOptions) -> bool:
     if first == "{" and text.startswith('{"log"'):
         return _strip_docker_json(line, options)
 
-    if first.isdigit():
-        return _strip_digit_prefix(line, options)
+    if first.isdigit() and _strip_digit_prefix(line, options):
+        return True
 
     if first in MONTHS_FIRST and text[:3] in MONTHS:
         match = BSD_SYSLOG_RE.match(text)
@@ -149,7 +151,7 @@ def _strip_once(line: Line, options: EnvelopeOptions) -> bool:
             return True
 
     if "|" in text[:64] and line.container is None:
-        match = COMPOSE_RE.match(text)
+        match = COMPOSE_RE.match(text) or PM2_RE.match(text)
         if match:
             line.container = match.group(1)
             line.text = match.group(2)

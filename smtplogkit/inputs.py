@@ -30,6 +30,7 @@ NOT_LOG_SUFFIXES = frozenset({
     ".html", ".htm", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".pdf", ".parquet", ".csv",
     ".tsv", ".xlsx", ".zip", ".tar", ".pem", ".crt", ".key", ".sh",
 })
+BINARY_NUL_SHARE = 100  # more than one NUL byte in this many of a file's first 64 KiB: binary
 COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
 TEMPLATE_RE = re.compile(r"\{(\w+)\}")
 ROTATION_RE = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<ext>\.(?:gz|bz2|xz))?$")
@@ -165,9 +166,10 @@ def open_lines(source: Source, decoded: Decoded) -> Iterator[str]:
     """Yield the lines of a source, decompressed and decoded, without line ends.
 
     Encodings: UTF-8 (with or without BOM), UTF-16 with BOM, and latin-1 as the
-    fallback for bytes that are not UTF-8 (a warning is recorded).  A file that
-    holds NUL bytes without a UTF-16 BOM is reported as binary and yields
-    nothing.  CRLF and lone CR line ends are accepted.
+    fallback for bytes that are not UTF-8 (a warning is recorded).  A file
+    without a UTF-16 BOM whose first 64 KiB are more than 1% NUL bytes is
+    reported as binary and yields nothing.  Fewer NUL bytes are read as
+    U+FFFD.  CRLF and lone CR line ends are accepted.
     """
     if source.stream is not None:
         for raw in source.stream:
@@ -210,7 +212,9 @@ def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[s
         decoded.encoding = "utf-16"
         yield from _decode_utf16(head, handle, name, decoded)
         return
-    if b"\x00" in head:
+    # A few NUL bytes are garbage inside a text log, such as the TLS alert PHPMailer prints as a
+    # reply.  Many of them mean a binary file, or UTF-16 without a byte order mark.
+    if head.count(b"\x00") * BINARY_NUL_SHARE > len(head):
         decoded.encoding = "binary"
         message = f"{name}: binary data (NUL bytes and no UTF-16 byte order mark), not read"
         decoded.warnings.append(message)
@@ -229,7 +233,7 @@ def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[s
             if fallback_line is None:
                 fallback_line = number
         encoding = "utf-8"
-        yield text.rstrip("\r\n")
+        yield text.rstrip("\r\n").replace("\x00", "\ufffd")
     decoded.encoding = "utf-8" if fallback_line is None else "utf-8 with latin-1 fallback"
     if fallback_line is not None:
         message = f"{name}:{fallback_line}: bytes that are not UTF-8, read as latin-1 from this line on where needed"

@@ -31,6 +31,9 @@ GOOGLE_TOKEN_RE = re.compile(r"\bya29\.[A-Za-z0-9._-]+")
 # as it is; one search here saves three substitutions on most lines.
 SECRET_HINT_RE = re.compile(r"://|pass|pwd|secret|token|api_?key|bearer|ya29\.", re.IGNORECASE)
 BASE64_LINE_RE = re.compile(r"^[A-Za-z0-9+/]{4,}={0,2}$")
+# Nodemailer's logger prints this in place of the password or token inside an
+# AUTH payload: the client did send a credential, it is only hidden.
+CLIENT_MASKS = ("/* secret */",)
 
 
 def decode_base64(payload: str) -> bytes | None:
@@ -81,6 +84,8 @@ def auth_payload_note(mechanism: str, payload: str | None) -> tuple[str | None, 
     if raw is None:
         return None, None
     text = raw.decode("utf-8", "replace")
+    for mask in CLIENT_MASKS:
+        text = text.replace(mask, "masked-by-client")
     placeholders = {"", "undefined", "null", "none", "nil"}
 
     mechanism = mechanism.upper()
@@ -91,6 +96,11 @@ def auth_payload_note(mechanism: str, payload: str | None) -> tuple[str | None, 
         user, password = parts[1], parts[2]
         note = "empty_credentials" if user.lower() in placeholders or password.lower() in placeholders else None
         return (user or None), note
+    if mechanism == "LOGIN":
+        # The initial response of AUTH LOGIN, or its first answer, is the user name alone.
+        user = text.strip()
+        printable = user.isprintable() and "\0" not in user
+        return (user if printable and user else None), ("empty_credentials" if user.lower() in placeholders else None)
     if mechanism in ("XOAUTH2", "OAUTHBEARER"):
         match = re.search(r"user=([^\x01,]*)", text)
         user = match.group(1) if match else None

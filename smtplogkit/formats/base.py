@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import replycodes as rc
 from ..records import CLIENT, ERROR, LOCAL, NOTE, SERVER, Event, Line
-from ..redact import REDACTED, redact_command, redact_text
+from ..redact import REDACTED, auth_payload_note, redact_command, redact_text
 from ..sessions import auth_attrs
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class ParseContext:
     warnings: list[str] = field(default_factory=list)
     file_date: date | None = None
     _awaiting_auth: dict[Any, bool] = field(default_factory=dict)
+    _login_user_due: dict[Any, bool] = field(default_factory=dict)
     _day: dict[Any, tuple[date, time]] = field(default_factory=dict)
     kinds: Counter = field(default_factory=Counter)
 
@@ -85,6 +86,11 @@ class ParseContext:
         command = command.rstrip("\r\n")
         if self._awaiting_auth.get(session):
             self._awaiting_auth[session] = False
+            if self._login_user_due.pop(session, False):
+                # AUTH LOGIN's first answer is the user name, which may be kept (the password may not).
+                identity, _ = auth_payload_note("LOGIN", command.strip())
+                if identity:
+                    attrs = {"identity": identity, **attrs}
             return Event(line.number, CLIENT, redact_command(command, in_auth=True), session, line.ts, "AUTH-DATA", attrs=attrs)
 
         match = COMMAND_RE.match(command)
@@ -94,6 +100,7 @@ class ParseContext:
             mechanism = parts[1] if len(parts) > 1 else ""
             payload = parts[2] if len(parts) > 2 else None
             attrs = {**auth_attrs(mechanism, payload), "initial_response": payload is not None, **attrs}
+            self._login_user_due[session] = mechanism.upper() == "LOGIN" and payload is None
         return Event(line.number, CLIENT, redact_command(command), session, line.ts, verb, attrs=attrs)
 
     def server(self, line: Line, reply: str, session: Any, **attrs: Any) -> Event | None:

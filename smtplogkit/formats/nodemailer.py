@@ -1,0 +1,536 @@
+"""Nodemailer's transcripts and the error objects Node.js prints for a failed send.
+
+Notes
+-----
+Nodemailer has printed its SMTP transcript in three shapes over the years,
+and users paste all of them:
+
+* ``logger: true, debug: true`` in current versions writes one line per log call
+  through a small bunyan-like logger: ``[2026-03-02 08:00:00] DEBUG [sid] C:
+  EHLO ...`` and ``... S: 250-...``.  The time is UTC, cut to seconds.  The
+  ``[sid]`` is a random id per SMTP connection (pooled connections also get
+  ``[#1]``); lines without one (``Sending message <id> to <rcpt>``, ``Send
+  Error: ...``) belong to the connection that was last active.  Nodemailer
+  prints ``/* secret */`` in place of the password inside AUTH payloads and
+  logs every line of the message body; body lines are counted as noise.
+* Older versions print a header ``SERVER 1:`` or ``CLIENT 1:`` and
+  then the data after ``└──``, with the further lines of a multi-line reply
+  indented by three spaces.
+* Older versions also emit ``log`` events, which applications print with
+  ``transport.on('log', console.log)`` as ``{ type: 'server', message:
+  '...' }`` objects.  A multi-line reply is one JavaScript string
+  with ``\\n`` escapes, and terminals wrap long ones in the middle of a word,
+  so a wrapped line is joined to the one before it without a space.
+
+Failures end with an error object.  Node.js prints it as ``Error: Invalid
+login: 535 ...`` followed by ``at`` stack frames and ``{ code: 'EAUTH',
+response: ..., responseCode: 535, command: 'AUTH PLAIN' }``.  An OpenSSL
+message that ends in a newline gives the bracketed form ``[Error:
+...wrong version number...\\n] { code: 'ESOCKET', command: 'CONN' }``, and
+older Node.js versions printed ``{ Error: ...`` and ``{ [Error: ...] code:
+... }``.  The
+object's ``command`` field names the step that failed (``CONN`` is the
+connection, TLS handshake and greeting) and ``responseCode`` the reply.  The
+same error is often printed three times (the logger's ``WARN`` line, its
+``Send Error:`` line and the application's ``console.error``); repeats are
+counted as noise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ..labels import Stage, TlsMode
+from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line
+from .base import ParseContext
+
+NAME = "nodemailer"
+DESCRIPTION = "Nodemailer logger/debug output (all versions), its log-event objects and Node.js error objects"
+CLIENT = "nodemailer"
+PRIORITY = 5
+
+LOGGER_RE = re.compile(
+    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) ?"
+    r"(?:\[#(\w+)\] )?(?:\[([\w-]+)\] )?(?:(C|S): ?)?(.*)$"
+)
+BOX_HEADER_RE = re.compile(r"^(SERVER|CLIENT) (\d+):\s*$")
+BOX_DATA = "└──"
+EVENT_OBJECT_RE = re.compile(r"^\s*\{?\s*type: '(server|client|\w+)',?\s*(?:message: '(.*))?$")
+MESSAGE_FIELD_RE = re.compile(r"^\s*message: '(.*)$")
+# "Error: text" and "Error [ERR_TLS_CERT_ALTNAME_INVALID]: text", after any "{ [" or "[".
+ERROR_NAME_RE = re.compile(r"^(\w*Error)(?: \[([A-Z_\d]+)\])?: (.*)$")
+FIELD_RE = re.compile(r"^\s*\{?\s*(\w+): (.*?),?\s*(?:\})?$")
+FRAME_RE = re.compile(r"^\s+at \S")
+RESOLVED_RE = re.compile(r"^Resolved (\S+) as (\S+)")
+ESTABLISHED_RE = re.compile(r"^(Secure c|C)onnection established to (\S+?):(\d+)$")
+USER_RE = re.compile(r'^User "([^"]*)" (authenticated|failed to authenticate)')
+SEND_ERROR_RE = re.compile(r"^Send [Ee]rror(?: for <[^>]*>)?: (.*)$")
+ADDRESS_PORT_RE = re.compile(r"\b(?:connect|read|write) [A-Z]+ (\[?[\w.:-]+?\]?):(\d+)\b")
+REPLY_IN_TEXT_RE = re.compile(r"(?:^|: |- )([45]\d\d)\b|\b([45]\d\d)[ -][245]\.\d")
+QUOTED_RE = re.compile(r"^'(.*)'$|^\"(.*)\"$")
+
+NOISE_PREFIXES = (
+    "Creating transport:", "Sending mail using", "SMTP handshake finished", "Closing connection to the server",
+    "Sending message <", "Connection closed", "Discarded ", "Server closed the idle connection",
+)
+
+# The error object's ``command`` field, and phrases of nodemailer's own messages, name the failed step.
+COMMAND_STAGES: dict[str, Stage] = {
+    "EHLO": Stage.EHLO, "HELO": Stage.EHLO, "LHLO": Stage.EHLO, "STARTTLS": Stage.STARTTLS,
+    "AUTH": Stage.AUTH, "API": Stage.AUTH, "MAIL FROM": Stage.MAIL_FROM, "RCPT TO": Stage.RCPT_TO,
+    "DATA": Stage.DATA, "BDAT": Stage.DATA,
+}
+MESSAGE_STAGES: tuple[tuple[re.Pattern, Stage], ...] = (
+    (re.compile(r"^Invalid login|^Missing credentials|authentication|^Can't create new access token", re.I), Stage.AUTH),
+    (re.compile(r"^Mail command failed"), Stage.MAIL_FROM),
+    (re.compile(r"^Recipient command failed|all recipients were rejected"), Stage.RCPT_TO),
+    (re.compile(r"^Data command failed|^Message failed"), Stage.DATA),
+    (re.compile(r"^Greeting never received|^Invalid greeting"), Stage.GREETING),
+    (re.compile(r"^Connection timeout"), Stage.CONNECT),
+)
+TLS_WORDS = re.compile(r"SSL routines|wrong version number|certificate|\bTLS\b|handshake", re.I)
+
+
+@dataclass
+class _Session:
+    key: Any
+    transcript: bool = False
+    greeted: bool = False
+    last_verb: str | None = None
+    errors: dict[str, Event] = field(default_factory=dict)
+
+
+@dataclass
+class _ErrorObject:
+    line: Line
+    name: str
+    message: str
+    session: Any
+    open_bracket: bool = False
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _LogObject:
+    """A ``{ type: ..., message: '...' }`` object being read; ``message`` is None until its field starts."""
+
+    line: Line
+    kind: str = ""
+    message: str | None = None
+
+
+class _State:
+    def __init__(self) -> None:
+        self.counter = 0
+        self.current: _Session | None = None
+        self.by_key: dict[Any, _Session] = {}
+        self.box_direction: str | None = None
+        self.log_object: _LogObject | None = None
+        self.error: _ErrorObject | None = None
+
+    def session(self, key: Any | None = None) -> _Session:
+        if key is None:
+            if self.current is None:
+                self.current = self._new(("nodemailer", self._next()))
+            return self.current
+        if key not in self.by_key:
+            self.by_key[key] = _Session(key)
+        self.current = self.by_key[key]
+        return self.current
+
+    def fresh(self) -> _Session:
+        self.current = self._new(("nodemailer", self._next()))
+        return self.current
+
+    def _new(self, key: Any) -> _Session:
+        session = _Session(key)
+        self.by_key[key] = session
+        return session
+
+    def _next(self) -> int:
+        self.counter += 1
+        return self.counter
+
+
+def detect(sample: list[str]) -> float:
+    """Score how much of the sample looks like nodemailer output."""
+    logger_lines = sum(1 for text in sample if LOGGER_RE.match(text) and ("] C: " in text or "] S: " in text
+                                                                          or "Creating transport" in text
+                                                                          or "Connection established" in text))
+    box = sum(1 for text in sample if BOX_HEADER_RE.match(text) or text.startswith(BOX_DATA))
+    objects = sum(1 for text in sample if re.search(r"type: '(?:server|client)'", text))
+    errors = sum(1 for text in sample if re.search(
+        r"code: '(?:EAUTH|ESOCKET|ECONNECTION|ETIMEDOUT|EENVELOPE|EMESSAGE|EDNS|ETLS|EPROTOCOL)'|"
+        r"command: '(?:CONN|API|AUTH \w+)'|^Error: Invalid login: \d{3}|\[AuthError: |Greeting never received", text))
+    hits = logger_lines + box + objects + errors
+    if not hits:
+        return 0.0
+    return min(1.0, 0.5 + hits / max(len(sample), 1))
+
+
+def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
+    """Turn nodemailer transcript and error lines into events."""
+    state = _State()
+    for line in lines:
+        yield from _line(line, state, ctx)
+    yield from _flush_object(state, ctx)
+    yield from _finish_error(state, ctx)
+
+
+def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    text = line.text
+    if state.log_object is not None:
+        used = yield from _continue_object(line, state, ctx)
+        if used:
+            return
+    if state.error is not None:
+        if _error_detail(line, state.error, ctx):
+            return
+        yield from _finish_error(state, ctx)
+
+    match = LOGGER_RE.match(text)
+    if match:
+        yield from _logger_line(line, match, state, ctx)
+        return
+    continued_reply = state.box_direction and text.startswith("   ") and not FRAME_RE.match(text)
+    if BOX_HEADER_RE.match(text) or text.startswith(BOX_DATA) or continued_reply:
+        yield from _box_line(line, state, ctx)
+        return
+    if EVENT_OBJECT_RE.match(text) or text.strip() == "{":
+        yield from _start_object(line, state, ctx)
+        return
+    if _start_error(line, state):
+        return
+    yield from _other_line(line, state, ctx)
+
+
+# The bunyan-like logger --------------------------------------------------------
+
+def _logger_line(line: Line, match: re.Match, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    line.ts = line.ts or datetime.fromisoformat(match.group(1)).replace(tzinfo=timezone.utc)
+    level, cid, sid, direction, message = match.group(2).strip(), match.group(3), match.group(4), match.group(5), match.group(6)
+    key = sid or (f"#{cid}" if cid else None)
+    session = state.session(key) if key else state.session()
+
+    if direction == "S":
+        yield from _server(line, message, session, ctx)
+        return
+    if direction == "C":
+        yield from _client(line, message, session, ctx)
+        return
+    if level in ("WARN", "ERROR", "FATAL"):
+        yield from _logged_error(line, message, session, ctx)
+        return
+    yield from _logger_note(line, message, session, ctx)
+
+
+def _logger_note(line: Line, message: str, session: _Session, ctx: ParseContext) -> Iterator[Event]:
+    resolved = RESOLVED_RE.match(message)
+    if resolved:
+        session.transcript = True
+        yield ctx.local(line, CONNECT, message, session.key, host=resolved.group(1), ip=resolved.group(2))
+        return
+    established = ESTABLISHED_RE.match(message)
+    if established:
+        session.transcript = True
+        attrs: dict[str, Any] = {"ip": established.group(2), "port": int(established.group(3))}
+        if established.group(1).startswith("Secure"):
+            attrs["tls_mode"] = TlsMode.IMPLICIT  # TLS was set up before any SMTP
+        yield ctx.local(line, CONNECTED, message, session.key, **attrs)
+        return
+    if message.startswith("Connection upgraded with STARTTLS"):
+        yield ctx.local(line, TLS_OK, message, session.key, tls_mode=TlsMode.STARTTLS)
+        return
+    user = USER_RE.match(message)
+    if user:
+        yield ctx.local(line, NOTE, message, session.key, identity=user.group(1) or None)
+        return
+    ctx.noise(line)  # lifecycle notes and the lines of the message body
+
+
+def _logged_error(line: Line, message: str, session: _Session, ctx: ParseContext) -> Iterator[Event]:
+    sent_error = SEND_ERROR_RE.match(message)
+    if sent_error:
+        message = sent_error.group(1)
+    if not message.strip() or message.strip() in session.errors:
+        ctx.noise(line)  # the logger repeats an error it printed already
+        return
+    if message.startswith("Failed STARTTLS upgrade"):
+        yield ctx.local(line, NOTE, message, session.key)
+        return
+    yield _error_event(line, message, session, ctx, {})
+
+
+# Old "SERVER 1:" / "└──" form --------------------------------------------------
+
+def _box_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    text = line.text
+    header = BOX_HEADER_RE.match(text)
+    if header:
+        state.box_direction = header.group(1)
+        ctx.noise(line)
+        return
+    data = text[len(BOX_DATA):] if text.startswith(BOX_DATA) else text.strip()
+    if state.box_direction == "SERVER":
+        yield from _server(line, data, state, ctx)
+    else:
+        yield from _client(line, data, state.session(), ctx)
+
+
+# "{ type: 'server', message: '...' }" objects ----------------------------------
+
+def _start_object(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    match = EVENT_OBJECT_RE.match(line.text)
+    if match is None:
+        ctx.noise(line)  # a lone "{": the fields follow on their own lines
+        state.log_object = _LogObject(line)
+        return
+    state.log_object = _LogObject(line, match.group(1), match.group(2))
+    yield from _close_object_if_done(state, ctx)
+
+
+def _continue_object(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    """Add one line to the object being read; return whether the line was part of it."""
+    log_object = state.log_object
+    text = line.text
+    if log_object.message is None:
+        typed = re.match(r"^\s*type: '(\w+)',?\s*$", text)
+        message = MESSAGE_FIELD_RE.match(text)
+        if typed:
+            log_object.kind = typed.group(1)
+            ctx.noise(line)
+            return True
+        if message:
+            log_object.message = message.group(1)
+            yield from _close_object_if_done(state, ctx)
+            return True
+        state.log_object = None
+        return False
+    if EVENT_OBJECT_RE.match(text) or text.strip() == "{":
+        # The string never closed (a pasted copy with the secret cut out): the next object starts here.
+        yield from _flush_object(state, ctx)
+        return False
+    # A terminal wrapped the string: the next piece follows without a space.
+    log_object.message += text.lstrip()
+    yield from _close_object_if_done(state, ctx)
+    return True
+
+
+def _close_object_if_done(state: _State, ctx: ParseContext) -> Iterator[Event]:
+    log_object = state.log_object
+    if log_object.message is None:
+        return
+    end = re.search(r"(?<!\\)'\s*,?\s*\}?\s*$", log_object.message)
+    if end is None:
+        return
+    log_object.message = log_object.message[:end.start()]
+    yield from _flush_object(state, ctx)
+
+
+def _flush_object(state: _State, ctx: ParseContext) -> Iterator[Event]:
+    log_object = state.log_object
+    state.log_object = None
+    if log_object is None or log_object.message is None:
+        return
+    text = log_object.message.replace("\\'", "'").replace('\\"', '"')
+    for part in text.split("\\n"):
+        if log_object.kind == "server":
+            yield from _server(log_object.line, part, state, ctx)
+        elif log_object.kind == "client":
+            yield from _client(log_object.line, part, state.session(), ctx)
+
+
+# Commands and replies -----------------------------------------------------------
+
+def _server(line: Line, reply: str, state: _State | _Session, ctx: ParseContext) -> Iterator[Event]:
+    """Yield the event for one reply line.
+
+    Given the parser state rather than a session (the old forms, which print
+    no connection id), a greeting after commands opens a new session.
+    """
+    if isinstance(state, _State):
+        session = state.session()
+        if reply.startswith(("220 ", "220-")) and session.greeted and session.last_verb not in (None, "STARTTLS"):
+            session = state.fresh()
+    else:
+        session = state
+    event = ctx.server(line, reply, session.key)
+    if event is None:
+        if reply.strip():
+            ctx.unrecognised(line)
+        else:
+            ctx.noise(line)
+        return
+    session.greeted = True
+    session.transcript = True
+    yield event
+
+
+def _client(line: Line, command: str, session: _Session, ctx: ParseContext) -> Iterator[Event]:
+    event = ctx.client(line, command, session.key)
+    session.transcript = True
+    session.last_verb = event.verb
+    if event.verb == "STARTTLS":
+        event.attrs["tls_mode"] = TlsMode.STARTTLS
+    yield event
+
+
+# Error objects -------------------------------------------------------------------
+
+def _start_error(line: Line, state: _State) -> bool:
+    """Start reading a printed error object if the line opens one; return whether it did."""
+    text = line.text.strip()
+    if text.startswith("{ "):
+        text = text[2:]  # older Node.js opened the object before the error: "{ Error: ..." or "{ [Error: ...]"
+    bracketed = text.startswith("[")
+    named = ERROR_NAME_RE.match(text[1:] if bracketed else text)
+    if named is None or not (line.text.startswith(("Error", "[", "{ ")) or named.group(1) != "Error"):
+        return False
+
+    message, rest, open_bracket = named.group(3), "", False
+    if bracketed:
+        close = message.find("]")
+        if close >= 0:
+            message, rest = message[:close], message[close + 1:]
+        else:
+            open_bracket = True  # the message ends with a newline: "] {" follows on its own line
+    message = message.strip()
+
+    session = state.current
+    if session is None or (session.errors and message not in session.errors and not session.transcript):
+        session = state.fresh()
+    state.error = _ErrorObject(line, named.group(1), message, session.key, open_bracket=open_bracket)
+    if named.group(2):
+        state.error.fields["node_code"] = named.group(2)
+    for field_match in re.finditer(r"(\w+): ('[^']*'|\d+)", rest):
+        state.error.fields[field_match.group(1)] = _unquote(field_match.group(2))
+    return True
+
+
+def _error_detail(line: Line, error: _ErrorObject, ctx: ParseContext) -> bool:
+    """Read one line that belongs to a printed error object; return whether it did."""
+    text = line.text
+    stripped = text.strip()
+    if error.open_bracket:
+        if stripped.startswith("]"):
+            error.open_bracket = False
+        elif stripped:
+            error.message = f"{error.message} {stripped}".strip()
+        ctx.noise(line)
+        return True
+    if FRAME_RE.match(text) or stripped in ("}", "{", "},", "]", "],") or stripped.startswith("] {"):
+        ctx.noise(line)
+        return True
+    field_match = FIELD_RE.match(text)
+    if field_match and text[:1] in (" ", "{", "\t"):
+        if len(text) - len(text.lstrip()) <= 2:
+            error.fields.setdefault(field_match.group(1), _unquote(field_match.group(2).rstrip(",")))
+        ctx.noise(line)
+        return True
+    if text.startswith((" ", "\t")):
+        ctx.noise(line)  # nested errors (one per rejected recipient) repeat the reply
+        return True
+    return False
+
+
+def _finish_error(state: _State, ctx: ParseContext) -> Iterator[Event]:
+    error = state.error
+    if error is None:
+        return
+    state.error = None
+    session = state.by_key.get(error.session) or state.session()
+    earlier = session.errors.get(error.message)
+    if earlier is None:
+        yield _error_event(error.line, error.message, session, ctx, error.fields, name=error.name)
+        return
+    # The logger printed this error already, without the object's fields, so add the stage and code they give.
+    ctx.noise(error.line)
+    stage = _error_stage(error.message, error.fields, session)
+    if stage is not None and "stage" not in earlier.attrs:
+        earlier.attrs["stage"] = stage.value
+    if earlier.code is None and error.fields.get("responseCode", "").isdigit():
+        earlier.code = int(error.fields["responseCode"])
+
+
+def _error_event(line: Line, message: str, session: _Session, ctx: ParseContext, fields: dict[str, str],
+                 name: str = "Error") -> Event:
+    attrs: dict[str, Any] = {}
+    stage = _error_stage(message, fields, session)
+    if stage is not None and stage not in (Stage.DNS, Stage.CONNECT):
+        attrs["connected"] = True
+
+    where = ADDRESS_PORT_RE.search(message)
+    if where:
+        attrs["ip"] = where.group(1).strip("[]")
+        attrs["port"] = int(where.group(2))
+    elif fields.get("port", "").isdigit():
+        attrs["port"] = int(fields["port"])
+    tls_failure = TLS_WORDS.search(message) or "SSL" in fields.get("library", "")
+    if tls_failure and fields.get("command", "CONN") == "CONN" and not session.greeted:
+        attrs["tls_mode"] = TlsMode.IMPLICIT  # a TLS error before any greeting: TLS was spoken first
+
+    # Old versions print "Invalid login" alone and keep the reply in the object's response field.
+    full = message
+    response = fields.get("response", "").replace("\\n", " ").strip()
+    if response and response[:12] not in message:
+        full = f"{message}: {response}"
+    code = fields.get("responseCode", "")
+    reply_code = int(code) if code.isdigit() else _reply_code(full)
+
+    text = full
+    if fields.get("node_code"):
+        text = f"{name} [{fields['node_code']}]: {full}"
+    elif name != "Error":
+        text = f"{name}: {full}"
+    event = ctx.error(line, text, session.key, stage=stage.value if stage else None, code=reply_code, **attrs)
+    session.errors[message.strip()] = event
+    return event
+
+
+def _error_stage(message: str, fields: dict[str, str], session: _Session) -> Stage | None:
+    command = fields.get("command", "")
+    for prefix, stage in COMMAND_STAGES.items():
+        if command.upper().startswith(prefix):
+            if stage is Stage.STARTTLS and TLS_WORDS.search(message):
+                return Stage.TLS
+            return stage
+    for pattern, stage in MESSAGE_STAGES:
+        if pattern.search(message):
+            return stage
+    return None
+
+
+def _reply_code(message: str) -> int | None:
+    match = REPLY_IN_TEXT_RE.search(message)
+    return int(match.group(1) or match.group(2)) if match else None
+
+
+def _unquote(value: str) -> str:
+    match = QUOTED_RE.match(value.strip())
+    if match:
+        return match.group(1) if match.group(1) is not None else match.group(2)
+    return value.strip()
+
+
+def _other_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    text = line.text.strip()
+    if text.startswith("Message sent:"):
+        session = state.current
+        if session is not None and session.transcript:
+            ctx.noise(line)
+            return
+        session = state.fresh()
+        session.transcript = True
+        yield ctx.local(line, SENT, text, session.key)
+        return
+    if text == "Connection secured":  # old versions, after the 220 reply to STARTTLS
+        yield ctx.local(line, TLS_OK, text, state.session().key, tls_mode=TlsMode.STARTTLS)
+        return
+    if text.startswith(NOISE_PREFIXES) or FRAME_RE.match(line.text) or text in ("}", "{", "]"):
+        ctx.noise(line)
+        return
+    ctx.unrecognised(line)

@@ -1,0 +1,150 @@
+"""JavaMail / Jakarta Mail debug output: excerpts shaped like bug reports."""
+
+from __future__ import annotations
+
+from format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
+
+AUTH_FAILED = """
+DEBUG: setDebug: JavaMail version 1.6.2
+DEBUG: getProvider() returning javax.mail.Provider[TRANSPORT,smtp,com.sun.mail.smtp.SMTPTransport,Oracle]
+DEBUG SMTP: need username and password for authentication
+DEBUG SMTP: protocolConnect returning false, host=smtp.gmail.com, user=app, password=<null>
+DEBUG SMTP: useEhlo true, useAuth true
+DEBUG SMTP: trying to connect to host "smtp.gmail.com", port 587, isSSL false
+220 smtp.gmail.com ESMTP a1sm123456wrb.11 - gsmtp
+DEBUG SMTP: connected to host "smtp.gmail.com", port: 587
+EHLO build-agent
+250-smtp.gmail.com at your service, [198.51.100.20]
+250-SIZE 35882577
+250-STARTTLS
+250 SMTPUTF8
+DEBUG SMTP: Found extension "SIZE", arg "35882577"
+DEBUG SMTP: Found extension "STARTTLS", arg ""
+STARTTLS
+220 2.0.0 Ready to start TLS
+EHLO build-agent
+250-smtp.gmail.com at your service, [198.51.100.20]
+250-AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH
+250 SMTPUTF8
+DEBUG SMTP: protocolConnect login, host=smtp.gmail.com, user=alerts@example.com, password=<non-null>
+DEBUG SMTP: Attempt to authenticate using mechanisms: LOGIN PLAIN DIGEST-MD5 NTLM XOAUTH2 
+DEBUG SMTP: Using mechanism LOGIN
+DEBUG SMTP: AUTH LOGIN command trace suppressed
+DEBUG SMTP: AUTH LOGIN failed
+Exception in thread "main" javax.mail.AuthenticationFailedException: 535-5.7.8 Username and Password not accepted. Learn more at
+535 5.7.8  https://support.google.com/mail/?p=BadCredentials a1sm123456wrb.11 - gsmtp
+
+\tat com.sun.mail.smtp.SMTPTransport$Authenticator.authenticate(SMTPTransport.java:947)
+\tat com.sun.mail.smtp.SMTPTransport.authenticate(SMTPTransport.java:858)
+\tat javax.mail.Transport.send(Transport.java:101)
+""".replace("\\t", "\t")
+
+
+def test_auth_failed_trace_suppressed(excerpt):
+    frame = excerpt.sessions(AUTH_FAILED)
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("auth", "auth_failed")
+    assert (got["reply_code"], got["enhanced_code"]) == (535, "5.7.8")
+    assert (got["host"], got["port"], got["tls_mode"]) == ("smtp.gmail.com", 587, "starttls")
+    assert (got["identity"], got["auth_mechanism"]) == ("alerts@example.com", "LOGIN")
+    assert counts(frame) == (17, 15, 0)
+
+
+CONNECT_REFUSED = """
+DEBUG SMTP: trying to connect to host "mail.example.com", port 25, isSSL false
+Exception in thread "main" javax.mail.MessagingException: Could not connect to SMTP host: mail.example.com, port: 25;
+  nested exception is:
+\tjava.net.ConnectException: Connection refused (Connection refused)
+\tat com.sun.mail.smtp.SMTPTransport.openServer(SMTPTransport.java:2209)
+\tat com.sun.mail.smtp.SMTPTransport.protocolConnect(SMTPTransport.java:740)
+""".replace("\\t", "\t")
+
+
+def test_connect_refused_nested(excerpt):
+    frame = excerpt.sessions(CONNECT_REFUSED)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("connect", "connect_refused")
+    assert (got["host"], got["port"], got["tls_mode"]) == ("mail.example.com", 25, "none")
+    assert counts(frame) == (2, 4, 0)
+
+
+def test_ssl_on_plain_port(excerpt):
+    text = (
+        'DEBUG SMTP: trying to connect to host "smtp.example.com", port 587, isSSL true\n'
+        "javax.mail.MessagingException: Could not connect to SMTP host: smtp.example.com, port: 587;\n"
+        "  nested exception is:\n"
+        "\tjavax.net.ssl.SSLException: Unsupported or unrecognized SSL message\n"
+        "\tat java.base/sun.security.ssl.SSLSocketInputRecord.handleUnknownRecord(SSLSocketInputRecord.java:451)\n"
+    )
+    frame = excerpt.sessions(text)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("tls", "tls_mode_mismatch")
+    assert got["tls_mode"] == "implicit"
+
+
+def test_debug_auth_trace_redacted(excerpt):
+    text = """
+    DEBUG SMTP: trying to connect to host "smtp.example.com", port 587, isSSL false
+    220 smtp.example.com ESMTP
+    EHLO host
+    250 AUTH LOGIN
+    AUTH LOGIN
+    334 VXNlcm5hbWU6
+    b3BzQGV4YW1wbGUub3Jn
+    334 UGFzc3dvcmQ6
+    SHVudGVyMi1zZWNyZXQ=
+    235 2.7.0 Accepted
+    QUIT
+    221 Bye
+    """
+    events = excerpt.events(text)
+    frame = excerpt.sessions(text)
+
+    texts = " ".join(events["text"].astype(str))
+    assert "b3BzQGV4YW1wbGUub3Jn" not in texts
+    assert "SHVudGVyMi1zZWNyZXQ=" not in texts
+    assert (row(frame)["cause"], row(frame)["tls_mode"]) == ("ok", "none")
+    assert counts(frame) == (12, 0, 0)
+
+
+def test_wrapper_takes_nested_cause(excerpt):
+    text = (
+        'DEBUG SMTP: trying to connect to host "smtp.example.com", port 587, isSSL false\n'
+        'Exception in thread "main" com.sun.mail.util.MailConnectException: Couldn\'t connect to host, port: '
+        "smtp.example.com, 587; timeout -1;\n"
+        "  nested exception is:\n"
+        "\tjava.net.ConnectException: Connection refused (Connection refused)\n"
+        "\tat com.sun.mail.util.SocketFetcher.createSocket(SocketFetcher.java:2209)\n"
+    )
+    frame = excerpt.sessions(text)
+    events = excerpt.events(text)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("connect", "connect_refused")
+    assert len(events.query("verb == 'error'")) == 1
+    assert counts(frame) == (2, 3, 0)
+
+
+def test_starttls_pkix_failure(excerpt):
+    text = (
+        'DEBUG SMTP: trying to connect to host "smtp.example.com", port 587, isSSL false\n'
+        "220 smtp.example.com ESMTP\n"
+        "EHLO app\n"
+        "250-smtp.example.com\n"
+        "250 STARTTLS\n"
+        "STARTTLS\n"
+        "220 2.0.0 Ready to start TLS\n"
+        "javax.mail.MessagingException: Could not convert socket to TLS;\n"
+        "  nested exception is:\n"
+        "\tjavax.net.ssl.SSLHandshakeException: PKIX path building failed: "
+        "sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path "
+        "to requested target\n"
+    )
+    frame = excerpt.sessions(text)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["tls_mode"]) == ("tls", "certificate_invalid", "starttls")

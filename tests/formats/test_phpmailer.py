@@ -1,0 +1,210 @@
+"""PHPMailer SMTPDebug output: excerpts shaped like bug reports."""
+
+from __future__ import annotations
+
+from format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
+
+LEVEL_4 = (
+    "2026-03-02 08:00:00\tConnection: opening to ssl://smtp.example.com:465, timeout=300, options=array()\n"
+    "2026-03-02 08:00:00\tConnection: opened\n"
+    '2026-03-02 08:00:00\tSMTP INBOUND: "220 smtp.example.com ESMTP ready"\n'
+    "2026-03-02 08:00:00\tSERVER -> CLIENT: 220 smtp.example.com ESMTP ready\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: EHLO web01.example.org\n"
+    '2026-03-02 08:00:00\tSMTP INBOUND: "250-smtp.example.com"\n'
+    '2026-03-02 08:00:00\tSMTP INBOUND: "250-AUTH LOGIN PLAIN"\n'
+    '2026-03-02 08:00:00\tSMTP INBOUND: "250 8BITMIME"\n'
+    "2026-03-02 08:00:00\tSERVER -> CLIENT: 250-smtp.example.com\n"
+    "                   \t                  250-AUTH LOGIN PLAIN\n"
+    "                   \t                  250 8BITMIME\n"
+    "2026-03-02 08:00:00\tAuth method requested: UNSPECIFIED\n"
+    "2026-03-02 08:00:00\tAuth methods available on the server: LOGIN,PLAIN\n"
+    "2026-03-02 08:00:00\tAuth method selected: LOGIN\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: AUTH LOGIN\n"
+    "2026-03-02 08:00:00\tSERVER -> CLIENT: 334 VXNlcm5hbWU6\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: b3BzQGV4YW1wbGUub3Jn\n"
+    "2026-03-02 08:00:00\tSERVER -> CLIENT: 334 UGFzc3dvcmQ6\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: SHVudGVyMi1zZWNyZXQ=\n"
+    "2026-03-02 08:00:02\tSERVER -> CLIENT: 535 5.7.8 Error: authentication failed: authentication failure\n"
+    "2026-03-02 08:00:02\tSMTP ERROR: Password command failed: 535 5.7.8 Error: authentication failed: "
+    "authentication failure\n"
+    "2026-03-02 08:00:02\tSMTP Error: Could not authenticate.\n"
+    "2026-03-02 08:00:02\tCLIENT -> SERVER: QUIT\n"
+    "2026-03-02 08:00:02\tSERVER -> CLIENT: 221 2.0.0 Bye\n"
+    "2026-03-02 08:00:02\tConnection: closed\n"
+    "2026-03-02 08:00:02\tSMTP connect() failed. https://github.com/PHPMailer/PHPMailer/wiki/Troubleshooting\n"
+    "Mailer Error: SMTP connect() failed. https://github.com/PHPMailer/PHPMailer/wiki/Troubleshooting\n"
+)
+
+
+def test_level_4_auth_failure(excerpt):
+    frame = excerpt.sessions(LEVEL_4)
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("auth", "auth_failed")
+    assert (got["reply_code"], got["enhanced_code"]) == (535, "5.7.8")
+    assert (got["host"], got["port"], got["tls_mode"]) == ("smtp.example.com", 465, "implicit")
+    assert (got["auth_mechanism"], got["identity"]) == ("LOGIN", "ops@example.org")
+    assert got["start"].isoformat() == "2026-03-02T08:00:00+00:00"
+    assert counts(frame) == (17, 10, 0)
+
+
+def test_level_4_login_redacted(excerpt):
+    events = excerpt.events(LEVEL_4)
+
+    texts = " ".join(events["text"].astype(str))
+    assert "b3BzQGV4YW1wbGUub3Jn" not in texts
+    assert "SHVudGVyMi1zZWNyZXQ=" not in texts
+
+
+CERTIFICATE = (
+    "2026-03-02 08:00:00\tConnection: opening to ssl://smtp.example.com:465, timeout=300, options=array()\n"
+    "2026-03-02 08:00:00\tConnection failed. Error #2: stream_socket_client(): SSL operation failed with code 1. "
+    "OpenSSL Error messages:\n"
+    "                   \t                  error:0A000086:SSL routines::certificate verify failed "
+    "[/var/www/vendor/phpmailer/phpmailer/src/SMTP.php line 399]\n"
+    "2026-03-02 08:00:00\tConnection failed. Error #2: stream_socket_client(): Failed to enable crypto "
+    "[/var/www/vendor/phpmailer/phpmailer/src/SMTP.php line 399]\n"
+    "2026-03-02 08:00:00\tSMTP ERROR: Failed to connect to server:  (0)\n"
+    "SMTP connect() failed. https://github.com/PHPMailer/PHPMailer/wiki/Troubleshooting\n"
+)
+
+
+def test_certificate_failure(excerpt):
+    frame = excerpt.sessions(CERTIFICATE)
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("tls", "certificate_invalid")
+    assert got["port"] == 465
+    errors = excerpt.events(CERTIFICATE).query("verb == 'error'")["text"].tolist()
+    assert "certificate verify failed" in errors[0]
+    assert "line 399" not in errors[0]
+    assert counts(frame) == (5, 1, 0)
+
+
+HTML_OUTPUT = (
+    "SERVER -&gt; CLIENT: 220 smtp.example.com ESMTP<br>\n"
+    "CLIENT -&gt; SERVER: EHLO shop.example.org<br>\n"
+    "SERVER -&gt; CLIENT: 250-smtp.example.com<br>\n"
+    "250 STARTTLS<br>\n"
+    "CLIENT -&gt; SERVER: MAIL FROM:&lt;shop@example.org&gt;<br>\n"
+    "SERVER -&gt; CLIENT: 530 5.7.0 Must issue a STARTTLS command first<br>\n"
+    "SMTP ERROR: MAIL FROM command failed: 530 5.7.0 Must issue a STARTTLS command first<br>\n"
+)
+
+
+def test_html_output(excerpt):
+    frame = excerpt.sessions(HTML_OUTPUT)
+
+    assert frame.attrs["files"][0]["format"] == "phpmailer"
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("mail_from", "starttls_required", 530)
+    assert counts(frame) == (7, 0, 0)
+
+
+OLD_WORDING = """
+SMTP -> FROM SERVER:220 mail.example.com ESMTP Exim 4.96
+SMTP -> FROM SERVER: 250-mail.example.com Hello web01 [198.51.100.8] 250-SIZE 52428800 250-AUTH PLAIN LOGIN 250 HELP
+SMTP -> FROM SERVER:250 OK
+SMTP -> ERROR: RCPT not accepted from server: 550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown
+SMTP Error: The following recipients failed: nobody@example.net
+"""
+
+
+def test_old_wording_joined_reply(excerpt):
+    frame = excerpt.sessions(OLD_WORDING)
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("rcpt_to", "recipient_rejected")
+    assert (got["reply_code"], got["enhanced_code"]) == (550, "5.1.1")
+    events = excerpt.events(OLD_WORDING)
+    assert list(events["reply_code"].dropna()[:5]) == [220, 250, 250, 250, 250]
+
+
+def test_exception_message_only(excerpt):
+    text = ("Message could not be sent. Mailer Error: SMTP Error: data not accepted.SMTP server error: "
+            "DATA END command failed Detail: Message rejected: spam detected SMTP code: 554 "
+            "Additional SMTP info: 5.7.1\n")
+    frame = excerpt.sessions(text)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("data", "message_rejected", 554)
+    assert got["enhanced_code"] == "5.7.1"
+    assert counts(frame) == (1, 0, 0)
+
+
+def test_message_lines_are_noise(excerpt):
+    text = (
+        "2026-03-02 08:00:00\tSERVER -> CLIENT: 220 smtp.example.com ESMTP\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: EHLO web01\n"
+        "2026-03-02 08:00:00\tSERVER -> CLIENT: 250 smtp.example.com\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: MAIL FROM:<shop@example.org>\n"
+        "2026-03-02 08:00:00\tSERVER -> CLIENT: 250 OK\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: RCPT TO:<buyer@example.net>\n"
+        "2026-03-02 08:00:00\tSERVER -> CLIENT: 250 Accepted\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: DATA\n"
+        "2026-03-02 08:00:00\tSERVER -> CLIENT: 354 Enter message, ending with \".\" on a line by itself\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: Date: Mon, 2 Mar 2026 08:00:00 +0000\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: Subject: Order 1234\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: \n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: Thank you.\n"
+        "2026-03-02 08:00:00\tCLIENT -> SERVER: .\n"
+        "2026-03-02 08:00:01\tSERVER -> CLIENT: 250 OK id=1abc\n"
+        "2026-03-02 08:00:01\tCLIENT -> SERVER: QUIT\n"
+        "2026-03-02 08:00:01\tSERVER -> CLIENT: 221 smtp.example.com closing connection\n"
+    )
+    frame = excerpt.sessions(text)
+    events = excerpt.events(text)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["messages_sent"]) == ("none", "ok", 1)
+    assert (got["recipients"], got["last_stage_reached"]) == (1, "quit")
+    assert "Order 1234" not in " ".join(events["text"].astype(str))
+    assert counts(frame) == (12, 5, 0)
+
+
+def test_php5_warning_starttls_certificate(excerpt):
+    text = """
+    SMTP -> FROM SERVER:220 mail.example.com ESMTP
+    SMTP -> FROM SERVER: 250-mail.example.com 250-STARTTLS 250 AUTH LOGIN
+    SMTP -> FROM SERVER:220 2.0.0 Ready to start TLS
+    Warning: stream_socket_enable_crypto(): SSL operation failed with code 1. OpenSSL Error messages:
+    error:14090086:SSL routines:ssl3_get_server_certificate:certificate verify failed in /var/www/lib/class.smtp.php on line 344
+    SMTP Error: Could not connect to SMTP host.
+    """
+    frame = excerpt.sessions(text)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["tls_mode"]) == ("tls", "certificate_invalid", "starttls")
+    assert counts(frame) == (6, 0, 0)
+
+
+LEVEL_1 = (
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: EHLO web01\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: STARTTLS\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: EHLO web01\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: AUTH LOGIN\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: b3BzQGV4YW1wbGUub3Jn\n"
+    "2026-03-02 08:00:00\tCLIENT -> SERVER: SHVudGVyMi1zZWNyZXQ=\n"
+    "2026-03-02 08:00:01\tSMTP ERROR: Password command failed: 535-5.7.8 Username and Password not accepted. "
+    "For more information, go to\n"
+    "                   \t                  535 5.7.8  https://support.google.com/mail/?p=BadCredentials\n"
+    "2026-03-02 08:00:01\tSMTP Error: Could not authenticate.\n"
+    "2026-03-02 08:00:01\tCLIENT -> SERVER: QUIT\n"
+)
+
+
+def test_level_1_commands_only(excerpt):
+    frame = excerpt.sessions(LEVEL_1)
+    events = excerpt.events(LEVEL_1)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("auth", "auth_failed")
+    assert (got["reply_code"], got["enhanced_code"]) == (535, "5.7.8")
+    assert (got["identity"], got["auth_mechanism"], got["tls_mode"]) == ("ops@example.org", "LOGIN", "starttls")
+    texts = " ".join(events["text"].astype(str))
+    assert "b3BzQGV4YW1wbGUub3Jn" not in texts
+    assert "SHVudGVyMi1zZWNyZXQ=" not in texts
+    assert counts(frame) == (10, 0, 0)
