@@ -31,6 +31,10 @@ NOT_LOG_SUFFIXES = frozenset({
     ".tsv", ".xlsx", ".zip", ".tar", ".pem", ".crt", ".key", ".sh",
 })
 BINARY_NUL_SHARE = 100  # more than one NUL byte in this many of a file's first 64 KiB: binary
+BINARY_CONTROL_SHARE = 20  # more than one control byte in this many: binary, even without NULs
+# Control bytes that text logs do contain: tab, line ends, form feed, escape (colour codes).
+TEXT_CONTROLS = frozenset(b"\t\n\r\x0b\x0c\x1b")
+CONTROL_BYTES = bytes(b for b in [*range(32), 127] if b not in TEXT_CONTROLS)
 COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
 TEMPLATE_RE = re.compile(r"\{(\w+)\}")
 ROTATION_RE = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<ext>\.(?:gz|bz2|xz))?$")
@@ -167,8 +171,8 @@ def open_lines(source: Source, decoded: Decoded) -> Iterator[str]:
 
     Encodings: UTF-8 (with or without BOM), UTF-16 with BOM, and latin-1 as the
     fallback for bytes that are not UTF-8 (a warning is recorded).  A file
-    without a UTF-16 BOM whose first 64 KiB are more than 1% NUL bytes is
-    reported as binary and yields nothing.  Fewer NUL bytes are read as
+    without a UTF-16 BOM whose first 64 KiB are more than 1% NUL bytes, or more
+    than 5% other control bytes, is reported as binary and yields nothing.  Fewer NUL bytes are read as
     U+FFFD.  CRLF and lone CR line ends are accepted.
     """
     if source.stream is not None:
@@ -214,9 +218,10 @@ def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[s
         return
     # A few NUL bytes are garbage inside a text log, such as the TLS alert PHPMailer prints as a
     # reply.  Many of them mean a binary file, or UTF-16 without a byte order mark.
-    if head.count(b"\x00") * BINARY_NUL_SHARE > len(head):
+    controls = len(head) - len(head.translate(None, CONTROL_BYTES))
+    if head.count(b"\x00") * BINARY_NUL_SHARE > len(head) or controls * BINARY_CONTROL_SHARE > len(head):
         decoded.encoding = "binary"
-        message = f"{name}: binary data (NUL bytes and no UTF-16 byte order mark), not read"
+        message = f"{name}: binary data (control bytes and no UTF-16 byte order mark), not read"
         decoded.warnings.append(message)
         logger.warning("%s", message)
         return

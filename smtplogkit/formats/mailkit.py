@@ -56,6 +56,8 @@ def detect(sample: list[str]) -> float:
     mailkit = sum(1 for text in sample if "MailKit." in text)
     if not connected and not mailkit:
         return 0.0
+    if not connected and not prefixed:
+        return 0.2  # MailKit exceptions without a protocol log are the dotnet reader's
     return min(1.0, 0.7 + (connected + prefixed + mailkit) / max(len(sample), 1))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
+from .format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
 
 XOAUTH2 = """
 Connected to smtps://smtp.example.com:465/

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import smtplogkit
-from format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
+from .format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
 
 CAPTURES = Path(__file__).parents[1] / "captures" / "nodemailer"
 EXPECTED = [json.loads(line) for line in (CAPTURES / "expected.jsonl").read_text().splitlines() if line.strip()]

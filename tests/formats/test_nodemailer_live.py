@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import smtplogkit
-from format_helpers import row
+from .format_helpers import row
 
 CAPTURE = Path(__file__).parents[2] / "tools" / "capture" / "nodemailer"
 SCENARIOS = ["success", "auth_535", "implicit_port_plain_client", "rate_limited"]

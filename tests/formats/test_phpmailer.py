@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
+from .format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
 
 LEVEL_4 = (
     "2026-03-02 08:00:00\tConnection: opening to ssl://smtp.example.com:465, timeout=300, options=array()\n"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from format_helpers import excerpt  # noqa: F401 - a fixture
+from .format_helpers import excerpt  # noqa: F401 - a fixture
 
 PLAIN = "AG9wc0BleGFtcGxlLm9yZwBIdW50ZXIyLXNlY3JldA=="  # \0ops@example.org\0Hunter2-secret
 XOAUTH2 = "dXNlcj1vcHNAZXhhbXBsZS5vcmcBYXV0aD1CZWFyZXIgeWEyOS5hMFNlY3JldC1Ub2tlbl92YWx1ZTEyMwEB"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
+from .format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
 
 
 def test_ipv6_then_ipv4_two_sessions(excerpt):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
+from .format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
 
 LINES = [
     ("S", "220 mx.example.net ESMTP"),
