@@ -3,8 +3,11 @@
 Minimum evidence: at least ``MIN_SESSIONS`` greylisting deferrals from one
 host, at least 10% of that host's sessions between the first and last
 deferral, and more often there than elsewhere (Fisher p < 0.01).  The
-retry delay is the median time from a deferral to the next accepted session
-of the same identity (or network) at that host.
+retry delay is the shortest time from a deferral to the accepted retry of the
+same message (the MTA's queue id), since the greylist window is at most that
+long.  Without queue ids it is the median time to the next accepted session of
+the same identity (or network) at that host, because other messages of that
+sender make the shortest such time meaningless.
 """
 
 from __future__ import annotations
@@ -21,16 +24,22 @@ CAUSES = ("greylisted",)
 MIN_SHARE = 0.1
 
 
-def _retry_delays(sessions: pd.DataFrame, deferred: pd.DataFrame) -> list[float]:
+def _retry_delays(sessions: pd.DataFrame, deferred: pd.DataFrame) -> tuple[list[float], bool]:
+    """Return the retry delays and whether they were matched by queue id."""
     ok = sessions[sessions["cause"].astype("string") == "ok"].sort_values("start")
+    by_queue = "queue_id" in sessions.columns and deferred["queue_id"].notna().all()
     delays = []
     for _, row in deferred.iterrows():
-        sender = row["identity"] if pd.notna(row["identity"]) else None
         later = ok[(ok["host"] == row["host"]) & (ok["start"] > row["start"])]
-        later = later[later["identity"] == sender] if sender is not None else later[later["network"] == row["network"]]
+        if by_queue:
+            later = later[later["queue_id"] == row["queue_id"]]
+        elif pd.notna(row["identity"]):
+            later = later[later["identity"] == row["identity"]]
+        else:
+            later = later[later["network"] == row["network"]]
         if len(later):
             delays.append((later["start"].iloc[0] - row["start"]).total_seconds())
-    return delays
+    return delays, by_queue
 
 
 def detect(ctx: Context) -> list[Finding]:
@@ -44,9 +53,10 @@ def detect(ctx: Context) -> list[Finding]:
                               base=0.9, describe=describe, min_share=MIN_SHARE)
     for finding in found:
         deferred = ctx.sessions[failed_mask(ctx.sessions, CAUSES) & ctx.sessions["host"].isin(finding.scope.hosts)]
-        delays = _retry_delays(ctx.sessions, deferred)
+        delays, by_queue = _retry_delays(ctx.sessions, deferred)
         if delays:
-            median = float(pd.Series(delays).median())
-            finding.threshold = {"retry_after_s": round(median)}
+            delay = pd.Series(delays)
+            finding.threshold = {"retry_after_s": round(float(delay.min() if by_queue else delay.median()))}
             finding.evidence["retried_and_accepted"] = len(delays)
+            finding.evidence["retry_delay_median_s"] = round(float(delay.median()))
     return found
