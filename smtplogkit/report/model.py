@@ -514,12 +514,21 @@ def _blocker_sentence(findings: list[dict[str, Any]], cause: str, stage: str, tz
     if not findings:
         return (f"No external blocker met the diagnosis's evidence thresholds; "
                 f"start from the {cause} sessions at {stage} shown below.")
-    top = findings[0]
+    # The blocker behind the most failed sessions leads; confidence breaks ties.
+    top = max(findings, key=lambda f: (_failures_explained(f), f["confidence"]))
     scope = describe_scope(top.get("scope") or {}, tz)
     where = f" ({scope})" if scope else ""
     step = str(top.get("next_step") or "").rstrip(".")
+    others = [f["kind"] for f in findings if f is not top]
+    also = f" Also found: {', '.join(others)}." if others else ""
     return (f"The likely blocker is {top['kind']}{where}, with confidence {top['confidence']:.2f}"
-            + (f"; next step: {step}." if step else "."))
+            + (f"; next step: {step}." if step else ".") + also)
+
+
+def _failures_explained(finding: Mapping[str, Any]) -> int:
+    evidence = finding.get("evidence") or {}
+    value = evidence.get("failures", 0) if isinstance(evidence, Mapping) else 0
+    return int(value) if isinstance(value, (int, float)) else 0
 
 
 def describe_scope(scope: Mapping[str, Any], tz: str = "UTC") -> str:
