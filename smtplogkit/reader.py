@@ -114,7 +114,20 @@ def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = No
 
 
 def _envelope_options(source: Source, tz: tzinfo) -> EnvelopeOptions:
+    """Return how to read this file's envelope timestamps.
+
+    Syslog lines carry no year.  A date in the file name (``relay/2026-03-02.log``)
+    gives it best, because copying or checking out a file resets its
+    modification time; the month after the named one still counts as that
+    year, for a daily file that runs past the end of a month.  Without a date
+    in the name, the modification time is the last line's year and month.
+    """
     options = EnvelopeOptions(tz=tz)
+    named = _file_date(source.name)
+    if named is not None:
+        options.year = named.year + (1 if named.month == 12 else 0)
+        options.last_month = named.month % 12 + 1
+        return options
     if source.path is not None:
         try:
             mtime = datetime.fromtimestamp(source.path.stat().st_mtime, tz)

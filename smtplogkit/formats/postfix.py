@@ -5,9 +5,9 @@ Notes
 Postfix logs through syslog, so lines arrive in one of three forms: the
 classic form without a year (``Dec  4 21:00:00 host postfix/smtp[123]:
 ...``), the ISO 8601 form of newer syslog daemons, or as ``journalctl``
-prints them.  The year of classic lines comes from the file's modification
-time, and lines of a later month than the last line's belong to the year
-before.  ``-- Boot ...`` and ``-- Logs begin ...`` separators from journalctl
+prints them.  The year of classic lines comes from a date in the file name
+or else from the file's modification time, and lines of a later month than
+the last line's belong to the year before.  ``-- Boot ...`` and ``-- Logs begin ...`` separators from journalctl
 are noise.
 
 One Postfix delivery attempt spreads over several lines of one ``smtp``

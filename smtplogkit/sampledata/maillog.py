@@ -7,9 +7,9 @@ active)`` and ``removed``) and ``smtp`` (``to=..., relay=..., delay=...,
 delays=a/b/c/d, dsn=..., status=...``).  A deferred recipient comes back
 through ``qmgr`` at the next retry.
 
-NOTE: classic syslog stamps carry no year.  The generator sets each file's
-modification time to its last line so readers can infer the year, but a git
-checkout resets it to the checkout time.
+Classic syslog stamps carry no year.  Readers take it from the date in the
+file name (``relay/2026-03-02.log``); the generator also sets each file's
+modification time to its last line, for tools that look there.
 """
 
 from __future__ import annotations

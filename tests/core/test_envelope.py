@@ -71,3 +71,20 @@ def test_plain_line_untouched():
 def test_python_logging_name_first():
     line = strip("2024-01-01 10:00:00,123 - mailer - ERROR - SMTPAuthenticationError: (535, b'5.7.8 bad')")
     assert line.text == "SMTPAuthenticationError: (535, b'5.7.8 bad')"
+
+
+def test_syslog_year_from_file_name(tmp_path):
+    import os
+
+    import smtplogkit
+
+    log = tmp_path / "relay-2025-12-31.log"
+    log.write_text(
+        "Dec 31 23:59:58 relay postfix/smtp[7]: 1A2B3C: to=<a@example.org>, relay=mx.example.org[192.0.2.5]:25, "
+        "delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok)\n"
+        "Jan  1 00:00:01 relay postfix/smtp[8]: 4D5E6F: to=<b@example.org>, relay=mx.example.org[192.0.2.5]:25, "
+        "delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok)\n"
+    )
+    os.utime(log, (1_800_000_000, 1_800_000_000))  # a modification time in 2027, as after a copy
+    starts = sorted(smtplogkit.read_logs(log)["start"].dt.year)
+    assert starts == [2025, 2026]
