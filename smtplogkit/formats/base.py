@@ -91,7 +91,8 @@ class ParseContext:
                 identity, _ = auth_payload_note("LOGIN", command.strip())
                 if identity:
                     attrs = {"identity": identity, **attrs}
-            return Event(line.number, CLIENT, redact_command(command, in_auth=True), session, line.ts, "AUTH-DATA", attrs=attrs)
+            return Event(line.number, CLIENT, redact_command(command, in_auth=True), session, line.ts, "AUTH-DATA",
+                         attrs=_with_envelope(line, attrs))
 
         match = COMMAND_RE.match(command)
         verb = match.group(1).upper() if match else None
@@ -101,7 +102,8 @@ class ParseContext:
             payload = parts[2] if len(parts) > 2 else None
             attrs = {**auth_attrs(mechanism, payload), "initial_response": payload is not None, **attrs}
             self._login_user_due[session] = mechanism.upper() == "LOGIN" and payload is None
-        return Event(line.number, CLIENT, redact_command(command), session, line.ts, verb, attrs=attrs)
+        return Event(line.number, CLIENT, redact_command(command), session, line.ts, verb,
+                     attrs=_with_envelope(line, attrs))
 
     def server(self, line: Line, reply: str, session: Any, **attrs: Any) -> Event | None:
         """Return a server event for one reply line, or ``None`` if it is not a reply.
@@ -121,7 +123,8 @@ class ParseContext:
         elif last:
             self._awaiting_auth[session] = False
         enhanced = rc.find_enhanced(rest[:12]) if code >= 400 or rest[:1].isdigit() else None
-        return Event(line.number, SERVER, redact_text(reply.strip()), session, line.ts, None, code, enhanced, attrs=attrs)
+        return Event(line.number, SERVER, redact_text(reply.strip()), session, line.ts, None, code, enhanced,
+                     attrs=_with_envelope(line, attrs))
 
     def error(self, line: Line, text: str, session: Any, *, stage: str | None = None, code: int | None = None,
               enhanced: str | None = None, **attrs: Any) -> Event:
@@ -130,11 +133,12 @@ class ParseContext:
             attrs["stage"] = stage
         if code is not None and enhanced is None:
             enhanced = rc.find_enhanced(text)
-        return Event(line.number, LOCAL, redact_text(text), session, line.ts, ERROR, code, enhanced, attrs=attrs)
+        return Event(line.number, LOCAL, redact_text(text), session, line.ts, ERROR, code, enhanced,
+                     attrs=_with_envelope(line, attrs))
 
     def local(self, line: Line, kind: str, text: str, session: Any, **attrs: Any) -> Event:
         """Return a local event of ``kind`` (see :mod:`smtplogkit.records`)."""
-        return Event(line.number, LOCAL, redact_text(text), session, line.ts, kind, attrs=attrs)
+        return Event(line.number, LOCAL, redact_text(text), session, line.ts, kind, attrs=_with_envelope(line, attrs))
 
     def note(self, line: Line, text: str | None = None) -> Event:
         """Return an application line (a token refresh, a job start) as a note outside any session.
@@ -164,6 +168,15 @@ class ParseContext:
             return None
         self._day[None] = (day, clock)
         return datetime.combine(day, clock, tzinfo=self.options.tz)
+
+
+def _with_envelope(line: Line, attrs: dict[str, Any]) -> dict[str, Any]:
+    """Add the host and container that the line's envelope named, for the session row."""
+    if line.log_host is not None:
+        attrs.setdefault("log_host", line.log_host)
+    if line.container is not None:
+        attrs.setdefault("container", line.container)
+    return attrs
 
 
 def _seconds(value: time) -> float:

@@ -88,3 +88,21 @@ def test_syslog_year_from_file_name(tmp_path):
     os.utime(log, (1_800_000_000, 1_800_000_000))  # a modification time in 2027, as after a copy
     starts = sorted(smtplogkit.read_logs(log)["start"].dt.year)
     assert starts == [2025, 2026]
+
+
+def test_envelope_host_and_container_reach_rows():
+    import io
+
+    import pandas as pd
+
+    import smtplogkit
+
+    log = io.StringIO(
+        "worker-1  | 2026-03-02T08:00:00.1Z 08:00:00.100000 connect: to ('smtp.example.com', 587) None\n"
+        "worker-1  | 2026-03-02T08:00:00.2Z 08:00:00.200000 reply: b'421 4.7.0 Try again later\\r\\n'\n"
+        "Mar  2 08:00:01 node-7 agent[42]: 08:00:01.000000 connect: to ('smtp.example.com', 465) None\n"
+    )
+    rows = smtplogkit.read_logs(log, format="smtplib")
+    assert rows["container"].tolist() == ["worker-1", pd.NA]
+    assert rows["log_host"].tolist() == [pd.NA, "node-7"]
+    assert list(rows["host"]) == ["smtp.example.com", "smtp.example.com"]
