@@ -74,6 +74,8 @@ class SessionState:
     auth_note: str | None = None
     auth_challenged: bool = False
     auth_initial_response: bool = True
+    starttls_sent: bool = False
+    passed: set = field(default_factory=set)
     messages_sent: int = 0
     recipients: int = 0
     recipients_rejected: int = 0
@@ -87,6 +89,7 @@ class SessionState:
 def _reach(state: SessionState, stage: Stage, ts: datetime | None) -> None:
     if stage is Stage.NONE:
         return
+    state.passed.add(stage)
     if state.reached is None or STAGE_ORDER[stage] > STAGE_ORDER[state.reached]:
         state.reached = stage
     if ts is not None and stage not in state.reached_at:
@@ -163,7 +166,7 @@ def _on_client(state: SessionState, event: Event) -> None:
         state.auth_note = event.attrs.get("auth_note")
         state.auth_initial_response = bool(event.attrs.get("initial_response", True))
     if verb == "STARTTLS":
-        state.attrs.setdefault("tls_mode", TlsMode.STARTTLS)
+        state.starttls_sent = True
     if state.pending is Stage.TLS and verb != "STARTTLS":
         _reach(state, Stage.TLS, event.ts)  # the client spoke again, so the handshake worked
     if verb == "RCPT":
@@ -251,6 +254,8 @@ def _row(state: SessionState, events: list[Event]) -> dict[str, Any]:
     attrs = state.attrs
     port = attrs.get("port")
     tls_mode = attrs.get("tls_mode")
+    if state.starttls_sent and tls_mode in (None, TlsMode.NONE, "none"):
+        tls_mode = TlsMode.STARTTLS  # the connection opened plain, as every STARTTLS one does
     row: dict[str, Any] = {
         "line": events[0].line if events else None,
         "start": state.first_ts,
@@ -287,9 +292,39 @@ def _row(state: SessionState, events: list[Event]) -> dict[str, Any]:
             row["outcome"] = Outcome.UNKNOWN.value
     else:
         _fill_failure(row, state, failure, tls_mode, port)
-    row["last_stage_reached"] = state.reached.value if state.reached is not None else None
+    reached = _reached_before_failure(state, row["failure_stage"]) if failure is not None else state.reached
+    row["last_stage_reached"] = reached.value if reached is not None else None
     _fill_timings(row, state)
     return row
+
+
+# The step a failure at each stage implies was passed, for logs (MTA status
+# lines, bare errors) that name the failing command but not the steps before.
+IMPLIED_BEFORE: dict[Stage, Stage] = {
+    Stage.TLS: Stage.CONNECT,
+    Stage.GREETING: Stage.CONNECT,
+    Stage.EHLO: Stage.GREETING,
+    Stage.STARTTLS: Stage.EHLO,
+    Stage.AUTH: Stage.EHLO,
+    Stage.MAIL_FROM: Stage.EHLO,
+    Stage.RCPT_TO: Stage.MAIL_FROM,
+    Stage.DATA: Stage.RCPT_TO,
+    Stage.QUIT: Stage.DATA,
+}
+
+
+def _reached_before_failure(state: SessionState, failure_stage: str) -> Stage | None:
+    """Return the furthest stage passed before the one that failed.
+
+    A session can go on after its failure (QUIT after a rejected AUTH), but
+    for the stage funnel it got no further than the step before the failure.
+    """
+    failed = Stage(failure_stage)
+    before = [stage for stage in state.passed if STAGE_ORDER[stage] < STAGE_ORDER[failed]]
+    implied = IMPLIED_BEFORE.get(failed)
+    if implied is not None:
+        before.append(implied)
+    return max(before, key=STAGE_ORDER.__getitem__) if before else None
 
 
 def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate, tls_mode: Any, port: Any) -> None:

@@ -518,9 +518,9 @@ def test_postfix_queue_ids_join(incident):
 
 
 @pytest.mark.parametrize("capture, stage, cause, tls_mode", [
-    ("smtplib-worker-login-8587-2026-12-04.log", "none", "ok", "none"),
-    ("smtplib-worker-login-8589-2026-12-04.log", "mail_from", "rate_limited", "none"),
-    ("smtplib-worker-oauth-8588-2026-12-04.log", "auth", "oauth_token_invalid", "none"),
+    ("smtplib-worker-login-8587-2026-12-04.log", "none", "ok", "starttls"),
+    ("smtplib-worker-login-8589-2026-12-04.log", "mail_from", "rate_limited", "starttls"),
+    ("smtplib-worker-oauth-8588-2026-12-04.log", "auth", "oauth_token_invalid", "starttls"),
     ("smtplib-worker-implicit-8587-2026-12-04.log", "tls", "tls_mode_mismatch", "implicit"),
     ("smtplib-worker-login-8590-2026-12-04.log", "connect", "connect_timeout", "none"),
 ])

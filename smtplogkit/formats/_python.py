@@ -35,6 +35,7 @@ CHAIN_MARKERS = TRACEBACK_NOISE[1:]
 ELIDED_FRAMES_RE = re.compile(r"^\s*(?:\(\d+ additional frame\(s\) were not displayed\)|\.\.\.|\[\.\.\.\])\s*$")
 # An exception logged by its repr, as Celery does: "raised unexpected: SMTPAuthenticationError(535, b'...')".
 REPR_RE = re.compile(r"(?:^|\s|: )(?:[\w.]+\.)?(?P<name>SMTP\w+|\w+Error)\((?P<args>.+)\)\s*$")
+MARKER_RE = re.compile(r"^\s+[\^~]+\s*$")
 REPLY_TUPLE_RE = re.compile(r"\(\s*([2-5]\d\d),\s*b?(['\"])(.*?)\2")  # an SMTP code, not an errno such as 111
 
 # Frame function names, innermost wins.
@@ -207,11 +208,13 @@ class TracebackReader:
         self.frame_lines: list[Line] = []
         self.pending_raise: tuple[Line, str] | None = None
         self.chained = False
+        self.after_frame = False
 
     def feed(self, line: Line) -> Iterator[tuple[str, Line, RaisedException | None]]:
         """Yield what ``line`` (and a held-back ``raise`` line) turned out to be."""
         text = line.text
         frame = FRAME_RE.match(text)
+        after_frame, self.after_frame = self.after_frame, frame is not None
         if frame:
             yield from self._release_raise()
             self.frames.append(frame.group(2))
@@ -222,6 +225,12 @@ class TracebackReader:
         if raised is not None and self.frames:
             yield from self._release_raise()
             self.pending_raise = (line, raised)
+            return
+        if self.frames and text[:1] in (" ", "\t") and (after_frame or MARKER_RE.match(text)):
+            # The source line under a frame, or the ^^^^ marker under it (Python 3.11+).  User code
+            # such as "SMTP_SSL(host, 465, timeout=5)" must not be read as an exception.
+            self.after_frame = False
+            yield "noise", line, None
             return
         if is_traceback_noise(text):
             yield from self._release_raise()

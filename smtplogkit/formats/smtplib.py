@@ -94,6 +94,7 @@ class _State:
         self.failed: _python.RaisedException | None = None
         self.tracebacks = _python.TracebackReader()
         self.ssl_connect: tuple[str, str] | None = None
+        self.closed = False
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
@@ -116,8 +117,25 @@ def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
 def _new_session(state: _State) -> None:
     state.session += 1
     state.opened = True
+    state.closed = False
     state.in_body = False
     state.failed = None
+
+
+def _starts_connection(state: _State, kind: str, payload: str) -> bool:
+    """Return whether a line begins a new connection that printed no ``connect:`` line.
+
+    ``set_debuglevel`` is often called after ``smtplib.SMTP(host)`` has
+    connected, so no ``connect:`` line or greeting is printed.  smtplib opens
+    every connection with EHLO or HELO, so one sent after QUIT, after a 221 or
+    421 reply, or after an exception belongs to the next connection.  The QUIT
+    a ``with`` block sends after a 421 still belongs to the closed one.
+    """
+    if not state.opened:
+        return True
+    if kind != "send" or not (state.closed or state.failed is not None):
+        return False
+    return payload.lstrip("b'\"").lower().startswith(("ehlo", "helo"))
 
 
 def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
@@ -149,7 +167,7 @@ def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseCo
         ctx.noise(line)  # repeats the reply to DATA or to the end of data
         return
 
-    if not state.opened:
+    if _starts_connection(state, kind, payload):
         _new_session(state)
     if kind == "send":
         text = _literal(payload)
@@ -162,6 +180,8 @@ def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseCo
                 event = ctx.client(line, command, state.session)
                 if event.verb == "STARTTLS":
                     event.attrs["tls_mode"] = TlsMode.STARTTLS
+                elif event.verb == "QUIT":
+                    state.closed = True
                 yield event
         return
 
@@ -170,6 +190,8 @@ def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseCo
         return
     reply = _literal(payload)
     event = ctx.server(line, reply, state.session)
+    if event is not None and event.code in (221, 421) and not event.attrs.get("continued"):
+        state.closed = True  # the server closes the connection after these replies
     if event is None:
         ctx.unrecognised(line)
         return
