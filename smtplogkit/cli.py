@@ -190,7 +190,7 @@ def _command_parse(args: argparse.Namespace) -> int:
         return 0
     _write_counts(frame, sys.stdout)
     print()
-    print(_summary(frame) if not args.events else frame.to_string(max_rows=60))
+    print(_summary(frame) if not args.events else frame.to_string(index=False))
     return 0
 
 
@@ -231,12 +231,13 @@ def _command_report(args: argparse.Namespace) -> int:
 def _command_diagnose(args: argparse.Namespace) -> int:
     from .diagnosis import diagnose
     from .enrichment import token_refreshes
-    from .reader import events_frame, read, sessions_frame
+    from .report import load_logs
 
-    result = read(_default_paths(args.paths), format=args.format, labels=dict(args.label), tz=args.tz, date=args.date,
-                  keep_events=True)
-    frame = sessions_frame(result, args.tz)
-    findings = diagnose(frame, tz=args.tz, refreshes=token_refreshes(events_frame(result)))
+    # The same reading as the report: a plain folder gets the {network}/{worker}/*.log
+    # template, so both commands see the same networks and reach the same findings.
+    loaded = load_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date)
+    frame = loaded.sessions
+    findings = diagnose(frame, tz=args.tz, refreshes=token_refreshes(loaded.events))
     _write_counts(frame, sys.stderr)
     if args.json:
         print(findings.to_json(indent=2))

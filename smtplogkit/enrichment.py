@@ -39,7 +39,9 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-NETWORK_FALLBACKS = ("client_ip", "log_host", "container", "source")
+# Where a session's network comes from when no label gives it.  The source
+# file is not among them: one network per file would split a real network.
+NETWORK_FALLBACKS = ("client_ip", "log_host", "container")
 BURST_WINDOWS = {"1m": pd.Timedelta(minutes=1), "10m": pd.Timedelta(minutes=10)}
 OAUTH_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
 REFRESH_RE = re.compile(r"\b(?:token|access[ _]token)\b.{0,40}\b(?:refresh(?:ed)?|renew(?:ed)?|acquired|obtained)\b"
@@ -89,7 +91,7 @@ def map_labels(sessions: pd.DataFrame, table: pd.DataFrame | Mapping[str, Mappin
 
 
 def add_network(sessions: pd.DataFrame) -> pd.DataFrame:
-    """Fill the ``network`` label from the client IP, log host, container or source file."""
+    """Fill the ``network`` label from the client IP, log host or container."""
     out = sessions.copy()
     network = out["network"].astype("string") if "network" in out.columns else pd.Series(pd.NA, index=out.index, dtype="string")
     for column in NETWORK_FALLBACKS:
@@ -363,9 +365,12 @@ def enrich(sessions: pd.DataFrame, *, tz: str | tzinfo = "UTC", label_table: pd.
     -------
     pandas.DataFrame
         A copy of ``sessions`` with the columns listed in this module's
-        docstring; ``attrs`` are kept.
+        docstring; ``attrs`` are kept.  A frame whose index repeats (a Dask
+        result after ``.compute()``, one index per partition) is renumbered.
     """
     out = sessions
+    if not out.index.is_unique:
+        out = out.reset_index(drop=True)
     if label_table is not None:
         out = map_labels(out, label_table, label_on)
     out = add_network(out)

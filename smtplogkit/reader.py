@@ -189,6 +189,12 @@ def _read_source(source: Source, result: ReadResult, *, format: str, labels: dic
     report.unrecognised = ctx.unrecognised_lines
     report.parsed = report.lines - report.noise - report.unrecognised
     report.sessions = builder.count
+    if builder.undated and ctx.undated_lines:
+        message = (f"{source.name}: {builder.undated} of {builder.count} sessions have no timestamp because the log "
+                   f"prints the time of day without a date; pass --date YYYY-MM-DD (date= in Python) or put the "
+                   f"date in the file name")
+        ctx.warnings.append(message)
+        logger.warning("%s", message)
     report.encoding, report.compression = decoded.encoding, decoded.compression
     report.warnings.extend(decoded.warnings + ctx.warnings)
     logger.info("%s: %s, %d lines: %d parsed, %d noise, %d unrecognised; %d sessions", source.name, module.NAME,
@@ -207,6 +213,7 @@ class _SessionRows:
         self.keep_events = keep_events
         self.seen_ids: set[str] = set()
         self.count = 0
+        self.undated = 0
 
     def add(self, events: list[Event]) -> None:
         """Build the row for one session and append it (and its events) to the result."""
@@ -228,6 +235,8 @@ class _SessionRows:
             self.result.frames.append(_rows_frame(self.result.sessions))
             self.result.sessions = []
         self.count += 1
+        if row.get("start") is None:
+            self.undated += 1
         if self.keep_events:
             for event in events:
                 self.result.events.append((event.ts, session_id, name, event.line, event.direction, event.verb,

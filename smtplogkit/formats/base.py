@@ -55,6 +55,7 @@ class ParseContext:
     _login_user_due: dict[Any, bool] = field(default_factory=dict)
     _day: dict[Any, tuple[date, time]] = field(default_factory=dict)
     kinds: Counter = field(default_factory=Counter)
+    undated_lines: int = 0
 
     def noise(self, line: Line) -> None:
         """Count a line that the format prints but that carries no evidence."""
@@ -165,6 +166,7 @@ class ParseContext:
             if _seconds(clock) + 3600 < _seconds(known[1]):
                 day = day + timedelta(days=1)
         if day is None:
+            self.undated_lines += 1
             return None
         self._day[None] = (day, clock)
         return datetime.combine(day, clock, tzinfo=self.options.tz)

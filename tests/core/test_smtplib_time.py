@@ -41,3 +41,15 @@ def test_no_date_keeps_time_missing():
     assert frame["start"].isna().all()
     assert frame.loc[0, "failure_stage"] == "none"
     assert frame.loc[0, "port"] == 587
+
+
+def test_missing_date_warns_with_fix():
+    frame = smtplogkit.read_logs(io.StringIO(NIGHT))
+    warnings = frame.attrs["files"][0]["warnings"]
+    assert any("no timestamp" in w and "--date" in w for w in warnings)
+
+
+def test_dated_file_does_not_warn(tmp_path):
+    log = tmp_path / "worker-2026-03-02.log"
+    log.write_text(NIGHT)
+    assert not any("no timestamp" in w for w in smtplogkit.read_logs(log).attrs["files"][0]["warnings"])

@@ -42,3 +42,13 @@ def test_dask_reads_fsspec_paths(fleet):
     result = lazy.compute(scheduler="synchronous")
     assert len(result) == 36
     assert result["source"].str.startswith("memory://").all()
+
+
+def test_dask_result_diagnoses_like_pandas(fleet):
+    import smtplogkit.dask as sdask
+
+    template = str(fleet / "{network}" / "{worker}" / "*.log")
+    result = sdask.read_logs(template).compute(scheduler="synchronous")
+    assert not result.index.is_unique  # one RangeIndex per partition
+    expected = smtplogkit.diagnose(smtplogkit.read_logs(template))
+    assert [f.to_dict() for f in smtplogkit.diagnose(result)] == [f.to_dict() for f in expected]
