@@ -147,7 +147,8 @@ def _records(frame) -> list[dict[str, Any]]:
 def _write_counts(frame, stream) -> None:
     for report in frame.attrs.get("files", []):
         print(f"{report['source']}: {report['format'] or 'unread'}, {report['lines']} lines: {report['parsed']} parsed, "
-              f"{report['noise']} noise, {report['unrecognised']} unrecognised; {report['sessions']} sessions",
+              f"{report['noise']} noise, {report['unrecognised']} unrecognised; {report['sessions']} "
+              f"session{'' if report['sessions'] == 1 else 's'}",
               file=stream)
     for path, reason in frame.attrs.get("skipped", []):
         print(f"skipped {path}: {reason}", file=stream)
