@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from ..labels import Stage
@@ -85,10 +86,36 @@ def is_address(host: str) -> bool:
     return True
 
 
-def lookup(host: str, *, nameserver: str | None, timeout: float, mx: bool = False) -> tuple[Step, list[str], str]:
+HOSTS_FILE = Path("/etc/hosts")
+
+
+def hosts_file_addresses(host: str, path: Path = HOSTS_FILE) -> list[str]:
+    """Return the addresses a hosts file gives ``host``, IPv6 first, or an empty list.
+
+    The C library's resolver reads this file before DNS on most systems
+    (``hosts: files dns`` in nsswitch.conf), so ``localhost`` and names pinned
+    there resolve for the sender without any DNS query; dnspython never reads it.
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found = []
+    wanted = host.lower().rstrip(".")
+    for raw in text.splitlines():
+        fields = raw.split("#", 1)[0].split()
+        if len(fields) >= 2 and wanted in (name.lower() for name in fields[1:]) and is_address(fields[0]):
+            found.append(fields[0])
+    return sorted(set(found), key=lambda ip: (":" not in ip, found.index(ip)))
+
+
+def lookup(host: str, *, nameserver: str | None, timeout: float, mx: bool = False,
+           hosts_file: Path = HOSTS_FILE) -> tuple[Step, list[str], str]:
     """Run the DNS step and return it with the addresses found and the server name.
 
-    With ``mx`` the host is a mail domain: its MX records are looked up and
+    Without a ``nameserver``, a name the hosts file lists is answered from it,
+    as the sender's own resolver would, and no DNS query is sent.  With ``mx``
+    the host is a mail domain: its MX records are looked up and
     the most preferred exchange's addresses are returned, with its name as
     the server name to validate certificates against.  IPv6 addresses come
     first, as most address selection policies (RFC 6724) put them.
@@ -99,6 +126,11 @@ def lookup(host: str, *, nameserver: str | None, timeout: float, mx: bool = Fals
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     facts: dict[str, Any] = {}
+    pinned = hosts_file_addresses(host, hosts_file) if nameserver is None and not mx else []
+    if pinned:
+        facts.update(resolver=str(hosts_file), resolver_source="hosts file")
+        detail = f"{host}: {', '.join(pinned)} (from {hosts_file})"
+        return Step(Stage.DNS, OK, started, _ms(clock), detail, facts=facts), pinned, host
     try:
         resolver = make_resolver(nameserver, timeout)
     except dns.resolver.NoResolverConfiguration:

@@ -122,3 +122,31 @@ def test_guard_blocks_system_resolver(network_guard):
     assert step.failed
     assert network_guard, "the guard saw no query, so the system resolver was not asked"
     assert all(entry.endswith("port 53") for entry in network_guard)
+
+
+def test_hosts_file_answers_without_dns(tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("# local names\n127.0.0.1 localhost mail.internal.test\n::1 localhost ip6-localhost\n")
+
+    step, addresses, server_name = lookup("mail.internal.test", nameserver=None, timeout=1.0, hosts_file=hosts)
+
+    assert step.ok
+    assert addresses == ["127.0.0.1"]
+    assert server_name == "mail.internal.test"
+    assert step.facts["resolver_source"] == "hosts file"
+
+
+def test_hosts_file_lists_ipv6_first(tmp_path):
+    from smtplogkit.probe.resolve import hosts_file_addresses
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n::1 localhost\n")
+    assert hosts_file_addresses("LOCALHOST.", hosts) == ["::1", "127.0.0.1"]
+
+
+def test_given_nameserver_skips_hosts_file(dns_server, tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"192.0.2.1 {MAIL_HOST}\n")
+    step, addresses, _ = lookup(MAIL_HOST, nameserver=dns_server.address, timeout=2.0, hosts_file=hosts)
+    assert addresses == ["127.0.0.1"]
+    assert step.facts["resolver_source"] == "given"
