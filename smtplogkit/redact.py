@@ -3,7 +3,7 @@
 Every parser passes client lines through :func:`redact_command` and free text
 through :func:`redact_text` before the text reaches an event.  What is removed:
 AUTH PLAIN and LOGIN payloads, XOAUTH2 and OAUTHBEARER initial responses and
-bearer tokens, the base64 lines a client sends in answer to a 334 challenge,
+bearer tokens, the base64 lines a client sends in response to a 334 challenge,
 and passwords in URLs (``smtp://user:secret@host``) or ``password=`` fields.
 """
 
@@ -28,7 +28,7 @@ BEARER_RE = re.compile(r"(\bBearer\s+)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
 # A Google access token on its own, e.g. pasted into an error message.
 GOOGLE_TOKEN_RE = re.compile(r"\bya29\.[A-Za-z0-9._-]+")
 # Every pattern above needs one of these words, so a line without any is safe
-# as it is; one search here saves three substitutions on most lines.
+# as it is.  One search here saves three substitutions on most lines.
 SECRET_HINT_RE = re.compile(r"://|pass|pwd|secret|token|api_?key|bearer|ya29\.", re.IGNORECASE)
 BASE64_LINE_RE = re.compile(r"^[A-Za-z0-9+/]{4,}={0,2}$")
 # Nodemailer's logger prints this in place of the password or token inside an
@@ -97,7 +97,7 @@ def auth_payload_note(mechanism: str, payload: str | None) -> tuple[str | None, 
         note = "empty_credentials" if user.lower() in placeholders or password.lower() in placeholders else None
         return (user or None), note
     if mechanism == "LOGIN":
-        # The initial response of AUTH LOGIN, or its first answer, is the user name alone.
+        # The initial response of AUTH LOGIN, or its first response, is the user name alone.
         user = text.strip()
         printable = user.isprintable() and "\0" not in user
         return (user if printable and user else None), ("empty_credentials" if user.lower() in placeholders else None)

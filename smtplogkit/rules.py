@@ -31,7 +31,7 @@ class Rule:
     The rule applies when ``pattern`` matches the failure text (case-insensitive)
     and, where given, the reply code is in ``codes`` and the failure stage is in
     ``stages``.  ``stage`` replaces the failure stage: an exception text such as
-    "Name or service not known" tells the stage better than the parser can.
+    "Name or service not known" identifies the stage more reliably than the parser can.
     """
 
     cause: Cause
@@ -191,11 +191,12 @@ def _first(rules: tuple[Rule, ...], stage: Stage, code: int | None, text: str) -
 def classify(failure: Failure) -> tuple[Stage, Cause]:
     """Return the failure stage and root cause for a session's failure.
 
-    Rules are tried in this order: evidence anywhere in the session that
-    explains the failure (a quoted earlier reply), the failing reply's text,
-    the client's error text, what the AUTH exchange showed, and finally the
-    generic meaning of the reply code at that stage.  Results are cached,
-    because large MTA logs repeat the same failure texts many times.
+    Rules are tried in this order.  First comes evidence anywhere in the
+    session that explains the failure, such as a quoted earlier reply.  Then
+    the failing reply's text, the client's error text and what the AUTH
+    exchange showed.  Last comes the generic meaning of the reply code at
+    that stage.  Results are cached, because large MTA logs repeat the same
+    failure texts many times.
     """
     stage = failure.stage
     everything = f"{failure.text}\n{failure.context}"
@@ -251,7 +252,7 @@ def _classify_reply(failure: Failure) -> Cause | None:
 
 
 def _classify_auth(failure: Failure) -> Cause | None:
-    # Policy and throttling replies say more than anything the client did.
+    # Policy and throttling replies outrank anything the client did.
     text = f"{failure.enhanced or ''} {failure.text}"
     rule = _first(REPLY_RULES[:5], Stage.AUTH, failure.code, text)
     if rule is not None:
