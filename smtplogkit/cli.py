@@ -218,7 +218,8 @@ def _command_report(args: argparse.Namespace) -> int:
                               date=args.date, title=args.title)
     output = args.output or ("incident.md" if args.markdown else "incident.html")
     written = report.write(output, markdown=args.markdown)
-    print(f"wrote {written}: {report.totals['sessions']} sessions, {report.totals['failed']} failed")
+    sessions = report.totals['sessions']
+    print(f"wrote {written}: {sessions} session{'' if sessions == 1 else 's'}, {report.totals['failed']} failed")
     for sentence in report.summary:
         print(f"  {sentence}")
     if report.findings:

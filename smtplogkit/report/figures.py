@@ -53,7 +53,8 @@ def timeline_figure(timeline, *, tz: str, title: str = "Failed sessions over tim
             ax.bar(timeline.index, values, width=width, bottom=bottom, align="edge", label=cause,
                    color=colours[cause], linewidth=0)
             bottom = values if bottom is None else bottom + values
-        ax.legend(fontsize="small", ncols=2, loc="upper left", frameon=False)
+        # Outside the axes, so the legend never covers a bar.
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         figure.autofmt_xdate()
     ax.set_title(title)
     ax.set_xlabel(f"session start ({tz})")

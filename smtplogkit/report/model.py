@@ -473,9 +473,12 @@ def summary_sentences(sessions, failed, findings: list[dict[str, Any]], affected
         return ["No SMTP sessions were found in the logs read.",
                 "No network, identity or host can be named as affected.",
                 "Check the section on how the data was read for files that were skipped or not recognised."]
-    span = f"{format_time(sessions['start'].min(), tz)} and {format_time(sessions['start'].max(), tz)}"
+    if sessions["start"].notna().any():
+        span = f"between {format_time(sessions['start'].min(), tz)} and {format_time(sessions['start'].max(), tz)}"
+    else:
+        span = "at times the logs do not give"
     if not failures:
-        return [f"All {total:,} SMTP sessions between {span} succeeded.",
+        return [f"All {total:,} SMTP sessions {span} succeeded.",
                 "No network, identity or host is affected.",
                 "No external blocker was found."]
 
@@ -483,9 +486,9 @@ def summary_sentences(sessions, failed, findings: list[dict[str, Any]], affected
     pairs = rows.groupby([rows["cause"].astype("string"), rows["failure_stage"].astype("string")]).size()
     (cause, stage), count = pairs.idxmax(), int(pairs.max())
     since = rows.loc[(rows["cause"].astype("string") == cause), "start"].min()
-    first = (f"{failures:,} of {total:,} SMTP sessions ({failures / total:.0%}) failed between {span}; "
-             f"the most common failure is {cause} at the {stage} stage ({_sessions(count)}), "
-             f"first seen {format_time(since, tz)}.")
+    seen = f", first seen {format_time(since, tz)}" if since is not None and not _is_missing(since) else ""
+    first = (f"{failures:,} of {total:,} SMTP sessions ({failures / total:.0%}) failed {span}; "
+             f"the most common failure is {cause} at the {stage} stage ({_sessions(count)}){seen}.")
     return [first, _whom_sentence(affected), _blocker_sentence(findings, cause, stage, tz)]
 
 
