@@ -414,6 +414,16 @@ def capture(run: Run, out: Path, well_known: bool) -> dict:
             **expected_labels(run, endpoint)}
 
 
+def merge_expected(out: Path, client: str, new: dict[str, dict]) -> None:
+    """Merge new labels into ``out/<client>/expected.jsonl``, keeping entries of files not captured again."""
+    path = out / client / "expected.jsonl"
+    old = {}
+    if path.exists():
+        old = {e["file"]: e for e in map(json.loads, path.read_text().splitlines()) if e}
+    merged = {**old, **new}
+    path.write_text("".join(json.dumps(merged[name]) + "\n" for name in sorted(merged)))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Capture the selected runs and rewrite each client's expected.jsonl."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

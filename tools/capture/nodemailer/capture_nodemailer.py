@@ -135,12 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     selected = [run for run in runs() if not args.names or run.scenario in args.names]
     new = {run.file_name: catalogue.capture(run, args.out, True) for run in selected}
 
-    path = args.out / "nodemailer" / "expected.jsonl"
-    old = {}
-    if path.exists():
-        old = {e["file"]: e for e in map(json.loads, path.read_text().splitlines()) if e}
-    merged = {**old, **new}
-    path.write_text("".join(json.dumps(merged[name]) + "\n" for name in sorted(merged)))
+    catalogue.merge_expected(args.out, "nodemailer", new)
     return 0
 
 

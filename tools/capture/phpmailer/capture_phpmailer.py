@@ -20,7 +20,6 @@ XOAUTH2 is left out: PHPMailer needs an OAuth provider library for it.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import sys
@@ -101,12 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     selected = [run for run in runs() if not args.names or run.scenario in args.names]
     new = {run.file_name: catalogue.capture(run, args.out, True) for run in selected}
 
-    path = args.out / "phpmailer" / "expected.jsonl"
-    old = {}
-    if path.exists():
-        old = {e["file"]: e for e in map(json.loads, path.read_text().splitlines()) if e}
-    merged = {**old, **new}
-    path.write_text("".join(json.dumps(merged[name]) + "\n" for name in sorted(merged)))
+    catalogue.merge_expected(args.out, "phpmailer", new)
     return 0
 
 
