@@ -21,14 +21,15 @@ from . import formats
 from .envelope import EnvelopeOptions, strip_envelope
 from .errors import FormatError
 from .formats.base import ParseContext, ParseOptions
-from .inputs import Decoded, Source, expand, open_lines
+from .inputs import Decoded, Source, expand, open_blocks
 from .records import Event, Line, SessionEnd
-from .progress import with_progress
+from .progress import with_block_progress
 from .sessions import build_session
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_LINES = 400
+SAMPLE_NUMBERS = range(1, SAMPLE_LINES + 1)
 # Session rows are turned into a typed DataFrame every CHUNK_ROWS rows, because
 # a row dict costs several times the memory of the same row in a DataFrame.
 CHUNK_ROWS = 50_000
@@ -129,30 +130,28 @@ def _read_source(source: Source, result: ReadResult, *, format: str, labels: dic
     report = FileReport(source.name)
     decoded = Decoded()
     envelope = _envelope_options(source, tz)
-    raw_lines = with_progress(open_lines(source, decoded), source.name, progress)
-    strip = strip_envelope
-    lines: Iterator[Line] = (strip(number, text, envelope) for number, text in enumerate(raw_lines, 1))
+    raw_lines = itertools.chain.from_iterable(with_block_progress(open_blocks(source, decoded), source.name, progress))
+    lines: Iterator[Line] = (strip_envelope(number, text, envelope) for number, text in zip(SAMPLE_NUMBERS, raw_lines))
 
-    sample: list[Line] = list(itertools.islice(lines, SAMPLE_LINES))
+    sample: list[Line] = list(lines)
     module = _choose_format(source, sample, format, report)
-    # A format may bring a faster envelope reader for its own common form;
-    # the generator above looks ``strip`` up anew for every later line.
+    # A format may bring a faster envelope reader for its own common form.
     strip = getattr(module, "strip_envelope", strip_envelope)
     report.encoding, report.compression = decoded.encoding, decoded.compression
     if module is None:
         # Every non-blank line of an unread file is unrecognised, not only the sample's.
         report.lines = len(sample)
         report.unrecognised = sum(1 for line in sample if line.text.strip())
-        for line in lines:
+        for number, text in enumerate(raw_lines, len(sample) + 1):
             report.lines += 1
-            report.unrecognised += bool(line.text.strip())
+            report.unrecognised += bool(strip(number, text, envelope).text.strip())
         report.noise = report.lines - report.unrecognised
         report.warnings.extend(decoded.warnings)
         result.files.append(report)
         return
 
     ctx = ParseContext(source.name, ParseOptions(tz=tz, date=day), file_date=_file_date(source.name))
-    counted = _Counted(itertools.chain(sample, lines), ctx)
+    counted = _Counted(sample, raw_lines, strip, envelope)
     grouped: dict[Any, list[Event]] = {}
     builder = _SessionRows(source, module, {**labels, **source.labels}, result, keep_events)
     for event in module.parse(counted, ctx):
@@ -229,20 +228,40 @@ class _SessionRows:
 
 
 class _Counted:
-    """Iterate over lines, counting them and skipping blank ones."""
+    """Iterate over lines: the sample, then the rest with their envelopes removed; count them, skip blank ones.
 
-    def __init__(self, lines: Iterable[Line], ctx: ParseContext) -> None:
-        self._lines = lines
+    One generator does the numbering, the envelope and the blank-line test,
+    so each line resumes one Python frame, not three.
+    """
+
+    def __init__(self, sample: list[Line], texts: Iterator[str], strip, envelope: EnvelopeOptions) -> None:
+        self._sample = sample
+        self._texts = texts
+        self._strip = strip
+        self._envelope = envelope
         self.total = 0
         self.blank = 0
 
     def __iter__(self) -> Iterator[Line]:
-        for line in self._lines:
-            self.total += 1
-            if not line.text.strip():
-                self.blank += 1
-                continue
-            yield line
+        blank = 0
+        number = 0
+        try:
+            for line in self._sample:
+                number += 1
+                if not line.text.strip():
+                    blank += 1
+                    continue
+                yield line
+            strip, envelope = self._strip, self._envelope
+            for number, text in enumerate(self._texts, number + 1):
+                line = strip(number, text, envelope)
+                if not line.text.strip():
+                    blank += 1
+                    continue
+                yield line
+        finally:
+            self.total = number
+            self.blank = blank
 
 
 def _choose_format(source: Source, sample: list[Line], format: str, report: FileReport):
