@@ -135,8 +135,11 @@ def _read_source(source: Source, result: ReadResult, *, format: str, labels: dic
 
     sample: list[Line] = list(lines)
     module = _choose_format(source, sample, format, report)
-    # A format may bring a faster envelope reader for its own common form.
+    # A format may bring a faster envelope reader for its own common form,
+    # and one that returns None for lines it knows to be noise before making
+    # a Line of them (strip_or_noise).
     strip = getattr(module, "strip_envelope", strip_envelope)
+    skipping = getattr(module, "strip_or_noise", None)
     report.encoding, report.compression = decoded.encoding, decoded.compression
     if module is None:
         # Every non-blank line of an unread file is unrecognised, not only the sample's.
@@ -151,7 +154,7 @@ def _read_source(source: Source, result: ReadResult, *, format: str, labels: dic
         return
 
     ctx = ParseContext(source.name, ParseOptions(tz=tz, date=day), file_date=_file_date(source.name))
-    counted = _Counted(sample, raw_lines, strip, envelope)
+    counted = _Counted(sample, raw_lines, skipping or strip, envelope)
     grouped: dict[Any, list[Event]] = {}
     builder = _SessionRows(source, module, {**labels, **source.labels}, result, keep_events)
     for event in module.parse(counted, ctx):
@@ -171,7 +174,7 @@ def _read_source(source: Source, result: ReadResult, *, format: str, labels: dic
         builder.add(events)
 
     report.lines = counted.total
-    report.noise = ctx.noise_lines + counted.blank
+    report.noise = ctx.noise_lines + counted.blank + counted.skipped
     report.unrecognised = ctx.unrecognised_lines
     report.parsed = report.lines - report.noise - report.unrecognised
     report.sessions = builder.count
@@ -230,6 +233,9 @@ class _SessionRows:
 class _Counted:
     """Iterate over lines: the sample, then the rest with their envelopes removed; count them, skip blank ones.
 
+    ``strip`` may return None for a line the format knows to be noise; it is
+    counted in ``skipped``.
+
     One generator does the numbering, the envelope and the blank-line test,
     so each line resumes one Python frame, not three.
     """
@@ -241,9 +247,11 @@ class _Counted:
         self._envelope = envelope
         self.total = 0
         self.blank = 0
+        self.skipped = 0
 
     def __iter__(self) -> Iterator[Line]:
         blank = 0
+        skipped = 0
         number = 0
         try:
             for line in self._sample:
@@ -255,6 +263,9 @@ class _Counted:
             strip, envelope = self._strip, self._envelope
             for number, text in enumerate(self._texts, number + 1):
                 line = strip(number, text, envelope)
+                if line is None:
+                    skipped += 1  # noise the format recognised from the raw text
+                    continue
                 if not line.text.strip():
                     blank += 1
                     continue
@@ -262,6 +273,7 @@ class _Counted:
         finally:
             self.total = number
             self.blank = blank
+            self.skipped = skipped
 
 
 def _choose_format(source: Source, sample: list[Line], format: str, report: FileReport):
