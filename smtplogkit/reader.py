@@ -314,11 +314,49 @@ def sessions_frame(result: ReadResult, tz: str | tzinfo | None = None):
 
 
 def _rows_frame(rows: list[dict[str, Any]]):
-    """Return session rows as a DataFrame with the fixed column order and dtypes."""
+    """Return session rows as a DataFrame with the fixed column order and dtypes.
+
+    Each column is built straight in its final dtype, which is several times
+    faster than ``DataFrame.from_records`` inferring dtypes (string columns
+    become Arrow arrays) that :func:`apply_session_dtypes` then replaces.
+    The values are the same either way.
+    """
     import pandas as pd
 
-    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=SESSION_COLUMNS)
-    return apply_session_dtypes(frame)
+    if not rows:
+        return apply_session_dtypes(pd.DataFrame(columns=SESSION_COLUMNS))
+    extra: dict[str, None] = {}  # label and queue id columns, in order of first appearance
+    width = len(SESSION_COLUMNS)
+    for row in rows:
+        if len(row) != width:
+            for name in row:
+                if name not in _SESSION_COLUMN_SET:
+                    extra[name] = None
+    targets = _session_targets(list(extra))
+    columns: dict[str, Any] = {}
+    for name in (*SESSION_COLUMNS, *extra):
+        columns[name] = _column(pd, [row.get(name) for row in rows], name, targets[name])
+    return apply_session_dtypes(pd.DataFrame(columns))
+
+
+def _column(pd, values: list[Any], column: str, target: Any):
+    """Return one column's values as an array of ``target`` dtype, as :func:`_convert` would."""
+    import numpy as np
+
+    if column in ("start", "end"):
+        return pd.to_datetime(values, utc=True).astype(target)
+    if target == "float64":
+        return np.array(values, dtype="float64")
+    if target == "Int64":
+        if column in ("messages_sent", "recipients", "recipients_rejected"):
+            values = [0 if value is None else value for value in values]
+        return pd.array(values, dtype="Int64")
+    if isinstance(target, pd.CategoricalDtype):
+        return pd.Categorical(values, dtype=target)
+    return pd.array(values, dtype=target)
+
+
+_SESSION_COLUMN_SET = frozenset(SESSION_COLUMNS)
 
 
 def apply_session_dtypes(frame):
@@ -328,16 +366,26 @@ def apply_session_dtypes(frame):
     Frames read from different files, processes or a cache compare equal only
     because they all pass through here.
     """
-    import pandas as pd
-
-    from .labels import cause_dtype, outcome_dtype, stage_dtype, tls_mode_dtype
-
     frame = frame.copy()
     for column in SESSION_COLUMNS:
         if column not in frame.columns:
             frame[column] = None
     extra = [c for c in frame.columns if c not in SESSION_COLUMNS]
     frame = frame[SESSION_COLUMNS + extra]
+
+    targets = _session_targets(extra)
+    for column, target in targets.items():
+        if frame[column].dtype == target:
+            continue  # already right, as in frames loaded from the cache
+        frame[column] = _convert(frame[column], column, target)
+    return frame.reset_index(drop=True)
+
+
+def _session_targets(extra: list[str]) -> dict[str, Any]:
+    """Return the dtype of each session column and of the ``extra`` (label) columns."""
+    import pandas as pd
+
+    from .labels import cause_dtype, outcome_dtype, stage_dtype, tls_mode_dtype
 
     targets: dict[str, Any] = {"start": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]"}
     targets.update({c: "Int64" for c in ("line", "port", "reply_code", "messages_sent", "recipients",
@@ -347,13 +395,9 @@ def apply_session_dtypes(frame):
     targets.update({c: "float64" for c in SESSION_COLUMNS if c.endswith("_s")})
     text = pd.StringDtype()  # missing values are pd.NA, as in the other nullable columns
     targets.update({c: text for c in ("session_id", "source", "format", "host", "ip", "client", "enhanced_code",
-                                          "reply_text", "error_text", "auth_mechanism", "identity", "log_host",
-                                          "container", *extra)})
-    for column, target in targets.items():
-        if frame[column].dtype == target:
-            continue  # already right, as in frames loaded from the cache
-        frame[column] = _convert(frame[column], column, target)
-    return frame.reset_index(drop=True)
+                                      "reply_text", "error_text", "auth_mechanism", "identity", "log_host",
+                                      "container", *extra)})
+    return targets
 
 
 def _convert(values, column: str, target: Any):
