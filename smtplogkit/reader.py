@@ -157,18 +157,22 @@ def _read_source(source: Source, result: ReadResult, *, format: str, labels: dic
     counted = _Counted(sample, raw_lines, skipping or strip, envelope)
     grouped: dict[Any, list[Event]] = {}
     builder = _SessionRows(source, module, {**labels, **source.labels}, result, keep_events)
+    add = builder.add
     for event in module.parse(counted, ctx):
         if isinstance(event, SessionEnd):
             events = grouped.pop(event.session, None)
             if events:
-                builder.add(events)
+                add(events)
             continue
-        if event.session is None:
+        session = event.session
+        if session is None:
             builder.add_free(event)  # an application line outside any session
             continue
-        if event.session not in grouped:
-            grouped[event.session] = []
-        grouped[event.session].append(event)
+        events = grouped.get(session)
+        if events is None:
+            grouped[session] = [event]
+        else:
+            events.append(event)
     # Sessions still open at the end of the file, in the order they started.
     for events in sorted(grouped.values(), key=lambda evs: evs[0].line):
         builder.add(events)
@@ -196,25 +200,31 @@ class _SessionRows:
         self.keep_events = keep_events
         self.seen_ids: set[str] = set()
         self.count = 0
+        self.format_name = module.NAME
+        self.default_client = getattr(module, "CLIENT", None)
 
     def add(self, events: list[Event]) -> None:
         """Build the row for one session and append it (and its events) to the result."""
         name = self.source.name
         row = build_session(events)
         session_id = f"{name}:{row['line']}"
-        suffix = 2
-        while session_id in self.seen_ids:
-            session_id = f"{name}:{row['line']}#{suffix}"
-            suffix += 1
+        if session_id in self.seen_ids:
+            suffix = 2
+            while session_id in self.seen_ids:
+                session_id = f"{name}:{row['line']}#{suffix}"
+                suffix += 1
         self.seen_ids.add(session_id)
-        row.update(session_id=session_id, source=name, format=self.module.NAME)
-        row["client"] = row.get("client") or getattr(self.module, "CLIENT", None)
+        row["session_id"] = session_id
+        row["source"] = name
+        row["format"] = self.format_name
+        row["client"] = row.get("client") or self.default_client
         for label, value in self.labels.items():
             if row.get(label) is None:
                 row[label] = value
-        self.result.sessions.append(row)
-        if len(self.result.sessions) >= CHUNK_ROWS:
-            self.result.frames.append(_rows_frame(self.result.sessions))
+        sessions = self.result.sessions
+        sessions.append(row)
+        if len(sessions) >= CHUNK_ROWS:
+            self.result.frames.append(_rows_frame(sessions))
             self.result.sessions = []
         self.count += 1
         if self.keep_events:

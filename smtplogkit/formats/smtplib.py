@@ -110,11 +110,20 @@ def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
             if hour is not None and line.ts is None:
                 clock = time(int(hour), int(minute), int(second), int(fraction.ljust(6, "0")) if fraction else 0)
                 line.ts = ctx.time_of_day(None, clock, line)
-            if kind == "reply" and payload.startswith("retcode"):
+            if kind == "reply":  # the most common line, read here rather than in _debug_line
                 state.ssl_connect = None
                 if not state.opened:
                     _new_session(state)
-                ctx.noise(line)  # the summary that repeats the reply lines
+                if payload.startswith("retcode"):
+                    ctx.noise(line)  # the summary that repeats the reply lines
+                    continue
+                event = ctx.server(line, _literal(payload), state.session)
+                if event is None:
+                    ctx.unrecognised(line)
+                    continue
+                if event.code == 354:
+                    state.in_body = True
+                yield event
                 continue
             if kind == "data":
                 state.ssl_connect = None
