@@ -8,6 +8,7 @@ Line counts per file are kept in ``DataFrame.attrs["files"]``.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import os
@@ -34,6 +35,7 @@ SAMPLE_NUMBERS = range(1, SAMPLE_LINES + 1)
 # a row dict costs several times the memory of the same row in a DataFrame.
 CHUNK_ROWS = 50_000
 MIN_CONFIDENCE = 0.05
+GC_THRESHOLD = 50_000
 FILE_DATE_RE = re.compile(r"(20\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])")
 
 SESSION_COLUMNS = [
@@ -108,9 +110,17 @@ def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = No
     for path, reason in expansion.skipped:
         logger.info("skipped %s: %s", path, reason)
     zone = _resolve_tz(tz)
-    for source in expansion.sources:
-        _read_source(source, result, format=format, labels=labels or {}, tz=zone, day=date, keep_events=keep_events,
-                     progress=progress)
+    # Parsing makes millions of short-lived objects (lines, events, rows) and
+    # few reference cycles, so collecting generation 0 every GC_THRESHOLD
+    # allocations instead of every 700 saves time and frees the same memory.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
+    try:
+        for source in expansion.sources:
+            _read_source(source, result, format=format, labels=labels or {}, tz=zone, day=date,
+                         keep_events=keep_events, progress=progress)
+    finally:
+        gc.set_threshold(*thresholds)
     return result
 
 
