@@ -80,6 +80,8 @@ def _literal(text: str) -> str:
         return text
     if "\\" not in inner:
         return inner
+    if inner.endswith("\\r\\n") and "\\" not in inner[:-4] and inner.isascii():
+        return inner[:-4] + "\r\n"  # the usual line: plain ASCII ending in CRLF, decoded as the codecs would
     if is_bytes:
         raw = codecs.escape_decode(inner.encode("latin-1", "backslashreplace"))[0]
         return raw.decode("utf-8", "replace")
