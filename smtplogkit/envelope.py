@@ -104,6 +104,14 @@ def _syslog_time(match: re.Match, options: EnvelopeOptions) -> datetime:
 def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
     """Return the :class:`Line` for one raw input line, its envelopes removed."""
     line = Line(number, text)
+    if text:
+        # Most lines of most logs carry no envelope: rule out each kind by its
+        # first character before trying the patterns (the tests of _strip_once).
+        first = text[0]
+        if not (first == "{" or first in MONTHS_FIRST or first == "t" or first == "["
+                or (first.isdigit() and len(text) >= 19 and text[4] in "-/")
+                or (first in "DIWEC" and ":" in text[:9]) or "|" in text[:64]):
+            return line
     for _ in range(4):
         if not _strip_once(line, options):
             break

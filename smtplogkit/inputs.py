@@ -10,6 +10,7 @@ import bz2
 import glob
 import gzip
 import io
+import itertools
 import logging
 import lzma
 import os
@@ -23,6 +24,9 @@ from typing import IO, Any
 from .errors import InputError
 
 logger = logging.getLogger(__name__)
+
+# Lines per block read from an open text stream or a UTF-16 file.
+STREAM_BLOCK = 4096
 
 # Files a folder of logs often holds next to the logs themselves.
 NOT_LOG_SUFFIXES = frozenset({
@@ -175,10 +179,24 @@ def open_lines(source: Source, decoded: Decoded) -> Iterator[str]:
     than 5% other control bytes, is reported as binary and yields nothing.  Fewer NUL bytes are read as
     U+FFFD.  CRLF and lone CR line ends are accepted.
     """
+    for block in open_blocks(source, decoded):
+        yield from block
+
+
+def open_blocks(source: Source, decoded: Decoded) -> Iterator[list[str]]:
+    """Yield the lines of a source as lists of consecutive lines, as :func:`open_lines` reads them.
+
+    Reading a block at a time lets a caller iterate with ``itertools.chain``
+    instead of resuming a generator for every line; a block of plain UTF-8
+    text is decoded and split in one call.
+    """
     if source.stream is not None:
-        for raw in source.stream:
-            yield raw.rstrip("\r\n")
-        return
+        stream = iter(source.stream)
+        while True:
+            block = [raw.rstrip("\r\n") for raw in itertools.islice(stream, STREAM_BLOCK)]
+            if not block:
+                return
+            yield block
 
     path = source.path
     assert path is not None
@@ -199,8 +217,9 @@ def open_lines(source: Source, decoded: Decoded) -> Iterator[str]:
         with opener(path, "rb") as handle:
             reader = _Tolerant(handle)
             count = 0
-            for count, text in enumerate(_decode_stream(reader, source.name, decoded), 1):
-                yield text
+            for block in _decode_stream(reader, source.name, decoded):
+                count += len(block)
+                yield block
             if reader.error is not None:
                 message = f"{source.name}:{count}: reading stopped early after this line: {reader.error}"
                 decoded.warnings.append(message)
@@ -210,11 +229,11 @@ def open_lines(source: Source, decoded: Decoded) -> Iterator[str]:
         logger.warning("%s: reading stopped early: %s", source.name, error)
 
 
-def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[str]:
+def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[list[str]]:
     head = handle.read(65536)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         decoded.encoding = "utf-16"
-        yield from _decode_utf16(head, handle, name, decoded)
+        yield from _blocks(_decode_utf16(head, handle, name, decoded))
         return
     # A few NUL bytes are garbage inside a text log, such as the TLS alert PHPMailer prints as a
     # reply.  Many of them mean a binary file, or UTF-16 without a byte order mark.
@@ -229,21 +248,47 @@ def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[s
     encoding = "utf-8-sig" if head.startswith(b"\xef\xbb\xbf") else "utf-8"
     fallback_line: int | None = None
     number = 0
-    for raw in _byte_lines(head, handle):
-        number += 1
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
-            if fallback_line is None:
-                fallback_line = number
-        encoding = "utf-8"
-        yield text.rstrip("\r\n").replace("\x00", "\ufffd")
+    for raws in _byte_blocks(head, handle):
+        joined = b"\n".join(raws)
+        if b"\r" not in joined and b"\x00" not in joined:
+            # The common case: one decode and one split for the whole block.  A
+            # newline byte never occurs inside a UTF-8 sequence, so the block
+            # decodes exactly when each of its lines does.
+            try:
+                block = joined.decode(encoding).split("\n")
+            except UnicodeDecodeError:
+                pass
+            else:
+                number += len(block)
+                encoding = "utf-8"
+                yield block
+                continue
+        block = []
+        for raw in raws:
+            for part in (raws if isinstance(raws, tuple) else _split_cr(raw)):
+                number += 1
+                try:
+                    text = part.decode(encoding)
+                except UnicodeDecodeError:
+                    text = part.decode("latin-1")
+                    if fallback_line is None:
+                        fallback_line = number
+                encoding = "utf-8"
+                block.append(text.rstrip("\r\n").replace("\x00", "\ufffd"))
+        yield block
     decoded.encoding = "utf-8" if fallback_line is None else "utf-8 with latin-1 fallback"
     if fallback_line is not None:
         message = f"{name}:{fallback_line}: bytes that are not UTF-8, read as latin-1 from this line on where needed"
         decoded.warnings.append(message)
         logger.warning("%s", message)
+
+
+def _blocks(lines: Iterator[str]) -> Iterator[list[str]]:
+    while True:
+        block = list(itertools.islice(lines, STREAM_BLOCK))
+        if not block:
+            return
+        yield block
 
 
 def _decode_utf16(head: bytes, handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[str]:
@@ -264,7 +309,8 @@ def _decode_utf16(head: bytes, handle: IO[bytes], name: str, decoded: Decoded) -
         yield raw.rstrip("\r\n")
 
 
-def _byte_lines(head: bytes, handle: IO[bytes]) -> Iterable[bytes]:
+def _byte_blocks(head: bytes, handle: IO[bytes]) -> Iterable[list[bytes] | tuple[bytes]]:
+    """Yield the lines of a byte stream, split at LF only, in lists of about a megabyte."""
     buffer = head
     while True:
         chunk = handle.read(1 << 20)
@@ -272,17 +318,17 @@ def _byte_lines(head: bytes, handle: IO[bytes]) -> Iterable[bytes]:
             break
         buffer += chunk
         *complete, buffer = buffer.split(b"\n")
-        for raw in complete:
-            yield from _split_cr(raw)
-        if len(complete) == 0 and len(buffer) > 64 << 20:
-            yield buffer
+        if complete:
+            yield complete
+        elif len(buffer) > 64 << 20:
+            yield (buffer,)  # a tuple: one over-long line, not split at CR
             buffer = b""
     if buffer:
         *complete, last = buffer.split(b"\n")
-        for raw in complete:
-            yield from _split_cr(raw)
         if last:
-            yield from _split_cr(last)
+            complete.append(last)
+        if complete:
+            yield complete
 
 
 def _split_cr(raw: bytes) -> Iterable[bytes]:

@@ -29,3 +29,21 @@ def with_progress(lines: Iterable[str], name: str, enabled: bool | None) -> Iter
     from tqdm.auto import tqdm
 
     return tqdm(lines, desc=name, unit=" lines", unit_scale=True, delay=1.0, leave=False, mininterval=0.5)
+
+
+def with_block_progress(blocks: Iterable[list[str]], name: str, enabled: bool | None) -> Iterator[list[str]] | Iterable[list[str]]:
+    """Return ``blocks`` (lists of lines), counting their lines on a tqdm bar labelled ``name`` when enabled."""
+    if enabled is None:
+        enabled = progress_default()
+    if not enabled:
+        return blocks
+    return _counted_blocks(blocks, name)
+
+
+def _counted_blocks(blocks: Iterable[list[str]], name: str) -> Iterator[list[str]]:
+    from tqdm.auto import tqdm
+
+    with tqdm(desc=name, unit=" lines", unit_scale=True, delay=1.0, leave=False, mininterval=0.5) as bar:
+        for block in blocks:
+            yield block
+            bar.update(len(block))

@@ -103,20 +103,25 @@ def build_session(events: list[Event]) -> dict[str, Any]:
     by the reader.
     """
     state = SessionState()
+    attrs = state.attrs
     for event in events:
-        for key, value in event.attrs.items():
-            if key == "labels" and value:
-                state.attrs["labels"] = {**value, **state.attrs.get("labels", {})}
-            elif value is not None and key not in state.attrs:
-                state.attrs[key] = value
-        if event.ts is not None:
-            state.first_ts = state.first_ts or event.ts
-            state.last_ts = event.ts
-        if event.direction == SERVER:
+        if event.attrs:
+            for key, value in event.attrs.items():
+                if key == "labels" and value:
+                    attrs["labels"] = {**value, **attrs.get("labels", {})}
+                elif value is not None and key not in attrs:
+                    attrs[key] = value
+        ts = event.ts
+        if ts is not None:
+            if state.first_ts is None:
+                state.first_ts = ts
+            state.last_ts = ts
+        direction = event.direction
+        if direction == SERVER:
             _on_server(state, event)
-        elif event.direction == CLIENT:
+        elif direction == CLIENT:
             _on_client(state, event)
-        elif event.direction == LOCAL:
+        elif direction == LOCAL:
             _on_local(state, event)
     return _row(state, events)
 
@@ -285,11 +290,10 @@ def _row(state: SessionState, events: list[Event]) -> dict[str, Any]:
     failure = _choose_failure(state)
 
     if failure is None:
-        row.update(failure_stage=Stage.NONE.value, cause=Cause.OK.value, reply_code=None, enhanced_code=None,
-                   reply_text=None, error_text=None)
-        row["outcome"] = (Outcome.OK if state.reached is not None and STAGE_ORDER[state.reached] >= STAGE_ORDER[Stage.GREETING] or state.messages_sent else Outcome.UNKNOWN).value
+        row.update(_NO_FAILURE)
+        row["outcome"] = _OK if state.reached is not None and STAGE_ORDER[state.reached] >= _GREETING_ORDER or state.messages_sent else _UNKNOWN
         if state.reached is None and not events:
-            row["outcome"] = Outcome.UNKNOWN.value
+            row["outcome"] = _UNKNOWN
     else:
         _fill_failure(row, state, failure, tls_mode, port)
     reached = _reached_before_failure(state, row["failure_stage"]) if failure is not None else state.reached
@@ -325,6 +329,14 @@ def _reached_before_failure(state: SessionState, failure_stage: str) -> Stage | 
     if implied is not None:
         before.append(implied)
     return max(before, key=STAGE_ORDER.__getitem__) if before else None
+
+
+# Enum values looked up once, not through the enum descriptor for every row.
+_NO_FAILURE = {"failure_stage": Stage.NONE.value, "cause": Cause.OK.value, "reply_code": None, "enhanced_code": None,
+               "reply_text": None, "error_text": None}
+_OK, _UNKNOWN = Outcome.OK.value, Outcome.UNKNOWN.value
+_GREETING_ORDER = STAGE_ORDER[Stage.GREETING]
+_NO_TIMINGS = {column: None for _, column in TIMED_COLUMNS}
 
 
 def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate, tls_mode: Any, port: Any) -> None:
@@ -371,13 +383,17 @@ def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate,
 
 def _fill_timings(row: dict[str, Any], state: SessionState) -> None:
     previous = state.first_ts
-    for stage, column in TIMED_COLUMNS:
-        reached = state.reached_at.get(stage)
-        if reached is not None and previous is not None:
-            row[column] = max((reached - previous).total_seconds(), 0.0)
-            previous = reached
-        else:
-            row[column] = None
+    reached_at = state.reached_at
+    if not reached_at or previous is None:
+        row.update(_NO_TIMINGS)
+    else:
+        for stage, column in TIMED_COLUMNS:
+            reached = reached_at.get(stage)
+            if reached is not None:
+                row[column] = max((reached - previous).total_seconds(), 0.0)
+                previous = reached
+            else:
+                row[column] = None
     if state.first_ts is not None and state.last_ts is not None:
         row["duration_s"] = (state.last_ts - state.first_ts).total_seconds()
     else:

@@ -53,7 +53,7 @@ class ParseContext:
     file_date: date | None = None
     _awaiting_auth: dict[Any, bool] = field(default_factory=dict)
     _login_user_due: dict[Any, bool] = field(default_factory=dict)
-    _day: dict[Any, tuple[date, time]] = field(default_factory=dict)
+    _day: dict[Any, tuple[date, time, float]] = field(default_factory=dict)
     kinds: Counter = field(default_factory=Counter)
     undated_lines: int = 0
 
@@ -159,16 +159,18 @@ class ParseContext:
         """
         if line.ts is not None:
             return line.ts
-        day = self.options.date or self.file_date
+        seconds = clock.hour * 3600 + clock.minute * 60 + clock.second + clock.microsecond / 1e6
         known = self._day.get(None)
         if known is not None:
             day = known[0]
-            if _seconds(clock) + 3600 < _seconds(known[1]):
+            if seconds + 3600 < known[2]:
                 day = day + timedelta(days=1)
+        else:
+            day = self.options.date or self.file_date
         if day is None:
             self.undated_lines += 1
             return None
-        self._day[None] = (day, clock)
+        self._day[None] = (day, clock, seconds)
         return datetime.combine(day, clock, tzinfo=self.options.tz)
 
 

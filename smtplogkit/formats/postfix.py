@@ -143,6 +143,57 @@ def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
     return envelope.strip_envelope(number, text, options)
 
 
+def strip_or_noise(number: int, text: str, options: EnvelopeOptions) -> Line | None:
+    """Return the :class:`Line` for a raw maillog line, or None for a line of a process never analysed.
+
+    The reader counts a None as a noise line without making a ``Line``: the
+    lines of smtpd, postscreen, anvil, bounce, amavis, opendkim and dovecot
+    are about half of a relay's log.  A line is skipped only when
+    :func:`strip_envelope` would read its syslog envelope by position, so the
+    parser would see the same program and count it as noise too.
+    """
+    if len(text) > 20:
+        if text[3] == " " and text[15] == " " and text[:3] in MONTHS:
+            stamp = text[:15]
+            rest = text[16:]
+        elif text[4] == "-" and text[10] == "T":
+            space = text.find(" ", 19)
+            stamp = text[:space]
+            rest = text[space + 1:]
+        else:
+            return envelope.strip_envelope(number, text, options)
+        host_end = rest.find(" ")
+        tag_end = rest.find(": ", host_end + 1)
+        if host_end > 0 and tag_end > 0:
+            tag = rest[host_end + 1:tag_end]
+            if " " not in tag:
+                ts = _stamp(stamp, options.year, options.last_month, options.tz)
+                if ts is not None:
+                    bracket = tag.find("[")
+                    if bracket > 0 and tag[-1] == "]":
+                        program, pid = tag[:bracket], tag[bracket + 1:-1]
+                    else:
+                        program, pid = tag, None
+                    analysed = _ANALYSED.get(program)
+                    if analysed is None:
+                        analysed = _ANALYSED[program] = _analysed(program)
+                    if not analysed:
+                        return None
+                    return Line(number, rest[tag_end + 2:], ts, rest[:host_end], None, program, pid)
+    return envelope.strip_envelope(number, text, options)
+
+
+def _analysed(program: str) -> bool:
+    """Return whether :func:`parse` reads any line of ``program`` (else it counts them all as noise)."""
+    if not program.startswith("postfix"):
+        return False
+    service = program.rsplit("/", 1)[-1]
+    return service in SESSION_SERVICES or service in RECORD_SERVICES or service in ("qmgr", "cleanup")
+
+
+_ANALYSED: dict[str, bool] = {}
+
+
 @lru_cache(maxsize=1024)
 def _stamp(stamp: str, year: int | None, last_month: int | None, tz: tzinfo) -> datetime | None:
     """Return the time of a syslog or ISO 8601 stamp, or None to leave it to the general reader."""

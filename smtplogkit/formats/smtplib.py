@@ -80,6 +80,8 @@ def _literal(text: str) -> str:
         return text
     if "\\" not in inner:
         return inner
+    if inner.endswith("\\r\\n") and "\\" not in inner[:-4] and inner.isascii():
+        return inner[:-4] + "\r\n"  # the usual line: plain ASCII ending in CRLF, decoded as the codecs would
     if is_bytes:
         raw = codecs.escape_decode(inner.encode("latin-1", "backslashreplace"))[0]
         return raw.decode("utf-8", "replace")
@@ -100,18 +102,40 @@ class _State:
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
     """Turn smtplib debug lines and tracebacks into events."""
     state = _State()
+    tracebacks = state.tracebacks
+    match_debug = DEBUG_RE.match
     for line in lines:
-        match = DEBUG_RE.match(line.text)
+        match = match_debug(line.text)
         if match:
-            yield from _traceback_items(state.tracebacks.finish(), state, ctx)
-            if match.group(1) is not None and line.ts is None:
-                clock = time(int(match.group(1)), int(match.group(2)), int(match.group(3)),
-                             int((match.group(4) or "0").ljust(6, "0")))
+            if tracebacks.pending_raise is not None:
+                yield from _traceback_items(tracebacks.finish(), state, ctx)
+            hour, minute, second, fraction, kind, payload = match.groups()
+            if hour is not None and line.ts is None:
+                clock = time(int(hour), int(minute), int(second), int(fraction.ljust(6, "0")) if fraction else 0)
                 line.ts = ctx.time_of_day(None, clock, line)
-            yield from _debug_line(line, match.group(5), match.group(6), state, ctx)
+            if kind == "reply":  # the most common line, read here rather than in _debug_line
+                state.ssl_connect = None
+                if not state.opened:
+                    _new_session(state)
+                if payload.startswith("retcode"):
+                    ctx.noise(line)  # the summary that repeats the reply lines
+                    continue
+                event = ctx.server(line, _literal(payload), state.session)
+                if event is None:
+                    ctx.unrecognised(line)
+                    continue
+                if event.code == 354:
+                    state.in_body = True
+                yield event
+                continue
+            if kind == "data":
+                state.ssl_connect = None
+                ctx.noise(line)  # repeats the reply to DATA or to the end of data
+                continue
+            yield from _debug_line(line, kind, payload, state, ctx)
             continue
-        yield from _traceback_items(state.tracebacks.feed(line), state, ctx)
-    yield from _traceback_items(state.tracebacks.finish(), state, ctx)
+        yield from _traceback_items(tracebacks.feed(line), state, ctx)
+    yield from _traceback_items(tracebacks.finish(), state, ctx)
 
 
 def _new_session(state: _State) -> None:
