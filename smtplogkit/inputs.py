@@ -186,9 +186,9 @@ def open_lines(source: Source, decoded: Decoded) -> Iterator[str]:
 def open_blocks(source: Source, decoded: Decoded) -> Iterator[list[str]]:
     """Yield the lines of a source as lists of consecutive lines, as :func:`open_lines` reads them.
 
-    Reading a block at a time lets a caller iterate with ``itertools.chain``
-    instead of resuming a generator for every line; a block of plain UTF-8
-    text is decoded and split in one call.
+    A caller can iterate over the blocks with ``itertools.chain`` instead of
+    resuming a generator for every line. A block of plain UTF-8 text is
+    decoded and split in one call.
     """
     if source.stream is not None:
         stream = iter(source.stream)

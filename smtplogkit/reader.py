@@ -164,9 +164,9 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
 
     sample: list[Line] = list(lines)
     module = _choose_format(source, sample, format, report)
-    # A format may bring a faster envelope reader for its own common form,
-    # and one that returns None for lines it knows to be noise before making
-    # a Line of them (strip_or_noise).
+    # A format may bring a faster envelope reader for its own common form.
+    # Its strip_or_noise, if any, returns None for a line it recognises as
+    # noise from the raw text, before a Line is made.
     strip = getattr(module, "strip_envelope", strip_envelope)
     skipping = getattr(module, "strip_or_noise", None)
     report.encoding, report.compression = decoded.encoding, decoded.compression
@@ -281,8 +281,8 @@ class _SessionRows:
 class _Counted:
     """Iterate over lines: the sample, then the rest with their envelopes removed; count them, skip blank ones.
 
-    ``strip`` may return None for a line the format knows to be noise; it is
-    counted in ``skipped``.
+    ``strip`` may return None for a line the format recognises as noise.
+    Such lines are counted in ``skipped``.
 
     One generator does the numbering, the envelope and the blank-line test,
     so each line resumes one Python frame, not three.
