@@ -1,6 +1,6 @@
 """Finding input files and reading them as text lines.
 
-This is the one place that knows about paths, label templates, compression
+This is the one place that deals with paths, label templates, compression
 and character encodings.  Format parsers only ever see decoded lines.
 """
 
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 # Lines per block read from an open text stream or a UTF-16 file.
 STREAM_BLOCK = 4096
 
-# Files a folder of logs often holds next to the logs themselves.
+# Files a folder of logs often contains next to the logs themselves.
 NOT_LOG_SUFFIXES = frozenset({
     ".md", ".rst", ".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".py", ".ipynb",
     ".html", ".htm", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".pdf", ".parquet", ".csv",
@@ -163,7 +163,7 @@ def _expand_folder(folder: Path, result: Expansion, labels: dict[str, str] | Non
 
 @dataclass(slots=True)
 class Decoded:
-    """How a file was decoded, for the per-file report."""
+    """The encoding and compression a file was read with, for the per-file report."""
 
     encoding: str = "utf-8"
     compression: str | None = None

@@ -50,7 +50,7 @@ EVENT_COLUMNS = ["ts", "session_id", "source", "line", "direction", "verb", "rep
 
 @dataclass(slots=True)
 class FileReport:
-    """How one input was read: its format and where every line went."""
+    """The per-file report: the format an input was read as and where every line went."""
 
     source: str
     format: str | None = None
