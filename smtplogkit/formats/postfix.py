@@ -110,77 +110,72 @@ SIGNAL_RES: tuple[tuple[str, re.Pattern], ...] = (
 BRACKETED_RE = re.compile(r"\[([0-9A-Fa-f:.]+)\]")
 
 
+def _split_syslog(text: str, options: EnvelopeOptions) -> tuple | None:
+    """Split a common syslog line by position into (ts, host, program, pid, message), or return None.
+
+    ``Mmm dd hh:mm:ss host prog[pid]: text`` and its ISO 8601 variant are
+    read without a regular expression, and the timestamp of consecutive
+    lines, which mostly share one second, is parsed once.
+    """
+    if len(text) <= 20:
+        return None
+    if text[3] == " " and text[15] == " " and text[:3] in MONTHS:
+        stamp, rest = text[:15], text[16:]
+    elif text[4] == "-" and text[10] == "T":
+        space = text.find(" ", 19)
+        stamp, rest = text[:space], text[space + 1:]
+    else:
+        return None
+    host_end = rest.find(" ")
+    tag_end = rest.find(": ", host_end + 1)
+    if host_end <= 0 or tag_end <= 0:
+        return None
+    tag = rest[host_end + 1:tag_end]
+    if " " in tag:
+        return None
+    ts = _stamp(stamp, options.year, options.last_month, options.tz)
+    if ts is None:
+        return None
+    bracket = tag.find("[")
+    if bracket > 0 and tag[-1] == "]":
+        program, pid = tag[:bracket], tag[bracket + 1:-1]
+    else:
+        program, pid = tag, None
+    return ts, rest[:host_end], program, pid, rest[tag_end + 2:]
+
+
 def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
     """Return the :class:`Line` for a raw maillog line, reading the common syslog forms quickly.
 
-    ``Mmm dd hh:mm:ss host prog[pid]: text`` and its ISO 8601 variant are
-    split by position, and the timestamp of consecutive lines, which mostly
-    share one second, is parsed once.  Any other form goes to the general
-    envelope reader, which gives the same result more slowly.
+    Any form :func:`_split_syslog` does not read goes to the general envelope
+    reader, which gives the same result more slowly.
     """
-    if len(text) > 20:
-        if text[3] == " " and text[15] == " " and text[:3] in MONTHS:
-            stamp = text[:15]
-            rest = text[16:]
-        elif text[4] == "-" and text[10] == "T":
-            space = text.find(" ", 19)
-            stamp = text[:space]
-            rest = text[space + 1:]
-        else:
-            return envelope.strip_envelope(number, text, options)
-        host_end = rest.find(" ")
-        tag_end = rest.find(": ", host_end + 1)
-        if host_end > 0 and tag_end > 0 and " " not in rest[host_end + 1:tag_end]:
-            ts = _stamp(stamp, options.year, options.last_month, options.tz)
-            if ts is not None:
-                tag = rest[host_end + 1:tag_end]
-                bracket = tag.find("[")
-                if bracket > 0 and tag[-1] == "]":
-                    program, pid = tag[:bracket], tag[bracket + 1:-1]
-                else:
-                    program, pid = tag, None
-                return Line(number, rest[tag_end + 2:], ts, rest[:host_end], None, program, pid)
-    return envelope.strip_envelope(number, text, options)
+    parts = _split_syslog(text, options)
+    if parts is None:
+        return envelope.strip_envelope(number, text, options)
+    ts, host, program, pid, message = parts
+    return Line(number, message, ts, host, None, program, pid)
 
 
 def strip_or_noise(number: int, text: str, options: EnvelopeOptions) -> Line | None:
     """Return the :class:`Line` for a raw maillog line, or None for a line of a process never analysed.
 
-    The reader counts a None as a noise line without making a ``Line``: the
-    lines of smtpd, postscreen, anvil, bounce, amavis, opendkim and dovecot
-    are about half of a relay's log.  A line is skipped only when
-    :func:`strip_envelope` would read its syslog envelope by position, so the
-    parser would see the same program and count it as noise too.
+    The reader counts a None as a noise line without making a ``Line``,
+    because the lines of smtpd, postscreen, anvil, bounce, amavis, opendkim
+    and dovecot are about half of a relay's log.  A line is skipped only when
+    :func:`_split_syslog` reads its envelope, so the parser would see the same
+    program and count it as noise too.
     """
-    if len(text) > 20:
-        if text[3] == " " and text[15] == " " and text[:3] in MONTHS:
-            stamp = text[:15]
-            rest = text[16:]
-        elif text[4] == "-" and text[10] == "T":
-            space = text.find(" ", 19)
-            stamp = text[:space]
-            rest = text[space + 1:]
-        else:
-            return envelope.strip_envelope(number, text, options)
-        host_end = rest.find(" ")
-        tag_end = rest.find(": ", host_end + 1)
-        if host_end > 0 and tag_end > 0:
-            tag = rest[host_end + 1:tag_end]
-            if " " not in tag:
-                ts = _stamp(stamp, options.year, options.last_month, options.tz)
-                if ts is not None:
-                    bracket = tag.find("[")
-                    if bracket > 0 and tag[-1] == "]":
-                        program, pid = tag[:bracket], tag[bracket + 1:-1]
-                    else:
-                        program, pid = tag, None
-                    analysed = _ANALYSED.get(program)
-                    if analysed is None:
-                        analysed = _ANALYSED[program] = _analysed(program)
-                    if not analysed:
-                        return None
-                    return Line(number, rest[tag_end + 2:], ts, rest[:host_end], None, program, pid)
-    return envelope.strip_envelope(number, text, options)
+    parts = _split_syslog(text, options)
+    if parts is None:
+        return envelope.strip_envelope(number, text, options)
+    ts, host, program, pid, message = parts
+    analysed = _ANALYSED.get(program)
+    if analysed is None:
+        analysed = _ANALYSED[program] = _analysed(program)
+    if not analysed:
+        return None
+    return Line(number, message, ts, host, None, program, pid)
 
 
 def _analysed(program: str) -> bool:
