@@ -414,6 +414,41 @@ def capture(run: Run, out: Path, well_known: bool) -> dict:
             **expected_labels(run, endpoint)}
 
 
+def client_main(argv: list[str] | None, *, client: str, script: Path, description: str, scenarios: list[str],
+                runs: Callable[[], list[Run]], missing: Callable[[], str | None], default_out: Path) -> int:
+    """Run the command line of a per-client capture script.
+
+    Checks the scenario names and that the client is installed (``missing``
+    returns what to install, or None), re-runs ``script`` inside a private
+    network namespace, captures the selected runs and merges their labels
+    into ``<out>/<client>/expected.jsonl``.
+    """
+    import netns
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
+    parser.add_argument(netns.INSIDE_FLAG, action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=default_out, help=f"folder that gets {client}/ (default {default_out})")
+    args = parser.parse_args(argv)
+
+    unknown = set(args.names) - set(scenarios)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}; known: {', '.join(scenarios)}")
+    install = missing()
+    if install:
+        parser.error(install)
+
+    if not args.inside_netns:
+        return netns.rerun(script, sys.argv[1:] if argv is None else argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
+    selected = [run for run in runs() if not args.names or run.scenario in args.names]
+    new = {run.file_name: capture(run, args.out, True) for run in selected}
+    merge_expected(args.out, client, new)
+    return 0
+
+
 def merge_expected(out: Path, client: str, new: dict[str, dict]) -> None:
     """Merge new labels into ``out/<client>/expected.jsonl``, keeping entries of files not captured again."""
     path = out / client / "expected.jsonl"

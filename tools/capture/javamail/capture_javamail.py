@@ -17,8 +17,6 @@ Usage (needs a JDK 11 or newer and ``libjakarta-mail-java``)::
 
 from __future__ import annotations
 
-import argparse
-import logging
 import shutil
 import subprocess
 import sys
@@ -29,7 +27,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import capture as catalogue  # noqa: E402 - tools/capture/capture.py, found through the path above
-import netns  # noqa: E402
 from servers import FAKE_PASSWORD, FAKE_USER, Endpoint  # noqa: E402
 
 OUT = HERE.parents[2] / "tests" / "captures"
@@ -90,31 +87,16 @@ def runs() -> list[catalogue.Run]:
     return [catalogue.Run("javamail", PLAN[s][0], s, _argv(s), expected=EXPECTED.get(s, {})) for s in PLAN]
 
 
+def _missing() -> str | None:
+    missing = [str(jar) for jar in JARS if not jar.exists()] + [p for p in ("java", "keytool") if not shutil.which(p)]
+    return f"not installed: {', '.join(missing)}; install a JDK and libjakarta-mail-java" if missing else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Capture the selected scenarios and merge their labels into expected.jsonl."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
-    parser.add_argument(netns.INSIDE_FLAG, action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, default=OUT, help=f"folder that gets javamail/ (default {OUT})")
-    args = parser.parse_args(argv)
-
-    unknown = set(args.names) - set(PLAN)
-    if unknown:
-        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}; known: {', '.join(PLAN)}")
-    missing = [str(jar) for jar in JARS if not jar.exists()] + [p for p in ("java", "keytool") if not shutil.which(p)]
-    if missing:
-        parser.error(f"not installed: {', '.join(missing)}; install a JDK and libjakarta-mail-java")
-
-    if not args.inside_netns:
-        return netns.rerun(Path(__file__).resolve(), sys.argv[1:] if argv is None else argv)
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
-    selected = [run for run in runs() if not args.names or run.scenario in args.names]
-    new = {run.file_name: catalogue.capture(run, args.out, True) for run in selected}
-
-    catalogue.merge_expected(args.out, "javamail", new)
-    return 0
+    return catalogue.client_main(argv, client="javamail", script=Path(__file__).resolve(),
+                                 description=__doc__.splitlines()[0], scenarios=list(PLAN), runs=runs,
+                                 missing=_missing, default_out=OUT)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,7 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import shutil
 import sys
 from pathlib import Path
@@ -35,7 +33,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import capture as catalogue  # noqa: E402 - tools/capture/capture.py, found through the path above
-import netns  # noqa: E402
 from servers import FAKE_PASSWORD, FAKE_TOKEN, FAKE_USER, RECIPIENT, SENDER, Endpoint  # noqa: E402
 
 OUT = HERE.parents[2] / "tests" / "captures"
@@ -114,29 +111,15 @@ def runs() -> list[catalogue.Run]:
     return result
 
 
+def _missing() -> str | None:
+    return "node is not installed; install Node.js 18 or newer first" if shutil.which("node") is None else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Capture the selected scenarios and merge their labels into expected.jsonl."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
-    parser.add_argument("--out", type=Path, default=OUT, help=f"folder that gets nodemailer/ (default {OUT})")
-    parser.add_argument(netns.INSIDE_FLAG, action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-
-    unknown = set(args.names) - set(PLAN)
-    if unknown:
-        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}; known: {', '.join(PLAN)}")
-    if shutil.which("node") is None:
-        parser.error("node is not installed; install Node.js 18 or newer first")
-    if not args.inside_netns:
-        return netns.rerun(Path(__file__).resolve(), sys.argv[1:] if argv is None else argv)
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
-    selected = [run for run in runs() if not args.names or run.scenario in args.names]
-    new = {run.file_name: catalogue.capture(run, args.out, True) for run in selected}
-
-    catalogue.merge_expected(args.out, "nodemailer", new)
-    return 0
+    return catalogue.client_main(argv, client="nodemailer", script=Path(__file__).resolve(),
+                                 description=__doc__.splitlines()[0], scenarios=list(PLAN), runs=runs,
+                                 missing=_missing, default_out=OUT)
 
 
 if __name__ == "__main__":

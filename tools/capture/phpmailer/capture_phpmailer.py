@@ -19,8 +19,6 @@ XOAUTH2 is left out: PHPMailer needs an OAuth provider library for it.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import shutil
 import sys
 from pathlib import Path
@@ -30,7 +28,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import capture as catalogue  # noqa: E402 - tools/capture/capture.py, found through the path above
-import netns  # noqa: E402
 from servers import FAKE_PASSWORD, FAKE_USER, Endpoint  # noqa: E402
 
 OUT = HERE.parents[2] / "tests" / "captures"
@@ -78,30 +75,17 @@ def runs() -> list[catalogue.Run]:
             for s in PLAN]
 
 
+def _missing() -> str | None:
+    if shutil.which("php") is None or not AUTOLOAD.exists():
+        return "not installed: php-cli or libphp-phpmailer"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Capture the selected scenarios and merge their labels into expected.jsonl."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
-    parser.add_argument(netns.INSIDE_FLAG, action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, default=OUT, help=f"folder that gets phpmailer/ (default {OUT})")
-    args = parser.parse_args(argv)
-
-    unknown = set(args.names) - set(PLAN)
-    if unknown:
-        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}; known: {', '.join(PLAN)}")
-    if shutil.which("php") is None or not AUTOLOAD.exists():
-        parser.error("not installed: php-cli or libphp-phpmailer")
-
-    if not args.inside_netns:
-        return netns.rerun(Path(__file__).resolve(), sys.argv[1:] if argv is None else argv)
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
-    selected = [run for run in runs() if not args.names or run.scenario in args.names]
-    new = {run.file_name: catalogue.capture(run, args.out, True) for run in selected}
-
-    catalogue.merge_expected(args.out, "phpmailer", new)
-    return 0
+    return catalogue.client_main(argv, client="phpmailer", script=Path(__file__).resolve(),
+                                 description=__doc__.splitlines()[0], scenarios=list(PLAN), runs=runs,
+                                 missing=_missing, default_out=OUT)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,6 @@ Scenarios that need TLS are left out: telnet and nc cannot speak it.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import shlex
 import shutil
 import sys
@@ -33,7 +31,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import capture as catalogue  # noqa: E402 - tools/capture/capture.py, found through the path above
-import netns  # noqa: E402
 from servers import RECIPIENT, SENDER, Endpoint  # noqa: E402
 
 OUT = HERE.parents[2] / "tests" / "captures"
@@ -82,31 +79,16 @@ def runs() -> list[catalogue.Run]:
     return result
 
 
+def _missing() -> str | None:
+    missing = [name for name in ("telnet", "nc", "script") if shutil.which(name) is None]
+    return f"not installed: {', '.join(missing)}; install telnet, netcat-openbsd and util-linux" if missing else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Capture the selected scenarios and merge their labels into expected.jsonl."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
-    parser.add_argument(netns.INSIDE_FLAG, action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, default=OUT, help=f"folder that gets telnet/ (default {OUT})")
-    args = parser.parse_args(argv)
-
-    unknown = set(args.names) - set(TYPED)
-    if unknown:
-        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}; known: {', '.join(TYPED)}")
-    missing = [name for name in ("telnet", "nc", "script") if shutil.which(name) is None]
-    if missing:
-        parser.error(f"not installed: {', '.join(missing)}; install telnet, netcat-openbsd and util-linux")
-
-    if not args.inside_netns:
-        return netns.rerun(Path(__file__).resolve(), sys.argv[1:] if argv is None else argv)
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
-    selected = [run for run in runs() if not args.names or run.scenario in args.names]
-    new = {run.file_name: catalogue.capture(run, args.out, True) for run in selected}
-
-    catalogue.merge_expected(args.out, "telnet", new)
-    return 0
+    return catalogue.client_main(argv, client="telnet", script=Path(__file__).resolve(),
+                                 description=__doc__.splitlines()[0], scenarios=list(TYPED), runs=runs,
+                                 missing=_missing, default_out=OUT)
 
 
 if __name__ == "__main__":
