@@ -119,11 +119,12 @@ def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = No
 def _envelope_options(source: Source, tz: tzinfo) -> EnvelopeOptions:
     """Return how to read this file's envelope timestamps.
 
-    Syslog lines carry no year.  A date in the file name (``relay/2026-03-02.log``)
-    gives it best, because copying or checking out a file resets its
-    modification time; the month after the named one still counts as that
-    year, for a daily file that runs past the end of a month.  Without a date
-    in the name, the modification time is the last line's year and month.
+    Syslog lines carry no year.  A date in the file name
+    (``relay/2026-03-02.log``) gives it most reliably, because copying or
+    checking out a file resets its modification time.  The month after the
+    named one still counts as that year, for a daily file that runs past the
+    end of a month.  Without a date in the name, the modification time gives
+    the last line's year and month.
     """
     options = EnvelopeOptions(tz=tz)
     named = _file_date(source.name)
@@ -512,7 +513,7 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
     pandas.DataFrame
         The columns of :data:`SESSION_COLUMNS`, then the labels.  Stages,
         causes and outcomes are categoricals with fixed categories.
-        ``df.attrs["files"]`` holds per-file line counts (parsed, noise,
+        ``df.attrs["files"]`` contains per-file line counts (parsed, noise,
         unrecognised) and warnings.
     """
     if workers > 1 or cache is not None:

@@ -1,7 +1,7 @@
 """Assembly of one session row from the events of one connection attempt.
 
 The builder walks a session's events in order, tracking which protocol step
-the client is waiting on.  Replies are matched to the commands they answer in
+the client is waiting on.  Replies are matched to the commands they respond to in
 order, so pipelined commands (RFC 2920) are handled.  The first failure that
 the session did not recover from (an EHLO rejected and a HELO accepted is
 recovered; so is an AUTH mechanism rejected and another accepted) is handed to
@@ -31,7 +31,7 @@ VERB_STAGES: dict[str, Stage] = {
     "RCPT": Stage.RCPT_TO,
     "DATA": Stage.DATA,
     "BDAT": Stage.DATA,
-    ".": Stage.DATA,  # end of message data, answered by the final reply
+    ".": Stage.DATA,  # end of message data, followed by the final reply
     "QUIT": Stage.QUIT,
     "RSET": Stage.NONE,
     "NOOP": Stage.NONE,
@@ -61,7 +61,7 @@ class _Candidate:
 
 @dataclass(slots=True)
 class SessionState:
-    """What the builder knows about a session while it walks the events."""
+    """State the builder keeps about a session while it walks the events."""
 
     pending: Stage = Stage.CONNECT
     reached: Stage | None = None

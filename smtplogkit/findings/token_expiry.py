@@ -5,7 +5,7 @@ Minimum evidence: at least ``MIN_SESSIONS`` XOAUTH2 rejections with a known
 (Fisher p < 0.01) with at least 40% rejected above it and at least
 ``MIN_SESSIONS`` rejections above it.  Token ages come from refresh events
 or a tokens table.  Without either they are estimated from the first
-XOAUTH2 success after a run of failures; the summary then states that the
+XOAUTH2 success after a run of failures.  The summary then states that the
 ages are estimated, and the confidence is lower.
 """
 
@@ -26,7 +26,7 @@ def _stated_lifetime(failing, step) -> int | None:
     """Return the token lifetime the refresh lines state, when the observed step brackets it.
 
     The step is only known to lie between the oldest token that worked and
-    the youngest that failed; a stated ``expires_in`` inside that gap is the
+    the youngest that failed.  A stated ``expires_in`` inside that gap is the
     better estimate of where it is.
     """
     if "token_lifetime_s" not in failing.columns:

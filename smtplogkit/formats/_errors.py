@@ -124,7 +124,7 @@ class Record:
     ``key`` is the most specific part of the text, used to recognise the same
     error printed again.  ``before`` contains evidence lines printed ahead of the error (the frames of
     a Python traceback).  ``reply`` is the server's reply the error quotes,
-    when the reader can cut it out; the session's error text is then the
+    when the reader can cut it out.  The session's error text is then the
     reply, so that the client's own words ("Mailbox unavailable.") do not
     decide the cause, and the whole line is kept as a note.  ``exception``
     marks a whole exception print, as opposed to a logger's sentence that
@@ -185,7 +185,7 @@ class ErrorSessions:
     """Group records into sessions and yield each session's events when it closes.
 
     A new record joins the open session when :func:`same_error` finds that
-    it repeats one of the session's records; otherwise the open session is
+    it repeats one of the session's records.  Otherwise the open session is
     closed and the record starts the next one.
     """
 

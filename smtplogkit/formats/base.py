@@ -1,4 +1,4 @@
-"""What every format parser shares: the parse context and transcript helpers.
+"""The parse context and transcript helpers that every format parser shares.
 
 A format module defines ``NAME``, ``DESCRIPTION``, ``CLIENT`` (the program
 that writes it), ``detect(sample) -> float`` (0 to 1, from a list of
@@ -88,7 +88,7 @@ class ParseContext:
         if self._awaiting_auth.get(session):
             self._awaiting_auth[session] = False
             if self._login_user_due.pop(session, False):
-                # AUTH LOGIN's first answer is the user name, which may be kept (the password may not).
+                # The first AUTH LOGIN response is the user name, which may be kept (the password may not).
                 identity, _ = auth_payload_note("LOGIN", command.strip())
                 if identity:
                     attrs = {"identity": identity, **attrs}
@@ -129,7 +129,7 @@ class ParseContext:
 
     def error(self, line: Line, text: str, session: Any, *, stage: str | None = None, code: int | None = None,
               enhanced: str | None = None, **attrs: Any) -> Event:
-        """Return a local error event; ``stage`` is given when the format tells it."""
+        """Return a local error event; ``stage`` is given when the format states it."""
         if stage is not None:
             attrs["stage"] = stage
         if code is not None and enhanced is None:

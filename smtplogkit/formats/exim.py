@@ -4,7 +4,7 @@ Notes
 -----
 Mainlog lines start with a date and time (taken off by the envelope reader)
 and, for a message, its id (``1bPxwi-0001xA-Te``; Exim 4.97 and later print
-longer ids).  The flag after the id says what happened to one recipient:
+longer ids).  The flag after the id shows what happened to one recipient:
 ``=>`` delivered, ``->`` another recipient delivered over the same
 connection, ``**`` bounced, ``==`` deferred.  Failures carry ``H=host [ip]``
 and the server's reply after ``SMTP error from remote mail server after
@@ -19,7 +19,7 @@ Debug output prefixes each line with the process id.  ``Connecting to H
 [ip]:25 ... failed: <error>`` and ``... connected`` open an attempt;
 ``SMTP>>`` and ``SMTP<<`` lines are its commands and replies.  ``LOG: MAIN``
 introduces a copy of the main-log line the process writes, which repeats the
-attempt's error, so the copy is noise when the attempt already holds it.
+attempt's error, so the copy is noise when the attempt already contains it.
 Server-side lines (``<=`` arrivals, ``SMTP connection from``, rejections) are
 noise to the session table.
 """
@@ -109,7 +109,7 @@ def _debug_line(line: Line, pid: str, text: str, state: _State, ctx: ParseContex
     if process.log_copy:
         process.log_copy = False
         if process.attempt is not None and process.attempt.failed:
-            ctx.noise(line)  # the main-log copy of the error the attempt already holds
+            ctx.noise(line)  # the main-log copy of the error the attempt already contains
             return
         yield from _main_line(line, body, state, ctx)
         return
@@ -233,7 +233,12 @@ def _delivery(line: Line, message_id: str, flag: str, details: str, state: _Stat
 
     smtp_error = SMTP_ERROR_RE.search(details)
     defer = DEFER_RE.search(details)
-    error = smtp_error.group(0) if smtp_error else _defer_text(defer) if defer else details.strip()
+    if smtp_error:
+        error = smtp_error.group(0)
+    elif defer:
+        error = _defer_text(defer)
+    else:
+        error = details.strip()
     if open_attempt is not None and open_attempt.failed and _same_error(open_attempt.reason, error):
         open_attempt.recipients += 1
         return  # the summary of the host line just read

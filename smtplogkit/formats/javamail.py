@@ -14,7 +14,7 @@ name comes from ``DEBUG SMTP: protocolConnect login, host=..., user=...``.
 
 ``DEBUG SMTP: exception reading response, THROW:`` is printed when the
 connection is open but no reply arrives; the Java exception on the next line
-tells why (``java.net.SocketTimeoutException: Read timed out``).  Exceptions
+gives the reason (``java.net.SocketTimeoutException: Read timed out``).  Exceptions
 span several lines: a multi-line server reply continues the message, and
 ``nested exception is:`` (or ``Caused by:``) introduces the cause on a line
 that starts with a tab.  The cause is added to the wrapper's text rather than
@@ -236,7 +236,7 @@ def _exception(line: Line, match: re.Match, state: _State, ctx: ParseContext) ->
     state.nested = False
     wrapper = state.error
     if cause and wrapper is not None and wrapper.code is None:
-        # The cause says more than the wrapper ("Couldn't connect to host ... timeout -1"), so the
+        # The cause is more specific than the wrapper ("Couldn't connect to host ... timeout -1"), so the
         # wrapper's text gets it, and the rules read both.
         wrapper.text = f"{wrapper.text}; caused by {name}: {redact_text(message)}"
         stage = EXCEPTION_STAGES.get(name)

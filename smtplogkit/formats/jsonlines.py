@@ -189,7 +189,7 @@ class _Reader:
 
     def finish(self) -> Iterator[Event | SessionEnd]:
         for line, _ in self.pending:
-            self.ctx.noise(line)  # information about an attempt that never failed nor succeeded in the log
+            self.ctx.noise(line)  # an attempt the log shows neither failing nor succeeding
         self.pending = []
         return iter(())
 

@@ -237,7 +237,7 @@ def _read_failure(line: Line, text: str, state: _State, ctx: ParseContext) -> Ev
 def _no_reply(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
     """Handle ``SERVER -> CLIENT:`` with nothing after it: the read found no reply."""
     if state.errors:
-        ctx.noise(line)  # level 4 said why just before
+        ctx.noise(line)  # level 4 printed the reason just before
         return
     # NOTE: level 3 does not say why nothing came.  PHPMailer waits its Timelimit on a silent
     # server but returns at once on a closed one, so a gap of 2 s or more is read as a timeout.
@@ -260,7 +260,7 @@ def _client(line: Line, command: str, state: _State, ctx: ParseContext) -> Itera
     event = ctx.client(line, command, state.key())
     state.commands += 1
     if event.verb == "AUTH" and not event.attrs.get("initial_response"):
-        # Level 1 shows no replies, so no 334 tells which lines are credentials: PHPMailer sends
+        # Level 1 shows no replies, so no 334 marks which lines are credentials: PHPMailer sends
         # the user name and the password for LOGIN, one line for PLAIN and CRAM-MD5.
         state.credential_mechanism = str(event.attrs.get("mechanism", ""))
         state.credential_lines = 2 if state.credential_mechanism == "LOGIN" else 1

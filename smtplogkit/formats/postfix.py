@@ -12,9 +12,9 @@ are noise.
 
 One Postfix delivery attempt spreads over several lines of one ``smtp``
 process.  ``connect to H[ip]:port: Connection timed out`` is one failed
-connection attempt and names no queue id; the delivery record that follows
+connection attempt and names no queue id.  The delivery record that follows
 from the same process id (``QID: to=<r>, relay=..., dsn=4.4.1,
-status=deferred (connect to ...)``) gives the queue id and the DSN code, and
+status=deferred (connect to ...)``) gives the queue id and the DSN code.  It
 repeats the last attempt's error rather than being an attempt of its own.
 Recipients of one message delivered over one connection produce one delivery
 record each and are one session with a recipient count.  A record with no
@@ -89,9 +89,10 @@ SIGNATURE_RE = re.compile(
 )
 
 GC_THRESHOLD = 50_000
-# Postfix tries at most smtp_mx_address_limit addresses (default 5) per
-# delivery, so more attempts than this waiting for a delivery record in one
-# process mean the records are missing (a filtered log); the oldest are ended.
+# Postfix tries at most smtp_mx_address_limit addresses per delivery (5 by
+# default).  Far more attempts waiting for a delivery record in one process
+# mean the records are missing, as in a filtered log, so past this many the
+# oldest are ended.
 MAX_WAITING = 16
 # Delivery agents whose records are SMTP or LMTP connection attempts.
 SESSION_SERVICES = frozenset({"smtp", "lmtp"})

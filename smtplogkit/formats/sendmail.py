@@ -6,8 +6,8 @@ Each delivery record is ``QID: to=<r>, ..., delay=HH:MM:SS, xdelay=...,
 mailer=esmtp, relay=host. [ip], dsn=4.0.0, stat=Deferred: <reason>``.
 Sendmail puts the reason in ``stat=``: ``Deferred: Connection timed out with
 H.``, ``Deferred: Connection refused by H.``, ``Deferred: 421 4.7.0 ...``,
-``User unknown``, ``Sent (<reply>)``.  It does not say which SMTP command a
-reply answered, so the stage comes from the wording (a connection error is
+``User unknown``, ``Sent (<reply>)``.  It does not log which SMTP command a
+reply responded to, so the stage comes from the wording (a connection error is
 ``connect``, ``Name server: ... host name lookup failure`` is ``dns``) and
 otherwise from the DSN code: X.1.x recipient codes are ``rcpt_to``, message
 and content codes (X.3.4, X.6.x) are ``data``, and the rest ``mail_from``.
@@ -80,7 +80,7 @@ def _stage(stat: str, dsn: str | None) -> Stage:
         return Stage.RCPT_TO
     if subject == ["6"] or (dsn or "").endswith(".3.4"):
         return Stage.DATA
-    # NOTE: Sendmail does not log the command a reply answered; other
+    # NOTE: Sendmail does not log the command a reply responds to; other
     # replies are counted at MAIL FROM, which may be wrong for some.
     return Stage.MAIL_FROM
 
@@ -159,7 +159,7 @@ def _seconds(value: str | None) -> float | None:
 def records(lines: Iterable[Line], ctx: ParseContext) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ``("delivery", row)`` for each ``to=`` record."""
     # NOTE: senders are kept for the whole file, because Sendmail logs no
-    # line that says a queue id is finished with.
+    # line that marks a queue id as finished.
     senders: dict[str, str] = {}
     for line in lines:
         match = QID_LINE_RE.match(line.text)
@@ -173,7 +173,12 @@ def records(lines: Iterable[Line], ctx: ParseContext) -> Iterator[tuple[str, dic
         if not rest.startswith("to="):
             continue
         stat = fields.get("stat", "")
-        status = "sent" if stat.startswith("Sent") else "deferred" if stat.startswith("Deferred") else "bounced"
+        if stat.startswith("Sent"):
+            status = "sent"
+        elif stat.startswith("Deferred"):
+            status = "deferred"
+        else:
+            status = "bounced"
         host, ip = _relay(fields.get("relay"))
         stage = None if status == "sent" else _stage(stat, fields.get("dsn"))
         failure_stage, cause, code = _mta.classify_reason(status, stat, stage, stage not in (Stage.CONNECT, Stage.DNS, None),

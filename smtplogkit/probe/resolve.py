@@ -93,8 +93,9 @@ def hosts_file_addresses(host: str, path: Path = HOSTS_FILE) -> list[str]:
     """Return the addresses a hosts file gives ``host``, IPv6 first, or an empty list.
 
     The C library's resolver reads this file before DNS on most systems
-    (``hosts: files dns`` in nsswitch.conf), so ``localhost`` and names pinned
-    there resolve for the sender without any DNS query; dnspython never reads it.
+    (``hosts: files dns`` in nsswitch.conf).  ``localhost`` and names pinned
+    there therefore resolve for the sender without any DNS query, while
+    dnspython never reads the file.
     """
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
