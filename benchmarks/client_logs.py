@@ -1,12 +1,19 @@
-"""Benchmark: client debug logs (smtplib) to sessions, one core and two, and the cache.
+"""Benchmark: client debug logs (smtplib, nodemailer) to sessions, one core and two, and the cache.
 
 Usage::
 
     .venv/bin/python benchmarks/client_logs.py [--sessions N] [--files F] [--repeat R] [--out FILE]
 
-Writes seeded smtplib debuglevel 2 logs to a temporary folder, then times
-``read_logs`` with one process, with two processes, and reloading a cache
-of one million sessions.  Prints a Markdown table and appends it to ``--out``.
+Writes seeded smtplib debuglevel 2 logs and nodemailer 10 logger logs to a
+temporary folder, then times ``read_logs`` on each with one process (CPU
+time and wall time) and with two processes (wall time), and reloading a
+cache of one million sessions.  Prints a Markdown table and appends it to
+``--out``.
+
+The nodemailer lines copy the shapes of the nodemailer 10.6 captures in
+``tests/captures/nodemailer``: a STARTTLS session with AUTH PLAIN, the
+logged message body, and for one session in four a 421 reply to MAIL FROM
+followed by the logger's errors and the printed error object.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import argparse
 import os
 import platform
 import random
+import string
 import statistics
 import tempfile
 import time
@@ -66,19 +74,115 @@ def write_session(lines: list[str], rng: random.Random, second: int) -> None:
         ]
 
 
-def write_logs(folder: Path, sessions: int, files: int, seed: int = 7) -> int:
+NODEMAILER_FRAMES = [
+    "    at SMTPConnection._formatError (/srv/app/node_modules/nodemailer/dist/cjs/smtp-connection/index.js:972:19)",
+    "    at SMTPConnection._actionMAIL (/srv/app/node_modules/nodemailer/dist/cjs/smtp-connection/index.js:1837:39)",
+    "    at SMTPConnection.<anonymous> (/srv/app/node_modules/nodemailer/dist/cjs/smtp-connection/index.js:1310:18)",
+    "    at SMTPConnection._processResponse (/srv/app/node_modules/nodemailer/dist/cjs/smtp-connection/index.js:1200:20)",
+    "    at SMTPConnection._onData (/srv/app/node_modules/nodemailer/dist/cjs/smtp-connection/index.js:917:14)",
+    "    at SMTPConnection._onSocketData (/srv/app/node_modules/nodemailer/dist/cjs/smtp-connection/index.js:218:44)",
+    "    at TLSSocket.emit (node:events:524:28)",
+    "    at addChunk (node:internal/streams/readable:561:12)",
+    "    at readableAddChunkPushByteMode (node:internal/streams/readable:512:3)",
+    "    at Readable.push (node:internal/streams/readable:392:5) {",
+]
+ID_CHARS = string.ascii_letters + string.digits + "-_"
+
+
+def write_nodemailer_session(lines: list[str], rng: random.Random, second: int) -> None:
+    stamp = f"[2026-03-02 {8 + second // 3600 % 10:02d}:{second // 60 % 60:02d}:{second % 60:02d}]"
+    sid = "".join(rng.choice(ID_CHARS) for _ in range(rng.choice((10, 11))))
+    uuid = f"{rng.getrandbits(128):032x}"
+    message_id = f"<{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}@example.com>"
+    reply = rng.choice(REPLIES)
+    head = f"{stamp} DEBUG [{sid}]"
+    info = f"{stamp} INFO  [{sid}]"
+    ehlo = [f"{head} S: 250-smtp.example.com", f"{head} S: 250-SIZE 33554432", f"{head} S: 250-8BITMIME",
+            f"{head} S: 250-SMTPUTF8"]
+    lines += [
+        f"{stamp} DEBUG Sending mail using SMTP/10.6.1[client:10.6.1]",
+        f"{head} Resolved smtp.example.com as 192.0.2.25 [cache miss]",
+        f"{info} Connection established to 192.0.2.25:587",
+        f"{head} S: 220 smtp.example.com ESMTP ready",
+        f"{head} C: EHLO [10.0.0.7]",
+        *ehlo,
+        f"{head} S: 250-STARTTLS",
+        f"{head} S: 250 HELP",
+        f"{head} C: STARTTLS",
+        f"{head} S: 220 Ready to start TLS",
+        f"{info} Connection upgraded with STARTTLS",
+        f"{head} C: EHLO [10.0.0.7]",
+        *ehlo,
+        f"{head} S: 250-AUTH LOGIN PLAIN XOAUTH2",
+        f"{head} S: 250 HELP",
+        f"{head} SMTP handshake finished",
+        f"{head} C: AUTH PLAIN AGFnZW50QGV4YW1wbGUuY29tAC8qIHNlY3JldCAqLw==",
+        f"{head} S: 235 2.7.0 Authentication successful",
+        f'{info} User "agent@example.com" authenticated',
+        f"{stamp} INFO  Sending message {message_id} to <customer@example.org>",
+        f"{head} C: MAIL FROM:<agent@example.com>",
+        f"{head} S: {reply}",
+    ]
+    if not reply.startswith("250"):
+        error = f"Mail command failed: {reply}"
+        lines += [
+            f"{stamp} ERROR Send error for {message_id}: {error}",
+            f'{head} Closing connection to the server using "end"',
+            f"{stamp} ERROR Send Error: {error}",
+            f"Error: {error}",
+            *NODEMAILER_FRAMES,
+            "  code: 'EENVELOPE',",
+            f"  response: '{reply}',",
+            f"  responseCode: {reply[:3]},",
+            "  permanent: false,",
+            "  command: 'MAIL FROM'",
+            "}",
+        ]
+        return
+    lines += [
+        f"{head} C: RCPT TO:<customer@example.org>",
+        f"{head} S: 250 2.1.5 OK",
+        f"{head} C: DATA",
+        f"{head} S: 354 End data with <CR><LF>.<CR><LF>",
+        f"{head} From: agent@example.com",
+        f"{head} To: customer@example.org",
+        f"{head} Subject: receipt",
+        f"{head} Message-ID: {message_id}",
+        f"{head} Content-Transfer-Encoding: 7bit",
+        f"{head} Date: Mon, 02 Mar 2026 {stamp[12:20]} +0000",
+        f"{head} MIME-Version: 1.0",
+        f"{head} Content-Type: text/plain; charset=utf-8",
+        f"{head} ",
+        f"{head} Thanks",
+        f"{head} .",
+        f"{info} <312 bytes encoded mime message (source size 309 bytes)>",
+        f"{head} S: 250 2.0.0 OK queued",
+        f'{head} Closing connection to the server using "end"',
+        f"Message sent: {message_id}",
+    ]
+
+
+CLIENTS = {"smtplib": write_session, "nodemailer": write_nodemailer_session}
+
+
+def write_logs(folder: Path, sessions: int, files: int, seed: int = 7, client: str = "smtplib") -> int:
     rng = random.Random(seed)
+    write = CLIENTS[client]
     total = 0
     for index in range(files):
         lines: list[str] = []
+        if client == "nodemailer":
+            lines.append("[2026-03-02 08:00:00] DEBUG Creating transport: nodemailer (10.6.1; +https://nodemailer.com/; "
+                         "SMTP/10.6.1[client:10.6.1])")
         for number in range(sessions // files):
-            write_session(lines, rng, number)
+            write(lines, rng, number)
         (folder / f"worker-{index}-2026-03-02.log").write_text("\n".join(lines) + "\n")
         total += len(lines)
     return total
 
 
 def timed(function, repeat: int) -> float:
+    """Return the median wall time of ``repeat`` calls."""
     runs = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -87,24 +191,51 @@ def timed(function, repeat: int) -> float:
     return statistics.median(runs)
 
 
+def timed_cpu(function, repeat: int) -> tuple[float, float]:
+    """Return the median CPU time (user + system) and the median wall time of ``repeat`` calls."""
+    cpu, wall = [], []
+    for _ in range(repeat):
+        start, start_wall = time.process_time(), time.perf_counter()
+        function()
+        cpu.append(time.process_time() - start)
+        wall.append(time.perf_counter() - start_wall)
+    return statistics.median(cpu), statistics.median(wall)
+
+
+def measure(folder: Path, lines: int, day: date, repeat: int, client: str, files: int) -> list[str]:
+    """Time one folder of logs with one process and with two; return the table rows."""
+    cpu, one = timed_cpu(lambda: smtplogkit.read_logs(folder, date=day), repeat)
+    two = timed(lambda: smtplogkit.read_logs(folder, date=day, workers=2), repeat)
+    return [
+        f"| {client} lines | {lines:,} in {files} files |",
+        f"| {client}, one process, CPU time | {lines / cpu:,.0f} lines/s ({cpu:.2f} s) |",
+        f"| {client}, one process, wall time | {lines / one:,.0f} lines/s ({one:.2f} s) |",
+        f"| {client}, two processes, wall time | {lines / two:,.0f} lines/s ({two:.2f} s), {one / two:.2f}x one process |",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=40000, help="sessions to generate (default 40000)")
     parser.add_argument("--files", type=int, default=8, help="files to spread them over (default 8)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is kept")
+    parser.add_argument("--clients", default="smtplib,nodemailer",
+                        help="comma-separated clients to time (default smtplib,nodemailer)")
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS-scale.md")), help="Markdown file to append to")
     args = parser.parse_args()
     day = date(2026, 3, 2)
 
+    clients = [name.strip() for name in args.clients.split(",") if name.strip()]
+    rows: list[str] = []
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="smtplogkit-bench-") as tmp:
-        folder = Path(tmp) / "logs"
-        folder.mkdir()
-        lines = write_logs(folder, args.sessions, args.files)
+        for client in clients:
+            folder = Path(tmp) / client
+            folder.mkdir()
+            lines = write_logs(folder, args.sessions, args.files, client=client)
+            rows += measure(folder, lines, day, args.repeat, client, args.files)
 
-        one = timed(lambda: smtplogkit.read_logs(folder, date=day), args.repeat)
-        two = timed(lambda: smtplogkit.read_logs(folder, date=day, workers=2), args.repeat)
-
-        frame = smtplogkit.read_logs(folder, date=day)
+        frame = smtplogkit.read_logs(Path(tmp) / clients[0], date=day)
         million = pd.concat([frame] * (1_000_000 // len(frame) + 1), ignore_index=True).iloc[:1_000_000]
         parquet_cache.store(Path(tmp) / "cache", "bench", million, {"source": "bench"})
         reload = timed(lambda: combine([parquet_cache.load(Path(tmp) / "cache", "bench")], [], None), args.repeat)
@@ -112,13 +243,13 @@ def main() -> None:
     table = [
         f"### {time.strftime('%Y-%m-%d')}: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, pandas {pd.__version__}",
         "",
-        f"Command: `.venv/bin/python benchmarks/client_logs.py --sessions {args.sessions} --files {args.files} --repeat {args.repeat}` (medians)",
+        f"Command: `.venv/bin/python benchmarks/client_logs.py --sessions {args.sessions} --files {args.files} "
+        f"--repeat {args.repeat} --clients {','.join(clients)}` (medians; load average {load:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end)",
         "",
         "| measurement | value |",
         "|---|---|",
-        f"| smtplib lines | {lines:,} in {args.files} files |",
-        f"| one process | {lines / one:,.0f} lines/s ({one:.2f} s) |",
-        f"| two processes | {lines / two:,.0f} lines/s ({two:.2f} s), {one / two:.2f}x one process |",
+        *rows,
         f"| cache reload, 1,000,000 sessions | {reload:.2f} s |",
         "",
     ]
