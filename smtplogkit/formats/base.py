@@ -53,7 +53,11 @@ class ParseContext:
     file_date: date | None = None
     _awaiting_auth: dict[Any, bool] = field(default_factory=dict)
     _login_user_due: dict[Any, bool] = field(default_factory=dict)
-    _day: dict[Any, tuple[date, time, float]] = field(default_factory=dict)
+    clock: DayClock = field(default_factory=lambda: DayClock())
+    # What the pure part of client() and server() found for each text seen,
+    # so a log that repeats the same commands and replies reads each once.
+    _replies: dict[str, tuple | None] = field(default_factory=dict)
+    _commands: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     kinds: Counter = field(default_factory=Counter)
     undated_lines: int = 0
 
@@ -95,16 +99,26 @@ class ParseContext:
             return Event(line.number, CLIENT, redact_command(command, in_auth=True), session, line.ts, "AUTH-DATA",
                          attrs=_with_envelope(line, attrs))
 
-        match = COMMAND_RE.match(command)
-        verb = match.group(1).upper() if match else None
+        known = self._commands.get(command)
+        if known is not None:
+            verb, text = known
+        else:
+            match = COMMAND_RE.match(command)
+            verb = match.group(1).upper() if match else None
+            text = redact_command(command)
+            if verb != "AUTH" and text == command:  # never keep a text that held a credential
+                if len(self._commands) >= TEXT_CACHE_SIZE:
+                    self._commands.clear()
+                self._commands[command] = (verb, text)
         if verb == "AUTH":
             parts = command.split()
             mechanism = parts[1] if len(parts) > 1 else ""
             payload = parts[2] if len(parts) > 2 else None
             attrs = {**auth_attrs(mechanism, payload), "initial_response": payload is not None, **attrs}
             self._login_user_due[session] = mechanism.upper() == "LOGIN" and payload is None
-        return Event(line.number, CLIENT, redact_command(command), session, line.ts, verb,
-                     attrs=_with_envelope(line, attrs))
+        if line.log_host is not None or line.container is not None:
+            _with_envelope(line, attrs)
+        return Event(line.number, CLIENT, text, session, line.ts, verb, attrs=attrs)
 
     def server(self, line: Line, reply: str, session: Any, **attrs: Any) -> Event | None:
         """Return a server event for one reply line, or ``None`` if it is not a reply.
@@ -113,19 +127,24 @@ class ParseContext:
         A 334 reply moves the session into the AUTH continuation state.
         """
         reply = reply.rstrip("\r\n")
-        parts = rc.split_reply(reply.strip())
-        if parts is None:
+        known = self._replies.get(reply, _UNSEEN)
+        if known is _UNSEEN:
+            known = _read_reply(reply)
+            if len(self._replies) >= TEXT_CACHE_SIZE:
+                self._replies.clear()
+            self._replies[reply] = known
+        if known is None:
             return None
-        code, last, rest = parts
+        code, last, enhanced, text = known
         if not last:
             attrs["continued"] = True
         if code == rc.AUTH_CHALLENGE:
             self._awaiting_auth[session] = True
         elif last:
             self._awaiting_auth[session] = False
-        enhanced = rc.find_enhanced(rest[:12]) if code >= 400 or rest[:1].isdigit() else None
-        return Event(line.number, SERVER, redact_text(reply.strip()), session, line.ts, None, code, enhanced,
-                     attrs=_with_envelope(line, attrs))
+        if line.log_host is not None or line.container is not None:
+            _with_envelope(line, attrs)
+        return Event(line.number, SERVER, text, session, line.ts, None, code, enhanced, attrs=attrs)
 
     def error(self, line: Line, text: str, session: Any, *, stage: str | None = None, code: int | None = None,
               enhanced: str | None = None, **attrs: Any) -> Event:
@@ -160,18 +179,46 @@ class ParseContext:
         if line.ts is not None:
             return line.ts
         seconds = clock.hour * 3600 + clock.minute * 60 + clock.second + clock.microsecond / 1e6
-        known = self._day.get(None)
-        if known is not None:
-            day = known[0]
-            if seconds + 3600 < known[2]:
-                day = day + timedelta(days=1)
+        state = self.clock
+        day = state.day
+        if day is not None:
+            if seconds + 3600 < state.seconds:
+                day = state.day = day + timedelta(days=1)
         else:
             day = self.options.date or self.file_date
         if day is None:
             self.undated_lines += 1
             return None
-        self._day[None] = (day, clock, seconds)
+        state.day, state.seconds = day, seconds
         return datetime.combine(day, clock, tzinfo=self.options.tz)
+
+
+@dataclass(slots=True)
+class DayClock:
+    """The date and time of day of the last line that :meth:`ParseContext.time_of_day` dated.
+
+    ``day`` is None until a line has been dated.  A parser with its own quick
+    reading of the time of day keeps these two fields as ``time_of_day``
+    would, so both readings agree on when the day rolls over.
+    """
+
+    day: date | None = None
+    seconds: float = 0.0
+
+
+TEXT_CACHE_SIZE = 4096
+_UNSEEN = object()
+
+
+def _read_reply(reply: str) -> tuple[int, bool, str | None, str] | None:
+    """Return (code, is_last_line, enhanced code, redacted text) for one reply line, or None."""
+    stripped = reply.strip()
+    parts = rc.split_reply(stripped)
+    if parts is None:
+        return None
+    code, last, rest = parts
+    enhanced = rc.find_enhanced(rest[:12]) if code >= 400 or rest[:1].isdigit() else None
+    return code, last, enhanced, redact_text(stripped)
 
 
 def _with_envelope(line: Line, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterable, Iterator
-from datetime import time
+from datetime import datetime, time, timedelta
 
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, Event, Line
@@ -99,13 +99,83 @@ class _State:
         self.closed = False
 
 
-def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
-    """Turn smtplib debug lines and tracebacks into events."""
+def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> Iterator[Event]:
+    """Turn smtplib debug lines and tracebacks into events.
+
+    Lines of debug level 2's usual shape (``HH:MM:SS.ffffff reply: b'...'``,
+    ``send:``, ``data:``) take a quick path that reads them with string
+    slices; it does what the general path below does for them.  Every other
+    line, and every line while a traceback is pending, takes the general path.
+    ``quick=False`` sends every line down the general path (for tests that
+    compare the two).
+    """
     state = _State()
     tracebacks = state.tracebacks
     match_debug = DEBUG_RE.match
+    clocks: dict[str, tuple[int, int, int, int] | None] = {}
+    day_clock = ctx.clock
+    tz = ctx.options.tz
+    year = month = mday = None
+    server, noise = ctx.server, ctx.noise
+    quick_kinds = _QUICK_KINDS if quick else {}
     for line in lines:
-        match = match_debug(line.text)
+        text = line.text
+        kind = quick_kinds.get(text[15:22])
+        if kind is not None and tracebacks.pending_raise is None and "\n" not in text and (
+                kind != "reply" or text[22:23] == " "):
+            hms = text[:8]
+            clock = clocks.get(hms, _UNREAD)
+            if clock is _UNREAD:
+                clock = clocks[hms] = _read_clock(hms)
+            fraction = text[9:15]
+            if clock is not None and text[8] == "." and fraction.isdecimal():
+                if line.ts is None:
+                    hour, minute, second, whole = clock
+                    micro = int(fraction)
+                    day = day_clock.day
+                    if day is None:
+                        line.ts = ctx.time_of_day(None, time(hour, minute, second, micro), line)
+                    else:
+                        # ParseContext.time_of_day, without making a time object.
+                        seconds = whole + micro / 1e6
+                        if seconds + 3600 < day_clock.seconds:
+                            day = day_clock.day = day + _ONE_DAY
+                        day_clock.seconds = seconds
+                        if day.day != mday or day.month != month or day.year != year:
+                            year, month, mday = day.year, day.month, day.day
+                        line.ts = datetime(year, month, mday, hour, minute, second, micro, tz)
+                if kind == "reply":
+                    payload = text[23:]
+                    state.ssl_connect = None
+                    if not state.opened:
+                        _new_session(state)
+                    if payload.startswith("retcode"):
+                        noise(line)  # the summary that repeats the reply lines
+                        continue
+                    if payload[:2] == "b'" and payload[-5:] == "\\r\\n'" and payload.count("\\") == 2 and payload.isascii():
+                        reply = payload[2:-5]  # _literal's usual case; server() drops the CRLF anyway
+                    else:
+                        reply = _literal(payload)
+                    event = server(line, reply, state.session)
+                    if event is None:
+                        ctx.unrecognised(line)
+                        continue
+                    if event.code == 354:
+                        state.in_body = True
+                    yield event
+                    continue
+                if kind == "data":
+                    state.ssl_connect = None
+                    noise(line)  # repeats the reply to DATA or to the end of data
+                    continue
+                # send
+                payload = text[22:]
+                state.ssl_connect = None
+                if _starts_connection(state, kind, payload):
+                    _new_session(state)
+                yield from _sent(line, payload, state, ctx)
+                continue
+        match = match_debug(text)
         if match:
             if tracebacks.pending_raise is not None:
                 yield from _traceback_items(tracebacks.finish(), state, ctx)
@@ -136,6 +206,26 @@ def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
             continue
         yield from _traceback_items(tracebacks.feed(line), state, ctx)
     yield from _traceback_items(tracebacks.finish(), state, ctx)
+
+
+# The quick path's line kinds, keyed by text[15:22] of "HH:MM:SS.ffffff kind: payload":
+# the space after the fraction, the kind, its colon and the space DEBUG_RE's "\s?" takes.
+_QUICK_KINDS = {" reply:": "reply", " send: ": "send", " data: ": "data"}
+_UNREAD = object()
+_ONE_DAY = timedelta(days=1)
+
+
+def _read_clock(hms: str) -> tuple[int, int, int, int] | None:
+    """Return (hour, minute, second, seconds since midnight) for ``HH:MM:SS``, or None if it is not one."""
+    if len(hms) != 8 or hms[2] != ":" or hms[5] != ":":
+        return None
+    hour, minute, second = hms[:2], hms[3:5], hms[6:]
+    if not (hour.isdecimal() and minute.isdecimal() and second.isdecimal()):
+        return None
+    hour, minute, second = int(hour), int(minute), int(second)
+    if hour > 23 or minute > 59 or second > 59:
+        return None  # time() would refuse it; the general path raises as before
+    return hour, minute, second, hour * 3600 + minute * 60 + second
 
 
 def _new_session(state: _State) -> None:
@@ -194,19 +284,7 @@ def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseCo
     if _starts_connection(state, kind, payload):
         _new_session(state)
     if kind == "send":
-        text = _literal(payload)
-        if state.in_body:
-            state.in_body = False
-            yield ctx.client(line, ".", state.session, body_bytes=len(text))
-            return
-        for command in text.split("\r\n"):
-            if command:
-                event = ctx.client(line, command, state.session)
-                if event.verb == "STARTTLS":
-                    event.attrs["tls_mode"] = TlsMode.STARTTLS
-                elif event.verb == "QUIT":
-                    state.closed = True
-                yield event
+        yield from _sent(line, payload, state, ctx)
         return
 
     if payload.startswith("retcode"):
@@ -222,6 +300,23 @@ def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseCo
     if event.code == 354:
         state.in_body = True
     yield event
+
+
+def _sent(line: Line, payload: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    """Yield the client events of one ``send:`` line: its commands, or the end of the message body."""
+    text = _literal(payload)
+    if state.in_body:
+        state.in_body = False
+        yield ctx.client(line, ".", state.session, body_bytes=len(text))
+        return
+    for command in text.split("\r\n"):
+        if command:
+            event = ctx.client(line, command, state.session)
+            if event.verb == "STARTTLS":
+                event.attrs["tls_mode"] = TlsMode.STARTTLS
+            elif event.verb == "QUIT":
+                state.closed = True
+            yield event
 
 
 def _traceback_items(items, state: _State, ctx: ParseContext) -> Iterator[Event]:

@@ -1,0 +1,118 @@
+"""The quick paths of the smtplib and nodemailer parsers read lines as their general paths do.
+
+Each test parses the same lines twice, once with ``quick=False`` (every line
+through the general path) and once as ``read_logs`` does, and compares the
+events, the line counts and the session rows.  The inputs are every fixture
+of the two formats plus excerpts written to reach the quick paths' edges.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from smtplogkit.envelope import EnvelopeOptions, strip_envelope
+from smtplogkit.formats import nodemailer, smtplib
+from smtplogkit.formats.base import ParseContext, ParseOptions
+from smtplogkit.records import SessionEnd
+from smtplogkit.sessions import build_session
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+FIXTURES = sorted(
+    [*(ROOT / "tests" / "captures").rglob("*.log"), *(ROOT / "tests" / "cases").glob("*.log"),
+     *(ROOT / "sample_data").rglob("*.log")]
+)
+
+# Lines near the quick path's edges: a day that rolls over, a reply without
+# the space after the colon, a time that is not one, escapes in a reply, a
+# traceback in the middle, a LOGIN exchange.
+SMTPLIB_EDGES = """\
+23:59:59.900000 connect: to ('smtp.example.com', 587) None
+23:59:59.950000 reply: b'220 smtp.example.com ESMTP\\r\\n'
+23:59:59.950100 reply: retcode (220); Msg: b'smtp.example.com ESMTP'
+00:00:00.100000 send: 'ehlo me\\r\\n'
+00:00:00.150000 reply:b'250-smtp.example.com\\r\\n'
+00:00:00.150100 reply: b'250 AUTH LOGIN\\r\\n'
+00:00:00.200000 send: 'AUTH LOGIN\\r\\n'
+00:00:00.250000 reply: b'334 VXNlcm5hbWU6\\r\\n'
+00:00:00.300000 send: 'dXNlckBleGFtcGxlLmNvbQ==\\r\\n'
+00:00:00.350000 reply: b'334 UGFzc3dvcmQ6\\r\\n'
+00:00:00.400000 send: 'c2VjcmV0\\r\\n'
+00:00:00.450000 reply: b'235 2.7.0 ok \\xc3\\xa9t\\xc3\\xa9\\r\\n'
+00:00:00.500000 send: 'mail FROM:<a@example.com>\\r\\n'
+00:00:00.550000 reply: b'250 2.1.0 Ok\\r\\n'
+00:00:00.600000 send: 'rcpt TO:<b@example.com>\\r\\n'
+00:00:00.650000 reply: b'550 5.1.1 <b@example.com>: no such user\\r\\n'
+Traceback (most recent call last):
+  File "mailer.py", line 3, in <module>
+    s.sendmail("a@example.com", ["b@example.com"], "x")
+smtplib.SMTPRecipientsRefused: {'b@example.com': (550, b'5.1.1 <b@example.com>: no such user')}
+00:00:01.000000 send: 'quit\\r\\n'
+00:00:01.050000 connect fail: [Errno 111] Connection refused
+00:00:01.1 reply: b'250 ok\\r\\n'
+22:00:00.000000 send: 'ehlo again\\r\\n'
+22:00:00.050000 reply: b'250 ok\\r\\n'
+22:00:00.100000 data: (250, b'ok')
+22:00:00.150000 send: b'Subject: x\\r\\n\\r\\nbody\\r\\n.\\r\\n'
+"""
+
+
+def _lines(text: str):
+    options = EnvelopeOptions()
+    return [line for line in (strip_envelope(number, raw, options) for number, raw in enumerate(text.splitlines(), 1))
+            if line.text.strip()]
+
+
+def _parse(module, text: str, *, quick: bool, day: date | None):
+    ctx = ParseContext("fixture.log", ParseOptions(date=day))
+    events = list(module.parse(_lines(text), ctx, quick=quick))
+    counts = (ctx.noise_lines, ctx.unrecognised_lines, ctx.undated_lines, ctx.warnings)
+    return events, counts
+
+
+def _rows(events):
+    sessions: dict = {}
+    for event in events:
+        if not isinstance(event, SessionEnd) and event.session is not None:
+            sessions.setdefault(event.session, []).append(event)
+    return [build_session(group) for group in sessions.values()]
+
+
+def _same(module, text: str) -> None:
+    for day in (None, date(2026, 3, 2)):
+        general, general_counts = _parse(module, text, quick=False, day=day)
+        quick, quick_counts = _parse(module, text, quick=True, day=day)
+        assert quick == general
+        assert quick_counts == general_counts
+        assert _rows(quick) == _rows(general)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_smtplib_quick_path_matches(path: Path):
+    _same(smtplib, path.read_text(encoding="utf-8", errors="replace"))
+
+
+def test_smtplib_quick_path_edges():
+    _same(smtplib, SMTPLIB_EDGES)
+
+
+def test_smtplib_quick_path_is_taken():
+    # The edges reach both paths: the general path parses lines the quick one leaves alone.
+    quick, _ = _parse(smtplib, SMTPLIB_EDGES, quick=True, day=date(2026, 3, 2))
+    rolled = [event for event in quick if event.ts is not None and event.ts.date() == date(2026, 3, 3)]
+    assert rolled and quick[0].ts.date() == date(2026, 3, 2)
+
+
+def test_repeated_texts_read_alike():
+    # client() and server() remember what they read from each text; a repeat must give the same event.
+    ctx = ParseContext("repeat.log")
+    line = _lines("x")[0]
+    replies = ["250-mail.example.com", "250 2.1.0 Ok", "421 4.7.0 Try again later", "334 VXNlcm5hbWU6", "not a reply"]
+    commands = ["EHLO me", "MAIL FROM:<a@example.com>", "AUTH PLAIN AHVzZXIAcGFzcw==", "AUTH PLAIN AG90aGVyAHB3"]
+    first = [ctx.server(line, reply, 1) for reply in replies] + [ctx.client(line, c, 2) for c in commands]
+    second = [ctx.server(line, reply, 1) for reply in replies] + [ctx.client(line, c, 2) for c in commands]
+    assert first == second
+    assert first[4] is None and first[2].enhanced == "4.7.0"
+    assert [event.attrs.get("identity") for event in first[-2:]] == ["user", "other"]
