@@ -46,6 +46,8 @@ from typing import Any
 
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line
+from ..envelope import EnvelopeOptions
+from ..envelope import strip_envelope as _strip_envelope
 from .base import ParseContext
 
 NAME = "nodemailer"
@@ -172,13 +174,110 @@ def detect(sample: list[str]) -> float:
     return min(1.0, 0.5 + hits / max(len(sample), 1))
 
 
-def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
-    """Turn nodemailer transcript and error lines into events."""
+def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
+    """Return the :class:`Line` for one raw line, as :func:`smtplogkit.envelope.strip_envelope` does.
+
+    A logger line (``[2026-03-02 08:00:00] DEBUG ...``) opens with a bracket,
+    so the general function tries the Monolog pattern on it.  That pattern
+    needs a ``channel.LEVEL:`` word after the bracket, which a level word
+    followed by a space is not, so such lines carry no envelope.
+    """
+    if text.find("]") == 20 and text[:1] == "[" and text[20:28] in _LEVEL_WORDS:
+        return Line(number, text)
+    return _strip_envelope(number, text, options)
+
+
+_LEVEL_WORDS = frozenset(("] TRACE ", "] DEBUG ", "] INFO  ", "] WARN  ", "] ERROR ", "] FATAL "))
+
+
+def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> Iterator[Event]:
+    """Turn nodemailer transcript and error lines into events.
+
+    Logger lines with a connection id (``[...] DEBUG [sid] S: 250 OK``) take
+    a quick path: the line's head up to the connection id is read once
+    (:func:`_read_head`) and looked up after that, and the rest is handled as
+    :func:`_logger_line` would.  Any other line, and every line while an
+    error or log object is being read, takes the general path.
+    ``quick=False`` sends every line down the general path (for tests that
+    compare the two).
+    """
     state = _State()
+    by_key = state.by_key
+    heads: dict[str, tuple | None] = {}
+    server, client, noise = ctx.server, ctx.client, ctx.noise
     for line in lines:
+        text = line.text
+        if quick and state.log_object is None and state.error is None and text[:1] == "[":
+            end = text.find("] ", 27) + 2
+            if end > 2:
+                head = heads.get(text[:end], _UNREAD)
+                if head is _UNREAD:
+                    if len(heads) >= HEAD_CACHE_SIZE:
+                        heads.clear()
+                    head = heads[text[:end]] = _read_head(text[:end])
+                if head is not None and "\n" not in text:
+                    level, ts, sid = head
+                    line.ts = line.ts or ts
+                    session = by_key.get(sid)
+                    if session is None:
+                        session = by_key[sid] = _Session(sid)
+                    state.current = session
+                    direction = text[end:end + 2]
+                    if direction == "S:" or direction == "C:":
+                        message = text[end + 3:] if text[end + 2:end + 3] == " " else text[end + 2:]
+                        if direction == "S:":
+                            event = server(line, message, sid)
+                            if event is None:
+                                if message.strip():
+                                    ctx.unrecognised(line)
+                                else:
+                                    noise(line)
+                                continue
+                            session.greeted = True
+                        else:
+                            event = client(line, message, sid)
+                            session.last_verb = event.verb
+                            if event.verb == "STARTTLS":
+                                event.attrs["tls_mode"] = TlsMode.STARTTLS
+                        session.transcript = True
+                        yield event
+                        continue
+                    message = text[end:]
+                    if level in ("WARN", "ERROR", "FATAL"):
+                        yield from _logged_error(line, message, session, ctx)
+                    elif message.startswith(_NOTE_STARTS):
+                        yield from _logger_note(line, message, session, ctx)
+                    else:
+                        noise(line)  # lifecycle notes and the lines of the message body
+                    continue
         yield from _line(line, state, ctx)
     yield from _flush_object(state, ctx)
     yield from _finish_error(state, ctx)
+
+
+HEAD_CACHE_SIZE = 4096
+# How the messages that _logger_note reads begin; it counts every other message as noise.
+_NOTE_STARTS = ("Resolved ", "Connection established to ", "Secure connection established to ",
+                "Connection upgraded with STARTTLS", 'User "')
+_LEVELS = {"TRACE": "TRACE", "DEBUG": "DEBUG", "INFO ": "INFO", "WARN ": "WARN", "ERROR": "ERROR", "FATAL": "FATAL"}
+HEAD_RE = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) ?\[([\w-]+)\] ")
+_UNREAD = object()
+
+
+def _read_head(head: str) -> tuple[str, datetime, str] | None:
+    """Return (level, time, connection id) for a logger line's head, or None to leave the line to the general path.
+
+    ``head`` runs to the first ``"] "`` after the level.  It qualifies when
+    LOGGER_RE would read it as stamp, level and ``[sid]`` with no pool id.
+    """
+    match = HEAD_RE.fullmatch(head)
+    if match is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(match.group(1)).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None  # the general path meets the same error
+    return _LEVELS[match.group(2)], ts, match.group(3)
 
 
 def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:

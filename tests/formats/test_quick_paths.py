@@ -59,6 +59,50 @@ smtplib.SMTPRecipientsRefused: {'b@example.com': (550, b'5.1.1 <b@example.com>: 
 """
 
 
+# Logger lines near the quick path's edges: a pool id, a bad connection id,
+# a line without one, a level without the space, a body line that looks like
+# a note, an error object in the middle, a stamp that is not a time.
+NODEMAILER_EDGES = """\
+[2026-03-02 08:00:00] DEBUG Creating transport: nodemailer (6.9.1; +https://nodemailer.com/; SMTP (pool)/6.9.1[client:6.9.1])
+[2026-03-02 08:00:00] DEBUG [#1] Created new pool resource #1
+[2026-03-02 08:00:00] DEBUG [#1] [ab-c_1] Resolved smtp.example.com as 192.0.2.25 [cache miss]
+[2026-03-02 08:00:00] INFO  [#1] [ab-c_1] Secure connection established to 192.0.2.25:465
+[2026-03-02 08:00:00] DEBUG [#1] [ab-c_1] S: 220 smtp.example.com ESMTP
+[2026-03-02 08:00:01] DEBUG [x1] S:220 smtp.example.com ESMTP
+[2026-03-02 08:00:01] DEBUG [x1] C:EHLO [10.0.0.7]
+[2026-03-02 08:00:01] DEBUG [x1] S: 250-smtp.example.com
+[2026-03-02 08:00:01] DEBUG [x1] S: 250 AUTH LOGIN
+[2026-03-02 08:00:01] DEBUG [x1] C: AUTH LOGIN
+[2026-03-02 08:00:01] DEBUG [x1] S: 334 VXNlcm5hbWU6
+[2026-03-02 08:00:01] DEBUG [x1] C: dXNlckBleGFtcGxlLmNvbQ==
+[2026-03-02 08:00:01] DEBUG [x1] S: 334 UGFzc3dvcmQ6
+[2026-03-02 08:00:01] DEBUG [x1] C: /* secret */
+[2026-03-02 08:00:01] DEBUG [x1] S: 235 2.7.0 Accepted
+[2026-03-02 08:00:01] INFO  [x1] User "user@example.com" authenticated
+[2026-03-02 08:00:01] DEBUG[x1] C: MAIL FROM:<a@example.com>
+[2026-03-02 08:00:01] DEBUG [x1] S:
+[2026-03-02 08:00:01] DEBUG [x1] S: 250 2.1.0 Ok
+[2026-03-02 08:00:01] DEBUG [x1] C: RCPT TO:<b@example.com>
+[2026-03-02 08:00:01] DEBUG [x1] S: 550 5.1.1 No such user
+[2026-03-02 08:00:01] DEBUG [x y] S: 250 ok
+[2026-03-02 08:00:01] DEBUG [---] Connection upgraded with STARTTLS
+[2026-03-02 08:00:01] DEBUG [x1] Connection established to nowhere
+[2026-03-02 08:00:01] DEBUG [x1] Subject: Resolved
+[2026-03-02 08:00:01] WARN  [x1] Recipient command failed: 550 5.1.1 No such user
+[2026-03-02 08:00:01] ERROR Send Error: Can't send mail - all recipients were rejected: 550 5.1.1 No such user
+Error: Can't send mail - all recipients were rejected: 550 5.1.1 No such user
+    at SMTPConnection._formatError (/srv/app/node_modules/nodemailer/lib/smtp-connection/index.js:798:19) {
+  code: 'EENVELOPE',
+  response: '550 5.1.1 No such user',
+  responseCode: 550,
+  command: 'RCPT TO'
+}
+[2026-03-02 08:00:02] DEBUG [x1] S: 221 Bye
+[2026-03-02 08:00:02]  DEBUG [x1] S: 221 Bye
+Message sent: <id@example.com>
+"""
+
+
 def _lines(text: str):
     options = EnvelopeOptions()
     return [line for line in (strip_envelope(number, raw, options) for number, raw in enumerate(text.splitlines(), 1))
@@ -67,7 +111,10 @@ def _lines(text: str):
 
 def _parse(module, text: str, *, quick: bool, day: date | None):
     ctx = ParseContext("fixture.log", ParseOptions(date=day))
-    events = list(module.parse(_lines(text), ctx, quick=quick))
+    try:
+        events = list(module.parse(_lines(text), ctx, quick=quick))
+    except ValueError as error:  # a stamp that is not a date: both paths must fail alike
+        events = [repr(error)]
     counts = (ctx.noise_lines, ctx.unrecognised_lines, ctx.undated_lines, ctx.warnings)
     return events, counts
 
@@ -96,6 +143,29 @@ def test_smtplib_quick_path_matches(path: Path):
 
 def test_smtplib_quick_path_edges():
     _same(smtplib, SMTPLIB_EDGES)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_nodemailer_quick_path_matches(path: Path):
+    _same(nodemailer, path.read_text(encoding="utf-8", errors="replace"))
+
+
+def test_nodemailer_quick_path_edges():
+    _same(nodemailer, NODEMAILER_EDGES)
+
+
+def test_nodemailer_bad_stamp_fails_alike():
+    text = "[2026-03-02 08:00:02] DEBUG [x1] S: 220 ready\n[2026-13-02 08:00:02] DEBUG [x1] S: 221 Bye\n"
+    general, _ = _parse(nodemailer, text, quick=False, day=None)
+    quick, _ = _parse(nodemailer, text, quick=True, day=None)
+    assert quick == general == ["ValueError('month must be in 1..12')"]
+
+
+def test_nodemailer_envelope_matches():
+    options = EnvelopeOptions()
+    for path in FIXTURES:
+        for number, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            assert nodemailer.strip_envelope(number, raw, options) == strip_envelope(number, raw, options)
 
 
 def test_smtplib_quick_path_is_taken():
