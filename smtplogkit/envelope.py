@@ -88,17 +88,20 @@ def parse_timestamp(text: str, tz: tzinfo) -> datetime | None:
     return value
 
 
-def _syslog_time(match: re.Match, options: EnvelopeOptions) -> datetime:
+def _syslog_time(match: re.Match, options: EnvelopeOptions) -> datetime | None:
+    """Return the time of a classic syslog stamp, or None for one no clock shows (``Apr 31``, ``24:00:01``)."""
     month = MONTHS[match.group(1)]
     year = options.year or datetime.now(timezone.utc).year
     if options.last_month is not None and month > options.last_month:
         year -= 1
     micro = int((match.group(6) or "0")[:6].ljust(6, "0"))
+    day, clock = int(match.group(2)), (int(match.group(3)), int(match.group(4)), int(match.group(5)), micro)
     try:
-        value = datetime(year, month, int(match.group(2)), int(match.group(3)), int(match.group(4)), int(match.group(5)), micro)
-    except ValueError:  # 29 February in a year inferred wrongly
-        value = datetime(year, month, 28, int(match.group(3)), int(match.group(4)), int(match.group(5)), micro) + timedelta(days=1)
-    return value.replace(tzinfo=options.tz)
+        if month == 2 and day == 29:  # in a year inferred wrongly, the day after 28 February
+            return (datetime(year, 2, 28, *clock) + timedelta(days=1)).replace(tzinfo=options.tz)
+        return datetime(year, month, day, *clock, tzinfo=options.tz)
+    except ValueError:
+        return None
 
 
 def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:

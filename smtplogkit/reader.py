@@ -30,7 +30,6 @@ from .sessions import build_session
 logger = logging.getLogger(__name__)
 
 SAMPLE_LINES = 400
-SAMPLE_NUMBERS = range(1, SAMPLE_LINES + 1)
 # Session rows are turned into a typed DataFrame every CHUNK_ROWS rows, because
 # a row dict costs several times the memory of the same row in a DataFrame.
 CHUNK_ROWS = 50_000
@@ -160,22 +159,23 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     report = FileReport(source.name)
     decoded = Decoded()
     envelope = _envelope_options(source, tz)
-    raw_lines = itertools.chain.from_iterable(with_block_progress(open_blocks(source, decoded), source.name, progress))
-    lines: Iterator[Line] = (strip_envelope(number, text, envelope) for number, text in zip(SAMPLE_NUMBERS, raw_lines))
-
-    sample: list[Line] = list(lines)
+    blocks = iter(with_block_progress(open_blocks(source, decoded), source.name, progress))
+    head, blocks = _split_head(blocks, SAMPLE_LINES)
+    sample: list[Line] = [strip_envelope(number, text, envelope) for number, text in enumerate(head, 1)]
     module = _choose_format(source, sample, format, report)
     # A format may bring a faster envelope reader for its own common form.
     # Its strip_or_noise, if any, returns None for a line it recognises as
-    # noise from the raw text, before a Line is made.
+    # noise from the raw text, before a Line is made.  Its prefilter, if any,
+    # picks the lines of a whole block the parser must see.
     strip = getattr(module, "strip_envelope", strip_envelope)
     skipping = getattr(module, "strip_or_noise", None)
+    prefilter = getattr(module, "prefilter", None)
     report.encoding, report.compression = decoded.encoding, decoded.compression
     if module is None:
         # Every non-blank line of an unread file is unrecognised, not only the sample's.
         report.lines = len(sample)
         report.unrecognised = sum(1 for line in sample if line.text.strip())
-        for number, text in enumerate(raw_lines, len(sample) + 1):
+        for number, text in enumerate(itertools.chain.from_iterable(blocks), len(sample) + 1):
             report.lines += 1
             report.unrecognised += bool(strip(number, text, envelope).text.strip())
         report.noise = report.lines - report.unrecognised
@@ -184,7 +184,7 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
         return
 
     ctx = ParseContext(source.name, ParseOptions(tz=tz, date=day), file_date=_file_date(source.name))
-    counted = _Counted(sample, raw_lines, skipping or strip, envelope)
+    counted = _Counted(sample, blocks, skipping or strip, envelope, prefilter)
     grouped: dict[Any, list[Event]] = {}
     builder = _SessionRows(source, module, {**labels, **source.labels}, result, keep_events)
     add = builder.add
@@ -283,17 +283,22 @@ class _Counted:
     """Iterate over lines: the sample, then the rest with their envelopes removed; count them, skip blank ones.
 
     ``strip`` may return None for a line the format recognises as noise.
-    Such lines are counted in ``skipped``.
+    Such lines are counted in ``skipped``.  ``prefilter``, if given, takes a
+    block of raw lines and returns the positions of the lines the parser must
+    see and how many of the others are noise; the rest of the others count
+    as parsed.
 
     One generator does the numbering, the envelope and the blank-line test,
     so each line resumes one Python frame, not three.
     """
 
-    def __init__(self, sample: list[Line], texts: Iterator[str], strip, envelope: EnvelopeOptions) -> None:
+    def __init__(self, sample: list[Line], blocks: Iterator[list[str]], strip, envelope: EnvelopeOptions,
+                 prefilter=None) -> None:
         self._sample = sample
-        self._texts = texts
+        self._blocks = blocks
         self._strip = strip
         self._envelope = envelope
+        self._prefilter = prefilter
         self.total = 0
         self.blank = 0
         self.skipped = 0
@@ -309,20 +314,50 @@ class _Counted:
                     blank += 1
                     continue
                 yield line
-            strip, envelope = self._strip, self._envelope
-            for number, text in enumerate(self._texts, number + 1):
-                line = strip(number, text, envelope)
-                if line is None:
-                    skipped += 1  # noise the format recognised from the raw text
+            strip, envelope, prefilter = self._strip, self._envelope, self._prefilter
+            for block in self._blocks:
+                if prefilter is None:
+                    for number, text in enumerate(block, number + 1):
+                        line = strip(number, text, envelope)
+                        if line is None:
+                            skipped += 1  # noise the format recognised from the raw text
+                            continue
+                        if not line.text.strip():
+                            blank += 1
+                            continue
+                        yield line
                     continue
-                if not line.text.strip():
-                    blank += 1
-                    continue
-                yield line
+                first = number + 1
+                positions, noise = prefilter(block)
+                skipped += noise
+                for position in positions:
+                    number = first + position
+                    line = strip(number, block[position], envelope)
+                    if line is None:
+                        skipped += 1
+                        continue
+                    if not line.text.strip():
+                        blank += 1
+                        continue
+                    yield line
+                number = first + len(block) - 1
         finally:
             self.total = number
             self.blank = blank
             self.skipped = skipped
+
+
+def _split_head(blocks: Iterator[list[str]], size: int) -> tuple[list[str], Iterator[list[str]]]:
+    """Return the first ``size`` lines of ``blocks`` and an iterator over the blocks of the rest."""
+    head: list[str] = []
+    for block in blocks:
+        room = size - len(head)
+        if len(block) <= room:
+            head.extend(block)
+            continue
+        head.extend(block[:room])
+        return head, itertools.chain((block[room:],), blocks)
+    return head, iter(())
 
 
 def _choose_format(source: Source, sample: list[Line], format: str, report: FileReport):

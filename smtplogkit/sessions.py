@@ -17,7 +17,7 @@ from typing import Any
 
 from . import replycodes as rc
 from .labels import STAGE_ORDER, Cause, Outcome, Stage, TlsMode
-from .records import CLIENT, CONNECT, CONNECTED, ERROR, LOCAL, SENT, SERVER, TLS_OK, Event
+from .records import CLIENT, CONNECT, CONNECTED, ERROR, LOCAL, NOTE, SENT, SERVER, TLS_OK, Event
 from .redact import auth_payload_note
 from .rules import Failure, classify
 
@@ -102,6 +102,14 @@ def build_session(events: list[Event]) -> dict[str, Any]:
     Columns that come from the file (``source``, ``format``, labels) are added
     by the reader.
     """
+    row = _quick_row(events)
+    if row is not None:
+        return row
+    return _build_general(events)
+
+
+def _build_general(events: list[Event]) -> dict[str, Any]:
+    """Return the row of any session, walking its events one by one."""
     state = SessionState()
     attrs = state.attrs
     for event in events:
@@ -124,6 +132,81 @@ def build_session(events: list[Event]) -> dict[str, Any]:
         elif direction == LOCAL:
             _on_local(state, event)
     return _row(state, events)
+
+
+# Local event kinds that reach a stage without any failure, and the stage.
+_QUICK_STAGES = {CONNECTED: Stage.CONNECT, TLS_OK: Stage.TLS, SENT: Stage.DATA, NOTE: None}
+
+
+def _quick_row(events: list[Event]) -> dict[str, Any] | None:
+    """Return the row of a session made only of connected, TLS, sent and note events, else None.
+
+    Most sessions an MTA logs went well: a connection, maybe TLS, messages
+    accepted.  Their row needs none of the builder's command tracking, so it
+    is computed here directly, with the same values :func:`build_session`'s
+    general path gives (a test runs both on every fixture).
+    """
+    attrs: dict[str, Any] = {}
+    reached_at: dict[Stage, datetime] = {}
+    reached: Stage | None = None
+    first_ts = last_ts = None
+    messages_sent = 0
+    for event in events:
+        if event.direction != LOCAL:
+            return None
+        kind = event.verb
+        if kind not in _QUICK_STAGES:
+            return None
+        if event.attrs:
+            for key, value in event.attrs.items():
+                if key == "labels":
+                    if value:
+                        return None
+                elif value is not None and key not in attrs:
+                    attrs[key] = value
+        ts = event.ts
+        if ts is not None:
+            if first_ts is None:
+                first_ts = ts
+            last_ts = ts
+        stage = _QUICK_STAGES[kind]
+        if stage is None:
+            continue
+        if kind == SENT:
+            messages_sent += int(event.attrs.get("messages", 1))
+        if reached is None or _ORDER[stage] > _ORDER[reached]:
+            reached = stage
+        if ts is not None and stage not in reached_at:
+            reached_at[stage] = ts
+    if not events:
+        return None
+    port = attrs.get("port")
+    tls_mode = attrs.get("tls_mode")
+    row: dict[str, Any] = {
+        "line": events[0].line,
+        "start": first_ts,
+        "end": last_ts,
+        "host": attrs.get("host"),
+        "ip": attrs.get("ip"),
+        "port": int(port) if port is not None else None,
+        "tls_mode": str(tls_mode) if tls_mode is not None else None,
+        "client": attrs.get("client"),
+        "auth_mechanism": attrs.get("mechanism"),
+        "identity": attrs.get("identity"),
+        "messages_sent": messages_sent,
+        "recipients": attrs.get("recipients") or 0,
+        "recipients_rejected": 0,
+        "log_host": attrs.get("log_host"),
+        "container": attrs.get("container"),
+    }
+    for name in EXTRA_ATTRS:
+        if attrs.get(name) is not None:
+            row[name] = attrs[name]
+    row.update(_NO_FAILURE)
+    row["outcome"] = _OK if reached is not None and _ORDER[reached] >= _GREETING_ORDER or messages_sent else _UNKNOWN
+    row["last_stage_reached"] = reached.value if reached is not None else None
+    _timings(row, first_ts, last_ts, reached_at)
+    return row
 
 
 def _on_local(state: SessionState, event: Event) -> None:
@@ -336,6 +419,7 @@ _NO_FAILURE = {"failure_stage": Stage.NONE.value, "cause": Cause.OK.value, "repl
                "reply_text": None, "error_text": None}
 _OK, _UNKNOWN = Outcome.OK.value, Outcome.UNKNOWN.value
 _GREETING_ORDER = STAGE_ORDER[Stage.GREETING]
+_ORDER = STAGE_ORDER
 _NO_TIMINGS = {column: None for _, column in TIMED_COLUMNS}
 
 
@@ -382,8 +466,12 @@ def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate,
 
 
 def _fill_timings(row: dict[str, Any], state: SessionState) -> None:
-    previous = state.first_ts
-    reached_at = state.reached_at
+    _timings(row, state.first_ts, state.last_ts, state.reached_at)
+
+
+def _timings(row: dict[str, Any], first_ts: datetime | None, last_ts: datetime | None,
+             reached_at: dict[Stage, datetime]) -> None:
+    previous = first_ts
     if not reached_at or previous is None:
         row.update(_NO_TIMINGS)
     else:
@@ -394,8 +482,8 @@ def _fill_timings(row: dict[str, Any], state: SessionState) -> None:
                 previous = reached
             else:
                 row[column] = None
-    if state.first_ts is not None and state.last_ts is not None:
-        row["duration_s"] = (state.last_ts - state.first_ts).total_seconds()
+    if first_ts is not None and last_ts is not None:
+        row["duration_s"] = (last_ts - first_ts).total_seconds()
     else:
         row["duration_s"] = None
 

@@ -360,3 +360,9 @@ def test_orphan_attempts_bounded():
     assert len(ended_at) == 200
     assert ended_at[0] == postfix.MAX_WAITING + 1
     assert ended_at[199 - postfix.MAX_WAITING] == 200
+
+
+def test_every_attempt_names_log_host():
+    frame = smtplogkit.read_logs(CAPTURE, format="postfix", progress=False)
+    assert frame["outcome"].eq("ok").any()
+    assert frame["log_host"].notna().all()

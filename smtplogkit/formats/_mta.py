@@ -27,7 +27,7 @@ from .. import replycodes as rc
 from ..labels import Cause, Stage
 from ..records import CONNECT, CONNECTED, ERROR, LOCAL, NOTE, SENT, Event, Line, SessionEnd
 from ..rules import Failure, classify
-from .base import ParseContext
+from .base import ParseContext, _with_envelope
 
 # "(in reply to X command)" in Postfix, "after X" in Exim: the command a
 # failing reply answered.  Longest names first so "end of DATA" wins over DATA.
@@ -108,7 +108,7 @@ def local_event(line: Line, kind: str, text: str, key: int, **attrs: Any) -> Eve
     credentials, and skipping redaction saves most of the per-event cost on
     large maillogs.
     """
-    return Event(line.number, LOCAL, text, key, line.ts, kind, None, None, attrs)
+    return Event(line.number, LOCAL, text, key, line.ts, kind, None, None, _with_envelope(line, attrs))
 
 
 _keys = itertools.count(1)

@@ -190,6 +190,58 @@ def _analysed(program: str) -> bool:
 _ANALYSED: dict[str, bool] = {}
 
 
+# Regular expressions for :func:`prefilter`, in RE2 syntax.  A line matches
+# STAMPED only if :func:`_split_syslog` reads its envelope and the timestamp
+# parses: days past the 28th are left out for the months without them, and
+# 29 February (whose validity depends on the year) is not matched at all.
+_DAY = (r"(?:(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (?: [1-9]|0[1-9]|1\d|2[0-8])"
+        r"|(?:Jan|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (?:29|30)|(?:Jan|Mar|May|Jul|Aug|Oct|Dec) 31)")
+STAMPED = rf"^{_DAY} (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d [^ ]+ [^ ]*: ."
+# After STAMPED has matched, the stamp and host can be skipped by position.
+_TAG = r"^.{15} [^ ]+ "
+POSTFIX_TAG = _TAG + "postfix"
+# Postfix daemons whose lines the parser counts without reading, by name.
+NOISE_SERVICES = ("smtpd", "postscreen", "anvil", "bounce", "master", "pickup", "tlsmgr", "scache", "proxymap",
+                  "verify", "dnsblog", "tlsproxy", "trivial-rewrite", "postsuper", "postqueue", "sendmail",
+                  "postdrop", "flush", "showq", "spawn", "oqmgr", "postlog", "policyd-spf")
+_COUNTED_SERVICES = (*sorted(RECORD_SERVICES), "qmgr", "cleanup")
+KNOWN_TAG = _TAG + r"postfix[^ \[]*/(?:" + "|".join(re.escape(s) for s in (*NOISE_SERVICES, *_COUNTED_SERVICES)) + r")\[\d+\]: "
+PARSED_TAG = (_TAG + r"postfix[^ \[]*/(?:(?:" + "|".join(sorted(RECORD_SERVICES)) + r")\[\d+\]: |(?:qmgr|cleanup)\[\d+\]: "
+              + QID + ": )")
+# Blocks shorter than this go through the parser line by line.
+PREFILTER_MIN = 64
+
+
+def prefilter(block: list[str]) -> tuple[Any, int]:
+    """Return the positions in ``block`` of the lines :func:`parse` must see, and how many others are noise.
+
+    A block of raw lines is matched at once with pyarrow's regular
+    expressions (RE2).  A line is left out only when it is certain that
+    :func:`strip_or_noise` would read its envelope and that :func:`parse`
+    would count it without reading it: a line of another program or of a
+    Postfix daemon the parser does not analyse is noise, and a qmgr or
+    cleanup line about a queue id, or a line of ``error``, ``retry`` and the
+    other record-only agents, counts as parsed.  Every other line, including
+    any whose envelope is unusual, goes to the parser as before, so the
+    result is the same with or without this filter.
+    """
+    if len(block) < PREFILTER_MIN:
+        return range(len(block)), 0
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(block, type=pa.string())
+    stamped = pc.match_substring_regex(array, STAMPED)
+    other_program = pc.invert(pc.match_substring_regex(array, POSTFIX_TAG))
+    known = pc.match_substring_regex(array, KNOWN_TAG)
+    skip = pc.and_(stamped, pc.or_(other_program, known))
+    parsed = pc.sum(pc.and_(skip, pc.match_substring_regex(array, PARSED_TAG))).as_py() or 0
+    skip = skip.to_numpy(zero_copy_only=False)
+    positions = np.flatnonzero(~skip).tolist()
+    return positions, len(block) - len(positions) - parsed
+
+
 @lru_cache(maxsize=1024)
 def _stamp(stamp: str, year: int | None, last_month: int | None, tz: tzinfo) -> datetime | None:
     """Return the time of a syslog or ISO 8601 stamp, or None to leave it to the general reader."""

@@ -106,3 +106,18 @@ def test_envelope_host_and_container_reach_rows():
     assert rows["container"].tolist() == ["worker-1", pd.NA]
     assert rows["log_host"].tolist() == [pd.NA, "node-7"]
     assert list(rows["host"]) == ["smtp.example.com", "smtp.example.com"]
+
+
+def test_syslog_impossible_time_has_no_timestamp():
+    for stamp in ("Dec  4 24:00:01", "Apr 31 10:00:00"):
+        line = strip_envelope(1, f"{stamp} mx1 postfix/smtpd[11]: connect from a.example[192.0.2.1]",
+                              EnvelopeOptions(year=2026))
+        assert line.ts is None
+        assert (line.program, line.text) == ("postfix/smtpd", "connect from a.example[192.0.2.1]")
+
+
+def test_syslog_29_february():
+    options = EnvelopeOptions(year=2028)
+    assert strip_envelope(1, "Feb 29 10:00:00 mx1 app: x", options).ts == datetime(2028, 2, 29, 10, tzinfo=timezone.utc)
+    options = EnvelopeOptions(year=2026)
+    assert strip_envelope(1, "Feb 29 10:00:00 mx1 app: x", options).ts == datetime(2026, 3, 1, 10, tzinfo=timezone.utc)

@@ -1,0 +1,149 @@
+"""Fast paths give the results of the general path: the Postfix block prefilter and quick session rows.
+
+Each fast path is run next to the general code on the same input, and the
+results must be equal, so a fast path that drifts from the general one fails
+here even when both look plausible on their own.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import smtplogkit
+from smtplogkit import sessions
+from smtplogkit.envelope import EnvelopeOptions
+from smtplogkit.formats import postfix
+from smtplogkit.formats.base import ParseContext
+from smtplogkit.records import SessionEnd
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTFIX_INPUTS = [
+    ROOT / "tests" / "data" / "postfix" / "capture.maillog",
+    *sorted((ROOT / "tests" / "cases").glob("postfix-*.log")),
+    *sorted((ROOT / "sample_data" / "prod" / "relay").glob("*")),
+]
+
+# Lines at the edges of what the prefilter may leave out.  Each is paired with
+# whether the parser must see it.
+EDGE_LINES = [
+    ("Dec  4 21:00:01 mx1 postfix/smtpd[11]: connect from a.example[192.0.2.1]", False),
+    ("Dec  4 21:00:01 mx1 dovecot: imap(u@example.org): Logged out in=1 out=2", False),
+    ("Dec  4 21:00:01 mx1 postfix/qmgr[700]: 4F2B1C0A3D: from=<a@example.org>, size=9, nrcpt=1 (queue active)", False),
+    ("Dec  4 21:00:01 mx1 postfix/qmgr[700]: warning: no queue id here", False),
+    ("Dec  4 21:00:01 mx1 postfix/error[12]: 4F2B1C0A3D: to=<b@example.net>, relay=none, delay=1, "
+     "delays=0/0/0/0, dsn=4.4.1, status=deferred (delivery temporarily suspended: connect to "
+     "mx.example.net[198.51.100.20]:25: Connection timed out)", False),
+    ("Dec  4 21:00:01 mx1 postfix/smtp[13]: connect to mx.example.net[198.51.100.20]:25: Connection timed out", True),
+    ("Dec  4 21:00:01 mx1 postfix-out/lmtp[14]: 4F2B1C0A3D: to=<c@example.org>, relay=h[private/dovecot-lmtp], "
+     "delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)", True),
+    # A program name that reads as Postfix's smtp only after the process id.
+    ("Dec  4 21:00:01 mx1 postfix[15]/smtp: connect to mx.example.net[198.51.100.20]:25: Connection refused", True),
+    # Dates the syslog stamp cannot have, or can have only in some years.
+    ("Feb 29 21:00:01 mx1 postfix/smtpd[11]: connect from a.example[192.0.2.1]", True),
+    ("Feb 30 21:00:01 mx1 postfix/smtpd[11]: connect from a.example[192.0.2.1]", True),
+    ("Apr 31 21:00:01 mx1 postfix/smtpd[11]: connect from a.example[192.0.2.1]", True),
+    ("Dec 31 21:00:01 mx1 postfix/smtpd[11]: connect from a.example[192.0.2.1]", False),
+    ("Dec  4 24:00:01 mx1 postfix/smtpd[11]: connect from a.example[192.0.2.1]", True),
+    # Forms the positional envelope reader leaves to the general one.
+    ("2026-12-04T21:00:01.123456+00:00 mx1 postfix/smtpd[11]: connect from a.example[192.0.2.1]", True),
+    ("Dec  4 21:00:01 mx1 postfix/smtpd[11] : spaced tag", True),
+    ("Dec  4 21:00:01 mx1 postfix/smtpd[11]:", True),
+    ("-- Boot 0123456789abcdef --", True),
+    ("", True),
+    # A Postfix daemon the prefilter does not know by name goes to the parser.
+    ("Dec  4 21:00:01 mx1 postfix/postmulti[16]: starting", True),
+]
+
+
+def _filler(count: int) -> list[str]:
+    return [f"Dec  4 20:59:{n % 60:02d} mx1 postfix/anvil[701]: statistics: max connection count 1" for n in range(count)]
+
+
+def test_prefilter_keeps_lines_the_parser_reads():
+    block = _filler(postfix.PREFILTER_MIN) + [text for text, _ in EDGE_LINES]
+    positions, noise = postfix.prefilter(block)
+    kept = {block[p] for p in positions}
+    for text, must_see in EDGE_LINES:
+        assert (text in kept) is must_see, text
+    # Left out: the filler, smtpd, dovecot, the queue-less qmgr warning and Dec 31 are noise; the
+    # qmgr and error records count as parsed.
+    assert noise == postfix.PREFILTER_MIN + 4
+
+
+def _maillog(seed: int, count: int) -> str:
+    """Return a maillog mixing ordinary relay traffic with the edge lines, in a random order."""
+    rng = random.Random(seed)
+    lines = _filler(450)
+    for n in range(count):
+        qid = f"{0x10000 + n:X}A"
+        pid = rng.randint(100, 140)
+        host, ip = rng.choice([("mx.example.org", "198.51.100.10"), ("mx.example.net", "198.51.100.20")])
+        stamp = f"Dec  4 21:{n // 60 % 60:02d}:{n % 60:02d} mx1"
+        if rng.random() < 0.2:
+            lines.append(f"{stamp} postfix/smtp[{pid}]: connect to {host}[{ip}]:25: Connection timed out")
+            lines.append(f"{stamp} postfix/smtp[{pid}]: {qid}: to=<r{n}@example.org>, relay=none, delay=30, "
+                         f"delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to {host}[{ip}]:25: Connection timed out)")
+        else:
+            lines.append(f"{stamp} postfix/smtp[{pid}]: Trusted TLS connection established to {host}[{ip}]:25: TLSv1.3")
+            lines.append(f"{stamp} postfix/smtp[{pid}]: {qid}: to=<r{n}@example.org>, relay={host}[{ip}]:25, delay=1, "
+                         f"delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as {n})")
+        lines.append(f"{stamp} postfix/qmgr[700]: {qid}: removed")
+        if rng.random() < 0.3:
+            lines.append(rng.choice(EDGE_LINES)[0])
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_prefilter_gives_same_frame(tmp_path, monkeypatch, seed):
+    path = tmp_path / "maillog-2026-12-04"
+    path.write_text(_maillog(seed, 3000))
+    fast = smtplogkit.read_logs(path, format="postfix", progress=False)
+    monkeypatch.delattr(postfix, "prefilter")
+    general = smtplogkit.read_logs(path, format="postfix", progress=False)
+    pd.testing.assert_frame_equal(fast, general, check_exact=True)
+    assert fast.attrs == general.attrs
+    assert len(fast) > 2000
+
+
+@pytest.mark.parametrize("path", POSTFIX_INPUTS, ids=lambda p: p.name)
+def test_prefilter_gives_same_frame_on_fixtures(monkeypatch, path):
+    fast = smtplogkit.read_logs(path, format="postfix", progress=False)
+    monkeypatch.delattr(postfix, "prefilter")
+    general = smtplogkit.read_logs(path, format="postfix", progress=False)
+    pd.testing.assert_frame_equal(fast, general, check_exact=True)
+    assert fast.attrs == general.attrs
+
+
+def _sessions(path: Path) -> list[list]:
+    """Return the events of each session the Postfix parser yields for ``path``."""
+    lines = [postfix.strip_envelope(n, text, EnvelopeOptions(year=2026))
+             for n, text in enumerate(path.read_text().splitlines(), 1)]
+    grouped: dict = {}
+    done = []
+    for item in postfix.parse(lines, ParseContext(str(path))):
+        if isinstance(item, SessionEnd):
+            done.append(grouped.pop(item.session))
+        elif item.session is not None:
+            grouped.setdefault(item.session, []).append(item)
+    return done + list(grouped.values())
+
+
+def test_quick_rows_equal_general_rows(tmp_path):
+    generated = tmp_path / "maillog"
+    generated.write_text(_maillog(4, 2000))
+    quick = 0
+    total = 0
+    for path in [*POSTFIX_INPUTS, generated]:
+        for events in _sessions(path):
+            total += 1
+            row = sessions._quick_row(events)
+            if row is None:
+                continue
+            quick += 1
+            assert row == sessions._build_general(events), path
+    # Both kinds occur, so the comparison covers the quick path and leaves failures to the general one.
+    assert 1000 < quick < total
