@@ -30,11 +30,14 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 from datetime import datetime, time, timedelta
 
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, Event, Line
 from . import _python
+from ..envelope import EnvelopeOptions
+from ..envelope import strip_envelope as _strip_envelope
 from .base import ParseContext
 
 NAME = "smtplib"
@@ -65,6 +68,64 @@ def detect(sample: list[str]) -> float:
     if any(text.startswith("Traceback (most recent call last)") for text in sample):
         return 0.2  # a Python traceback of unknown origin: smtplib's reader knows them best
     return 0.0
+
+
+def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
+    """Return the :class:`Line` for one raw line, as :func:`smtplogkit.envelope.strip_envelope` does.
+
+    A line that opens with a digit and has a colon third (``08:00:00.1 ...``)
+    can carry no envelope: every envelope pattern that starts with a digit
+    needs four of them, and a compose service name cannot hold a colon.
+    """
+    if text[2:3] == ":" and text[:1].isdigit():
+        return Line(number, text)
+    return _strip_envelope(number, text, options)
+
+
+# For prefilter: one debug level 2 line, its time of day and its kind, in RE2 syntax.
+QUICK_LINE = (r"^(?P<stamp>(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}) "
+              r"(?P<kind>reply: retcode|reply:|send:|data:|connect: b'|connect: b\"|connect fail:|connect:)")
+QUICK_KINDS = ("reply: retcode", "reply:", "send:", "data:", "connect: b'", 'connect: b"', "connect fail:", "connect:")
+# Which noise line (row: its kind's index + 1) may be left out after which line (column: index + 1; 0 is no
+# debug line).  A retcode summary needs a reply or send line before it, which opened the session and
+# reset the SMTP_SSL connect pair; a data line needs one of those or another data line; a repeated greeting
+# (``connect: b'...'``) needs any debug line.
+_DROPPABLE = [[False] * (len(QUICK_KINDS) + 1) for _ in range(len(QUICK_KINDS) + 1)]
+for _kind, _before in (("reply: retcode", ("reply: retcode", "reply:", "send:")),
+                       ("data:", ("reply: retcode", "reply:", "send:", "data:")),
+                       ("connect: b'", QUICK_KINDS), ('connect: b"', QUICK_KINDS)):
+    for _previous in _before:
+        _DROPPABLE[QUICK_KINDS.index(_kind) + 1][QUICK_KINDS.index(_previous) + 1] = True
+PREFILTER_MIN = 64
+
+
+def prefilter(block: list[str]) -> tuple[Any, int]:
+    """Return the positions in ``block`` of the lines :func:`parse` must see, and how many others are noise.
+
+    The lines left out are retcode summaries, ``data:`` lines and repeated
+    greetings that :func:`parse` would count as noise, and only where
+    leaving them out changes nothing: the lines on both sides are debug
+    lines with a time of day, the three times do not go backwards (so the
+    day cannot roll over at the line), and the line before has already
+    done what the left-out line would (opened the session, reset the
+    SMTP_SSL connect pair, ended a pending traceback).  A block is matched
+    at once with pyarrow's regular expressions (RE2).
+    """
+    if len(block) < PREFILTER_MIN:
+        return range(len(block)), 0
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.extract_regex(pa.array(block, type=pa.string()), QUICK_LINE)
+    kinds = pc.index_in(pc.struct_field(found, "kind"), value_set=pa.array(QUICK_KINDS))
+    codes = kinds.fill_null(-1).to_numpy(zero_copy_only=False) + 1  # 0: not a debug line
+    stamps = pc.struct_field(found, "stamp")
+    ordered = pc.less_equal(stamps[:-1], stamps[1:]).fill_null(False).to_numpy(zero_copy_only=False)
+    drop = np.zeros(len(block), dtype=bool)
+    drop[1:-1] = (np.array(_DROPPABLE)[codes[1:-1], codes[:-2]] & (codes[2:] > 0) & ordered[:-1] & ordered[1:])
+    positions = np.flatnonzero(~drop).tolist()
+    return positions, len(block) - len(positions)
 
 
 def _literal(text: str) -> str:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+import smtplogkit
 from smtplogkit.envelope import EnvelopeOptions, strip_envelope
 from smtplogkit.formats import nodemailer, smtplib
 from smtplogkit.formats.base import ParseContext, ParseOptions
@@ -186,3 +188,78 @@ def test_repeated_texts_read_alike():
     assert first == second
     assert first[4] is None and first[2].enhanced == "4.7.0"
     assert [event.attrs.get("identity") for event in first[-2:]] == ["user", "other"]
+
+
+# Lines around a noise line, each with whether smtplib's prefilter may leave the middle one out.
+PREFILTER_CASES = [
+    (["08:00:00.100000 reply: b'250 ok\\r\\n'", "08:00:00.100100 reply: retcode (250); Msg: b'ok'",
+      "08:00:00.200000 send: 'quit\\r\\n'"], True),
+    (["08:00:00.100000 send: 'data\\r\\n'", "08:00:00.100100 data: (354, b'go')", "08:00:00.200000 send: b'x'"], True),
+    (["08:00:00.100000 reply: retcode (220); Msg: b'x'", "08:00:00.100100 connect: b'x'",
+      "08:00:00.200000 send: 'ehlo me\\r\\n'"], True),
+    # The connect line of SMTP_SSL leaves a pair that the summary would reset.
+    (["08:00:00.100000 connect: ('h', 465)", "08:00:00.100100 reply: retcode (220); Msg: b'x'",
+      "08:00:00.200000 connect: to ('h', 465) None"], False),
+    (["08:00:00.100000 connect: b'x'", "08:00:00.100100 data: (250, b'ok')", "08:00:00.200000 send: 'quit\\r\\n'"], False),
+    # Times that go backwards, on either side.
+    (["09:30:00.100000 reply: b'250 ok\\r\\n'", "08:00:00.100100 reply: retcode (250); Msg: b'ok'",
+      "09:30:00.200000 send: 'quit\\r\\n'"], False),
+    (["08:00:00.100000 reply: b'250 ok\\r\\n'", "08:00:00.100100 reply: retcode (250); Msg: b'ok'",
+      "08:00:00.000000 send: 'quit\\r\\n'"], False),
+    # A traceback line before, a line without a time after, a time that is not one.
+    (["smtplib.SMTPDataError: (554, b'no')", "08:00:00.100100 data: (554, b'no')", "08:00:00.200000 send: 'quit\\r\\n'"],
+     False),
+    (["08:00:00.100000 reply: b'250 ok\\r\\n'", "08:00:00.100100 reply: retcode (250); Msg: b'ok'", "send: 'quit\\r\\n'"],
+     False),
+    (["08:00:00.100000 reply: b'250 ok\\r\\n'", "24:00:00.100100 reply: retcode (250); Msg: b'ok'",
+      "08:00:00.200000 send: 'quit\\r\\n'"], False),
+    (["08:00:00.100000 reply: b'250 ok\\r\\n'", "08:00:00.100100 reply: retcode (250); Msg: b'ok'",
+      "08:00:00.2 send: 'quit\\r\\n'"], False),
+]
+
+
+def test_smtplib_prefilter_leaves_out_only_safe_lines():
+    filler = ["08:00:00.000000 send: 'noop\\r\\n'"] * smtplib.PREFILTER_MIN
+    for lines, droppable in PREFILTER_CASES:
+        block = filler + lines + filler
+        positions, noise = smtplib.prefilter(block)
+        middle = len(filler) + 1
+        assert (middle not in set(positions)) is droppable, lines
+        assert noise == len(block) - len(positions) >= int(droppable)
+
+
+def _smtplib_log(seed: int) -> str:
+    """Return an smtplib log of the benchmark's sessions with the edges and the prefilter cases mixed in."""
+    import random
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import client_logs
+
+    rng = random.Random(seed)
+    lines: list[str] = []
+    for number in range(300):
+        client_logs.write_session(lines, rng, number * 97 % 86400)
+        if rng.random() < 0.2:
+            # Not the hour 24 case: the general path raises on it (and so does the quick one).
+            lines += rng.choice([SMTPLIB_EDGES.splitlines(),
+                                 *(case for case, _ in PREFILTER_CASES if not any(t.startswith("24:") for t in case))])
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_smtplib_prefilter_gives_same_frames(tmp_path, monkeypatch, seed):
+    paths = [*(ROOT / "tests" / "captures" / "smtplib").glob("*.log"), tmp_path / "worker-2026-03-02.log"]
+    paths[-1].write_text(_smtplib_log(seed))
+    for options in ({}, {"date": date(2026, 3, 2)}):
+        fast = [smtplogkit.read_logs(paths, format="smtplib", **options),
+                smtplogkit.read_events(paths, format="smtplib", **options)]
+        with monkeypatch.context() as patch:
+            patch.delattr(smtplib, "prefilter")
+            patch.delattr(smtplib, "strip_envelope")
+            general = [smtplogkit.read_logs(paths, format="smtplib", **options),
+                       smtplogkit.read_events(paths, format="smtplib", **options)]
+        for quick, slow in zip(fast, general):
+            pd.testing.assert_frame_equal(quick, slow, check_exact=True)
+            assert quick.attrs == slow.attrs
+    assert fast[0].attrs["files"][-1]["noise"] > 2000
