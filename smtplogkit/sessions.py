@@ -103,6 +103,8 @@ def build_session(events: list[Event]) -> dict[str, Any]:
     by the reader.
     """
     row = _quick_row(events)
+    if row is None:
+        row = _transcript_row(events)
     if row is not None:
         return row
     return _build_general(events)
@@ -204,6 +206,168 @@ def _quick_row(events: list[Event]) -> dict[str, Any] | None:
             row[name] = attrs[name]
     row.update(_NO_FAILURE)
     row["outcome"] = _OK if reached is not None and _ORDER[reached] >= _GREETING_ORDER or messages_sent else _UNKNOWN
+    row["last_stage_reached"] = reached.value if reached is not None else None
+    _timings(row, first_ts, last_ts, reached_at)
+    return row
+
+
+def _transcript_row(events: list[Event]) -> dict[str, Any] | None:
+    """Return the row of a client transcript without any failure, else None.
+
+    Most client sessions are commands and replies that all went well.  Their
+    row needs neither the reply texts nor the failure bookkeeping, so this
+    walks the events with the builder's stage tracking kept in local
+    variables and fills the row as :func:`_row` does when nothing failed.
+    At the first failing reply, 334 challenge, local error or unusual command
+    it returns None and the general path reads the session from its start.
+    A test compares both paths on every fixture.
+    """
+    if not events:
+        return None
+    attrs: dict[str, Any] = {}
+    commands: deque = deque()
+    reached_at: dict[Stage, datetime] = {}
+    order = STAGE_ORDER
+    reached: Stage | None = None
+    pending = Stage.CONNECT
+    connected = greeted = starttls_sent = False
+    mechanism = None
+    messages_sent = recipients = 0
+    first_ts = last_ts = None
+    for event in events:
+        event_attrs = event.attrs
+        if event_attrs:
+            for key, value in event_attrs.items():
+                if key == "labels" and value:
+                    attrs["labels"] = {**value, **attrs.get("labels", {})}
+                elif value is not None and key not in attrs:
+                    attrs[key] = value
+        ts = event.ts
+        if ts is not None:
+            if first_ts is None:
+                first_ts = ts
+            last_ts = ts
+        direction = event.direction
+        # Each branch does what _on_server, _on_client or _on_local (and _reach) would.
+        if direction == SERVER:
+            code = event.code
+            if code is None:
+                continue
+            if code >= 400 or code == rc.AUTH_CHALLENGE:
+                return None
+            if event_attrs and event_attrs.get("continued"):
+                continue
+            if not connected:
+                connected = True
+                if reached is None or order[Stage.CONNECT] > order[reached]:
+                    reached = Stage.CONNECT
+                if ts is not None and Stage.CONNECT not in reached_at:
+                    reached_at[Stage.CONNECT] = ts
+            if not greeted and not commands:
+                greeted = True
+                if reached is None or order[Stage.GREETING] > order[reached]:
+                    reached = Stage.GREETING
+                if ts is not None and Stage.GREETING not in reached_at:
+                    reached_at[Stage.GREETING] = ts
+                pending = Stage.EHLO
+                continue
+            verb, stage, _ = commands.popleft() if commands else ("", pending, None)
+            if verb == "STARTTLS" and code == rc.SERVICE_READY:
+                stage = Stage.STARTTLS
+                pending = Stage.TLS
+            elif verb == "DATA" and code == rc.START_MAIL_INPUT:
+                pending = Stage.DATA
+                commands.appendleft((".", Stage.DATA, None))  # the final reply is still due
+                continue
+            elif code == rc.OK and (verb == "." or verb == "BDAT"):
+                messages_sent += 1
+            if stage is Stage.NONE:
+                continue
+            if reached is None or order[stage] > order[reached]:
+                reached = stage
+            if ts is not None and stage not in reached_at:
+                reached_at[stage] = ts
+        elif direction == CLIENT:
+            verb = event.verb
+            stage = VERB_STAGES.get(verb)
+            if stage is None:
+                if verb is None or verb.isupper():
+                    continue  # _on_client ignores it too
+                return None  # a lower-case verb: the general path upper-cases it
+            if verb == "AUTH":
+                mechanism = event_attrs.get("mechanism") or mechanism
+            elif verb == "STARTTLS":
+                starttls_sent = True
+            elif verb == "RCPT":
+                recipients += 1
+            if pending is Stage.TLS and verb != "STARTTLS":
+                # The client spoke again after STARTTLS, so the handshake worked.
+                if reached is None or order[Stage.TLS] > order[reached]:
+                    reached = Stage.TLS
+                if ts is not None and Stage.TLS not in reached_at:
+                    reached_at[Stage.TLS] = ts
+            if not connected:
+                connected = True
+                if reached is None or order[Stage.CONNECT] > order[reached]:
+                    reached = Stage.CONNECT
+                if ts is not None and Stage.CONNECT not in reached_at:
+                    reached_at[Stage.CONNECT] = ts
+            pending = stage
+            commands.append((verb, stage, event))
+        elif direction == LOCAL:
+            kind = event.verb
+            if kind == CONNECT:
+                pending = Stage.CONNECT
+                continue
+            if kind == CONNECTED:
+                connected = True
+                stage = Stage.CONNECT
+                implicit = event_attrs.get("tls_mode", attrs.get("tls_mode")) == TlsMode.IMPLICIT
+                pending = Stage.TLS if implicit else Stage.GREETING
+            elif kind == TLS_OK:
+                stage = Stage.TLS
+                pending = Stage.EHLO if greeted else Stage.GREETING
+            elif kind == SENT:
+                messages_sent += int(event_attrs.get("messages", 1))
+                stage = Stage.DATA
+            elif kind == ERROR:
+                return None
+            else:
+                continue
+            if reached is None or order[stage] > order[reached]:
+                reached = stage
+            if ts is not None and stage not in reached_at:
+                reached_at[stage] = ts
+    if connected and reached is None:
+        reached = Stage.CONNECT
+    port = attrs.get("port")
+    tls_mode = attrs.get("tls_mode")
+    if starttls_sent and tls_mode in (None, TlsMode.NONE, "none"):
+        tls_mode = TlsMode.STARTTLS  # the connection opened plain, as every STARTTLS one does
+    row: dict[str, Any] = {
+        "line": events[0].line,
+        "start": first_ts,
+        "end": last_ts,
+        "host": attrs.get("host"),
+        "ip": attrs.get("ip"),
+        "port": int(port) if port is not None else None,
+        "tls_mode": str(tls_mode) if tls_mode is not None else None,
+        "client": attrs.get("client"),
+        "auth_mechanism": mechanism or attrs.get("mechanism"),
+        "identity": attrs.get("identity"),
+        "messages_sent": messages_sent,
+        "recipients": recipients or attrs.get("recipients") or 0,
+        "recipients_rejected": 0,
+        "log_host": attrs.get("log_host"),
+        "container": attrs.get("container"),
+    }
+    for name, value in (attrs.get("labels") or {}).items():
+        row.setdefault(name, value)
+    for name in EXTRA_ATTRS:
+        if attrs.get(name) is not None:
+            row[name] = attrs[name]
+    row.update(_NO_FAILURE)
+    row["outcome"] = _OK if reached is not None and order[reached] >= _GREETING_ORDER or messages_sent else _UNKNOWN
     row["last_stage_reached"] = reached.value if reached is not None else None
     _timings(row, first_ts, last_ts, reached_at)
     return row

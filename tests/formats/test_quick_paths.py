@@ -263,3 +263,36 @@ def test_smtplib_prefilter_gives_same_frames(tmp_path, monkeypatch, seed):
             pd.testing.assert_frame_equal(quick, slow, check_exact=True)
             assert quick.attrs == slow.attrs
     assert fast[0].attrs["files"][-1]["noise"] > 2000
+
+
+def _fixture_sessions(path: Path) -> list[list]:
+    """Return the events of each session in ``path``, read with the format detected for it."""
+    from smtplogkit import formats
+
+    lines = _lines(path.read_text(encoding="utf-8", errors="replace"))
+    module, score, _ = formats.detect([line.text for line in lines[:400]])
+    if module is None or score < 0.05:
+        return []
+    sessions: dict = {}
+    for event in module.parse(lines, ParseContext(str(path), ParseOptions(date=date(2026, 3, 2)))):
+        if not isinstance(event, SessionEnd) and event.session is not None:
+            sessions.setdefault(event.session, []).append(event)
+    return list(sessions.values())
+
+
+def test_transcript_rows_equal_general_rows(tmp_path):
+    from smtplogkit import sessions
+
+    generated = tmp_path / "worker.log"
+    generated.write_text(_smtplib_log(3))
+    quick = total = 0
+    for path in [*FIXTURES, generated]:
+        for events in _fixture_sessions(path):
+            total += 1
+            row = sessions._transcript_row(events)
+            if row is None:
+                continue
+            quick += 1
+            assert row == sessions._build_general(events), path
+    # Both kinds occur, so the comparison covers the quick path and leaves failures to the general one.
+    assert 300 < quick < total
