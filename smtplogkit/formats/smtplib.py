@@ -173,23 +173,21 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
     state = _State()
     tracebacks = state.tracebacks
     match_debug = DEBUG_RE.match
-    clocks: dict[str, tuple[int, int, int, int] | None] = {}
+    clocks: dict[str, tuple[int, int, int, int] | bool] = {}
     day_clock = ctx.clock
     tz = ctx.options.tz
-    year = month = mday = None
-    server, noise = ctx.server, ctx.noise
+    seen_day = year = month = mday = None
+    server, client, noise = ctx.server, ctx.client, ctx.noise
     quick_kinds = _QUICK_KINDS if quick else {}
     for line in lines:
         text = line.text
-        kind = quick_kinds.get(text[15:22])
-        if kind is not None and tracebacks.pending_raise is None and "\n" not in text and (
-                kind != "reply" or text[22:23] == " "):
-            hms = text[:8]
-            clock = clocks.get(hms, _UNREAD)
-            if clock is _UNREAD:
-                clock = clocks[hms] = _read_clock(hms)
+        kind = quick_kinds.get(text[15:23])
+        if kind is not None and tracebacks.pending_raise is None and "\n" not in text:
+            clock = clocks.get(text[:9])
+            if clock is None:
+                clock = clocks[text[:9]] = _read_clock(text[:9]) or False
             fraction = text[9:15]
-            if clock is not None and text[8] == "." and fraction.isdecimal():
+            if clock and fraction.isdecimal():
                 if line.ts is None:
                     hour, minute, second, whole = clock
                     micro = int(fraction)
@@ -202,8 +200,8 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
                         if seconds + 3600 < day_clock.seconds:
                             day = day_clock.day = day + _ONE_DAY
                         day_clock.seconds = seconds
-                        if day.day != mday or day.month != month or day.year != year:
-                            year, month, mday = day.year, day.month, day.day
+                        if day is not seen_day:
+                            seen_day, year, month, mday = day, day.year, day.month, day.day
                         line.ts = datetime(year, month, mday, hour, minute, second, micro, tz)
                 if kind == "reply":
                     payload = text[23:]
@@ -225,15 +223,26 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
                         state.in_body = True
                     yield event
                     continue
-                if kind == "data":
-                    state.ssl_connect = None
-                    noise(line)  # repeats the reply to DATA or to the end of data
-                    continue
-                # send
                 payload = text[22:]
                 state.ssl_connect = None
-                if _starts_connection(state, kind, payload):
+                if kind == "data":
+                    noise(line)  # repeats the reply to DATA or to the end of data
+                    continue
+                # A command; _starts_connection and _sent, for one plain command.
+                if not state.opened or ((state.closed or state.failed is not None)
+                                        and payload.lstrip("b'\"").lower().startswith(("ehlo", "helo"))):
                     _new_session(state)
+                if (payload[:1] == "'" and payload[-5:] == "\\r\\n'" and payload.count("\\") == 2
+                        and payload.isascii() and not state.in_body):
+                    command = payload[1:-5]
+                    if command:
+                        event = client(line, command, state.session)
+                        if event.verb == "STARTTLS":
+                            event.attrs["tls_mode"] = TlsMode.STARTTLS
+                        elif event.verb == "QUIT":
+                            state.closed = True
+                        yield event
+                    continue
                 yield from _sent(line, payload, state, ctx)
                 continue
         match = match_debug(text)
@@ -269,18 +278,18 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
     yield from _traceback_items(tracebacks.finish(), state, ctx)
 
 
-# The quick path's line kinds, keyed by text[15:22] of "HH:MM:SS.ffffff kind: payload":
-# the space after the fraction, the kind, its colon and the space DEBUG_RE's "\s?" takes.
-_QUICK_KINDS = {" reply:": "reply", " send: ": "send", " data: ": "data"}
-_UNREAD = object()
+# The quick path's line kinds, keyed by text[15:23] of "HH:MM:SS.ffffff kind: payload": the
+# space after the fraction, the kind, its colon, the space DEBUG_RE's "\s?" takes and the payload's
+# first character (or the space before a reply's payload).
+_QUICK_KINDS = {" reply: ": "reply", " send: '": "send", " send: b": "send", ' send: "': "send", " data: (": "data"}
 _ONE_DAY = timedelta(days=1)
 
 
 def _read_clock(hms: str) -> tuple[int, int, int, int] | None:
-    """Return (hour, minute, second, seconds since midnight) for ``HH:MM:SS``, or None if it is not one."""
-    if len(hms) != 8 or hms[2] != ":" or hms[5] != ":":
+    """Return (hour, minute, second, seconds since midnight) for ``HH:MM:SS.``, or None if it is not one."""
+    if len(hms) != 9 or hms[2] != ":" or hms[5] != ":" or hms[8] != ".":
         return None
-    hour, minute, second = hms[:2], hms[3:5], hms[6:]
+    hour, minute, second = hms[:2], hms[3:5], hms[6:8]
     if not (hour.isdecimal() and minute.isdecimal() and second.isdecimal()):
         return None
     hour, minute, second = int(hour), int(minute), int(second)
