@@ -44,9 +44,25 @@ def decode_base64(payload: str) -> bytes | None:
         return None
 
 
+def may_hold_secret(text: str) -> bool:
+    """Return whether ``text`` holds one of the words every secret pattern needs (SECRET_HINT_RE).
+
+    For ASCII text, substring tests on the lower-cased text give the
+    answer several times faster than the case-insensitive search, and the
+    same one: outside ASCII, a few letters (the long s, the Kelvin sign)
+    match ASCII ones case-insensitively, so such text goes to the search.
+    """
+    if not text.isascii():
+        return SECRET_HINT_RE.search(text) is not None
+    lowered = text.lower()
+    return ("pass" in lowered or "pwd" in lowered or "secret" in lowered or "token" in lowered
+            or "://" in lowered or "bearer" in lowered or "apikey" in lowered or "api_key" in lowered
+            or "ya29." in lowered)
+
+
 def redact_text(text: str) -> str:
     """Return ``text`` with URL passwords, secret fields and bearer tokens replaced."""
-    if SECRET_HINT_RE.search(text) is None:
+    if not may_hold_secret(text):
         return text
     if "://" in text:
         text = URL_PASSWORD_RE.sub(rf"\1{REDACTED}\3", text)

@@ -246,7 +246,9 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
                     if level in ("WARN", "ERROR", "FATAL"):
                         yield from _logged_error(line, message, session, ctx)
                     elif message.startswith(_NOTE_STARTS):
-                        yield from _logger_note(line, message, session, ctx)
+                        event = _note_event(line, message, session, ctx)
+                        if event is not None:
+                            yield event
                     else:
                         noise(line)  # lifecycle notes and the lines of the message body
                     continue
@@ -328,27 +330,31 @@ def _logger_line(line: Line, match: re.Match, state: _State, ctx: ParseContext) 
 
 
 def _logger_note(line: Line, message: str, session: _Session, ctx: ParseContext) -> Iterator[Event]:
+    event = _note_event(line, message, session, ctx)
+    if event is not None:
+        yield event
+
+
+def _note_event(line: Line, message: str, session: _Session, ctx: ParseContext) -> Event | None:
+    """Return the event of a logger note (resolved, connected, upgraded, user), or None for noise."""
     resolved = RESOLVED_RE.match(message)
     if resolved:
         session.transcript = True
-        yield ctx.local(line, CONNECT, message, session.key, host=resolved.group(1), ip=resolved.group(2))
-        return
+        return ctx.local(line, CONNECT, message, session.key, host=resolved.group(1), ip=resolved.group(2))
     established = ESTABLISHED_RE.match(message)
     if established:
         session.transcript = True
         attrs: dict[str, Any] = {"ip": established.group(2), "port": int(established.group(3))}
         if established.group(1).startswith("Secure"):
             attrs["tls_mode"] = TlsMode.IMPLICIT  # TLS was set up before any SMTP
-        yield ctx.local(line, CONNECTED, message, session.key, **attrs)
-        return
+        return ctx.local(line, CONNECTED, message, session.key, **attrs)
     if message.startswith("Connection upgraded with STARTTLS"):
-        yield ctx.local(line, TLS_OK, message, session.key, tls_mode=TlsMode.STARTTLS)
-        return
+        return ctx.local(line, TLS_OK, message, session.key, tls_mode=TlsMode.STARTTLS)
     user = USER_RE.match(message)
     if user:
-        yield ctx.local(line, NOTE, message, session.key, identity=user.group(1) or None)
-        return
+        return ctx.local(line, NOTE, message, session.key, identity=user.group(1) or None)
     ctx.noise(line)  # lifecycle notes and the lines of the message body
+    return None
 
 
 def _logged_error(line: Line, message: str, session: _Session, ctx: ParseContext) -> Iterator[Event]:

@@ -55,3 +55,14 @@ def test_placeholder_credentials_noted():
 
 def test_xoauth2_payload_gives_identity():
     assert auth_payload_note("XOAUTH2", XOAUTH2) == ("alice@example.com", None)
+
+
+def test_secret_hint_matches_search():
+    # The quick ASCII test and the case-insensitive search agree, also on letters that fold to ASCII.
+    from smtplogkit.redact import SECRET_HINT_RE, may_hold_secret
+
+    texts = ["250 2.1.0 Ok", "Connection established to 192.0.2.25:587", "PASSWORD=x", "my Pwd", "SeCrEt",
+             "access_Token", "smtp://u:p@h", "Bearer abc", "APIKEY", "api_key", "apikey", "api-key", "ya29.x",
+             "ya29x", "pa\u017fs", "api\u212aey", "bearer\u00e9", "t\u00f6ken", "", "://", "pas s", "tok en"]
+    for text in texts:
+        assert may_hold_secret(text) is (SECRET_HINT_RE.search(text) is not None), text
