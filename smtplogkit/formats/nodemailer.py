@@ -204,18 +204,45 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
     state = _State()
     by_key = state.by_key
     heads: dict[str, tuple | None] = {}
+    bare_heads: dict[str, tuple | None] = {}
     server, client, noise = ctx.server, ctx.client, ctx.noise
     for line in lines:
         text = line.text
-        if quick and state.log_object is None and state.error is None and text[:1] == "[":
+        error = state.error
+        if (quick and error is not None and not error.open_bracket and state.log_object is None
+                and text.startswith("    at ") and not text[7:8].isspace()):
+            noise(line)  # a stack frame of the error object being read, as _error_detail counts it
+            continue
+        if quick and state.log_object is None and error is None and text[:1] == "[":
             end = text.find("] ", 27) + 2
+            head = None
             if end > 2:
                 head = heads.get(text[:end], _UNREAD)
                 if head is _UNREAD:
                     if len(heads) >= HEAD_CACHE_SIZE:
                         heads.clear()
                     head = heads[text[:end]] = _read_head(text[:end])
-                if head is not None and "\n" not in text:
+            if head is None and "\n" not in text:
+                # A logger line without a connection id ("Sending mail using ...", "ERROR Send Error: ...").
+                bare = bare_heads.get(text[:27], _UNREAD)
+                if bare is _UNREAD:
+                    bare = bare_heads[text[:27]] = _read_bare_head(text[:27])
+                pos = 28 if text[27:28] == " " else 27
+                if bare is not None and text[pos:pos + 1] != "[" and text[pos:pos + 2] not in ("C:", "S:"):
+                    level, ts = bare
+                    line.ts = line.ts or ts
+                    session = state.session()
+                    message = text[pos:]
+                    if level in ("WARN", "ERROR", "FATAL"):
+                        yield from _logged_error(line, message, session, ctx)
+                    elif message.startswith(_NOTE_STARTS):
+                        event = _note_event(line, message, session, ctx)
+                        if event is not None:
+                            yield event
+                    else:
+                        noise(line)
+                    continue
+            if head is not None and "\n" not in text:
                     level, ts, sid = head
                     line.ts = line.ts or ts
                     session = by_key.get(sid)
@@ -264,6 +291,21 @@ _NOTE_STARTS = ("Resolved ", "Connection established to ", "Secure connection es
 _LEVELS = {"TRACE": "TRACE", "DEBUG": "DEBUG", "INFO ": "INFO", "WARN ": "WARN", "ERROR": "ERROR", "FATAL": "FATAL"}
 HEAD_RE = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) ?\[([\w-]+)\] ")
 _UNREAD = object()
+
+
+BARE_HEAD_RE = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] (TRACE|DEBUG|INFO |WARN |ERROR|FATAL)")
+
+
+def _read_bare_head(head: str) -> tuple[str, datetime] | None:
+    """Return (level, time) for the first 27 characters of a logger line, or None to leave it to the general path."""
+    match = BARE_HEAD_RE.fullmatch(head)
+    if match is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(match.group(1)).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None  # the general path meets the same error
+    return _LEVELS[match.group(2)], ts
 
 
 def _read_head(head: str) -> tuple[str, datetime, str] | None:

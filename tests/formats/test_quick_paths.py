@@ -102,6 +102,15 @@ Error: Can't send mail - all recipients were rejected: 550 5.1.1 No such user
 [2026-03-02 08:00:02] DEBUG [x1] S: 221 Bye
 [2026-03-02 08:00:02]  DEBUG [x1] S: 221 Bye
 Message sent: <id@example.com>
+[2026-03-02 08:00:03] DEBUG S: 250 a reply without a connection id
+[2026-03-02 08:00:03] INFO  [object Object]
+[2026-03-02 08:00:03] WARN  Connection established to 192.0.2.25:587
+[2026-03-02 08:00:03] DEBUG Resolved smtp.example.com as 192.0.2.26 [cache miss]
+[2026-03-02 08:00:03] ERROR Send Error: write EPIPE
+[Error: 40B7:error:0A00010B:SSL routines:ssl3_get_record:wrong version number
+    at TLSWrap.onStreamRead (node:internal/stream_base_commons:217:20)
+] { library: 'SSL routines', code: 'ESOCKET', command: 'CONN' }
+[2026-03-02 08:00:04] DEBUG [y2] S: 220 ready
 """
 
 
