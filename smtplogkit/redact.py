@@ -45,7 +45,7 @@ def decode_base64(payload: str) -> bytes | None:
 
 
 def may_hold_secret(text: str) -> bool:
-    """Return whether ``text`` holds one of the words every secret pattern needs (SECRET_HINT_RE).
+    """Return whether ``text`` contains one of the words that every secret pattern needs (SECRET_HINT_RE).
 
     For ASCII text, substring tests on the lower-cased text give the
     answer several times faster than the case-insensitive search, and the

@@ -54,8 +54,8 @@ class ParseContext:
     _awaiting_auth: dict[Any, bool] = field(default_factory=dict)
     _login_user_due: dict[Any, bool] = field(default_factory=dict)
     clock: DayClock = field(default_factory=lambda: DayClock())
-    # What the pure part of client() and server() found for each text seen,
-    # so a log that repeats the same commands and replies reads each once.
+    # The results of the pure part of client() and server() for each text seen,
+    # so that a log that repeats the same commands and replies reads each once.
     _replies: dict[str, tuple | None] = field(default_factory=dict)
     _commands: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     kinds: Counter = field(default_factory=Counter)
@@ -106,7 +106,7 @@ class ParseContext:
             match = COMMAND_RE.match(command)
             verb = match.group(1).upper() if match else None
             text = redact_command(command)
-            if verb != "AUTH" and text == command:  # never keep a text that held a credential
+            if verb != "AUTH" and text == command:  # never keep a text that contained a credential
                 if len(self._commands) >= TEXT_CACHE_SIZE:
                     self._commands.clear()
                 self._commands[command] = (verb, text)

@@ -285,7 +285,7 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
 
 
 HEAD_CACHE_SIZE = 4096
-# How the messages that _logger_note reads begin; it counts every other message as noise.
+# The prefixes of the messages that _logger_note reads.  It counts every other message as noise.
 _NOTE_STARTS = ("Resolved ", "Connection established to ", "Secure connection established to ",
                 "Connection upgraded with STARTTLS", 'User "')
 _LEVELS = {"TRACE": "TRACE", "DEBUG": "DEBUG", "INFO ": "INFO", "WARN ": "WARN", "ERROR": "ERROR", "FATAL": "FATAL"}

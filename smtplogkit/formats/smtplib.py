@@ -86,10 +86,10 @@ def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
 QUICK_LINE = (r"^(?P<stamp>(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}) "
               r"(?P<kind>reply: retcode|reply:|send:|data:|connect: b'|connect: b\"|connect fail:|connect:)")
 QUICK_KINDS = ("reply: retcode", "reply:", "send:", "data:", "connect: b'", 'connect: b"', "connect fail:", "connect:")
-# Which noise line (row: its kind's index + 1) may be left out after which line (column: index + 1; 0 is no
-# debug line).  A retcode summary needs a reply or send line before it, which opened the session and
-# reset the SMTP_SSL connect pair; a data line needs one of those or another data line; a repeated greeting
-# (``connect: b'...'``) needs any debug line.
+# Which noise line (row: its kind's index + 1) may be left out after which line (column: index + 1,
+# and 0 for a line that is no debug line).  A retcode summary needs a reply or send line before it,
+# because that line opened the session and reset the SMTP_SSL connect pair.  A data line needs one of
+# those or another data line.  A repeated greeting (``connect: b'...'``) needs any debug line.
 _DROPPABLE = [[False] * (len(QUICK_KINDS) + 1) for _ in range(len(QUICK_KINDS) + 1)]
 for _kind, _before in (("reply: retcode", ("reply: retcode", "reply:", "send:")),
                        ("data:", ("reply: retcode", "reply:", "send:", "data:")),
@@ -103,13 +103,13 @@ def prefilter(block: list[str]) -> tuple[Any, int]:
     """Return the positions in ``block`` of the lines :func:`parse` must see, and how many others are noise.
 
     The lines left out are retcode summaries, ``data:`` lines and repeated
-    greetings that :func:`parse` would count as noise, and only where
-    leaving them out changes nothing: the lines on both sides are debug
-    lines with a time of day, the three times do not go backwards (so the
-    day cannot roll over at the line), and the line before has already
-    done what the left-out line would (opened the session, reset the
-    SMTP_SSL connect pair, ended a pending traceback).  A block is matched
-    at once with pyarrow's regular expressions (RE2).
+    greetings that :func:`parse` would count as noise.  A line is left out
+    only where that changes nothing.  The lines on both sides must be debug
+    lines with a time of day, and the three times must not go backwards, so
+    the day cannot roll over at the line.  The line before must have done
+    what the left-out line would (opened the session, reset the SMTP_SSL
+    connect pair, ended a pending traceback).  A block is matched at once
+    with pyarrow's regular expressions (RE2).
     """
     if len(block) < PREFILTER_MIN:
         return range(len(block)), 0
@@ -165,7 +165,7 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
 
     Lines of debug level 2's usual shape (``HH:MM:SS.ffffff reply: b'...'``,
     ``send:``, ``data:``) take a quick path that reads them with string
-    slices; it does what the general path below does for them.  Every other
+    slices and does what the general path below does for them.  Every other
     line, and every line while a traceback is pending, takes the general path.
     ``quick=False`` sends every line down the general path (for tests that
     compare the two).
@@ -228,7 +228,7 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
                 if kind == "data":
                     noise(line)  # repeats the reply to DATA or to the end of data
                     continue
-                # A command; _starts_connection and _sent, for one plain command.
+                # A command line: what _starts_connection and _sent do for one plain command.
                 if not state.opened or ((state.closed or state.failed is not None)
                                         and payload.lstrip("b'\"").lower().startswith(("ehlo", "helo"))):
                     _new_session(state)

@@ -61,9 +61,9 @@ smtplib.SMTPRecipientsRefused: {'b@example.com': (550, b'5.1.1 <b@example.com>: 
 """
 
 
-# Logger lines near the quick path's edges: a pool id, a bad connection id,
-# a line without one, a level without the space, a body line that looks like
-# a note, an error object in the middle, a stamp that is not a time.
+# Logger lines near the quick path's edges: a pool id, a bad connection id and
+# a line without one.  Also a level without the space, a body line that looks
+# like a note, error objects in the middle and a stamp that is not a time.
 NODEMAILER_EDGES = """\
 [2026-03-02 08:00:00] DEBUG Creating transport: nodemailer (6.9.1; +https://nodemailer.com/; SMTP (pool)/6.9.1[client:6.9.1])
 [2026-03-02 08:00:00] DEBUG [#1] Created new pool resource #1
@@ -187,7 +187,7 @@ def test_smtplib_quick_path_is_taken():
 
 
 def test_repeated_texts_read_alike():
-    # client() and server() remember what they read from each text; a repeat must give the same event.
+    # client() and server() remember what they read from each text, so a repeat must give the same event.
     ctx = ParseContext("repeat.log")
     line = _lines("x")[0]
     replies = ["250-mail.example.com", "250 2.1.0 Ok", "421 4.7.0 Try again later", "334 VXNlcm5hbWU6", "not a reply"]
@@ -195,7 +195,8 @@ def test_repeated_texts_read_alike():
     first = [ctx.server(line, reply, 1) for reply in replies] + [ctx.client(line, c, 2) for c in commands]
     second = [ctx.server(line, reply, 1) for reply in replies] + [ctx.client(line, c, 2) for c in commands]
     assert first == second
-    assert first[4] is None and first[2].enhanced == "4.7.0"
+    assert first[4] is None
+    assert first[2].enhanced == "4.7.0"
     assert [event.attrs.get("identity") for event in first[-2:]] == ["user", "other"]
 
 
