@@ -217,7 +217,7 @@ def _transcript_row(events: list[Event]) -> dict[str, Any] | None:
     Most client sessions are commands and replies that all went well.  Their
     row needs neither the reply texts nor the failure bookkeeping, so this
     walks the events with the builder's stage tracking kept in local
-    variables and fills the row as :func:`_row` does when nothing failed.
+    variables, then hands :func:`_row` the state it needs.
     At the first failing reply, 334 challenge, local error or unusual command
     it returns None and the general path reads the session from its start.
     A test compares both paths on every fixture.
@@ -338,39 +338,10 @@ def _transcript_row(events: list[Event]) -> dict[str, Any] | None:
                 reached = stage
             if ts is not None and stage not in reached_at:
                 reached_at[stage] = ts
-    if connected and reached is None:
-        reached = Stage.CONNECT
-    port = attrs.get("port")
-    tls_mode = attrs.get("tls_mode")
-    if starttls_sent and tls_mode in (None, TlsMode.NONE, "none"):
-        tls_mode = TlsMode.STARTTLS  # the connection opened plain, as every STARTTLS one does
-    row: dict[str, Any] = {
-        "line": events[0].line,
-        "start": first_ts,
-        "end": last_ts,
-        "host": attrs.get("host"),
-        "ip": attrs.get("ip"),
-        "port": int(port) if port is not None else None,
-        "tls_mode": str(tls_mode) if tls_mode is not None else None,
-        "client": attrs.get("client"),
-        "auth_mechanism": mechanism or attrs.get("mechanism"),
-        "identity": attrs.get("identity"),
-        "messages_sent": messages_sent,
-        "recipients": recipients or attrs.get("recipients") or 0,
-        "recipients_rejected": 0,
-        "log_host": attrs.get("log_host"),
-        "container": attrs.get("container"),
-    }
-    for name, value in (attrs.get("labels") or {}).items():
-        row.setdefault(name, value)
-    for name in EXTRA_ATTRS:
-        if attrs.get(name) is not None:
-            row[name] = attrs[name]
-    row.update(_NO_FAILURE)
-    row["outcome"] = _OK if reached is not None and order[reached] >= _GREETING_ORDER or messages_sent else _UNKNOWN
-    row["last_stage_reached"] = reached.value if reached is not None else None
-    _timings(row, first_ts, last_ts, reached_at)
-    return row
+    state = SessionState(pending=pending, reached=reached, connected=connected, greeted=greeted, mechanism=mechanism,
+                         starttls_sent=starttls_sent, messages_sent=messages_sent, recipients=recipients,
+                         reached_at=reached_at, attrs=attrs, first_ts=first_ts, last_ts=last_ts)
+    return _row(state, events)
 
 
 def _on_local(state: SessionState, event: Event) -> None:

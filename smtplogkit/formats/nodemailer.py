@@ -213,72 +213,63 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
                 and text.startswith("    at ") and not text[7:8].isspace()):
             noise(line)  # a stack frame of the error object being read, as _error_detail counts it
             continue
-        if quick and state.log_object is None and error is None and text[:1] == "[":
-            end = text.find("] ", 27) + 2
+        if quick and state.log_object is None and error is None and text[:1] == "[" and "\n" not in text:
+            session = None
             head = None
+            end = text.find("] ", 27) + 2
             if end > 2:
                 head = heads.get(text[:end], _UNREAD)
                 if head is _UNREAD:
                     if len(heads) >= HEAD_CACHE_SIZE:
                         heads.clear()
                     head = heads[text[:end]] = _read_head(text[:end])
-            if head is None and "\n" not in text:
+            if head is not None:
+                level, ts, sid = head
+                session = by_key.get(sid)
+                if session is None:
+                    session = by_key[sid] = _Session(sid)
+                state.current = session
+            else:
                 # A logger line without a connection id ("Sending mail using ...", "ERROR Send Error: ...").
                 bare = bare_heads.get(text[:27], _UNREAD)
                 if bare is _UNREAD:
-                    bare = bare_heads[text[:27]] = _read_bare_head(text[:27])
-                pos = 28 if text[27:28] == " " else 27
-                if bare is not None and text[pos:pos + 1] != "[" and text[pos:pos + 2] not in ("C:", "S:"):
+                    bare = bare_heads[text[:27]] = _read_head(text[:27], BARE_HEAD_RE)
+                end = 28 if text[27:28] == " " else 27
+                if bare is not None and text[end:end + 1] != "[" and text[end:end + 2] not in ("C:", "S:"):
                     level, ts = bare
-                    line.ts = line.ts or ts
                     session = state.session()
-                    message = text[pos:]
-                    if level in ("WARN", "ERROR", "FATAL"):
-                        yield from _logged_error(line, message, session, ctx)
-                    elif message.startswith(_NOTE_STARTS):
-                        event = _note_event(line, message, session, ctx)
-                        if event is not None:
-                            yield event
+            if session is not None:
+                line.ts = line.ts or ts
+                direction = text[end:end + 2]
+                if direction == "S:" or direction == "C:":
+                    message = text[end + 3:] if text[end + 2:end + 3] == " " else text[end + 2:]
+                    if direction == "S:":
+                        event = server(line, message, session.key)
+                        if event is None:
+                            if message.strip():
+                                ctx.unrecognised(line)
+                            else:
+                                noise(line)
+                            continue
+                        session.greeted = True
                     else:
-                        noise(line)
+                        event = client(line, message, session.key)
+                        session.last_verb = event.verb
+                        if event.verb == "STARTTLS":
+                            event.attrs["tls_mode"] = TlsMode.STARTTLS
+                    session.transcript = True
+                    yield event
                     continue
-            if head is not None and "\n" not in text:
-                    level, ts, sid = head
-                    line.ts = line.ts or ts
-                    session = by_key.get(sid)
-                    if session is None:
-                        session = by_key[sid] = _Session(sid)
-                    state.current = session
-                    direction = text[end:end + 2]
-                    if direction == "S:" or direction == "C:":
-                        message = text[end + 3:] if text[end + 2:end + 3] == " " else text[end + 2:]
-                        if direction == "S:":
-                            event = server(line, message, sid)
-                            if event is None:
-                                if message.strip():
-                                    ctx.unrecognised(line)
-                                else:
-                                    noise(line)
-                                continue
-                            session.greeted = True
-                        else:
-                            event = client(line, message, sid)
-                            session.last_verb = event.verb
-                            if event.verb == "STARTTLS":
-                                event.attrs["tls_mode"] = TlsMode.STARTTLS
-                        session.transcript = True
+                message = text[end:]
+                if level in ("WARN", "ERROR", "FATAL"):
+                    yield from _logged_error(line, message, session, ctx)
+                elif message.startswith(_NOTE_STARTS):
+                    event = _note_event(line, message, session, ctx)
+                    if event is not None:
                         yield event
-                        continue
-                    message = text[end:]
-                    if level in ("WARN", "ERROR", "FATAL"):
-                        yield from _logged_error(line, message, session, ctx)
-                    elif message.startswith(_NOTE_STARTS):
-                        event = _note_event(line, message, session, ctx)
-                        if event is not None:
-                            yield event
-                    else:
-                        noise(line)  # lifecycle notes and the lines of the message body
-                    continue
+                else:
+                    noise(line)  # lifecycle notes and the lines of the message body
+                continue
         yield from _line(line, state, ctx)
     yield from _flush_object(state, ctx)
     yield from _finish_error(state, ctx)
@@ -296,32 +287,22 @@ _UNREAD = object()
 BARE_HEAD_RE = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] (TRACE|DEBUG|INFO |WARN |ERROR|FATAL)")
 
 
-def _read_bare_head(head: str) -> tuple[str, datetime] | None:
-    """Return (level, time) for the first 27 characters of a logger line, or None to leave it to the general path."""
-    match = BARE_HEAD_RE.fullmatch(head)
-    if match is None:
-        return None
-    try:
-        ts = datetime.fromisoformat(match.group(1)).replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None  # the general path meets the same error
-    return _LEVELS[match.group(2)], ts
-
-
-def _read_head(head: str) -> tuple[str, datetime, str] | None:
+def _read_head(head: str, pattern: re.Pattern = HEAD_RE) -> tuple | None:
     """Return (level, time, connection id) for a logger line's head, or None to leave the line to the general path.
 
     ``head`` runs to the first ``"] "`` after the level.  It qualifies when
     LOGGER_RE would read it as stamp, level and ``[sid]`` with no pool id.
+    With ``pattern=BARE_HEAD_RE``, ``head`` is the first 27 characters (stamp
+    and level) and the result is (level, time).
     """
-    match = HEAD_RE.fullmatch(head)
+    match = pattern.fullmatch(head)
     if match is None:
         return None
     try:
         ts = datetime.fromisoformat(match.group(1)).replace(tzinfo=timezone.utc)
     except ValueError:
         return None  # the general path meets the same error
-    return _LEVELS[match.group(2)], ts, match.group(3)
+    return _LEVELS[match.group(2)], ts, *match.groups()[2:]
 
 
 def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:

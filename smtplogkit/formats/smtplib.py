@@ -86,8 +86,8 @@ def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
 QUICK_LINE = (r"^(?P<stamp>(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}) "
               r"(?P<kind>reply: retcode|reply:|send:|data:|connect: b'|connect: b\"|connect fail:|connect:)")
 QUICK_KINDS = ("reply: retcode", "reply:", "send:", "data:", "connect: b'", 'connect: b"', "connect fail:", "connect:")
-# Which noise line (row: its kind's index + 1) may be left out after which line (column: index + 1,
-# and 0 for a line that is no debug line).  A retcode summary needs a reply or send line before it,
+# The table of noise lines that may be left out (row: the line's kind index + 1) after a given line
+# (column: that line's kind index + 1, and 0 for a line that is no debug line).  A retcode summary needs a reply or send line before it,
 # because that line opened the session and reset the SMTP_SSL connect pair.  A data line needs one of
 # those or another data line.  A repeated greeting (``connect: b'...'``) needs any debug line.
 _DROPPABLE = [[False] * (len(QUICK_KINDS) + 1) for _ in range(len(QUICK_KINDS) + 1)]
@@ -164,11 +164,11 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
     """Turn smtplib debug lines and tracebacks into events.
 
     Lines of debug level 2's usual shape (``HH:MM:SS.ffffff reply: b'...'``,
-    ``send:``, ``data:``) take a quick path that reads them with string
-    slices and does what the general path below does for them.  Every other
-    line, and every line while a traceback is pending, takes the general path.
-    ``quick=False`` sends every line down the general path (for tests that
-    compare the two).
+    ``send:``, ``data:``) are read on a quick path, with string slices and
+    without a ``time`` object.  Every other line, and every line while a
+    traceback is pending, is read with DEBUG_RE.  Both then go through the
+    same handling.  ``quick=False`` reads every line with DEBUG_RE (for
+    tests that compare the two readings).
     """
     state = _State()
     tracebacks = state.tracebacks
@@ -181,6 +181,7 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
     quick_kinds = _QUICK_KINDS if quick else {}
     for line in lines:
         text = line.text
+        payload = None
         kind = quick_kinds.get(text[15:23])
         if kind is not None and tracebacks.pending_raise is None and "\n" not in text:
             clock = clocks.get(text[:9])
@@ -203,78 +204,63 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
                         if day is not seen_day:
                             seen_day, year, month, mday = day, day.year, day.month, day.day
                         line.ts = datetime(year, month, mday, hour, minute, second, micro, tz)
-                if kind == "reply":
-                    payload = text[23:]
-                    state.ssl_connect = None
-                    if not state.opened:
-                        _new_session(state)
-                    if payload.startswith("retcode"):
-                        noise(line)  # the summary that repeats the reply lines
-                        continue
-                    if payload[:2] == "b'" and payload[-5:] == "\\r\\n'" and payload.count("\\") == 2 and payload.isascii():
-                        reply = payload[2:-5]  # _literal's usual case; server() drops the CRLF anyway
-                    else:
-                        reply = _literal(payload)
-                    event = server(line, reply, state.session)
-                    if event is None:
-                        ctx.unrecognised(line)
-                        continue
-                    if event.code == 354:
-                        state.in_body = True
-                    yield event
-                    continue
-                payload = text[22:]
-                state.ssl_connect = None
-                if kind == "data":
-                    noise(line)  # repeats the reply to DATA or to the end of data
-                    continue
-                # A command line: what _starts_connection and _sent do for one plain command.
-                if not state.opened or ((state.closed or state.failed is not None)
-                                        and payload.lstrip("b'\"").lower().startswith(("ehlo", "helo"))):
-                    _new_session(state)
-                if (payload[:1] == "'" and payload[-5:] == "\\r\\n'" and payload.count("\\") == 2
-                        and payload.isascii() and not state.in_body):
-                    command = payload[1:-5]
-                    if command:
-                        event = client(line, command, state.session)
-                        if event.verb == "STARTTLS":
-                            event.attrs["tls_mode"] = TlsMode.STARTTLS
-                        elif event.verb == "QUIT":
-                            state.closed = True
-                        yield event
-                    continue
-                yield from _sent(line, payload, state, ctx)
+                payload = text[23:] if kind == "reply" else text[22:]
+        if payload is None:
+            match = match_debug(text)
+            if not match:
+                yield from _traceback_items(tracebacks.feed(line), state, ctx)
                 continue
-        match = match_debug(text)
-        if match:
             if tracebacks.pending_raise is not None:
                 yield from _traceback_items(tracebacks.finish(), state, ctx)
             hour, minute, second, fraction, kind, payload = match.groups()
             if hour is not None and line.ts is None:
                 clock = time(int(hour), int(minute), int(second), int(fraction.ljust(6, "0")) if fraction else 0)
                 line.ts = ctx.time_of_day(None, clock, line)
-            if kind == "reply":  # the most common line, read here rather than in _debug_line
-                state.ssl_connect = None
-                if not state.opened:
-                    _new_session(state)
-                if payload.startswith("retcode"):
-                    ctx.noise(line)  # the summary that repeats the reply lines
-                    continue
-                event = ctx.server(line, _literal(payload), state.session)
-                if event is None:
-                    ctx.unrecognised(line)
-                    continue
-                if event.code == 354:
-                    state.in_body = True
-                yield event
+
+        # One debug line, read either way.  Replies, data lines and commands are read here rather than in
+        # _debug_line, because they are most of the lines.
+        if kind == "reply":
+            state.ssl_connect = None
+            if not state.opened:
+                _new_session(state)
+            if payload.startswith("retcode"):
+                noise(line)  # the summary that repeats the reply lines
                 continue
-            if kind == "data":
-                state.ssl_connect = None
-                ctx.noise(line)  # repeats the reply to DATA or to the end of data
+            if payload[:2] == "b'" and payload[-5:] == "\\r\\n'" and payload.count("\\") == 2 and payload.isascii():
+                reply = payload[2:-5]  # _literal's usual case; server() drops the CRLF anyway
+            else:
+                reply = _literal(payload)
+            event = server(line, reply, state.session)
+            if event is None:
+                ctx.unrecognised(line)
                 continue
+            if event.code == 354:
+                state.in_body = True
+            yield event
+            continue
+        if kind == "data":
+            state.ssl_connect = None
+            noise(line)  # repeats the reply to DATA or to the end of data
+            continue
+        if kind != "send":
             yield from _debug_line(line, kind, payload, state, ctx)
             continue
-        yield from _traceback_items(tracebacks.feed(line), state, ctx)
+        # A command line: what _starts_connection and _sent do, with one plain command read at once.
+        state.ssl_connect = None
+        if _starts_connection(state, kind, payload):
+            _new_session(state)
+        if (payload[:1] == "'" and payload[-5:] == "\\r\\n'" and payload.count("\\") == 2
+                and payload.isascii() and not state.in_body):
+            command = payload[1:-5]
+            if command:
+                event = client(line, command, state.session)
+                if event.verb == "STARTTLS":
+                    event.attrs["tls_mode"] = TlsMode.STARTTLS
+                elif event.verb == "QUIT":
+                    state.closed = True
+                yield event
+            continue
+        yield from _sent(line, payload, state, ctx)
     yield from _traceback_items(tracebacks.finish(), state, ctx)
 
 
