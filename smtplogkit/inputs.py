@@ -161,6 +161,16 @@ def _expand_folder(folder: Path, result: Expansion, labels: dict[str, str] | Non
         result.sources.append(Source(str(path), path, labels=dict(labels or {})))
 
 
+class TextBlock(list):
+    """A block of decoded lines that also keeps its UTF-8 bytes, lines joined by LF, as ``data``.
+
+    A format's prefilter can hand ``data`` to pyarrow, which splits it
+    without a Python string per line.
+    """
+
+    __slots__ = ("data",)
+
+
 @dataclass(slots=True)
 class Decoded:
     """The encoding and compression a file was read with, for the per-file report."""
@@ -255,10 +265,11 @@ def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[l
             # newline byte never occurs inside a UTF-8 sequence, so the block
             # decodes exactly when each of its lines does.
             try:
-                block = joined.decode(encoding).split("\n")
+                block = TextBlock(joined.decode(encoding).split("\n"))
             except UnicodeDecodeError:
                 pass
             else:
+                block.data = joined
                 number += len(block)
                 encoding = "utf-8"
                 yield block

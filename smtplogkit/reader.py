@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import itertools
 import logging
+import operator
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -23,7 +24,8 @@ from .envelope import EnvelopeOptions, strip_envelope
 from .errors import FormatError
 from .formats.base import ParseContext, ParseOptions
 from .inputs import Decoded, Source, expand, open_blocks
-from .records import Event, Line, SessionEnd
+from .plainrows import FileColumns, plain_columns, record_row
+from .records import Event, Line, PlainSession, SessionEnd, SessionRow
 from .progress import with_block_progress
 from .sessions import build_session
 
@@ -183,16 +185,24 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
         result.files.append(report)
         return
 
-    ctx = ParseContext(source.name, ParseOptions(tz=tz, date=day), file_date=_file_date(source.name))
+    ctx = ParseContext(source.name, ParseOptions(tz=tz, date=day), file_date=_file_date(source.name),
+                       rows_wanted=not keep_events)
     counted = _Counted(sample, blocks, skipping or strip, envelope, prefilter)
     grouped: dict[Any, list[Event]] = {}
     builder = _SessionRows(source, module, {**labels, **source.labels}, result, keep_events)
     add = builder.add
     for event in module.parse(counted, ctx):
-        if isinstance(event, SessionEnd):
+        kind = type(event)
+        if kind is SessionEnd:
             events = grouped.pop(event.session, None)
             if events:
                 add(events)
+            continue
+        if kind is PlainSession:
+            builder.add_plain(event)
+            continue
+        if kind is SessionRow:
+            builder.add_row(event.row)
             continue
         session = event.session
         if session is None:
@@ -239,18 +249,51 @@ class _SessionRows:
         self.undated = 0
         self.format_name = module.NAME
         self.default_client = getattr(module, "CLIENT", None)
+        self.file_columns = FileColumns(source.name, module.NAME, self.default_client, tuple(labels.items()))
+        # A label named like a session column is set only where the row leaves it empty,
+        # which the column-wise rows of plain sessions do not check.
+        self.plain_ok = not any(name in _SESSION_COLUMN_SET or name == "queue_id" for name in labels)
 
     def add(self, events: list[Event]) -> None:
         """Build the row for one session and append it (and its events) to the result."""
+        session_id = self.add_row(build_session(events))
+        if self.keep_events:
+            name = self.source.name
+            for event in events:
+                self.result.events.append((event.ts, session_id, name, event.line, event.direction, event.verb,
+                                           event.code, event.enhanced, event.text))
+
+    def add_plain(self, record: PlainSession) -> None:
+        """Append a session without failure, kept as its record until the rows become a DataFrame."""
+        if not self.plain_ok:
+            self.add_row(record_row(record))
+            return
+        self._append((record, self._session_id(record.line), self.file_columns))
+
+    def _session_id(self, line: int) -> str:
+        """Return a session id for a session starting on ``line`` that no earlier session of the file has."""
         name = self.source.name
-        row = build_session(events)
-        session_id = f"{name}:{row['line']}"
+        session_id = f"{name}:{line}"
         if session_id in self.seen_ids:
             suffix = 2
             while session_id in self.seen_ids:
-                session_id = f"{name}:{row['line']}#{suffix}"
+                session_id = f"{name}:{line}#{suffix}"
                 suffix += 1
         self.seen_ids.add(session_id)
+        return session_id
+
+    def _append(self, row: Any) -> None:
+        sessions = self.result.sessions
+        sessions.append(row)
+        if len(sessions) >= CHUNK_ROWS:
+            self.result.frames.append(_rows_frame(sessions))
+            self.result.sessions = []
+        self.count += 1
+
+    def add_row(self, row: dict[str, Any]) -> str:
+        """Append one session's row, with the file's columns added, and return its session id."""
+        name = self.source.name
+        session_id = self._session_id(row["line"])
         row["session_id"] = session_id
         row["source"] = name
         row["format"] = self.format_name
@@ -258,19 +301,10 @@ class _SessionRows:
         for label, value in self.labels.items():
             if row.get(label) is None:
                 row[label] = value
-        sessions = self.result.sessions
-        sessions.append(row)
-        if len(sessions) >= CHUNK_ROWS:
-            self.result.frames.append(_rows_frame(sessions))
-            self.result.sessions = []
-        self.count += 1
+        self._append(row)
         if row.get("start") is None:
             self.undated += 1
-        if self.keep_events:
-            for event in events:
-                self.result.events.append((event.ts, session_id, name, event.line, event.direction, event.verb,
-                                           event.code, event.enhanced, event.text))
-
+        return session_id
 
     def add_free(self, event: Event) -> None:
         """Keep an event that belongs to no session (kept for ``read_events`` only)."""
@@ -397,30 +431,68 @@ def sessions_frame(result: ReadResult, tz: str | tzinfo | None = None):
     return frame
 
 
-def _rows_frame(rows: list[dict[str, Any]]):
+def _rows_frame(rows: list[Any]):
     """Return session rows as a DataFrame with the fixed column order and dtypes.
 
-    Each column is built straight in its final dtype, which is several times
-    faster than ``DataFrame.from_records`` inferring dtypes (string columns
-    become Arrow arrays) that :func:`apply_session_dtypes` then replaces.
-    The values are the same either way.
+    ``rows`` holds row dicts and, for plain sessions, ``(record, session_id,
+    file_columns)`` tuples (:mod:`smtplogkit.plainrows`), in the order the
+    sessions ended.  Each column is built straight in its final dtype, which
+    is several times faster than ``DataFrame.from_records`` inferring dtypes
+    (string columns become Arrow arrays) that :func:`apply_session_dtypes`
+    then replaces.  The values are the same either way.
     """
+    import numpy as np
     import pandas as pd
 
     if not rows:
         return apply_session_dtypes(pd.DataFrame(columns=SESSION_COLUMNS))
     extra: dict[str, None] = {}  # label and queue id columns, in order of first appearance
     width = len(SESSION_COLUMNS)
+    dicts: list[dict[str, Any]] = []
+    plain: list[tuple] = []
     for row in rows:
-        if len(row) != width:
-            for name in row:
-                if name not in _SESSION_COLUMN_SET:
-                    extra[name] = None
+        if type(row) is dict:
+            dicts.append(row)
+            if len(row) != width:
+                for name in row:
+                    if name not in _SESSION_COLUMN_SET:
+                        extra[name] = None
+            continue
+        plain.append(row)
+        if row[0].queue_id is not None:
+            extra["queue_id"] = None
+        for name, _ in row[2].labels:
+            extra[name] = None
+    names = [*SESSION_COLUMNS, *extra]
     targets = _session_targets(list(extra))
-    columns: dict[str, Any] = {}
-    for name in (*SESSION_COLUMNS, *extra):
-        columns[name] = _column(pd, [row.get(name) for row in rows], name, targets[name])
-    return apply_session_dtypes(pd.DataFrame(columns))
+    parts = []
+    if dicts:
+        parts.append(_typed_frame(pd, _dict_columns(dicts, extra), names, targets))
+    if plain:
+        parts.append(_typed_frame(pd, plain_columns(plain, names), names, targets))
+    if len(parts) == 1:
+        return apply_session_dtypes(parts[0])
+    # Put the rows back in the order the sessions ended.
+    positions = np.concatenate([[i for i, row in enumerate(rows) if type(row) is dict],
+                                [i for i, row in enumerate(rows) if type(row) is not dict]])
+    frame = pd.concat(parts, ignore_index=True).take(np.argsort(positions, kind="stable"))
+    return apply_session_dtypes(frame)
+
+
+def _dict_columns(rows: list[dict[str, Any]], extra: dict[str, None]) -> dict[str, Any]:
+    try:
+        # Every row has every session column, so one itemgetter call per row
+        # and one transposition replace a dict lookup per cell.
+        values: dict[str, Any] = dict(zip(SESSION_COLUMNS, map(list, zip(*map(_SESSION_GETTER, rows)))))
+    except KeyError:
+        values = {name: [row.get(name) for row in rows] for name in SESSION_COLUMNS}
+    for name in extra:
+        values[name] = [row.get(name) for row in rows]
+    return values
+
+
+def _typed_frame(pd, values: dict[str, Any], names: list[str], targets: dict[str, Any]):
+    return pd.DataFrame({name: _column(pd, values[name], name, targets[name]) for name in names})
 
 
 def _column(pd, values: list[Any], column: str, target: Any):
@@ -441,6 +513,7 @@ def _column(pd, values: list[Any], column: str, target: Any):
 
 
 _SESSION_COLUMN_SET = frozenset(SESSION_COLUMNS)
+_SESSION_GETTER = operator.itemgetter(*SESSION_COLUMNS)
 
 
 def apply_session_dtypes(frame):
