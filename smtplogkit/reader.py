@@ -319,8 +319,8 @@ class _Counted:
     ``strip`` may return None for a line the format recognises as noise.
     Such lines are counted in ``skipped``.  ``prefilter``, if given, takes a
     block of raw lines and returns the positions of the lines the parser must
-    see and how many of the others are noise; the rest of the others count
-    as parsed.
+    see, and how many of the others are noise.  The other lines it leaves out
+    count as parsed.
 
     One generator does the numbering, the envelope and the blank-line test,
     so each line resumes one Python frame, not three.

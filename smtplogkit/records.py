@@ -87,7 +87,7 @@ class SessionRow:
 
     Parsers may yield it only when :attr:`ParseContext.rows_wanted
     <smtplogkit.formats.base.ParseContext.rows_wanted>` is true (the reader
-    keeps no events).  ``row`` holds the columns :func:`smtplogkit.sessions.build_session`
+    keeps no events).  ``row`` contains the columns :func:`smtplogkit.sessions.build_session`
     returns; the reader adds the file's columns as for any other session.
     """
 

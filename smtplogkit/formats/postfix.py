@@ -217,14 +217,13 @@ def prefilter(block: list[str]) -> tuple[Any, int]:
     """Return the positions in ``block`` of the lines :func:`parse` must see, and how many others are noise.
 
     A block of raw lines is matched at once with pyarrow's regular
-    expressions (RE2).  A line is left out only when it is certain that
-    :func:`strip_or_noise` would read its envelope and that :func:`parse`
-    would count it without reading it: a line of another program or of a
-    Postfix daemon the parser does not analyse is noise, and a qmgr or
-    cleanup line about a queue id, or a line of ``error``, ``retry`` and the
-    other record-only agents, counts as parsed.  Every other line, including
-    any whose envelope is unusual, goes to the parser as before, so the
-    result is the same with or without this filter.
+    expressions (RE2).  A line is left out only when :func:`strip_or_noise`
+    would read its envelope and :func:`parse` would count it without reading
+    it.  Lines of other programs, and of Postfix daemons the parser does not
+    analyse, are noise.  A qmgr or cleanup line about a queue id, and a line
+    of ``error``, ``retry`` or another record-only agent, counts as parsed.
+    Every other line, including any with an unusual envelope, goes to the
+    parser, so the result is the same with or without this filter.
     """
     if len(block) < PREFILTER_MIN:
         return range(len(block)), 0
