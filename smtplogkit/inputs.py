@@ -41,6 +41,7 @@ TEXT_CONTROLS = frozenset(b"\t\n\r\x0b\x0c\x1b")
 CONTROL_BYTES = bytes(b for b in [*range(32), 127] if b not in TEXT_CONTROLS)
 COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
 TEMPLATE_RE = re.compile(r"\{(\w+)\}")
+ALTERNATIVES_RE = re.compile(r"\{([^{}]*,[^{}]*)\}")  # shell-style "{a,b}"; a "{label}" has no comma
 ROTATION_RE = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<ext>\.(?:gz|bz2|xz))?$")
 
 
@@ -90,18 +91,33 @@ def _template_to_glob(template: str) -> tuple[str, re.Pattern | None]:
 
 def _glob_literal_to_regex(text: str) -> str:
     out = []
-    for char in text:
+    index = 0
+    while index < len(text):
+        char = text[index]
+        close = text.find("]", index + 2) if char == "[" else -1
         if char == "*":
             out.append("[^/]*")
         elif char == "?":
             out.append("[^/]")
+        elif close != -1:
+            # A character class such as [0-9] or [!.]; glob writes negation with "!".
+            members = text[index + 1:close]
+            negated = members.startswith("!")
+            members = re.escape(members[1:] if negated else members).replace("\\-", "-")
+            out.append(f"[{'^' if negated else ''}{members}]")
+            index = close
         else:
             out.append(re.escape(char))
+        index += 1
     return "".join(out)
 
 
 def expand(paths: Any) -> Expansion:
     """Expand files, folders, globs, ``{label}`` templates and open streams.
+
+    A pattern may list alternatives as the shell does: ``{network}/*.log{,.1}``
+    matches ``*.log`` and ``*.log.1``.  The matches of all alternatives are
+    read together, each log's rotations oldest first.
 
     Folders are searched recursively; files whose suffix marks them as
     something other than a log (README, JSON ground truth, notebooks, images)
@@ -121,8 +137,8 @@ def expand(paths: Any) -> Expansion:
 
 
 def _expand_one(item: str, result: Expansion) -> None:
-    pattern, template = _template_to_glob(item)
-    if template is None and not glob.has_magic(item):
+    alternatives = _alternatives(item)
+    if len(alternatives) == 1 and not TEMPLATE_RE.search(item) and not glob.has_magic(item):
         path = Path(item)
         if path.is_dir():
             _expand_folder(path, result)
@@ -132,19 +148,32 @@ def _expand_one(item: str, result: Expansion) -> None:
             raise InputError(item, "no such file or folder")
         return
 
-    matches = sorted(glob.glob(pattern, recursive=True), key=lambda p: _rotation_key(Path(p)))
-    if not matches:
+    # Each match keeps the labels of the first alternative that matched it.
+    found: dict[str, dict[str, str]] = {}
+    for alternative in alternatives:
+        pattern, template = _template_to_glob(alternative)
+        for match in glob.glob(pattern, recursive=True):
+            if match in found:
+                continue
+            labeled = template.match(match) if template is not None else None
+            found[match] = labeled.groupdict() if labeled else {}
+    if not found:
         raise InputError(item, "the pattern matches no file")
-    for match in matches:
+    for match in sorted(found, key=lambda p: _rotation_key(Path(p))):
         path = Path(match)
-        labels = {}
-        if template is not None:
-            found = template.match(match)
-            labels = {k: v for k, v in found.groupdict().items()} if found else {}
         if path.is_dir():
-            _expand_folder(path, result, labels)
+            _expand_folder(path, result, found[match])
         elif path.is_file():
-            result.sources.append(Source(str(path), path, labels=labels))
+            result.sources.append(Source(str(path), path, labels=found[match]))
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """Return the patterns that shell-style alternatives stand for: ``a.log{,.gz}`` gives ``a.log`` and ``a.log.gz``."""
+    match = ALTERNATIVES_RE.search(pattern)
+    if match is None:
+        return [pattern]
+    head, tail = pattern[:match.start()], pattern[match.end():]
+    return [expanded for choice in match.group(1).split(",") for expanded in _alternatives(head + choice + tail)]
 
 
 def _expand_folder(folder: Path, result: Expansion, labels: dict[str, str] | None = None) -> None:
