@@ -16,6 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from probe.probe_servers import filled_listener  # noqa: E402 - tests/probe, found through the path above
+
 UNKNOWN_NAME = "mail.example.test"  # .test names never resolve (RFC 2606)
 
 
@@ -24,24 +27,6 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def full_listener() -> tuple[socket.socket, list[socket.socket]]:
-    """Return a listener whose accept queue is full, so that it drops new connections, and the sockets filling it."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        try:
-            filler.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        fillers.append(filler)
-    return listener, fillers
 
 
 def run(out: Path, case: str, url: str, *options: str) -> None:
@@ -55,7 +40,7 @@ def main(out: Path) -> None:
     """Write one log per failing case and ``cases.json``."""
     out.mkdir(parents=True, exist_ok=True)
     refused = closed_port()
-    listener, fillers = full_listener()
+    listener, fillers = filled_listener()
     dropping = listener.getsockname()[1]
     cases = {
         "refused": ("127.0.0.1", refused, ["--verbose"]),
