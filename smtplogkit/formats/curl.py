@@ -137,11 +137,13 @@ class _State:
         self.port: int | None = None
         self.attempts: dict[str, int] = {}  # address tried in the current transfer -> its session
         self.failed: set[int] = set()  # sessions of the current transfer with an error of their own
+        self.connected: int | None = None  # the session of the address that connected in this transfer
 
     def end_transfer(self) -> None:
         self.host = self.port = None
         self.attempts = {}
         self.failed = set()
+        self.connected = None
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
@@ -191,7 +193,9 @@ def _note(line: Line, note: str, state: _State, ctx: ParseContext) -> Iterator[E
     _ensure_session(state)
     connected = CONNECTED_RE.match(note)
     if connected:
-        state.session = state.attempts.get(connected.group(2), state.session)
+        state.session = state.connected = state.attempts.get(connected.group(2), state.session)
+        # NOTE: an attempt curl drops once another address connects keeps only its Trying line, which
+        # reads as a session without a failure; curl prints nothing more about it.
         yield ctx.local(line, CONNECTED, note, state.session, host=connected.group(1), ip=connected.group(2),
                         port=int(connected.group(3)))
         target = (connected.group(1), int(connected.group(3)))
@@ -227,7 +231,7 @@ def _note(line: Line, note: str, state: _State, ctx: ParseContext) -> Iterator[E
 def _trying(line: Line, note: str, trying: re.Match, state: _State, ctx: ParseContext) -> Event:
     """Start a session for one address tried, with the transfer's host when curl named it before."""
     if state.greeted:
-        state.attempts, state.failed = {}, set()  # a new connection after one that got a reply
+        state.attempts, state.failed, state.connected = {}, set(), None  # a new connection after one that got a reply
     state.session += 1
     state.started, state.greeted, state.tls_started = True, False, False
     address = trying.group(1).strip("[]")
@@ -293,8 +297,10 @@ def _exit(line: Line, body: str, state: _State, ctx: ParseContext) -> Iterator[E
     code = int(match.group(1))
     state.after_exit = True
     host, port = _target(body) or (state.host, state.port)
-    # Addresses still in flight when curl gave up failed with the transfer (a timeout ends them all).
+    # Before a connection, every address still in flight when curl gave up failed with the transfer.
     sessions = [s for s in state.attempts.values() if s not in state.failed] or [state.session]
+    if state.connected is not None:
+        sessions = [state.connected]
     for session in sessions:
         yield ctx.error(line, body, session, stage=EXIT_STAGES.get(code), curl_exit=code, host=host, port=port)
     state.end_transfer()

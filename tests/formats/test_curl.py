@@ -136,3 +136,25 @@ def test_failed_address_gets_connected_host(excerpt):
     failed, connected = row(frame, 0), row(frame, 1)
     assert (failed["ip"], failed["host"], failed["failure_stage"]) == ("2001:db8::25", "smtp.example.com", "connect")
     assert (connected["ip"], connected["host"], connected["cause"]) == ("192.0.2.25", "smtp.example.com", "ok")
+
+
+PARALLEL_THEN_TLS_FAILURE = """
+*   Trying [2001:db8::25]:465...
+*   Trying 192.0.2.25:465...
+* Connected to smtp.example.com (192.0.2.25) port 465 (#0)
+* TLSv1.3 (OUT), TLS handshake, Client hello (1):
+* SSL certificate problem: self-signed certificate
+* Closing connection 0
+curl: (60) SSL certificate problem: self-signed certificate
+"""
+
+
+def test_exit_error_to_connected_address(excerpt):
+    frame = excerpt.sessions(PARALLEL_THEN_TLS_FAILURE)
+
+    connected = frame[frame["ip"] == "192.0.2.25"]
+    dropped = frame[frame["ip"] == "2001:db8::25"]
+    assert list(connected["failure_stage"]) == ["tls"]
+    assert list(connected["host"]) == ["smtp.example.com"]
+    assert list(dropped["failure_stage"]) != ["tls"]
+    assert list(dropped["host"]) == ["smtp.example.com"]
