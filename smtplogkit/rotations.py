@@ -97,7 +97,7 @@ def locate(chain: Chain, number: int) -> tuple[str, int]:
 
 
 def relocate_rows(chain: Chain, rows: list[dict[str, Any]]) -> None:
-    """Rewrite the ``session_id``, ``source`` and ``line`` of session rows in the terms of the file a session started in."""
+    """Rewrite the ``session_id``, ``source`` and ``line`` of session rows to name the file each session started in."""
     for row in rows:
         if row.get("line") is None:
             continue

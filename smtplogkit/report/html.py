@@ -267,7 +267,8 @@ def _reading(report: Report) -> str:
     parts = ["<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts.items()) + "</dl>"]
     rows = [[entry.get("source"), entry.get("format") or "not recognised", int(entry.get("lines") or 0),
              int(entry.get("parsed") or 0), int(entry.get("noise") or 0), int(entry.get("unrecognised") or 0),
-             int(entry.get("sessions") or 0), _warnings_cell(entry.get("warnings") or [])] for entry in reading["files"]]
+             int(entry.get("sessions") or 0), _warnings_cell(entry.get("warnings") or [])]
+            for entry in reading["files"]]
     parts.append(_table(["file", "format", "lines", "parsed", "noise", "unrecognised", "sessions", "warnings"], rows))
     if reading["skipped"]:
         parts.append("<p>Skipped:</p>" + _table(["path", "reason"], [list(item) for item in reading["skipped"]]))
