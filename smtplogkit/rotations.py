@@ -129,17 +129,22 @@ def relocate_events(chain: Chain, events: list[tuple]) -> list[tuple]:
     relocated = []
     for ts, session_id, _, number, *rest in events:
         name, local = locate(chain, number)
-        if session_id is not None:
-            match = SESSION_ID_RE.match(session_id)
+        match = SESSION_ID_RE.match(session_id) if session_id is not None else None
+        if match is not None:
             started, started_line = locate(chain, int(match["line"]))
             session_id = _session_id(session_id, started, started_line)
         relocated.append((ts, session_id, name, local, *rest))
     return relocated
 
 
-def _session_id(session_id: str, name: str, number: int) -> str:
-    """Return a chain's session id (``chain-name:line`` with an optional ``#n``) for the file ``name``."""
-    match = SESSION_ID_RE.match(session_id)
+def _session_id(session_id: str | None, name: str, number: int) -> str | None:
+    """Return a chain's session id (``chain-name:line`` with an optional ``#n``) for the file ``name``.
+
+    An id of another form is returned as it is, so a session's row and events keep the same id.
+    """
+    match = SESSION_ID_RE.match(session_id or "")
+    if match is None:
+        return session_id
     return f"{name}:{number}{match['suffix'] or ''}"
 
 
