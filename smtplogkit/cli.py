@@ -235,8 +235,8 @@ def _command_diagnose(args: argparse.Namespace) -> int:
     from .enrichment import token_refreshes
     from .report import load_logs
 
-    # The same reading as the report: a plain folder gets the {network}/{worker}/*.log
-    # template, so both commands see the same networks and reach the same findings.
+    # The same reading as the report: a plain folder gets report.DEFAULT_TEMPLATE,
+    # so both commands see the same networks and reach the same findings.
     loaded = load_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date)
     frame = loaded.sessions
     findings = diagnose(frame, tz=args.tz, refreshes=token_refreshes(loaded.events))

@@ -23,10 +23,11 @@ from . import formats
 from .envelope import EnvelopeOptions, strip_envelope
 from .errors import FormatError
 from .formats.base import ParseContext, ParseOptions
-from .inputs import Decoded, Source, expand, open_blocks
+from .inputs import Chain, Decoded, Source, expand, group_rotations, open_blocks
 from .plainrows import FileColumns, plain_columns, record_row
 from .records import Event, Line, PlainSession, SessionEnd, SessionRow
 from .progress import with_block_progress
+from .rotations import ChainContext, ChainCounted, read_chain
 from .sessions import build_session
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = No
     for path, reason in expansion.skipped:
         logger.info("skipped %s: %s", path, reason)
     zone = _resolve_tz(tz)
-    for source in expansion.sources:
+    for source in group_rotations(expansion.sources):
         _read_source(source, result, format=format, labels=labels or {}, tz=zone, day=date, keep_events=keep_events,
                      progress=progress)
     return result
@@ -150,7 +151,8 @@ def _read_source(source: Source, result: ReadResult, *, format: str, labels: dic
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
     try:
-        _read_one(source, result, format=format, labels=labels, tz=tz, day=day, keep_events=keep_events,
+        read_file = _read_chain if isinstance(source, Chain) else _read_one
+        read_file(source, result, format=format, labels=labels, tz=tz, day=day, keep_events=keep_events,
                   progress=progress)
     finally:
         gc.set_threshold(*thresholds)
@@ -185,9 +187,11 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
         result.files.append(report)
         return
 
-    ctx = ParseContext(source.name, ParseOptions(tz=tz, date=day), file_date=_file_date(source.name),
-                       rows_wanted=not keep_events)
+    ctx = _parse_context(source, ParseOptions(tz=tz, date=day))
+    ctx.rows_wanted = not keep_events
     counted = _Counted(sample, blocks, skipping or strip, envelope, prefilter)
+    if isinstance(source, Chain):
+        counted = ChainCounted(counted, source)  # counts each file's lines for its own report
     grouped: dict[Any, list[Event]] = {}
     builder = _SessionRows(source, module, {**labels, **source.labels}, result, keep_events)
     add = builder.add
@@ -233,6 +237,17 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     logger.info("%s: %s, %d lines: %d parsed, %d noise, %d unrecognised; %d sessions", source.name, module.NAME,
                 report.lines, report.parsed, report.noise, report.unrecognised, report.sessions)
     result.files.append(report)
+
+
+def _parse_context(source: Source, options: ParseOptions) -> ParseContext:
+    """Return the parse context for a file, or for a chain of rotations one that counts lines per file."""
+    if isinstance(source, Chain):
+        return ChainContext(source.name, options, file_date=_file_date(source.name), chain=source)
+    return ParseContext(source.name, options, file_date=_file_date(source.name))
+
+
+def _read_chain(chain: Chain, result: ReadResult, **options: Any) -> None:
+    read_chain(chain, result, _read_one, **options)
 
 
 class _SessionRows:
@@ -336,6 +351,8 @@ class _Counted:
         self.total = 0
         self.blank = 0
         self.skipped = 0
+        # (number of a block's first line, lines the prefilter counted as parsed), for per-file counts of a chain
+        self.passed: list[tuple[int, int]] = []
 
     def __iter__(self) -> Iterator[Line]:
         blank = 0
@@ -364,6 +381,8 @@ class _Counted:
                 first = number + 1
                 positions, noise = prefilter(block)
                 skipped += noise
+                if len(block) > len(positions) + noise:
+                    self.passed.append((first, len(block) - len(positions) - noise))
                 for position in positions:
                     number = first + position
                     line = strip(number, block[position], envelope)
@@ -596,10 +615,14 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         A file, folder, glob, ``{label}`` template (``"logs/{network}/*.log"``),
         open text stream, or a list of these.  Folders are searched
         recursively; files that are not logs (README, JSON, notebooks) are
-        skipped and listed in ``df.attrs["skipped"]``.
+        skipped and listed in ``df.attrs["skipped"]``.  Rotations of one log
+        (``maillog.2.gz``, ``maillog.1``, ``maillog``) are parsed as one
+        stream, oldest first, so a session cut by a rotation is one row; its
+        ``session_id``, ``source`` and ``line`` name the file and line where
+        it started.
     format
         A format name from ``smtplogkit formats``, or ``"auto"`` to detect it
-        per file.
+        per file (once for a chain of rotations).
     labels
         Constant labels added as columns to every row (``{"network": "prod"}``).
     tz
@@ -608,10 +631,11 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         Date for logs that print only the time of day (smtplib debuglevel 2),
         when neither the envelope nor the file name gives one.
     workers
-        Processes to parse files in; above 1, files are shared out among them.
+        Processes to parse files in; above 1, files are shared out among them
+        (a chain of rotations stays in one process).
     cache
-        A folder for a Parquet cache of parsed sessions, one entry per file,
-        keyed by path, size and modification time.
+        A folder for a Parquet cache of parsed sessions, one entry per file
+        or chain of rotations, keyed by path, size and modification time.
     progress
         Show a tqdm progress bar per file; by default on when stderr is a
         terminal or in a Jupyter kernel.
@@ -629,7 +653,7 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
 
         expansion = expand(paths)
         options = {"format": format, "labels": labels or {}, "tz": tz, "date": date}
-        parts = parallel.read_frames(expansion.sources, options, workers=workers, cache_dir=cache)
+        parts = parallel.read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache)
         return parallel.combine(parts, expansion.skipped, tz)
     result = read(paths, format=format, labels=labels, tz=tz, date=date, progress=progress)
     return sessions_frame(result, tz)

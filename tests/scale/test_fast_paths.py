@@ -225,3 +225,18 @@ def test_prefilter_reads_block_bytes():
     positions, noise = postfix.prefilter(block)
     assert (list(positions), noise) == (list(postfix.prefilter(list(texts))[0]), postfix.prefilter(list(texts))[1])
     assert len(positions) == sum(must_see for _, must_see in EDGE_LINES)
+
+
+@pytest.mark.parametrize("cut", [900, 4321])
+def test_rotation_counts_with_prefilter(tmp_path, monkeypatch, cut):
+    lines = _maillog(8, 3000).splitlines(keepends=True)
+    folder = tmp_path / "relay"
+    folder.mkdir()
+    (folder / "maillog.1").write_text("".join(lines[:cut]))
+    (folder / "maillog").write_text("".join(lines[cut:]))
+    fast = smtplogkit.read_logs(folder, format="postfix", progress=False)
+    monkeypatch.delattr(postfix, "prefilter")
+    general = smtplogkit.read_logs(folder, format="postfix", progress=False)
+    pd.testing.assert_frame_equal(fast, general, check_exact=True)
+    assert fast.attrs["files"] == general.attrs["files"]
+    assert [f["lines"] for f in fast.attrs["files"]] == [cut, len(lines) - cut]
