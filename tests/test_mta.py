@@ -366,3 +366,20 @@ def test_every_attempt_names_log_host():
     frame = smtplogkit.read_logs(CAPTURE, format="postfix", progress=False)
     assert frame["outcome"].eq("ok").any()
     assert frame["log_host"].notna().all()
+
+
+def test_deliveries_across_rotation(tmp_path):
+    lines = CAPTURE.read_text().splitlines(keepends=True)
+    whole = smtplogkit.read_deliveries(CAPTURE)
+    # Cut between each message's qmgr "from=" line and its first delivery record.
+    cut = next(n for n, text in enumerate(lines) if "postfix/smtp[" in text and "status=" in text)
+    folder = tmp_path / "relay"
+    folder.mkdir()
+    (folder / "maillog.1").write_text("".join(lines[:cut]))
+    (folder / "maillog").write_text("".join(lines[cut:]))
+    split = smtplogkit.read_deliveries(folder)
+    assert list(split["sender"]) == list(whole["sender"])
+    assert split["sender"].notna().sum() > 0
+    assert set(split["source"]) == {str(folder / "maillog")}
+    assert list(split["line"]) == [n - cut for n in whole["line"]]
+    assert [f["source"] for f in split.attrs["files"]] == [str(folder / "maillog.1"), str(folder / "maillog")]
