@@ -41,6 +41,19 @@ def record_row(record: PlainSession) -> dict[str, Any]:
     return plain_row(record.line, attrs, stamps, 1 if record.sent_at is not None else 0)
 
 
+def _nanoseconds(pd, values: tuple) -> tuple[Any, Any]:
+    """Return datetimes (or None) as nanoseconds since the epoch, and a mask of those present.
+
+    A log's lines share few distinct timestamps, so each distinct one is
+    converted once.  The unit is fixed because pandas may pick another for
+    datetime objects.
+    """
+    codes, distinct = pd.factorize(pd.Series(values, dtype=object))
+    converted = pd.to_datetime(list(distinct), utc=True).as_unit("ns").asi8
+    present = codes >= 0
+    return converted[codes.clip(min=0)] if len(converted) else codes.astype("int64"), present
+
+
 def plain_columns(entries: list[tuple[PlainSession, str, FileColumns]], names: list[str]) -> dict[str, Any]:
     """Return the values of the columns ``names`` for records with their session ids and file columns.
 
@@ -56,14 +69,11 @@ def plain_columns(entries: list[tuple[PlainSession, str, FileColumns]], names: l
     files = [entry[2] for entry in entries]
     fields = dict(zip(PlainSession._fields, zip(*records)))
 
-    # Nanoseconds since the epoch; pandas may pick another unit for datetime objects.
-    connected = pd.to_datetime(list(fields["connected_at"]), utc=True).as_unit("ns").asi8
-    tls = pd.to_datetime(list(fields["tls_at"]), utc=True).as_unit("ns")
-    sent = pd.to_datetime(list(fields["sent_at"]), utc=True).as_unit("ns")
-    has_tls = ~tls.isna()
-    has_sent = ~sent.isna()
-    tls_ns = np.where(has_tls, tls.asi8, connected)  # the time the step before DATA ended
-    sent_ns = np.where(has_sent, sent.asi8, tls_ns)
+    connected, _ = _nanoseconds(pd, fields["connected_at"])
+    tls, has_tls = _nanoseconds(pd, fields["tls_at"])
+    sent, has_sent = _nanoseconds(pd, fields["sent_at"])
+    tls_ns = np.where(has_tls, tls, connected)  # the time the step before DATA ended
+    sent_ns = np.where(has_sent, sent, tls_ns)
     end_ns = sent_ns
 
     nothing = [None] * count
