@@ -97,6 +97,8 @@ class _State:
         self.tracebacks = _python.TracebackReader()
         self.ssl_connect: tuple[str, str] | None = None
         self.closed = False
+        self.sent = False  # the session sent a command
+        self.replied = False  # the server answered in this session
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
@@ -117,6 +119,7 @@ def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
                 state.ssl_connect = None
                 if not state.opened:
                     _new_session(state)
+                state.replied = True
                 if payload.startswith("retcode"):
                     ctx.noise(line)  # the summary that repeats the reply lines
                     continue
@@ -144,6 +147,8 @@ def _new_session(state: _State) -> None:
     state.closed = False
     state.in_body = False
     state.failed = None
+    state.sent = False
+    state.replied = False
 
 
 def _starts_connection(state: _State, kind: str, payload: str) -> bool:
@@ -201,6 +206,7 @@ def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseCo
             return
         for command in text.split("\r\n"):
             if command:
+                state.sent = True
                 event = ctx.client(line, command, state.session)
                 if event.verb == "STARTTLS":
                     event.attrs["tls_mode"] = TlsMode.STARTTLS
@@ -213,6 +219,7 @@ def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseCo
         ctx.noise(line)
         return
     reply = _literal(payload)
+    state.replied = True
     event = ctx.server(line, reply, state.session)
     if event is not None and event.code in (221, 421) and not event.attrs.get("continued"):
         state.closed = True  # the server closes the connection after these replies
@@ -241,9 +248,16 @@ def _exception(line: Line, exception: _python.RaisedException, state: _State, ct
     if failed is not None and exception.from_raise and exception.name == failed.name:
         ctx.noise(line)  # the raise line under a traceback printed after its exception (Sentry's order)
         return
-    if not state.opened or (failed is not None and not exception.chained):
-        _new_session(state)  # an exception after another one, not chained to it, is another attempt
     stage = exception.stage or exception.frame_stage
+    if stage is Stage.GREETING and state.sent and not _python.GREETING_FRAMES.intersection(exception.frames):
+        # Only getreply was shown (the inner part of a chained traceback): the
+        # reply was the answer to the last command sent, whose step the session knows.
+        stage = None
+    if (not state.opened or (failed is not None and not exception.chained)
+            or (state.replied and stage in (Stage.DNS, Stage.CONNECT))):
+        # An exception after another one, not chained to it, is another attempt,
+        # and so is a failed connect after the server had answered.
+        _new_session(state)
     if stage is Stage.STARTTLS and "SSL" in exception.name:
         stage = Stage.TLS
     attrs = {"connected": True} if stage not in (None, Stage.DNS, Stage.CONNECT) else {}
