@@ -377,7 +377,7 @@ def _row(state: SessionState, events: list[Event]) -> dict[str, Any]:
         "identity": attrs.get("identity"),
         "messages_sent": state.messages_sent,
         "recipients": state.recipients or attrs.get("recipients") or 0,
-        "recipients_rejected": state.recipients_rejected,
+        "recipients_rejected": state.recipients_rejected or attrs.get("recipients_rejected") or 0,
         "log_host": attrs.get("log_host"),
         "container": attrs.get("container"),
     }

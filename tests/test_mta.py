@@ -383,3 +383,16 @@ def test_deliveries_across_rotation(tmp_path):
     assert set(split["source"]) == {str(folder / "maillog")}
     assert list(split["line"]) == [n - cut for n in whole["line"]]
     assert [f["source"] for f in split.attrs["files"]] == [str(folder / "maillog.1"), str(folder / "maillog")]
+
+
+def test_postfix_partial_counts_rejected(tmp_path):
+    text = (
+        "Dec  5 00:00:01 mx1 postfix/smtp[1003]: CCC333: to=<dave@reject.example>, relay=mx.reject.example[192.0.2.30]:25, "
+        "delay=2, delays=0.1/0/1/0.9, dsn=5.1.1, status=bounced (host mx.reject.example[192.0.2.30] said: 550 5.1.1 "
+        "<dave@reject.example>: Recipient address rejected: User unknown (in reply to RCPT TO command))\n"
+        "Dec  5 00:00:01 mx1 postfix/smtp[1003]: CCC333: to=<erin@reject.example>, relay=mx.reject.example[192.0.2.30]:25, "
+        "delay=2, delays=0.1/0/1/0.9, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 77)\n"
+    )
+    (row,) = rows(write(tmp_path, "maillog", text), format="postfix")
+    assert (row["failure_stage"], row["outcome"]) == ("rcpt_to", "partial")
+    assert (row["recipients"], row["recipients_rejected"], row["messages_sent"]) == (2, 1, 1)

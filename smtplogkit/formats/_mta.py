@@ -138,6 +138,7 @@ class Attempt:
     reason: str | None = None
     addresses: set[str] = field(default_factory=set)
     sent: bool = False
+    rejected: int = 0  # recipients whose delivery records report a rejected RCPT TO
 
     def failed_at(self) -> str | None:
         """Return the stage of the attempt's first failure, if it failed."""
@@ -169,7 +170,8 @@ class Attempt:
 
     def finish(self) -> Iterator[Event | SessionEnd]:
         """Yield the attempt's events and the marker that ends its session."""
-        self.annotate(queue_id=self.queue_id, recipients=self.recipients or None)
+        self.annotate(queue_id=self.queue_id, recipients=self.recipients or None,
+                      recipients_rejected=self.rejected or None)
         yield from self.events
         yield SessionEnd(self.key)
 

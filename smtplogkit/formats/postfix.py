@@ -305,7 +305,7 @@ class _PlainAttempt:
     """
 
     __slots__ = ("key", "line", "host", "ip", "port", "tls_mode", "tls_line", "sent_line", "sent_text", "queue_id",
-                 "recipients", "addresses", "sent", "failed", "connected", "reason", "rows", "_events")
+                 "recipients", "addresses", "sent", "failed", "connected", "reason", "rejected", "rows", "_events")
 
     def __init__(self, ctx: ParseContext, line: Line, host: str | None, ip: str | None, port: int | None,
                  tls_mode: TlsMode | None) -> None:
@@ -324,6 +324,7 @@ class _PlainAttempt:
         self.failed = False
         self.connected = True
         self.reason: str | None = None
+        self.rejected = 0
         self.rows = ctx.rows_wanted
         self._events: list[Event] | None = None
 
@@ -765,6 +766,8 @@ def _record_outcome(ctx: ParseContext, line: Line, attempt: _mta.Attempt, state:
     if described is None:
         _mta.add_note(ctx, line, attempt, reason)
         return
+    if described[0] is Stage.RCPT_TO:
+        attempt.rejected += 1
     _add_failure(ctx, line, attempt, reason, described[0], dsn)
 
 
