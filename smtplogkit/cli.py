@@ -174,6 +174,9 @@ def _command_parse(args: argparse.Namespace) -> int:
 
     paths = _default_paths(args.paths)
     if args.events:
+        if args.workers > 1 or args.cache is not None:
+            print("note: --events reads in one process without the cache; --workers and --cache are ignored",
+                  file=sys.stderr)
         frame = read_events(paths, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date)
     else:
         frame = read_logs(paths, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date,

@@ -49,7 +49,7 @@ def _partition(source: Source, options: dict[str, Any]):
 
 
 def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None,
-              tz: str | tzinfo | None = None, date: date | None = None):
+              tz: str | tzinfo | None = None, date: date | str | None = None):
     """Return a Dask DataFrame of sessions, one partition per input file or chain of rotations.
 
     Takes the arguments of :func:`smtplogkit.read_logs` except ``workers``
@@ -57,7 +57,7 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
     """
     import dask.dataframe as dd
 
-    from .reader import SESSION_COLUMNS, apply_session_dtypes
+    from .reader import SESSION_COLUMNS, apply_session_dtypes, as_date
 
     items = [paths] if isinstance(paths, str) else [str(p) for p in paths]
     remote = [p for p in items if PROTOCOL_RE.match(p) and not p.startswith("file://")]
@@ -66,7 +66,7 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
     if remote:
         sources += _remote_sources(remote)
 
-    options = {"format": format, "labels": labels or {}, "tz": tz, "date": date}
+    options = {"format": format, "labels": labels or {}, "tz": tz, "date": as_date(date)}
     label_names = sorted({*(labels or {}), *(name for s in sources for name in s.labels)})
     import pandas as pd
 

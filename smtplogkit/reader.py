@@ -104,9 +104,30 @@ def _file_date(name: str) -> date | None:
         return None
 
 
+def as_date(value: Any) -> date | None:
+    """Return ``value`` (a date, a datetime or an ISO ``YYYY-MM-DD`` string) as a date; None stays None.
+
+    Raises
+    ------
+    ValueError
+        For a string that is not an ISO date, or a value of another type.
+    """
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"invalid date {value!r}: expected YYYY-MM-DD") from None
+    raise ValueError(f"invalid date {value!r}: expected a datetime.date or a YYYY-MM-DD string")
+
+
 def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None, tz: str | tzinfo | None = None,
-         date: date | None = None, keep_events: bool = False, progress: bool | None = None) -> ReadResult:
+         date: date | str | None = None, keep_events: bool = False, progress: bool | None = None) -> ReadResult:
     """Read every input and return session rows, event rows and per-file reports."""
+    date = as_date(date)
     expansion = expand(paths)
     result = ReadResult(skipped=expansion.skipped)
     for path, reason in expansion.skipped:
@@ -605,7 +626,7 @@ def events_frame(result: ReadResult):
 
 
 def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None,
-              tz: str | tzinfo | None = None, date: date | None = None, workers: int = 1,
+              tz: str | tzinfo | None = None, date: date | str | None = None, workers: int = 1,
               cache: str | os.PathLike | None = None, progress: bool | None = None):
     """Read SMTP logs into a sessions DataFrame, one row per connection attempt.
 
@@ -629,7 +650,8 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         Zone for timestamps printed without an offset (default UTC).
     date
         Date for logs that print only the time of day (smtplib debuglevel 2),
-        when neither the envelope nor the file name gives one.
+        when neither the envelope nor the file name gives one: a
+        ``datetime.date`` or a ``"YYYY-MM-DD"`` string.
     workers
         Processes to parse files in; above 1, files are shared out among them
         (a chain of rotations stays in one process).
@@ -652,7 +674,7 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         from . import parallel
 
         expansion = expand(paths)
-        options = {"format": format, "labels": labels or {}, "tz": tz, "date": date}
+        options = {"format": format, "labels": labels or {}, "tz": tz, "date": as_date(date)}
         parts = parallel.read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache)
         return parallel.combine(parts, expansion.skipped, tz)
     result = read(paths, format=format, labels=labels, tz=tz, date=date, progress=progress)
@@ -660,13 +682,14 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
 
 
 def read_events(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None,
-                tz: str | tzinfo | None = None, date: date | None = None):
+                tz: str | tzinfo | None = None, date: date | str | None = None, progress: bool | None = None):
     """Read SMTP logs into an events DataFrame: one row per command, reply or local fact.
 
-    Takes the same arguments as :func:`read_logs`.  Columns: ``ts``,
+    Takes the arguments of :func:`read_logs` except ``workers`` and
+    ``cache``: events are read in one process and not cached.  Columns: ``ts``,
     ``session_id``, ``source``, ``line``, ``direction`` (client, server,
     local), ``verb``, ``reply_code``, ``enhanced_code``, ``text``.  Text is
     already free of credentials.
     """
-    result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=True)
+    result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=True, progress=progress)
     return events_frame(result)

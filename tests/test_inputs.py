@@ -389,3 +389,11 @@ def test_alternatives_read_together(tmp_path):
 def test_alternatives_without_match(tmp_path):
     with pytest.raises(smtplogkit.InputError):
         smtplogkit.read_logs(str(tmp_path / "*.log{,.1}"))
+
+
+def test_events_say_workers_are_ignored(tmp_path):
+    path = tmp_path / "app.log"
+    path.write_text("21:00:00.000001 connect: to ('smtp.example.com', 587) None\n")
+    run = run_cli("parse", str(path), "--events", "--workers", "2")
+    assert run.returncode == 0
+    assert "--workers and --cache are ignored" in run.stderr
