@@ -396,3 +396,11 @@ def test_postfix_partial_counts_rejected(tmp_path):
     (row,) = rows(write(tmp_path, "maillog", text), format="postfix")
     assert (row["failure_stage"], row["outcome"]) == ("rcpt_to", "partial")
     assert (row["recipients"], row["recipients_rejected"], row["messages_sent"]) == (2, 1, 1)
+
+
+def test_postfix_forced_on_other_log_warns(tmp_path):
+    text = "21:00:00.000001 send: 'ehlo worker\\r\\n'\n21:00:00.100000 reply: b'250 ok\\r\\n'\n-- Boot 0123 --\n"
+    frame = smtplogkit.read_logs(write(tmp_path, "app.log", text), format="postfix")
+    report = frame.attrs["files"][0]
+    assert (report["unrecognised"], report["noise"]) == (2, 1)
+    assert "unrecognised line" in report["warnings"][0]

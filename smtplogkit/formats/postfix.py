@@ -419,6 +419,11 @@ def _parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | Session
             service = services[program] = _service(line)
         if service is None:
             service = _guess_service(line.text)
+            if service == "" and not line.text.startswith("-- "):
+                # No syslog envelope and not a Postfix message: not a maillog line
+                # (journalctl's "-- Boot ..." separators excepted).
+                ctx.unrecognised(line)
+                continue
         if service in SESSION_SERVICES:
             key = (line.log_host, line.program, line.pid)
             process = processes.get(key)
