@@ -98,7 +98,7 @@ class _State:
         self.ssl_connect: tuple[str, str] | None = None
         self.closed = False
         self.sent = False  # the session sent a command
-        self.replied = False  # the server answered in this session
+        self.replied = False  # the server replied in this session
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
@@ -250,13 +250,13 @@ def _exception(line: Line, exception: _python.RaisedException, state: _State, ct
         return
     stage = exception.stage or exception.frame_stage
     if stage is Stage.GREETING and state.sent and not _python.GREETING_FRAMES.intersection(exception.frames):
-        # Only getreply was shown (the inner part of a chained traceback): the
-        # reply was the answer to the last command sent, whose step the session knows.
+        # Only getreply was shown (the inner part of a chained traceback), so the
+        # reply read was the reply to the last command sent, whose step the session knows.
         stage = None
     if (not state.opened or (failed is not None and not exception.chained)
             or (state.replied and stage in (Stage.DNS, Stage.CONNECT))):
         # An exception after another one, not chained to it, is another attempt,
-        # and so is a failed connect after the server had answered.
+        # and so is a failed connect after the server had replied.
         _new_session(state)
     if stage is Stage.STARTTLS and "SSL" in exception.name:
         stage = Stage.TLS

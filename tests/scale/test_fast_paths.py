@@ -64,6 +64,7 @@ EDGE_LINES = [
 
 
 def _filler(count: int) -> list[str]:
+    """Return ``count`` anvil lines, which the prefilter always leaves out."""
     return [f"Dec  4 20:59:{n % 60:02d} mx1 postfix/anvil[701]: statistics: max connection count 1" for n in range(count)]
 
 
