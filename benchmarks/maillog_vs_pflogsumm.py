@@ -3,7 +3,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/maillog_vs_pflogsumm.py --lines 5000000 [--seed 7] [--keep FILE]
+    .venv/bin/python benchmarks/maillog_vs_pflogsumm.py --lines 5000000 [--seed 7] [--keep FILE] [--repeat 3]
 
 The script writes a seeded, realistic Postfix maillog (a relay and mailbox
 server: postscreen, smtpd, cleanup, qmgr, smtp deliveries that succeed,
@@ -28,6 +28,7 @@ import os
 import platform
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -201,12 +202,25 @@ def run_smtplogkit(path: str, trace: bool) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
+def _median(results: list[dict]) -> dict:
+    """Return, for each time, its median over the runs; other values come from the first run.
+
+    Peak memory is the first run's: the kernel reports the largest child
+    seen so far, so later pflogsumm runs would show smtplogkit's peak.
+    """
+    merged = dict(results[0])
+    for key in ("seconds", "cpu"):
+        merged[key] = statistics.median(result[key] for result in results)
+    return merged
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=5_000_000, help="lines to generate (default 5000000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the generated log")
     parser.add_argument("--keep", help="write the maillog here and keep it (default: a temporary file)")
     parser.add_argument("--tracemalloc", action="store_true", help="also measure Python heap peak (slower)")
+    parser.add_argument("--repeat", type=int, default=1, help="run both tools this many times and report medians")
     args = parser.parse_args()
 
     path = args.keep or os.path.join(tempfile.mkdtemp(prefix="maillog-bench-"), "maillog")
@@ -215,8 +229,12 @@ def main() -> int:
     print(f"generated {lines} lines ({os.path.getsize(path) / 2**20:.0f} MiB) in {time.perf_counter() - started:.0f} s",
           file=sys.stderr)
 
-    pflog = run_pflogsumm(path)
-    ours = run_smtplogkit(path, args.tracemalloc)
+    runs = [(run_pflogsumm(path), run_smtplogkit(path, args.tracemalloc)) for _ in range(max(args.repeat, 1))]
+    pflog = _median([p for p, _ in runs])
+    ours = _median([o for _, o in runs])
+    if len(runs) > 1:
+        ratios = ", ".join(f"{p['cpu'] / o['cpu']:.2f}x" for p, o in runs)
+        print(f"CPU speed ratio of each run: {ratios}", file=sys.stderr)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"command: {' '.join(sys.argv)}")
     print()

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .inputs import Source
+from .inputs import Chain, Source
 
 logger = logging.getLogger(__name__)
 
@@ -23,20 +23,22 @@ logger = logging.getLogger(__name__)
 def cache_key(source: Source, options: dict[str, Any]) -> str | None:
     """Return the cache key of one input, or ``None`` for an input that cannot be cached.
 
-    Open streams have no stable identity, so they are never cached.
+    Open streams have no stable identity, so they are never cached.  The key
+    of a chain of rotations covers every file in it.
     """
     if source.path is None:
         return None
-    try:
-        stat = source.path.stat()
-    except OSError:
-        return None
+    files = []
+    for part in source.parts if isinstance(source, Chain) else [source]:
+        try:
+            stat = part.path.stat()
+        except OSError:
+            return None
+        files.append({"path": str(part.path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
     from . import __version__
 
     material = {
-        "path": str(source.path.resolve()),
-        "size": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
+        **(files[0] if len(files) == 1 else {"files": files}),
         "labels": source.labels,
         "options": {k: str(v) for k, v in sorted(options.items())},
         "version": __version__,
@@ -45,7 +47,7 @@ def cache_key(source: Source, options: dict[str, Any]) -> str | None:
 
 
 def load(folder: str | os.PathLike, key: str):
-    """Return the cached sessions frame for ``key`` with its file report, or ``None``."""
+    """Return the cached sessions frame for ``key`` with its list of file reports, or ``None``."""
     import pandas as pd
 
     table = Path(folder) / f"{key}.parquet"
@@ -54,15 +56,15 @@ def load(folder: str | os.PathLike, key: str):
         return None
     try:
         frame = pd.read_parquet(table)
-        report = json.loads(meta.read_text())
+        reports = json.loads(meta.read_text())
     except (OSError, ValueError) as error:
         logger.warning("cache entry %s is unreadable, parsing again: %s", table, error)
         return None
-    return frame, report
+    return frame, reports if isinstance(reports, list) else [reports]  # entries of one file kept a bare report
 
 
-def store(folder: str | os.PathLike, key: str, frame, report: dict[str, Any]) -> None:
-    """Write one input's sessions frame and file report to the cache."""
+def store(folder: str | os.PathLike, key: str, frame, reports: list[dict[str, Any]]) -> None:
+    """Write one input's sessions frame and file reports to the cache."""
     path = Path(folder)
     path.mkdir(parents=True, exist_ok=True)
     clean = frame.copy()
@@ -70,4 +72,4 @@ def store(folder: str | os.PathLike, key: str, frame, report: dict[str, Any]) ->
     partial = path / f"{key}.parquet.tmp"
     clean.to_parquet(partial, index=False)
     os.replace(partial, path / f"{key}.parquet")
-    (path / f"{key}.json").write_text(json.dumps(report, default=str))
+    (path / f"{key}.json").write_text(json.dumps(reports, default=str))

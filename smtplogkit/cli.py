@@ -174,6 +174,9 @@ def _command_parse(args: argparse.Namespace) -> int:
 
     paths = _default_paths(args.paths)
     if args.events:
+        if args.workers > 1 or args.cache is not None:
+            print("note: --events reads in one process without the cache; --workers and --cache are ignored",
+                  file=sys.stderr)
         frame = read_events(paths, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date)
     else:
         frame = read_logs(paths, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date,
@@ -235,8 +238,8 @@ def _command_diagnose(args: argparse.Namespace) -> int:
     from .enrichment import token_refreshes
     from .report import load_logs
 
-    # The same reading as the report: a plain folder gets the {network}/{worker}/*.log
-    # template, so both commands see the same networks and reach the same findings.
+    # The same reading as the report: a plain folder gets report.DEFAULT_TEMPLATE,
+    # so both commands see the same networks and reach the same findings.
     loaded = load_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date)
     frame = loaded.sessions
     findings = diagnose(frame, tz=args.tz, refreshes=token_refreshes(loaded.events))

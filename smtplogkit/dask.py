@@ -1,7 +1,8 @@
 """Sessions as a Dask DataFrame, for fleets of logs past one machine.
 
 ``read_logs`` here takes the same arguments as :func:`smtplogkit.read_logs`
-and returns a Dask DataFrame with one partition per input file and exactly
+and returns a Dask DataFrame with one partition per input file (or chain
+of rotations of one log, read as one stream) and exactly
 the pandas reader's columns and dtypes, so the analysis functions accept it
 after filtering and ``.compute()``.  Paths with a protocol (``s3://``,
 ``gcs://``, ``memory://``) are opened through fsspec.
@@ -16,7 +17,7 @@ import re
 from datetime import date, tzinfo
 from typing import Any
 
-from .inputs import Source, expand
+from .inputs import Source, expand, group_rotations
 
 PROTOCOL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
@@ -48,24 +49,24 @@ def _partition(source: Source, options: dict[str, Any]):
 
 
 def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None,
-              tz: str | tzinfo | None = None, date: date | None = None):
-    """Return a Dask DataFrame of sessions, one partition per input file.
+              tz: str | tzinfo | None = None, date: date | str | None = None):
+    """Return a Dask DataFrame of sessions, one partition per input file or chain of rotations.
 
     Takes the arguments of :func:`smtplogkit.read_logs` except ``workers``
     and ``cache``: Dask's scheduler decides where partitions are parsed.
     """
     import dask.dataframe as dd
 
-    from .reader import SESSION_COLUMNS, apply_session_dtypes
+    from .reader import SESSION_COLUMNS, apply_session_dtypes, as_date
 
     items = [paths] if isinstance(paths, str) else [str(p) for p in paths]
     remote = [p for p in items if PROTOCOL_RE.match(p) and not p.startswith("file://")]
     local = [p.removeprefix("file://") for p in items if p not in remote]
-    sources = expand(local).sources if local else []
+    sources = group_rotations(expand(local).sources) if local else []
     if remote:
         sources += _remote_sources(remote)
 
-    options = {"format": format, "labels": labels or {}, "tz": tz, "date": date}
+    options = {"format": format, "labels": labels or {}, "tz": tz, "date": as_date(date)}
     label_names = sorted({*(labels or {}), *(name for s in sources for name in s.labels)})
     import pandas as pd
 

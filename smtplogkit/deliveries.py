@@ -17,8 +17,9 @@ from typing import Any
 
 from .envelope import strip_envelope
 from .formats.base import ParseContext, ParseOptions
-from .inputs import Decoded, expand, open_lines
+from .inputs import Chain, Decoded, Source, expand, group_rotations, open_lines
 from .reader import SAMPLE_LINES, FileReport, _choose_format, _envelope_options, _resolve_tz
+from .rotations import locate
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
     rows: list[dict] = []
     reports: list[dict] = []
     zone = _resolve_tz(tz)
-    for source in expand(paths).sources:
+    # Rotations of one log are read as one stream, so a record whose message
+    # facts (sender, message-id) are in the previous rotation still gets them.
+    for source in group_rotations(expand(paths).sources):
         report = FileReport(source.name)
         envelope = _envelope_options(source, zone)
         raw = open_lines(source, Decoded())
@@ -45,15 +48,25 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
         if module is None or not hasattr(module, "records"):
             if module is not None:
                 logger.warning("%s: format %s has no delivery records", source.name, module.NAME)
-            reports.append(report.as_dict())
+            reports.extend(_part_reports(source, report))
             continue
         ctx = ParseContext(source.name, ParseOptions(tz=zone))
         for record_kind, row in module.records(itertools.chain(sample, lines), ctx):
             if record_kind == kind:
-                row["source"] = source.name
+                if isinstance(source, Chain):
+                    row["source"], row["line"] = locate(source, row["line"])
+                else:
+                    row["source"] = source.name
                 rows.append(row)
-        reports.append(report.as_dict())
+        reports.extend(_part_reports(source, report))
     return rows, reports
+
+
+def _part_reports(source: Source, report: FileReport) -> list[dict]:
+    """Return the report of a file, or one per file of a chain of rotations."""
+    if not isinstance(source, Chain):
+        return [report.as_dict()]
+    return [FileReport(part.name, report.format, report.confidence).as_dict() for part in source.parts]
 
 
 def _frame(rows: list[dict], columns: list[str], reports: list[dict]):
@@ -86,7 +99,8 @@ def read_deliveries(paths: Any, *, format: str = "auto", tz: str | tzinfo | None
     paths
         Files, folders, globs or templates, as for :func:`smtplogkit.read_logs`.
         Rotated files (``maillog.2.gz``, ``maillog.1``, ``maillog``) are read
-        oldest first.
+        oldest first, as one stream, so a record keeps the sender logged in
+        the file before; ``source`` and ``line`` name the record's own file.
     format
         ``"postfix"``, ``"exim"``, ``"sendmail"``, or ``"auto"`` to detect it.
     tz

@@ -6,6 +6,7 @@ and character encodings.  Format parsers only ever see decoded lines.
 
 from __future__ import annotations
 
+import bisect
 import bz2
 import glob
 import gzip
@@ -41,7 +42,10 @@ TEXT_CONTROLS = frozenset(b"\t\n\r\x0b\x0c\x1b")
 CONTROL_BYTES = bytes(b for b in [*range(32), 127] if b not in TEXT_CONTROLS)
 COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
 TEMPLATE_RE = re.compile(r"\{(\w+)\}")
+ALTERNATIVES_RE = re.compile(r"\{([^{}]*,[^{}]*)\}")  # shell-style "{a,b}"; a "{label}" has no comma
 ROTATION_RE = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<ext>\.(?:gz|bz2|xz))?$")
+# A rotated copy of a log as logrotate and Python's RotatingFileHandler name it: maillog.1, app.log.2.gz.
+ROTATED_RE = re.compile(r"^(?P<base>.+)\.(?P<n>\d{1,3})(?:\.(?:gz|bz2|xz))?$")
 
 
 @dataclass(slots=True)
@@ -58,6 +62,44 @@ class Source:
 
 
 @dataclass(slots=True)
+class Chain(Source):
+    """Rotations of one log (``maillog.2.gz``, ``maillog.1``, ``maillog``), read as one stream, oldest first.
+
+    ``path`` is the newest file's, whose modification time dates the last
+    line.  :func:`open_blocks` records in ``reading`` where each file starts
+    in the joined stream.
+    """
+
+    parts: list[Source] = field(default_factory=list)
+    reading: ChainReading | None = None
+
+
+@dataclass(slots=True)
+class ChainReading:
+    """What one read of a :class:`Chain` found in each of its files, by index in ``Chain.parts``.
+
+    ``starts`` contains the number of each file's first line in the joined
+    stream, for the files opened so far, and ``decoded`` their encodings.
+    The reader adds the lines it handed to the parser (``yielded``), the
+    lines a format's prefilter counted as parsed without handing them on
+    (``passed``), the lines the parser counted as noise or unrecognised, and
+    the warnings about single lines.
+    """
+
+    starts: list[int] = field(default_factory=list)
+    decoded: list[Decoded] = field(default_factory=list)
+    yielded: list[int] = field(default_factory=list)
+    passed: list[int] = field(default_factory=list)
+    noise: list[int] = field(default_factory=list)
+    unrecognised: list[int] = field(default_factory=list)
+    warnings: list[list[str]] = field(default_factory=list)
+
+    def part_of(self, number: int) -> int:
+        """Return the index of the file that contains line ``number`` of the joined stream."""
+        return bisect.bisect_right(self.starts, number) - 1
+
+
+@dataclass(slots=True)
 class Expansion:
     """The result of expanding the caller's paths: what to read, what was skipped."""
 
@@ -71,6 +113,45 @@ def _rotation_key(path: Path) -> tuple:
     number = int(match.group("n")) if match and match.group("n") and len(match.group("n")) < 4 else -1
     base = match.group("base") if match and number >= 0 else path.name
     return (str(path.parent), base, -number)
+
+
+def group_rotations(sources: list[Source]) -> list[Source]:
+    """Return ``sources`` with each run of rotations of one log joined into a :class:`Chain`.
+
+    A run is files in one folder with the same labels whose names are the
+    log's name followed by consecutive numbers (``maillog.3.xz``,
+    ``maillog.2.gz``, ``maillog.1``) and, if present, the log itself
+    (``maillog``).  A gap in the numbers ends a run, because the lines in
+    between are missing.  A chain takes the place of its oldest file and is
+    read oldest first; other sources keep their order.
+    """
+    families: dict[tuple, list[tuple[int, int]]] = {}  # (folder, log name, labels) -> [(rotation number, index)]
+    for index, source in enumerate(sources):
+        if source.path is None or isinstance(source, Chain):
+            continue
+        rotated = ROTATED_RE.match(source.path.name)
+        number, base = (int(rotated["n"]), rotated["base"]) if rotated else (0, source.path.name)
+        key = (str(source.path.parent), base, tuple(sorted(source.labels.items())))
+        families.setdefault(key, []).append((number, index))
+
+    chained: dict[int, Chain] = {}  # index of a chain's oldest file -> the chain
+    members: set[int] = set()
+    for family in families.values():
+        family.sort(reverse=True)  # oldest (highest number) first, the live log (0) last
+        run = [family[0]]
+        for item in family[1:] + [(None, None)]:
+            if item[0] is not None and run[-1][0] - item[0] == 1:
+                run.append(item)
+                continue
+            if len(run) > 1:
+                parts = [sources[index] for _, index in run]
+                chain = Chain(f"{parts[0].name} to {parts[-1].name}", parts[-1].path, labels=dict(parts[0].labels),
+                              parts=parts)
+                chained[run[0][1]] = chain
+                members.update(index for _, index in run)
+            run = [item]
+    return [chained.get(index, source) for index, source in enumerate(sources)
+            if index in chained or index not in members]
 
 
 def _template_to_glob(template: str) -> tuple[str, re.Pattern | None]:
@@ -90,18 +171,33 @@ def _template_to_glob(template: str) -> tuple[str, re.Pattern | None]:
 
 def _glob_literal_to_regex(text: str) -> str:
     out = []
-    for char in text:
+    index = 0
+    while index < len(text):
+        char = text[index]
+        close = text.find("]", index + 2) if char == "[" else -1
         if char == "*":
             out.append("[^/]*")
         elif char == "?":
             out.append("[^/]")
+        elif close != -1:
+            # A character class such as [0-9] or [!.]; glob writes negation with "!".
+            members = text[index + 1:close]
+            negated = members.startswith("!")
+            members = re.escape(members[1:] if negated else members).replace("\\-", "-")
+            out.append(f"[{'^' if negated else ''}{members}]")
+            index = close
         else:
             out.append(re.escape(char))
+        index += 1
     return "".join(out)
 
 
 def expand(paths: Any) -> Expansion:
     """Expand files, folders, globs, ``{label}`` templates and open streams.
+
+    A pattern may list alternatives as the shell does: ``{network}/*.log{,.1}``
+    matches ``*.log`` and ``*.log.1``.  The matches of all alternatives are
+    read together, each log's rotations oldest first.
 
     Folders are searched recursively; files whose suffix marks them as
     something other than a log (README, JSON ground truth, notebooks, images)
@@ -121,8 +217,8 @@ def expand(paths: Any) -> Expansion:
 
 
 def _expand_one(item: str, result: Expansion) -> None:
-    pattern, template = _template_to_glob(item)
-    if template is None and not glob.has_magic(item):
+    alternatives = _alternatives(item)
+    if len(alternatives) == 1 and not TEMPLATE_RE.search(item) and not glob.has_magic(item):
         path = Path(item)
         if path.is_dir():
             _expand_folder(path, result)
@@ -132,19 +228,32 @@ def _expand_one(item: str, result: Expansion) -> None:
             raise InputError(item, "no such file or folder")
         return
 
-    matches = sorted(glob.glob(pattern, recursive=True), key=lambda p: _rotation_key(Path(p)))
-    if not matches:
+    # Each match keeps the labels of the first alternative that matched it.
+    found: dict[str, dict[str, str]] = {}
+    for alternative in alternatives:
+        pattern, template = _template_to_glob(alternative)
+        for match in glob.glob(pattern, recursive=True):
+            if match in found:
+                continue
+            labeled = template.match(match) if template is not None else None
+            found[match] = labeled.groupdict() if labeled else {}
+    if not found:
         raise InputError(item, "the pattern matches no file")
-    for match in matches:
+    for match in sorted(found, key=lambda p: _rotation_key(Path(p))):
         path = Path(match)
-        labels = {}
-        if template is not None:
-            found = template.match(match)
-            labels = {k: v for k, v in found.groupdict().items()} if found else {}
         if path.is_dir():
-            _expand_folder(path, result, labels)
+            _expand_folder(path, result, found[match])
         elif path.is_file():
-            result.sources.append(Source(str(path), path, labels=labels))
+            result.sources.append(Source(str(path), path, labels=found[match]))
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """Return the patterns that shell-style alternatives stand for: ``a.log{,.gz}`` gives ``a.log`` and ``a.log.gz``."""
+    match = ALTERNATIVES_RE.search(pattern)
+    if match is None:
+        return [pattern]
+    head, tail = pattern[:match.start()], pattern[match.end():]
+    return [expanded for choice in match.group(1).split(",") for expanded in _alternatives(head + choice + tail)]
 
 
 def _expand_folder(folder: Path, result: Expansion, labels: dict[str, str] | None = None) -> None:
@@ -159,6 +268,16 @@ def _expand_folder(folder: Path, result: Expansion, labels: dict[str, str] | Non
             result.skipped.append((str(path), f"not a log ({suffix or path.name})"))
             continue
         result.sources.append(Source(str(path), path, labels=dict(labels or {})))
+
+
+class TextBlock(list):
+    """A block of decoded lines that also keeps its UTF-8 bytes, lines joined by LF, as ``data``.
+
+    A format's prefilter can hand ``data`` to pyarrow, which splits it
+    without a Python string per line.
+    """
+
+    __slots__ = ("data",)
 
 
 @dataclass(slots=True)
@@ -188,8 +307,13 @@ def open_blocks(source: Source, decoded: Decoded) -> Iterator[list[str]]:
 
     A caller can iterate over the blocks with ``itertools.chain`` instead of
     resuming a generator for every line. A block of plain UTF-8 text is
-    decoded and split in one call.
+    decoded and split in one call.  A :class:`Chain` yields its files' lines
+    one after the other; each file has its own :class:`Decoded` in
+    ``source.reading``.
     """
+    if isinstance(source, Chain):
+        yield from _chain_blocks(source)
+        return
     if source.stream is not None:
         stream = iter(source.stream)
         while True:
@@ -229,6 +353,21 @@ def open_blocks(source: Source, decoded: Decoded) -> Iterator[list[str]]:
         logger.warning("%s: reading stopped early: %s", source.name, error)
 
 
+def _chain_blocks(chain: Chain) -> Iterator[list[str]]:
+    reading = chain.reading = ChainReading()
+    number = 1
+    for part in chain.parts:
+        decoded = Decoded()
+        reading.starts.append(number)
+        reading.decoded.append(decoded)
+        for name in ("yielded", "passed", "noise", "unrecognised"):
+            getattr(reading, name).append(0)
+        reading.warnings.append([])
+        for block in open_blocks(part, decoded):
+            number += len(block)
+            yield block
+
+
 def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[list[str]]:
     head = handle.read(65536)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -255,10 +394,11 @@ def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[l
             # newline byte never occurs inside a UTF-8 sequence, so the block
             # decodes exactly when each of its lines does.
             try:
-                block = joined.decode(encoding).split("\n")
+                block = TextBlock(joined.decode(encoding).split("\n"))
             except UnicodeDecodeError:
                 pass
             else:
+                block.data = joined
                 number += len(block)
                 encoding = "utf-8"
                 yield block

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def read_source_frame(source: Source, options: dict[str, Any]):
-    """Parse one input and return its sessions frame and file report."""
+    """Parse one input and return its sessions frame and file reports (one per file of a chain of rotations)."""
     from .reader import ReadResult, _read_source, _resolve_tz, sessions_frame
 
     result = ReadResult()
@@ -28,18 +28,21 @@ def read_source_frame(source: Source, options: dict[str, Any]):
     _read_source(source, result, format=options.get("format", "auto"), labels=options.get("labels") or {}, tz=tz,
                  day=options.get("date"), keep_events=False)
     frame = sessions_frame(result, tz)
-    report = result.files[0].as_dict() if result.files else {"source": source.name}
-    return frame, report
+    reports = [report.as_dict() for report in result.files] or [{"source": source.name}]
+    return frame, reports
 
 
 def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int = 1,
-                cache_dir: str | os.PathLike | None = None) -> list[tuple[Any, dict[str, Any]]]:
-    """Return ``(frame, report)`` for every source, in source order.
+                cache_dir: str | os.PathLike | None = None) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """Return ``(frame, reports)`` for every source, in source order.
+
+    A :class:`~smtplogkit.inputs.Chain` of rotations is one source, parsed
+    in one process and cached as one entry, with a report per file.
 
     ``workers`` above 1 parses uncached file inputs in that many processes;
     open streams are always read in this process.
     """
-    results: list[tuple[Any, dict[str, Any]] | None] = [None] * len(sources)
+    results: list[tuple[Any, list[dict[str, Any]]] | None] = [None] * len(sources)
     keys: list[str | None] = [None] * len(sources)
     todo: list[int] = []
     for index, source in enumerate(sources):
@@ -65,12 +68,12 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
     if cache_dir is not None:
         for index in todo:
             if keys[index] is not None:
-                frame, report = results[index]
-                parquet_cache.store(cache_dir, keys[index], frame, report)
+                frame, reports = results[index]
+                parquet_cache.store(cache_dir, keys[index], frame, reports)
     return [r for r in results if r is not None]
 
 
-def combine(parts: list[tuple[Any, dict[str, Any]]], skipped: list[tuple[str, str]], tz: str | tzinfo | None):
+def combine(parts: list[tuple[Any, list[dict[str, Any]]]], skipped: list[tuple[str, str]], tz: str | tzinfo | None):
     """Join per-input frames into one sessions frame with the usual attrs."""
     import pandas as pd
 
@@ -85,7 +88,8 @@ def combine(parts: list[tuple[Any, dict[str, Any]]], skipped: list[tuple[str, st
     else:
         frame = pd.DataFrame()
     frame = apply_session_dtypes(frame)
-    frame.attrs.update(files=[report for _, report in parts], skipped=list(skipped), tz=str(_resolve_tz(tz)))
+    frame.attrs.update(files=[report for _, reports in parts for report in reports], skipped=list(skipped),
+                       tz=str(_resolve_tz(tz)))
     return frame
 
 

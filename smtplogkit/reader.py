@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import itertools
 import logging
+import operator
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -22,9 +23,11 @@ from . import formats
 from .envelope import EnvelopeOptions, strip_envelope
 from .errors import FormatError
 from .formats.base import ParseContext, ParseOptions
-from .inputs import Decoded, Source, expand, open_blocks
-from .records import Event, Line, SessionEnd
+from .inputs import Chain, Decoded, Source, expand, group_rotations, open_blocks
+from .plainrows import FileColumns, plain_columns, record_row
+from .records import Event, Line, PlainSession, SessionEnd, SessionRow
 from .progress import with_block_progress
+from .rotations import ChainContext, ChainCounted, read_chain
 from .sessions import build_session
 
 logger = logging.getLogger(__name__)
@@ -101,15 +104,36 @@ def _file_date(name: str) -> date | None:
         return None
 
 
+def as_date(value: Any) -> date | None:
+    """Return ``value`` (a date, a datetime or an ISO ``YYYY-MM-DD`` string) as a date; None stays None.
+
+    Raises
+    ------
+    ValueError
+        For a string that is not an ISO date, or a value of another type.
+    """
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"invalid date {value!r}: expected YYYY-MM-DD") from None
+    raise ValueError(f"invalid date {value!r}: expected a datetime.date or a YYYY-MM-DD string")
+
+
 def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None, tz: str | tzinfo | None = None,
-         date: date | None = None, keep_events: bool = False, progress: bool | None = None) -> ReadResult:
+         date: date | str | None = None, keep_events: bool = False, progress: bool | None = None) -> ReadResult:
     """Read every input and return session rows, event rows and per-file reports."""
+    date = as_date(date)
     expansion = expand(paths)
     result = ReadResult(skipped=expansion.skipped)
     for path, reason in expansion.skipped:
         logger.info("skipped %s: %s", path, reason)
     zone = _resolve_tz(tz)
-    for source in expansion.sources:
+    for source in group_rotations(expansion.sources):
         _read_source(source, result, format=format, labels=labels or {}, tz=zone, day=date, keep_events=keep_events,
                      progress=progress)
     return result
@@ -148,7 +172,8 @@ def _read_source(source: Source, result: ReadResult, *, format: str, labels: dic
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
     try:
-        _read_one(source, result, format=format, labels=labels, tz=tz, day=day, keep_events=keep_events,
+        read_file = _read_chain if isinstance(source, Chain) else _read_one
+        read_file(source, result, format=format, labels=labels, tz=tz, day=day, keep_events=keep_events,
                   progress=progress)
     finally:
         gc.set_threshold(*thresholds)
@@ -183,16 +208,26 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
         result.files.append(report)
         return
 
-    ctx = ParseContext(source.name, ParseOptions(tz=tz, date=day), file_date=_file_date(source.name))
+    ctx = _parse_context(source, ParseOptions(tz=tz, date=day))
+    ctx.rows_wanted = not keep_events
     counted = _Counted(sample, blocks, skipping or strip, envelope, prefilter)
+    if isinstance(source, Chain):
+        counted = ChainCounted(counted, source)  # counts each file's lines for its own report
     grouped: dict[Any, list[Event]] = {}
     builder = _SessionRows(source, module, {**labels, **source.labels}, result, keep_events)
     add = builder.add
     for event in module.parse(counted, ctx):
-        if isinstance(event, SessionEnd):
+        kind = type(event)
+        if kind is SessionEnd:
             events = grouped.pop(event.session, None)
             if events:
                 add(events)
+            continue
+        if kind is PlainSession:
+            builder.add_plain(event)
+            continue
+        if kind is SessionRow:
+            builder.add_row(event.row)
             continue
         session = event.session
         if session is None:
@@ -225,6 +260,17 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     result.files.append(report)
 
 
+def _parse_context(source: Source, options: ParseOptions) -> ParseContext:
+    """Return the parse context for a file, or for a chain of rotations one that counts lines per file."""
+    if isinstance(source, Chain):
+        return ChainContext(source.name, options, file_date=_file_date(source.name), chain=source)
+    return ParseContext(source.name, options, file_date=_file_date(source.name))
+
+
+def _read_chain(chain: Chain, result: ReadResult, **options: Any) -> None:
+    read_chain(chain, result, _read_one, **options)
+
+
 class _SessionRows:
     """Turn each finished session's events into a row of the result."""
 
@@ -239,18 +285,51 @@ class _SessionRows:
         self.undated = 0
         self.format_name = module.NAME
         self.default_client = getattr(module, "CLIENT", None)
+        self.file_columns = FileColumns(source.name, module.NAME, self.default_client, tuple(labels.items()))
+        # A label named like a session column is set only where the row leaves it empty,
+        # which the column-wise rows of plain sessions do not check.
+        self.plain_ok = not any(name in _SESSION_COLUMN_SET or name == "queue_id" for name in labels)
 
     def add(self, events: list[Event]) -> None:
         """Build the row for one session and append it (and its events) to the result."""
+        session_id = self.add_row(build_session(events))
+        if self.keep_events:
+            name = self.source.name
+            for event in events:
+                self.result.events.append((event.ts, session_id, name, event.line, event.direction, event.verb,
+                                           event.code, event.enhanced, event.text))
+
+    def add_plain(self, record: PlainSession) -> None:
+        """Append a session without failure, kept as its record until the rows become a DataFrame."""
+        if not self.plain_ok:
+            self.add_row(record_row(record))
+            return
+        self._append((record, self._session_id(record.line), self.file_columns))
+
+    def _session_id(self, line: int) -> str:
+        """Return a session id for a session starting on ``line`` that no earlier session of the file has."""
         name = self.source.name
-        row = build_session(events)
-        session_id = f"{name}:{row['line']}"
+        session_id = f"{name}:{line}"
         if session_id in self.seen_ids:
             suffix = 2
             while session_id in self.seen_ids:
-                session_id = f"{name}:{row['line']}#{suffix}"
+                session_id = f"{name}:{line}#{suffix}"
                 suffix += 1
         self.seen_ids.add(session_id)
+        return session_id
+
+    def _append(self, row: Any) -> None:
+        sessions = self.result.sessions
+        sessions.append(row)
+        if len(sessions) >= CHUNK_ROWS:
+            self.result.frames.append(_rows_frame(sessions))
+            self.result.sessions = []
+        self.count += 1
+
+    def add_row(self, row: dict[str, Any]) -> str:
+        """Append one session's row, with the file's columns added, and return its session id."""
+        name = self.source.name
+        session_id = self._session_id(row["line"])
         row["session_id"] = session_id
         row["source"] = name
         row["format"] = self.format_name
@@ -258,19 +337,10 @@ class _SessionRows:
         for label, value in self.labels.items():
             if row.get(label) is None:
                 row[label] = value
-        sessions = self.result.sessions
-        sessions.append(row)
-        if len(sessions) >= CHUNK_ROWS:
-            self.result.frames.append(_rows_frame(sessions))
-            self.result.sessions = []
-        self.count += 1
+        self._append(row)
         if row.get("start") is None:
             self.undated += 1
-        if self.keep_events:
-            for event in events:
-                self.result.events.append((event.ts, session_id, name, event.line, event.direction, event.verb,
-                                           event.code, event.enhanced, event.text))
-
+        return session_id
 
     def add_free(self, event: Event) -> None:
         """Keep an event that belongs to no session (kept for ``read_events`` only)."""
@@ -285,8 +355,8 @@ class _Counted:
     ``strip`` may return None for a line the format recognises as noise.
     Such lines are counted in ``skipped``.  ``prefilter``, if given, takes a
     block of raw lines and returns the positions of the lines the parser must
-    see and how many of the others are noise; the rest of the others count
-    as parsed.
+    see, and how many of the others are noise.  The other lines it leaves out
+    count as parsed.
 
     One generator does the numbering, the envelope and the blank-line test,
     so each line resumes one Python frame, not three.
@@ -302,6 +372,8 @@ class _Counted:
         self.total = 0
         self.blank = 0
         self.skipped = 0
+        # (number of a block's first line, lines the prefilter counted as parsed), for per-file counts of a chain
+        self.passed: list[tuple[int, int]] = []
 
     def __iter__(self) -> Iterator[Line]:
         blank = 0
@@ -330,6 +402,8 @@ class _Counted:
                 first = number + 1
                 positions, noise = prefilter(block)
                 skipped += noise
+                if len(block) > len(positions) + noise:
+                    self.passed.append((first, len(block) - len(positions) - noise))
                 for position in positions:
                     number = first + position
                     line = strip(number, block[position], envelope)
@@ -397,30 +471,68 @@ def sessions_frame(result: ReadResult, tz: str | tzinfo | None = None):
     return frame
 
 
-def _rows_frame(rows: list[dict[str, Any]]):
+def _rows_frame(rows: list[Any]):
     """Return session rows as a DataFrame with the fixed column order and dtypes.
 
-    Each column is built straight in its final dtype, which is several times
-    faster than ``DataFrame.from_records`` inferring dtypes (string columns
-    become Arrow arrays) that :func:`apply_session_dtypes` then replaces.
-    The values are the same either way.
+    ``rows`` holds row dicts and, for plain sessions, ``(record, session_id,
+    file_columns)`` tuples (:mod:`smtplogkit.plainrows`), in the order the
+    sessions ended.  Each column is built straight in its final dtype, which
+    is several times faster than ``DataFrame.from_records`` inferring dtypes
+    (string columns become Arrow arrays) that :func:`apply_session_dtypes`
+    then replaces.  The values are the same either way.
     """
+    import numpy as np
     import pandas as pd
 
     if not rows:
         return apply_session_dtypes(pd.DataFrame(columns=SESSION_COLUMNS))
     extra: dict[str, None] = {}  # label and queue id columns, in order of first appearance
     width = len(SESSION_COLUMNS)
+    dicts: list[dict[str, Any]] = []
+    plain: list[tuple] = []
     for row in rows:
-        if len(row) != width:
-            for name in row:
-                if name not in _SESSION_COLUMN_SET:
-                    extra[name] = None
+        if type(row) is dict:
+            dicts.append(row)
+            if len(row) != width:
+                for name in row:
+                    if name not in _SESSION_COLUMN_SET:
+                        extra[name] = None
+            continue
+        plain.append(row)
+        if row[0].queue_id is not None:
+            extra["queue_id"] = None
+        for name, _ in row[2].labels:
+            extra[name] = None
+    names = [*SESSION_COLUMNS, *extra]
     targets = _session_targets(list(extra))
-    columns: dict[str, Any] = {}
-    for name in (*SESSION_COLUMNS, *extra):
-        columns[name] = _column(pd, [row.get(name) for row in rows], name, targets[name])
-    return apply_session_dtypes(pd.DataFrame(columns))
+    parts = []
+    if dicts:
+        parts.append(_typed_frame(pd, _dict_columns(dicts, extra), names, targets))
+    if plain:
+        parts.append(_typed_frame(pd, plain_columns(plain, names), names, targets))
+    if len(parts) == 1:
+        return apply_session_dtypes(parts[0])
+    # Put the rows back in the order the sessions ended.
+    positions = np.concatenate([[i for i, row in enumerate(rows) if type(row) is dict],
+                                [i for i, row in enumerate(rows) if type(row) is not dict]])
+    frame = pd.concat(parts, ignore_index=True).take(np.argsort(positions, kind="stable"))
+    return apply_session_dtypes(frame)
+
+
+def _dict_columns(rows: list[dict[str, Any]], extra: dict[str, None]) -> dict[str, Any]:
+    try:
+        # Every row has every session column, so one itemgetter call per row
+        # and one transposition replace a dict lookup per cell.
+        values: dict[str, Any] = dict(zip(SESSION_COLUMNS, map(list, zip(*map(_SESSION_GETTER, rows)))))
+    except KeyError:
+        values = {name: [row.get(name) for row in rows] for name in SESSION_COLUMNS}
+    for name in extra:
+        values[name] = [row.get(name) for row in rows]
+    return values
+
+
+def _typed_frame(pd, values: dict[str, Any], names: list[str], targets: dict[str, Any]):
+    return pd.DataFrame({name: _column(pd, values[name], name, targets[name]) for name in names})
 
 
 def _column(pd, values: list[Any], column: str, target: Any):
@@ -441,6 +553,7 @@ def _column(pd, values: list[Any], column: str, target: Any):
 
 
 _SESSION_COLUMN_SET = frozenset(SESSION_COLUMNS)
+_SESSION_GETTER = operator.itemgetter(*SESSION_COLUMNS)
 
 
 def apply_session_dtypes(frame):
@@ -513,7 +626,7 @@ def events_frame(result: ReadResult):
 
 
 def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None,
-              tz: str | tzinfo | None = None, date: date | None = None, workers: int = 1,
+              tz: str | tzinfo | None = None, date: date | str | None = None, workers: int = 1,
               cache: str | os.PathLike | None = None, progress: bool | None = None):
     """Read SMTP logs into a sessions DataFrame, one row per connection attempt.
 
@@ -523,22 +636,28 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         A file, folder, glob, ``{label}`` template (``"logs/{network}/*.log"``),
         open text stream, or a list of these.  Folders are searched
         recursively; files that are not logs (README, JSON, notebooks) are
-        skipped and listed in ``df.attrs["skipped"]``.
+        skipped and listed in ``df.attrs["skipped"]``.  Rotations of one log
+        (``maillog.2.gz``, ``maillog.1``, ``maillog``) are parsed as one
+        stream, oldest first, so a session cut by a rotation is one row; its
+        ``session_id``, ``source`` and ``line`` name the file and line where
+        it started.
     format
         A format name from ``smtplogkit formats``, or ``"auto"`` to detect it
-        per file.
+        per file (once for a chain of rotations).
     labels
         Constant labels added as columns to every row (``{"network": "prod"}``).
     tz
         Zone for timestamps printed without an offset (default UTC).
     date
         Date for logs that print only the time of day (smtplib debuglevel 2),
-        when neither the envelope nor the file name gives one.
+        when neither the envelope nor the file name gives one: a
+        ``datetime.date`` or a ``"YYYY-MM-DD"`` string.
     workers
-        Processes to parse files in; above 1, files are shared out among them.
+        Processes to parse files in; above 1, files are shared out among them
+        (a chain of rotations stays in one process).
     cache
-        A folder for a Parquet cache of parsed sessions, one entry per file,
-        keyed by path, size and modification time.
+        A folder for a Parquet cache of parsed sessions, one entry per file
+        or chain of rotations, keyed by path, size and modification time.
     progress
         Show a tqdm progress bar per file; by default on when stderr is a
         terminal or in a Jupyter kernel.
@@ -555,21 +674,22 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         from . import parallel
 
         expansion = expand(paths)
-        options = {"format": format, "labels": labels or {}, "tz": tz, "date": date}
-        parts = parallel.read_frames(expansion.sources, options, workers=workers, cache_dir=cache)
+        options = {"format": format, "labels": labels or {}, "tz": tz, "date": as_date(date)}
+        parts = parallel.read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache)
         return parallel.combine(parts, expansion.skipped, tz)
     result = read(paths, format=format, labels=labels, tz=tz, date=date, progress=progress)
     return sessions_frame(result, tz)
 
 
 def read_events(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None,
-                tz: str | tzinfo | None = None, date: date | None = None):
+                tz: str | tzinfo | None = None, date: date | str | None = None, progress: bool | None = None):
     """Read SMTP logs into an events DataFrame: one row per command, reply or local fact.
 
-    Takes the same arguments as :func:`read_logs`.  Columns: ``ts``,
+    Takes the arguments of :func:`read_logs` except ``workers`` and
+    ``cache``: events are read in one process and not cached.  Columns: ``ts``,
     ``session_id``, ``source``, ``line``, ``direction`` (client, server,
     local), ``verb``, ``reply_code``, ``enhanced_code``, ``text``.  Text is
     already free of credentials.
     """
-    result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=True)
+    result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=True, progress=progress)
     return events_frame(result)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 CLIENT = "client"
 SERVER = "server"
@@ -79,3 +79,40 @@ class SessionEnd:
     """
 
     session: Any
+
+
+@dataclass(slots=True)
+class SessionRow:
+    """A finished session's row, which a parser built itself instead of yielding its events.
+
+    Parsers may yield it only when :attr:`ParseContext.rows_wanted
+    <smtplogkit.formats.base.ParseContext.rows_wanted>` is true (the reader
+    keeps no events).  ``row`` contains the columns :func:`smtplogkit.sessions.build_session`
+    returns; the reader adds the file's columns as for any other session.
+    """
+
+    row: dict[str, Any]
+
+
+class PlainSession(NamedTuple):
+    """A connection attempt that had no failure, as the few fields its row needs.
+
+    MTA readers yield it in place of a :class:`SessionRow` when
+    :attr:`ParseContext.rows_wanted <smtplogkit.formats.base.ParseContext.rows_wanted>`
+    is true and the attempt was a connection, optionally TLS, and optionally
+    accepted messages, with a timestamp for each.  The reader turns many of
+    them into columns at once (:mod:`smtplogkit.plainrows`).
+    """
+
+    line: int
+    connected_at: datetime
+    tls_at: datetime | None
+    sent_at: datetime | None
+    host: str | None
+    ip: str | None
+    port: int | None
+    tls_mode: str | None
+    log_host: str | None
+    container: str | None
+    queue_id: str | None
+    recipients: int

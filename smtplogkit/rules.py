@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from . import replycodes as rc
 from .labels import Cause, Stage, TlsMode
+from .literals import could_match, required_literals
 from .redact import decode_base64
 
 PRE_CONNECT = frozenset({Stage.DNS, Stage.CONNECT})
@@ -40,9 +41,15 @@ class Rule:
     stages: frozenset[Stage] | None = None
     stage: Stage | None = None
     regex: re.Pattern = field(init=False, compare=False)
+    literals: tuple[str, ...] | None = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "regex", re.compile(self.pattern, re.IGNORECASE))
+        object.__setattr__(self, "literals", required_literals(self.pattern, re.IGNORECASE))
+
+    def search(self, text: str) -> bool:
+        """Return whether the pattern occurs in ``text``, skipping the search when a required literal is missing."""
+        return could_match(self.literals, text) and self.regex.search(text) is not None
 
     def matches(self, stage: Stage, code: int | None, text: str) -> bool:
         """Return whether this rule applies to a failure."""
@@ -50,7 +57,7 @@ class Rule:
             return False
         if self.stages is not None and stage not in self.stages:
             return False
-        return self.regex.search(text) is not None
+        return self.search(text)
 
 
 def _codes(*codes: int) -> frozenset[int]:
@@ -213,7 +220,7 @@ def classify(failure: Failure) -> tuple[Stage, Cause]:
         # A reply quoted without its code (MailKit's SmtpCommandException prints
         # "5.7.57 Client not authenticated ..."): its text rules apply all the same.
         for rule in REPLY_RULES:
-            if (rule.stages is None or stage in rule.stages) and rule.regex.search(failure.text):
+            if (rule.stages is None or stage in rule.stages) and rule.search(failure.text):
                 return stage, rule.cause
 
     rule = _first(ERROR_RULES, stage, failure.code, failure.text)

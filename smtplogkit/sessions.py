@@ -144,14 +144,14 @@ def _quick_row(events: list[Event]) -> dict[str, Any] | None:
     """Return the row of a session made only of connected, TLS, sent and note events, else None.
 
     Most sessions an MTA logs went well: a connection, maybe TLS, messages
-    accepted.  Their row needs none of the builder's command tracking, so it
-    is computed here directly, with the same values :func:`build_session`'s
-    general path gives (a test runs both on every fixture).
+    accepted.  Their row needs none of the builder's command tracking, so
+    :func:`plain_row` computes it directly, with the same values the general
+    path gives (a test runs both on every fixture).
     """
+    if not events:
+        return None
     attrs: dict[str, Any] = {}
-    reached_at: dict[Stage, datetime] = {}
-    reached: Stage | None = None
-    first_ts = last_ts = None
+    stamps: list[tuple[Stage | None, datetime | None]] = []
     messages_sent = 0
     for event in events:
         if event.direction != LOCAL:
@@ -166,26 +166,46 @@ def _quick_row(events: list[Event]) -> dict[str, Any] | None:
                         return None
                 elif value is not None and key not in attrs:
                     attrs[key] = value
-        ts = event.ts
+        if kind == SENT:
+            messages_sent += int(event.attrs.get("messages", 1))
+        stamps.append((_QUICK_STAGES[kind], event.ts))
+    return plain_row(events[0].line, attrs, stamps, messages_sent)
+
+
+def plain_row(line: int, attrs: dict[str, Any], stamps: list[tuple[Stage | None, datetime | None]],
+              messages_sent: int) -> dict[str, Any]:
+    """Return the row of a session that had no failure.
+
+    Parameters
+    ----------
+    line
+        The number of the session's first line.
+    attrs
+        The session's attributes (``host``, ``ip``, ``port``, ``tls_mode``,
+        ``log_host``, ``queue_id``, ``recipients`` and the like).
+    stamps
+        In order, the stage each event reached (None for a note) and its time.
+    messages_sent
+        Messages the server accepted.
+    """
+    reached_at: dict[Stage, datetime] = {}
+    reached: Stage | None = None
+    first_ts = last_ts = None
+    for stage, ts in stamps:
         if ts is not None:
             if first_ts is None:
                 first_ts = ts
             last_ts = ts
-        stage = _QUICK_STAGES[kind]
         if stage is None:
             continue
-        if kind == SENT:
-            messages_sent += int(event.attrs.get("messages", 1))
         if reached is None or _ORDER[stage] > _ORDER[reached]:
             reached = stage
         if ts is not None and stage not in reached_at:
             reached_at[stage] = ts
-    if not events:
-        return None
     port = attrs.get("port")
     tls_mode = attrs.get("tls_mode")
     row: dict[str, Any] = {
-        "line": events[0].line,
+        "line": line,
         "start": first_ts,
         "end": last_ts,
         "host": attrs.get("host"),
@@ -492,7 +512,7 @@ def _row(state: SessionState, events: list[Event]) -> dict[str, Any]:
         "identity": attrs.get("identity"),
         "messages_sent": state.messages_sent,
         "recipients": state.recipients or attrs.get("recipients") or 0,
-        "recipients_rejected": state.recipients_rejected,
+        "recipients_rejected": state.recipients_rejected or attrs.get("recipients_rejected") or 0,
         "log_host": attrs.get("log_host"),
         "container": attrs.get("container"),
     }

@@ -24,7 +24,7 @@ from typing import Any
 
 from .analysis import failed_mask
 from .report import figures
-from .report.model import failures_timeline, format_time, session_transcript, timeline_bin
+from .report.model import events_in_log_order, failures_timeline, format_time, session_transcript, timeline_bin
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ class SessionBrowser:
             self.transcript.value = ""
             return
         row = match.iloc[0]
-        rows = self.events[self.events["session_id"] == session_id].sort_values("line", kind="stable")
+        rows = events_in_log_order(self.events[self.events["session_id"] == session_id])
         fields = ["failure_stage", "cause", "outcome", "reply_code", "enhanced_code", "reply_text", "error_text",
                   "identity", "host", "port", "tls_mode", "network"]
         cells = "".join(f"<tr><th>{escape(name)}</th><td>{escape(str(row[name]))}</td></tr>"

@@ -366,3 +366,34 @@ def test_unknown_format_name_cli(tmp_path):
     assert run.returncode != 0
     assert len(lines) == 1
     assert "unknown format" in lines[0]
+
+
+def test_alternatives_read_together(tmp_path):
+    data = SAMPLE.read_bytes()
+    for worker in ("a", "b"):
+        folder = tmp_path / worker
+        folder.mkdir()
+        (folder / "app.log").write_bytes(data)
+        (folder / "app.log.1").write_bytes(data)
+        (folder / "app.log.2.gz").write_bytes(gzip.compress(data))
+        (folder / "app.log.notes").write_bytes(data)
+
+    frame = smtplogkit.read_logs(str(tmp_path / "{worker}" / "*.log{,.[0-9]}{,.gz}"))
+    names = [Path(report["source"]).relative_to(tmp_path).as_posix() for report in frame.attrs["files"]]
+
+    assert names == ["a/app.log.2.gz", "a/app.log.1", "a/app.log", "b/app.log.2.gz", "b/app.log.1", "b/app.log"]
+    assert set(frame["worker"]) == {"a", "b"}
+    assert frame["worker"].notna().all()
+
+
+def test_alternatives_without_match(tmp_path):
+    with pytest.raises(smtplogkit.InputError):
+        smtplogkit.read_logs(str(tmp_path / "*.log{,.1}"))
+
+
+def test_events_say_workers_are_ignored(tmp_path):
+    path = tmp_path / "app.log"
+    path.write_text("21:00:00.000001 connect: to ('smtp.example.com', 587) None\n")
+    run = run_cli("parse", str(path), "--events", "--workers", "2")
+    assert run.returncode == 0
+    assert "--workers and --cache are ignored" in run.stderr

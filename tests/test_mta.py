@@ -366,3 +366,41 @@ def test_every_attempt_names_log_host():
     frame = smtplogkit.read_logs(CAPTURE, format="postfix", progress=False)
     assert frame["outcome"].eq("ok").any()
     assert frame["log_host"].notna().all()
+
+
+def test_deliveries_across_rotation(tmp_path):
+    lines = CAPTURE.read_text().splitlines(keepends=True)
+    whole = smtplogkit.read_deliveries(CAPTURE)
+    # Cut between each message's qmgr "from=" line and its first delivery record.
+    cut = next(n for n, text in enumerate(lines) if "postfix/smtp[" in text and "status=" in text)
+    folder = tmp_path / "relay"
+    folder.mkdir()
+    (folder / "maillog.1").write_text("".join(lines[:cut]))
+    (folder / "maillog").write_text("".join(lines[cut:]))
+    split = smtplogkit.read_deliveries(folder)
+    assert list(split["sender"]) == list(whole["sender"])
+    assert split["sender"].notna().sum() > 0
+    assert set(split["source"]) == {str(folder / "maillog")}
+    assert list(split["line"]) == [n - cut for n in whole["line"]]
+    assert [f["source"] for f in split.attrs["files"]] == [str(folder / "maillog.1"), str(folder / "maillog")]
+
+
+def test_postfix_partial_counts_rejected(tmp_path):
+    text = (
+        "Dec  5 00:00:01 mx1 postfix/smtp[1003]: CCC333: to=<dave@reject.example>, relay=mx.reject.example[192.0.2.30]:25, "
+        "delay=2, delays=0.1/0/1/0.9, dsn=5.1.1, status=bounced (host mx.reject.example[192.0.2.30] said: 550 5.1.1 "
+        "<dave@reject.example>: Recipient address rejected: User unknown (in reply to RCPT TO command))\n"
+        "Dec  5 00:00:01 mx1 postfix/smtp[1003]: CCC333: to=<erin@reject.example>, relay=mx.reject.example[192.0.2.30]:25, "
+        "delay=2, delays=0.1/0/1/0.9, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 77)\n"
+    )
+    (row,) = rows(write(tmp_path, "maillog", text), format="postfix")
+    assert (row["failure_stage"], row["outcome"]) == ("rcpt_to", "partial")
+    assert (row["recipients"], row["recipients_rejected"], row["messages_sent"]) == (2, 1, 1)
+
+
+def test_postfix_forced_on_other_log_warns(tmp_path):
+    text = "21:00:00.000001 send: 'ehlo worker\\r\\n'\n21:00:00.100000 reply: b'250 ok\\r\\n'\n-- Boot 0123 --\n"
+    frame = smtplogkit.read_logs(write(tmp_path, "app.log", text), format="postfix")
+    report = frame.attrs["files"][0]
+    assert (report["unrecognised"], report["noise"]) == (2, 1)
+    assert "unrecognised line" in report["warnings"][0]

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import base64
+import bz2
+import gzip
 import html.parser
 import json
+import lzma
 import re
+import shutil
 import subprocess
 import sys
 
 import fleet
 import pytest
 
-from smtplogkit.report import build_report, collect_paths, load_logs, report_from_logs
+from smtplogkit.report import DEFAULT_TEMPLATE, build_report, collect_paths, load_logs, report_from_logs
 from smtplogkit.analysis import failed_mask, stage_funnel
 
 SECTION_IDS = ["summary", "timeline", "funnel", "findings", "affected", "examples", "data"]
@@ -202,10 +206,30 @@ def test_empty_window_report(fleet_logs):
 
 def test_template_adds_labels(fleet_logs):
     paths = collect_paths(fleet_logs)
-    assert paths[0].endswith("{network}/{worker}/*.log")
+    assert paths[0] == str(fleet_logs / DEFAULT_TEMPLATE)
     sessions = load_logs(fleet_logs).sessions
     assert set(sessions["network"]) == {"office", "datacenter"}
     assert set(sessions["worker"]) == {"alpha", "beta", "gamma"}
+
+
+@pytest.mark.parametrize("suffix, compress", [
+    (".1", None), (".2.gz", gzip.compress), (".gz", gzip.compress), (".12.bz2", bz2.compress), (".xz", lzma.compress),
+])
+def test_template_labels_rotations(fleet_logs, tmp_path, suffix, compress):
+    folder = tmp_path / "logs"
+    shutil.copytree(fleet_logs, folder)
+    for log in sorted(folder.glob("*/*/*.log")):
+        data = log.read_bytes()
+        log.unlink()
+        (log.parent / (log.name + suffix)).write_bytes(compress(data) if compress else data)
+    expected = load_logs(fleet_logs).sessions
+
+    sessions = load_logs(folder).sessions
+
+    assert len(sessions) == len(expected)
+    assert sessions["network"].notna().all()
+    assert sessions["worker"].notna().all()
+    assert set(sessions["worker"]) == set(expected["worker"])
 
 
 def test_cli_writes_html(fleet_logs, tmp_path):

@@ -7,10 +7,12 @@ Usage::
 
 Chromium is driven through the DevTools protocol on 127.0.0.1, with
 background networking, component updates and sync turned off and a fresh
-profile.  The check fails (exit status 1) when the page logs a console
-error or throws, when an image does not load, when the page requests
-anything other than ``file:`` or ``data:`` URLs, or when a report section
-is missing.  The result is printed as JSON.
+profile, in a viewport VIEWPORT_WIDTH pixels wide.  The check fails (exit
+status 1) when the page logs a console error or throws, when an image does
+not load, when the page requests anything other than ``file:`` or ``data:``
+URLs, when a report section is missing, or when the page is wider than the
+viewport (``wide_tables`` lists the sections of tables that stick out).  The
+result is printed as JSON.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ FLAGS = [
     "--remote-debugging-port=0",
 ]
 SECTION_IDS = ["summary", "timeline", "funnel", "findings", "affected", "examples", "data"]
+VIEWPORT_WIDTH = 1024  # CSS pixels: a laptop browser window, narrower than the report's 1040 px text column
+VIEWPORT_HEIGHT = 768
 STARTUP_TIMEOUT_S = 30
 LOAD_TIMEOUT_S = 30
 PAGE_FACTS_JS = """
@@ -43,7 +47,12 @@ JSON.stringify({
   images: Array.from(document.images).map(i => ({complete: i.complete, width: i.naturalWidth})),
   sections: Array.from(document.querySelectorAll('section[id]')).map(s => s.id),
   text_length: document.body ? document.body.innerText.length : 0,
-  scripts: document.scripts.length
+  scripts: document.scripts.length,
+  page_width: document.documentElement.clientWidth,
+  scroll_width: document.documentElement.scrollWidth,
+  wide_tables: Array.from(document.querySelectorAll('table'))
+    .filter(t => t.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+    .map(t => (t.closest('section[id]') || {id: ''}).id)
 })
 """
 
@@ -156,6 +165,8 @@ def check(html_path: Path, screenshot: Path | None = None) -> dict:
             tools = DevTools(page_socket_url(port))
             for domain in ("Page", "Runtime", "Log", "Network"):
                 tools.call(f"{domain}.enable")
+            tools.call("Emulation.setDeviceMetricsOverride", width=VIEWPORT_WIDTH, height=VIEWPORT_HEIGHT,
+                       deviceScaleFactor=1, mobile=False)
             tools.call("Page.navigate", url=html_path.resolve().as_uri())
             loaded = tools.wait_for("Page.loadEventFired", LOAD_TIMEOUT_S)
             facts = json.loads(tools.call("Runtime.evaluate", expression=PAGE_FACTS_JS,
@@ -174,8 +185,10 @@ def check(html_path: Path, screenshot: Path | None = None) -> dict:
         "file": str(html_path), "loaded": loaded, "title": facts["title"], "images": len(facts["images"]),
         "broken_images": broken, "missing_sections": missing, "console_errors": errors,
         "external_requests": requests, "scripts": facts["scripts"], "text_length": facts["text_length"],
+        "page_width": facts["page_width"], "scroll_width": facts["scroll_width"], "wide_tables": facts["wide_tables"],
     }
-    result["ok"] = (loaded and not broken and not missing and not errors and not requests
+    fits = facts["scroll_width"] <= facts["page_width"] and not facts["wide_tables"]
+    result["ok"] = (loaded and not broken and not missing and not errors and not requests and fits
                     and facts["images"] != [] and facts["text_length"] > 0)
     return result
 

@@ -138,6 +138,7 @@ class Attempt:
     reason: str | None = None
     addresses: set[str] = field(default_factory=set)
     sent: bool = False
+    rejected: int = 0  # recipients whose delivery records report a rejected RCPT TO
 
     def failed_at(self) -> str | None:
         """Return the stage of the attempt's first failure, if it failed."""
@@ -169,12 +170,14 @@ class Attempt:
 
     def finish(self) -> Iterator[Event | SessionEnd]:
         """Yield the attempt's events and the marker that ends its session."""
-        self.annotate(queue_id=self.queue_id, recipients=self.recipients or None)
+        self.annotate(queue_id=self.queue_id, recipients=self.recipients or None,
+                      recipients_rejected=self.rejected or None)
         yield from self.events
         yield SessionEnd(self.key)
 
 
-def _shared(text: str | None) -> str | None:
+def shared(text: str | None) -> str | None:
+    """Return one string object per distinct relay name or address."""
     # Relay names and addresses repeat across a maillog; one string object
     # per distinct value keeps the session table's memory down.
     return sys.intern(text) if text else text
@@ -183,7 +186,7 @@ def _shared(text: str | None) -> str | None:
 def connect_failure(ctx: ParseContext, line: Line, text: str, host: str | None, ip: str | None,
                     port: int | None, stage: Stage = Stage.CONNECT, **attrs: Any) -> Attempt:
     """Return an attempt that failed before any SMTP reply (DNS, TCP)."""
-    host, ip = _shared(host), _shared(ip)
+    host, ip = shared(host), shared(ip)
     attempt = Attempt(new_key(), host=host, ip=ip, failed=True, reason=text)
     attempt.add(local_event(line, CONNECT, text, attempt.key, host=host, ip=ip, port=port, **attrs))
     attempt.add(ctx.error(line, text, attempt.key, stage=stage.value))
@@ -193,7 +196,7 @@ def connect_failure(ctx: ParseContext, line: Line, text: str, host: str | None, 
 def connected(ctx: ParseContext, line: Line, host: str | None, ip: str | None, port: int | None,
               **attrs: Any) -> Attempt:
     """Return an attempt whose TCP connection was established."""
-    host, ip = _shared(host), _shared(ip)
+    host, ip = shared(host), shared(ip)
     attempt = Attempt(new_key(), host=host, ip=ip, connected=True)
     attempt.add(local_event(line, CONNECTED, f"connected to {host}[{ip}]", attempt.key, host=host, ip=ip, port=port,
                             **attrs))

@@ -74,6 +74,9 @@ FRAME_STAGES: dict[str, Stage] = {
     "quit": Stage.QUIT,
 }
 
+# Frames that make a reply read the server's greeting, not the answer to a command.
+GREETING_FRAMES = frozenset({"connect", "_connect"})
+
 # Exception classes that name the step themselves.
 EXCEPTION_STAGES: dict[str, Stage] = {
     "SMTPAuthenticationError": Stage.AUTH,

@@ -60,6 +60,9 @@ class ParseContext:
     _commands: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     kinds: Counter = field(default_factory=Counter)
     undated_lines: int = 0
+    # True when the reader keeps no events, so a parser may yield a SessionRow
+    # it built itself in place of a session's events and SessionEnd.
+    rows_wanted: bool = False
 
     def noise(self, line: Line) -> None:
         """Count a line that the format prints but that carries no evidence."""

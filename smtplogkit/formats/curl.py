@@ -17,6 +17,17 @@ TLS record traces (``} [5 bytes data]``, ``* TLSv1.3 (OUT), TLS handshake``)
 and certificate details are noise.  curl does not print the message body or
 the ``.`` that ends it; the session builder expects the final reply after a
 354 anyway.  Each ``Trying`` line starts a session (one per address tried).
+
+``Trying`` names only the address.  curl names the host in ``Connected to
+host (address) port N``, and on failure in ``Failed to connect to host port
+N after T ms: reason`` (as a note and as the exit message) or ``Could not
+resolve host: host``; curl 8 also prints ``Host host:port was resolved.``
+before trying.  That host goes on every address tried for the same transfer.
+curl tries IPv4 and IPv6 addresses in parallel (happy eyeballs), so its notes
+about one attempt follow the ``Trying`` of another: ``connect to ::1 port 587
+failed: Connection refused`` and ``ipv4 connect timeout after 1000ms, move
+on!`` go to the attempt with that address or address family.  The final
+failure goes to every attempt that has no error of its own yet.
 """
 
 from __future__ import annotations
@@ -38,6 +49,18 @@ PROGRESS_RE = re.compile(r"^[\d\s:.%kMGT-]*$")
 PROGRESS_HEADER_RE = re.compile(r"^\s*(?:% Total\s+% Received|Dload\s+Upload)")
 TRYING_RE = re.compile(r"^Trying (\[[^\]]+\]|[^\s:]+)(?::(\d+))?\.\.\.")
 CONNECTED_RE = re.compile(r"^Connected to (\S+) \(([^)]+)\) port (\d+)")
+# "connect to 192.0.2.1 port 587 failed: ..." (7.x) or "... port 587 from 10.0.0.2 port 40000 failed: ..." (8.x).
+ATTEMPT_FAILED_RE = re.compile(r"^connect to (\S+) port (\d+)(?: from \S+ port \d+)? failed")
+FAMILY_TIMEOUT_RE = re.compile(r"^ipv([46]) connect timeout after")
+# The host as the URL names it, before the connection: "Failed to connect to smtp.example.com port 587 after
+# 3 ms: ...", "Could not resolve host: smtp.example.com", "Host smtp.example.com:587 was resolved." (curl 8)
+# and "Rebuilt URL to: smtp://smtp.example.com/" (before 7.62).
+TARGET_RES: tuple[re.Pattern, ...] = (
+    re.compile(r"Failed to connect to (?P<host>\S+) port (?P<port>\d+)"),
+    re.compile(r"Could not resolve host: (?P<host>[^\s:]+)"),
+    re.compile(r"^Host (?P<host>\S+?):(?P<port>\d+) was resolved"),
+    re.compile(r"^Rebuilt URL to: \w+://(?:[^@/]*@)?(?P<host>\[[^\]]+\]|[^:/]+)(?::(?P<port>\d+))?"),
+)
 EXIT_RE = re.compile(r"^curl: \((\d+)\) (.*)$")
 
 # curl exit codes (libcurl's CURLE_* numbers) and the step each one reports.
@@ -60,6 +83,8 @@ EXIT_STAGES: dict[int, Stage] = {
 # their stage when the note names one.
 ERROR_NOTES: tuple[tuple[str, Stage | None], ...] = (
     ("connect to ", Stage.CONNECT),
+    ("ipv4 connect timeout", Stage.CONNECT),
+    ("ipv6 connect timeout", Stage.CONNECT),
     ("Could not resolve host", Stage.DNS),
     ("SSL certificate problem", Stage.TLS),
     ("SSL: no alternative certificate subject name", Stage.TLS),
@@ -108,6 +133,17 @@ class _State:
         self.greeted = False
         self.tls_started = False
         self.after_exit = False
+        self.host: str | None = None  # the host the current transfer connects to, once curl names it
+        self.port: int | None = None
+        self.attempts: dict[str, int] = {}  # address tried in the current transfer -> its session
+        self.failed: set[int] = set()  # sessions of the current transfer with an error of their own
+        self.connected: int | None = None  # the session of the address that connected in this transfer
+
+    def end_transfer(self) -> None:
+        self.host = self.port = None
+        self.attempts = {}
+        self.failed = set()
+        self.connected = None
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
@@ -145,17 +181,29 @@ def _ensure_session(state: _State) -> None:
 def _note(line: Line, note: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
     trying = TRYING_RE.match(note)
     if trying:
-        state.session += 1
-        state.started, state.greeted, state.tls_started = True, False, False
-        address = trying.group(1).strip("[]")
-        port = int(trying.group(2)) if trying.group(2) else None
-        yield ctx.local(line, CONNECT, note, state.session, ip=address, port=port)
+        yield _trying(line, note, trying, state, ctx)
+        return
+    if note.startswith(("Host ", "Rebuilt URL to")) and _target(note):
+        state.end_transfer()  # a new transfer starts by naming its host
+        yield from _name_host(line, note, state, ctx)
+        return
+    if note.startswith("Failed to connect to "):
+        yield from _name_host(line, note, state, ctx)  # the exit message repeats the failure
         return
     _ensure_session(state)
     connected = CONNECTED_RE.match(note)
     if connected:
+        state.session = state.connected = state.attempts.get(connected.group(2), state.session)
+        # NOTE: an attempt curl drops once another address connects keeps only its Trying line, which
+        # reads as a session without a failure; curl prints nothing more about it.
         yield ctx.local(line, CONNECTED, note, state.session, host=connected.group(1), ip=connected.group(2),
                         port=int(connected.group(3)))
+        target = (connected.group(1), int(connected.group(3)))
+        yield from _name_host(line, note, state, ctx, target=target, skip=state.session)
+        return
+    if note.startswith("Connection #") and "left intact" in note:
+        state.end_transfer()
+        ctx.noise(line)
         return
     if note.startswith("SSL connection using"):
         yield ctx.local(line, TLS_OK, note, state.session)
@@ -168,7 +216,7 @@ def _note(line: Line, note: str, state: _State, ctx: ParseContext) -> Iterator[E
         if note.startswith(marker):
             if marker == "connect to " and "failed" not in note:
                 break
-            yield ctx.error(line, note, state.session, stage=stage)
+            yield _attempt_error(line, note, stage, state, ctx)
             return
     if ERROR_NOTE_RE.match(note):
         stage = Stage.TLS if "error:" in note else None
@@ -178,6 +226,56 @@ def _note(line: Line, note: str, state: _State, ctx: ParseContext) -> Iterator[E
         yield ctx.error(line, note, state.session, stage=stage)
         return
     ctx.noise(line)  # connection bookkeeping, TLS trace, certificate details
+
+
+def _trying(line: Line, note: str, trying: re.Match, state: _State, ctx: ParseContext) -> Event:
+    """Start a session for one address tried, with the transfer's host when curl named it before."""
+    if state.greeted:
+        state.attempts, state.failed, state.connected = {}, set(), None  # a new connection after one that got a reply
+    state.session += 1
+    state.started, state.greeted, state.tls_started = True, False, False
+    address = trying.group(1).strip("[]")
+    port = int(trying.group(2)) if trying.group(2) else None
+    state.attempts[address] = state.session
+    return ctx.local(line, CONNECT, note, state.session, host=state.host, ip=address, port=port)
+
+
+def _attempt_error(line: Line, note: str, stage: Stage | None, state: _State, ctx: ParseContext) -> Event:
+    """Return the error of a note, in the session of the attempt it names when it names one."""
+    session = state.session
+    attempt = ATTEMPT_FAILED_RE.match(note)
+    family = FAMILY_TIMEOUT_RE.match(note)
+    if attempt:
+        session = state.attempts.get(attempt.group(1), session)
+    elif family:
+        ipv6 = family.group(1) == "6"
+        candidates = [s for address, s in state.attempts.items() if (":" in address) == ipv6 and s not in state.failed]
+        session = candidates[-1] if candidates else session
+    state.failed.add(session)
+    host, port = _target(note) or (None, None)
+    return ctx.error(line, note, session, stage=stage, host=host, port=port)
+
+
+def _name_host(line: Line, note: str, state: _State, ctx: ParseContext, *,
+               target: tuple[str, int | None] | None = None, skip: int | None = None) -> Iterator[Event]:
+    """Keep the host a note names and give it to every address tried so far in this transfer but ``skip``."""
+    host, port = target or _target(note) or (None, None)
+    state.host = host
+    if port is not None:
+        state.port = port
+    for session in state.attempts.values():
+        if session != skip:
+            yield ctx.local(line, NOTE, note, session, host=host, port=port)
+
+
+def _target(text: str) -> tuple[str, int | None] | None:
+    """Return the host and port (``None`` when not printed) that a curl message names, or ``None``."""
+    for pattern in TARGET_RES:
+        match = pattern.search(text)
+        if match:
+            port = match.groupdict().get("port")
+            return match.group("host").strip("[]"), int(port) if port else None
+    return None
 
 
 def _reply(line: Line, reply: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
@@ -198,4 +296,11 @@ def _exit(line: Line, body: str, state: _State, ctx: ParseContext) -> Iterator[E
     match = EXIT_RE.match(body)
     code = int(match.group(1))
     state.after_exit = True
-    yield ctx.error(line, body, state.session, stage=EXIT_STAGES.get(code), curl_exit=code)
+    host, port = _target(body) or (state.host, state.port)
+    # Before a connection, every address still in flight when curl gave up failed with the transfer.
+    sessions = [s for s in state.attempts.values() if s not in state.failed] or [state.session]
+    if state.connected is not None:
+        sessions = [state.connected]
+    for session in sessions:
+        yield ctx.error(line, body, session, stage=EXIT_STAGES.get(code), curl_exit=code, host=host, port=port)
+    state.end_transfer()

@@ -19,6 +19,12 @@ indent.  The
 quotes as HTML entities.  A host written ``ssl://host`` in the ``Connection:
 opening`` line is implicit TLS.
 
+After a failed STARTTLS handshake PHPMailer sends QUIT in clear text and
+prints the server's TLS alert record as the reply and in ``QUIT command
+failed``.  The record's bytes are replaced by ``<unreadable bytes>``.  Under
+TLS 1.3 the alert is encrypted, so its bytes can contain line feeds, and the
+indented lines after such a reply are noise even when they read as text.
+
 PHPMailer 5.0 to 5.2 printed ``SMTP -> FROM SERVER:`` with a multi-line reply
 joined on one line (split again here), and ``SMTP -> ERROR: Password not
 accepted from server: 534-5.7.14 ...`` for a rejected command; level 1 shows
@@ -60,6 +66,7 @@ PHP_WARNING_RE = re.compile(r"^(?:PHP )?(?:Warning|Fatal error|Notice): (.*?)(?:
 EXCEPTION_CODE_RE = re.compile(r"SMTP code: (\d{3})")
 TIMED_OUT_RE = re.compile(r"^SMTP -> get_lines\(\): (?:select )?(?:timed-out|timelimit reached)")
 REPLY_START_RE = re.compile(r"(?<=\s)(?=[2-5]\d\d[ -])")
+UNREADABLE = "<unreadable bytes>"  # put in place of a TLS record's bytes in a reply or error
 APP_PREFIX_RE = re.compile(r"^(?:.*?Mailer Error:\s*|Message could not be sent\.?\s*(?:Mailer Error:)?\s*)")
 
 # Starts of PHPMailer's error messages (its English language strings) that applications print.
@@ -94,6 +101,7 @@ class _State:
         self.commands = 0
         self.last_verb: str | None = None
         self.reply_continues = False
+        self.in_record = False  # inside a TLS record printed as a reply
         self.options_depth = 0  # open "array (" levels of PHP's var_export of the stream options
         self.in_body = False
         self.credential_lines = 0
@@ -146,6 +154,8 @@ def _clean(text: str) -> str:
 def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
     raw = line.text
     text = _clean(raw)
+    if not raw[:1].isspace():
+        state.in_record = False
     if not raw[:1].isspace() and not text.startswith(("error:", ",")):
         state.repeating = False
         state.last_error = None if not _is_error_line(text) else state.last_error
@@ -163,6 +173,10 @@ def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
         return
     if TIMED_OUT_RE.match(text) or text == 'SMTP INBOUND: ""':
         yield _read_failure(line, text, state, ctx)
+        return
+    if state.in_record and raw[:1].isspace():
+        # An encrypted record can contain line feeds, and the part after one can read as text.
+        ctx.noise(line)
         return
     if state.reply_continues and raw[:1].isspace() and _readable(text) != text:
         ctx.noise(line)
@@ -213,6 +227,7 @@ def _server(line: Line, reply: str, state: _State, ctx: ParseContext) -> Iterato
         if event is None and _readable(text) != text:
             ctx.noise(line)  # the server's TLS record, read as a reply after a failed handshake
             state.reply_continues = True  # its further lines follow, indented
+            state.in_record = True
             return
         if event is None:
             ctx.unrecognised(line)
@@ -289,6 +304,9 @@ def _message(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterato
     continued = line.text[:1].isspace() or line.text[:1] == "," or openssl_line
     if continued and state.repeating and text:
         ctx.noise(line)  # the rest of an error message printed again
+        return
+    if continued and state.last_error is not None and state.last_error.text.endswith(UNREADABLE):
+        ctx.noise(line)  # the rest of a TLS record quoted in the error
         return
     if continued and state.last_error is not None and text:
         # PHP puts OpenSSL's messages on lines of their own; PHPMailer indents them.
@@ -379,5 +397,5 @@ def _readable(text: str) -> str:
     """Return ``text`` cut before the first unreadable byte (a TLS record read as a reply)."""
     for index, char in enumerate(text):
         if char == "\ufffd" or (ord(char) < 32 and char != "\t"):
-            return f"{text[:index].rstrip()} <unreadable bytes>"
+            return f"{text[:index].rstrip()} {UNREADABLE}"
     return text

@@ -53,7 +53,8 @@ from .. import envelope
 from ..envelope import MONTHS, EnvelopeOptions
 
 from ..labels import Stage, TlsMode
-from ..records import TLS_OK, Event, Line, SessionEnd
+from ..records import CONNECTED, SENT, TLS_OK, Event, Line, PlainSession, SessionEnd, SessionRow
+from ..sessions import plain_row
 from . import _mta
 from .base import ParseContext
 
@@ -216,14 +217,13 @@ def prefilter(block: list[str]) -> tuple[Any, int]:
     """Return the positions in ``block`` of the lines :func:`parse` must see, and how many others are noise.
 
     A block of raw lines is matched at once with pyarrow's regular
-    expressions (RE2).  A line is left out only when it is certain that
-    :func:`strip_or_noise` would read its envelope and that :func:`parse`
-    would count it without reading it: a line of another program or of a
-    Postfix daemon the parser does not analyse is noise, and a qmgr or
-    cleanup line about a queue id, or a line of ``error``, ``retry`` and the
-    other record-only agents, counts as parsed.  Every other line, including
-    any whose envelope is unusual, goes to the parser as before, so the
-    result is the same with or without this filter.
+    expressions (RE2).  A line is left out only when :func:`strip_or_noise`
+    would read its envelope and :func:`parse` would count it without reading
+    it.  Lines of other programs, and of Postfix daemons the parser does not
+    analyse, are noise.  A qmgr or cleanup line about a queue id, and a line
+    of ``error``, ``retry`` or another record-only agent, counts as parsed.
+    Every other line, including any with an unusual envelope, goes to the
+    parser, so the result is the same with or without this filter.
     """
     if len(block) < PREFILTER_MIN:
         return range(len(block)), 0
@@ -231,7 +231,11 @@ def prefilter(block: list[str]) -> tuple[Any, int]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    array = pa.array(block, type=pa.string())
+    data = getattr(block, "data", None)  # see inputs.TextBlock
+    if data is not None:
+        array = pc.split_pattern(pa.array([data], type=pa.large_binary()), b"\n").flatten()
+    else:
+        array = pa.array(block, type=pa.string())
     stamped = pc.match_substring_regex(array, STAMPED)
     other_program = pc.invert(pc.match_substring_regex(array, POSTFIX_TAG))
     known = pc.match_substring_regex(array, KNOWN_TAG)
@@ -288,6 +292,100 @@ class _Process:
         self.waiting = []
 
 
+class _PlainAttempt:
+    """A connection attempt that went well so far, kept as a few fields instead of events.
+
+    Most attempts in a relay's log are a TLS line and a ``status=sent``
+    record.  The quick path in :func:`_parse` keeps those as this object, and
+    :meth:`finish` yields a :class:`SessionRow` for them when the reader
+    wants rows.  Anything else the parser does to it (a note, a failure)
+    goes through :attr:`events`, which turns the fields into the events
+    :func:`_mta.connected` and :func:`_mta.add_sent` would have made, so from
+    then on it behaves exactly as an :class:`_mta.Attempt`.
+    """
+
+    __slots__ = ("key", "line", "host", "ip", "port", "tls_mode", "tls_line", "sent_line", "sent_text", "queue_id",
+                 "recipients", "addresses", "sent", "failed", "connected", "reason", "rejected", "rows", "_events")
+
+    def __init__(self, ctx: ParseContext, line: Line, host: str | None, ip: str | None, port: int | None,
+                 tls_mode: TlsMode | None) -> None:
+        self.key = _mta.new_key()
+        self.line = line
+        self.host, self.ip = _mta.shared(host), _mta.shared(ip)
+        self.port = port
+        self.tls_mode = tls_mode
+        self.tls_line = line if tls_mode is not None else None
+        self.sent_line: Line | None = None
+        self.sent_text = ""
+        self.queue_id: str | None = None
+        self.recipients = 0
+        self.addresses: set[str] = set()
+        self.sent = False
+        self.failed = False
+        self.connected = True
+        self.reason: str | None = None
+        self.rejected = 0
+        self.rows = ctx.rows_wanted
+        self._events: list[Event] | None = None
+
+    @property
+    def events(self) -> list[Event]:
+        """The attempt's events, made from its fields the first time they are needed."""
+        if self._events is None:
+            attrs: dict[str, Any] = {"host": self.host, "ip": self.ip, "port": self.port}
+            if self.tls_mode is not None:
+                attrs["tls_mode"] = self.tls_mode
+            events = [_mta.local_event(self.line, CONNECTED, f"connected to {self.host}[{self.ip}]", self.key, **attrs)]
+            if self.tls_line is not None:
+                events.append(_mta.local_event(self.tls_line, TLS_OK, self.tls_line.text, self.key))
+            if self.sent_line is not None:
+                events.append(_mta.local_event(self.sent_line, SENT, self.sent_text, self.key))
+            self._events = events
+        return self._events
+
+    def mark_sent(self, line: Line, text: str) -> None:
+        """Record a message accepted over this connection, as :func:`_mta.add_sent` does."""
+        if not self.sent:
+            self.sent = True
+            if self._events is None:
+                self.sent_line, self.sent_text = line, text
+            else:
+                self._events.append(_mta.local_event(line, SENT, text, self.key))
+
+    def finish(self) -> Iterator[Event | SessionEnd | SessionRow | PlainSession]:
+        """Yield the attempt's record or row, or else its events and the marker that ends its session."""
+        if self._events is None and self.rows:
+            line, tls, sent = self.line, self.tls_line, self.sent_line
+            tls_at = tls.ts if tls is not None else None
+            sent_at = sent.ts if sent is not None else None
+            tls_mode = str(self.tls_mode) if self.tls_mode is not None else None
+            if line.ts is not None and (tls is None or tls_at is not None) and (sent is None or sent_at is not None):
+                yield PlainSession(line.number, line.ts, tls_at, sent_at, self.host, self.ip, self.port, tls_mode,
+                                   line.log_host, line.container, self.queue_id, self.recipients)
+                return
+            yield SessionRow(self.row())
+            return
+        yield from _mta.Attempt.finish(self)
+
+    def row(self) -> dict[str, Any]:
+        """Return the session row the attempt's events would give."""
+        line = self.line
+        attrs: dict[str, Any] = {"host": self.host, "ip": self.ip, "port": self.port, "tls_mode": self.tls_mode,
+                                 "log_host": line.log_host, "container": line.container, "queue_id": self.queue_id,
+                                 "recipients": self.recipients or None}
+        stamps = [(Stage.CONNECT, line.ts)]
+        if self.tls_line is not None:
+            stamps.append((Stage.TLS, self.tls_line.ts))
+        if self.sent_line is not None:
+            stamps.append((Stage.DATA, self.sent_line.ts))
+        return plain_row(line.number, attrs, stamps, 1 if self.sent_line is not None else 0)
+
+    failed_at = _mta.Attempt.failed_at
+    add = _mta.Attempt.add
+    annotate = _mta.Attempt.annotate
+    set_enhanced = _mta.Attempt.set_enhanced
+
+
 def _service(line: Line) -> str | None:
     """Return the Postfix daemon name of a line, ``""`` for another program, None if unknown."""
     program = line.program
@@ -321,12 +419,19 @@ def _parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | Session
             service = services[program] = _service(line)
         if service is None:
             service = _guess_service(line.text)
+            if service == "" and not line.text.startswith("-- "):
+                # No syslog envelope and not a Postfix message: not a maillog line
+                # (journalctl's "-- Boot ..." separators excepted).
+                ctx.unrecognised(line)
+                continue
         if service in SESSION_SERVICES:
             key = (line.log_host, line.program, line.pid)
             process = processes.get(key)
             if process is None:
                 process = processes[key] = _Process()
-            yield from _agent_line(line, process, ctx)
+            handled = yield from _quick_agent_line(line, process, ctx)
+            if not handled:
+                yield from _agent_line(line, process, ctx)
         elif service in RECORD_SERVICES or service in ("qmgr", "cleanup") and QID_LINE_RE.match(line.text):
             pass  # delivery records and message facts: read by records()
         else:
@@ -343,6 +448,81 @@ def _guess_service(text: str) -> str:
     if match and match.group(2).startswith(("to=<", "host ", "lost connection with", "conversation with")):
         return "smtp"
     return ""
+
+
+TLS_PREFIXES = ("Trusted TLS", "Untrusted TLS", "Anonymous TLS", "Verified TLS")
+
+
+def _quick_agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Event | SessionEnd | SessionRow]:
+    """Handle a TLS line or a ``status=sent`` record the way :func:`_agent_line` would, and return True.
+
+    Return False, having changed nothing, for any other line or state; the
+    caller then passes the line to :func:`_agent_line`.  Attempts made here
+    are :class:`_PlainAttempt`.
+    """
+    text = line.text
+    if text.startswith(TLS_PREFIXES):
+        match = TLS_ESTABLISHED_RE.match(text)
+        if match is None:
+            return False
+        host, ip, port = match.groups()
+        waiting = process.waiting
+        if waiting:
+            last = waiting[-1]
+            if last.connected and last.ip == ip and last.queue_id is None:
+                return False  # established after a verification failure: a note to that attempt
+        if process.open is not None:
+            yield from process.close_open()
+        waiting.append(_PlainAttempt(ctx, line, host, ip, _port(port), _tls_mode(port)))
+        return True
+
+    if "status=sent" not in text or text.startswith(NON_QUEUE_PREFIXES):
+        return False
+    match = QID_LINE_RE.match(text)
+    status = STATUS_RE.match(match.group(2)) if match else None
+    if status is None or status.group(8) != "sent":
+        return False
+    qid, recipient, relay, reason = match.group(1), status.group(1), status.group(3), status.group(9) or ""
+
+    # Another recipient of the open attempt (see _status_line).
+    open_attempt = process.open
+    if (open_attempt is not None and open_attempt.queue_id == qid and process.open_relay in (relay, None)
+            and recipient not in open_attempt.addresses):
+        if type(open_attempt) is not _PlainAttempt:
+            return False
+        open_attempt.recipients += 1
+        open_attempt.addresses.add(recipient)
+        open_attempt.mark_sent(line, reason)
+        return True
+
+    relay_match = RELAY_RE.match(relay)
+    if relay_match is None:
+        return False
+    host, ip, port = relay_match.groups()
+    if "/" in ip:
+        ip = None  # an LMTP or SMTP socket path such as private/dovecot-lmtp
+    waiting = process.waiting
+    found = None
+    for index in range(len(waiting) - 1, -1, -1):
+        candidate = waiting[index]
+        if candidate.connected and (ip is None or candidate.ip == ip):
+            if type(candidate) is not _PlainAttempt:
+                return False
+            found = index
+            break
+
+    if process.open is not None:
+        yield from process.close_open()
+    attempt = waiting.pop(found) if found is not None else None
+    yield from _finish_waiting(process, qid, None)
+    if attempt is None:
+        attempt = _PlainAttempt(ctx, line, host, ip, _port(port), None)
+    attempt.queue_id = qid
+    attempt.recipients = 1
+    attempt.addresses.add(recipient)
+    attempt.mark_sent(line, reason)
+    process.open, process.open_relay = attempt, relay
+    return True
 
 
 def _agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Event | SessionEnd]:
@@ -591,6 +771,8 @@ def _record_outcome(ctx: ParseContext, line: Line, attempt: _mta.Attempt, state:
     if described is None:
         _mta.add_note(ctx, line, attempt, reason)
         return
+    if described[0] is Stage.RCPT_TO:
+        attempt.rejected += 1
     _add_failure(ctx, line, attempt, reason, described[0], dsn)
 
 

@@ -87,11 +87,12 @@ QUICK_LINE = (r"^(?P<stamp>(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6})
               r"(?P<kind>reply: retcode|reply:|send:|data:|connect: b'|connect: b\"|connect fail:|connect:)")
 QUICK_KINDS = ("reply: retcode", "reply:", "send:", "data:", "connect: b'", 'connect: b"', "connect fail:", "connect:")
 # The table of noise lines that may be left out (row: the line's kind index + 1) after a given line
-# (column: that line's kind index + 1, and 0 for a line that is no debug line).  A retcode summary needs a reply or send line before it,
-# because that line opened the session and reset the SMTP_SSL connect pair.  A data line needs one of
-# those or another data line.  A repeated greeting (``connect: b'...'``) needs any debug line.
+# (column: that line's kind index + 1, and 0 for a line that is no debug line).  A retcode summary
+# needs a reply line before it, because that line opened the session, marked it as replied to and
+# reset the SMTP_SSL connect pair.  A data line needs a reply, send or data line before it, for the
+# connect pair.  A repeated greeting (``connect: b'...'``) needs any debug line.
 _DROPPABLE = [[False] * (len(QUICK_KINDS) + 1) for _ in range(len(QUICK_KINDS) + 1)]
-for _kind, _before in (("reply: retcode", ("reply: retcode", "reply:", "send:")),
+for _kind, _before in (("reply: retcode", ("reply: retcode", "reply:")),
                        ("data:", ("reply: retcode", "reply:", "send:", "data:")),
                        ("connect: b'", QUICK_KINDS), ('connect: b"', QUICK_KINDS)):
     for _previous in _before:
@@ -107,8 +108,8 @@ def prefilter(block: list[str]) -> tuple[Any, int]:
     only where that changes nothing.  The lines on both sides must be debug
     lines with a time of day, and the three times must not go backwards, so
     the day cannot roll over at the line.  The line before must have done
-    what the left-out line would (opened the session, reset the SMTP_SSL
-    connect pair, ended a pending traceback).  A block is matched at once
+    what the left-out line would (opened the session, marked it as replied
+    to, reset the SMTP_SSL connect pair, ended a pending traceback).  A block is matched at once
     with pyarrow's regular expressions (RE2).
     """
     if len(block) < PREFILTER_MIN:
@@ -158,6 +159,8 @@ class _State:
         self.tracebacks = _python.TracebackReader()
         self.ssl_connect: tuple[str, str] | None = None
         self.closed = False
+        self.sent = False  # the session sent a command
+        self.replied = False  # the server replied in this session
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> Iterator[Event]:
@@ -223,6 +226,7 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
             state.ssl_connect = None
             if not state.opened:
                 _new_session(state)
+            state.replied = True
             if payload.startswith("retcode"):
                 noise(line)  # the summary that repeats the reply lines
                 continue
@@ -253,6 +257,7 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
                 and payload.isascii() and not state.in_body):
             command = payload[1:-5]
             if command:
+                state.sent = True
                 event = client(line, command, state.session)
                 if event.verb == "STARTTLS":
                     event.attrs["tls_mode"] = TlsMode.STARTTLS
@@ -290,6 +295,8 @@ def _new_session(state: _State) -> None:
     state.closed = False
     state.in_body = False
     state.failed = None
+    state.sent = False
+    state.replied = False
 
 
 def _starts_connection(state: _State, kind: str, payload: str) -> bool:
@@ -347,6 +354,7 @@ def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseCo
         ctx.noise(line)
         return
     reply = _literal(payload)
+    state.replied = True
     event = ctx.server(line, reply, state.session)
     if event is not None and event.code in (221, 421) and not event.attrs.get("continued"):
         state.closed = True  # the server closes the connection after these replies
@@ -367,6 +375,7 @@ def _sent(line: Line, payload: str, state: _State, ctx: ParseContext) -> Iterato
         return
     for command in text.split("\r\n"):
         if command:
+            state.sent = True
             event = ctx.client(line, command, state.session)
             if event.verb == "STARTTLS":
                 event.attrs["tls_mode"] = TlsMode.STARTTLS
@@ -392,9 +401,16 @@ def _exception(line: Line, exception: _python.RaisedException, state: _State, ct
     if failed is not None and exception.from_raise and exception.name == failed.name:
         ctx.noise(line)  # the raise line under a traceback printed after its exception (Sentry's order)
         return
-    if not state.opened or (failed is not None and not exception.chained):
-        _new_session(state)  # an exception after another one, not chained to it, is another attempt
     stage = exception.stage or exception.frame_stage
+    if stage is Stage.GREETING and state.sent and not _python.GREETING_FRAMES.intersection(exception.frames):
+        # Only getreply was shown (the inner part of a chained traceback), so the
+        # reply read was the reply to the last command sent, whose step the session knows.
+        stage = None
+    if (not state.opened or (failed is not None and not exception.chained)
+            or (state.replied and stage in (Stage.DNS, Stage.CONNECT))):
+        # An exception after another one, not chained to it, is another attempt,
+        # and so is a failed connect after the server had replied.
+        _new_session(state)
     if stage is Stage.STARTTLS and "SSL" in exception.name:
         stage = Stage.TLS
     attrs = {"connected": True} if stage not in (None, Stage.DNS, Stage.CONNECT) else {}

@@ -27,7 +27,9 @@ nav a { margin-right: 1em; }
 table { border-collapse: collapse; margin: .8em 0; font-size: .92em; }
 th, td { border: 1px solid #d6dde5; padding: .25em .6em; text-align: left; vertical-align: top; }
 th { background: #eef2f6; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td { overflow-wrap: anywhere; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td details ul { margin: .3em 0; padding-left: 1.2em; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; height: auto; }
 figcaption { color: #5b6673; font-size: .9em; }
@@ -117,15 +119,24 @@ def _figure(report: Report, name: str, caption: str) -> str:
             f"<figcaption>{escape(caption)}</figcaption></figure>")
 
 
+class _Markup(str):
+    """A table cell's content that is HTML already, with every text in it escaped."""
+
+
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    """Return an HTML table; long words in cells wrap, so the table fits the page."""
     head = "".join(f"<th>{escape(str(header))}</th>" for header in headers)
     body = []
     for row in rows:
         cells = []
         for value in row:
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-            cells.append(f"<td class=\"num\">{escape(_format(value))}</td>" if numeric
-                         else f"<td>{escape(_format(value))}</td>")
+            if isinstance(value, _Markup):
+                cells.append(f"<td>{value}</td>")
+            elif numeric:
+                cells.append(f"<td class=\"num\">{escape(_format(value))}</td>")
+            else:
+                cells.append(f"<td>{escape(_format(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -256,8 +267,17 @@ def _reading(report: Report) -> str:
     parts = ["<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts.items()) + "</dl>"]
     rows = [[entry.get("source"), entry.get("format") or "not recognised", int(entry.get("lines") or 0),
              int(entry.get("parsed") or 0), int(entry.get("noise") or 0), int(entry.get("unrecognised") or 0),
-             int(entry.get("sessions") or 0), "; ".join(entry.get("warnings") or [])] for entry in reading["files"]]
+             int(entry.get("sessions") or 0), _warnings_cell(entry.get("warnings") or [])]
+            for entry in reading["files"]]
     parts.append(_table(["file", "format", "lines", "parsed", "noise", "unrecognised", "sessions", "warnings"], rows))
     if reading["skipped"]:
         parts.append("<p>Skipped:</p>" + _table(["path", "reason"], [list(item) for item in reading["skipped"]]))
     return "\n".join(parts)
+
+
+def _warnings_cell(warnings: list[str]) -> str:
+    """Return one warning as text, and several folded in a ``<details>`` element that names their count."""
+    if len(warnings) < 2:
+        return "".join(warnings)
+    items = "".join(f"<li>{escape(warning)}</li>" for warning in warnings)
+    return _Markup(f"<details><summary>{len(warnings)} warnings</summary><ul>{items}</ul></details>")

@@ -19,8 +19,9 @@ from ..inputs import expand
 
 logger = logging.getLogger(__name__)
 
-# Layout of the bundled sample data: one folder per network, one per worker.
-DEFAULT_TEMPLATE = "{network}/{worker}/*.log"
+# Layout of the bundled sample data: one folder per network, one per worker.  A worker's
+# rotated and compressed logs (app.log.1, app.log.2.gz, app.log.gz) carry its labels too.
+DEFAULT_TEMPLATE = "{network}/{worker}/*.log{,.[0-9],.[0-9][0-9]}{,.gz,.bz2,.xz}"
 
 
 @dataclass
@@ -41,9 +42,11 @@ def collect_paths(logs: str | os.PathLike | None = None, template: str | None = 
         A file, folder, glob or ``{label}`` template; ``None`` means the
         bundled sample data.
     template
-        A ``{label}`` template relative to ``logs`` when ``logs`` is a folder
-        (``"{network}/{worker}/*.log"`` labels each session with its network
-        and worker folder).  Files in the folder that the template does not
+        A ``{label}`` template relative to ``logs`` when ``logs`` is a folder.
+        The default, :data:`DEFAULT_TEMPLATE`, labels each session with its
+        network and worker folder and matches ``*.log``, its rotations
+        ``*.log.0`` to ``*.log.99`` and their ``.gz``, ``.bz2`` and ``.xz``
+        forms.  Files in the folder that the template does not
         match (a relay's maillog next to the worker folders) are read too,
         without those labels.  ``None`` or ``""`` reads the folder as it is.
 

@@ -334,9 +334,19 @@ def example_transcripts(sessions, events, findings: list[dict[str, Any]]) -> lis
     transcripts = []
     for session_id in chosen[:MAX_TRANSCRIPTS]:
         row = indexed.loc[session_id]
-        rows = by_session[by_session["session_id"] == session_id].sort_values("line", kind="stable")
+        rows = events_in_log_order(by_session[by_session["session_id"] == session_id])
         transcripts.append(session_transcript(session_id, row, rows))
     return transcripts
+
+
+def events_in_log_order(rows):
+    """Return one session's event rows in log order: file by file as they were read, then by line.
+
+    A session cut by log rotation has events in two files, and each file's line numbers start at 1.
+    """
+    files = {name: rank for rank, name in enumerate(dict.fromkeys(rows["source"]))}
+    ordered = rows.assign(_file=rows["source"].map(files)).sort_values(["_file", "line"], kind="stable")
+    return ordered.drop(columns="_file")
 
 
 def session_transcript(session_id: str, row, rows) -> Transcript:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 import sys
+
+import pytest
 
 import smtplogkit
 
@@ -25,3 +28,21 @@ def test_label_values_are_the_contract():
         "dns", "connect", "tls", "greeting", "ehlo", "starttls", "auth", "mail_from", "rcpt_to", "data", "quit", "none",
     ]
     assert len(smtplogkit.Cause) == 30
+
+
+def test_date_accepts_iso_string(tmp_path):
+    path = tmp_path / "app.log"
+    path.write_text("21:00:00.000001 connect: to ('smtp.example.com', 587) None\n"
+                    "21:00:00.100000 reply: b'220 ready\\r\\n'\n")
+    as_string = smtplogkit.read_logs(path, date="2026-12-01")
+    as_date = smtplogkit.read_logs(path, date=datetime.date(2026, 12, 1))
+    assert str(as_string["start"].iloc[0]) == "2026-12-01 21:00:00.000001+00:00"
+    assert as_string["start"].equals(as_date["start"])
+    assert smtplogkit.read_events(path, date="2026-12-01")["ts"].notna().all()
+
+
+def test_date_rejects_bad_string(tmp_path):
+    path = tmp_path / "app.log"
+    path.write_text("21:00:00.000001 connect: to ('smtp.example.com', 587) None\n")
+    with pytest.raises(ValueError, match="invalid date '12/01/2026': expected YYYY-MM-DD"):
+        smtplogkit.read_logs(path, date="12/01/2026")

@@ -208,3 +208,42 @@ def test_level_1_commands_only(excerpt):
     assert "b3BzQGV4YW1wbGUub3Jn" not in texts
     assert "SHVudGVyMi1zZWNyZXQ=" not in texts
     assert counts(frame) == (10, 0, 0)
+
+
+# A real level 3 run against a server whose certificate the client does not trust.  After
+# the failed handshake PHPMailer sends QUIT in clear text and prints the server's encrypted
+# TLS alert as the reply.  Its random bytes held a line feed, so PHPMailer printed the last
+# byte ("R") on an indented line of its own, and that byte happens to be readable text.
+INDENT = "                   \t                  "
+TLS_RECORD = "\x17\x03\x03\x00`\ufffd\x19\ufffd\x0f\ufffd\t\ufffd\n" + INDENT + "R"
+RECORD_AS_REPLY = (
+    "2026-12-04 23:33:22\tConnection: opening to 127.0.0.1:587, timeout=3, options=array()\n"
+    "2026-12-04 23:33:22\tConnection: opened\n"
+    "2026-12-04 23:33:22\tSERVER -> CLIENT: 220 mail.capture.test capture ESMTP\n"
+    "2026-12-04 23:33:22\tCLIENT -> SERVER: EHLO vm\n"
+    "2026-12-04 23:33:22\tSERVER -> CLIENT: 250-mail.capture.test\n"
+    f"{INDENT}250-STARTTLS\n"
+    f"{INDENT}250 HELP\n"
+    "2026-12-04 23:33:22\tCLIENT -> SERVER: STARTTLS\n"
+    "2026-12-04 23:33:22\tSERVER -> CLIENT: 220 Ready to start TLS\n"
+    "2026-12-04 23:33:22\tConnection failed. Error #2: stream_socket_enable_crypto(): SSL operation failed "
+    "with code 1. OpenSSL Error messages:\n"
+    f"{INDENT}error:0A000086:SSL routines::certificate verify failed "
+    "[/usr/share/php/libphp-phpmailer/src/SMTP.php line 467]\n"
+    "2026-12-04 23:33:22\tCLIENT -> SERVER: QUIT\n"
+    f"2026-12-04 23:33:22\tSERVER -> CLIENT: {TLS_RECORD}\n"
+    f"2026-12-04 23:33:22\tSMTP ERROR: QUIT command failed: {TLS_RECORD}\n"
+    "2026-12-04 23:33:22\tConnection: closed\n"
+)
+
+
+def test_tls_record_reply_readable_tail(excerpt):
+    frame = excerpt.sessions(RECORD_AS_REPLY)
+    events = excerpt.events(RECORD_AS_REPLY)
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("tls", "certificate_invalid")
+    assert counts(frame)[2] == 0
+    quit_error = events[events["text"].str.startswith("QUIT command failed")]["text"].iloc[0]
+    assert quit_error.endswith("<unreadable bytes>")

@@ -207,6 +207,9 @@ PREFILTER_CASES = [
     (["08:00:00.100000 send: 'data\\r\\n'", "08:00:00.100100 data: (354, b'go')", "08:00:00.200000 send: b'x'"], True),
     (["08:00:00.100000 reply: retcode (220); Msg: b'x'", "08:00:00.100100 connect: b'x'",
       "08:00:00.200000 send: 'ehlo me\\r\\n'"], True),
+    # A summary after a command would mark the session as replied to.
+    (["08:00:00.100000 send: 'ehlo me\\r\\n'", "08:00:00.100100 reply: retcode (250); Msg: b'ok'",
+      "08:00:00.200000 send: 'quit\\r\\n'"], False),
     # The connect line of SMTP_SSL leaves a pair that the summary would reset.
     (["08:00:00.100000 connect: ('h', 465)", "08:00:00.100100 reply: retcode (220); Msg: b'x'",
       "08:00:00.200000 connect: to ('h', 465) None"], False),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import smtplogkit
+
 from .conftest import free_port, labels, parse_excerpt, rows, run_python
 
 SEND = """
@@ -42,3 +46,25 @@ def test_chained_traceback_one_session(tmp_path):
     """)
 
     assert len(frame) == 1
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_refused_connect_after_quit_is_own_session():
+    # Real smtplib 3.11 output: debug level set after connecting, a delivery ending in 221, then a refused connect.
+    frame = smtplogkit.read_logs(DATA / "smtplib-quit-then-refused-2026-12-05.log")
+    delivered, refused = rows(frame)
+    assert labels(delivered)[:2] == ("rcpt_to", "recipient_rejected")
+    assert delivered["outcome"] == "partial"
+    assert labels(refused) == ("connect", "connect_refused", None, None)
+    assert refused["line"] == 50  # the exception line
+
+
+def test_auth_reply_timeout_is_auth():
+    # The inner traceback shows only getreply; the transcript shows AUTH was waiting for its reply.
+    frame = smtplogkit.read_logs(DATA / "smtplib-auth-timeout-2026-12-05.log")
+    assert len(frame) == 2
+    for row in rows(frame):
+        assert labels(row)[:2] == ("auth", "read_timeout")
+        assert row["last_stage_reached"] == "ehlo"

@@ -265,11 +265,11 @@ def closed_port() -> int:
     return free_port()
 
 
-@pytest.fixture
-def full_backlog() -> Iterator[int]:
-    """A port whose listen queue is full, so the kernel drops new SYNs and connect times out.
+def filled_listener() -> tuple[socket.socket, list[socket.socket]]:
+    """Return a listener on 127.0.0.1 whose listen queue is full, and the sockets that fill it.
 
-    Linux keeps backlog + 1 connections queued; the fillers take those places.
+    The kernel drops new SYNs to it, so connect times out.  Linux keeps
+    backlog + 1 connections queued; the fillers take those places.
     """
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -281,7 +281,14 @@ def full_backlog() -> Iterator[int]:
         filler.setblocking(False)
         filler.connect_ex(("127.0.0.1", port))
         fillers.append(filler)
-    yield port
+    return listener, fillers
+
+
+@pytest.fixture
+def full_backlog() -> Iterator[int]:
+    """A port whose listen queue is full, so the kernel drops new SYNs and connect times out."""
+    listener, fillers = filled_listener()
+    yield listener.getsockname()[1]
     for filler in fillers:
         filler.close()
     listener.close()

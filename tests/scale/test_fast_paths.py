@@ -8,17 +8,21 @@ here even when both look plausible on their own.
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import smtplogkit
-from smtplogkit import sessions
+from smtplogkit import reader, sessions
 from smtplogkit.envelope import EnvelopeOptions
 from smtplogkit.formats import postfix
 from smtplogkit.formats.base import ParseContext
-from smtplogkit.records import SessionEnd
+from smtplogkit.inputs import TextBlock
+from smtplogkit.plainrows import FileColumns, plain_columns, record_row
+from smtplogkit.records import PlainSession, SessionEnd
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTFIX_INPUTS = [
@@ -60,6 +64,7 @@ EDGE_LINES = [
 
 
 def _filler(count: int) -> list[str]:
+    """Return ``count`` anvil lines, which the prefilter always leaves out."""
     return [f"Dec  4 20:59:{n % 60:02d} mx1 postfix/anvil[701]: statistics: max connection count 1" for n in range(count)]
 
 
@@ -147,3 +152,92 @@ def test_quick_rows_equal_general_rows(tmp_path):
             assert row == sessions._build_general(events), path
     # Both kinds occur, so the comparison covers the quick path and leaves failures to the general one.
     assert 1000 < quick < total
+
+
+def _general_frame(path: Path, **options) -> pd.DataFrame:
+    """Return the sessions of ``path`` built from every session's events, as ``read_events`` reads them."""
+    return reader.sessions_frame(reader.read(path, keep_events=True, **options))
+
+
+@pytest.mark.parametrize("path", POSTFIX_INPUTS, ids=lambda p: p.name)
+def test_plain_sessions_equal_event_rows(path):
+    fast = smtplogkit.read_logs(path, format="postfix", progress=False)
+    general = _general_frame(path, format="postfix", progress=False)
+    pd.testing.assert_frame_equal(fast, general, check_exact=True)
+
+
+def test_plain_sessions_equal_event_rows_generated(tmp_path):
+    path = tmp_path / "maillog-2026-12-04"
+    path.write_text(_maillog(5, 3000))
+    fast = smtplogkit.read_logs(path, format="postfix", labels={"network": "prod"}, progress=False)
+    general = _general_frame(path, format="postfix", labels={"network": "prod"}, progress=False)
+    pd.testing.assert_frame_equal(fast, general, check_exact=True)
+    assert fast["outcome"].eq("ok").sum() > 1500
+
+
+def test_label_named_like_column(tmp_path):
+    path = tmp_path / "maillog-2026-12-04"
+    path.write_text(_maillog(6, 500))
+    labels = {"host": "from-label", "queue_id": "from-label"}
+    fast = smtplogkit.read_logs(path, format="postfix", labels=labels, progress=False)
+    general = _general_frame(path, format="postfix", labels=labels, progress=False)
+    pd.testing.assert_frame_equal(fast, general, check_exact=True)
+
+
+def _records(seed: int, count: int) -> list[PlainSession]:
+    rng = random.Random(seed)
+    start = datetime(2026, 12, 4, 21, tzinfo=timezone.utc)
+    records = []
+    for n in range(count):
+        connected = start + timedelta(microseconds=rng.randint(0, 10**10))
+        tls = connected + timedelta(microseconds=rng.randint(-10**6, 10**6)) if rng.random() < 0.7 else None
+        sent = connected + timedelta(microseconds=rng.randint(-10**6, 10**7)) if rng.random() < 0.8 else None
+        records.append(PlainSession(n + 1, connected, tls, sent, rng.choice(["mx.example.org", None]), "192.0.2.1",
+                                    rng.choice([25, 465, None]), rng.choice(["starttls", "implicit", None]), "mx1",
+                                    None, rng.choice([f"{n:X}ABCDE", None]), rng.randint(0, 3)))
+    return records
+
+
+def test_plain_columns_equal_record_rows():
+    records = _records(7, 400)
+    files = FileColumns("maillog", "postfix", "postfix", (("network", "prod"),))
+    entries = [(record, f"maillog:{record.line}", files) for record in records]
+    names = [*reader.SESSION_COLUMNS, "queue_id", "network"]
+    columns = plain_columns(entries, names)
+    for position, record in enumerate(records):
+        expected = record_row(record)
+        expected.update(session_id=f"maillog:{record.line}", source="maillog", format="postfix", client="postfix",
+                        network="prod")
+        for name in names:
+            value = columns[name][position]
+            want = expected.get(name)
+            if name in ("start", "end"):
+                assert value == pd.Timestamp(want), (name, record)
+            elif want is None and isinstance(value, float):
+                assert np.isnan(value), (name, record)
+            else:
+                assert value == want, (name, record)
+
+
+def test_prefilter_reads_block_bytes():
+    texts = _filler(postfix.PREFILTER_MIN) + [text for text, _ in EDGE_LINES] + ["Dec  4 21:00:01 mx1 café: é"]
+    block = TextBlock(texts)
+    block.data = "\n".join(texts).encode("utf-8")
+    positions, noise = postfix.prefilter(block)
+    assert (list(positions), noise) == (list(postfix.prefilter(list(texts))[0]), postfix.prefilter(list(texts))[1])
+    assert len(positions) == sum(must_see for _, must_see in EDGE_LINES)
+
+
+@pytest.mark.parametrize("cut", [900, 4321])
+def test_rotation_counts_with_prefilter(tmp_path, monkeypatch, cut):
+    lines = _maillog(8, 3000).splitlines(keepends=True)
+    folder = tmp_path / "relay"
+    folder.mkdir()
+    (folder / "maillog.1").write_text("".join(lines[:cut]))
+    (folder / "maillog").write_text("".join(lines[cut:]))
+    fast = smtplogkit.read_logs(folder, format="postfix", progress=False)
+    monkeypatch.delattr(postfix, "prefilter")
+    general = smtplogkit.read_logs(folder, format="postfix", progress=False)
+    pd.testing.assert_frame_equal(fast, general, check_exact=True)
+    assert fast.attrs["files"] == general.attrs["files"]
+    assert [f["lines"] for f in fast.attrs["files"]] == [cut, len(lines) - cut]

@@ -1,0 +1,103 @@
+"""Literal strings that every match of a regular expression contains.
+
+The rule tables (:mod:`smtplogkit.rules`) search reply and error texts with
+case-insensitive patterns of many alternatives.  Python's ``re`` cannot skip
+ahead to a literal in such a pattern, so each search tries every position
+and costs tens of microseconds on a long reply.  :func:`required_literals`
+reads a pattern once and returns strings of which any match must contain
+one.  A text that contains none of them, compared in lower case, cannot
+match, and the search is skipped.
+
+The check is exact only for ASCII text.  Under ``re.IGNORECASE`` a few
+non-ASCII letters match ASCII ones (the Kelvin sign matches ``k``), so
+:func:`could_match` always lets the search run for a non-ASCII text.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from re import _constants as sre
+from re import _parser as sre_parse
+
+# Literals shorter than this rule out too few texts to be worth checking.
+MIN_LENGTH = 3
+
+
+def required_literals(pattern: str, flags: int = 0) -> tuple[str, ...] | None:
+    """Return lower-case ASCII strings, one of which occurs in any match of ``pattern``, or None.
+
+    None means no such set was found (an alternative without a literal of
+    :data:`MIN_LENGTH` characters, or a pattern the reader does not follow).
+    """
+    try:
+        parsed = sre_parse.parse(pattern, flags)
+    except re.error:
+        return None
+    found = _sequence(list(parsed))
+    if found is None or min(len(text) for text in found) < MIN_LENGTH:
+        return None
+    return tuple(sorted(found))
+
+
+def _sequence(items: list) -> set[str] | None:
+    """Return the best literal set of a sequence of parsed items: every match contains one of its strings."""
+    candidates: list[set[str]] = []
+    run: list[str] = []
+    for op, value in items:
+        if op is sre.LITERAL:
+            run.append(chr(value))
+            continue
+        if run:
+            candidates.append({"".join(run)})
+            run = []
+        found = _item(op, value)
+        if found is not None:
+            candidates.append(found)
+    if run:
+        candidates.append({"".join(run)})
+    usable = [c for c in (_lower_ascii(c) for c in candidates) if c is not None]
+    if not usable:
+        return None
+    return max(usable, key=lambda c: (min(len(text) for text in c), -len(c)))
+
+
+def _item(op, value) -> set[str] | None:
+    """Return the literal set one parsed item guarantees, or None."""
+    if op is sre.SUBPATTERN:
+        return _sequence(list(value[-1]))
+    if op is sre.BRANCH:
+        found: set[str] = set()
+        for branch in value[1]:
+            part = _sequence(list(branch))
+            if part is None:
+                return None
+            found |= part
+        return found
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and value[0] >= 1:
+        return _sequence(list(value[2]))
+    if op is sre.ATOMIC_GROUP:
+        return _sequence(list(value))
+    return None
+
+
+def _lower_ascii(strings: set[str]) -> set[str] | None:
+    lowered = {text.lower() for text in strings}
+    if not all(text.isascii() and text for text in lowered):
+        return None
+    return lowered
+
+
+@lru_cache(maxsize=256)
+def _lowered(text: str) -> str | None:
+    return text.lower() if text.isascii() else None
+
+
+def could_match(literals: tuple[str, ...] | None, text: str) -> bool:
+    """Return False only when ``text`` is ASCII and contains none of ``literals`` in any case."""
+    if literals is None:
+        return True
+    lowered = _lowered(text)
+    if lowered is None:
+        return True
+    return any(literal in lowered for literal in literals)

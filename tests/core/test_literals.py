@@ -1,0 +1,67 @@
+"""Required literals let the rule tables skip searches that cannot match, without changing any result."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import smtplogkit
+from smtplogkit import rules
+from smtplogkit.literals import could_match, required_literals
+
+ROOT = Path(__file__).resolve().parents[2]
+ALL_RULES = [*rules.SESSION_RULES, *rules.REPLY_RULES, *rules.ERROR_RULES]
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    (r"connection refused|ECONNREFUSED", ("connection refused", "econnrefused")),
+    (r"\b5\.7\.139\b|basic auth", ("5.7.139", "basic auth")),
+    (r"foo(?:bar|ba+z)qux", ("foob",)),  # the parser moves the shared "b" out of the group
+    (r"gr[ae]y ?list", ("list",)),
+    (r"too (?:many|much)", ("too m",)),
+])
+def test_literals_of_pattern(pattern, expected):
+    assert required_literals(pattern, re.IGNORECASE) == tuple(sorted(expected))
+
+
+@pytest.mark.parametrize("pattern", [r"\d+ m", r"a|bcd", r"(?:x)?yz", r"\S+@\S+", r"[Tt]i[mn]e"])
+def test_no_literals_without_one_per_branch(pattern):
+    assert required_literals(pattern, re.IGNORECASE) is None
+
+
+def test_non_ascii_text_is_always_searched():
+    # Under IGNORECASE the Kelvin sign matches "k", so a non-ASCII text must reach the regex.
+    assert re.search("kelvin", "\u212aelvin", re.IGNORECASE)
+    assert could_match(("kelvin",), "\u212aelvin")
+    assert not could_match(("kelvin",), "celsius")
+
+
+def _corpus() -> list[str]:
+    texts: set[str] = set()
+    for folder in ("captures", "cases", "data"):
+        for path in sorted((ROOT / "tests" / folder).rglob("*.log")):
+            try:
+                events = smtplogkit.read_events(path)
+            except Exception:  # a fixture that fails to read adds nothing here
+                continue
+            texts.update(events["text"].dropna().tolist())
+    # Each literal in other cases and surroundings, and each literal cut short by one character.
+    for rule in ALL_RULES:
+        for literal in rule.literals or ():
+            texts.update({literal.upper(), f"x {literal.title()} y", f"5.7.1 {literal[:-1]} z", literal.swapcase()})
+    return sorted(texts)
+
+
+def test_rule_search_equals_regex():
+    corpus = _corpus()
+    assert len(corpus) > 1000
+    skipped = 0
+    for rule in ALL_RULES:
+        for text in corpus:
+            expected = rule.regex.search(text) is not None
+            assert rule.search(text) is expected, (rule.pattern, text)
+            skipped += not could_match(rule.literals, text)
+    # Most searches are skipped, or the literals would not be worth having.
+    assert skipped > len(corpus) * len(ALL_RULES) // 2
