@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import fleet
 import pytest
@@ -298,3 +299,36 @@ def test_sample_report_reading_section(sample_report):
     assert sorted(entry["source"] for entry in reading["files"]) == logs
     assert any(path.endswith("ground_truth.json") for path, _ in reading["skipped"])
     assert reading["first"].startswith("2026-03-0")
+
+
+CASES = Path(__file__).parent / "cases"
+
+
+def test_timeline_counts_undated_failures():
+    """Failures in logs without dates are counted in the timeline, not reported as none."""
+    paths = [str(CASES / "smtplib-002.log"), str(CASES / "smtplib-003.log")]
+    report = report_from_logs(paths)
+    assert report.totals["failed"] == 2
+    assert report.totals["failed_untimed"] == 2
+    expected = "2 sessions failed at times the logs do not give"
+    html_text = report.to_html()
+    timeline_html = html_text.split("<section id=\"timeline\">")[1].split("</section>")[0]
+    assert expected in timeline_html
+    assert "No session failed" not in timeline_html
+    timeline_markdown = report.to_markdown().split("## Timeline")[1].split("## Stage funnel")[0]
+    assert expected in timeline_markdown
+    assert "hour_weekday" not in report.figures
+
+
+def test_timeline_notes_some_undated(fleet_loaded):
+    """Dated failures are drawn, and the undated rest are counted beside the figure."""
+    sessions = fleet_loaded.sessions.copy()
+    failed = failed_mask(sessions)
+    undated = sessions.index[failed][:3]
+    sessions.loc[undated, ["start", "end"]] = None
+    report = build_report(sessions, fleet_loaded.events, [])
+    assert not report.timeline.empty
+    assert int(report.timeline.to_numpy().sum()) == int(failed.sum()) - 3
+    timeline_html = report.to_html().split("<section id=\"timeline\">")[1].split("</section>")[0]
+    assert "3 sessions of the" in timeline_html
+    assert "data:image/png" in timeline_html

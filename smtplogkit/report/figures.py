@@ -43,7 +43,7 @@ def timeline_figure(timeline, *, tz: str, title: str = "Failed sessions over tim
     figure = Figure(figsize=(10, 4.5), layout="constrained")
     ax = figure.add_subplot()
     if timeline.empty:
-        ax.text(0.5, 0.5, "no failed sessions", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no failed session with a timestamp", ha="center", va="center", transform=ax.transAxes)
     else:
         width = _bar_width(timeline.index)
         bottom = None

@@ -152,14 +152,15 @@ def _format(value: Any) -> str:
 
 
 def _timeline(report: Report) -> str:
+    note = f"<p>{escape(report.timeline_note)}</p>" if report.timeline_note else ""
     if report.timeline.empty:
-        return "<p>No session failed.</p>"
+        return note
     caption = f"Failed sessions per {report.timeline_bin} bin, stacked by cause ({report.tz})."
     daily = report.timeline.resample("1D").sum()
     rows = [[f"{day:%Y-%m-%d}", *[int(v) for v in values]] for day, values in zip(daily.index, daily.to_numpy())]
     return (_figure(report, "timeline", caption)
             + _figure(report, "hour_weekday", f"Failed sessions by weekday and hour of day ({report.tz}).")
-            + "<p>Failed sessions per day and cause:</p>" + _table(["day", *map(str, daily.columns)], rows))
+            + note + "<p>Failed sessions per day and cause:</p>" + _table(["day", *map(str, daily.columns)], rows))
 
 
 def _funnel(report: Report) -> str:

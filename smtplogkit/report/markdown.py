@@ -86,13 +86,14 @@ def _fence(lines: list[str]) -> str:
 
 
 def _timeline(report: Report, links: dict[str, str]) -> str:
+    note = _text(report.timeline_note) + "\n\n" if report.timeline_note else ""
     if report.timeline.empty:
-        return "No session failed."
+        return note.strip()
     daily = report.timeline.resample("1D").sum()
     rows = [[f"{day:%Y-%m-%d}", *[int(v) for v in values]] for day, values in zip(daily.index, daily.to_numpy())]
     return (_image(links, "timeline", f"Failed sessions per {report.timeline_bin}, by cause")
             + _image(links, "hour_weekday", "Failed sessions by weekday and hour")
-            + "Failed sessions per day and cause:\n\n" + _table(["day", *map(str, daily.columns)], rows))
+            + note + "Failed sessions per day and cause:\n\n" + _table(["day", *map(str, daily.columns)], rows))
 
 
 def _funnel(report: Report, links: dict[str, str]) -> str:

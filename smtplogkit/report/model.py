@@ -70,6 +70,23 @@ class Report:
     reading: dict[str, Any]
     figures: dict[str, bytes] = field(default_factory=dict)
 
+    @property
+    def timeline_note(self) -> str:
+        """Return the sentence on failures the timeline cannot show, or "" when it shows them all.
+
+        A failed session without a start time (a log that prints no dates)
+        has no place on the time axis, so the note counts those sessions.
+        """
+        failed, untimed = self.totals["failed"], self.totals.get("failed_untimed", 0)
+        if not failed:
+            return "No session failed."
+        if untimed == failed:
+            return f"{_sessions(untimed)} failed at times the logs do not give, so none is on the timeline."
+        if untimed:
+            return (f"{_sessions(untimed)} of the {failed:,} failed at times the logs do not give "
+                    "and are not on the timeline.")
+        return ""
+
     def to_html(self) -> str:
         """Return the report as one self-contained HTML document."""
         from .html import render_html
@@ -400,7 +417,9 @@ def _totals(sessions, failed) -> dict[str, Any]:
     last = start.max() if len(start) else None
     if len(end):
         last = end.max()
-    return {"sessions": int(len(sessions)), "failed": int(failed.sum()), "first": first, "last": last}
+    untimed = int((failed & sessions["start"].isna()).sum())
+    return {"sessions": int(len(sessions)), "failed": int(failed.sum()), "failed_untimed": untimed,
+            "first": first, "last": last}
 
 
 def reading_details(sessions, tz: str) -> dict[str, Any]:
@@ -451,7 +470,7 @@ def _draw_figures(report: Report, sessions) -> dict[str, bytes]:
     drawn = {"timeline": figures.timeline_figure(report.timeline, tz=report.tz)}
     if len(sessions):
         drawn["funnel"] = plots.plot_stage_funnel(sessions, ax=figures.new_axes((8, 4.5)))
-    if report.totals["failed"]:
+    if report.totals["failed"] > report.totals["failed_untimed"]:
         drawn["hour_weekday"] = plots.plot_hour_weekday(sessions, tz=report.tz, ax=figures.new_axes((10, 3.8)))
     if "network" in report.affected and len(report.affected["network"]) > 1:
         drawn["network_rates"] = plots.plot_failure_rate_by(sessions, "network", ax=figures.new_axes((8, 4.5)))
