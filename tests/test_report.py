@@ -147,7 +147,7 @@ def test_funnel_table_rendered(report, fleet_loaded):
     text = report.to_markdown()
     for stage, row in funnel.iterrows():
         escaped = stage.replace("_", "\\_")
-        assert f"| {escaped} | {int(row.reached):,} |" in text
+        assert f"| {escaped} | {int(row.reached):,} | {int(row.passed):,} |" in text
 
 
 def test_reading_section_counts(report, fleet_loaded):

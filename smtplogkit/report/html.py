@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from .. import __version__
-from .model import Report, Transcript, describe_scope, format_evidence, format_time
+from .model import FUNNEL_CAPTION, FUNNEL_HEADERS, Report, Transcript, describe_scope, format_evidence, format_time
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 CSS = """
@@ -166,10 +166,10 @@ def _timeline(report: Report) -> str:
 def _funnel(report: Report) -> str:
     if report.funnel.empty:
         return "<p>No session reached any stage.</p>"
-    rows = [[str(stage), int(row.reached), f"{row.share:.0%}", int(row.failed_here)]
+    rows = [[str(stage), int(row.reached), int(row.passed), f"{row.share:.0%}", int(row.failed_here)]
             for stage, row in report.funnel.iterrows()]
-    return (_figure(report, "funnel", "Sessions that reached each protocol stage, and those that failed there.")
-            + _table(["stage", "sessions reached", "share of attempts", "failed at this stage"], rows))
+    return (_figure(report, "funnel", FUNNEL_CAPTION)
+            + _table(FUNNEL_HEADERS, rows))
 
 
 def _findings(report: Report) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .model import Report, describe_scope, format_evidence, format_time
+from .model import FUNNEL_CAPTION, FUNNEL_HEADERS, Report, describe_scope, format_evidence, format_time
 
 DIRECTION_MARKS = {"client": "C:", "server": "S:", "local": "--"}
 
@@ -99,9 +99,9 @@ def _timeline(report: Report, links: dict[str, str]) -> str:
 def _funnel(report: Report, links: dict[str, str]) -> str:
     if report.funnel.empty:
         return "No session reached any stage."
-    rows = [[str(stage), int(row.reached), f"{row.share:.0%}", int(row.failed_here)]
+    rows = [[str(stage), int(row.reached), int(row.passed), f"{row.share:.0%}", int(row.failed_here)]
             for stage, row in report.funnel.iterrows()]
-    return _image(links, "funnel", "Stage funnel") + _table(["stage", "sessions reached", "share of attempts", "failed at this stage"], rows)
+    return _image(links, "funnel", "Stage funnel") + _table(FUNNEL_HEADERS, rows)
 
 
 def _findings(report: Report, links: dict[str, str]) -> str:

@@ -28,6 +28,11 @@ MISSING_LABEL = "(none)"
 MAX_TRANSCRIPTS = 12
 MAX_EXAMPLES_PER_FINDING = 3
 MAX_TRANSCRIPT_EVENTS = 60
+# Column headers of the stage funnel table, for the columns of analysis.stage_funnel.
+FUNNEL_HEADERS = ["stage", "reached (passed or failed here)", "passed (got beyond it)",
+                  "share of attempts that passed", "failed at this stage"]
+FUNNEL_CAPTION = ("Sessions that passed each protocol stage (a skipped stage, such as STARTTLS on a plain "
+                  "connection, counts as passed once a session got beyond it), and those that failed there.")
 
 
 @dataclass
