@@ -18,6 +18,7 @@ import fleet
 import pytest
 
 from smtplogkit.report import DEFAULT_TEMPLATE, build_report, collect_paths, load_logs, report_from_logs
+from smtplogkit.report.model import enrich_sessions, finding_dict, finding_figure, run_diagnosis
 from smtplogkit.analysis import failed_mask, stage_funnel
 
 SECTION_IDS = ["summary", "timeline", "funnel", "findings", "affected", "examples", "data"]
@@ -332,3 +333,27 @@ def test_timeline_notes_some_undated(fleet_loaded):
     timeline_html = report.to_html().split("<section id=\"timeline\">")[1].split("</section>")[0]
     assert "3 sessions of the" in timeline_html
     assert "data:image/png" in timeline_html
+
+
+def test_rate_limit_figure_variable():
+    """The rate-limit figure plots the burst variable the finding's threshold is about."""
+    loaded = load_logs(None)
+    sessions = enrich_sessions(loaded.sessions, loaded.events)
+    findings = [finding_dict(finding) for finding in run_diagnosis(sessions)]
+    rate_limits = [finding for finding in findings if finding["kind"] == "rate_limit"]
+    assert rate_limits
+    for finding in rate_limits:
+        step = finding["evidence"]["burst_threshold"]
+        figure = finding_figure(finding, sessions)
+        axes = figure.axes[0]
+        window = "1 minute" if step["variable"].endswith("_1m") else "10 minutes"
+        assert axes.get_xlabel() == f"attempts by the same {step['counted_per']} in the last {window}"
+        plotted = [float(x) for x in axes.lines[0].get_xdata()]
+        assert plotted == sorted(float(x) for x in sessions[step["variable"]].dropna().unique())
+
+
+def test_rate_limit_quota_no_figure(fleet_loaded):
+    """A rate limit without a burst threshold names no variable, so it gets no figure."""
+    sessions = enrich_sessions(fleet_loaded.sessions, fleet_loaded.events)
+    finding = finding_dict(rate_limit_finding(fleet_loaded.sessions))
+    assert finding_figure(finding, sessions) is None

@@ -480,20 +480,37 @@ def _draw_figures(report: Report, sessions) -> dict[str, bytes]:
     if "network" in report.affected and len(report.affected["network"]) > 1:
         drawn["network_rates"] = plots.plot_failure_rate_by(sessions, "network", ax=figures.new_axes((8, 4.5)))
     for index, finding in enumerate(report.findings):
-        figure = _finding_figure(finding, sessions)
+        figure = finding_figure(finding, sessions)
         if figure is not None:
             finding["figure"] = f"finding-{index}"
             drawn[finding["figure"]] = figure
     return {name: figures.figure_png(figure) for name, figure in drawn.items()}
 
 
-def _finding_figure(finding: dict[str, Any], sessions):
-    """Return the figure that shows a finding's threshold, for the kinds that have one."""
+def finding_figure(finding: dict[str, Any], sessions):
+    """Draw the figure that shows a finding's threshold, for the kinds that have one.
+
+    A rate limit's figure plots the burst variable its evidence names
+    (``evidence["burst_threshold"]["variable"]``, per identity or per
+    network), so the axis is the one the threshold is about.  A rate limit
+    without a burst threshold (a quota that ran out) gets no figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+    """
     from .. import plots
 
     threshold = finding.get("threshold") or {}
-    if finding["kind"] == "rate_limit" and "burst_identity_1m" in sessions.columns:
-        return plots.plot_burst_rate(sessions, threshold=threshold.get("per_minute"), ax=figures.new_axes((8, 4.5)))
+    evidence = finding.get("evidence") or {}
+    if finding["kind"] == "rate_limit":
+        step = evidence.get("burst_threshold") if isinstance(evidence, Mapping) else None
+        variable = step.get("variable") if isinstance(step, Mapping) else None
+        if variable not in sessions.columns:
+            return None
+        unit = "per_minute" if str(variable).endswith("_1m") else "per_10_minutes"
+        return plots.plot_burst_rate(sessions, column=variable, threshold=threshold.get(unit),
+                                     ax=figures.new_axes((8, 4.5)))
     if finding["kind"] == "token_expiry" and "token_age_s" in sessions.columns:
         return plots.plot_token_age(sessions, threshold=threshold.get("token_age_s"), ax=figures.new_axes((8, 4.5)))
     return None
