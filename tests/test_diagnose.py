@@ -200,3 +200,33 @@ def test_missing_hosts_and_times():
     for row in scenario.rows[3::11]:
         row["host"] = None
     assert "reputation_block" in diagnose(scenario.frame()).kinds()
+
+
+def _finding_with_gaps():
+    from smtplogkit.findings.base import Finding, Scope
+
+    evidence = {"failures": 12, "by_network": {}, "reply_codes": {}, "note": "",
+                "step": {"variable": "token_age_s", "value": 4396.7, "p_value": 6.62e-71, "codes_above": {}},
+                "share": 0.5}
+    return Finding("token_expiry", 0.9, "summary", Scope(), evidence, [], "next", {"token_age_s": 3599})
+
+
+def test_finding_text_omits_empty():
+    text = str(_finding_with_gaps())
+    assert "by_network" not in text
+    assert "reply_codes" not in text
+    assert "note" not in text
+    assert "codes_above" not in text
+    assert "scope:" not in text
+    assert "value 4397" in text
+    assert "p_value 6.62e-71" in text
+    assert "share: 0.5" in text
+    assert "e+" not in text
+
+
+def test_finding_html_omits_empty():
+    text = _finding_with_gaps()._repr_html_()
+    assert "by_network" not in text
+    assert "codes_above" not in text
+    assert "value 4397" in text
+    assert "e+" not in text

@@ -357,3 +357,20 @@ def test_rate_limit_quota_no_figure(fleet_loaded):
     sessions = enrich_sessions(fleet_loaded.sessions, fleet_loaded.events)
     finding = finding_dict(rate_limit_finding(fleet_loaded.sessions))
     assert finding_figure(finding, sessions) is None
+
+
+def test_finding_evidence_omits_empty(fleet_loaded):
+    """Empty evidence fields are left out and large numbers have no exponent, in HTML and Markdown."""
+    finding = {"kind": "token_expiry", "confidence": 0.9, "threshold": {"token_age_s": 3599},
+               "evidence": {"failures": 12, "by_network": {}, "reply_codes": [],
+                            "token_age_threshold": {"value": 4396.7, "p_value": 6.62e-71, "codes_above": {}}},
+               "examples": [], "next_step": "Refresh tokens."}
+    report = build_report(fleet_loaded.sessions, fleet_loaded.events, [finding])
+    outputs = {"html": report.to_html().split("<section id=\"findings\">")[1].split("</section>")[0],
+               "markdown": report.to_markdown().split("## Findings")[1].split("## Affected")[0]}
+    for name, text in outputs.items():
+        assert "by" + ("\\_" if name == "markdown" else "_") + "network" not in text, name
+        assert "codes" not in text, name
+        assert "4397" in text, name
+        assert "6.62e-71" in text, name
+        assert "e+03" not in text, name

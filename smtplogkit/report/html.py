@@ -13,6 +13,7 @@ from html import escape
 from typing import Any
 
 from .. import __version__
+from ..findings.base import is_empty
 from .model import FUNNEL_CAPTION, FUNNEL_HEADERS, Report, Transcript, describe_scope, format_evidence, format_time
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -186,9 +187,9 @@ def _finding(report: Report, finding: dict[str, Any]) -> str:
         parts.append(f"<p>{escape(str(finding['summary']))}</p>")
     if scope:
         parts.append(f"<p><strong>Scope:</strong> {escape(scope)}</p>")
-    if finding.get("threshold"):
+    if not is_empty(finding.get("threshold")):
         parts.append("<p><strong>Threshold:</strong></p>" + _value(finding["threshold"]))
-    if finding.get("evidence"):
+    if not is_empty(finding.get("evidence")):
         parts.append("<p><strong>Evidence:</strong></p>" + _value(finding["evidence"]))
     if finding["examples"]:
         links = []
@@ -207,10 +208,11 @@ def _finding(report: Report, finding: dict[str, Any]) -> str:
 def _value(value: Any) -> str:
     if isinstance(value, dict):
         items = "".join(f"<dt>{escape(str(key))}</dt><dd>{escape(format_evidence(item))}</dd>"
-                        for key, item in value.items())
+                        for key, item in value.items() if not is_empty(item))
         return f"<dl>{items}</dl>"
     if isinstance(value, (list, tuple)):
-        return "<ul>" + "".join(f"<li>{escape(format_evidence(item))}</li>" for item in value) + "</ul>"
+        return "<ul>" + "".join(f"<li>{escape(format_evidence(item))}</li>" for item in value
+                                if not is_empty(item)) + "</ul>"
     return f"<p>{escape(format_evidence(value))}</p>"
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..findings.base import is_empty
 from .model import FUNNEL_CAPTION, FUNNEL_HEADERS, Report, describe_scope, format_evidence, format_time
 
 DIRECTION_MARKS = {"client": "C:", "server": "S:", "local": "--"}
@@ -117,16 +118,16 @@ def _finding(finding: dict[str, Any], links: dict[str, str], tz: str) -> str:
     scope = describe_scope(finding.get("scope") or {}, tz)
     if scope:
         lines.append(f"- **Scope:** {_text(scope)}")
-    if finding.get("threshold"):
+    if not is_empty(finding.get("threshold")):
         lines.append(f"- **Threshold:** {_inline(finding['threshold'])}")
-    evidence = finding.get("evidence")
+    evidence = None if is_empty(finding.get("evidence")) else finding["evidence"]
     if isinstance(evidence, dict):
         lines.append("- **Evidence:**")
-        lines += [f"  - {_text(key)}: {_inline(value)}" for key, value in evidence.items()]
+        lines += [f"  - {_text(key)}: {_inline(value)}" for key, value in evidence.items() if not is_empty(value)]
     elif isinstance(evidence, (list, tuple)):
         lines.append("- **Evidence:**")
-        lines += [f"  - {_inline(value)}" for value in evidence]
-    elif evidence:
+        lines += [f"  - {_inline(value)}" for value in evidence if not is_empty(value)]
+    elif evidence is not None:
         lines.append(f"- **Evidence:** {_text(evidence)}")
     if finding["examples"]:
         examples = ", ".join(f"`{example.get('source')}:{example.get('line')}`" for example in finding["examples"])

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..analysis import failed_mask, stage_funnel, wilson_interval
+from ..findings.base import format_number, is_empty
 from ..redact import redact_text
 from . import figures
 
@@ -607,7 +608,8 @@ def format_evidence(value: Any) -> str:
 
     A rate (a dict with ``count``, ``total``, ``rate`` and optionally
     ``ci95``) reads ``294/294 = 100% (95% CI 98.7% to 100%)``; other dicts
-    read ``key: value; ...``; floats keep three significant digits.
+    read ``key: value; ...`` without the empty values; numbers read as
+    :func:`smtplogkit.findings.base.format_number` writes them.
     """
     if isinstance(value, Mapping) and {"count", "total", "rate"} <= set(value):
         text = f"{value['count']:,}/{value['total']:,} = {_percent(value['rate'])}"
@@ -616,13 +618,11 @@ def format_evidence(value: Any) -> str:
             text += f" (95% CI {_percent(bounds[0])} to {_percent(bounds[1])})"
         return text
     if isinstance(value, Mapping):
-        return "; ".join(f"{key}: {format_evidence(item)}" for key, item in value.items())
+        return "; ".join(f"{key}: {format_evidence(item)}" for key, item in value.items() if not is_empty(item))
     if isinstance(value, (list, tuple)):
-        return ", ".join(format_evidence(item) for item in value)
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
+        return ", ".join(format_evidence(item) for item in value if not is_empty(item))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_number(value)
     return "" if value is None else str(value)
 
 
