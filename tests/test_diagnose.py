@@ -230,3 +230,30 @@ def test_finding_html_omits_empty():
     assert "codes_above" not in text
     assert "value 4397" in text
     assert "e+" not in text
+
+
+def test_token_threshold_evidence_matches():
+    """The evidence's threshold value is the finding's threshold, inside the gap the data leave."""
+    scenario = _background(13).token_expiry()
+    finding = diagnose(scenario.frame(), tokens=scenario.refresh_frame()).to_dict()[0]
+    step = finding["evidence"]["token_age_threshold"]
+    assert finding["kind"] == "token_expiry"
+    assert step["value"] == finding["threshold"]["token_age_s"]
+    assert step["oldest_age_below_s"] <= step["value"] <= step["youngest_age_above_s"]
+    assert step["chosen_from"] == "middle of the gap"
+    assert "codes_above" not in step
+
+
+def test_token_threshold_stated_lifetime():
+    """With a stated expires_in inside the gap, the evidence says the threshold comes from it."""
+    from smtplogkit.report import load_logs
+    from smtplogkit.report.model import enrich_sessions, run_diagnosis
+
+    loaded = load_logs(None)
+    findings = run_diagnosis(enrich_sessions(loaded.sessions, loaded.events))
+    finding = next(f.to_dict() for f in findings if f.kind == "token_expiry")
+    step = finding["evidence"]["token_age_threshold"]
+    assert step["value"] == finding["threshold"]["token_age_s"] == finding["evidence"]["stated_lifetime_s"]
+    assert step["oldest_age_below_s"] <= step["value"] <= step["youngest_age_above_s"]
+    assert step["chosen_from"].startswith("stated token lifetime")
+    assert f"{step['value']} s" in finding["summary"]
