@@ -144,11 +144,16 @@ def _records(frame) -> list[dict[str, Any]]:
     return records
 
 
+def _plural(count: int, noun: str) -> str:
+    """Return ``count`` with ``noun``, adding an "s" unless the count is 1 (``1 session``, ``2 sessions``)."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _write_counts(frame, stream) -> None:
     for report in frame.attrs.get("files", []):
-        print(f"{report['source']}: {report['format'] or 'unread'}, {report['lines']} lines: {report['parsed']} parsed, "
-              f"{report['noise']} noise, {report['unrecognised']} unrecognised; {report['sessions']} "
-              f"session{'' if report['sessions'] == 1 else 's'}",
+        print(f"{report['source']}: {report['format'] or 'unread'}, {_plural(report['lines'], 'line')}: "
+              f"{report['parsed']} parsed, {report['noise']} noise, {report['unrecognised']} unrecognised; "
+              f"{_plural(report['sessions'], 'session')}",
               file=stream)
     for path, reason in frame.attrs.get("skipped", []):
         print(f"skipped {path}: {reason}", file=stream)
@@ -157,7 +162,8 @@ def _write_counts(frame, stream) -> None:
 def _summary(frame) -> str:
     import pandas as pd
 
-    lines = [f"{len(frame)} sessions (timestamps without an offset read as {frame.attrs.get('tz', 'UTC')})", ""]
+    lines = [f"{_plural(len(frame), 'session')} (timestamps without an offset read as "
+             f"{frame.attrs.get('tz', 'UTC')})", ""]
     if len(frame):
         table = (frame.groupby(["failure_stage", "cause"], observed=True).size().rename("sessions").reset_index()
                  .sort_values(["sessions"], ascending=False))
@@ -187,7 +193,7 @@ def _command_parse(args: argparse.Namespace) -> int:
     if args.output:
         _write_frame(frame, args.output)
         _write_counts(frame, sys.stderr)
-        print(f"wrote {len(frame)} rows to {args.output}", file=sys.stderr)
+        print(f"wrote {_plural(len(frame), 'row')} to {args.output}", file=sys.stderr)
         return 0
     _write_counts(frame, sys.stdout)
     print()
@@ -219,7 +225,7 @@ def _command_report(args: argparse.Namespace) -> int:
     output = args.output or ("incident.md" if args.markdown else "incident.html")
     written = report.write(output, markdown=args.markdown)
     sessions = report.totals['sessions']
-    print(f"wrote {written}: {sessions} session{'' if sessions == 1 else 's'}, {report.totals['failed']} failed")
+    print(f"wrote {written}: {_plural(sessions, 'session')}, {report.totals['failed']} failed")
     for sentence in report.summary:
         print(f"  {sentence}")
     if report.findings:
@@ -244,7 +250,7 @@ def _command_diagnose(args: argparse.Namespace) -> int:
     if args.json:
         print(findings.to_json(indent=2))
         return 0
-    print(f"{len(frame)} sessions, {len(findings)} finding(s)\n")
+    print(f"{_plural(len(frame), 'session')}, {_plural(len(findings), 'finding')}\n")
     print(findings)
     return 0
 
