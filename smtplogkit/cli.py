@@ -159,6 +159,22 @@ def _write_counts(frame, stream) -> None:
         print(f"skipped {path}: {reason}", file=stream)
 
 
+def _warn_if_nothing_read(paths: list[str], files: list, skipped: list) -> None:
+    """Print a warning naming ``paths`` when no file in them was read as a log.
+
+    The exit status stays 0, because an empty folder is not an error for a
+    scheduled run, but the warning says why there are 0 sessions.
+    """
+    if files:
+        return
+    where = ", ".join(paths)
+    if skipped:
+        print(f"smtplogkit: warning: no log file read from {where}; {_plural(len(skipped), 'file')} found "
+              "and skipped", file=sys.stderr)
+    else:
+        print(f"smtplogkit: warning: no files found in {where}; check the path or glob", file=sys.stderr)
+
+
 def _summary(frame) -> str:
     import pandas as pd
 
@@ -184,6 +200,7 @@ def _command_parse(args: argparse.Namespace) -> int:
     else:
         frame = read_logs(paths, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date,
                           workers=args.workers, cache=args.cache)
+    _warn_if_nothing_read(paths, frame.attrs.get("files", []), frame.attrs.get("skipped", []))
     if args.jsonl:
         _write_counts(frame, sys.stderr)
         out = sys.stdout
@@ -222,6 +239,7 @@ def _command_report(args: argparse.Namespace) -> int:
 
     report = report_from_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz,
                               date=args.date, title=args.title)
+    _warn_if_nothing_read(_default_paths(args.paths), report.reading["files"], report.reading["skipped"])
     output = args.output or ("incident.md" if args.markdown else "incident.html")
     written = report.write(output, markdown=args.markdown)
     sessions = report.totals['sessions']
@@ -247,6 +265,7 @@ def _command_diagnose(args: argparse.Namespace) -> int:
     frame = loaded.sessions
     findings = diagnose(frame, tz=args.tz, refreshes=token_refreshes(loaded.events))
     _write_counts(frame, sys.stderr)
+    _warn_if_nothing_read(_default_paths(args.paths), frame.attrs.get("files", []), frame.attrs.get("skipped", []))
     if args.json:
         print(findings.to_json(indent=2))
         return 0

@@ -34,3 +34,33 @@ def test_diagnose_one_session_singular():
     run = _run("diagnose", str(ONE_SESSION))
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("1 session, 0 findings\n")
+
+
+def test_empty_folder_warns(tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for command in ("parse", "diagnose"):
+        run = _run(command, str(folder))
+        assert run.returncode == 0, run.stderr
+        assert f"warning: no files found in {folder}" in run.stderr, command
+    run = _run("report", str(folder), "-o", str(tmp_path / "incident.html"))
+    assert run.returncode == 0, run.stderr
+    assert f"warning: no files found in {folder}" in run.stderr
+
+
+def test_only_skipped_files_warns(tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "README.md").write_text("not a log\n")
+    run = _run("parse", str(folder))
+    assert run.returncode == 0, run.stderr
+    assert f"warning: no log file read from {folder}; 1 file found and skipped" in run.stderr
+
+
+def test_log_folder_no_warning(tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "app.log").write_bytes(ONE_SESSION.read_bytes())
+    run = _run("parse", str(folder))
+    assert run.returncode == 0, run.stderr
+    assert "warning" not in run.stderr
