@@ -374,3 +374,33 @@ def test_finding_evidence_omits_empty(fleet_loaded):
         assert "4397" in text, name
         assert "6.62e-71" in text, name
         assert "e+03" not in text, name
+
+
+def test_examples_beyond_cap_noted(fleet_loaded):
+    """When the findings name more example sessions than get a transcript, the report says how many it shows."""
+    from smtplogkit.report.model import MAX_TRANSCRIPTS
+
+    sessions = fleet_loaded.sessions
+    per_finding = 1
+    count = MAX_TRANSCRIPTS + 1
+    assert len(sessions) >= count * per_finding
+    findings = [{"kind": f"kind{index}", "confidence": 0.5,
+                 "examples": [{"source": row.source, "line": int(row.line)}
+                              for row in sessions.iloc[index * per_finding:(index + 1) * per_finding].itertuples()]}
+                for index in range(count)]
+    report = build_report(sessions, fleet_loaded.events, findings)
+    total = count * per_finding
+    assert report.example_sessions == total
+    assert len(report.transcripts) == MAX_TRANSCRIPTS
+    sentence = f"Showing {MAX_TRANSCRIPTS} of the {total} example sessions"
+    html_text = report.to_html()
+    assert sentence in html_text.split("<section id=\"examples\">")[1]
+    assert sentence in report.to_markdown().split("## Example transcripts")[1]
+    unlinked = [f for f in report.findings if not all(example.get("anchor") for example in f["examples"])]
+    assert unlinked
+    assert html_text.count("without a transcript in this report") == len(unlinked)
+
+
+def test_examples_all_shown_no_note(report):
+    assert report.example_sessions == len(report.transcripts)
+    assert "Showing" not in report.to_html()

@@ -196,7 +196,12 @@ def _finding(report: Report, finding: dict[str, Any]) -> str:
         for example in finding["examples"]:
             label = escape(f"{example.get('source')}:{example.get('line')}")
             links.append(f"<a href=\"#{escape(example['anchor'])}\">{label}</a>" if example.get("anchor") else label)
-        parts.append("<p><strong>Examples:</strong> " + ", ".join(links) + "</p>")
+        unlinked = sum(1 for example in finding["examples"] if not example.get("anchor"))
+        note = ""
+        if unlinked and report.transcripts:
+            note = (f" <span class=\"muted\">({unlinked} of {len(finding['examples'])} without a transcript in "
+                    f"this report; see Example transcripts)</span>")
+        parts.append("<p><strong>Examples:</strong> " + ", ".join(links) + note + "</p>")
     if finding.get("figure"):
         parts.append(_figure(report, finding["figure"], f"The evidence behind the {finding['kind']} finding."))
     if finding.get("next_step"):
@@ -235,7 +240,9 @@ def _transcripts(report: Report) -> str:
     if not report.transcripts:
         return "<p>No example sessions to show (the report was built without events, or nothing failed).</p>"
     parts = [transcript_html(transcript) for transcript in report.transcripts]
-    return "<p>C: client command, S: server reply, --: client-side event. Credentials are redacted.</p>" + "\n".join(parts)
+    note = f"<p>{escape(report.transcripts_note)}</p>" if report.transcripts_note else ""
+    return (note + "<p>C: client command, S: server reply, --: client-side event. Credentials are redacted.</p>"
+            + "\n".join(parts))
 
 
 def transcript_html(transcript: Transcript) -> str:

@@ -162,6 +162,8 @@ def _transcripts(report: Report) -> str:
     if not report.transcripts:
         return "No example sessions to show (the report was built without events, or nothing failed)."
     parts = ["C: client command, S: server reply, --: client-side event. Credentials are redacted."]
+    if report.transcripts_note:
+        parts.insert(0, _text(report.transcripts_note))
     for transcript in report.transcripts:
         lines = []
         for line, direction, text in transcript.rows:

@@ -75,6 +75,19 @@ class Report:
     transcripts: list[Transcript]
     reading: dict[str, Any]
     figures: dict[str, bytes] = field(default_factory=dict)
+    example_sessions: int = 0
+
+    @property
+    def transcripts_note(self) -> str:
+        """Return the sentence saying how many of the findings' example sessions have a transcript, or "".
+
+        The sentence is empty when every example session has one.
+        """
+        if self.example_sessions <= len(self.transcripts):
+            return ""
+        return (f"Showing {len(self.transcripts)} of the {self.example_sessions} example sessions of the findings, "
+                f"because the report shows at most {MAX_TRANSCRIPTS} transcripts and takes each finding's first "
+                "example first. The other examples are named by file and line in their finding.")
 
     @property
     def timeline_note(self) -> str:
@@ -189,6 +202,8 @@ def build_report(sessions, events=None, findings=None, *, title: str = "SMTP inc
         transcripts=transcripts,
         reading=reading_details(enriched, zone),
     )
+    if events is not None and len(enriched):
+        report.example_sessions = len(example_session_ids(enriched, finding_dicts))
     report.figures = _draw_figures(report, enriched)
     return report
 
@@ -337,16 +352,7 @@ def example_transcripts(sessions, events, findings: list[dict[str, Any]]) -> lis
     """
     if events is None or not len(sessions):
         return []
-    chosen: list[str] = []
-    # The first example of every finding comes before any second one, so
-    # each finding keeps a transcript when MAX_TRANSCRIPTS cuts the list.
-    for rank in range(MAX_EXAMPLES_PER_FINDING):
-        for finding in findings:
-            if rank >= len(finding["examples"]):
-                continue
-            session_id = _find_session(sessions, finding["examples"][rank])
-            if session_id and session_id not in chosen:
-                chosen.append(session_id)
+    chosen = example_session_ids(sessions, findings)
     if not chosen:
         failed = sessions[failed_mask(sessions)]
         for cause in failed["cause"].astype("string").value_counts().index[:3]:
@@ -360,6 +366,23 @@ def example_transcripts(sessions, events, findings: list[dict[str, Any]]) -> lis
         rows = events_in_log_order(by_session[by_session["session_id"] == session_id])
         transcripts.append(session_transcript(session_id, row, rows))
     return transcripts
+
+
+def example_session_ids(sessions, findings: list[dict[str, Any]]) -> list[str]:
+    """Return the ids of the findings' example sessions found in ``sessions``, without repeats.
+
+    The first example of every finding comes before any second one, so each
+    finding keeps a transcript when :data:`MAX_TRANSCRIPTS` cuts the list.
+    """
+    chosen: list[str] = []
+    for rank in range(MAX_EXAMPLES_PER_FINDING):
+        for finding in findings:
+            if rank >= len(finding["examples"]):
+                continue
+            session_id = _find_session(sessions, finding["examples"][rank])
+            if session_id and session_id not in chosen:
+                chosen.append(session_id)
+    return chosen
 
 
 def events_in_log_order(rows):
