@@ -404,3 +404,18 @@ def test_examples_beyond_cap_noted(fleet_loaded):
 def test_examples_all_shown_no_note(report):
     assert report.example_sessions == len(report.transcripts)
     assert "Showing" not in report.to_html()
+
+
+def test_timeline_headroom(fleet_loaded):
+    """The tallest stacked bar of the timeline stays below the top of the axes."""
+    from smtplogkit.report.figures import timeline_figure
+    from smtplogkit.report.model import failures_timeline
+
+    sessions = fleet_loaded.sessions
+    timeline, _ = failures_timeline(sessions, failed_mask(sessions), "UTC")
+    tallest = int(timeline.sum(axis=1).max())
+    assert tallest > 0
+    bottom, top = timeline_figure(timeline, tz="UTC").axes[0].get_ylim()
+    assert bottom == 0
+    assert top >= tallest * 1.1
+    assert top > tallest
