@@ -138,25 +138,45 @@ def fisher_p(a_fail: int, a_total: int, b_fail: int, b_total: int, alternative: 
 
 
 def stage_funnel(sessions: pd.DataFrame) -> pd.DataFrame:
-    """Return how many sessions reached each protocol stage and how many failed there.
+    """Return how many sessions passed each protocol stage and how many failed there.
+
+    A session passed a stage when it got beyond it: its
+    ``last_stage_reached`` is that stage or a later one, or it failed at a
+    later stage.  A stage the session skipped counts as passed once the
+    session got beyond it: STARTTLS on a plain or implicit-TLS connection,
+    and the ``tls`` row on a plain one.  Stages follow the order of
+    :class:`~smtplogkit.labels.Stage`, so a STARTTLS session whose TLS
+    handshake failed sits at the ``tls`` row, after connect.  With this
+    definition ``reached`` never grows from one stage to the next.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by stage (``attempted`` first, then connect, tls, ... data):
-        ``reached`` sessions, ``share`` of all attempts, and ``failed_here``
-        (sessions whose ``failure_stage`` is that stage).
+        ``reached`` (sessions that passed the stage or failed at it),
+        ``passed``, ``failed_here`` (sessions whose ``failure_stage`` is that
+        stage) and ``share`` (``passed`` as a share of all attempts).
     """
-    reached = sessions["last_stage_reached"].astype("string").map(lambda s: STAGE_ORDER.get(Stage(s), -1) if isinstance(s, str) else -1)
+    passed_order = sessions["last_stage_reached"].astype("string").map(_stage_position)
     failed_stage = sessions["failure_stage"].astype("string")
+    failed_order = failed_stage.where(failed_stage != Stage.NONE.value).map(_stage_position)
     total = len(sessions)
-    rows = [{"stage": "attempted", "reached": total, "failed_here": int((failed_stage == Stage.DNS.value).sum())}]
+    dns_failures = int((failed_stage == Stage.DNS.value).sum())
+    rows = [{"stage": "attempted", "passed": total - dns_failures, "failed_here": dns_failures}]
     for stage in FUNNEL_STAGES:
-        rows.append({"stage": stage.value, "reached": int((reached >= STAGE_ORDER[stage]).sum()),
+        position = STAGE_ORDER[stage]
+        beyond = (passed_order >= position) | (failed_order > position)
+        rows.append({"stage": stage.value, "passed": int(beyond.sum()),
                      "failed_here": int((failed_stage == stage.value).sum())})
     table = pd.DataFrame(rows).set_index("stage")
-    table["share"] = table["reached"] / total if total else math.nan
-    return table[["reached", "share", "failed_here"]]
+    table["reached"] = table["passed"] + table["failed_here"]
+    table["share"] = table["passed"] / total if total else math.nan
+    return table[["reached", "passed", "failed_here", "share"]]
+
+
+def _stage_position(value: Any) -> int:
+    """Return a stage's position in :data:`STAGE_ORDER`, or -1 for a missing stage."""
+    return STAGE_ORDER[Stage(value)] if isinstance(value, str) else -1
 
 
 def failures_by_hour_weekday(sessions: pd.DataFrame, failed: pd.Series | None = None, tz: str = "UTC") -> pd.DataFrame:

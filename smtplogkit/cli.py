@@ -144,20 +144,42 @@ def _records(frame) -> list[dict[str, Any]]:
     return records
 
 
+def _plural(count: int, noun: str) -> str:
+    """Return ``count`` with ``noun``, adding an "s" unless the count is 1 (``1 session``, ``2 sessions``)."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _write_counts(frame, stream) -> None:
     for report in frame.attrs.get("files", []):
-        print(f"{report['source']}: {report['format'] or 'unread'}, {report['lines']} lines: {report['parsed']} parsed, "
-              f"{report['noise']} noise, {report['unrecognised']} unrecognised; {report['sessions']} "
-              f"session{'' if report['sessions'] == 1 else 's'}",
+        print(f"{report['source']}: {report['format'] or 'unread'}, {_plural(report['lines'], 'line')}: "
+              f"{report['parsed']} parsed, {report['noise']} noise, {report['unrecognised']} unrecognised; "
+              f"{_plural(report['sessions'], 'session')}",
               file=stream)
     for path, reason in frame.attrs.get("skipped", []):
         print(f"skipped {path}: {reason}", file=stream)
 
 
+def _warn_if_nothing_read(paths: list[str], files: list, skipped: list) -> None:
+    """Print a warning naming ``paths`` when no file in them was read as a log.
+
+    The exit status stays 0, because an empty folder is not an error for a
+    scheduled run, but the warning says why there are 0 sessions.
+    """
+    if files:
+        return
+    where = ", ".join(paths)
+    if skipped:
+        print(f"smtplogkit: warning: no log file read from {where}; {_plural(len(skipped), 'file')} found "
+              "and skipped", file=sys.stderr)
+    else:
+        print(f"smtplogkit: warning: no files found in {where}; check the path or glob", file=sys.stderr)
+
+
 def _summary(frame) -> str:
     import pandas as pd
 
-    lines = [f"{len(frame)} sessions (timestamps without an offset read as {frame.attrs.get('tz', 'UTC')})", ""]
+    lines = [f"{_plural(len(frame), 'session')} (timestamps without an offset read as "
+             f"{frame.attrs.get('tz', 'UTC')})", ""]
     if len(frame):
         table = (frame.groupby(["failure_stage", "cause"], observed=True).size().rename("sessions").reset_index()
                  .sort_values(["sessions"], ascending=False))
@@ -181,6 +203,7 @@ def _command_parse(args: argparse.Namespace) -> int:
     else:
         frame = read_logs(paths, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date,
                           workers=args.workers, cache=args.cache)
+    _warn_if_nothing_read(paths, frame.attrs.get("files", []), frame.attrs.get("skipped", []))
     if args.jsonl:
         _write_counts(frame, sys.stderr)
         out = sys.stdout
@@ -190,7 +213,7 @@ def _command_parse(args: argparse.Namespace) -> int:
     if args.output:
         _write_frame(frame, args.output)
         _write_counts(frame, sys.stderr)
-        print(f"wrote {len(frame)} rows to {args.output}", file=sys.stderr)
+        print(f"wrote {_plural(len(frame), 'row')} to {args.output}", file=sys.stderr)
         return 0
     _write_counts(frame, sys.stdout)
     print()
@@ -219,10 +242,11 @@ def _command_report(args: argparse.Namespace) -> int:
 
     report = report_from_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz,
                               date=args.date, title=args.title)
+    _warn_if_nothing_read(_default_paths(args.paths), report.reading["files"], report.reading["skipped"])
     output = args.output or ("incident.md" if args.markdown else "incident.html")
     written = report.write(output, markdown=args.markdown)
     sessions = report.totals['sessions']
-    print(f"wrote {written}: {sessions} session{'' if sessions == 1 else 's'}, {report.totals['failed']} failed")
+    print(f"wrote {written}: {_plural(sessions, 'session')}, {report.totals['failed']} failed")
     for sentence in report.summary:
         print(f"  {sentence}")
     if report.findings:
@@ -244,10 +268,11 @@ def _command_diagnose(args: argparse.Namespace) -> int:
     frame = loaded.sessions
     findings = diagnose(frame, tz=args.tz, refreshes=token_refreshes(loaded.events))
     _write_counts(frame, sys.stderr)
+    _warn_if_nothing_read(_default_paths(args.paths), frame.attrs.get("files", []), frame.attrs.get("skipped", []))
     if args.json:
         print(findings.to_json(indent=2))
         return 0
-    print(f"{len(frame)} sessions, {len(findings)} finding(s)\n")
+    print(f"{_plural(len(frame), 'session')}, {_plural(len(findings), 'finding')}\n")
     print(findings)
     return 0
 

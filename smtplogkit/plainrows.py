@@ -114,6 +114,13 @@ def plain_columns(entries: list[tuple[PlainSession, str, FileColumns]], names: l
         "container": list(fields["container"]),
         "queue_id": list(fields["queue_id"]),
     }
+    # Stamps out of order (a clock stepped back) take the row-by-row rule.
+    stepped_back = (has_tls & (tls < connected)) | (has_sent & (sent < tls_ns))
+    for position in np.flatnonzero(stepped_back):
+        row = record_row(records[position])
+        for _, column in (*TIMED_COLUMNS, (None, "duration_s")):
+            value = row[column]
+            columns[column][position] = np.nan if value is None else value
     labels: dict[int, dict[str, Any]] = {}
     for name in names:
         if name not in columns:

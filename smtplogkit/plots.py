@@ -39,14 +39,16 @@ def plot_stage_funnel(sessions: pd.DataFrame, ax: Any = None):
     """Draw how many sessions passed each protocol stage, and how many failed there.
 
     A session that failed at a stage did not pass it, so its bar segment
-    sits after the stage's "passed" bar.  Sessions with implicit TLS skip
-    STARTTLS, so the funnel need not narrow at every step.
+    sits after the stage's "passed" bar.  A stage a session skipped (STARTTLS
+    on a plain or implicit-TLS connection) counts as passed once the session
+    got beyond it, so the bars never grow from one stage to the next (see
+    :func:`smtplogkit.analysis.stage_funnel`).
     """
     figure, ax = _axes(ax)
     funnel = stage_funnel(sessions)
     positions = np.arange(len(funnel))
-    ax.barh(positions, funnel["reached"], color="tab:blue", label="passed this stage")
-    ax.barh(positions, funnel["failed_here"], left=funnel["reached"], color="tab:red", label="failed at this stage")
+    ax.barh(positions, funnel["passed"], color="tab:blue", label="passed (or skipped) this stage")
+    ax.barh(positions, funnel["failed_here"], left=funnel["passed"], color="tab:red", label="failed at this stage")
     ax.set_yticks(positions, funnel.index)
     ax.invert_yaxis()
     ax.set_xlabel("sessions")

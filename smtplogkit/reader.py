@@ -255,8 +255,9 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
         logger.warning("%s", message)
     report.encoding, report.compression = decoded.encoding, decoded.compression
     report.warnings.extend(decoded.warnings + ctx.warnings)
-    logger.info("%s: %s, %d lines: %d parsed, %d noise, %d unrecognised; %d sessions", source.name, module.NAME,
-                report.lines, report.parsed, report.noise, report.unrecognised, report.sessions)
+    logger.info("%s: %s, %d line%s: %d parsed, %d noise, %d unrecognised; %d session%s", source.name, module.NAME,
+                report.lines, "" if report.lines == 1 else "s", report.parsed, report.noise, report.unrecognised,
+                report.sessions, "" if report.sessions == 1 else "s")
     result.files.append(report)
 
 

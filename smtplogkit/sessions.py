@@ -627,16 +627,16 @@ def _fill_timings(row: dict[str, Any], state: SessionState) -> None:
 def _timings(row: dict[str, Any], first_ts: datetime | None, last_ts: datetime | None,
              reached_at: dict[Stage, datetime]) -> None:
     previous = first_ts
-    if not reached_at or previous is None:
-        row.update(_NO_TIMINGS)
-    else:
-        for stage, column in TIMED_COLUMNS:
-            reached = reached_at.get(stage)
-            if reached is not None:
-                row[column] = max((reached - previous).total_seconds(), 0.0)
-                previous = reached
-            else:
-                row[column] = None
+    row.update(_NO_TIMINGS)
+    if reached_at and previous is not None:
+        # In the order the stages were passed, which is not the order of the
+        # stage list: a STARTTLS session passes greeting, EHLO and STARTTLS
+        # before TLS.  Equal times keep the stage list's order.
+        passed = sorted((reached, _ORDER[stage], column) for stage, column in TIMED_COLUMNS
+                        if (reached := reached_at.get(stage)) is not None)
+        for reached, _, column in passed:
+            row[column] = max((reached - previous).total_seconds(), 0.0)
+            previous = reached
     if first_ts is not None and last_ts is not None:
         row["duration_s"] = (last_ts - first_ts).total_seconds()
     else:

@@ -62,10 +62,26 @@ def test_stage_funnel_counts():
     scenario.rewrite("connect_timeout", count=20).rewrite("auth_failed", count=10)
     funnel = stage_funnel(scenario.frame())
     assert funnel.loc["attempted", "reached"] == 200
-    assert funnel.loc["connect", "reached"] == 180
+    assert funnel.loc["connect", "reached"] == 200
+    assert funnel.loc["connect", "passed"] == 180
     assert funnel.loc["connect", "failed_here"] == 20
     assert funnel.loc["auth", "failed_here"] == 10
-    assert funnel.loc["data", "reached"] == 170
+    assert funnel.loc["data", "passed"] == 170
+
+
+def test_stage_funnel_monotone():
+    """Auth failures after a plain EHLO (STARTTLS skipped) count as past the starttls row."""
+    scenario = Scenario(5).healthy(200)
+    scenario.rewrite("auth_failed", count=15).rewrite("connect_timeout", count=10).rewrite("greylisted", count=5)
+    frame = scenario.frame()
+    plain_auth = (frame["failure_stage"] == "auth") & (frame["last_stage_reached"] == "ehlo")
+    assert plain_auth.sum() == 15
+    funnel = stage_funnel(frame)
+    assert funnel.loc["starttls", "passed"] == funnel.loc["auth", "reached"]
+    for earlier, later in zip(funnel.index[:-1], funnel.index[1:]):
+        assert funnel.loc[later, "reached"] <= funnel.loc[earlier, "reached"], (earlier, later)
+        assert funnel.loc[later, "passed"] <= funnel.loc[earlier, "passed"], (earlier, later)
+        assert funnel.loc[later, "reached"] <= funnel.loc[earlier, "passed"], (earlier, later)
 
 
 def test_hour_weekday_table_shape():

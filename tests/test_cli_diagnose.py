@@ -136,3 +136,14 @@ def test_real_cases_respect_minimum():
     assert run.returncode == 0, run.stderr
     for finding in json.loads(run.stdout):
         assert finding["evidence"]["failures"] >= MIN_SESSIONS[finding["kind"]]
+
+
+def test_cli_reads_smtplib_refreshes():
+    """The CLI takes token ages from the refresh lines the smtplib parser keeps as notes."""
+    run = _diagnose("--json")
+    assert run.returncode == 0, run.stderr
+    findings = json.loads(run.stdout)
+    expiry = [finding for finding in findings if finding["kind"] == "token_expiry"]
+    assert expiry
+    assert expiry[0]["evidence"]["token_age_basis"] == "refresh_events"
+    assert "stated_lifetime_s" in expiry[0]["evidence"]

@@ -200,3 +200,60 @@ def test_missing_hosts_and_times():
     for row in scenario.rows[3::11]:
         row["host"] = None
     assert "reputation_block" in diagnose(scenario.frame()).kinds()
+
+
+def _finding_with_gaps():
+    from smtplogkit.findings.base import Finding, Scope
+
+    evidence = {"failures": 12, "by_network": {}, "reply_codes": {}, "note": "",
+                "step": {"variable": "token_age_s", "value": 4396.7, "p_value": 6.62e-71, "codes_above": {}},
+                "share": 0.5}
+    return Finding("token_expiry", 0.9, "summary", Scope(), evidence, [], "next", {"token_age_s": 3599})
+
+
+def test_finding_text_omits_empty():
+    text = str(_finding_with_gaps())
+    assert "by_network" not in text
+    assert "reply_codes" not in text
+    assert "note" not in text
+    assert "codes_above" not in text
+    assert "scope:" not in text
+    assert "value 4397" in text
+    assert "p_value 6.62e-71" in text
+    assert "share: 0.5" in text
+    assert "e+" not in text
+
+
+def test_finding_html_omits_empty():
+    text = _finding_with_gaps()._repr_html_()
+    assert "by_network" not in text
+    assert "codes_above" not in text
+    assert "value 4397" in text
+    assert "e+" not in text
+
+
+def test_token_threshold_evidence_matches():
+    """The evidence's threshold value is the finding's threshold, inside the gap the data leave."""
+    scenario = _background(13).token_expiry()
+    finding = diagnose(scenario.frame(), tokens=scenario.refresh_frame()).to_dict()[0]
+    step = finding["evidence"]["token_age_threshold"]
+    assert finding["kind"] == "token_expiry"
+    assert step["value"] == finding["threshold"]["token_age_s"]
+    assert step["oldest_age_below_s"] <= step["value"] <= step["youngest_age_above_s"]
+    assert step["chosen_from"] == "middle of the gap"
+    assert "codes_above" not in step
+
+
+def test_token_threshold_stated_lifetime():
+    """With a stated expires_in inside the gap, the evidence says the threshold comes from it."""
+    from smtplogkit.report import load_logs
+    from smtplogkit.report.model import enrich_sessions, run_diagnosis
+
+    loaded = load_logs(None)
+    findings = run_diagnosis(enrich_sessions(loaded.sessions, loaded.events))
+    finding = next(f.to_dict() for f in findings if f.kind == "token_expiry")
+    step = finding["evidence"]["token_age_threshold"]
+    assert step["value"] == finding["threshold"]["token_age_s"] == finding["evidence"]["stated_lifetime_s"]
+    assert step["oldest_age_below_s"] <= step["value"] <= step["youngest_age_above_s"]
+    assert step["chosen_from"].startswith("stated token lifetime")
+    assert f"{step['value']} s" in finding["summary"]

@@ -12,11 +12,13 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import fleet
 import pytest
 
 from smtplogkit.report import DEFAULT_TEMPLATE, build_report, collect_paths, load_logs, report_from_logs
+from smtplogkit.report.model import enrich_sessions, finding_dict, finding_figure, run_diagnosis
 from smtplogkit.analysis import failed_mask, stage_funnel
 
 SECTION_IDS = ["summary", "timeline", "funnel", "findings", "affected", "examples", "data"]
@@ -146,7 +148,7 @@ def test_funnel_table_rendered(report, fleet_loaded):
     text = report.to_markdown()
     for stage, row in funnel.iterrows():
         escaped = stage.replace("_", "\\_")
-        assert f"| {escaped} | {int(row.reached):,} |" in text
+        assert f"| {escaped} | {int(row.reached):,} | {int(row.passed):,} |" in text
 
 
 def test_reading_section_counts(report, fleet_loaded):
@@ -298,3 +300,122 @@ def test_sample_report_reading_section(sample_report):
     assert sorted(entry["source"] for entry in reading["files"]) == logs
     assert any(path.endswith("ground_truth.json") for path, _ in reading["skipped"])
     assert reading["first"].startswith("2026-03-0")
+
+
+CASES = Path(__file__).parent / "cases"
+
+
+def test_timeline_counts_undated_failures():
+    """Failures in logs without dates are counted in the timeline, not reported as none."""
+    paths = [str(CASES / "smtplib-002.log"), str(CASES / "smtplib-003.log")]
+    report = report_from_logs(paths)
+    assert report.totals["failed"] == 2
+    assert report.totals["failed_untimed"] == 2
+    expected = "2 sessions failed at times the logs do not give"
+    html_text = report.to_html()
+    timeline_html = html_text.split("<section id=\"timeline\">")[1].split("</section>")[0]
+    assert expected in timeline_html
+    assert "No session failed" not in timeline_html
+    timeline_markdown = report.to_markdown().split("## Timeline")[1].split("## Stage funnel")[0]
+    assert expected in timeline_markdown
+    assert "hour_weekday" not in report.figures
+
+
+def test_timeline_notes_some_undated(fleet_loaded):
+    """Dated failures are drawn, and the undated rest are counted beside the figure."""
+    sessions = fleet_loaded.sessions.copy()
+    failed = failed_mask(sessions)
+    undated = sessions.index[failed][:3]
+    sessions.loc[undated, ["start", "end"]] = None
+    report = build_report(sessions, fleet_loaded.events, [])
+    assert not report.timeline.empty
+    assert int(report.timeline.to_numpy().sum()) == int(failed.sum()) - 3
+    timeline_html = report.to_html().split("<section id=\"timeline\">")[1].split("</section>")[0]
+    assert "3 sessions of the" in timeline_html
+    assert "data:image/png" in timeline_html
+
+
+def test_rate_limit_figure_variable():
+    """The rate-limit figure plots the burst variable the finding's threshold is about."""
+    loaded = load_logs(None)
+    sessions = enrich_sessions(loaded.sessions, loaded.events)
+    findings = [finding_dict(finding) for finding in run_diagnosis(sessions)]
+    rate_limits = [finding for finding in findings if finding["kind"] == "rate_limit"]
+    assert rate_limits
+    for finding in rate_limits:
+        step = finding["evidence"]["burst_threshold"]
+        figure = finding_figure(finding, sessions)
+        axes = figure.axes[0]
+        window = "1 minute" if step["variable"].endswith("_1m") else "10 minutes"
+        assert axes.get_xlabel() == f"attempts by the same {step['counted_per']} in the last {window}"
+        plotted = [float(x) for x in axes.lines[0].get_xdata()]
+        assert plotted == sorted(float(x) for x in sessions[step["variable"]].dropna().unique())
+
+
+def test_rate_limit_quota_no_figure(fleet_loaded):
+    """A rate limit without a burst threshold names no variable, so it gets no figure."""
+    sessions = enrich_sessions(fleet_loaded.sessions, fleet_loaded.events)
+    finding = finding_dict(rate_limit_finding(fleet_loaded.sessions))
+    assert finding_figure(finding, sessions) is None
+
+
+def test_finding_evidence_omits_empty(fleet_loaded):
+    """Empty evidence fields are left out and large numbers have no exponent, in HTML and Markdown."""
+    finding = {"kind": "token_expiry", "confidence": 0.9, "threshold": {"token_age_s": 3599},
+               "evidence": {"failures": 12, "by_network": {}, "reply_codes": [],
+                            "token_age_threshold": {"value": 4396.7, "p_value": 6.62e-71, "codes_above": {}}},
+               "examples": [], "next_step": "Refresh tokens."}
+    report = build_report(fleet_loaded.sessions, fleet_loaded.events, [finding])
+    outputs = {"html": report.to_html().split("<section id=\"findings\">")[1].split("</section>")[0],
+               "markdown": report.to_markdown().split("## Findings")[1].split("## Affected")[0]}
+    for name, text in outputs.items():
+        assert "by" + ("\\_" if name == "markdown" else "_") + "network" not in text, name
+        assert "codes" not in text, name
+        assert "4397" in text, name
+        assert "6.62e-71" in text, name
+        assert "e+03" not in text, name
+
+
+def test_examples_beyond_cap_noted(fleet_loaded):
+    """When the findings name more example sessions than get a transcript, the report says how many it shows."""
+    from smtplogkit.report.model import MAX_TRANSCRIPTS
+
+    sessions = fleet_loaded.sessions
+    per_finding = 1
+    count = MAX_TRANSCRIPTS + 1
+    assert len(sessions) >= count * per_finding
+    findings = [{"kind": f"kind{index}", "confidence": 0.5,
+                 "examples": [{"source": row.source, "line": int(row.line)}
+                              for row in sessions.iloc[index * per_finding:(index + 1) * per_finding].itertuples()]}
+                for index in range(count)]
+    report = build_report(sessions, fleet_loaded.events, findings)
+    total = count * per_finding
+    assert report.example_sessions == total
+    assert len(report.transcripts) == MAX_TRANSCRIPTS
+    sentence = f"Showing {MAX_TRANSCRIPTS} of the {total} example sessions"
+    html_text = report.to_html()
+    assert sentence in html_text.split("<section id=\"examples\">")[1]
+    assert sentence in report.to_markdown().split("## Example transcripts")[1]
+    unlinked = [f for f in report.findings if not all(example.get("anchor") for example in f["examples"])]
+    assert unlinked
+    assert html_text.count("without a transcript in this report") == len(unlinked)
+
+
+def test_examples_all_shown_no_note(report):
+    assert report.example_sessions == len(report.transcripts)
+    assert "Showing" not in report.to_html()
+
+
+def test_timeline_headroom(fleet_loaded):
+    """The tallest stacked bar of the timeline stays below the top of the axes."""
+    from smtplogkit.report.figures import timeline_figure
+    from smtplogkit.report.model import failures_timeline
+
+    sessions = fleet_loaded.sessions
+    timeline, _ = failures_timeline(sessions, failed_mask(sessions), "UTC")
+    tallest = int(timeline.sum(axis=1).max())
+    assert tallest > 0
+    bottom, top = timeline_figure(timeline, tz="UTC").axes[0].get_ylim()
+    assert bottom == 0
+    assert top >= tallest * 1.1
+    assert top > tallest

@@ -87,11 +87,15 @@ class Finding:
                 "examples": _plain(self.examples), "next_step": self.next_step}
 
     def __str__(self) -> str:
-        lines = [f"{self.kind} (confidence {self.confidence:.2f}): {self.summary}", f"  scope: {self.scope.describe()}"]
+        lines = [f"{self.kind} (confidence {self.confidence:.2f}): {self.summary}"]
+        scope = self.scope.describe()
+        if scope:
+            lines.append(f"  scope: {scope}")
         if self.threshold:
-            lines.append("  threshold: " + ", ".join(f"{k} = {v}" for k, v in self.threshold.items()))
+            lines.append("  threshold: " + _threshold_text(self.threshold))
         for key, value in self.evidence.items():
-            lines.append(f"  {key}: {_text(value)}")
+            if not is_empty(value):
+                lines.append(f"  {key}: {_text(value)}")
         for example in self.examples:
             lines.append(f"  example {example.get('source')}:{example.get('line')}: {example.get('text') or example.get('cause')}")
         lines.append(f"  next step: {self.next_step}")
@@ -127,23 +131,70 @@ class Findings(list):
         return "".join(_finding_html(finding) for finding in self)
 
 
+def is_empty(value: Any) -> bool:
+    """Return whether an evidence value has nothing to show: None, NaN, "" or an empty (or all-empty) container."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, str):
+        return not value
+    if isinstance(value, dict):
+        return all(is_empty(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(is_empty(item) for item in value)
+    return False
+
+
+def format_number(value: Any) -> str:
+    """Return a number as readable text, with no exponent from 0.0001 up.
+
+    Values of 1000 or more are rounded to whole numbers (``4396.7`` reads
+    ``4397``), smaller ones keep three significant digits, and only values
+    below 0.0001 in magnitude, such as p-values, use an exponent (``6.62e-71``).
+    There are no thousands separators, because evidence fields are joined
+    with commas.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    number = float(value)
+    if math.isnan(number):
+        return "n/a"
+    if abs(number) >= 1000 or number.is_integer():
+        return f"{number:.0f}"
+    return f"{number:.3g}"
+
+
 def _text(value: Any) -> str:
     if isinstance(value, dict) and {"count", "total", "rate"} <= set(value):
         low, high = value.get("ci95", [None, None])
         return f"{value['count']}/{value['total']} = {value['rate']:.1%} (95% CI {low:.1%}-{high:.1%})"
     if isinstance(value, dict):
-        return ", ".join(f"{k} {_text(v)}" for k, v in value.items())
-    if isinstance(value, float):
-        return f"{value:.3g}"
+        return ", ".join(f"{k} {_text(v)}" for k, v in value.items() if not is_empty(v))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_text(v) for v in value if not is_empty(v))
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return format_number(value)
     return str(value)
+
+
+def _threshold_text(threshold: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {format_number(v)}" for k, v in threshold.items() if not is_empty(v))
 
 
 def _finding_html(finding: Finding) -> str:
     escape = html.escape
-    rows = [f"<tr><th>scope</th><td>{escape(finding.scope.describe())}</td></tr>"]
+    rows = []
+    scope = finding.scope.describe()
+    if scope:
+        rows.append(f"<tr><th>scope</th><td>{escape(scope)}</td></tr>")
     if finding.threshold:
-        rows.append(f"<tr><th>threshold</th><td>{escape(', '.join(f'{k} = {v}' for k, v in finding.threshold.items()))}</td></tr>")
+        rows.append(f"<tr><th>threshold</th><td>{escape(_threshold_text(finding.threshold))}</td></tr>")
     for key, value in finding.evidence.items():
+        if is_empty(value):
+            continue
         rows.append(f"<tr><th>{escape(str(key))}</th><td>{escape(_text(value))}</td></tr>")
     for example in finding.examples:
         where = f"{example.get('source')}:{example.get('line')}"

@@ -41,6 +41,29 @@ def _stated_lifetime(failing, step) -> int | None:
     return None
 
 
+def _threshold_evidence(step, limit: int, stated: int | None) -> dict:
+    """Return the token-age step as evidence, with ``value`` equal to the finding's threshold.
+
+    The data only place the step in the gap between the oldest token age
+    below it (``oldest_age_below_s``) and the youngest age above it
+    (``youngest_age_above_s``).  ``chosen_from`` says whether the threshold
+    is the token lifetime the refresh lines state, which lies in that gap,
+    or the middle of the gap.
+    """
+    details = step.as_dict()
+    oldest_below = 2 * step.value - step.cut
+    return {
+        "value": limit,
+        "chosen_from": ("stated token lifetime (expires_in) inside the gap" if stated is not None
+                        else "middle of the gap"),
+        "oldest_age_below_s": math.floor(oldest_below),
+        "youngest_age_above_s": math.floor(step.cut),
+        "below": details["below"],
+        "above": details["above"],
+        "p_value": details["p_value"],
+    }
+
+
 def detect(ctx: Context) -> list[Finding]:
     """Report the token age above which OAuth sign-ins fail."""
     if "token_age_s" not in ctx.sessions.columns:
@@ -66,8 +89,8 @@ def detect(ctx: Context) -> list[Finding]:
     if estimated:
         summary += ("; token ages are estimated from the first XOAUTH2 success after failures because no refresh "
                     "events or tokens table were given, so the true lifetime is somewhat longer")
-    evidence = {"failures": len(failing), "token_age_threshold": step.as_dict(), "token_age_basis": basis_text,
-                "reply_codes": reply_codes(failing)}
+    evidence = {"failures": len(failing), "token_age_threshold": _threshold_evidence(step, limit, stated),
+                "token_age_basis": basis_text, "reply_codes": reply_codes(failing)}
     if stated is not None:
         evidence["stated_lifetime_s"] = stated
     next_step = (f"Refresh each access token before it is {limit} s old (refresh when less than 5 minutes of "

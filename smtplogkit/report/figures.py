@@ -12,6 +12,8 @@ import io
 from typing import Any
 
 PNG_DPI = 110
+# Space above the tallest bar of the timeline, as a fraction of its height.
+HEADROOM = 0.1
 
 
 def figure_png(figure) -> bytes:
@@ -39,11 +41,12 @@ def timeline_figure(timeline, *, tz: str, title: str = "Failed sessions over tim
         Zone named in the x-axis label.
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(10, 4.5), layout="constrained")
     ax = figure.add_subplot()
     if timeline.empty:
-        ax.text(0.5, 0.5, "no failed sessions", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no failed session with a timestamp", ha="center", va="center", transform=ax.transAxes)
     else:
         width = _bar_width(timeline.index)
         bottom = None
@@ -53,6 +56,10 @@ def timeline_figure(timeline, *, tz: str, title: str = "Failed sessions over tim
             ax.bar(timeline.index, values, width=width, bottom=bottom, align="edge", label=cause,
                    color=colours[cause], linewidth=0)
             bottom = values if bottom is None else bottom + values
+        # Headroom above the tallest bar, so it never touches the top of the axes.
+        tallest = float(bottom.max()) if bottom is not None else 0.0
+        ax.set_ylim(0, max(tallest * (1 + HEADROOM), tallest + 1))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         # Outside the axes, so the legend never covers a bar.
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         figure.autofmt_xdate()

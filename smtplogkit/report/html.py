@@ -13,7 +13,8 @@ from html import escape
 from typing import Any
 
 from .. import __version__
-from .model import Report, Transcript, describe_scope, format_evidence, format_time
+from ..findings.base import is_empty
+from .model import FUNNEL_CAPTION, FUNNEL_HEADERS, Report, Transcript, describe_scope, format_evidence, format_time
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 CSS = """
@@ -152,23 +153,24 @@ def _format(value: Any) -> str:
 
 
 def _timeline(report: Report) -> str:
+    note = f"<p>{escape(report.timeline_note)}</p>" if report.timeline_note else ""
     if report.timeline.empty:
-        return "<p>No session failed.</p>"
+        return note
     caption = f"Failed sessions per {report.timeline_bin} bin, stacked by cause ({report.tz})."
     daily = report.timeline.resample("1D").sum()
     rows = [[f"{day:%Y-%m-%d}", *[int(v) for v in values]] for day, values in zip(daily.index, daily.to_numpy())]
     return (_figure(report, "timeline", caption)
             + _figure(report, "hour_weekday", f"Failed sessions by weekday and hour of day ({report.tz}).")
-            + "<p>Failed sessions per day and cause:</p>" + _table(["day", *map(str, daily.columns)], rows))
+            + note + "<p>Failed sessions per day and cause:</p>" + _table(["day", *map(str, daily.columns)], rows))
 
 
 def _funnel(report: Report) -> str:
     if report.funnel.empty:
         return "<p>No session reached any stage.</p>"
-    rows = [[str(stage), int(row.reached), f"{row.share:.0%}", int(row.failed_here)]
+    rows = [[str(stage), int(row.reached), int(row.passed), f"{row.share:.0%}", int(row.failed_here)]
             for stage, row in report.funnel.iterrows()]
-    return (_figure(report, "funnel", "Sessions that reached each protocol stage, and those that failed there.")
-            + _table(["stage", "sessions reached", "share of attempts", "failed at this stage"], rows))
+    return (_figure(report, "funnel", FUNNEL_CAPTION)
+            + _table(FUNNEL_HEADERS, rows))
 
 
 def _findings(report: Report) -> str:
@@ -185,16 +187,21 @@ def _finding(report: Report, finding: dict[str, Any]) -> str:
         parts.append(f"<p>{escape(str(finding['summary']))}</p>")
     if scope:
         parts.append(f"<p><strong>Scope:</strong> {escape(scope)}</p>")
-    if finding.get("threshold"):
+    if not is_empty(finding.get("threshold")):
         parts.append("<p><strong>Threshold:</strong></p>" + _value(finding["threshold"]))
-    if finding.get("evidence"):
+    if not is_empty(finding.get("evidence")):
         parts.append("<p><strong>Evidence:</strong></p>" + _value(finding["evidence"]))
     if finding["examples"]:
         links = []
         for example in finding["examples"]:
             label = escape(f"{example.get('source')}:{example.get('line')}")
             links.append(f"<a href=\"#{escape(example['anchor'])}\">{label}</a>" if example.get("anchor") else label)
-        parts.append("<p><strong>Examples:</strong> " + ", ".join(links) + "</p>")
+        unlinked = sum(1 for example in finding["examples"] if not example.get("anchor"))
+        note = ""
+        if unlinked and report.transcripts:
+            note = (f" <span class=\"muted\">({unlinked} of {len(finding['examples'])} without a transcript in "
+                    f"this report; see Example transcripts)</span>")
+        parts.append("<p><strong>Examples:</strong> " + ", ".join(links) + note + "</p>")
     if finding.get("figure"):
         parts.append(_figure(report, finding["figure"], f"The evidence behind the {finding['kind']} finding."))
     if finding.get("next_step"):
@@ -206,10 +213,11 @@ def _finding(report: Report, finding: dict[str, Any]) -> str:
 def _value(value: Any) -> str:
     if isinstance(value, dict):
         items = "".join(f"<dt>{escape(str(key))}</dt><dd>{escape(format_evidence(item))}</dd>"
-                        for key, item in value.items())
+                        for key, item in value.items() if not is_empty(item))
         return f"<dl>{items}</dl>"
     if isinstance(value, (list, tuple)):
-        return "<ul>" + "".join(f"<li>{escape(format_evidence(item))}</li>" for item in value) + "</ul>"
+        return "<ul>" + "".join(f"<li>{escape(format_evidence(item))}</li>" for item in value
+                                if not is_empty(item)) + "</ul>"
     return f"<p>{escape(format_evidence(value))}</p>"
 
 
@@ -232,7 +240,9 @@ def _transcripts(report: Report) -> str:
     if not report.transcripts:
         return "<p>No example sessions to show (the report was built without events, or nothing failed).</p>"
     parts = [transcript_html(transcript) for transcript in report.transcripts]
-    return "<p>C: client command, S: server reply, --: client-side event. Credentials are redacted.</p>" + "\n".join(parts)
+    note = f"<p>{escape(report.transcripts_note)}</p>" if report.transcripts_note else ""
+    return (note + "<p>C: client command, S: server reply, --: client-side event. Credentials are redacted.</p>"
+            + "\n".join(parts))
 
 
 def transcript_html(transcript: Transcript) -> str:

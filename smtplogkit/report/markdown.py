@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .model import Report, describe_scope, format_evidence, format_time
+from ..findings.base import is_empty
+from .model import FUNNEL_CAPTION, FUNNEL_HEADERS, Report, describe_scope, format_evidence, format_time
 
 DIRECTION_MARKS = {"client": "C:", "server": "S:", "local": "--"}
 
@@ -86,21 +87,22 @@ def _fence(lines: list[str]) -> str:
 
 
 def _timeline(report: Report, links: dict[str, str]) -> str:
+    note = _text(report.timeline_note) + "\n\n" if report.timeline_note else ""
     if report.timeline.empty:
-        return "No session failed."
+        return note.strip()
     daily = report.timeline.resample("1D").sum()
     rows = [[f"{day:%Y-%m-%d}", *[int(v) for v in values]] for day, values in zip(daily.index, daily.to_numpy())]
     return (_image(links, "timeline", f"Failed sessions per {report.timeline_bin}, by cause")
             + _image(links, "hour_weekday", "Failed sessions by weekday and hour")
-            + "Failed sessions per day and cause:\n\n" + _table(["day", *map(str, daily.columns)], rows))
+            + note + "Failed sessions per day and cause:\n\n" + _table(["day", *map(str, daily.columns)], rows))
 
 
 def _funnel(report: Report, links: dict[str, str]) -> str:
     if report.funnel.empty:
         return "No session reached any stage."
-    rows = [[str(stage), int(row.reached), f"{row.share:.0%}", int(row.failed_here)]
+    rows = [[str(stage), int(row.reached), int(row.passed), f"{row.share:.0%}", int(row.failed_here)]
             for stage, row in report.funnel.iterrows()]
-    return _image(links, "funnel", "Stage funnel") + _table(["stage", "sessions reached", "share of attempts", "failed at this stage"], rows)
+    return _image(links, "funnel", "Stage funnel") + _table(FUNNEL_HEADERS, rows)
 
 
 def _findings(report: Report, links: dict[str, str]) -> str:
@@ -116,16 +118,16 @@ def _finding(finding: dict[str, Any], links: dict[str, str], tz: str) -> str:
     scope = describe_scope(finding.get("scope") or {}, tz)
     if scope:
         lines.append(f"- **Scope:** {_text(scope)}")
-    if finding.get("threshold"):
+    if not is_empty(finding.get("threshold")):
         lines.append(f"- **Threshold:** {_inline(finding['threshold'])}")
-    evidence = finding.get("evidence")
+    evidence = None if is_empty(finding.get("evidence")) else finding["evidence"]
     if isinstance(evidence, dict):
         lines.append("- **Evidence:**")
-        lines += [f"  - {_text(key)}: {_inline(value)}" for key, value in evidence.items()]
+        lines += [f"  - {_text(key)}: {_inline(value)}" for key, value in evidence.items() if not is_empty(value)]
     elif isinstance(evidence, (list, tuple)):
         lines.append("- **Evidence:**")
-        lines += [f"  - {_inline(value)}" for value in evidence]
-    elif evidence:
+        lines += [f"  - {_inline(value)}" for value in evidence if not is_empty(value)]
+    elif evidence is not None:
         lines.append(f"- **Evidence:** {_text(evidence)}")
     if finding["examples"]:
         examples = ", ".join(f"`{example.get('source')}:{example.get('line')}`" for example in finding["examples"])
@@ -160,6 +162,8 @@ def _transcripts(report: Report) -> str:
     if not report.transcripts:
         return "No example sessions to show (the report was built without events, or nothing failed)."
     parts = ["C: client command, S: server reply, --: client-side event. Credentials are redacted."]
+    if report.transcripts_note:
+        parts.insert(0, _text(report.transcripts_note))
     for transcript in report.transcripts:
         lines = []
         for line, direction, text in transcript.rows:

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..analysis import failed_mask, stage_funnel, wilson_interval
+from ..findings.base import format_number, is_empty
 from ..redact import redact_text
 from . import figures
 
@@ -28,6 +29,11 @@ MISSING_LABEL = "(none)"
 MAX_TRANSCRIPTS = 12
 MAX_EXAMPLES_PER_FINDING = 3
 MAX_TRANSCRIPT_EVENTS = 60
+# Column headers of the stage funnel table, for the columns of analysis.stage_funnel.
+FUNNEL_HEADERS = ["stage", "reached (passed or failed here)", "passed (got beyond it)",
+                  "share of attempts that passed", "failed at this stage"]
+FUNNEL_CAPTION = ("Sessions that passed each protocol stage (a skipped stage, such as STARTTLS on a plain "
+                  "connection, counts as passed once a session got beyond it), and those that failed there.")
 
 
 @dataclass
@@ -69,6 +75,36 @@ class Report:
     transcripts: list[Transcript]
     reading: dict[str, Any]
     figures: dict[str, bytes] = field(default_factory=dict)
+    example_sessions: int = 0
+
+    @property
+    def transcripts_note(self) -> str:
+        """Return the sentence saying how many of the findings' example sessions have a transcript, or "".
+
+        The sentence is empty when every example session has one.
+        """
+        if self.example_sessions <= len(self.transcripts):
+            return ""
+        return (f"Showing {len(self.transcripts)} of the {self.example_sessions} example sessions of the findings, "
+                f"because the report shows at most {MAX_TRANSCRIPTS} transcripts and takes each finding's first "
+                "example first. The other examples are named by file and line in their finding.")
+
+    @property
+    def timeline_note(self) -> str:
+        """Return the sentence on failures the timeline cannot show, or "" when it shows them all.
+
+        A failed session without a start time (a log that prints no dates)
+        has no place on the time axis, so the note counts those sessions.
+        """
+        failed, untimed = self.totals["failed"], self.totals.get("failed_untimed", 0)
+        if not failed:
+            return "No session failed."
+        if untimed == failed:
+            return f"{_sessions(untimed)} failed at times the logs do not give, so none is on the timeline."
+        if untimed:
+            return (f"{_sessions(untimed)} of the {failed:,} failed at times the logs do not give "
+                    "and are not on the timeline.")
+        return ""
 
     def to_html(self) -> str:
         """Return the report as one self-contained HTML document."""
@@ -166,6 +202,8 @@ def build_report(sessions, events=None, findings=None, *, title: str = "SMTP inc
         transcripts=transcripts,
         reading=reading_details(enriched, zone),
     )
+    if events is not None and len(enriched):
+        report.example_sessions = len(example_session_ids(enriched, finding_dicts))
     report.figures = _draw_figures(report, enriched)
     return report
 
@@ -314,16 +352,7 @@ def example_transcripts(sessions, events, findings: list[dict[str, Any]]) -> lis
     """
     if events is None or not len(sessions):
         return []
-    chosen: list[str] = []
-    # The first example of every finding comes before any second one, so
-    # each finding keeps a transcript when MAX_TRANSCRIPTS cuts the list.
-    for rank in range(MAX_EXAMPLES_PER_FINDING):
-        for finding in findings:
-            if rank >= len(finding["examples"]):
-                continue
-            session_id = _find_session(sessions, finding["examples"][rank])
-            if session_id and session_id not in chosen:
-                chosen.append(session_id)
+    chosen = example_session_ids(sessions, findings)
     if not chosen:
         failed = sessions[failed_mask(sessions)]
         for cause in failed["cause"].astype("string").value_counts().index[:3]:
@@ -337,6 +366,23 @@ def example_transcripts(sessions, events, findings: list[dict[str, Any]]) -> lis
         rows = events_in_log_order(by_session[by_session["session_id"] == session_id])
         transcripts.append(session_transcript(session_id, row, rows))
     return transcripts
+
+
+def example_session_ids(sessions, findings: list[dict[str, Any]]) -> list[str]:
+    """Return the ids of the findings' example sessions found in ``sessions``, without repeats.
+
+    The first example of every finding comes before any second one, so each
+    finding keeps a transcript when :data:`MAX_TRANSCRIPTS` cuts the list.
+    """
+    chosen: list[str] = []
+    for rank in range(MAX_EXAMPLES_PER_FINDING):
+        for finding in findings:
+            if rank >= len(finding["examples"]):
+                continue
+            session_id = _find_session(sessions, finding["examples"][rank])
+            if session_id and session_id not in chosen:
+                chosen.append(session_id)
+    return chosen
 
 
 def events_in_log_order(rows):
@@ -400,7 +446,9 @@ def _totals(sessions, failed) -> dict[str, Any]:
     last = start.max() if len(start) else None
     if len(end):
         last = end.max()
-    return {"sessions": int(len(sessions)), "failed": int(failed.sum()), "first": first, "last": last}
+    untimed = int((failed & sessions["start"].isna()).sum())
+    return {"sessions": int(len(sessions)), "failed": int(failed.sum()), "failed_untimed": untimed,
+            "first": first, "last": last}
 
 
 def reading_details(sessions, tz: str) -> dict[str, Any]:
@@ -451,25 +499,42 @@ def _draw_figures(report: Report, sessions) -> dict[str, bytes]:
     drawn = {"timeline": figures.timeline_figure(report.timeline, tz=report.tz)}
     if len(sessions):
         drawn["funnel"] = plots.plot_stage_funnel(sessions, ax=figures.new_axes((8, 4.5)))
-    if report.totals["failed"]:
+    if report.totals["failed"] > report.totals["failed_untimed"]:
         drawn["hour_weekday"] = plots.plot_hour_weekday(sessions, tz=report.tz, ax=figures.new_axes((10, 3.8)))
     if "network" in report.affected and len(report.affected["network"]) > 1:
         drawn["network_rates"] = plots.plot_failure_rate_by(sessions, "network", ax=figures.new_axes((8, 4.5)))
     for index, finding in enumerate(report.findings):
-        figure = _finding_figure(finding, sessions)
+        figure = finding_figure(finding, sessions)
         if figure is not None:
             finding["figure"] = f"finding-{index}"
             drawn[finding["figure"]] = figure
     return {name: figures.figure_png(figure) for name, figure in drawn.items()}
 
 
-def _finding_figure(finding: dict[str, Any], sessions):
-    """Return the figure that shows a finding's threshold, for the kinds that have one."""
+def finding_figure(finding: dict[str, Any], sessions):
+    """Draw the figure that shows a finding's threshold, for the kinds that have one.
+
+    A rate limit's figure plots the burst variable its evidence names
+    (``evidence["burst_threshold"]["variable"]``, per identity or per
+    network), so the axis is the one the threshold is about.  A rate limit
+    without a burst threshold (a quota that ran out) gets no figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+    """
     from .. import plots
 
     threshold = finding.get("threshold") or {}
-    if finding["kind"] == "rate_limit" and "burst_identity_1m" in sessions.columns:
-        return plots.plot_burst_rate(sessions, threshold=threshold.get("per_minute"), ax=figures.new_axes((8, 4.5)))
+    evidence = finding.get("evidence") or {}
+    if finding["kind"] == "rate_limit":
+        step = evidence.get("burst_threshold") if isinstance(evidence, Mapping) else None
+        variable = step.get("variable") if isinstance(step, Mapping) else None
+        if variable not in sessions.columns:
+            return None
+        unit = "per_minute" if str(variable).endswith("_1m") else "per_10_minutes"
+        return plots.plot_burst_rate(sessions, column=variable, threshold=threshold.get(unit),
+                                     ax=figures.new_axes((8, 4.5)))
     if finding["kind"] == "token_expiry" and "token_age_s" in sessions.columns:
         return plots.plot_token_age(sessions, threshold=threshold.get("token_age_s"), ax=figures.new_axes((8, 4.5)))
     return None
@@ -566,7 +631,8 @@ def format_evidence(value: Any) -> str:
 
     A rate (a dict with ``count``, ``total``, ``rate`` and optionally
     ``ci95``) reads ``294/294 = 100% (95% CI 98.7% to 100%)``; other dicts
-    read ``key: value; ...``; floats keep three significant digits.
+    read ``key: value; ...`` without the empty values; numbers read as
+    :func:`smtplogkit.findings.base.format_number` writes them.
     """
     if isinstance(value, Mapping) and {"count", "total", "rate"} <= set(value):
         text = f"{value['count']:,}/{value['total']:,} = {_percent(value['rate'])}"
@@ -575,13 +641,11 @@ def format_evidence(value: Any) -> str:
             text += f" (95% CI {_percent(bounds[0])} to {_percent(bounds[1])})"
         return text
     if isinstance(value, Mapping):
-        return "; ".join(f"{key}: {format_evidence(item)}" for key, item in value.items())
+        return "; ".join(f"{key}: {format_evidence(item)}" for key, item in value.items() if not is_empty(item))
     if isinstance(value, (list, tuple)):
-        return ", ".join(format_evidence(item) for item in value)
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
+        return ", ".join(format_evidence(item) for item in value if not is_empty(item))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_number(value)
     return "" if value is None else str(value)
 
 

@@ -99,3 +99,15 @@ def test_rate_limit_is_transient():
            .s("421 4.7.0 Try again later, closing connection.").row())
     assert row["cause"] == "rate_limited"
     assert row["outcome"] == "transient"
+
+
+def test_starttls_timings_in_wire_order():
+    # One second per line: connect and connected, then each command and reply.
+    row = (Transcript().connect().s("220 ready").c("EHLO me").s("250 ok").c("STARTTLS").s("220 go ahead")
+           .c("EHLO me").s("250 ok").c("AUTH PLAIN dXNlcgB1c2VyAHBhc3M=").s("235 ok").row())
+    assert row["tls_mode"] == "starttls"
+    assert row["connect_s"] == 1.0  # from the connect line to the connection
+    assert (row["greeting_s"], row["ehlo_s"], row["starttls_s"]) == (1.0, 2.0, 2.0)
+    assert row["tls_s"] == 1.0  # from the 220 to STARTTLS until the client spoke again
+    assert row["auth_s"] == 3.0
+    assert row["duration_s"] == 10.0

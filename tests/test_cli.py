@@ -1,0 +1,66 @@
+"""Messages of the ``smtplogkit`` command line: counts with the right noun form, and warnings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+CASES = Path(__file__).parent / "cases"
+ONE_SESSION = CASES / "smtplib-002.log"
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "smtplogkit", *args], capture_output=True, text=True, timeout=120,
+                          check=False, cwd=cwd)
+
+
+def test_parse_one_session_singular():
+    run = _run("parse", str(ONE_SESSION))
+    assert run.returncode == 0, run.stderr
+    assert "; 1 session\n" in run.stdout
+    assert "\n1 session (timestamps" in run.stdout
+    assert "1 sessions" not in run.stdout
+
+
+def test_parse_output_one_row(tmp_path):
+    output = tmp_path / "sessions.jsonl"
+    run = _run("parse", str(ONE_SESSION), "-o", str(output))
+    assert run.returncode == 0, run.stderr
+    assert f"wrote 1 row to {output}" in run.stderr
+
+
+def test_diagnose_one_session_singular():
+    run = _run("diagnose", str(ONE_SESSION))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("1 session, 0 findings\n")
+
+
+def test_empty_folder_warns(tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for command in ("parse", "diagnose"):
+        run = _run(command, str(folder))
+        assert run.returncode == 0, run.stderr
+        assert f"warning: no files found in {folder}" in run.stderr, command
+    run = _run("report", str(folder), "-o", str(tmp_path / "incident.html"))
+    assert run.returncode == 0, run.stderr
+    assert f"warning: no files found in {folder}" in run.stderr
+
+
+def test_only_skipped_files_warns(tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "README.md").write_text("not a log\n")
+    run = _run("parse", str(folder))
+    assert run.returncode == 0, run.stderr
+    assert f"warning: no log file read from {folder}; 1 file found and skipped" in run.stderr
+
+
+def test_log_folder_no_warning(tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "app.log").write_bytes(ONE_SESSION.read_bytes())
+    run = _run("parse", str(folder))
+    assert run.returncode == 0, run.stderr
+    assert "warning" not in run.stderr
