@@ -301,7 +301,7 @@ def _read_head(head: str, pattern: re.Pattern = HEAD_RE) -> tuple | None:
     try:
         ts = datetime.fromisoformat(match.group(1)).replace(tzinfo=timezone.utc)
     except ValueError:
-        return None  # the general path meets the same error
+        return None  # the general path warns about it
     return _LEVELS[match.group(2)], ts, *match.groups()[2:]
 
 
@@ -335,7 +335,11 @@ def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
 # The bunyan-like logger --------------------------------------------------------
 
 def _logger_line(line: Line, match: re.Match, state: _State, ctx: ParseContext) -> Iterator[Event]:
-    line.ts = line.ts or datetime.fromisoformat(match.group(1)).replace(tzinfo=timezone.utc)
+    if line.ts is None:
+        try:
+            line.ts = datetime.fromisoformat(match.group(1)).replace(tzinfo=timezone.utc)
+        except ValueError:  # a stamp no calendar has, such as month 13
+            ctx.warn(line, f"invalid timestamp {match.group(1)!r}, line read without a time")
     level, cid, sid, direction, message = match.group(2).strip(), match.group(3), match.group(4), match.group(5), match.group(6)
     key = sid or (f"#{cid}" if cid else None)
     session = state.session(key) if key else state.session()

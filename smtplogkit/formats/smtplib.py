@@ -217,8 +217,12 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
                 yield from _traceback_items(tracebacks.finish(), state, ctx)
             hour, minute, second, fraction, kind, payload = match.groups()
             if hour is not None and line.ts is None:
-                clock = time(int(hour), int(minute), int(second), int(fraction.ljust(6, "0")) if fraction else 0)
-                line.ts = ctx.time_of_day(None, clock, line)
+                try:
+                    clock = time(int(hour), int(minute), int(second), int(fraction.ljust(6, "0")) if fraction else 0)
+                except ValueError:  # "24:00:00" and the like: a clock no day shows
+                    ctx.warn(line, f"invalid time of day {text[:15]!r}, line read without a time")
+                else:
+                    line.ts = ctx.time_of_day(None, clock, line)
 
         # One debug line, read either way.  Replies, data lines and commands are read here rather than in
         # _debug_line, because they are most of the lines.
@@ -238,8 +242,11 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
             if event is None:
                 ctx.unrecognised(line)
                 continue
-            if event.code == 354:
+            code = event.code
+            if code == 354:
                 state.in_body = True
+            elif code in (221, 421) and not event.attrs.get("continued"):
+                state.closed = True  # the server closes the connection after these replies
             yield event
             continue
         if kind == "data":
@@ -285,7 +292,7 @@ def _read_clock(hms: str) -> tuple[int, int, int, int] | None:
         return None
     hour, minute, second = int(hour), int(minute), int(second)
     if hour > 23 or minute > 59 or second > 59:
-        return None  # time() would refuse it; the general path raises as before
+        return None  # time() would refuse it; the general path warns
     return hour, minute, second, hour * 3600 + minute * 60 + second
 
 
@@ -344,26 +351,10 @@ def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseCo
         ctx.noise(line)  # repeats the reply to DATA or to the end of data
         return
 
+    # "send": the main loop reads replies and most commands itself.
     if _starts_connection(state, kind, payload):
         _new_session(state)
-    if kind == "send":
-        yield from _sent(line, payload, state, ctx)
-        return
-
-    if payload.startswith("retcode"):
-        ctx.noise(line)
-        return
-    reply = _literal(payload)
-    state.replied = True
-    event = ctx.server(line, reply, state.session)
-    if event is not None and event.code in (221, 421) and not event.attrs.get("continued"):
-        state.closed = True  # the server closes the connection after these replies
-    if event is None:
-        ctx.unrecognised(line)
-        return
-    if event.code == 354:
-        state.in_body = True
-    yield event
+    yield from _sent(line, payload, state, ctx)
 
 
 def _sent(line: Line, payload: str, state: _State, ctx: ParseContext) -> Iterator[Event]:

@@ -232,3 +232,11 @@ def test_unclosed_object_string(excerpt):
     got = row(frame)
     assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("auth", "app_password_required", 534)
     assert counts(frame)[2] == 0
+
+
+def test_impossible_logger_date_warns(excerpt):
+    frame = excerpt.sessions(LOGGER_POOL.replace("[2026-03-02 08:00:01] DEBUG [#1] [Kq2dY1] S: 220",
+                                                 "[2026-13-02 08:00:01] DEBUG [#1] [Kq2dY1] S: 220"))
+    assert len(frame) == 2
+    (report,) = frame.attrs["files"]
+    assert any("invalid timestamp '2026-13-02 08:00:01'" in w for w in report["warnings"])

@@ -68,3 +68,26 @@ def test_auth_reply_timeout_is_auth():
     for row in rows(frame):
         assert labels(row)[:2] == ("auth", "read_timeout")
         assert row["last_stage_reached"] == "ehlo"
+
+
+def test_421_without_quit_ends_session(tmp_path):
+    frame, _ = parse_excerpt(tmp_path, """
+        08:00:00.100000 send: 'ehlo worker\\r\\n'
+        08:00:00.200000 reply: b'250 ok\\r\\n'
+        08:00:00.300000 send: 'mail FROM:<a@example.org>\\r\\n'
+        08:00:00.400000 reply: b'421 4.7.0 Try again later, closing connection.\\r\\n'
+        08:00:01.100000 send: 'ehlo worker\\r\\n'
+        08:00:01.200000 reply: b'250 ok\\r\\n'
+    """, name="app-2026-12-05.log")
+    first, second = rows(frame)
+    assert labels(first)[:2] == ("mail_from", "rate_limited")
+    assert second["failure_stage"] == "none"
+
+
+def test_impossible_clock_warns(tmp_path):
+    frame, report = parse_excerpt(tmp_path, """
+        24:00:00.100000 send: 'ehlo worker\\r\\n'
+        08:00:00.200000 reply: b'250 ok\\r\\n'
+    """, name="app-2026-12-05.log")
+    assert len(frame) == 1
+    assert any("invalid time of day '24:00:00.100000'" in w for w in report["warnings"])
