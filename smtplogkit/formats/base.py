@@ -169,22 +169,30 @@ class ParseContext:
         Notes appear in :func:`smtplogkit.read_events` with no session id, where
         enrichment finds token refreshes, and never become session rows.
         """
+        if line.ts is not None:
+            self.clock.seen = line.ts.date()  # dates the time-of-day lines that follow
         return Event(line.number, LOCAL, redact_text(line.text if text is None else text), None, line.ts, NOTE)
 
     def time_of_day(self, session_key: Any, clock: time, line: Line) -> datetime | None:
         """Return a timestamp for a log that prints only the time of day.
 
         The date comes from the line's envelope, else the ``date`` option,
-        else a date in the file name.  When the clock goes backwards by more
-        than an hour, the date moves on by a day (a log that runs past
-        midnight).  Returns ``None`` when no date is known.
+        else the date of the last dated application line (a note, such as
+        Python logging's ``2026-12-05 08:00:01,123 INFO ...``), else a date in
+        the file name.  When the clock goes backwards by more than an hour,
+        the date moves on by a day (a log that runs past midnight), and a
+        later dated line moves it on too.  Returns ``None`` when no date is
+        known.
         """
         if line.ts is not None:
             return line.ts
         seconds = clock.hour * 3600 + clock.minute * 60 + clock.second + clock.microsecond / 1e6
         state = self.clock
         day = state.day
-        if day is not None:
+        seen, state.seen = state.seen, None
+        if seen is not None and self.options.date is None and (day is None or seen > day):
+            day = seen
+        elif day is not None:
             if seconds + 3600 < state.seconds:
                 day = state.day = day + timedelta(days=1)
         else:
@@ -200,13 +208,16 @@ class ParseContext:
 class DayClock:
     """The date and time of day of the last line that :meth:`ParseContext.time_of_day` dated.
 
-    ``day`` is None until a line has been dated.  A parser with its own quick
-    reading of the time of day keeps these two fields as ``time_of_day``
-    would, so both readings agree on when the day rolls over.
+    ``day`` is None until a line has been dated.  ``seen`` is the date of a
+    dated application line not yet used.  A parser with its own quick
+    reading of the time of day keeps these fields as ``time_of_day`` would,
+    and calls ``time_of_day`` whenever ``seen`` is set, so both readings
+    agree on the date.
     """
 
     day: date | None = None
     seconds: float = 0.0
+    seen: date | None = None
 
 
 TEXT_CACHE_SIZE = 4096

@@ -10,7 +10,10 @@ repeats them (counted as noise).  ``SMTP_SSL`` prints both connect lines,
 ``connect: ('host', 465)`` then ``connect: to ('host', 465) None``; they
 open one session.  Debug level 2 prefixes each line with the
 time of day only (``21:12:03.123456``); the date comes from the envelope, the
-``date`` option or the file name, and the day rolls over at midnight.
+``date`` option, the last dated line of the application's own logging, or
+the file name, and the day rolls over at midnight.  A line with an envelope
+takes the envelope's time, often whole seconds, because tracebacks and
+other lines around the transcript carry only that one.
 
 The message body is sent as one ``send: b'...'`` line; it is kept as a short
 placeholder, not as text.  A traceback after the transcript belongs to the
@@ -196,7 +199,7 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
                     hour, minute, second, whole = clock
                     micro = int(fraction)
                     day = day_clock.day
-                    if day is None:
+                    if day is None or day_clock.seen is not None:
                         line.ts = ctx.time_of_day(None, time(hour, minute, second, micro), line)
                     else:
                         # ParseContext.time_of_day, without making a time object.
@@ -216,13 +219,14 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
             if tracebacks.pending_raise is not None:
                 yield from _traceback_items(tracebacks.finish(), state, ctx)
             hour, minute, second, fraction, kind, payload = match.groups()
-            if hour is not None and line.ts is None:
+            if hour is not None:
                 try:
                     clock = time(int(hour), int(minute), int(second), int(fraction.ljust(6, "0")) if fraction else 0)
                 except ValueError:  # "24:00:00" and the like: a clock no day shows
                     ctx.warn(line, f"invalid time of day {text[:15]!r}, line read without a time")
                 else:
-                    line.ts = ctx.time_of_day(None, clock, line)
+                    if line.ts is None:
+                        line.ts = ctx.time_of_day(None, clock, line)
 
         # One debug line, read either way.  Replies, data lines and commands are read here rather than in
         # _debug_line, because they are most of the lines.

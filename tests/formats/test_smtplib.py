@@ -91,3 +91,21 @@ def test_impossible_clock_warns(tmp_path):
     """, name="app-2026-12-05.log")
     assert len(frame) == 1
     assert any("invalid time of day '24:00:00.100000'" in w for w in report["warnings"])
+
+
+def test_date_from_logging_lines(tmp_path):
+    frame, report = parse_excerpt(tmp_path, """
+        2026-12-04 23:59:59,100 INFO mailer: sending
+        23:59:59.200000 send: 'ehlo worker\\r\\n'
+        23:59:59.300000 reply: b'250 ok\\r\\n'
+        23:59:59.400000 send: 'quit\\r\\n'
+        23:59:59.500000 reply: b'221 bye\\r\\n'
+        2026-12-05 00:00:01,000 INFO mailer: sending
+        00:00:01.100000 send: 'ehlo worker\\r\\n'
+        00:00:01.200000 reply: b'250 ok\\r\\n'
+        00:00:01.300000 send: 'quit\\r\\n'
+    """, name="app.log")
+    first, second = rows(frame)
+    assert str(first["start"]) == "2026-12-04 23:59:59.200000+00:00"
+    assert str(second["start"]) == "2026-12-05 00:00:01.100000+00:00"
+    assert not report["warnings"]
