@@ -7,8 +7,8 @@ Usage::
 Writes seeded smtplib debuglevel 2 logs and nodemailer 10 logger logs to a
 temporary folder, then times ``read_logs`` on each with one process (CPU
 time and wall time) and with two processes (wall time), and reloading a
-cache of one million sessions.  Prints a Markdown table and appends it to
-``--out``.
+cache of one million sessions.  Prints a Markdown table, and appends it to
+``--out`` when given.
 
 The nodemailer lines copy the shapes of the nodemailer 10.6 captures in
 ``tests/captures/nodemailer``: a STARTTLS session with AUTH PLAIN, the
@@ -221,7 +221,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is kept")
     parser.add_argument("--clients", default="smtplib,nodemailer",
                         help="comma-separated clients to time (default smtplib,nodemailer)")
-    parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS-scale.md")), help="Markdown file to append to")
+    parser.add_argument("--out", help="Markdown file to append the table to, such as benchmarks/RESULTS-scale.md "
+                                      "(default: print only)")
     args = parser.parse_args()
     day = date(2026, 3, 2)
 
@@ -244,7 +245,7 @@ def main() -> None:
         f"### {time.strftime('%Y-%m-%d')}: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, pandas {pd.__version__}",
         "",
         f"Command: `.venv/bin/python benchmarks/client_logs.py --sessions {args.sessions} --files {args.files} "
-        f"--repeat {args.repeat} --clients {','.join(clients)}` (medians; load average {load:.1f} at the start, "
+        f"--repeat {args.repeat} --clients {','.join(clients)}` ({'medians' if args.repeat > 1 else 'one run'}; load average {load:.1f} at the start, "
         f"{os.getloadavg()[0]:.1f} at the end)",
         "",
         "| measurement | value |",
@@ -255,8 +256,9 @@ def main() -> None:
     ]
     text = "\n".join(table)
     print(text)
-    with open(args.out, "a", encoding="utf-8") as handle:
-        handle.write(text + "\n")
+    if args.out:
+        with open(args.out, "a", encoding="utf-8") as handle:
+            handle.write("\n" + text + "\n")
 
 
 if __name__ == "__main__":
