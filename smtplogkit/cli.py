@@ -163,7 +163,7 @@ def _warn_if_nothing_read(paths: list[str], files: list, skipped: list) -> None:
     """Print a warning naming ``paths`` when no file in them was read as a log.
 
     The exit status stays 0, because an empty folder is not an error for a
-    scheduled run, but the warning says why there are 0 sessions.
+    scheduled run, but the warning explains why there are 0 sessions.
     """
     if files:
         return

@@ -76,7 +76,7 @@ class Chain(Source):
 
 @dataclass(slots=True)
 class ChainReading:
-    """What one read of a :class:`Chain` found in each of its files, by index in ``Chain.parts``.
+    """The findings of one read of a :class:`Chain` for each of its files, by index in ``Chain.parts``.
 
     ``starts`` contains the number of each file's first line in the joined
     stream, for the files opened so far, and ``decoded`` their encodings.

@@ -47,10 +47,10 @@ def decode_base64(payload: str) -> bytes | None:
 def may_hold_secret(text: str) -> bool:
     """Return whether ``text`` contains one of the words that every secret pattern needs (SECRET_HINT_RE).
 
-    For ASCII text, substring tests on the lower-cased text give the
-    answer several times faster than the case-insensitive search, and the
-    same one: outside ASCII, a few letters (the long s, the Kelvin sign)
-    match ASCII ones case-insensitively, so such text goes to the search.
+    For ASCII text, substring tests on the lower-cased text give the same
+    result as the case-insensitive search, several times faster.  Outside
+    ASCII, a few letters (the long s, the Kelvin sign) match ASCII ones
+    case-insensitively, so such text goes to the search.
     """
     if not text.isascii():
         return SECRET_HINT_RE.search(text) is not None

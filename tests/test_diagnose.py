@@ -245,7 +245,7 @@ def test_token_threshold_evidence_matches():
 
 
 def test_token_threshold_stated_lifetime():
-    """With a stated expires_in inside the gap, the evidence says the threshold comes from it."""
+    """With a stated expires_in inside the gap, the evidence names it as the threshold's source."""
     from smtplogkit.report import load_logs
     from smtplogkit.report.model import enrich_sessions, run_diagnosis
 

@@ -377,7 +377,7 @@ def test_finding_evidence_omits_empty(fleet_loaded):
 
 
 def test_examples_beyond_cap_noted(fleet_loaded):
-    """When the findings name more example sessions than get a transcript, the report says how many it shows."""
+    """When the findings name more example sessions than get a transcript, the report states how many it shows."""
     from smtplogkit.report.model import MAX_TRANSCRIPTS
 
     sessions = fleet_loaded.sessions

@@ -46,7 +46,7 @@ def _threshold_evidence(step, limit: int, stated: int | None) -> dict:
 
     The data only place the step in the gap between the oldest token age
     below it (``oldest_age_below_s``) and the youngest age above it
-    (``youngest_age_above_s``).  ``chosen_from`` says whether the threshold
+    (``youngest_age_above_s``).  ``chosen_from`` records whether the threshold
     is the token lifetime the refresh lines state, which lies in that gap,
     or the middle of the gap.
     """

@@ -74,7 +74,7 @@ FRAME_STAGES: dict[str, Stage] = {
     "quit": Stage.QUIT,
 }
 
-# Frames that make a reply read the server's greeting, not the answer to a command.
+# Frames that make a reply read the server's greeting, not the reply to a command.
 GREETING_FRAMES = frozenset({"connect", "_connect"})
 
 # Exception classes that name the step themselves.

@@ -235,6 +235,18 @@ def _read_reply(reply: str) -> tuple[int, bool, str | None, str] | None:
     return code, last, enhanced, redact_text(stripped)
 
 
+def hit_score(hits: int, sample: list[str]) -> float:
+    """Return a format's detection score for ``hits`` telltale lines in ``sample``.
+
+    No hit scores 0; any hit scores 0.5 plus the share of the sample that hit,
+    at most 1, so a few telltale lines among others still win over formats
+    that saw none.
+    """
+    if not hits:
+        return 0.0
+    return min(1.0, 0.5 + hits / max(len(sample), 1))
+
+
 def _with_envelope(line: Line, attrs: dict[str, Any]) -> dict[str, Any]:
     """Add the host and container that the line's envelope named, for the session row."""
     if line.log_host is not None:

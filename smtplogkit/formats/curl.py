@@ -194,8 +194,8 @@ def _note(line: Line, note: str, state: _State, ctx: ParseContext) -> Iterator[E
     connected = CONNECTED_RE.match(note)
     if connected:
         state.session = state.connected = state.attempts.get(connected.group(2), state.session)
-        # NOTE: an attempt curl drops once another address connects keeps only its Trying line, which
-        # reads as a session without a failure; curl prints nothing more about it.
+        # NOTE: an attempt curl drops once another address connects keeps only its Trying line, because
+        # curl prints nothing more about it.  Such an attempt reads as a session without a failure.
         yield ctx.local(line, CONNECTED, note, state.session, host=connected.group(1), ip=connected.group(2),
                         port=int(connected.group(3)))
         target = (connected.group(1), int(connected.group(3)))

@@ -34,7 +34,7 @@ from typing import Any
 from ..labels import Stage
 from ..records import Event, Line, SessionEnd
 from . import _mta
-from .base import ParseContext
+from .base import ParseContext, hit_score
 
 NAME = "exim"
 DESCRIPTION = "Exim mainlog and exim -d debug output: remote deliveries"
@@ -62,9 +62,7 @@ ERRNO_TEXT = {"111": "Connection refused", "110": "Connection timed out", "101":
 def detect(sample: list[str]) -> float:
     """Score how much of the sample reads as Exim mainlog or debug lines."""
     hits = sum(1 for text in sample if SIGNATURE_RE.search(text))
-    if not hits:
-        return 0.0
-    return min(1.0, 0.5 + hits / max(len(sample), 1))
+    return hit_score(hits, sample)
 
 
 @dataclass(slots=True)

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, Event, Line, SessionEnd
 from . import _mta
-from .base import ParseContext
+from .base import ParseContext, hit_score
 
 NAME = "msmtp"
 DESCRIPTION = "msmtp log file lines (host= tls= auth= ... exitcode=) and msmtp stderr messages"
@@ -67,9 +67,7 @@ ERROR_STAGES: tuple[tuple[str, Stage], ...] = (
 def detect(sample: list[str]) -> float:
     """Score how much of the sample reads as msmtp log or stderr lines."""
     hits = sum(1 for text in sample if LOGFILE_RE.search(text) or text.startswith("msmtp: "))
-    if not hits:
-        return 0.0
-    return min(1.0, 0.5 + hits / max(len(sample), 1))
+    return hit_score(hits, sample)
 
 
 def _fields(text: str) -> dict[str, str]:

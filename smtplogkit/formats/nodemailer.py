@@ -48,7 +48,7 @@ from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
-from .base import ParseContext
+from .base import ParseContext, hit_score
 
 NAME = "nodemailer"
 DESCRIPTION = "Nodemailer logger/debug output (all versions), its log-event objects and Node.js error objects"
@@ -169,9 +169,7 @@ def detect(sample: list[str]) -> float:
         r"code: '(?:EAUTH|ESOCKET|ECONNECTION|ETIMEDOUT|EENVELOPE|EMESSAGE|EDNS|ETLS|EPROTOCOL)'|"
         r"command: '(?:CONN|API|AUTH \w+)'|^Error: Invalid login: \d{3}|\[AuthError: |Greeting never received", text))
     hits = logger_lines + box + objects + errors
-    if not hits:
-        return 0.0
-    return min(1.0, 0.5 + hits / max(len(sample), 1))
+    return hit_score(hits, sample)
 
 
 def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:

@@ -56,7 +56,7 @@ from ..labels import Stage, TlsMode
 from ..records import CONNECTED, SENT, TLS_OK, Event, Line, PlainSession, SessionEnd, SessionRow
 from ..sessions import plain_row
 from . import _mta
-from .base import ParseContext
+from .base import ParseContext, hit_score
 
 NAME = "postfix"
 DESCRIPTION = "Postfix maillog (syslog, ISO 8601 syslog, journalctl): smtp/lmtp delivery attempts"
@@ -265,9 +265,7 @@ def _stamp(stamp: str, year: int | None, last_month: int | None, tz: tzinfo) -> 
 def detect(sample: list[str]) -> float:
     """Score how much of the sample reads as Postfix log messages."""
     hits = sum(1 for text in sample if SIGNATURE_RE.search(text))
-    if not hits:
-        return 0.0
-    return min(1.0, 0.5 + hits / max(len(sample), 1))
+    return hit_score(hits, sample)
 
 
 @dataclass(slots=True)

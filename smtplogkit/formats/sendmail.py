@@ -27,7 +27,7 @@ from typing import Any
 from ..labels import Stage
 from ..records import Event, Line, SessionEnd
 from . import _mta
-from .base import ParseContext
+from .base import ParseContext, hit_score
 
 NAME = "sendmail"
 DESCRIPTION = "Sendmail maillog (sendmail, sm-mta): remote deliveries"
@@ -45,9 +45,7 @@ CONNECT_WORDS = ("connection timed out", "connection refused", "network is unrea
 def detect(sample: list[str]) -> float:
     """Score how much of the sample reads as Sendmail delivery lines."""
     hits = sum(1 for text in sample if SIGNATURE_RE.search(text))
-    if not hits:
-        return 0.0
-    return min(1.0, 0.5 + hits / max(len(sample), 1))
+    return hit_score(hits, sample)
 
 
 def _fields(text: str) -> dict[str, str]:

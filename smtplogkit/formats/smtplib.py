@@ -399,7 +399,7 @@ def _exception(line: Line, exception: _python.RaisedException, state: _State, ct
     stage = exception.stage or exception.frame_stage
     if stage is Stage.GREETING and state.sent and not _python.GREETING_FRAMES.intersection(exception.frames):
         # Only getreply was shown (the inner part of a chained traceback), so the
-        # reply read was the reply to the last command sent, whose step the session knows.
+        # reply read was the reply to the last command sent, whose step the session records.
         stage = None
     if (not state.opened or (failed is not None and not exception.chained)
             or (state.replied and stage in (Stage.DNS, Stage.CONNECT))):
