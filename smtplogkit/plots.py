@@ -54,7 +54,8 @@ def plot_stage_funnel(sessions: pd.DataFrame, ax: Any = None):
     ax.set_xlabel("sessions")
     ax.set_ylabel("protocol stage")
     ax.set_title(f"SMTP stage funnel ({len(sessions)} connection attempts)")
-    ax.legend(loc="lower right")
+    # Below the axes: inside, the legend would cover the last stages, whose bars are the shortest.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2, frameon=False)
     return figure
 
 

@@ -76,3 +76,16 @@ def test_lazy_exports_are_functions():
             "print(callable(smtplogkit.diagnose), callable(smtplogkit.enrich), smtplogkit.Findings.__name__)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.split() == ["True", "True", "Findings"]
+
+
+def test_funnel_legend_covers_no_bar(sessions):
+    figure = plots.plot_stage_funnel(sessions)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    ax = figure.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    for bar in ax.patches:
+        box = bar.get_window_extent(renderer)
+        if box.width > 0:
+            assert not legend.overlaps(box), bar
+    plt.close(figure)
