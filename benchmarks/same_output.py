@@ -6,7 +6,8 @@ Usage::
     .venv/bin/python benchmarks/same_output.py compare FOLDER
 
 ``save`` reads the bundled sample data, the handed cases, the client
-captures and the seeded inputs of ``benchmarks/client_logs.py`` with
+captures, the seeded inputs of ``benchmarks/client_logs.py`` and a seeded
+maillog of ``benchmarks/maillog_vs_pflogsumm.py`` with
 ``read_logs`` and ``read_events``, and pickles the frames and their attrs
 to FOLDER.  Run it before a change.  ``compare`` reads the same inputs
 again after the change and checks each frame against the saved one with
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import pickle
 import sys
 import tempfile
@@ -32,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import client_logs  # noqa: E402  (the benchmark's own log writers)
+from maillog_vs_pflogsumm import Generator  # noqa: E402
 
 BENCH_INPUTS = Path(tempfile.gettempdir()) / "smtplogkit-same-output"
 DAY = date(2026, 3, 2)
@@ -52,6 +55,12 @@ def inputs() -> dict[str, tuple[list[str], dict]]:
             folder.mkdir(parents=True)
             client_logs.write_logs(folder, 20000, 4, client=client)
         groups[f"bench-{client}"] = ([str(folder)], {"date": DAY})
+    maillog = BENCH_INPUTS / "postfix" / "maillog"
+    if not maillog.is_file():
+        maillog.parent.mkdir(parents=True, exist_ok=True)
+        Generator(7).write(str(maillog), 300_000)
+        os.utime(maillog, (1764633600, 1764633600))  # 2025-12-02: the year of the syslog stamps
+    groups["bench-postfix"] = ([str(maillog)], {"format": "postfix"})
     return groups
 
 

@@ -17,7 +17,7 @@ import lzma
 import os
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -280,6 +280,88 @@ class TextBlock(list):
     __slots__ = ("data",)
 
 
+class RawBlock(Sequence):
+    """A block of ASCII lines kept as the bytes they were read as, each line decoded on request.
+
+    ``data`` contains the lines joined by LF.  A format's prefilter reads the
+    whole block through :meth:`arrow` and asks only for the lines it keeps,
+    so most lines of a large log never become Python strings.  Iterating or
+    slicing decodes the whole block once.
+    """
+
+    __slots__ = ("data", "_count", "_starts", "_lines", "_array")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._count = data.count(b"\n") + 1
+        self._starts: list[int] | None = None
+        self._lines: list[str] | None = None
+        self._array = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def lines(self) -> list[str]:
+        """Return every line of the block, decoded once and kept."""
+        if self._lines is None:
+            self._lines = self.data.decode("ascii").split("\n")
+        return self._lines
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.lines())
+
+    def __getitem__(self, index):
+        if self._lines is not None or isinstance(index, slice):
+            return self.lines()[index]
+        starts = self._starts
+        if starts is None:
+            starts = self._starts = self.offsets().tolist()
+        if index < 0:
+            index += self._count
+        return self.data[starts[index]:starts[index + 1] - 1].decode("ascii")
+
+    def offsets(self):
+        """Return a numpy array of ``len(self) + 1`` offsets: line ``i`` is ``data[o[i]:o[i + 1] - 1]``."""
+        import numpy as np
+
+        ends = np.flatnonzero(np.frombuffer(self.data, dtype=np.uint8) == 10)
+        offsets = np.empty(self._count + 1, dtype=np.int32 if len(self.data) < 1 << 31 else np.int64)
+        offsets[0] = 0
+        offsets[1:-1] = ends + 1
+        offsets[-1] = len(self.data) + 1
+        return offsets
+
+    def arrow(self):
+        """Return the lines as a pyarrow string array without copying them; every value ends with its LF.
+
+        The array is made once and kept.
+        """
+        if self._array is None:
+            import pyarrow as pa
+
+            offsets = self.offsets()
+            kind = pa.string() if offsets.dtype.itemsize == 4 else pa.large_string()
+            buffers = [None, pa.py_buffer(offsets), pa.py_buffer(self.data + b"\n")]
+            self._array = pa.Array.from_buffers(kind, self._count, buffers)  # ASCII, so valid UTF-8
+        return self._array
+
+
+def block_array(block: Sequence[str]):
+    """Return a block of lines as a pyarrow array, without copying a :class:`RawBlock`'s bytes.
+
+    Values of a :class:`RawBlock` end with their LF, so a regular expression
+    run over them should not end in ``$``.
+    """
+    import pyarrow as pa
+
+    if isinstance(block, RawBlock):
+        return block.arrow()
+    data = getattr(block, "data", None)
+    if data is not None:
+        return RawBlock(data).arrow()
+    return pa.array(block, type=pa.string())
+
+
 @dataclass(slots=True)
 class Decoded:
     """The encoding and compression a file was read with, for the per-file report."""
@@ -387,25 +469,31 @@ def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[l
     encoding = "utf-8-sig" if head.startswith(b"\xef\xbb\xbf") else "utf-8"
     fallback_line: int | None = None
     number = 0
-    for raws in _byte_blocks(head, handle):
-        joined = b"\n".join(raws)
-        if b"\r" not in joined and b"\x00" not in joined:
-            # The common case: one decode and one split for the whole block.  A
-            # newline byte never occurs inside a UTF-8 sequence, so the block
-            # decodes exactly when each of its lines does.
-            try:
-                block = TextBlock(joined.decode(encoding).split("\n"))
-            except UnicodeDecodeError:
-                pass
-            else:
-                block.data = joined
+    for chunk, long_line in _byte_chunks(head, handle):
+        if not long_line and b"\r" not in chunk and b"\x00" not in chunk:
+            if chunk.isascii():
+                # The common case: lines kept as bytes until a parser asks for them.
+                block = RawBlock(chunk)
                 number += len(block)
                 encoding = "utf-8"
                 yield block
                 continue
+            # A newline byte never occurs inside a UTF-8 sequence, so the
+            # chunk decodes exactly when each of its lines does.
+            try:
+                block = TextBlock(chunk.decode(encoding).split("\n"))
+            except UnicodeDecodeError:
+                pass
+            else:
+                block.data = chunk
+                number += len(block)
+                encoding = "utf-8"
+                yield block
+                continue
+        raws = (chunk,) if long_line else chunk.split(b"\n")
         block = []
         for raw in raws:
-            for part in (raws if isinstance(raws, tuple) else _split_cr(raw)):
+            for part in (raws if long_line else _split_cr(raw)):
                 number += 1
                 try:
                     text = part.decode(encoding)
@@ -449,26 +537,30 @@ def _decode_utf16(head: bytes, handle: IO[bytes], name: str, decoded: Decoded) -
         yield raw.rstrip("\r\n")
 
 
-def _byte_blocks(head: bytes, handle: IO[bytes]) -> Iterable[list[bytes] | tuple[bytes]]:
-    """Yield the lines of a byte stream, split at LF only, in lists of about a megabyte."""
+def _byte_chunks(head: bytes, handle: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
+    """Yield a byte stream as chunks of about a megabyte of whole lines, split at LF only.
+
+    Each chunk is its lines joined by LF, without the last one's LF, and
+    comes with False; a single line longer than 64 MiB comes alone with True.
+    """
     buffer = head
     while True:
-        chunk = handle.read(1 << 20)
-        if not chunk:
+        piece = handle.read(1 << 20)
+        if not piece:
             break
-        buffer += chunk
-        *complete, buffer = buffer.split(b"\n")
-        if complete:
-            yield complete
+        buffer += piece
+        cut = buffer.rfind(b"\n")
+        if cut >= 0:
+            yield buffer[:cut], False
+            buffer = buffer[cut + 1:]
         elif len(buffer) > 64 << 20:
-            yield (buffer,)  # a tuple: one over-long line, not split at CR
+            yield buffer, True  # one over-long line, not split at CR
             buffer = b""
-    if buffer:
-        *complete, last = buffer.split(b"\n")
-        if last:
-            complete.append(last)
-        if complete:
-            yield complete
+    if buffer.endswith(b"\n"):
+        buffer = buffer[:-1]  # only the head was read, and it ends with a whole line
+    elif not buffer:
+        return
+    yield buffer, False
 
 
 def _split_cr(raw: bytes) -> Iterable[bytes]:

@@ -397,3 +397,47 @@ def test_events_say_workers_are_ignored(tmp_path):
     run = run_cli("parse", str(path), "--events", "--workers", "2")
     assert run.returncode == 0
     assert "--workers and --cache are ignored" in run.stderr
+
+
+def _blocks_of(path: Path) -> list:
+    from smtplogkit.inputs import Decoded, expand, open_blocks
+
+    return list(open_blocks(expand(str(path)).sources[0], Decoded()))
+
+
+@pytest.mark.parametrize("text", ["", "\n", "a", "a\n", "a\nb", "a\nb\n", "\n\nx\n\n", "a\n" * 70000 + "tail"])
+def test_blocks_split_like_splitlines(tmp_path, text):
+    path = tmp_path / "log"
+    path.write_text(text)
+    lines = [line for block in _blocks_of(path) for line in block]
+
+    assert lines == text.splitlines()
+
+
+def test_raw_block_lines_on_demand(tmp_path):
+    from smtplogkit.inputs import RawBlock
+
+    texts = [f"line {n}" + " x" * (n % 7) for n in range(5000)] + ["", "last"]
+    path = tmp_path / "log"
+    path.write_text("\n".join(texts) + "\n")
+    blocks = _blocks_of(path)
+    assert all(isinstance(block, RawBlock) for block in blocks)
+    block = blocks[0]
+
+    assert [block[i] for i in (0, 1, 4999, -1, -2)] == [texts[0], texts[1], texts[4999], texts[-1], texts[-2]]
+    assert block.arrow().to_pylist() == [text + "\n" for text in texts]
+    assert block[10:13] == texts[10:13]
+    assert list(block) == texts
+
+
+def test_non_ascii_block_stays_decoded(tmp_path):
+    from smtplogkit.inputs import RawBlock, block_array
+
+    texts = ["plain", "café ok", "end"]
+    path = tmp_path / "log"
+    path.write_text("\n".join(texts), encoding="utf-8")
+    (block,) = _blocks_of(path)
+
+    assert not isinstance(block, RawBlock)
+    assert list(block) == texts
+    assert [value.rstrip("\n") for value in block_array(block).to_pylist()] == texts

@@ -51,6 +51,7 @@ from typing import Any
 
 from .. import envelope
 from ..envelope import MONTHS, EnvelopeOptions
+from ..inputs import block_array
 
 from ..labels import Stage, TlsMode
 from ..records import CONNECTED, SENT, TLS_OK, Event, Line, PlainSession, SessionEnd, SessionRow
@@ -191,24 +192,30 @@ def _analysed(program: str) -> bool:
 _ANALYSED: dict[str, bool] = {}
 
 
-# Regular expressions for :func:`prefilter`, in RE2 syntax.  A line matches
-# STAMPED only if :func:`_split_syslog` reads its envelope and the timestamp
-# parses: days past the 28th are left out for the months without them, and
-# 29 February (whose validity depends on the year) is not matched at all.
+# Regular expressions for :func:`prefilter`, in RE2 syntax.  A stamp matches
+# _DAY and _TIME only if :func:`_split_syslog` reads it and it parses: days
+# past the 28th are left out for the months without them, and 29 February
+# (whose validity depends on the year) is not matched at all.
 _DAY = (r"(?:(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (?: [1-9]|0[1-9]|1\d|2[0-8])"
         r"|(?:Jan|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (?:29|30)|(?:Jan|Mar|May|Jul|Aug|Oct|Dec) 31)")
-STAMPED = rf"^{_DAY} (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d [^ ]+ [^ ]*: ."
-# After STAMPED has matched, the stamp and host can be skipped by position.
-_TAG = r"^.{15} [^ ]+ "
-POSTFIX_TAG = _TAG + "postfix"
+_TIME = r"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
 # Postfix daemons whose lines the parser counts without reading, by name.
 NOISE_SERVICES = ("smtpd", "postscreen", "anvil", "bounce", "master", "pickup", "tlsmgr", "scache", "proxymap",
                   "verify", "dnsblog", "tlsproxy", "trivial-rewrite", "postsuper", "postqueue", "sendmail",
                   "postdrop", "flush", "showq", "spawn", "oqmgr", "postlog", "policyd-spf")
 _COUNTED_SERVICES = (*sorted(RECORD_SERVICES), "qmgr", "cleanup")
-KNOWN_TAG = _TAG + r"postfix[^ \[]*/(?:" + "|".join(re.escape(s) for s in (*NOISE_SERVICES, *_COUNTED_SERVICES)) + r")\[\d+\]: "
-PARSED_TAG = (_TAG + r"postfix[^ \[]*/(?:(?:" + "|".join(sorted(RECORD_SERVICES)) + r")\[\d+\]: |(?:qmgr|cleanup)\[\d+\]: "
-              + QID + ": )")
+# A syslog tag that does not start with "postfix": RE2 has no lookahead, so
+# each way of leaving the word early is spelled out, the empty tag included.
+_OTHER_TAG = "|".join([f"{'postfix'[:i]}[^ {'postfix'[i]}][^ ]*" for i in range(7)]
+                      + ["postfix"[:i] for i in range(7)])
+# A line to leave out: its envelope reads, and its tag is another program's
+# or a Postfix daemon's whose lines the parser only counts.
+SKIPPED = (rf"^{_DAY} {_TIME} [^ ]+ (?:postfix[^ \[]*/(?:"
+           + "|".join(re.escape(s) for s in (*NOISE_SERVICES, *_COUNTED_SERVICES))
+           + rf")\[\d+\]|{_OTHER_TAG}): .")
+# Of the lines left out, those the parser counts as parsed.
+PARSED_TAG = (r"^.{15} [^ ]+ postfix[^ \[]*/(?:(?:" + "|".join(sorted(RECORD_SERVICES))
+              + r")\[\d+\]: |(?:qmgr|cleanup)\[\d+\]: " + QID + ": )")
 # Blocks shorter than this go through the parser line by line.
 PREFILTER_MIN = 64
 
@@ -228,18 +235,10 @@ def prefilter(block: list[str]) -> tuple[Any, int]:
     if len(block) < PREFILTER_MIN:
         return range(len(block)), 0
     import numpy as np
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    data = getattr(block, "data", None)  # see inputs.TextBlock
-    if data is not None:
-        array = pc.split_pattern(pa.array([data], type=pa.large_binary()), b"\n").flatten()
-    else:
-        array = pa.array(block, type=pa.string())
-    stamped = pc.match_substring_regex(array, STAMPED)
-    other_program = pc.invert(pc.match_substring_regex(array, POSTFIX_TAG))
-    known = pc.match_substring_regex(array, KNOWN_TAG)
-    skip = pc.and_(stamped, pc.or_(other_program, known))
+    array = block_array(block)  # values may end with their LF, so the expressions do not use "$"
+    skip = pc.match_substring_regex(array, SKIPPED)
     parsed = pc.sum(pc.and_(skip, pc.match_substring_regex(array, PARSED_TAG))).as_py() or 0
     skip = skip.to_numpy(zero_copy_only=False)
     positions = np.flatnonzero(~skip).tolist()
