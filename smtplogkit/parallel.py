@@ -3,6 +3,11 @@
 Each input becomes its own sessions frame, from the cache when it is fresh
 or else parsed in a worker process.  The frames are joined in input order, so
 the result equals a single-process read row for row.
+
+A large file in a format whose module sets ``SHARES`` (Postfix) is read in
+shares when workers outnumber files: every worker reads the whole file but
+builds the sessions of its own share of the smtp processes, and the shares'
+frames are merged in the order of their first lines.
 """
 
 from __future__ import annotations
@@ -14,22 +19,63 @@ from datetime import tzinfo
 from typing import Any
 
 from . import cache as parquet_cache
-from .inputs import Source
+from .inputs import Chain, Source
 
 logger = logging.getLogger(__name__)
 
 
-def read_source_frame(source: Source, options: dict[str, Any]):
-    """Parse one input and return its sessions frame and file reports (one per file of a chain of rotations)."""
+# A file at least this large, in a format that can be read in shares, is
+# shared out among the workers when there are more workers than files.
+SHARE_BYTES = 16 << 20
+
+
+def read_source_frame(source: Source, options: dict[str, Any], share: tuple[int, int] | None = None):
+    """Parse one input, or share k of n of it, and return its sessions frame and file reports.
+
+    A chain of rotations has one report per file.
+    """
     from .reader import ReadResult, _read_source, _resolve_tz, sessions_frame
 
     result = ReadResult()
     tz = _resolve_tz(options.get("tz"))
     _read_source(source, result, format=options.get("format", "auto"), labels=options.get("labels") or {}, tz=tz,
-                 day=options.get("date"), keep_events=False)
+                 day=options.get("date"), keep_events=False, share=share)
     frame = sessions_frame(result, tz)
     reports = [report.as_dict() for report in result.files] or [{"source": source.name}]
     return frame, reports
+
+
+def share_count(source: Source, options: dict[str, Any], workers: int) -> int:
+    """Return how many processes should read ``source``: ``workers`` for a large file in a format read in shares, else 1."""
+    if workers < 2 or source.stream is not None or source.path is None or isinstance(source, Chain):
+        return 1
+    try:
+        size = source.path.stat().st_size
+    except OSError:
+        return 1
+    if size < SHARE_BYTES:
+        return 1
+    from .reader import source_format
+
+    module = source_format(source, options.get("format", "auto"), options.get("tz"))
+    return workers if getattr(module, "SHARES", False) else 1
+
+
+def merge_shares(parts: list[tuple[Any, list[dict[str, Any]]]]) -> tuple[Any, list[dict[str, Any]]]:
+    """Return the frame and report of a whole file from those of its shares, in share order.
+
+    The rows are put in the order of their first line, as the format gives
+    them in a single process (its ``ROWS_BY_LINE``).
+    """
+    from .reader import FileReport, apply_session_dtypes, merge_share_reports
+
+    frame = _concat([frame for frame, _ in parts])
+    if frame.empty:
+        frame = parts[0][0]
+    order = frame["line"].to_numpy(dtype="float64", na_value=float("inf")).argsort(kind="stable")
+    frame = apply_session_dtypes(frame.take(order).reset_index(drop=True))
+    reports = [FileReport(**reports[0]) for _, reports in parts]
+    return frame, [merge_share_reports(reports).as_dict()]
 
 
 def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int = 1,
@@ -56,11 +102,24 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
         todo.append(index)
 
     pooled = [i for i in todo if sources[i].stream is None] if workers > 1 else []
-    if len(pooled) > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, len(pooled))) as pool:
-            futures = {i: pool.submit(read_source_frame, sources[i], options) for i in pooled}
-            for index, future in futures.items():
-                results[index] = future.result()
+    spare = workers - len(pooled)  # workers left over to share out large files
+    tasks = [(i, k, n) for i in pooled for n in (share_count(sources[i], options, workers) if spare > 0 else 1,)
+             for k in range(n)]
+    if len(tasks) > 1:
+        # The shares of a single file: this process reads the first while the pool reads the others.
+        local_task = tasks[0] if len(pooled) == 1 else None
+        pooled_tasks = tasks[1:] if local_task is not None else tasks
+        shares: dict[int, list] = {}
+        with ProcessPoolExecutor(max_workers=min(workers, len(pooled_tasks))) as pool:
+            futures = [(i, pool.submit(read_source_frame, sources[i], options, (k, n) if n > 1 else None))
+                       for i, k, n in pooled_tasks]
+            if local_task is not None:
+                index, k, n = local_task
+                shares[index] = [read_source_frame(sources[index], options, (k, n))]
+            for index, future in futures:
+                shares.setdefault(index, []).append(future.result())
+        for index, parts in shares.items():
+            results[index] = merge_shares(parts) if len(parts) > 1 else parts[0]
     for index in todo:
         if results[index] is None:
             results[index] = read_source_frame(sources[index], options)
@@ -73,21 +132,24 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
     return [r for r in results if r is not None]
 
 
-def combine(parts: list[tuple[Any, list[dict[str, Any]]]], skipped: list[tuple[str, str]], tz: str | tzinfo | None):
-    """Join per-input frames into one sessions frame with the usual attrs."""
+def _concat(frames: list[Any]):
+    """Join session frames, which may differ in their label columns, into one (before the session dtypes)."""
     import pandas as pd
 
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return pd.DataFrame()
+    same = all(list(f.dtypes.items()) == list(frames[0].dtypes.items()) for f in frames)
+    if not same:
+        frames = [f.astype(object) for f in frames]  # label columns differ between files
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def combine(parts: list[tuple[Any, list[dict[str, Any]]]], skipped: list[tuple[str, str]], tz: str | tzinfo | None):
+    """Join per-input frames into one sessions frame with the usual attrs."""
     from .reader import _resolve_tz, apply_session_dtypes
 
-    frames = [frame for frame, _ in parts if len(frame)]
-    if frames:
-        same = all(list(f.dtypes.items()) == list(frames[0].dtypes.items()) for f in frames)
-        if not same:
-            frames = [f.astype(object) for f in frames]  # label columns differ between files
-        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    else:
-        frame = pd.DataFrame()
-    frame = apply_session_dtypes(frame)
+    frame = apply_session_dtypes(_concat([frame for frame, _ in parts]))
     frame.attrs.update(files=[report for _, reports in parts for report in reports], skipped=list(skipped),
                        tz=str(_resolve_tz(tz)))
     return frame

@@ -8,6 +8,7 @@ Line counts per file are kept in ``DataFrame.attrs["files"]``.
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 import logging
@@ -165,22 +166,31 @@ def _envelope_options(source: Source, tz: tzinfo) -> EnvelopeOptions:
 
 
 def _read_source(source: Source, result: ReadResult, *, format: str, labels: dict[str, Any], tz: tzinfo,
-                 day: date | None, keep_events: bool, progress: bool | None = None) -> None:
+                 day: date | None, keep_events: bool, progress: bool | None = None,
+                 share: tuple[int, int] | None = None) -> None:
     # Parsing makes millions of short-lived objects (lines, events, rows) and
     # few reference cycles, so collecting generation 0 every GC_THRESHOLD
     # allocations instead of every 700 saves time and frees the same memory.
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
     try:
+        options: dict[str, Any] = {"share": share} if share is not None else {}
         read_file = _read_chain if isinstance(source, Chain) else _read_one
         read_file(source, result, format=format, labels=labels, tz=tz, day=day, keep_events=keep_events,
-                  progress=progress)
+                  progress=progress, **options)
     finally:
         gc.set_threshold(*thresholds)
 
 
 def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[str, Any], tz: tzinfo,
-              day: date | None, keep_events: bool, progress: bool | None = None) -> None:
+              day: date | None, keep_events: bool, progress: bool | None = None,
+              share: tuple[int, int] | None = None) -> None:
+    """Parse one source and add its session rows, events and report to ``result``.
+
+    ``share`` is ``(k, n)`` to read only share k of n of a file whose format
+    can be read in shares (``SHARES`` in its module): the report then counts
+    only the lines this share reads (see :func:`merge_share_reports`).
+    """
     report = FileReport(source.name)
     decoded = Decoded()
     envelope = _envelope_options(source, tz)
@@ -195,6 +205,8 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     strip = getattr(module, "strip_envelope", strip_envelope)
     skipping = getattr(module, "strip_or_noise", None)
     prefilter = getattr(module, "prefilter", None)
+    if share is not None and prefilter is not None:
+        prefilter = functools.partial(prefilter, share=share)
     report.encoding, report.compression = decoded.encoding, decoded.compression
     if module is None:
         # Every non-blank line of an unread file is unrecognised, not only the sample's.
@@ -210,6 +222,14 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
 
     ctx = _parse_context(source, ParseOptions(tz=tz, date=day))
     ctx.rows_wanted = not keep_events
+    if share is not None and not getattr(module, "SHARES", False):
+        raise ValueError(f"{source.name}: the {module.NAME} format cannot be read in shares")
+    ctx.share = share
+    by_line = getattr(module, "ROWS_BY_LINE", False)
+    if by_line and result.sessions:
+        result.frames.append(_rows_frame(result.sessions))  # so this file's rows can be sorted on their own
+        result.sessions = []
+    first_frame = len(result.frames)
     counted = _Counted(sample, blocks, skipping or strip, envelope, prefilter)
     if isinstance(source, Chain):
         counted = ChainCounted(counted, source)  # counts each file's lines for its own report
@@ -242,9 +262,16 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     for events in sorted(grouped.values(), key=lambda evs: evs[0].line):
         builder.add(events)
 
+    if by_line:
+        _sort_by_line(result, first_frame)
+
     report.lines = counted.total
     report.noise = ctx.noise_lines + counted.blank + counted.skipped
     report.unrecognised = ctx.unrecognised_lines
+    if share is not None and share[0] > 0:
+        # Blank lines, and lines of no session process, belong to the first share.
+        report.noise = ctx.noise_lines
+        decoded.warnings = []
     report.parsed = report.lines - report.noise - report.unrecognised
     report.sessions = builder.count
     if builder.undated and ctx.undated_lines:
@@ -259,6 +286,45 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
                 report.lines, "" if report.lines == 1 else "s", report.parsed, report.noise, report.unrecognised,
                 report.sessions, "" if report.sessions == 1 else "s")
     result.files.append(report)
+
+
+def _sort_by_line(result: ReadResult, first_frame: int) -> None:
+    """Put the rows a file added (frames from ``first_frame`` on, then pending rows) in the order of their first line.
+
+    Sessions that start on one line keep the order they ended in.
+    """
+    import pandas as pd
+
+    frames = result.frames[first_frame:]
+    if result.sessions:
+        frames.append(_rows_frame(result.sessions))
+        result.sessions = []
+    if not frames:
+        return
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    order = frame["line"].to_numpy(dtype="float64", na_value=float("inf")).argsort(kind="stable")
+    del result.frames[first_frame:]
+    result.frames.append(apply_session_dtypes(frame.take(order).reset_index(drop=True)))
+
+
+def merge_share_reports(reports: list[FileReport]) -> FileReport:
+    """Return the report of a whole file from the reports of its shares, first share first.
+
+    The first share counts every line of the file, and the blank lines and
+    lines of no session process as its own.  Every other share counts only
+    the noise and unrecognised lines among its own.  So the line count is
+    the first share's, and the noise, unrecognised and session counts add
+    up.
+    """
+    first = reports[0]
+    merged = FileReport(first.source, first.format, first.confidence, first.encoding, first.compression, first.lines)
+    merged.noise = sum(report.noise for report in reports)
+    merged.unrecognised = sum(report.unrecognised for report in reports)
+    merged.parsed = merged.lines - merged.noise - merged.unrecognised
+    merged.sessions = sum(report.sessions for report in reports)
+    for report in reports:
+        merged.warnings.extend(warning for warning in report.warnings if warning not in merged.warnings)
+    return merged
 
 
 def _parse_context(source: Source, options: ParseOptions) -> ParseContext:
@@ -433,6 +499,22 @@ def _split_head(blocks: Iterator[list[str]], size: int) -> tuple[list[str], Iter
         head.extend(block[:room])
         return head, itertools.chain((block[room:],), blocks)
     return head, iter(())
+
+
+def source_format(source: Source, format: str = "auto", tz: str | tzinfo | None = None):
+    """Return the format module a file would be read with, from its first lines, or None; log nothing."""
+    if format != "auto":
+        return formats.get(format)
+    envelope = _envelope_options(source, _resolve_tz(tz))
+    blocks = open_blocks(source, Decoded())
+    try:
+        head, _ = _split_head(blocks, SAMPLE_LINES)
+    finally:
+        blocks.close()
+    texts = [line.text for line in (strip_envelope(n, text, envelope) for n, text in enumerate(head, 1))
+             if line.text.strip()]
+    module, score, _ = formats.detect(texts) if texts else (None, 0.0, None)
+    return module if module is not None and score >= MIN_CONFIDENCE else None
 
 
 def _choose_format(source: Source, sample: list[Line], format: str, report: FileReport):
@@ -655,7 +737,10 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         ``datetime.date`` or a ``"YYYY-MM-DD"`` string.
     workers
         Processes to parse files in; above 1, files are shared out among them
-        (a chain of rotations stays in one process).
+        (a chain of rotations stays in one process).  A single large
+        maillog (16 MiB or more) is read by all of them at once, each
+        reading the smtp processes whose id ends in its digits, which gives
+        the same table as one process.
     cache
         A folder for a Parquet cache of parsed sessions, one entry per file
         or chain of rotations, keyed by path, size and modification time.

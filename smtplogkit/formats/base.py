@@ -63,6 +63,8 @@ class ParseContext:
     # True when the reader keeps no events, so a parser may yield a SessionRow
     # it built itself in place of a session's events and SessionEnd.
     rows_wanted: bool = False
+    # (k, n) when this process reads share k of n of a file (see formats.postfix.SHARES).
+    share: tuple[int, int] | None = None
 
     def noise(self, line: Line) -> None:
         """Count a line that the format prints but that carries no evidence."""

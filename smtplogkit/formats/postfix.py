@@ -63,6 +63,11 @@ NAME = "postfix"
 DESCRIPTION = "Postfix maillog (syslog, ISO 8601 syslog, journalctl): smtp/lmtp delivery attempts"
 CLIENT = "postfix"
 PRIORITY = 20
+# Rows come in the order their attempts started, not the order they ended,
+# so a file read in shares by several processes (see _parse) gives the same
+# table as one read in a single process.
+ROWS_BY_LINE = True
+SHARES = True
 
 QID = r"(?:[0-9A-F]{5,15}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{8,15}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{1,12})"
 QID_LINE_RE = re.compile(rf"^({QID}): (.*)$")
@@ -208,6 +213,8 @@ _COUNTED_SERVICES = (*sorted(RECORD_SERVICES), "qmgr", "cleanup")
 # each way of leaving the word early is spelled out, the empty tag included.
 _OTHER_TAG = "|".join([f"{'postfix'[:i]}[^ {'postfix'[i]}][^ ]*" for i in range(7)]
                       + ["postfix"[:i] for i in range(7)])
+# A line whose envelope strip_or_noise reads.
+STAMPED = rf"^{_DAY} {_TIME} [^ ]+ [^ ]*: ."
 # A line to leave out: its envelope reads, and its tag is another program's
 # or a Postfix daemon's whose lines the parser only counts.
 SKIPPED = (rf"^{_DAY} {_TIME} [^ ]+ (?:postfix[^ \[]*/(?:"
@@ -220,7 +227,13 @@ PARSED_TAG = (r"^.{15} [^ ]+ postfix[^ \[]*/(?:(?:" + "|".join(sorted(RECORD_SER
 PREFILTER_MIN = 64
 
 
-def prefilter(block: list[str]) -> tuple[Any, int]:
+def _agent_of_shares(shares: tuple[int, ...], count: int) -> str:
+    """Return an RE2 expression for the lines of smtp and lmtp processes that ``shares`` of ``count`` read (see _share_of)."""
+    digits = "".join(str(digit) for digit in range(10) if digit % count in shares)
+    return rf"^{_DAY} {_TIME} [^ ]+ postfix[^ \[]*/(?:smtp|lmtp)\[\d*[{digits}]\]: "
+
+
+def prefilter(block: list[str], share: tuple[int, int] | None = None) -> tuple[Any, int]:
     """Return the positions in ``block`` of the lines :func:`parse` must see, and how many others are noise.
 
     A block of raw lines is matched at once with pyarrow's regular
@@ -231,6 +244,12 @@ def prefilter(block: list[str]) -> tuple[Any, int]:
     of ``error``, ``retry`` or another record-only agent, counts as parsed.
     Every other line, including any with an unusual envelope, goes to the
     parser, so the result is the same with or without this filter.
+
+    For share k of n of a file (see :func:`_parse`), the lines of smtp and
+    lmtp processes that other shares read are left out too.  The first
+    share keeps everything else; the other shares keep only their own
+    processes' lines and lines with an unusual envelope, and the noise count
+    they return is not used.
     """
     if len(block) < PREFILTER_MIN:
         return range(len(block)), 0
@@ -238,11 +257,21 @@ def prefilter(block: list[str]) -> tuple[Any, int]:
     import pyarrow.compute as pc
 
     array = block_array(block)  # values may end with their LF, so the expressions do not use "$"
+    index, count = share or (0, 1)
+    if index > 0:
+        usual = pc.match_substring_regex(array, STAMPED)
+        skip = pc.and_(usual, pc.invert(pc.match_substring_regex(array, _agent_of_shares((index,), count))))
+        skip = skip.to_numpy(zero_copy_only=False)
+        return np.flatnonzero(~skip).tolist(), 0
     skip = pc.match_substring_regex(array, SKIPPED)
     parsed = pc.sum(pc.and_(skip, pc.match_substring_regex(array, PARSED_TAG))).as_py() or 0
+    noise = (pc.sum(skip).as_py() or 0) - parsed
+    if count > 1:
+        # Left out too, but neither noise nor this share's: counted as parsed, as the other share reads them.
+        others = tuple(range(1, count))
+        skip = pc.or_(skip, pc.match_substring_regex(array, _agent_of_shares(others, count)))
     skip = skip.to_numpy(zero_copy_only=False)
-    positions = np.flatnonzero(~skip).tolist()
-    return positions, len(block) - len(positions) - parsed
+    return np.flatnonzero(~skip).tolist(), noise
 
 
 @lru_cache(maxsize=1024)
@@ -407,6 +436,10 @@ def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionE
 
 
 def _parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    # An smtp or lmtp process's lines depend on each other, but never on another
+    # process's.  So share k of n reads the processes whose id is k modulo n,
+    # and the first share also reads every line of no such process.
+    share, shares = ctx.share or (0, 1)
     processes: dict[tuple, _Process] = {}
     services: dict[str | None, str | None] = {}  # syslog tag -> daemon, computed once per tag
     for line in lines:
@@ -416,11 +449,13 @@ def _parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | Session
             service = services[program] = _service(line)
         if service is None:
             service = _guess_service(line.text)
-            if service == "" and not line.text.startswith("-- "):
-                # No syslog envelope and not a Postfix message: not a maillog line
-                # (journalctl's "-- Boot ..." separators excepted).
-                ctx.unrecognised(line)
-                continue
+        if shares > 1 and _share_of(line, service, shares) != share:
+            continue
+        if service == "" and program is None and not line.text.startswith("-- "):
+            # No syslog envelope and not a Postfix message: not a maillog line
+            # (journalctl's "-- Boot ..." separators excepted).
+            ctx.unrecognised(line)
+            continue
         if service in SESSION_SERVICES:
             key = (line.log_host, line.program, line.pid)
             process = processes.get(key)
@@ -435,6 +470,18 @@ def _parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | Session
             ctx.noise(line)
     for process in processes.values():
         yield from process.close_all()
+
+
+def _share_of(line: Line, service: str | None, shares: int) -> int:
+    """Return the share that reads a line: by the last digit of an smtp or lmtp process's id, else the first.
+
+    The last digit alone decides, so that the prefilter can tell the
+    shares apart with a regular expression; there are at most ten shares.
+    """
+    pid = line.pid
+    if service in SESSION_SERVICES and pid and pid.isdigit():
+        return int(pid[-1]) % shares
+    return 0
 
 
 def _guess_service(text: str) -> str:

@@ -1,0 +1,83 @@
+"""Reading one large maillog in shares, one process per share, against the single-process read."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import smtplogkit
+from smtplogkit import parallel
+from smtplogkit.formats import postfix
+from smtplogkit.inputs import expand
+
+from test_fast_paths import _maillog  # the same directory, which pytest puts on the path
+
+OPTIONS = {"format": "postfix", "labels": {}, "tz": None, "date": None}
+
+
+@pytest.fixture()
+def maillog(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "SHARE_BYTES", 0)  # share out even a small test file
+    path = tmp_path / "maillog-2026-12-04"
+    path.write_text(_maillog(5, 3000))
+    return path
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_shares_equal_single_read(maillog, workers):
+    single = smtplogkit.read_logs(maillog, format="postfix", progress=False)
+    shared = smtplogkit.read_logs(maillog, format="postfix", workers=workers)
+
+    pd.testing.assert_frame_equal(shared, single, check_exact=True)
+    assert shared.attrs == single.attrs
+
+
+def test_shares_without_prefilter(maillog, monkeypatch):
+    single = smtplogkit.read_logs(maillog, format="postfix", progress=False)
+    monkeypatch.delattr(postfix, "prefilter")
+    shared = smtplogkit.read_logs(maillog, format="postfix", workers=2)
+
+    pd.testing.assert_frame_equal(shared, single, check_exact=True)
+    assert shared.attrs == single.attrs
+
+
+def test_each_share_reads_own_processes(maillog):
+    (source,) = expand(str(maillog)).sources
+    frames = [parallel.read_source_frame(source, OPTIONS, (k, 2))[0] for k in range(2)]
+    single = smtplogkit.read_logs(maillog, format="postfix", progress=False)
+
+    assert sum(len(frame) for frame in frames) == len(single)
+    assert not set(frames[0]["session_id"]) & set(frames[1]["session_id"])
+    assert len(frames[0]) > 0
+    assert len(frames[1]) > 0
+
+
+def test_rows_in_start_order(maillog):
+    frame = smtplogkit.read_logs(maillog, format="postfix", progress=False)
+
+    assert frame["line"].is_monotonic_increasing
+
+
+def test_share_count_needs_large_maillog(tmp_path, maillog, monkeypatch):
+    client_log = tmp_path / "app.log"
+    client_log.write_text("send: 'ehlo [127.0.0.1]\\r\\n'\nreply: b'250 ok\\r\\n'\n" * 50)
+    (mail_source,) = expand(str(maillog)).sources
+    (client_source,) = expand(str(client_log)).sources
+
+    assert parallel.share_count(mail_source, OPTIONS, 2) == 2
+    assert parallel.share_count(mail_source, OPTIONS, 1) == 1
+    assert parallel.share_count(client_source, {**OPTIONS, "format": "auto"}, 2) == 1
+    monkeypatch.setattr(parallel, "SHARE_BYTES", maillog.stat().st_size + 1)
+    assert parallel.share_count(mail_source, OPTIONS, 2) == 1
+
+
+def test_detected_maillog_shared(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "SHARE_BYTES", 0)
+    path = tmp_path / "maillog-2026-12-04"
+    path.write_text("\n".join(_maillog(6, 2000).splitlines()[450:]) + "\n")  # without the other programs' lines first
+    single = smtplogkit.read_logs(path, progress=False)
+    shared = smtplogkit.read_logs(path, workers=2)
+
+    assert single.attrs["files"][0]["format"] == "postfix"
+    pd.testing.assert_frame_equal(shared, single, check_exact=True)
+    assert shared.attrs == single.attrs
