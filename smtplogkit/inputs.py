@@ -320,6 +320,17 @@ class RawBlock(Sequence):
             index += self._count
         return self.data[starts[index]:starts[index + 1] - 1].decode("ascii")
 
+    def lines_at(self, positions: list[int]) -> list[str]:
+        """Return the lines at ``positions``, decoded in one pass."""
+        if self._lines is not None:
+            lines = self._lines
+            return [lines[position] for position in positions]
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        taken = self.arrow().take(pa.array(positions, type=pa.int64()))
+        return pc.utf8_slice_codeunits(taken, 0, -1).to_pylist()  # without the LF
+
     def offsets(self):
         """Return a numpy array of ``len(self) + 1`` offsets: line ``i`` is ``data[o[i]:o[i + 1] - 1]``."""
         import numpy as np

@@ -24,7 +24,7 @@ from . import formats
 from .envelope import EnvelopeOptions, strip_envelope
 from .errors import FormatError
 from .formats.base import ParseContext, ParseOptions
-from .inputs import Chain, Decoded, Source, expand, group_rotations, open_blocks
+from .inputs import Chain, Decoded, RawBlock, Source, expand, group_rotations, open_blocks
 from .plainrows import FileColumns, plain_columns, record_row
 from .records import Event, Line, PlainSession, SessionEnd, SessionRow
 from .progress import with_block_progress
@@ -471,9 +471,10 @@ class _Counted:
                 skipped += noise
                 if len(block) > len(positions) + noise:
                     self.passed.append((first, len(block) - len(positions) - noise))
-                for position in positions:
+                texts = block.lines_at(positions) if isinstance(block, RawBlock) else [block[p] for p in positions]
+                for position, text in zip(positions, texts):
                     number = first + position
-                    line = strip(number, block[position], envelope)
+                    line = strip(number, text, envelope)
                     if line is None:
                         skipped += 1
                         continue

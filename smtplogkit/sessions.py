@@ -102,6 +102,8 @@ def build_session(events: list[Event]) -> dict[str, Any]:
     Columns that come from the file (``source``, ``format``, labels) are added
     by the reader.
     """
+    if events and events[-1].verb == ERROR and events[-1].direction == LOCAL:
+        return _build_general(events)  # both quick paths give up at a local error
     row = _quick_row(events)
     if row is None:
         row = _transcript_row(events)
