@@ -404,3 +404,21 @@ def test_postfix_forced_on_other_log_warns(tmp_path):
     report = frame.attrs["files"][0]
     assert (report["unrecognised"], report["noise"]) == (2, 1)
     assert "unrecognised line" in report["warnings"][0]
+
+
+@pytest.mark.parametrize("rejected_first", [True, False])
+def test_exim_partial_delivery(tmp_path, rejected_first):
+    host = "H=mx.example.org [198.51.100.7] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes"
+    rejected = (f"2026-12-04 10:00:01 1wXyZe-0001aB-Ch ** bad@example.org R=dnslookup T=remote_smtp {host}: SMTP error "
+                "from remote mail server after RCPT TO:<bad@example.org>: 550 5.1.1 <bad@example.org>: User unknown\n")
+    sent = f"2026-12-04 10:00:01 1wXyZe-0001aB-Ch => good@example.org R=dnslookup T=remote_smtp {host} C=\"250 2.0.0 Ok\"\n"
+    text = ("2026-12-04 10:00:00 1wXyZe-0001aB-Ch <= alice@example.com H=(client) [192.0.2.50] P=esmtpsa S=1200\n"
+            + (rejected + sent if rejected_first else sent + rejected)
+            + "2026-12-04 10:00:01 1wXyZe-0001aB-Ch Completed\n")
+    (row,) = rows(write(tmp_path, "mainlog", text))
+
+    assert row["failure_stage"] == "rcpt_to"
+    assert row["outcome"] == "partial"
+    assert row["recipients"] == 2
+    assert row["recipients_rejected"] == 1
+    assert row["messages_sent"] == 1

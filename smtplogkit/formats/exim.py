@@ -13,7 +13,10 @@ below SMTP (111 is ECONNREFUSED, 110 ETIMEDOUT).  A host tried and given up
 before the next MX host is logged on its own line (``H=host [ip] Connection
 refused``); the ``==`` line that follows repeats the last host's error and is
 not a session of its own.  ``retry time not reached`` means Exim did not try
-at all: it annotates the message and is no session.
+at all: it annotates the message and is no session.  A ``**`` line for a
+recipient rejected at RCPT TO and a ``=>`` line for one delivered, to the
+same host and in either order, are one connection: a partial delivery,
+with the rejected recipients counted.
 
 Debug output prefixes each line with the process id.  ``Connecting to H
 [ip]:25 ... failed: <error>`` and ``... connected`` open an attempt;
@@ -217,9 +220,12 @@ def _delivery(line: Line, message_id: str, flag: str, details: str, state: _Stat
     if RETRY_NOT_REACHED in details or host is None and "T=" not in details:
         return  # no connection attempt of its own: a routing or retry note on the message
 
+    same_host = open_attempt is not None and host is not None and open_attempt.ip == host.group(2)
     if flag in ("=>", "->"):
-        if open_attempt is not None and host is not None and open_attempt.ip == host.group(2) and not open_attempt.failed:
+        if same_host and (not open_attempt.failed or _rejected_recipients_only(open_attempt)):
+            # Another recipient of the same connection, which may have had others rejected.
             open_attempt.recipients += 1
+            _mta.add_sent(ctx, line, open_attempt, details.strip())
             return
         yield from _close(state, message_id)
         attempt = _mta.connected(ctx, line, host.group(1) if host else None, host.group(2) if host else None,
@@ -240,6 +246,14 @@ def _delivery(line: Line, message_id: str, flag: str, details: str, state: _Stat
     if open_attempt is not None and open_attempt.failed and _same_error(open_attempt.reason, error):
         open_attempt.recipients += 1
         return  # the summary of the host line just read
+    rcpt_rejected = smtp_error is not None and _mta.command_stage(smtp_error.group(1)) is Stage.RCPT_TO
+    if same_host and rcpt_rejected and (open_attempt.sent or _rejected_recipients_only(open_attempt)):
+        # A recipient the server rejected on a connection that delivered, or rejected, others: a partial delivery.
+        open_attempt.recipients += 1
+        open_attempt.rejected += 1
+        if not open_attempt.failed:
+            _add_smtp_error(ctx, line, open_attempt, smtp_error)
+        return
     yield from _close(state, message_id)
     host_name, ip = (host.group(1), host.group(2)) if host else (None, None)
     port = int(host.group(3)) if host and host.group(3) else None
@@ -249,7 +263,14 @@ def _delivery(line: Line, message_id: str, flag: str, details: str, state: _Stat
     else:
         attempt = _failure_attempt(ctx, line, error, host_name, ip, port)
     attempt.queue_id, attempt.recipients = message_id, 1
+    if smtp_error is not None and _mta.command_stage(smtp_error.group(1)) is Stage.RCPT_TO:
+        attempt.rejected = 1
     state.open[message_id] = attempt
+
+
+def _rejected_recipients_only(attempt: _mta.Attempt) -> bool:
+    """Return whether an attempt's only failures are rejected recipients (RCPT TO), so the connection went on."""
+    return attempt.failed and attempt.rejected > 0 and attempt.failed_at() == Stage.RCPT_TO.value
 
 
 def _defer_text(defer: re.Match) -> str:
