@@ -47,10 +47,11 @@ def read_source_frame(source: Source, options: dict[str, Any], share: tuple[int,
 
 def share_count(source: Source, options: dict[str, Any], workers: int) -> int:
     """Return how many processes should read ``source``: ``workers`` for a large file in a format read in shares, else 1."""
-    if workers < 2 or source.stream is not None or source.path is None or isinstance(source, Chain):
+    if workers < 2 or source.stream is not None:
         return 1
+    paths = [part.path for part in source.parts] if isinstance(source, Chain) else [source.path]
     try:
-        size = source.path.stat().st_size
+        size = sum(path.stat().st_size for path in paths if path is not None)
     except OSError:
         return 1
     if size < SHARE_BYTES:
@@ -64,18 +65,27 @@ def share_count(source: Source, options: dict[str, Any], workers: int) -> int:
 def merge_shares(parts: list[tuple[Any, list[dict[str, Any]]]]) -> tuple[Any, list[dict[str, Any]]]:
     """Return the frame and report of a whole file from those of its shares, in share order.
 
-    The rows are put in the order of their first line, as the format gives
-    them in a single process (its ``ROWS_BY_LINE``).
+    The rows are put in the order of their first line (file by file for a
+    chain of rotations), as the format gives them in a single process (its
+    ``ROWS_BY_LINE``).
     """
     from .reader import FileReport, apply_session_dtypes, merge_share_reports
+
+    import numpy as np
 
     frame = _concat([frame for frame, _ in parts])
     if frame.empty:
         frame = parts[0][0]
-    order = frame["line"].to_numpy(dtype="float64", na_value=float("inf")).argsort(kind="stable")
+    # The files of a chain in reading order, then the line in each file.
+    ranks = {report["source"]: rank for rank, report in enumerate(parts[0][1])}
+    rank = frame["source"].astype(object).map(ranks).fillna(len(ranks)).to_numpy(dtype="int64")
+    line = frame["line"].to_numpy(dtype="float64", na_value=float("inf"))
+    order = np.lexsort((line, rank))  # stable: sessions that start on one line keep their order
     frame = apply_session_dtypes(frame.take(order).reset_index(drop=True))
-    reports = [FileReport(**reports[0]) for _, reports in parts]
-    return frame, [merge_share_reports(reports).as_dict()]
+    # One report per file: a chain of rotations has several, in the same order in every share.
+    merged = [merge_share_reports([FileReport(**reports[index]) for _, reports in parts]).as_dict()
+              for index in range(len(parts[0][1]))]
+    return frame, merged
 
 
 def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int = 1,

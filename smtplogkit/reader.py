@@ -738,10 +738,11 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         ``datetime.date`` or a ``"YYYY-MM-DD"`` string.
     workers
         Processes to parse files in; above 1, files are shared out among them
-        (a chain of rotations stays in one process).  A single large
-        maillog (16 MiB or more) is read by all of them at once, each
-        reading the smtp processes whose id ends in its digits, which gives
-        the same table as one process.
+        (a chain of rotations is one unit).  When workers outnumber the
+        units, a large maillog or chain of its rotations (16 MiB or more) is
+        read by all of them at once, each building the sessions of the smtp
+        processes whose id ends in its digits, which gives the same table as
+        one process.
     cache
         A folder for a Parquet cache of parsed sessions, one entry per file
         or chain of rotations, keyed by path, size and modification time.

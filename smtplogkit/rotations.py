@@ -151,8 +151,13 @@ def _session_id(session_id: str | None, name: str, number: int) -> str | None:
     return f"{name}:{number}{match['suffix'] or ''}"
 
 
-def part_counts(chain: Chain, total: int) -> list[dict[str, int]]:
-    """Return each file's ``lines``, ``parsed``, ``noise`` and ``unrecognised`` after a read of ``total`` lines."""
+def part_counts(chain: Chain, total: int, own_only: bool = False) -> list[dict[str, int]]:
+    """Return each file's ``lines``, ``parsed``, ``noise`` and ``unrecognised`` after a read of ``total`` lines.
+
+    ``own_only`` is for a share after the first of a chain read in shares
+    (see ``reader.merge_share_reports``): its noise is only the noise lines
+    the parser counted among its own lines.
+    """
     reading: ChainReading = chain.reading
     counts = []
     for part in range(len(chain.parts)):
@@ -163,7 +168,7 @@ def part_counts(chain: Chain, total: int) -> list[dict[str, int]]:
         lines = end - reading.starts[part]
         yielded = reading.yielded[part]
         unrecognised = reading.unrecognised[part]
-        noise = lines - yielded - reading.passed[part] + reading.noise[part]
+        noise = reading.noise[part] if own_only else lines - yielded - reading.passed[part] + reading.noise[part]
         counts.append({"lines": lines, "parsed": lines - noise - unrecognised, "noise": noise,
                        "unrecognised": unrecognised})
     return counts
@@ -204,11 +209,13 @@ def read_chain(chain: Chain, result, read_one: Callable[..., None], **options: A
     for frame in frames:
         started.update(frame["source"].tolist())
     reading = chain.reading
-    for index, (part, counts) in enumerate(zip(chain.parts, part_counts(chain, report.lines))):
+    share = options.get("share")
+    own_only = share is not None and share[0] > 0
+    for index, (part, counts) in enumerate(zip(chain.parts, part_counts(chain, report.lines, own_only))):
         decoded = reading.decoded[index] if index < len(reading.decoded) else Decoded()
         line_warnings = reading.warnings[index] if index < len(reading.warnings) else []
         # Warnings about the whole chain (its format, undated sessions) go to each of its files.
-        warnings = [*decoded.warnings, *line_warnings, *report.warnings]
+        warnings = [*line_warnings, *report.warnings] if own_only else [*decoded.warnings, *line_warnings, *report.warnings]
         result.files.append(FileReport(part.name, report.format, report.confidence, decoded.encoding,
                                        decoded.compression, sessions=started[part.name], warnings=warnings,
                                        **counts))

@@ -81,3 +81,19 @@ def test_detected_maillog_shared(tmp_path, monkeypatch):
     assert single.attrs["files"][0]["format"] == "postfix"
     pd.testing.assert_frame_equal(shared, single, check_exact=True)
     assert shared.attrs == single.attrs
+
+
+@pytest.mark.parametrize("cut", [1000, 6789])
+def test_rotation_chain_in_shares(tmp_path, monkeypatch, cut):
+    monkeypatch.setattr(parallel, "SHARE_BYTES", 0)
+    lines = _maillog(7, 3000).splitlines(keepends=True)
+    folder = tmp_path / "relay"
+    folder.mkdir()
+    (folder / "maillog.1").write_text("".join(lines[:cut]))
+    (folder / "maillog").write_text("".join(lines[cut:]))
+    single = smtplogkit.read_logs(folder, format="postfix", progress=False)
+    shared = smtplogkit.read_logs(folder, format="postfix", workers=2)
+
+    assert [report["source"] for report in single.attrs["files"]] == [str(folder / "maillog.1"), str(folder / "maillog")]
+    pd.testing.assert_frame_equal(shared, single, check_exact=True)
+    assert shared.attrs == single.attrs
