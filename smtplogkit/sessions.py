@@ -103,7 +103,9 @@ def build_session(events: list[Event]) -> dict[str, Any]:
     by the reader.
     """
     if events and events[-1].verb == ERROR and events[-1].direction == LOCAL:
-        return _build_general(events)  # both quick paths give up at a local error
+        # Both quick paths give up at a local error; an MTA's failed attempt has only local events.
+        row = local_row(events)
+        return row if row is not None else _build_general(events)
     row = _quick_row(events)
     if row is None:
         row = _transcript_row(events)
@@ -136,6 +138,121 @@ def _build_general(events: list[Event]) -> dict[str, Any]:
         elif direction == LOCAL:
             _on_local(state, event)
     return _row(state, events)
+
+
+@dataclass(slots=True)
+class _LocalFacts:
+    """What :func:`_fill_failure` and :func:`_reached_before_failure` read of a session of local events."""
+
+    texts: list[str]
+    connected: bool
+    failures: list[_Candidate]
+    messages_sent: int
+    passed: set
+
+
+def local_row(events: list[Event]) -> dict[str, Any] | None:
+    """Return the row of a session made only of local events, such as an MTA's attempt, else None.
+
+    It gives the row :func:`_build_general` gives, walking the events with
+    the state in local variables (a test compares both on every fixture).
+    Sessions with a client or server event, or with labels, return None.
+    """
+    attrs: dict[str, Any] = {}
+    passed: set = set()
+    reached_at: dict[Stage, datetime] = {}
+    reached: Stage | None = None
+    pending = Stage.CONNECT
+    connected = False
+    messages_sent = 0
+    failures: list[_Candidate] = []
+    texts: list[str] = []
+    first_ts = last_ts = None
+    order = _ORDER
+    for event in events:
+        if event.direction != LOCAL:
+            return None
+        event_attrs = event.attrs
+        if event_attrs:
+            if event_attrs.get("labels"):
+                return None
+            for key, value in event_attrs.items():
+                if value is not None and key not in attrs and key != "labels":
+                    attrs[key] = value
+        ts = event.ts
+        if ts is not None:
+            if first_ts is None:
+                first_ts = ts
+            last_ts = ts
+        kind = event.verb
+        # Each branch does what _on_local (and _reach) would.
+        if kind == CONNECT:
+            pending = Stage.CONNECT
+            continue
+        if kind == ERROR:
+            stage = event_attrs.get("stage") or pending
+            if event_attrs.get("connected"):
+                connected = True
+            texts.append(event.text)
+            failures.append(_Candidate(Stage(stage), event.text, event.code, event.enhanced, event,
+                                       event_attrs.get("mechanism"), None))
+            continue
+        if kind == CONNECTED:
+            connected = True
+            stage = Stage.CONNECT
+            implicit = event_attrs.get("tls_mode", attrs.get("tls_mode")) == TlsMode.IMPLICIT
+            pending = Stage.TLS if implicit else Stage.GREETING
+        elif kind == TLS_OK:
+            stage = Stage.TLS
+            pending = Stage.GREETING
+        elif kind == SENT:
+            messages_sent += int(event_attrs.get("messages", 1))
+            stage = Stage.DATA
+        else:
+            continue
+        passed.add(stage)
+        if reached is None or order[stage] > order[reached]:
+            reached = stage
+        if ts is not None and stage not in reached_at:
+            reached_at[stage] = ts
+
+    port = attrs.get("port")
+    tls_mode = attrs.get("tls_mode")
+    row: dict[str, Any] = {
+        "line": events[0].line if events else None,
+        "start": first_ts,
+        "end": last_ts,
+        "host": attrs.get("host"),
+        "ip": attrs.get("ip"),
+        "port": int(port) if port is not None else None,
+        "tls_mode": str(tls_mode) if tls_mode is not None else None,
+        "client": attrs.get("client"),
+        "auth_mechanism": attrs.get("mechanism"),
+        "identity": attrs.get("identity"),
+        "messages_sent": messages_sent,
+        "recipients": attrs.get("recipients") or 0,
+        "recipients_rejected": attrs.get("recipients_rejected") or 0,
+        "log_host": attrs.get("log_host"),
+        "container": attrs.get("container"),
+    }
+    for name in EXTRA_ATTRS:
+        if attrs.get(name) is not None:
+            row[name] = attrs[name]
+    if connected and reached is None:
+        passed.add(Stage.CONNECT)
+        reached = Stage.CONNECT
+    facts = _LocalFacts(texts, connected, failures, messages_sent, passed)
+    if not failures:
+        row.update(_NO_FAILURE)
+        row["outcome"] = _OK if reached is not None and order[reached] >= _GREETING_ORDER or messages_sent else _UNKNOWN
+        if reached is None and not events:
+            row["outcome"] = _UNKNOWN
+    else:
+        _fill_failure(row, facts, failures[0], tls_mode, port)
+        reached = _reached_before_failure(facts, row["failure_stage"])
+    row["last_stage_reached"] = reached.value if reached is not None else None
+    _timings(row, first_ts, last_ts, reached_at)
+    return row
 
 
 # Local event kinds that reach a stage without any failure, and the stage.

@@ -25,8 +25,9 @@ from typing import Any
 
 from .. import replycodes as rc
 from ..labels import Cause, Stage
-from ..records import CONNECT, CONNECTED, ERROR, LOCAL, NOTE, SENT, Event, Line, SessionEnd
+from ..records import CONNECT, CONNECTED, ERROR, LOCAL, NOTE, SENT, Event, Line, SessionEnd, SessionRow
 from ..rules import Failure, classify
+from ..sessions import local_row
 from .base import ParseContext, _with_envelope
 
 # "(in reply to X command)" in Postfix, "after X" in Exim: the command a
@@ -139,6 +140,7 @@ class Attempt:
     addresses: set[str] = field(default_factory=set)
     sent: bool = False
     rejected: int = 0  # recipients whose delivery records report a rejected RCPT TO
+    rows: bool = False  # the reader wants rows, not events (ParseContext.rows_wanted)
 
     def failed_at(self) -> str | None:
         """Return the stage of the attempt's first failure, if it failed."""
@@ -168,10 +170,15 @@ class Attempt:
                 event.enhanced = enhanced
                 return
 
-    def finish(self) -> Iterator[Event | SessionEnd]:
-        """Yield the attempt's events and the marker that ends its session."""
+    def finish(self) -> Iterator[Event | SessionEnd | SessionRow]:
+        """Yield the attempt's row when the reader wants rows, else its events and the marker that ends its session."""
         self.annotate(queue_id=self.queue_id, recipients=self.recipients or None,
                       recipients_rejected=self.rejected or None)
+        if self.rows:
+            row = local_row(self.events)
+            if row is not None:
+                yield SessionRow(row)
+                return
         yield from self.events
         yield SessionEnd(self.key)
 
@@ -187,7 +194,7 @@ def connect_failure(ctx: ParseContext, line: Line, text: str, host: str | None, 
                     port: int | None, stage: Stage = Stage.CONNECT, **attrs: Any) -> Attempt:
     """Return an attempt that failed before any SMTP reply (DNS, TCP)."""
     host, ip = shared(host), shared(ip)
-    attempt = Attempt(new_key(), host=host, ip=ip, failed=True, reason=text)
+    attempt = Attempt(new_key(), host=host, ip=ip, failed=True, reason=text, rows=ctx.rows_wanted)
     attempt.add(local_event(line, CONNECT, text, attempt.key, host=host, ip=ip, port=port, **attrs))
     attempt.add(ctx.error(line, text, attempt.key, stage=stage.value))
     return attempt
@@ -197,7 +204,7 @@ def connected(ctx: ParseContext, line: Line, host: str | None, ip: str | None, p
               **attrs: Any) -> Attempt:
     """Return an attempt whose TCP connection was established."""
     host, ip = shared(host), shared(ip)
-    attempt = Attempt(new_key(), host=host, ip=ip, connected=True)
+    attempt = Attempt(new_key(), host=host, ip=ip, connected=True, rows=ctx.rows_wanted)
     attempt.add(local_event(line, CONNECTED, f"connected to {host}[{ip}]", attempt.key, host=host, ip=ip, port=port,
                             **attrs))
     return attempt

@@ -241,3 +241,32 @@ def test_rotation_counts_with_prefilter(tmp_path, monkeypatch, cut):
     pd.testing.assert_frame_equal(fast, general, check_exact=True)
     assert fast.attrs["files"] == general.attrs["files"]
     assert [f["lines"] for f in fast.attrs["files"]] == [cut, len(lines) - cut]
+
+
+def _fixture_logs() -> list[Path]:
+    """Return every log file under tests/ and sample_data/."""
+    found = []
+    for folder in (ROOT / "tests" / "cases", ROOT / "tests" / "captures", ROOT / "tests" / "data", ROOT / "sample_data"):
+        found += [p for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix not in (".jsonl", ".json", ".md")]
+    return found
+
+
+def test_local_rows_equal_general_rows(monkeypatch, tmp_path):
+    generated = tmp_path / "maillog-2026-12-04"
+    generated.write_text(_maillog(8, 2000))
+    checked = []
+    original = reader.build_session
+
+    def compare(events):
+        row = sessions.local_row(events)
+        if row is not None:
+            assert row == sessions._build_general(events)
+            checked.append(row["failure_stage"])
+        return original(events)
+
+    monkeypatch.setattr(reader, "build_session", compare)
+    for path in [*_fixture_logs(), generated]:
+        reader.read(path, keep_events=True, progress=False)  # every session's events reach build_session
+    # Failed and successful sessions of local events both occur in the fixtures.
+    assert checked.count("none") > 100
+    assert len(checked) - checked.count("none") > 100
