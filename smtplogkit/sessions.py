@@ -142,7 +142,7 @@ def _build_general(events: list[Event]) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class _LocalFacts:
-    """What :func:`_fill_failure` and :func:`_reached_before_failure` read of a session of local events."""
+    """The facts of a session of local events that :func:`_fill_failure` and :func:`_reached_before_failure` read."""
 
     texts: list[str]
     connected: bool
