@@ -112,9 +112,11 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
         todo.append(index)
 
     pooled = [i for i in todo if sources[i].stream is None] if workers > 1 else []
-    spare = workers - len(pooled)  # workers left over to share out large files
-    tasks = [(i, k, n) for i in pooled for n in (share_count(sources[i], options, workers) if spare > 0 else 1,)
-             for k in range(n)]
+    # (input, share, shares) to read; large files get a share per worker when workers outnumber the files.
+    tasks: list[tuple[int, int, int]] = []
+    for index in pooled:
+        count = share_count(sources[index], options, workers) if workers > len(pooled) else 1
+        tasks.extend((index, share, count) for share in range(count))
     if len(tasks) > 1:
         # The shares of a single file: this process reads the first while the pool reads the others.
         local_task = tasks[0] if len(pooled) == 1 else None
