@@ -5,6 +5,8 @@ through :func:`redact_text` before the text reaches an event.  What is removed:
 AUTH PLAIN and LOGIN payloads, XOAUTH2 and OAUTHBEARER initial responses and
 bearer tokens, the base64 lines a client sends in response to a 334 challenge,
 and passwords in URLs (``smtp://user:secret@host``) or ``password=`` fields.
+Free text loses an AUTH payload wherever the command appears in the line,
+and any base64 run that decodes to a PLAIN or XOAUTH2 credential.
 """
 
 from __future__ import annotations
@@ -27,9 +29,19 @@ FIELD_SECRET_RE = re.compile(
 BEARER_RE = re.compile(r"(\bBearer\s+)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
 # A Google access token on its own, e.g. pasted into an error message.
 GOOGLE_TOKEN_RE = re.compile(r"\bya29\.[A-Za-z0-9._-]+")
+# An AUTH command anywhere in a line (a wrapper's prefix or damaged bytes
+# before it), with its initial response.  A second mechanism name makes a
+# capability list ("250-AUTH PLAIN LOGIN"), and a word in one case is prose
+# ("AUTH LOGIN failed").  A payload has a digit, a base64 sign or both cases.
+AUTH_ANYWHERE_RE = re.compile(r"(\bAUTH\s+[A-Za-z0-9_-]+\s+)([A-Za-z0-9+/=._~-]{4,})", re.IGNORECASE)
+MECHANISMS = frozenset({"PLAIN", "LOGIN", "XOAUTH", "XOAUTH2", "OAUTHBEARER", "CRAM-MD5", "DIGEST-MD5", "GSSAPI",
+                        "NTLM", "ANONYMOUS", "EXTERNAL", "SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-1-PLUS",
+                        "SCRAM-SHA-256-PLUS"})
+# A run of base64 long enough to carry a SASL credential.  _sasl_payload decodes it to check.
+BASE64_RUN_RE = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 # Every pattern above needs one of these words, so a line without any is safe
 # as it is.  One search here saves three substitutions on most lines.
-SECRET_HINT_RE = re.compile(r"://|pass|pwd|secret|token|api_?key|bearer|ya29\.", re.IGNORECASE)
+SECRET_HINT_RE = re.compile(r"://|pass|pwd|secret|token|api_?key|bearer|ya29\.|auth", re.IGNORECASE)
 BASE64_LINE_RE = re.compile(r"^[A-Za-z0-9+/]{4,}={0,2}$")
 # Nodemailer's logger prints this in place of the password or token inside an
 # AUTH payload: the client did send a credential, it is only hidden.
@@ -57,18 +69,45 @@ def may_hold_secret(text: str) -> bool:
     lowered = text.lower()
     return ("pass" in lowered or "pwd" in lowered or "secret" in lowered or "token" in lowered
             or "://" in lowered or "bearer" in lowered or "apikey" in lowered or "api_key" in lowered
-            or "ya29." in lowered)
+            or "ya29." in lowered or "auth" in lowered)
 
 
 def redact_text(text: str) -> str:
-    """Return ``text`` with URL passwords, secret fields and bearer tokens replaced."""
+    """Return ``text`` with AUTH payloads, SASL credentials in base64, URL passwords, secret fields and bearer tokens replaced."""
+    if BASE64_RUN_RE.search(text) is not None:
+        text = BASE64_RUN_RE.sub(_sasl_payload, text)
     if not may_hold_secret(text):
         return text
     if "://" in text:
         text = URL_PASSWORD_RE.sub(rf"\1{REDACTED}\3", text)
+    if "auth" in text.lower():
+        text = AUTH_ANYWHERE_RE.sub(_auth_payload, text)
     text = FIELD_SECRET_RE.sub(rf"\1{REDACTED}", text)
     text = BEARER_RE.sub(rf"\1{REDACTED}", text)
     return GOOGLE_TOKEN_RE.sub(REDACTED, text)
+
+
+def _payload_like(word: str) -> bool:
+    """Return whether a word after ``AUTH <mechanism>`` looks like a base64 payload rather than prose."""
+    if word.upper() in MECHANISMS:
+        return False
+    if word == "=" or any(char.isdigit() or char in "+/=" for char in word):
+        return True
+    return any(char.isupper() for char in word) and any(char.islower() for char in word)
+
+
+def _auth_payload(match: re.Match) -> str:
+    return f"{match.group(1)}{REDACTED}" if _payload_like(match.group(2)) else match.group(0)
+
+
+def _sasl_payload(match: re.Match) -> str:
+    """Return the base64 run, or the redaction mark when it decodes to a PLAIN or XOAUTH2 credential."""
+    raw = decode_base64(match.group(0))
+    if raw is None:
+        return match.group(0)
+    if b"auth=Bearer" in raw or b"\x01auth=" in raw or raw.count(b"\x00") == 2:
+        return REDACTED
+    return match.group(0)
 
 
 def redact_command(command: str, *, in_auth: bool = False) -> str:

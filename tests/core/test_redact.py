@@ -66,3 +66,27 @@ def test_secret_hint_matches_search():
              "ya29x", "pa\u017fs", "api\u212aey", "bearer\u00e9", "t\u00f6ken", "", "://", "pas s", "tok en"]
     for text in texts:
         assert may_hold_secret(text) is (SECRET_HINT_RE.search(text) is not None), text
+
+
+def test_auth_payload_inside_line_removed():
+    for text in (f"2026-12-05 07:59:59,000 DEBUG app: smtp command AUTH PLAIN {PLAIN}",
+                 f"\x00\x0108:10:01.100006 send: 'AUTH XOAUTH2 {XOAUTH2}\\r\\n'",
+                 f"password=x AUTH PLAIN {PLAIN} ~~~~",
+                 "retrying AUTH LOGIN dXNlcg=="):
+        redacted = redact_text(text)
+        assert PLAIN not in redacted, text
+        assert XOAUTH2 not in redacted, text
+        assert "dXNlcg==" not in redacted, text
+        assert REDACTED in redacted, text
+
+
+def test_bare_sasl_payload_removed():
+    assert redact_text(f"continuing with {XOAUTH2}") == f"continuing with {REDACTED}"
+    assert redact_text(f"payload {PLAIN} sent") == f"payload {REDACTED} sent"
+
+
+def test_auth_prose_kept():
+    for text in ("250-AUTH PLAIN LOGIN XOAUTH2", "SMTP AUTH LOGIN failed: 535 5.7.8 Error",
+                 "535 5.7.8 Authentication credentials invalid", "AUTH PLAIN authentication rejected",
+                 "queued as 4XyZaBcDeFgHiJkLmNoP", "250 2.0.0 OK 1733389200 a1b2c3d4e5f6.12 - gsmtp"):
+        assert redact_text(text) == text
