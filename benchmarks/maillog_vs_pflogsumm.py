@@ -71,6 +71,7 @@ class Generator:
         self.clock = datetime(2026, 11, 30, 0, 0, 0)
         self.pid = 1000
         self.queue = 0x10000
+        self.busy: set[int] = set()  # smtp processes delivering a message in flight
 
     def stamp(self) -> str:
         self.clock += timedelta(milliseconds=self.random.randint(0, 40))
@@ -86,8 +87,9 @@ class Generator:
         return f"{self.queue:X}{self.random.randint(0, 0xFFFF):04X}"[:11]
 
     def message(self) -> list[str]:
-        """Return the lines of one message's life, in order, without timestamps."""
+        """Return the lines of one message's life, in order, without timestamps; ``self.smtp`` is its smtp process."""
         r = self.random
+        self.smtp: int | None = None
         qid = self.qid()
         client_ip = f"203.0.113.{r.randint(1, 254)}"
         smtpd = self.next_pid()
@@ -116,6 +118,10 @@ class Generator:
         ]
 
         smtp = self.next_pid()
+        while smtp in self.busy:  # a process delivers one message at a time
+            smtp = self.next_pid()
+        self.busy.add(smtp)
+        self.smtp = smtp
         by_domain: dict[str, list[str]] = {}
         for rcpt in recipients:
             by_domain.setdefault(rcpt.rsplit("@", 1)[1], []).append(rcpt)
@@ -123,10 +129,12 @@ class Generator:
             host, ip = MX[domain]
             roll = r.random()
             if roll < 0.04:
+                # Postfix quotes the last address's error in the delivery record.
+                v6 = f"2001:db8::{r.randint(1, 99)}"
                 lines.append(f"postfix/smtp[{smtp}]: connect to {host}[{ip}]:25: Connection timed out")
-                lines.append(f"postfix/smtp[{smtp}]: connect to {host}[2001:db8::{r.randint(1, 99)}]:25: Network is unreachable")
+                lines.append(f"postfix/smtp[{smtp}]: connect to {host}[{v6}]:25: Network is unreachable")
                 for rcpt in group:
-                    lines.append(f"postfix/smtp[{smtp}]: {qid}: to=<{rcpt}>, relay=none, delay=30, delays=0.1/0/30/0, dsn=4.4.1, status=deferred (connect to {host}[2001:db8::1]:25: Network is unreachable)")
+                    lines.append(f"postfix/smtp[{smtp}]: {qid}: to=<{rcpt}>, relay=none, delay=30, delays=0.1/0/30/0, dsn=4.4.1, status=deferred (connect to {host}[{v6}]:25: Network is unreachable)")
                 continue
             lines.append(f"postfix/smtp[{smtp}]: Trusted TLS connection established to {host}[{ip}]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)")
             if roll < 0.12:
@@ -152,17 +160,19 @@ class Generator:
     def write(self, path: str, total: int) -> int:
         """Write about ``total`` lines to ``path``, interleaving messages in flight; return the count."""
         written = 0
-        in_flight: list[list[str]] = []
+        in_flight: list[tuple[list[str], int | None]] = []
         with open(path, "w", encoding="utf-8") as out:
             while written < total or in_flight:
                 while written < total and len(in_flight) < 40:
-                    in_flight.append(self.message())
+                    lines = self.message()
+                    in_flight.append((lines, self.smtp))
                 index = self.random.randrange(len(in_flight))
-                lines = in_flight[index]
+                lines, smtp = in_flight[index]
                 out.write(f"{self.stamp()} {lines.pop(0)}\n")
                 written += 1
                 if not lines:
                     in_flight.pop(index)
+                    self.busy.discard(smtp)
                 if written % 5000 == 0:
                     out.write(f"{self.stamp()} postfix/anvil[701]: statistics: max connection rate 3/60s for (smtp:203.0.113.9) at {self.clock:%b %d %H:%M:%S}\n")
                     written += 1
