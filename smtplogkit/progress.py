@@ -47,3 +47,4 @@ def _counted_blocks(blocks: Iterable[list[str]], name: str) -> Iterator[list[str
         for block in blocks:
             yield block
             bar.update(len(block))
+        bar.refresh()  # show the last count, which the update interval may have held back

@@ -23,7 +23,7 @@ from typing import Any
 from . import formats
 from .envelope import EnvelopeOptions, strip_envelope
 from .errors import FormatError
-from .formats.base import ParseContext, ParseOptions
+from .formats.base import MAX_LINE_WARNINGS, ParseContext, ParseOptions
 from .inputs import Chain, Decoded, RawBlock, Source, expand, group_rotations, open_blocks
 from .plainrows import FileColumns, plain_columns, record_row
 from .records import Event, Line, PlainSession, SessionEnd, SessionRow
@@ -197,6 +197,7 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     blocks = iter(with_block_progress(open_blocks(source, decoded), source.name, progress))
     head, blocks = _split_head(blocks, SAMPLE_LINES)
     sample: list[Line] = [strip_envelope(number, text, envelope) for number, text in enumerate(head, 1)]
+    report.encoding = decoded.encoding  # known once the head is read
     module = _choose_format(source, sample, format, report)
     # A format may bring a faster envelope reader for its own common form.
     # Its strip_or_noise, if any, returns None for a line it recognises as
@@ -274,6 +275,12 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
         decoded.warnings = []
     report.parsed = report.lines - report.noise - report.unrecognised
     report.sessions = builder.count
+    unshown = ctx.unrecognised_lines - MAX_LINE_WARNINGS
+    if unshown > 0 and not isinstance(ctx, ChainContext):  # a chain notes this per file (see rotations)
+        message = (f"{source.name}: {unshown} more unrecognised line{'s' if unshown > 1 else ''} not shown "
+                   f"({ctx.unrecognised_lines} in all)")
+        ctx.warnings.append(message)
+        logger.warning("%s", message)
     if builder.undated and ctx.undated_lines:
         message = (f"{source.name}: {builder.undated} of {builder.count} sessions have no timestamp because the log "
                    f"prints the time of day without a date; pass --date YYYY-MM-DD (date= in Python) or put the "
@@ -525,9 +532,10 @@ def _choose_format(source: Source, sample: list[Line], format: str, report: File
         report.format, report.confidence = module.NAME, 1.0
         return module
     if not texts:
-        message = f"{source.name}: empty input, no lines to read"
-        report.warnings.append(message)
-        logger.warning("%s", message)
+        if report.encoding != "binary":  # a binary file has its own warning
+            message = f"{source.name}: empty input, no lines to read"
+            report.warnings.append(message)
+            logger.warning("%s", message)
         return None
     module, score, _ = formats.detect(texts)
     if module is None or score < MIN_CONFIDENCE:

@@ -216,6 +216,12 @@ def read_chain(chain: Chain, result, read_one: Callable[..., None], **options: A
         line_warnings = reading.warnings[index] if index < len(reading.warnings) else []
         # Warnings about the whole chain (its format, undated sessions) go to each of its files.
         warnings = [*line_warnings, *report.warnings] if own_only else [*decoded.warnings, *line_warnings, *report.warnings]
+        unshown = counts["unrecognised"] - MAX_LINE_WARNINGS
+        if unshown > 0:
+            note = (f"{part.name}: {unshown} more unrecognised line{'s' if unshown > 1 else ''} not shown "
+                    f"({counts['unrecognised']} in all)")
+            warnings.append(note)
+            logger.warning("%s", note)
         result.files.append(FileReport(part.name, report.format, report.confidence, decoded.encoding,
                                        decoded.compression, sessions=started[part.name], warnings=warnings,
                                        **counts))

@@ -441,3 +441,26 @@ def test_non_ascii_block_stays_decoded(tmp_path):
     assert not isinstance(block, RawBlock)
     assert list(block) == texts
     assert [value.rstrip("\n") for value in block_array(block).to_pylist()] == texts
+
+
+def test_binary_file_one_warning(tmp_path):
+    path = tmp_path / "binary.log"
+    path.write_bytes(bytes(range(256)) * 80)
+    report = file_report(smtplogkit.read_logs(path))
+
+    assert report["encoding"] == "binary"
+    assert len(report["warnings"]) == 1
+    assert "binary" in report["warnings"][0]
+
+
+def test_unshown_unrecognised_counted(tmp_path):
+    path = tmp_path / "app.log"
+    lines = SAMPLE.read_text().splitlines()
+    path.write_text("\n".join(lines[:40] + [f"garbage line {n} ~~" for n in range(12)] + lines[40:]) + "\n")
+    report = file_report(smtplogkit.read_logs(path))
+    unrecognised = report["unrecognised"]
+
+    assert unrecognised >= 12
+    assert sum("unrecognised line:" in warning for warning in report["warnings"]) == 5
+    assert any(f"{unrecognised - 5} more unrecognised lines not shown ({unrecognised} in all)" in warning
+               for warning in report["warnings"])
