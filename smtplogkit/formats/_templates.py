@@ -66,15 +66,18 @@ def make_template(lines: list[Line], events: list[Event], noise: list[int],
 
     ``events`` are all the events the segment's lines gave, all of one
     session, and ``noise`` the positions of the lines counted as noise.
-    No template is made unless every line has its own time object and every
-    event's time is its line's, because the template records times by the
-    position of the line they came from.
+    No template is made unless every line with a time has its own time
+    object and every event's time is its line's, because the template
+    records times by the position of the line they came from.  A segment
+    with the same key must have a time on the same lines.
     """
     times: dict[str, Any] = {}
     row = build_session(events, times)
     position = {}
     for index, line in enumerate(lines):
-        if line.ts is None or id(line.ts) in position:
+        if line.ts is None:
+            continue
+        if id(line.ts) in position:
             return row, None
         position[id(line.ts)] = index
     by_number = {line.number: index for index, line in enumerate(lines)}

@@ -45,9 +45,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..labels import Stage, TlsMode
-from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line
+from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line, SessionRow
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
+from ._templates import RowTemplate, SessionGroups, make_template
 from .base import ParseContext, hit_score
 
 NAME = "nodemailer"
@@ -188,7 +189,8 @@ def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
 _LEVEL_WORDS = frozenset(("] TRACE ", "] DEBUG ", "] INFO  ", "] WARN  ", "] ERROR ", "] FATAL "))
 
 
-def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> Iterator[Event]:
+def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True,
+          templates: bool = True) -> Iterator[Event | SessionRow]:
     """Turn nodemailer transcript and error lines into events.
 
     Logger lines with a connection id (``[...] DEBUG [sid] S: 250 OK``) take
@@ -198,8 +200,32 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
     error or log object is being read, takes the general path.
     ``quick=False`` sends every line down the general path (for tests that
     compare the two).
+
+    When the reader keeps no events (``ctx.rows_wanted``), a quick parse
+    yields :class:`SessionRow` records in place of events, and reuses the
+    row of a connection whose lines repeat an earlier connection's
+    (:class:`_Segments`).  ``templates=False`` turns that reuse off.
     """
     state = _State()
+    if not (quick and ctx.rows_wanted):
+        yield from _parse_lines(lines, ctx, state, quick)
+        return
+    groups = SessionGroups()
+    segments = _Segments(ctx, state, groups, enabled=templates)
+    add = groups.add
+    for event in _parse_lines(segments.feed(lines), ctx, state, quick):
+        capture = segments.capture
+        if capture is not None:
+            capture.append(event)
+        elif event.session is None:
+            yield event
+        else:
+            add(event)
+    yield from groups.rows()
+
+
+def _parse_lines(lines: Iterable[Line], ctx: ParseContext, state: _State, quick: bool) -> Iterator[Event]:
+    """Yield the events of ``lines``, each line read as :func:`parse` describes."""
     by_key = state.by_key
     heads: dict[str, tuple | None] = {}
     bare_heads: dict[str, tuple | None] = {}
@@ -664,3 +690,193 @@ def _other_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]
         ctx.noise(line)
         return
     ctx.unrecognised(line)
+
+
+# Segments --------------------------------------------------------------------------------------
+
+# Key parts of lines whose text does not change what the parser makes of them.
+_NOISE = ("noise",)  # a logger line the quick path counts as noise
+_SENT = ("sent",)  # "Message sent: <id>" after a transcript, which is noise
+
+
+class _Segments:
+    """Cut logger lines into segments, one connection each, and reuse the rows of repeated ones.
+
+    A segment starts at a logger line with a connection id not seen before
+    (``[...] DEBUG [sid] ...``), read while no error or log object is open.
+    It takes every following line up to the next logger line of another
+    connection, or the end of the file: the connection's lines, lines without
+    a connection id, and printed error objects.  A line with an envelope or
+    an embedded newline ends the segment, whose lines are then read as usual.
+
+    A segment's key has one part per line.  A logger line of the segment's
+    connection or without a connection id gives its level and message,
+    without time and id.  A ``Send error for <id>:`` prefix is dropped as
+    the parser drops it, and a line the quick path counts as noise (message
+    body, lifecycle notes) gives only :data:`_NOISE`.  Any other line gives
+    its whole text.  The first segment with a key is read through the usual
+    path.  It becomes the key's template if its events all belong to its
+    connection, nothing was warned about, no error object was left open,
+    and every line whose key part leaves text out was read while no log
+    object or bracketed error message was open.  Under those conditions the
+    parser's handling of such a line depends only on its key part.  So a
+    later segment with the same key, started from the same state, reads to
+    the same events apart from line numbers and times.
+
+    A connection id may come back after its row was copied (pooled or
+    interleaved connections).  Its segment's lines are then read again, from
+    a fresh parser state as at the segment's start, and its row is replaced
+    by the events, which the new lines join.
+    """
+
+    def __init__(self, ctx: ParseContext, state: _State, groups: SessionGroups, *, enabled: bool = True) -> None:
+        self.ctx = ctx
+        self.state = state
+        self.groups = groups
+        self.enabled = enabled
+        self.capture: list[Event] | None = None
+        # The lines of each connection whose row was copied from a template, for reading them again.
+        self.copied: dict[str, list[Line]] = {}
+        self.heads: dict[str, tuple | None] = {}
+        self.bare_heads: dict[str, tuple | None] = {}
+
+    def _read(self, text: str) -> tuple[Any, datetime | None, Any]:
+        """Return a line's session key (None if it names none), its time and its key part."""
+        if text[:1] != "[" or "\n" in text:
+            return None, None, _SENT if text.startswith("Message sent: ") else text
+        end = text.find("] ", 27) + 2
+        head = None
+        if end > 2:
+            head = self.heads.get(text[:end], _UNREAD)
+            if head is _UNREAD:
+                if len(self.heads) >= HEAD_CACHE_SIZE:
+                    self.heads.clear()
+                head = self.heads[text[:end]] = _read_head(text[:end])
+        if head is not None:
+            level, ts, sid = head
+            return sid, ts, self._part(level, text[end:])
+        bare = self.bare_heads.get(text[:27], _UNREAD)
+        if bare is _UNREAD:
+            bare = self.bare_heads[text[:27]] = _read_head(text[:27], BARE_HEAD_RE)
+        end = 28 if text[27:28] == " " else 27
+        if bare is not None and text[end:end + 1] != "[" and text[end:end + 2] not in ("C:", "S:"):
+            level, ts = bare
+            return None, ts, self._part(level, text[end:])
+        match = LOGGER_RE.match(text)
+        if match is None:
+            return None, None, text
+        return match.group(4) or (f"#{match.group(3)}" if match.group(3) else None), None, text
+
+    @staticmethod
+    def _part(level: str, message: str) -> Any:
+        """Return the key part of a logger line that the quick path reads, from its level and message."""
+        if level in ("WARN", "ERROR", "FATAL"):
+            sent_error = SEND_ERROR_RE.match(message)
+            return "!", sent_error.group(1) if sent_error else message
+        if message[:2] not in ("S:", "C:") and not message.startswith(_NOTE_STARTS):
+            return _NOISE
+        return level, message
+
+    def feed(self, lines: Iterable[Line]) -> Iterator[Line]:
+        """Yield the lines the usual path must read; keep the others back as segments."""
+        segment: list[Line] | None = None
+        parts: list[Any] = []
+        stamps: list[datetime | None] = []
+        own = None
+        state = self.state
+        for line in lines:
+            text = line.text
+            key, ts, part = self._read(text)
+            if segment is not None:
+                if key is not None and key != own:
+                    yield from self._close(segment, parts, stamps, own)
+                    segment = None
+                elif "\n" not in text and line.ts is None and line.log_host is None and line.container is None:
+                    segment.append(line)
+                    parts.append(part)
+                    stamps.append(ts)
+                    continue
+                else:
+                    yield from segment  # read as usual: the line ends the segment
+                    segment = None
+            if key is not None and key in self.copied:
+                self._read_again(key)
+            if (ts is not None and key is not None and self.enabled and key not in state.by_key
+                    and state.error is None and state.log_object is None and state.box_direction is None
+                    and line.ts is None and line.log_host is None and line.container is None
+                    and self.groups.worth_trying):
+                segment, parts, stamps, own = [line], [part], [ts], key
+                continue
+            yield line
+        if segment is not None:
+            yield from self._close(segment, parts, stamps, own)
+
+    def _close(self, segment: list[Line], parts: list[Any], stamps: list[datetime | None],
+               own: str) -> Iterator[Line]:
+        """Add the row of a finished segment from its template, or read its lines as usual."""
+        groups = self.groups
+        key = tuple(parts)
+        template = groups.templates.get(key)
+        if template is not None:
+            groups.hits += 1
+            self._apply(template, segment, stamps, own)
+            return
+        groups.misses += 1
+
+        ctx, state = self.ctx, self.state
+        before = (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))
+        for line, ts in zip(segment, stamps):
+            if ts is not None:
+                line.ts = ts.replace()  # a time object of the line's own, which make_template needs
+        noise: list[int] = []
+        events: list[Event] = []
+        plain = True  # every line whose key part leaves text out was read with nothing open
+        self.capture = events
+        try:
+            for index, line in enumerate(segment):
+                if type(parts[index]) is not str:
+                    error = state.error
+                    if state.log_object is not None or (error is not None and error.open_bracket):
+                        plain = False
+                count = ctx.noise_lines
+                yield line
+                if ctx.noise_lines != count:
+                    noise.extend([index] * (ctx.noise_lines - count))
+        finally:
+            self.capture = None
+
+        for event in events:
+            if event.session is not None:  # a note outside any session matters to read_events only
+                groups.add(event)
+        if (plain and events and all(event.session == own for event in events)
+                and (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))
+                == (before[0], before[1] + 1, *before[2:])
+                and state.error is None and state.log_object is None and state.box_direction is None
+                and all((ts is None) == (line.ts is None) for line, ts in zip(segment, stamps))):
+            _, template = make_template(segment, events, noise, None)
+            if template is not None:
+                groups.store(key, template)
+
+    def _apply(self, template: RowTemplate, segment: list[Line], stamps: list[datetime | None], own: str) -> None:
+        """Add the row of a segment that repeats a template's, and leave the state as reading it would."""
+        session = _Session(own)  # stands in until the connection's lines are read again, if ever
+        self.state.by_key[own] = session
+        self.state.current = session
+        self.copied[own] = segment
+        ctx = self.ctx
+        for index in template.noise:
+            ctx.noise(segment[index])
+        self.groups.add_row(own, template.instantiate(segment, stamps.__getitem__))
+
+    def _read_again(self, own: str) -> None:
+        """Replace a copied row by the events of its segment, for a connection whose lines come back."""
+        segment = self.copied.pop(own)
+        ctx = self.ctx
+        fresh_ctx = ParseContext(ctx.source, ctx.options)  # its line counts are dropped: they were counted
+        fresh = _State()
+        events = list(_parse_lines(segment, fresh_ctx, fresh, True))
+        self.groups.grouped[own] = events
+        self.state.by_key[own] = fresh.by_key[own]
+        for name in ("_awaiting_auth", "_login_user_due"):
+            if own in getattr(fresh_ctx, name):
+                getattr(ctx, name)[own] = getattr(fresh_ctx, name)[own]

@@ -71,11 +71,36 @@ def _smtplib_log(seed: int) -> str:
 
 
 def _nodemailer_log(seed: int) -> str:
+    """Return repeated benchmark sessions with variants that a template must not copy over.
+
+    Some sessions log another error text for the same reply, some print an
+    error whose message runs over lines that look like body lines, and some
+    connections log again after the next one started.
+    """
     rng = random.Random(seed)
     lines: list[str] = []
-    for number in range(300):
-        client_logs.write_nodemailer_session(lines, rng, number * 13)
-        if rng.random() < 0.1:
+    earlier: list[str] = []
+    for number in range(400):
+        session: list[str] = []
+        client_logs.write_nodemailer_session(session, rng, number * 13)
+        sid = session[1].split("[")[2].split("]")[0]
+        stamp = session[0][:21]
+        variant = rng.random()
+        if variant < 0.15:
+            session = [text.replace("ERROR Send error for", "ERROR Send error") .replace(
+                "closing connection.", f"closing connection ({rng.randrange(3)}).") if "ERROR Send" in text else text
+                for text in session]
+        elif variant < 0.25:
+            session += [
+                "[Error: 40B7:error:0A00010B:SSL routines:ssl3_get_record:wrong version number",
+                f"{stamp} DEBUG [{sid}] Message-ID: <{rng.randrange(3)}@example.com>",
+                "] { library: 'SSL routines', code: 'ESOCKET', command: 'CONN' }",
+            ]
+        lines += session
+        if earlier and rng.random() < 0.1:
+            lines += [f"{stamp} DEBUG [{rng.choice(earlier)}] C: QUIT", f"{stamp} DEBUG [{rng.choice(earlier)}] S: 221 Bye"]
+        earlier.append(sid)
+        if rng.random() < 0.05:
             lines += NODEMAILER_EDGES.splitlines()
     return "\n".join(lines) + "\n"
 
