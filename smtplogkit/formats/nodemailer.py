@@ -739,11 +739,19 @@ class _Segments:
         self.copied: dict[str, list[Line]] = {}
         self.heads: dict[str, tuple | None] = {}
         self.bare_heads: dict[str, tuple | None] = {}
+        self.times: dict[str, datetime] = {}
+        self.parts: dict[str, dict[str, Any]] = {level: {} for level in _LEVELS.values()}
 
-    def _read(self, text: str) -> tuple[Any, datetime | None, Any]:
-        """Return a line's session key (None if it names none), its time and its key part."""
+    def _read(self, text: str) -> tuple[Any, Any]:
+        """Return a line's session key (None if it names none) and its key part.
+
+        The key part of a line with a head that the quick path reads (with a
+        connection id or without one) is a string or a tuple that does not
+        start with None.  The key part of ``Message sent: <id>`` is
+        :data:`_SENT`, and that of any other line is ``(None, text)``.
+        """
         if text[:1] != "[" or "\n" in text:
-            return None, None, _SENT if text.startswith("Message sent: ") else text
+            return None, _SENT if text.startswith("Message sent: ") else (None, text)
         end = text.find("] ", 27) + 2
         head = None
         if end > 2:
@@ -753,88 +761,118 @@ class _Segments:
                     self.heads.clear()
                 head = self.heads[text[:end]] = _read_head(text[:end])
         if head is not None:
-            level, ts, sid = head
-            return sid, ts, self._part(level, text[end:])
+            return head[2], self._part(head[0], text[end:])
         bare = self.bare_heads.get(text[:27], _UNREAD)
         if bare is _UNREAD:
             bare = self.bare_heads[text[:27]] = _read_head(text[:27], BARE_HEAD_RE)
         end = 28 if text[27:28] == " " else 27
         if bare is not None and text[end:end + 1] != "[" and text[end:end + 2] not in ("C:", "S:"):
-            level, ts = bare
-            return None, ts, self._part(level, text[end:])
+            return None, self._part(bare[0], text[end:])
         match = LOGGER_RE.match(text)
         if match is None:
-            return None, None, text
-        return match.group(4) or (f"#{match.group(3)}" if match.group(3) else None), None, text
+            return None, (None, text)
+        return match.group(4) or (f"#{match.group(3)}" if match.group(3) else None), (None, text)
+
+    def _part(self, level: str, message: str) -> Any:
+        """Return the key part of a logger line that the quick path reads, from its level and message.
+
+        Lines with and without a connection id share parts, because within a
+        segment both belong to the segment's connection.  The level matters
+        only as error or not.
+        """
+        known = self.parts[level].get(message)
+        if known is None:
+            if len(self.parts[level]) >= HEAD_CACHE_SIZE:
+                self.parts[level].clear()
+            known = self.parts[level][message] = self._read_part(level, message)
+        return known
 
     @staticmethod
-    def _part(level: str, message: str) -> Any:
-        """Return the key part of a logger line that the quick path reads, from its level and message."""
+    def _read_part(level: str, message: str) -> Any:
+        """Compute the key part that :meth:`_part` caches."""
         if level in ("WARN", "ERROR", "FATAL"):
             sent_error = SEND_ERROR_RE.match(message)
             return "!", sent_error.group(1) if sent_error else message
         if message[:2] not in ("S:", "C:") and not message.startswith(_NOTE_STARTS):
             return _NOISE
-        return level, message
+        return message
+
+    def _stamp(self, text: str) -> datetime:
+        """Return the time of a line with a logger head, as the quick path reads it."""
+        ts = self.times.get(text[1:20])
+        if ts is None:
+            if len(self.times) >= HEAD_CACHE_SIZE:
+                self.times.clear()
+            ts = self.times[text[1:20]] = datetime.fromisoformat(text[1:20]).replace(tzinfo=timezone.utc)
+        return ts
 
     def feed(self, lines: Iterable[Line]) -> Iterator[Line]:
         """Yield the lines the usual path must read; keep the others back as segments."""
         segment: list[Line] | None = None
         parts: list[Any] = []
-        stamps: list[datetime | None] = []
         own = None
-        state = self.state
+        read, heads, part_of = self._read, self.heads, self._part
         for line in lines:
             text = line.text
-            key, ts, part = self._read(text)
+            # The usual line of a segment, a logger line with a connection id and a head read before,
+            # is read here; _read reads every other line.
+            head = heads.get(text[:text.find("] ", 27) + 2]) if text[:1] == "[" and "\n" not in text else None
+            if head is None:
+                key, part = read(text)
+            else:
+                key = head[2]
+                part = part_of(head[0], text[text.find("] ", 27) + 2:])
             if segment is not None:
                 if key is not None and key != own:
-                    yield from self._close(segment, parts, stamps, own)
+                    yield from self._close(segment, parts, own)
                     segment = None
                 elif "\n" not in text and line.ts is None and line.log_host is None and line.container is None:
                     segment.append(line)
                     parts.append(part)
-                    stamps.append(ts)
                     continue
                 else:
                     yield from segment  # read as usual: the line ends the segment
                     segment = None
             if key is not None and key in self.copied:
                 self._read_again(key)
-            if (ts is not None and key is not None and self.enabled and key not in state.by_key
-                    and state.error is None and state.log_object is None and state.box_direction is None
-                    and line.ts is None and line.log_host is None and line.container is None
-                    and self.groups.worth_trying):
-                segment, parts, stamps, own = [line], [part], [ts], key
+            if key is not None and (type(part) is not tuple or part[0] is not None) and self._opens(line, key):
+                segment, parts, own = [line], [part], key
                 continue
             yield line
         if segment is not None:
-            yield from self._close(segment, parts, stamps, own)
+            yield from self._close(segment, parts, own)
 
-    def _close(self, segment: list[Line], parts: list[Any], stamps: list[datetime | None],
-               own: str) -> Iterator[Line]:
+    def _opens(self, line: Line, key: Any) -> bool:
+        """Return whether a quick-path line with a connection id starts a segment."""
+        state = self.state
+        return (self.enabled and key not in state.by_key and state.error is None and state.log_object is None
+                and state.box_direction is None and line.ts is None and line.log_host is None
+                and line.container is None and self.groups.worth_trying)
+
+    def _close(self, segment: list[Line], parts: list[Any], own: str) -> Iterator[Line]:
         """Add the row of a finished segment from its template, or read its lines as usual."""
         groups = self.groups
         key = tuple(parts)
         template = groups.templates.get(key)
         if template is not None:
             groups.hits += 1
-            self._apply(template, segment, stamps, own)
+            self._apply(template, segment, own)
             return
         groups.misses += 1
 
         ctx, state = self.ctx, self.state
         before = (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))
-        for line, ts in zip(segment, stamps):
-            if ts is not None:
-                line.ts = ts.replace()  # a time object of the line's own, which make_template needs
+        heads = [part is not _SENT and (type(part) is not tuple or part[0] is not None) for part in parts]
+        for line, head in zip(segment, heads):
+            if head:
+                line.ts = self._stamp(line.text).replace()  # a time object of the line's own, for make_template
         noise: list[int] = []
         events: list[Event] = []
         plain = True  # every line whose key part leaves text out was read with nothing open
         self.capture = events
         try:
             for index, line in enumerate(segment):
-                if type(parts[index]) is not str:
+                if heads[index] or parts[index] is _SENT:
                     error = state.error
                     if state.log_object is not None or (error is not None and error.open_bracket):
                         plain = False
@@ -852,12 +890,12 @@ class _Segments:
                 and (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))
                 == (before[0], before[1] + 1, *before[2:])
                 and state.error is None and state.log_object is None and state.box_direction is None
-                and all((ts is None) == (line.ts is None) for line, ts in zip(segment, stamps))):
+                and all(head == (line.ts is not None) for line, head in zip(segment, heads))):
             _, template = make_template(segment, events, noise, None)
             if template is not None:
                 groups.store(key, template)
 
-    def _apply(self, template: RowTemplate, segment: list[Line], stamps: list[datetime | None], own: str) -> None:
+    def _apply(self, template: RowTemplate, segment: list[Line], own: str) -> None:
         """Add the row of a segment that repeats a template's, and leave the state as reading it would."""
         session = _Session(own)  # stands in until the connection's lines are read again, if ever
         self.state.by_key[own] = session
@@ -866,7 +904,8 @@ class _Segments:
         ctx = self.ctx
         for index in template.noise:
             ctx.noise(segment[index])
-        self.groups.add_row(own, template.instantiate(segment, stamps.__getitem__))
+        stamp = self._stamp
+        self.groups.add_row(own, template.instantiate(segment, lambda index: stamp(segment[index].text)))
 
     def _read_again(self, own: str) -> None:
         """Replace a copied row by the events of its segment, for a connection whose lines come back."""
