@@ -26,6 +26,7 @@ from typing import Any
 from ..labels import Stage
 from ..records import Event, Line, SessionRow
 from ..sessions import build_session, fill_times
+from .base import ParseContext
 
 # Templates kept per file.  The store is emptied when it is full, so a log
 # whose sessions never repeat keeps at most this many rows in memory.
@@ -46,6 +47,7 @@ class RowTemplate:
     reached: tuple[tuple[Stage, int], ...]
     noise: tuple[int, ...]
     end_state: Any
+    indexes: tuple[int, ...] = ()  # every position above that a time comes from, once each
 
     def instantiate(self, lines: list[Line], stamp: Callable[[int], datetime]) -> dict[str, Any]:
         """Return the row for a segment with the same key: a copy with ``lines``' number and times.
@@ -54,9 +56,12 @@ class RowTemplate:
         """
         row = self.row.copy()
         row["line"] = lines[self.line_index].number
-        start = None if self.start_index is None else stamp(self.start_index)
-        end = None if self.end_index is None else stamp(self.end_index)
-        fill_times(row, start, end, {stage: stamp(index) for stage, index in self.reached})
+        times: dict[int, datetime] = {}  # several stages are often reached on one line
+        for index in self.indexes:
+            times[index] = stamp(index)
+        start = None if self.start_index is None else times[self.start_index]
+        end = None if self.end_index is None else times[self.end_index]
+        fill_times(row, start, end, {stage: times[index] for stage, index in self.reached})
         return row
 
 
@@ -99,7 +104,18 @@ def make_template(lines: list[Line], events: list[Event], noise: list[int],
         noise=tuple(noise),
         end_state=end_state,
     )
+    template.indexes = tuple(sorted({index for _, index in reached} | {
+        index for index in (template.start_index, template.end_index) if index is not None}))
     return row, template
+
+
+def count_noise(ctx: ParseContext, lines: list[Line], positions: tuple[int, ...]) -> None:
+    """Count the lines at ``positions`` as noise, as :meth:`ParseContext.noise` would one by one."""
+    if type(ctx).noise is ParseContext.noise:
+        ctx.noise_lines += len(positions)  # the plain context only counts them
+        return
+    for index in positions:
+        ctx.noise(lines[index])
 
 
 class SessionGroups:

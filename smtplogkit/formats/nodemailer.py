@@ -48,7 +48,7 @@ from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line, SessionRow
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
-from ._templates import RowTemplate, SessionGroups, make_template
+from ._templates import RowTemplate, SessionGroups, count_noise, make_template
 from .base import ParseContext, hit_score
 
 NAME = "nodemailer"
@@ -694,9 +694,10 @@ def _other_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]
 
 # Segments --------------------------------------------------------------------------------------
 
-# Key parts of lines whose text does not change what the parser makes of them.
-_NOISE = ("noise",)  # a logger line the quick path counts as noise
-_SENT = ("sent",)  # "Message sent: <id>" after a transcript, which is noise
+# Key parts of lines whose text does not change what the parser makes of them.  They are plain
+# objects, not strings or tuples, so they equal no other part and hash fast.
+_NOISE = object()  # a logger line the quick path counts as noise
+_SENT = object()  # "Message sent: <id>" after a transcript, which is noise
 
 
 class _Segments:
@@ -735,8 +736,10 @@ class _Segments:
         self.groups = groups
         self.enabled = enabled
         self.capture: list[Event] | None = None
-        # The lines of each connection whose row was copied from a template, for reading them again.
-        self.copied: dict[str, list[Line]] = {}
+        # The line numbers and texts of each connection whose row was copied from a template, for
+        # reading them again.  Plain lists of numbers and strings, unlike Line objects, add nothing
+        # to the garbage collector's work, which grows with the objects kept.
+        self.copied: dict[str, tuple[list[int], list[str]]] = {}
         self.heads: dict[str, tuple | None] = {}
         self.bare_heads: dict[str, tuple | None] = {}
         self.times: dict[str, datetime] = {}
@@ -900,16 +903,17 @@ class _Segments:
         session = _Session(own)  # stands in until the connection's lines are read again, if ever
         self.state.by_key[own] = session
         self.state.current = session
-        self.copied[own] = segment
-        ctx = self.ctx
-        for index in template.noise:
-            ctx.noise(segment[index])
+        self.copied[own] = ([line.number for line in segment], [line.text for line in segment])
+        count_noise(self.ctx, segment, template.noise)
         stamp = self._stamp
         self.groups.add_row(own, template.instantiate(segment, lambda index: stamp(segment[index].text)))
 
     def _read_again(self, own: str) -> None:
         """Replace a copied row by the events of its segment, for a connection whose lines come back."""
-        segment = self.copied.pop(own)
+        numbers, texts = self.copied.pop(own)
+        # A segment's lines carry no envelope (no time, host or container), so their number and
+        # text are all the parser reads of them.
+        segment = [Line(number, text) for number, text in zip(numbers, texts)]
         ctx = self.ctx
         fresh_ctx = ParseContext(ctx.source, ctx.options)  # its line counts are dropped: they were counted
         fresh = _State()

@@ -39,7 +39,7 @@ from datetime import datetime, time, timedelta
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, Event, Line, SessionRow
 from . import _python
-from ._templates import RowTemplate, SessionGroups, make_template
+from ._templates import RowTemplate, SessionGroups, count_noise, make_template
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
 from .base import ParseContext
@@ -503,12 +503,17 @@ class _Segments:
         parts: list[str] = []
         last = ""
         heads = _SEGMENT_HEADS
+        clocks = self.clocks
         for line in lines:
             text = line.text
             if segment is not None:
                 head = text[15:23]
-                if (head in heads and line.ts is None and text[:15] >= last and "\n" not in text
-                        and (head != " connect" or text[23:25] == ": ") and self._clock(text) is not None):
+                eligible = (head in heads and line.ts is None and text[:15] >= last and "\n" not in text
+                            and (head != " connect" or text[23:25] == ": ") and text[9:15].isdecimal())
+                if eligible:
+                    clock = clocks.get(text[:9], False)  # False: not read yet
+                    eligible = (self._clock(text) if clock is False else clock) is not None
+                if eligible:
                     if text[15:28] != " connect: to ":
                         segment.append(line)
                         parts.append(text[15:])
@@ -571,8 +576,7 @@ class _Segments:
         state.opened, state.closed, state.in_body, state.sent, state.replied = template.end_state
         state.failed = None
         state.ssl_connect = None
-        for index in template.noise:
-            ctx.noise(segment[index])
+        count_noise(ctx, segment, template.noise)
         clock = ctx.clock
         day = clock.day
         first, last = segment[0].text, segment[-1].text
