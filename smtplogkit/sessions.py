@@ -540,7 +540,7 @@ def _row(state: SessionState, events: list[Event], times: dict[str, Any] | None 
         _fill_failure(row, state, failure, tls_mode, port)
     reached = _reached_before_failure(state, row["failure_stage"]) if failure is not None else state.reached
     row["last_stage_reached"] = reached.value if reached is not None else None
-    _timings(row, state.first_ts, state.last_ts, state.reached_at, times)
+    _fill_timings(row, state, times)
     return row
 
 
@@ -622,6 +622,10 @@ def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate,
         reply_text=failure.text if from_server or code is not None else None,
         error_text=error_texts[-1] if error_texts else None,
     )
+
+
+def _fill_timings(row: dict[str, Any], state: SessionState, times: dict[str, Any] | None = None) -> None:
+    _timings(row, state.first_ts, state.last_ts, state.reached_at, times)
 
 
 def fill_times(row: dict[str, Any], start: datetime | None, end: datetime | None,

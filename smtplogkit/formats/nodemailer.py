@@ -710,13 +710,14 @@ class _Segments:
     a connection id, and printed error objects.  A line with an envelope or
     an embedded newline ends the segment, whose lines are then read as usual.
 
-    A segment's key has one part per line.  A logger line of the segment's
-    connection or without a connection id gives its level and message,
-    without time and id.  A ``Send error for <id>:`` prefix is dropped as
-    the parser drops it, and a line the quick path counts as noise (message
-    body, lifecycle notes) gives only :data:`_NOISE`.  Any other line gives
-    its whole text.  The first segment with a key is read through the usual
-    path.  It becomes the key's template if its events all belong to its
+    A segment's key has one part per line.  A logger line that the quick
+    path reads (of the segment's connection, or without a connection id)
+    gives its message without time and id.  An error-level message drops a
+    ``Send error for <id>:`` prefix, as the parser does, and a message the
+    quick path counts as noise (message body, lifecycle notes) gives only
+    :data:`_NOISE`.  ``Message sent: <id>`` gives :data:`_SENT`, and any
+    other line its whole text.  The first segment with a key is read
+    through the usual path.  It becomes the key's template if its events all belong to its
     connection, nothing was warned about, no error object was left open,
     and every line whose key part leaves text out was read while no log
     object or bracketed error message was open.  Under those conditions the

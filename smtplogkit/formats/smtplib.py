@@ -452,10 +452,10 @@ class _Segments:
     A segment starts at a ``HH:MM:SS.ffffff connect: to (...)`` line that
     opens a new session: no ``SMTP_SSL`` connect line came before it, no
     raise line is held back, and the day is known.  It runs to the line
-    before the next such connect line, or to the end of the file.  Every line in it must be
-    a quick-path line or a connect line, without an envelope, with a time
-    of day no earlier than the line before.  A line of any other kind ends
-    the segment, whose lines are then read as usual.
+    before the next such connect line, or to the end of the file.  Every
+    line in it must be a quick-path line or a connect line, without an
+    envelope, with a time of day no earlier than the line before.  A line of
+    any other kind ends the segment, whose lines are then read as usual.
 
     A segment's key is its lines' texts after the time of day.  The first
     segment with a key is read through the usual path; if its lines made
