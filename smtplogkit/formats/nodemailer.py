@@ -697,6 +697,8 @@ def _other_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]
 # Key parts of lines whose text does not change what the parser makes of them.  They are plain
 # objects, not strings or tuples, so they equal no other part and hash fast.
 _NOISE = object()  # a logger line the quick path counts as noise
+# HEAD_RE after its first 22 characters, the stamp and "] ".
+_SID_TAIL_RE = re.compile(r"(TRACE|DEBUG|INFO |WARN |ERROR|FATAL) ?\[([\w-]+)\] ")
 _SENT = object()  # "Message sent: <id>" after a transcript, which is noise
 
 
@@ -744,6 +746,7 @@ class _Segments:
         self.heads: dict[str, tuple | None] = {}
         self.bare_heads: dict[str, tuple | None] = {}
         self.times: dict[str, datetime] = {}
+        self.stamps: dict[str, bool] = {}
         self.parts: dict[str, dict[str, Any]] = {level: {} for level in _LEVELS.values()}
 
     def _read(self, text: str) -> tuple[Any, Any]:
@@ -763,9 +766,9 @@ class _Segments:
             if head is _UNREAD:
                 if len(self.heads) >= HEAD_CACHE_SIZE:
                     self.heads.clear()
-                head = self.heads[text[:end]] = _read_head(text[:end])
+                head = self.heads[text[:end]] = self._read_sid_head(text[:end])
         if head is not None:
-            return head[2], self._part(head[0], text[end:])
+            return head[1], self._part(head[0], text[end:])
         bare = self.bare_heads.get(text[:27], _UNREAD)
         if bare is _UNREAD:
             bare = self.bare_heads[text[:27]] = _read_head(text[:27], BARE_HEAD_RE)
@@ -791,6 +794,25 @@ class _Segments:
             known = self.parts[level][message] = self._read_part(level, message)
         return known
 
+    def _read_sid_head(self, head: str) -> tuple[str, str] | None:
+        """Return (level, connection id) when :func:`_read_head` reads ``head``, else None.
+
+        The stamp and ``] `` fill the first 22 characters of every head that
+        HEAD_RE matches, so the stamp and the rest are checked apart and each
+        part is looked up in its own cache.  The rest carries the connection
+        id, which changes with every connection, so only that check runs
+        again for a new connection.
+        """
+        stamp = self.stamps.get(head[:22])
+        if stamp is None:
+            if len(self.stamps) >= HEAD_CACHE_SIZE:
+                self.stamps.clear()
+            stamp = self.stamps[head[:22]] = _read_head(head[:22] + "DEBUG [x] ") is not None
+        if not stamp:
+            return None
+        match = _SID_TAIL_RE.fullmatch(head, 22)
+        return None if match is None else (_LEVELS[match.group(1)], match.group(2))
+
     @staticmethod
     def _read_part(level: str, message: str) -> Any:
         """Compute the key part that :meth:`_part` caches."""
@@ -815,22 +837,29 @@ class _Segments:
         segment: list[Line] | None = None
         parts: list[Any] = []
         own = None
-        read, heads, part_of = self._read, self.heads, self._part
+        read, heads, part_of, known_parts = self._read, self.heads, self._part, self.parts
         for line in lines:
             text = line.text
+            single = "\n" not in text
             # The usual line of a segment, a logger line with a connection id and a head read before,
             # is read here; _read reads every other line.
-            head = heads.get(text[:text.find("] ", 27) + 2]) if text[:1] == "[" and "\n" not in text else None
+            head = None
+            if single and text[:1] == "[":
+                end = text.find("] ", 27) + 2
+                head = heads.get(text[:end])
             if head is None:
                 key, part = read(text)
             else:
-                key = head[2]
-                part = part_of(head[0], text[text.find("] ", 27) + 2:])
+                key = head[1]
+                message = text[end:]
+                part = known_parts[head[0]].get(message)
+                if part is None:
+                    part = part_of(head[0], message)
             if segment is not None:
                 if key is not None and key != own:
                     yield from self._close(segment, parts, own)
                     segment = None
-                elif "\n" not in text and line.ts is None and line.log_host is None and line.container is None:
+                elif single and line.ts is None and line.log_host is None and line.container is None:
                     segment.append(line)
                     parts.append(part)
                     continue
