@@ -101,8 +101,8 @@ def build_session(events: list[Event], times: dict[str, Any] | None = None) -> d
 
     Columns that come from the file (``source``, ``format``, labels) are added
     by the reader.  When ``times`` is given, it receives the times that the
-    row's time columns come from (see :func:`fill_times`): ``"start"``,
-    ``"end"`` and ``"reached"``, the time each timed stage was first reached.
+    row's time columns come from: ``"start"``, ``"end"`` and ``"reached"``,
+    the time each stage was first reached.
     """
     row = _quick_row(events, times)
     if row is None:
@@ -626,18 +626,6 @@ def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate,
 
 def _fill_timings(row: dict[str, Any], state: SessionState, times: dict[str, Any] | None = None) -> None:
     _timings(row, state.first_ts, state.last_ts, state.reached_at, times)
-
-
-def fill_times(row: dict[str, Any], start: datetime | None, end: datetime | None,
-               reached: dict[Stage, datetime]) -> None:
-    """Set a row's ``start``, ``end``, ``duration_s`` and per-stage timing columns from these times.
-
-    ``reached`` maps each timed stage to the time it was first reached, as
-    :func:`build_session` reports them in its ``times`` argument.
-    """
-    row["start"] = start
-    row["end"] = end
-    _timings(row, start, end, reached)
 
 
 def _timings(row: dict[str, Any], first_ts: datetime | None, last_ts: datetime | None,

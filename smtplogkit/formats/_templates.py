@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..labels import Stage
+from ..labels import STAGE_ORDER, Stage
 from ..records import Event, Line, SessionRow
-from ..sessions import build_session, fill_times
+from ..sessions import TIMED_COLUMNS, build_session
 from .base import ParseContext
 
 # Templates kept per file.  The store is emptied when it is full, so a log
@@ -48,6 +48,7 @@ class RowTemplate:
     noise: tuple[int, ...]
     end_state: Any
     indexes: tuple[int, ...] = ()  # every position above that a time comes from, once each
+    timed: tuple[tuple[int, int, str], ...] = ()  # (position, stage order, column) of each timed stage reached
 
     def instantiate(self, lines: list[Line], stamp: Callable[[int], datetime]) -> dict[str, Any]:
         """Return the row for a segment with the same key: a copy with ``lines``' number and times.
@@ -61,7 +62,17 @@ class RowTemplate:
             times[index] = stamp(index)
         start = None if self.start_index is None else times[self.start_index]
         end = None if self.end_index is None else times[self.end_index]
-        fill_times(row, start, end, {stage: times[index] for stage, index in self.reached})
+        row["start"] = start
+        row["end"] = end
+        if start is None:
+            return row  # the template's time columns are all None already
+        # As sessions.build_session computes them: each timed stage's seconds since the stage
+        # reached before it, in the order of the times, and equal times in stage order.
+        previous = start
+        for reached, _, column in sorted([(times[index], order, column) for index, order, column in self.timed]):
+            row[column] = max((reached - previous).total_seconds(), 0.0)
+            previous = reached
+        row["duration_s"] = None if end is None else (end - start).total_seconds()
         return row
 
 
@@ -106,6 +117,9 @@ def make_template(lines: list[Line], events: list[Event], noise: list[int],
     )
     template.indexes = tuple(sorted({index for _, index in reached} | {
         index for index in (template.start_index, template.end_index) if index is not None}))
+    positions = dict(reached)
+    template.timed = tuple((positions[stage], STAGE_ORDER[stage], column) for stage, column in TIMED_COLUMNS
+                           if stage in positions)
     return row, template
 
 

@@ -169,14 +169,18 @@ def test_nodemailer_template_rows_match(tmp_path, monkeypatch, seed):
 
 
 def _shifted(events: list[Event], seed: int) -> tuple[list[Event], dict[int, datetime]]:
-    """Return copies of ``events`` whose times moved by an amount per line that keeps their order."""
+    """Return copies of ``events`` whose times moved by a random amount per line.
+
+    The amounts make some lines share a time and a few go back in time, so
+    the order of equal times and the clipping of negative ones are tested.
+    """
     rng = random.Random(seed)
     moved: dict[int, datetime] = {}
     shift = timedelta(0)
     copies = []
     for event in events:
         if event.line not in moved and event.ts is not None:
-            shift += timedelta(microseconds=rng.randrange(0, 5_000_000))
+            shift += timedelta(microseconds=rng.choice((0, 0, 1, 5_000, 2_000_000, -3_000_000)))
             moved[event.line] = event.ts + shift
         ts = moved.get(event.line) if event.ts is not None else None
         copies.append(Event(event.line, event.direction, event.text, event.session, ts, event.verb, event.code,
