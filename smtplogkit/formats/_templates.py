@@ -136,7 +136,7 @@ class SessionGroups:
     """Events grouped by session as :func:`smtplogkit.reader.read` groups them, and rows made from templates.
 
     A parser that reads segments groups its own events when the reader keeps
-    no events, so that template rows and rows built from events come out in
+    no events.  Template rows and rows built from events then come out in
     the reader's order: by the line of the session's first event, and for
     equal lines in the order the sessions began.
     """

@@ -697,9 +697,9 @@ def _other_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]
 # Key parts of lines whose text does not change what the parser makes of them.  They are plain
 # objects, not strings or tuples, so they equal no other part and hash fast.
 _NOISE = object()  # a logger line the quick path counts as noise
+_SENT = object()  # "Message sent: <id>" after a transcript, which is noise
 # HEAD_RE after its first 22 characters, the stamp and "] ".
 _SID_TAIL_RE = re.compile(r"(TRACE|DEBUG|INFO |WARN |ERROR|FATAL) ?\[([\w-]+)\] ")
-_SENT = object()  # "Message sent: <id>" after a transcript, which is noise
 
 
 class _Segments:
@@ -719,10 +719,11 @@ class _Segments:
     quick path counts as noise (message body, lifecycle notes) gives only
     :data:`_NOISE`.  ``Message sent: <id>`` gives :data:`_SENT`, and any
     other line its whole text.  The first segment with a key is read
-    through the usual path.  It becomes the key's template if its events all belong to its
-    connection, nothing was warned about, no error object was left open,
-    and every line whose key part leaves text out was read while no log
-    object or bracketed error message was open.  Under those conditions the
+    through the usual path.  It becomes the key's template if its events
+    all belong to its connection, nothing was warned about and no error
+    object was left open.  Also, every line whose key part leaves text out
+    must have been read while no log object or bracketed error message was
+    open.  Under those conditions the
     parser's handling of such a line depends only on its key part.  So a
     later segment with the same key, started from the same state, reads to
     the same events apart from line numbers and times.
@@ -930,7 +931,7 @@ class _Segments:
 
     def _apply(self, template: RowTemplate, segment: list[Line], own: str) -> None:
         """Add the row of a segment that repeats a template's, and leave the state as reading it would."""
-        session = _Session(own)  # stands in until the connection's lines are read again, if ever
+        session = _Session(own)  # a placeholder until the connection's lines are read again, if ever
         self.state.by_key[own] = session
         self.state.current = session
         self.copied[own] = ([line.number for line in segment], [line.text for line in segment])
@@ -941,8 +942,8 @@ class _Segments:
     def _read_again(self, own: str) -> None:
         """Replace a copied row by the events of its segment, for a connection whose lines come back."""
         numbers, texts = self.copied.pop(own)
-        # A segment's lines carry no envelope (no time, host or container), so their number and
-        # text are all the parser reads of them.
+        # A segment's lines have no time, host or container from an envelope, and the parser reads
+        # nothing else of a line but its number and text.
         segment = [Line(number, text) for number, text in zip(numbers, texts)]
         ctx = self.ctx
         fresh_ctx = ParseContext(ctx.source, ctx.options)  # its line counts are dropped: they were counted

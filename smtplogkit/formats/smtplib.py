@@ -458,10 +458,10 @@ class _Segments:
     any other kind ends the segment, whose lines are then read as usual.
 
     A segment's key is its lines' texts after the time of day.  The first
-    segment with a key is read through the usual path; if its lines made
-    exactly one session, warned about nothing and left no exception or
-    ``SMTP_SSL`` connect pending, its row becomes the key's
-    :class:`~smtplogkit.formats._templates.RowTemplate`.  Every segment
+    segment with a key is read through the usual path.  Its row becomes the
+    key's :class:`~smtplogkit.formats._templates.RowTemplate` if its lines
+    made exactly one session, warned about nothing and left no exception or
+    ``SMTP_SSL`` connect pending.  Every segment
     starts from the same parser state (a new session, nothing pending), so
     a later segment with the same key reads to the same events and the same
     parser state, apart from line numbers and times.  Its row is the
