@@ -33,7 +33,7 @@ from .base import ParseContext
 MAX_TEMPLATES = 1024
 # A file stops looking for repeated segments after this many segments that
 # were not repeats, when they outnumber the repeats.
-MAX_MISSES = 200
+MAX_MISSES = 64
 
 
 @dataclass(slots=True)

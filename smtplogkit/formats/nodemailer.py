@@ -211,16 +211,22 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True,
         yield from _parse_lines(lines, ctx, state, quick)
         return
     groups = SessionGroups()
+    grouped = groups.grouped
     segments = _Segments(ctx, state, groups, enabled=templates)
-    add = groups.add
     for event in _parse_lines(segments.feed(lines), ctx, state, quick):
         capture = segments.capture
         if capture is not None:
             capture.append(event)
-        elif event.session is None:
+            continue
+        session = event.session
+        if session is None:
             yield event
+            continue
+        events = grouped.get(session)  # SessionGroups.add, in place
+        if events is None:
+            grouped[session] = [event]
         else:
-            add(event)
+            events.append(event)
     yield from groups.rows()
 
 
@@ -839,6 +845,7 @@ class _Segments:
         parts: list[Any] = []
         own = None
         read, heads, part_of, known_parts = self._read, self.heads, self._part, self.parts
+        lines = iter(lines)
         for line in lines:
             text = line.text
             single = "\n" not in text
@@ -873,6 +880,13 @@ class _Segments:
                 segment, parts, own = [line], [part], key
                 continue
             yield line
+            if not (self.enabled and self.groups.worth_trying):
+                # No more segments in this file.  The copied connections are read again now, so
+                # that no later line needs to be checked for their connection ids.
+                for key in list(self.copied):
+                    self._read_again(key)
+                yield from lines
+                return
         if segment is not None:
             yield from self._close(segment, parts, own)
 

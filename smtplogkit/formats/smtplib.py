@@ -188,16 +188,22 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True,
         yield from _parse_lines(lines, ctx, state, quick)
         return
     groups = SessionGroups()
+    grouped = groups.grouped
     segments = _Segments(ctx, state, groups, enabled=templates)
-    add = groups.add
     for event in _parse_lines(segments.feed(lines), ctx, state, quick):
         capture = segments.capture
         if capture is not None:
             capture.append(event)
-        elif event.session is None:
+            continue
+        session = event.session
+        if session is None:
             yield event  # an application line outside any session
+            continue
+        events = grouped.get(session)  # SessionGroups.add, in place
+        if events is None:
+            grouped[session] = [event]
         else:
-            add(event)
+            events.append(event)
     yield from groups.rows()
 
 
@@ -504,6 +510,7 @@ class _Segments:
         last = ""
         heads = _SEGMENT_HEADS
         clocks = self.clocks
+        lines = iter(lines)
         for line in lines:
             text = line.text
             if segment is not None:
@@ -523,10 +530,13 @@ class _Segments:
                 else:
                     yield from segment  # read as usual: the line ends the segment
                 segment = None
-            if self.enabled and self._opens(line, text):
+            if text[15:28] == " connect: to " and self.enabled and self._opens(line, text):
                 segment, parts, last = [line], [text[15:]], text[:15]
                 continue
             yield line
+            if not (self.enabled and self.groups.worth_trying):
+                yield from lines  # no more segments in this file
+                return
         if segment is not None:
             yield from self._close(segment, tuple(parts))
 

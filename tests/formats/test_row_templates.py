@@ -228,3 +228,42 @@ def test_template_needs_own_times():
     row, template = _templates.make_template(lines, events, [], None)
     assert row == build_session(events)
     assert template is None
+
+
+def _unique(lines: list[str], number: int) -> list[str]:
+    """Return a session's lines with a reply that no other session prints."""
+    return [text.replace("2.1.5 Ok", f"2.1.5 Ok {number}").replace("2.1.5 OK", f"2.1.5 OK {number}")
+            .replace("Try again later", f"Try again later {number}") for text in lines]
+
+
+def test_templates_stop_on_unique_sessions(tmp_path, monkeypatch):
+    # Repeated sessions first, then sessions whose replies never repeat: the parsers stop
+    # looking for repeats part way, and nodemailer reads its copied connections again then.
+    rng = random.Random(5)
+    smtplib_lines: list[str] = []
+    nodemailer_lines: list[str] = []
+    sids: list[str] = []
+    for number in range(600):
+        session: list[str] = []
+        client_logs.write_session(session, rng, number)
+        smtplib_lines += session if number < 150 else _unique(session, number)
+        session = []
+        client_logs.write_nodemailer_session(session, rng, number)
+        sids.append(session[1].split("[")[2].split("]")[0])
+        nodemailer_lines += session if number < 150 else _unique(session, number)
+    # Connections from the repeated part log again at the end.
+    nodemailer_lines += [f"[2026-03-02 09:00:00] DEBUG [{sid}] S: 221 Bye" for sid in sids[:150:7]]
+    (tmp_path / "smtplib-2026-03-02.log").write_text("\n".join(smtplib_lines) + "\n")
+    (tmp_path / "nodemailer.log").write_text("\n".join(nodemailer_lines) + "\n")
+
+    for name in ("smtplib", "nodemailer"):
+        paths = [tmp_path / ("smtplib-2026-03-02.log" if name == "smtplib" else "nodemailer.log")]
+        general = _frames(paths, name, monkeypatch, quick=False)
+        with monkeypatch.context() as patch:
+            copies = _count_copies(patch)
+            fast = _frames(paths, name, monkeypatch)
+        for quick, slow in zip(fast, general):
+            pd.testing.assert_frame_equal(quick, slow, check_exact=True)
+            assert quick.attrs == slow.attrs
+        # Two reads (with and without a date), each copying rows in the repeated part only.
+        assert 2 * 100 < copies[0] < 2 * 150, name
