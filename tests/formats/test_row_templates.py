@@ -267,3 +267,35 @@ def test_templates_stop_on_unique_sessions(tmp_path, monkeypatch):
             assert quick.attrs == slow.attrs
         # Two reads (with and without a date), each copying rows in the repeated part only.
         assert 2 * 100 < copies[0] < 2 * 150, name
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_interleaved_connections_match(tmp_path, monkeypatch, seed):
+    # Concurrent sends: the lines of two connections mixed at random, next to repeated ones.
+    rng = random.Random(seed)
+    lines: list[str] = []
+    waiting: list[list[str]] = []
+    for number in range(300):
+        session: list[str] = []
+        client_logs.write_nodemailer_session(session, rng, number % 5)
+        if waiting and rng.random() < 0.3:
+            other = waiting.pop()
+            mixed = []
+            while session or other:
+                source = session if session and (not other or rng.random() < 0.5) else other
+                mixed.append(source.pop(0))
+            session = mixed
+        elif rng.random() < 0.2:
+            waiting.append(session)
+            continue
+        lines += session
+    path = tmp_path / "worker.log"
+    path.write_text("\n".join(lines) + "\n")
+
+    general = _frames([path], "nodemailer", monkeypatch, quick=False)
+    copies = _count_copies(monkeypatch)
+    fast = _frames([path], "nodemailer", monkeypatch)
+    for quick, slow in zip(fast, general):
+        pd.testing.assert_frame_equal(quick, slow, check_exact=True)
+        assert quick.attrs == slow.attrs
+    assert copies[0] > 100
