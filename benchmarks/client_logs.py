@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/client_logs.py [--sessions N] [--files F] [--repeat R] [--out FILE]
+    .venv/bin/python benchmarks/client_logs.py [--sessions N] [--files F] [--repeat R] [--unique-replies] [--out FILE]
 
 Writes seeded smtplib debuglevel 2 logs and nodemailer 10 logger logs to a
 temporary folder, then times ``read_logs`` on each with one process (CPU
@@ -14,6 +14,11 @@ The nodemailer lines copy the shapes of the nodemailer 10.6 captures in
 ``tests/captures/nodemailer``: a STARTTLS session with AUTH PLAIN, the
 logged message body, and for one session in four a 421 reply to MAIL FROM
 followed by the logger's errors and the printed error object.
+
+Every session of a client prints the same transcript apart from times and
+ids, which the parsers' row templates reuse (``smtplogkit/formats/_templates.py``).
+``--unique-replies`` numbers the replies of each session, as queue ids do in
+real logs, to time logs where no session repeats.
 """
 
 from __future__ import annotations
@@ -165,7 +170,18 @@ def write_nodemailer_session(lines: list[str], rng: random.Random, second: int) 
 CLIENTS = {"smtplib": write_session, "nodemailer": write_nodemailer_session}
 
 
-def write_logs(folder: Path, sessions: int, files: int, seed: int = 7, client: str = "smtplib") -> int:
+# Replies that get a number of their own in every session with --unique-replies.
+UNIQUE_REPLIES = ("Ok: queued", "OK queued", "2.1.5 Ok", "2.1.5 OK", "Try again later")
+
+
+def write_logs(folder: Path, sessions: int, files: int, seed: int = 7, client: str = "smtplib",
+               unique: bool = False) -> int:
+    """Write the logs and return their line count.
+
+    With ``unique``, the replies that usually repeat (``queued``, the RCPT
+    reply and the 421 reply) carry the session's number, as queue ids make
+    real replies differ, so no two sessions print the same transcript.
+    """
     rng = random.Random(seed)
     write = CLIENTS[client]
     total = 0
@@ -175,7 +191,12 @@ def write_logs(folder: Path, sessions: int, files: int, seed: int = 7, client: s
             lines.append("[2026-03-02 08:00:00] DEBUG Creating transport: nodemailer (10.6.1; +https://nodemailer.com/; "
                          "SMTP/10.6.1[client:10.6.1])")
         for number in range(sessions // files):
+            start = len(lines)
             write(lines, rng, number)
+            if unique:
+                for position in range(start, len(lines)):
+                    for reply in UNIQUE_REPLIES:
+                        lines[position] = lines[position].replace(reply, f"{reply} {index}.{number}")
         (folder / f"worker-{index}-2026-03-02.log").write_text("\n".join(lines) + "\n")
         total += len(lines)
     return total
@@ -221,6 +242,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is kept")
     parser.add_argument("--clients", default="smtplib,nodemailer",
                         help="comma-separated clients to time (default smtplib,nodemailer)")
+    parser.add_argument("--unique-replies", action="store_true",
+                        help="give every session replies of its own (queue ids and the like), so no session repeats")
     parser.add_argument("--out", help="Markdown file to append the table to, such as benchmarks/RESULTS-scale.md "
                                       "(default: print only)")
     args = parser.parse_args()
@@ -233,7 +256,7 @@ def main() -> None:
         for client in clients:
             folder = Path(tmp) / client
             folder.mkdir()
-            lines = write_logs(folder, args.sessions, args.files, client=client)
+            lines = write_logs(folder, args.sessions, args.files, client=client, unique=args.unique_replies)
             rows += measure(folder, lines, day, args.repeat, client, args.files)
 
         frame = smtplogkit.read_logs(Path(tmp) / clients[0], date=day)
@@ -245,7 +268,8 @@ def main() -> None:
         f"### {time.strftime('%Y-%m-%d')}: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, pandas {pd.__version__}",
         "",
         f"Command: `.venv/bin/python benchmarks/client_logs.py --sessions {args.sessions} --files {args.files} "
-        f"--repeat {args.repeat} --clients {','.join(clients)}` ({'medians' if args.repeat > 1 else 'one run'}; load average {load:.1f} at the start, "
+        f"--repeat {args.repeat} --clients {','.join(clients)}{' --unique-replies' if args.unique_replies else ''}` "
+        f"({'medians' if args.repeat > 1 else 'one run'}; load average {load:.1f} at the start, "
         f"{os.getloadavg()[0]:.1f} at the end)",
         "",
         "| measurement | value |",

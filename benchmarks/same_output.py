@@ -6,8 +6,9 @@ Usage::
     .venv/bin/python benchmarks/same_output.py compare FOLDER
 
 ``save`` reads the bundled sample data, the handed cases, the client
-captures, the seeded inputs of ``benchmarks/client_logs.py`` and a seeded
-maillog of ``benchmarks/maillog_vs_pflogsumm.py`` with
+captures, the log files under ``tests/data`` and ``tests/formats/data``,
+the seeded inputs of ``benchmarks/client_logs.py`` and a seeded maillog of
+``benchmarks/maillog_vs_pflogsumm.py`` with
 ``read_logs`` and ``read_events``, and pickles the frames and their attrs
 to FOLDER.  Run it before a change.  ``compare`` reads the same inputs
 again after the change and checks each frame against the saved one with
@@ -44,6 +45,10 @@ def inputs() -> dict[str, tuple[list[str], dict]]:
     """Return each named group of inputs: its paths and the read options."""
     groups: dict[str, tuple[list[str], dict]] = {"sample_data": ([str(ROOT / "sample_data")], {})}
     groups["cases"] = (sorted(str(p) for p in (ROOT / "tests" / "cases").iterdir() if p.suffix != ".md"), {})
+    fixtures = sorted(str(p) for folder in ("tests/data", "tests/formats/data") for p in (ROOT / folder).rglob("*")
+                      if p.is_file() and p.suffix not in (".jsonl", ".json", ".md"))
+    groups["test-data"] = (fixtures, {})
+    groups["test-data-dated"] = (fixtures, {"date": DAY})
     for folder in sorted((ROOT / "tests" / "captures").iterdir()):
         if folder.is_dir():
             files = sorted(str(p) for p in folder.rglob("*") if p.is_file() and p.suffix not in (".jsonl", ".json", ".md"))

@@ -96,25 +96,27 @@ def _reach(state: SessionState, stage: Stage, ts: datetime | None) -> None:
         state.reached_at[stage] = ts
 
 
-def build_session(events: list[Event]) -> dict[str, Any]:
+def build_session(events: list[Event], times: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the session columns that the events of one session determine.
 
     Columns that come from the file (``source``, ``format``, labels) are added
-    by the reader.
+    by the reader.  When ``times`` is given, it receives the times that the
+    row's time columns come from: ``"start"``, ``"end"`` and ``"reached"``,
+    the time each stage was first reached.
     """
     if events and events[-1].verb == ERROR and events[-1].direction == LOCAL:
         # Both quick paths give up at a local error; an MTA's failed attempt has only local events.
-        row = local_row(events)
-        return row if row is not None else _build_general(events)
-    row = _quick_row(events)
+        row = local_row(events, times)
+        return row if row is not None else _build_general(events, times)
+    row = _quick_row(events, times)
     if row is None:
-        row = _transcript_row(events)
+        row = _transcript_row(events, times)
     if row is not None:
         return row
-    return _build_general(events)
+    return _build_general(events, times)
 
 
-def _build_general(events: list[Event]) -> dict[str, Any]:
+def _build_general(events: list[Event], times: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the row of any session, walking its events one by one."""
     state = SessionState()
     attrs = state.attrs
@@ -137,7 +139,7 @@ def _build_general(events: list[Event]) -> dict[str, Any]:
             _on_client(state, event)
         elif direction == LOCAL:
             _on_local(state, event)
-    return _row(state, events)
+    return _row(state, events, times)
 
 
 @dataclass(slots=True)
@@ -151,12 +153,13 @@ class _LocalFacts:
     passed: set
 
 
-def local_row(events: list[Event]) -> dict[str, Any] | None:
+def local_row(events: list[Event], times: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Return the row of a session made only of local events, such as an MTA's attempt, else None.
 
     It gives the row :func:`_build_general` gives, walking the events with
     the state in local variables (a test compares both on every fixture).
     Sessions with a client or server event, or with labels, return None.
+    ``times`` is as for :func:`build_session`.
     """
     attrs: dict[str, Any] = {}
     passed: set = set()
@@ -251,7 +254,7 @@ def local_row(events: list[Event]) -> dict[str, Any] | None:
         _fill_failure(row, facts, failures[0], tls_mode, port)
         reached = _reached_before_failure(facts, row["failure_stage"])
     row["last_stage_reached"] = reached.value if reached is not None else None
-    _timings(row, first_ts, last_ts, reached_at)
+    _timings(row, first_ts, last_ts, reached_at, times)
     return row
 
 
@@ -259,7 +262,7 @@ def local_row(events: list[Event]) -> dict[str, Any] | None:
 _QUICK_STAGES = {CONNECTED: Stage.CONNECT, TLS_OK: Stage.TLS, SENT: Stage.DATA, NOTE: None}
 
 
-def _quick_row(events: list[Event]) -> dict[str, Any] | None:
+def _quick_row(events: list[Event], times: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Return the row of a session made only of connected, TLS, sent and note events, else None.
 
     Most sessions an MTA logs went well: a connection, maybe TLS, messages
@@ -288,11 +291,11 @@ def _quick_row(events: list[Event]) -> dict[str, Any] | None:
         if kind == SENT:
             messages_sent += int(event.attrs.get("messages", 1))
         stamps.append((_QUICK_STAGES[kind], event.ts))
-    return plain_row(events[0].line, attrs, stamps, messages_sent)
+    return plain_row(events[0].line, attrs, stamps, messages_sent, times)
 
 
 def plain_row(line: int, attrs: dict[str, Any], stamps: list[tuple[Stage | None, datetime | None]],
-              messages_sent: int) -> dict[str, Any]:
+              messages_sent: int, times: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the row of a session that had no failure.
 
     Parameters
@@ -306,6 +309,8 @@ def plain_row(line: int, attrs: dict[str, Any], stamps: list[tuple[Stage | None,
         In order, the stage each event reached (None for a note) and its time.
     messages_sent
         Messages the server accepted.
+    times
+        As for :func:`build_session`.
     """
     reached_at: dict[Stage, datetime] = {}
     reached: Stage | None = None
@@ -346,11 +351,11 @@ def plain_row(line: int, attrs: dict[str, Any], stamps: list[tuple[Stage | None,
     row.update(_NO_FAILURE)
     row["outcome"] = _OK if reached is not None and _ORDER[reached] >= _GREETING_ORDER or messages_sent else _UNKNOWN
     row["last_stage_reached"] = reached.value if reached is not None else None
-    _timings(row, first_ts, last_ts, reached_at)
+    _timings(row, first_ts, last_ts, reached_at, times)
     return row
 
 
-def _transcript_row(events: list[Event]) -> dict[str, Any] | None:
+def _transcript_row(events: list[Event], times: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Return the row of a client transcript without any failure, else None.
 
     Most client sessions are commands and replies that all went well.  Their
@@ -480,7 +485,7 @@ def _transcript_row(events: list[Event]) -> dict[str, Any] | None:
     state = SessionState(pending=pending, reached=reached, connected=connected, greeted=greeted, mechanism=mechanism,
                          starttls_sent=starttls_sent, messages_sent=messages_sent, recipients=recipients,
                          reached_at=reached_at, attrs=attrs, first_ts=first_ts, last_ts=last_ts)
-    return _row(state, events)
+    return _row(state, events, times)
 
 
 def _on_local(state: SessionState, event: Event) -> None:
@@ -612,7 +617,7 @@ def _choose_failure(state: SessionState) -> _Candidate | None:
     return state.failures[0]
 
 
-def _row(state: SessionState, events: list[Event]) -> dict[str, Any]:
+def _row(state: SessionState, events: list[Event], times: dict[str, Any] | None = None) -> dict[str, Any]:
     attrs = state.attrs
     port = attrs.get("port")
     tls_mode = attrs.get("tls_mode")
@@ -655,7 +660,7 @@ def _row(state: SessionState, events: list[Event]) -> dict[str, Any]:
         _fill_failure(row, state, failure, tls_mode, port)
     reached = _reached_before_failure(state, row["failure_stage"]) if failure is not None else state.reached
     row["last_stage_reached"] = reached.value if reached is not None else None
-    _fill_timings(row, state)
+    _fill_timings(row, state, times)
     return row
 
 
@@ -739,12 +744,14 @@ def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate,
     )
 
 
-def _fill_timings(row: dict[str, Any], state: SessionState) -> None:
-    _timings(row, state.first_ts, state.last_ts, state.reached_at)
+def _fill_timings(row: dict[str, Any], state: SessionState, times: dict[str, Any] | None = None) -> None:
+    _timings(row, state.first_ts, state.last_ts, state.reached_at, times)
 
 
 def _timings(row: dict[str, Any], first_ts: datetime | None, last_ts: datetime | None,
-             reached_at: dict[Stage, datetime]) -> None:
+             reached_at: dict[Stage, datetime], times: dict[str, Any] | None = None) -> None:
+    if times is not None:
+        times.update(start=first_ts, end=last_ts, reached=dict(reached_at))
     previous = first_ts
     row.update(_NO_TIMINGS)
     if reached_at and previous is not None:

@@ -45,9 +45,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..labels import Stage, TlsMode
-from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line
+from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line, SessionRow
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
+from ._templates import RowTemplate, SessionGroups, count_noise, make_template
 from .base import ParseContext, hit_score
 
 NAME = "nodemailer"
@@ -188,7 +189,8 @@ def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
 _LEVEL_WORDS = frozenset(("] TRACE ", "] DEBUG ", "] INFO  ", "] WARN  ", "] ERROR ", "] FATAL "))
 
 
-def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> Iterator[Event]:
+def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True,
+          templates: bool = True) -> Iterator[Event | SessionRow]:
     """Turn nodemailer transcript and error lines into events.
 
     Logger lines with a connection id (``[...] DEBUG [sid] S: 250 OK``) take
@@ -198,8 +200,38 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
     error or log object is being read, takes the general path.
     ``quick=False`` sends every line down the general path (for tests that
     compare the two).
+
+    When the reader keeps no events (``ctx.rows_wanted``), a quick parse
+    yields :class:`SessionRow` records in place of events, and reuses the
+    row of a connection whose lines repeat an earlier connection's
+    (:class:`_Segments`).  ``templates=False`` turns that reuse off.
     """
     state = _State()
+    if not (quick and ctx.rows_wanted):
+        yield from _parse_lines(lines, ctx, state, quick)
+        return
+    groups = SessionGroups()
+    grouped = groups.grouped
+    segments = _Segments(ctx, state, groups, enabled=templates)
+    for event in _parse_lines(segments.feed(lines), ctx, state, quick):
+        capture = segments.capture
+        if capture is not None:
+            capture.append(event)
+            continue
+        session = event.session
+        if session is None:
+            yield event
+            continue
+        events = grouped.get(session)  # SessionGroups.add, in place
+        if events is None:
+            grouped[session] = [event]
+        else:
+            events.append(event)
+    yield from groups.rows()
+
+
+def _parse_lines(lines: Iterable[Line], ctx: ParseContext, state: _State, quick: bool) -> Iterator[Event]:
+    """Yield the events of ``lines``, each line read as :func:`parse` describes."""
     by_key = state.by_key
     heads: dict[str, tuple | None] = {}
     bare_heads: dict[str, tuple | None] = {}
@@ -664,3 +696,275 @@ def _other_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]
         ctx.noise(line)
         return
     ctx.unrecognised(line)
+
+
+# Segments --------------------------------------------------------------------------------------
+
+# Key parts of lines whose text does not change what the parser makes of them.  They are plain
+# objects, not strings or tuples, so they equal no other part and hash fast.
+_NOISE = object()  # a logger line the quick path counts as noise
+_SENT = object()  # "Message sent: <id>" after a transcript, which is noise
+# HEAD_RE after its first 22 characters, the stamp and "] ".
+_SID_TAIL_RE = re.compile(r"(TRACE|DEBUG|INFO |WARN |ERROR|FATAL) ?\[([\w-]+)\] ")
+
+
+class _Segments:
+    """Cut logger lines into segments, one connection each, and reuse the rows of repeated ones.
+
+    A segment starts at a logger line with a connection id not seen before
+    (``[...] DEBUG [sid] ...``), read while no error or log object is open.
+    It takes every following line up to the next logger line of another
+    connection, or the end of the file: the connection's lines, lines without
+    a connection id, and printed error objects.  A line with an envelope or
+    an embedded newline ends the segment, whose lines are then read as usual.
+
+    A segment's key has one part per line.  A logger line that the quick
+    path reads (of the segment's connection, or without a connection id)
+    gives its message without time and id.  An error-level message drops a
+    ``Send error for <id>:`` prefix, as the parser does, and a message the
+    quick path counts as noise (message body, lifecycle notes) gives only
+    :data:`_NOISE`.  ``Message sent: <id>`` gives :data:`_SENT`, and any
+    other line its whole text.  The first segment with a key is read
+    through the usual path.  It becomes the key's template if its events
+    all belong to its connection, nothing was warned about and no error
+    object was left open.  Also, every line whose key part leaves text out
+    must have been read while no log object or bracketed error message was
+    open.  Under those conditions the
+    parser's handling of such a line depends only on its key part.  So a
+    later segment with the same key, started from the same state, reads to
+    the same events apart from line numbers and times.
+
+    A connection id may come back after its row was copied (pooled or
+    interleaved connections).  Its segment's lines are then read again, from
+    a fresh parser state as at the segment's start, and its row is replaced
+    by the events, which the new lines join.
+    """
+
+    def __init__(self, ctx: ParseContext, state: _State, groups: SessionGroups, *, enabled: bool = True) -> None:
+        self.ctx = ctx
+        self.state = state
+        self.groups = groups
+        self.enabled = enabled
+        self.capture: list[Event] | None = None
+        # The line numbers and texts of each connection whose row was copied from a template, for
+        # reading them again.  Plain lists of numbers and strings, unlike Line objects, add nothing
+        # to the garbage collector's work, which grows with the objects kept.
+        self.copied: dict[str, tuple[list[int], list[str]]] = {}
+        self.heads: dict[str, tuple | None] = {}
+        self.bare_heads: dict[str, tuple | None] = {}
+        self.times: dict[str, datetime] = {}
+        self.stamps: dict[str, bool] = {}
+        self.parts: dict[str, dict[str, Any]] = {level: {} for level in _LEVELS.values()}
+
+    def _read(self, text: str) -> tuple[Any, Any]:
+        """Return a line's session key (None if it names none) and its key part.
+
+        The key part of a line with a head that the quick path reads (with a
+        connection id or without one) is a string or a tuple that does not
+        start with None.  The key part of ``Message sent: <id>`` is
+        :data:`_SENT`, and that of any other line is ``(None, text)``.
+        """
+        if text[:1] != "[" or "\n" in text:
+            return None, _SENT if text.startswith("Message sent: ") else (None, text)
+        end = text.find("] ", 27) + 2
+        head = None
+        if end > 2:
+            head = self.heads.get(text[:end], _UNREAD)
+            if head is _UNREAD:
+                if len(self.heads) >= HEAD_CACHE_SIZE:
+                    self.heads.clear()
+                head = self.heads[text[:end]] = self._read_sid_head(text[:end])
+        if head is not None:
+            return head[1], self._part(head[0], text[end:])
+        bare = self.bare_heads.get(text[:27], _UNREAD)
+        if bare is _UNREAD:
+            bare = self.bare_heads[text[:27]] = _read_head(text[:27], BARE_HEAD_RE)
+        end = 28 if text[27:28] == " " else 27
+        if bare is not None and text[end:end + 1] != "[" and text[end:end + 2] not in ("C:", "S:"):
+            return None, self._part(bare[0], text[end:])
+        match = LOGGER_RE.match(text)
+        if match is None:
+            return None, (None, text)
+        return match.group(4) or (f"#{match.group(3)}" if match.group(3) else None), (None, text)
+
+    def _part(self, level: str, message: str) -> Any:
+        """Return the key part of a logger line that the quick path reads, from its level and message.
+
+        Lines with and without a connection id share parts, because within a
+        segment both belong to the segment's connection.  The level matters
+        only as error or not.
+        """
+        known = self.parts[level].get(message)
+        if known is None:
+            if len(self.parts[level]) >= HEAD_CACHE_SIZE:
+                self.parts[level].clear()
+            known = self.parts[level][message] = self._read_part(level, message)
+        return known
+
+    def _read_sid_head(self, head: str) -> tuple[str, str] | None:
+        """Return (level, connection id) when :func:`_read_head` reads ``head``, else None.
+
+        The stamp and ``] `` fill the first 22 characters of every head that
+        HEAD_RE matches, so the stamp and the rest are checked apart and each
+        part is looked up in its own cache.  The rest carries the connection
+        id, which changes with every connection, so only that check runs
+        again for a new connection.
+        """
+        stamp = self.stamps.get(head[:22])
+        if stamp is None:
+            if len(self.stamps) >= HEAD_CACHE_SIZE:
+                self.stamps.clear()
+            stamp = self.stamps[head[:22]] = _read_head(head[:22] + "DEBUG [x] ") is not None
+        if not stamp:
+            return None
+        match = _SID_TAIL_RE.fullmatch(head, 22)
+        return None if match is None else (_LEVELS[match.group(1)], match.group(2))
+
+    @staticmethod
+    def _read_part(level: str, message: str) -> Any:
+        """Compute the key part that :meth:`_part` caches."""
+        if level in ("WARN", "ERROR", "FATAL"):
+            sent_error = SEND_ERROR_RE.match(message)
+            return "!", sent_error.group(1) if sent_error else message
+        if message[:2] not in ("S:", "C:") and not message.startswith(_NOTE_STARTS):
+            return _NOISE
+        return message
+
+    def _stamp(self, text: str) -> datetime:
+        """Return the time of a line with a logger head, as the quick path reads it."""
+        ts = self.times.get(text[1:20])
+        if ts is None:
+            if len(self.times) >= HEAD_CACHE_SIZE:
+                self.times.clear()
+            ts = self.times[text[1:20]] = datetime.fromisoformat(text[1:20]).replace(tzinfo=timezone.utc)
+        return ts
+
+    def feed(self, lines: Iterable[Line]) -> Iterator[Line]:
+        """Yield the lines the usual path must read; keep the others back as segments."""
+        segment: list[Line] | None = None
+        parts: list[Any] = []
+        own = None
+        read, heads, part_of, known_parts = self._read, self.heads, self._part, self.parts
+        lines = iter(lines)
+        for line in lines:
+            text = line.text
+            single = "\n" not in text
+            # The usual line of a segment, a logger line with a connection id and a head read before,
+            # is read here; _read reads every other line.
+            head = None
+            if single and text[:1] == "[":
+                end = text.find("] ", 27) + 2
+                head = heads.get(text[:end])
+            if head is None:
+                key, part = read(text)
+            else:
+                key = head[1]
+                message = text[end:]
+                part = known_parts[head[0]].get(message)
+                if part is None:
+                    part = part_of(head[0], message)
+            if segment is not None:
+                if key is not None and key != own:
+                    yield from self._close(segment, parts, own)
+                    segment = None
+                elif single and line.ts is None and line.log_host is None and line.container is None:
+                    segment.append(line)
+                    parts.append(part)
+                    continue
+                else:
+                    yield from segment  # read as usual: the line ends the segment
+                    segment = None
+            if key is not None and key in self.copied:
+                self._read_again(key)
+            if key is not None and (type(part) is not tuple or part[0] is not None) and self._opens(line, key):
+                segment, parts, own = [line], [part], key
+                continue
+            yield line
+            if not (self.enabled and self.groups.worth_trying):
+                # No more segments in this file.  The copied connections are read again now, so
+                # that no later line needs to be checked for their connection ids.
+                for key in list(self.copied):
+                    self._read_again(key)
+                yield from lines
+                return
+        if segment is not None:
+            yield from self._close(segment, parts, own)
+
+    def _opens(self, line: Line, key: Any) -> bool:
+        """Return whether a quick-path line with a connection id starts a segment."""
+        state = self.state
+        return (self.enabled and key not in state.by_key and state.error is None and state.log_object is None
+                and state.box_direction is None and line.ts is None and line.log_host is None
+                and line.container is None and self.groups.worth_trying)
+
+    def _close(self, segment: list[Line], parts: list[Any], own: str) -> Iterator[Line]:
+        """Add the row of a finished segment from its template, or read its lines as usual."""
+        groups = self.groups
+        key = tuple(parts)
+        template = groups.templates.get(key)
+        if template is not None:
+            groups.hits += 1
+            self._apply(template, segment, own)
+            return
+        groups.misses += 1
+
+        ctx, state = self.ctx, self.state
+        before = (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))
+        heads = [part is not _SENT and (type(part) is not tuple or part[0] is not None) for part in parts]
+        for line, head in zip(segment, heads):
+            if head:
+                line.ts = self._stamp(line.text).replace()  # a time object of the line's own, for make_template
+        noise: list[int] = []
+        events: list[Event] = []
+        plain = True  # every line whose key part leaves text out was read with nothing open
+        self.capture = events
+        try:
+            for index, line in enumerate(segment):
+                if heads[index] or parts[index] is _SENT:
+                    error = state.error
+                    if state.log_object is not None or (error is not None and error.open_bracket):
+                        plain = False
+                count = ctx.noise_lines
+                yield line
+                if ctx.noise_lines != count:
+                    noise.extend([index] * (ctx.noise_lines - count))
+        finally:
+            self.capture = None
+
+        for event in events:
+            if event.session is not None:  # a note outside any session matters to read_events only
+                groups.add(event)
+        if (plain and events and all(event.session == own for event in events)
+                and (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))
+                == (before[0], before[1] + 1, *before[2:])
+                and state.error is None and state.log_object is None and state.box_direction is None
+                and all(head == (line.ts is not None) for line, head in zip(segment, heads))):
+            _, template = make_template(segment, events, noise, None)
+            if template is not None:
+                groups.store(key, template)
+
+    def _apply(self, template: RowTemplate, segment: list[Line], own: str) -> None:
+        """Add the row of a segment that repeats a template's, and leave the state as reading it would."""
+        session = _Session(own)  # a placeholder until the connection's lines are read again, if ever
+        self.state.by_key[own] = session
+        self.state.current = session
+        self.copied[own] = ([line.number for line in segment], [line.text for line in segment])
+        count_noise(self.ctx, segment, template.noise)
+        stamp = self._stamp
+        self.groups.add_row(own, template.instantiate(segment, lambda index: stamp(segment[index].text)))
+
+    def _read_again(self, own: str) -> None:
+        """Replace a copied row by the events of its segment, for a connection whose lines come back."""
+        numbers, texts = self.copied.pop(own)
+        # A segment's lines have no time, host or container from an envelope, and the parser reads
+        # nothing else of a line but its number and text.
+        segment = [Line(number, text) for number, text in zip(numbers, texts)]
+        ctx = self.ctx
+        fresh_ctx = ParseContext(ctx.source, ctx.options)  # its line counts are dropped: they were counted
+        fresh = _State()
+        events = list(_parse_lines(segment, fresh_ctx, fresh, True))
+        self.groups.grouped[own] = events
+        self.state.by_key[own] = fresh.by_key[own]
+        for name in ("_awaiting_auth", "_login_user_due"):
+            if own in getattr(fresh_ctx, name):
+                getattr(ctx, name)[own] = getattr(fresh_ctx, name)[own]

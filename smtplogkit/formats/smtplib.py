@@ -37,8 +37,9 @@ from typing import Any
 from datetime import datetime, time, timedelta
 
 from ..labels import Stage, TlsMode
-from ..records import CONNECT, Event, Line
+from ..records import CONNECT, Event, Line, SessionRow
 from . import _python
+from ._templates import RowTemplate, SessionGroups, count_noise, make_template
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
 from .base import ParseContext
@@ -166,7 +167,8 @@ class _State:
         self.replied = False  # the server replied in this session
 
 
-def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> Iterator[Event]:
+def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True,
+          templates: bool = True) -> Iterator[Event | SessionRow]:
     """Turn smtplib debug lines and tracebacks into events.
 
     Lines of debug level 2's usual shape (``HH:MM:SS.ffffff reply: b'...'``,
@@ -175,8 +177,38 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True) -> It
     traceback is pending, is read with DEBUG_RE.  Both then go through the
     same handling.  ``quick=False`` reads every line with DEBUG_RE (for
     tests that compare the two readings).
+
+    When the reader keeps no events (``ctx.rows_wanted``), a quick parse
+    yields :class:`SessionRow` records in place of events, and reuses the
+    row of a session whose lines repeat an earlier session's
+    (:class:`_Segments`).  ``templates=False`` turns that reuse off.
     """
     state = _State()
+    if not (quick and ctx.rows_wanted):
+        yield from _parse_lines(lines, ctx, state, quick)
+        return
+    groups = SessionGroups()
+    grouped = groups.grouped
+    segments = _Segments(ctx, state, groups, enabled=templates)
+    for event in _parse_lines(segments.feed(lines), ctx, state, quick):
+        capture = segments.capture
+        if capture is not None:
+            capture.append(event)
+            continue
+        session = event.session
+        if session is None:
+            yield event  # an application line outside any session
+            continue
+        events = grouped.get(session)  # SessionGroups.add, in place
+        if events is None:
+            grouped[session] = [event]
+        else:
+            events.append(event)
+    yield from groups.rows()
+
+
+def _parse_lines(lines: Iterable[Line], ctx: ParseContext, state: _State, quick: bool) -> Iterator[Event]:
+    """Yield the events of ``lines``, each line read as :func:`parse` describes."""
     tracebacks = state.tracebacks
     match_debug = DEBUG_RE.match
     clocks: dict[str, tuple[int, int, int, int] | bool] = {}
@@ -412,3 +444,162 @@ def _exception(line: Line, exception: _python.RaisedException, state: _State, ct
     state.failed = exception
     yield ctx.error(line, exception.text, state.session, stage=stage.value if stage else None, code=exception.code,
                     **attrs)
+
+
+# Segments --------------------------------------------------------------------------------------
+
+# text[15:23] of the lines a segment may hold: the quick path's kinds and connect lines.
+_SEGMENT_HEADS = frozenset((*_QUICK_KINDS, " connect"))
+
+
+class _Segments:
+    """Cut debug level 2 lines into segments, one connection each, and reuse the rows of repeated ones.
+
+    A segment starts at a ``HH:MM:SS.ffffff connect: to (...)`` line that
+    opens a new session: no ``SMTP_SSL`` connect line came before it, no
+    raise line is held back, and the day is known.  It runs to the line
+    before the next such connect line, or to the end of the file.  Every
+    line in it must be a quick-path line or a connect line, without an
+    envelope, with a time of day no earlier than the line before.  A line of
+    any other kind ends the segment, whose lines are then read as usual.
+
+    A segment's key is its lines' texts after the time of day.  The first
+    segment with a key is read through the usual path.  Its row becomes the
+    key's :class:`~smtplogkit.formats._templates.RowTemplate` if its lines
+    made exactly one session, warned about nothing and left no exception or
+    ``SMTP_SSL`` connect pending.  Every segment
+    starts from the same parser state (a new session, nothing pending), so
+    a later segment with the same key reads to the same events and the same
+    parser state, apart from line numbers and times.  Its row is the
+    template's, with its own line number and times, and the day rolls over
+    as :meth:`ParseContext.time_of_day` would roll it: at the first line
+    only, because the times in a segment do not go backwards.
+    """
+
+    def __init__(self, ctx: ParseContext, state: _State, groups: SessionGroups, *, enabled: bool = True) -> None:
+        self.ctx = ctx
+        self.state = state
+        self.groups = groups
+        self.enabled = enabled
+        # The events of a segment being read through the usual path, else None.
+        self.capture: list[Event] | None = None
+        self.clocks: dict[str, tuple[int, int, int, int] | None] = {}
+
+    def _clock(self, text: str) -> tuple[int, int, int, int] | None:
+        """Return the clock of a ``HH:MM:SS.ffffff`` stamp in ASCII digits, or None."""
+        hms = text[:9]
+        clock = self.clocks.get(hms, False)
+        if clock is False:
+            clock = self.clocks[hms] = _read_clock(hms) if hms.isascii() else None
+        if clock is None or not text[9:15].isdecimal():
+            return None
+        return clock
+
+    def _opens(self, line: Line, text: str) -> bool:
+        """Return whether ``line`` starts a segment."""
+        state, clock = self.state, self.ctx.clock
+        return (text[15:28] == " connect: to " and line.ts is None and "\n" not in text
+                and self._clock(text) is not None and state.ssl_connect is None
+                and state.tracebacks.pending_raise is None and clock.day is not None and clock.seen is None
+                and self.groups.worth_trying)
+
+    def feed(self, lines: Iterable[Line]) -> Iterator[Line]:
+        """Yield the lines the usual path must read; keep the others back as segments."""
+        segment: list[Line] | None = None
+        parts: list[str] = []
+        last = ""
+        heads = _SEGMENT_HEADS
+        clocks = self.clocks
+        lines = iter(lines)
+        for line in lines:
+            text = line.text
+            if segment is not None:
+                head = text[15:23]
+                eligible = (head in heads and line.ts is None and text[:15] >= last and "\n" not in text
+                            and (head != " connect" or text[23:25] == ": ") and text[9:15].isdecimal())
+                if eligible:
+                    clock = clocks.get(text[:9], False)  # False: not read yet
+                    eligible = (self._clock(text) if clock is False else clock) is not None
+                if eligible:
+                    if text[15:28] != " connect: to ":
+                        segment.append(line)
+                        parts.append(text[15:])
+                        last = text[:15]
+                        continue
+                    yield from self._close(segment, tuple(parts))
+                else:
+                    yield from segment  # read as usual: the line ends the segment
+                segment = None
+            if text[15:28] == " connect: to " and self.enabled and self._opens(line, text):
+                segment, parts, last = [line], [text[15:]], text[:15]
+                continue
+            yield line
+            if not (self.enabled and self.groups.worth_trying):
+                yield from lines  # no more segments in this file
+                return
+        if segment is not None:
+            yield from self._close(segment, tuple(parts))
+
+    def _close(self, segment: list[Line], key: tuple[str, ...]) -> Iterator[Line]:
+        """Add the row of a finished segment, from its template or from reading its lines."""
+        groups = self.groups
+        template = groups.templates.get(key)
+        if template is not None:
+            groups.hits += 1
+            self._apply(template, segment)
+            return
+        groups.misses += 1
+
+        ctx, state = self.ctx, self.state
+        before = (state.session, ctx.unrecognised_lines, len(ctx.warnings), ctx.undated_lines)
+        noise: list[int] = []
+        events: list[Event] = []
+        self.capture = events
+        try:
+            for index, line in enumerate(segment):
+                count = ctx.noise_lines
+                yield line
+                if ctx.noise_lines != count:
+                    noise.extend([index] * (ctx.noise_lines - count))
+        finally:
+            self.capture = None
+
+        session = before[0] + 1
+        if (events and state.session == session and (ctx.unrecognised_lines, len(ctx.warnings), ctx.undated_lines)
+                == before[1:] and state.failed is None and state.ssl_connect is None
+                and state.tracebacks.pending_raise is None and all(event.session == session for event in events)):
+            end_state = (state.opened, state.closed, state.in_body, state.sent, state.replied)
+            row, template = make_template(segment, events, noise, end_state)
+            groups.add_row(session, row)
+            if template is not None:
+                groups.store(key, template)
+            return
+
+        for event in events:
+            if event.session is not None:  # a note outside any session matters to read_events only
+                groups.add(event)
+
+    def _apply(self, template: RowTemplate, segment: list[Line]) -> None:
+        """Add the row of a segment that repeats a template's, and leave the state as reading it would."""
+        ctx, state = self.ctx, self.state
+        state.session += 1
+        state.opened, state.closed, state.in_body, state.sent, state.replied = template.end_state
+        state.failed = None
+        state.ssl_connect = None
+        count_noise(ctx, segment, template.noise)
+        clock = ctx.clock
+        day = clock.day
+        first, last = segment[0].text, segment[-1].text
+        if self.clocks[first[:9]][3] + int(first[9:15]) / 1e6 + 3600 < clock.seconds:
+            day = clock.day = day + _ONE_DAY
+        clock.seconds = self.clocks[last[:9]][3] + int(last[9:15]) / 1e6
+        year, month, mday = day.year, day.month, day.day
+        tz = ctx.options.tz
+        clocks = self.clocks
+
+        def stamp(index: int) -> datetime:
+            text = segment[index].text
+            hour, minute, second, _ = clocks[text[:9]]
+            return datetime(year, month, mday, hour, minute, second, int(text[9:15]), tz)
+
+        self.groups.add_row(state.session, template.instantiate(segment, stamp))

@@ -1,0 +1,183 @@
+"""Row templates: a session's row built once and reused for later sessions that print the same lines.
+
+A client that sends the same message to the same server many times logs
+the same transcript many times, with only the times changed.  A parser
+that keeps a session's lines as one segment can read the first segment of
+each kind through its general path, build the row from the events, and
+keep the row as a :class:`RowTemplate`.  A later segment with the same
+key (its texts without times, less any text the parser does not read)
+then gets a copy of that row with its own line number and times, without
+making events at all.
+
+The parser decides what a segment is and which part of each line goes into
+the key.  It must make sure that two segments with equal keys, read from
+the same parser state, give the same events apart from line numbers and
+times.  The template keeps, for each time column, the position in the
+segment of the line whose time that column was computed from, so the copy
+takes its times from the same lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..labels import STAGE_ORDER, Stage
+from ..records import Event, Line, SessionRow
+from ..sessions import TIMED_COLUMNS, build_session
+from .base import ParseContext
+
+# Templates kept per file.  The store is emptied when it is full, so a log
+# whose sessions never repeat keeps at most this many rows in memory.
+MAX_TEMPLATES = 1024
+# A file stops looking for repeated segments after this many segments that
+# were not repeats, when they outnumber the repeats.
+MAX_MISSES = 64
+
+
+@dataclass(slots=True)
+class RowTemplate:
+    """The row of one segment, and the positions in the segment that its line and time columns come from."""
+
+    row: dict[str, Any]
+    line_index: int
+    start_index: int | None
+    end_index: int | None
+    reached: tuple[tuple[Stage, int], ...]
+    noise: tuple[int, ...]
+    end_state: Any
+    indexes: tuple[int, ...] = ()  # every position above that a time comes from, once each
+    timed: tuple[tuple[int, int, str], ...] = ()  # (position, stage order, column) of each timed stage reached
+
+    def instantiate(self, lines: list[Line], stamp: Callable[[int], datetime]) -> dict[str, Any]:
+        """Return the row for a segment with the same key: a copy with ``lines``' number and times.
+
+        ``stamp(i)`` returns the time of ``lines[i]``, as the parser would have set it.
+        """
+        row = self.row.copy()
+        row["line"] = lines[self.line_index].number
+        times: dict[int, datetime] = {}  # several stages are often reached on one line
+        for index in self.indexes:
+            times[index] = stamp(index)
+        start = None if self.start_index is None else times[self.start_index]
+        end = None if self.end_index is None else times[self.end_index]
+        row["start"] = start
+        row["end"] = end
+        if start is None:
+            return row  # the template's time columns are all None already
+        # As sessions.build_session computes them: each timed stage's seconds since the stage
+        # reached before it, in the order of the times, and equal times in stage order.
+        previous = start
+        for reached, _, column in sorted([(times[index], order, column) for index, order, column in self.timed]):
+            row[column] = max((reached - previous).total_seconds(), 0.0)
+            previous = reached
+        row["duration_s"] = None if end is None else (end - start).total_seconds()
+        return row
+
+
+def make_template(lines: list[Line], events: list[Event], noise: list[int],
+                  end_state: Any) -> tuple[dict[str, Any], RowTemplate | None]:
+    """Build the row of one segment's session, and the template for its repeats if one can be made.
+
+    ``events`` are all the events the segment's lines gave, all of one
+    session, and ``noise`` the positions of the lines counted as noise.
+    No template is made unless every line with a time has its own time
+    object and every event's time is its line's, because the template
+    records times by the position of the line they came from.  A segment
+    with the same key must have a time on the same lines.
+    """
+    times: dict[str, Any] = {}
+    row = build_session(events, times)
+    position = {}
+    for index, line in enumerate(lines):
+        if line.ts is None:
+            continue
+        if id(line.ts) in position:
+            return row, None
+        position[id(line.ts)] = index
+    by_number = {line.number: index for index, line in enumerate(lines)}
+    for event in events:
+        index = by_number.get(event.line)
+        if index is None or event.ts is not lines[index].ts:
+            return row, None
+    start, end = times["start"], times["end"]
+    reached = tuple((stage, position.get(id(ts))) for stage, ts in times["reached"].items())
+    if any(index is None for _, index in reached) or (start is not None and id(start) not in position) or (
+            end is not None and id(end) not in position):
+        return row, None
+    template = RowTemplate(
+        row=row.copy(),
+        line_index=by_number[events[0].line],
+        start_index=None if start is None else position[id(start)],
+        end_index=None if end is None else position[id(end)],
+        reached=reached,
+        noise=tuple(noise),
+        end_state=end_state,
+    )
+    template.indexes = tuple(sorted({index for _, index in reached} | {
+        index for index in (template.start_index, template.end_index) if index is not None}))
+    positions = dict(reached)
+    template.timed = tuple((positions[stage], STAGE_ORDER[stage], column) for stage, column in TIMED_COLUMNS
+                           if stage in positions)
+    return row, template
+
+
+def count_noise(ctx: ParseContext, lines: list[Line], positions: tuple[int, ...]) -> None:
+    """Count the lines at ``positions`` as noise, as :meth:`ParseContext.noise` would one by one."""
+    if type(ctx).noise is ParseContext.noise:
+        ctx.noise_lines += len(positions)  # the plain context only counts them
+        return
+    for index in positions:
+        ctx.noise(lines[index])
+
+
+class SessionGroups:
+    """Events grouped by session as :func:`smtplogkit.reader.read` groups them, and rows made from templates.
+
+    A parser that reads segments groups its own events when the reader keeps
+    no events.  Template rows and rows built from events then come out in
+    the reader's order: by the line of the session's first event, and for
+    equal lines in the order the sessions began.
+    """
+
+    def __init__(self) -> None:
+        self.grouped: dict[Any, list[Event] | dict[str, Any]] = {}
+        self.hits = 0
+        self.misses = 0
+        self.templates: dict[Any, RowTemplate] = {}
+
+    def add(self, event: Event) -> None:
+        """Add one event of a session."""
+        events = self.grouped.get(event.session)
+        if events is None:
+            self.grouped[event.session] = [event]
+        else:
+            events.append(event)
+
+    def add_row(self, session: Any, row: dict[str, Any]) -> None:
+        """Add the finished row of a session that has no other events."""
+        self.grouped[session] = row
+
+    def store(self, key: Any, template: RowTemplate) -> None:
+        """Keep a template for the segments with ``key``."""
+        if len(self.templates) >= MAX_TEMPLATES:
+            self.templates.clear()
+        self.templates[key] = template
+
+    @property
+    def worth_trying(self) -> bool:
+        """Whether segments still repeat often enough to be worth keeping."""
+        return self.misses < MAX_MISSES or self.hits >= self.misses
+
+    def rows(self) -> Iterator[SessionRow]:
+        """Yield every session's row, in the reader's order."""
+        entries = sorted(self.grouped.values(), key=_first_line)
+        self.grouped = {}
+        for entry in entries:
+            yield SessionRow(entry if type(entry) is dict else build_session(entry))
+
+
+def _first_line(entry: list[Event] | dict[str, Any]) -> int:
+    return entry["line"] if type(entry) is dict else entry[0].line
