@@ -422,3 +422,16 @@ def test_exim_partial_delivery(tmp_path, rejected_first):
     assert row["recipients"] == 2
     assert row["recipients_rejected"] == 1
     assert row["messages_sent"] == 1
+
+
+def test_exim_tls_field(tmp_path):
+    text = ('2026-12-04 10:00:01 1wXyZf-0001aB-Ci => bob@example.org R=dnslookup T=remote_smtp H=mx.example.org '
+            '[198.51.100.7] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes C="250 2.0.0 Ok"\n'
+            '2026-12-04 10:00:02 1wXyZg-0001aB-Cj => carol@example.org R=dnslookup T=remote_smtp H=mx.example.net '
+            '[198.51.100.8] C="250 OK"\n')
+    tls, plain = rows(write(tmp_path, "mainlog", text))
+
+    assert tls["tls_mode"] == "starttls"
+    assert tls["last_stage_reached"] == "data"
+    assert tls["tls_s"] == 0.0
+    assert plain["tls_mode"] is None

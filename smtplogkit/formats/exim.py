@@ -16,7 +16,9 @@ not a session of its own.  ``retry time not reached`` means Exim did not try
 at all: it annotates the message and is no session.  A ``**`` line for a
 recipient rejected at RCPT TO and a ``=>`` line for one delivered, to the
 same host and in either order, are one connection: a partial delivery,
-with the rejected recipients counted.
+with the rejected recipients counted.  A delivery line's ``X=`` field names
+the TLS cipher, so the attempt negotiated TLS (STARTTLS unless the port is
+465).
 
 Debug output prefixes each line with the process id.  ``Connecting to H
 [ip]:25 ... failed: <error>`` and ``... connected`` open an attempt;
@@ -34,8 +36,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..labels import Stage
-from ..records import Event, Line, SessionEnd
+from ..labels import Stage, TlsMode
+from ..records import TLS_OK, Event, Line, SessionEnd
 from . import _mta
 from .base import ParseContext, hit_score
 
@@ -48,6 +50,7 @@ MESSAGE_ID = r"[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}"
 MESSAGE_RE = re.compile(rf"^({MESSAGE_ID}) (.*)$")
 DELIVERY_RE = re.compile(r"^(=>|->|\*\*|==) (\S+)(?: <([^>]*)>)?(.*)$")
 HOST_RE = re.compile(r"\bH=(\S+) \[([^\]]+)\](?::(\d+))?")
+TLS_FIELD_RE = re.compile(r"\bX=(\S+)")
 SMTP_ERROR_RE = re.compile(r"SMTP error from remote mail server after (?:pipelined )?(end of data|MAIL FROM|RCPT TO|DATA|EHLO|HELO|STARTTLS|AUTH|initial connection|QUIT|[A-Z]+)\b(?::?<[^>]*>)?[^:]*: (.*)$", re.IGNORECASE)
 DEFER_RE = re.compile(r"\b(?:routing )?defer \((-?\d+)\)(?::\s*|\s+)(.*)$")
 STANDALONE_HOST_RE = re.compile(r"^(?:H=)?(\S+) \[([^\]]+)\](?::(\d+))?:? (.*)$")
@@ -228,8 +231,8 @@ def _delivery(line: Line, message_id: str, flag: str, details: str, state: _Stat
             _mta.add_sent(ctx, line, open_attempt, details.strip())
             return
         yield from _close(state, message_id)
-        attempt = _mta.connected(ctx, line, host.group(1) if host else None, host.group(2) if host else None,
-                                 int(host.group(3)) if host and host.group(3) else None)
+        attempt = _connected(ctx, line, host.group(1) if host else None, host.group(2) if host else None,
+                             int(host.group(3)) if host and host.group(3) else None, details)
         attempt.queue_id, attempt.recipients = message_id, 1
         _mta.add_sent(ctx, line, attempt, details.strip())
         state.open[message_id] = attempt
@@ -258,7 +261,7 @@ def _delivery(line: Line, message_id: str, flag: str, details: str, state: _Stat
     host_name, ip = (host.group(1), host.group(2)) if host else (None, None)
     port = int(host.group(3)) if host and host.group(3) else None
     if smtp_error is not None:
-        attempt = _mta.connected(ctx, line, host_name, ip, port)
+        attempt = _connected(ctx, line, host_name, ip, port, details)
         _add_smtp_error(ctx, line, attempt, smtp_error)
     else:
         attempt = _failure_attempt(ctx, line, error, host_name, ip, port)
@@ -266,6 +269,19 @@ def _delivery(line: Line, message_id: str, flag: str, details: str, state: _Stat
     if smtp_error is not None and _mta.command_stage(smtp_error.group(1)) is Stage.RCPT_TO:
         attempt.rejected = 1
     state.open[message_id] = attempt
+
+
+def _connected(ctx: ParseContext, line: Line, host: str | None, ip: str | None, port: int | None,
+               details: str) -> _mta.Attempt:
+    """Return a connected attempt; a delivery line's ``X=`` field (the TLS cipher) means TLS was negotiated."""
+    cipher = TLS_FIELD_RE.search(details)
+    if cipher is None:
+        return _mta.connected(ctx, line, host, ip, port)
+    # Exim's smtp transport starts TLS with STARTTLS unless told to connect with TLS, which only port 465 expects.
+    mode = TlsMode.IMPLICIT if port == 465 else TlsMode.STARTTLS
+    attempt = _mta.connected(ctx, line, host, ip, port, tls_mode=mode)
+    attempt.add(_mta.local_event(line, TLS_OK, f"TLS {cipher.group(1)}", attempt.key))
+    return attempt
 
 
 def _rejected_recipients_only(attempt: _mta.Attempt) -> bool:
