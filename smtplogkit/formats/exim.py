@@ -277,7 +277,7 @@ def _connected(ctx: ParseContext, line: Line, host: str | None, ip: str | None, 
     cipher = TLS_FIELD_RE.search(details)
     if cipher is None:
         return _mta.connected(ctx, line, host, ip, port)
-    # Exim's smtp transport starts TLS with STARTTLS unless told to connect with TLS, which only port 465 expects.
+    # Exim's smtp transport uses STARTTLS unless configured to connect with TLS, which only port 465 expects.
     mode = TlsMode.IMPLICIT if port == 465 else TlsMode.STARTTLS
     attempt = _mta.connected(ctx, line, host, ip, port, tls_mode=mode)
     attempt.add(_mta.local_event(line, TLS_OK, f"TLS {cipher.group(1)}", attempt.key))
