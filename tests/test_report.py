@@ -419,3 +419,20 @@ def test_timeline_headroom(fleet_loaded):
     assert bottom == 0
     assert top >= tallest * 1.1
     assert top > tallest
+
+
+def test_connect_failure_transcript_once(tmp_path):
+    import smtplogkit
+    from smtplogkit.report.model import session_transcript
+
+    path = tmp_path / "maillog"
+    path.write_text(
+        "Dec  4 10:00:00 mx1 postfix/smtp[501]: connect to mx.example.org[192.0.2.9]:25: Connection timed out\n"
+        "Dec  4 10:00:00 mx1 postfix/smtp[501]: 4A1B2C3D4E: to=<r@example.org>, relay=none, delay=30, "
+        "delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to mx.example.org[192.0.2.9]:25: Connection timed out)\n")
+    sessions = smtplogkit.read_logs(path, format="postfix")
+    events = smtplogkit.read_events(path, format="postfix")
+    (session_id,) = sessions["session_id"]
+    transcript = session_transcript(session_id, sessions.iloc[0], events[events["session_id"] == session_id])
+
+    assert [text for _, _, text in transcript.rows] == ["connect to mx.example.org[192.0.2.9]:25: Connection timed out"]

@@ -413,8 +413,12 @@ def session_transcript(session_id: str, row, rows) -> Transcript:
     if not _is_missing(row.get("host")):
         port = "" if _is_missing(row.get("port")) else f":{row['port']}"
         heading += f", {row['host']}{port}"
-    lines = [(None if _is_missing(line) else int(line), str(direction), redact_text(str(text)))
-             for line, direction, text in rows[["line", "direction", "text"]].itertuples(index=False)]
+    lines: list[tuple[int | None, str, str]] = []
+    for line, direction, text in rows[["line", "direction", "text"]].itertuples(index=False):
+        entry = (None if _is_missing(line) else int(line), str(direction), redact_text(str(text)))
+        if lines and lines[-1] == entry:
+            continue  # one line read as two events (an MTA's failed connect is its attempt and its error)
+        lines.append(entry)
     omitted = max(0, len(lines) - MAX_TRANSCRIPT_EVENTS)
     return Transcript(session_id=session_id, source=str(row["source"]),
                       line=None if _is_missing(row["line"]) else int(row["line"]),
