@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose = commands.add_parser("diagnose", help="name the external blockers behind failing sessions")
     _add_read_options(diagnose)
     diagnose.add_argument("--json", action="store_true", help="print the findings as a JSON array on stdout")
+    diagnose.add_argument("--overview", action="store_true",
+                          help="with --json, print an object with the findings array under \"findings\" and, "
+                               "when there is no finding, the top failure causes under \"overview\"")
 
     report = commands.add_parser("report", help="write an incident report (HTML, or Markdown with --markdown)")
     _add_read_options(report)
@@ -269,8 +272,14 @@ def _command_diagnose(args: argparse.Namespace) -> int:
     findings = diagnose(frame, tz=args.tz, refreshes=token_refreshes(loaded.events))
     _write_counts(frame, sys.stderr)
     _warn_if_nothing_read(_default_paths(args.paths), frame.attrs.get("files", []), frame.attrs.get("skipped", []))
+    if args.json and args.overview:
+        print(json.dumps({"findings": findings.to_dict(), "overview": findings.overview}, ensure_ascii=False, indent=2))
+        return 0
     if args.json:
+        # The array on stdout keeps its shape, so the overview goes to stderr with the file counts.
         print(findings.to_json(indent=2))
+        if not findings:
+            print(str(findings), file=sys.stderr)
         return 0
     print(f"{_plural(len(frame), 'session')}, {_plural(len(findings), 'finding')}\n")
     print(findings)
