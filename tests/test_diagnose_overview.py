@@ -146,3 +146,17 @@ def test_report_says_why_no_finding(tmp_path):
     assert f"against the {MIN_SHARE:.0%} a finding needs" in report.summary[2]
     assert "Top failure causes" in report.to_markdown()
     assert "Top failure causes" in report.to_html()
+
+
+def test_report_blocker_is_first_finding(tmp_path):
+    from smtplogkit.report import build_report
+
+    sessions = read_logs(_maillog(tmp_path / "maillog", sent=60, timeouts=4, listed=0))
+    wide = {"kind": "firewall_block", "confidence": 0.85, "summary": "blocked", "evidence": {"failures": 40}}
+    sure = {"kind": "token_expiry", "confidence": 0.92, "summary": "expired", "evidence": {"failures": 10}}
+
+    report = build_report(sessions, findings=[wide, sure])
+
+    assert report.findings[0]["kind"] == "token_expiry"
+    assert report.summary[2].startswith("The likely blocker is token_expiry")
+    assert "firewall_block (confidence 0.85) explains more failed sessions: 40 against 10." in report.summary[2]

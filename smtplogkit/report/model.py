@@ -602,15 +602,21 @@ def _blocker_sentence(findings: list[dict[str, Any]], cause: str, stage: str, tz
     if not findings:
         return (f"No external blocker met the diagnosis's evidence thresholds{_shortfall(overview)}; "
                 f"start from the {cause} sessions at {stage} shown below.")
-    # The blocker behind the most failed sessions leads; confidence breaks ties.
-    top = max(findings, key=lambda f: (_failures_explained(f), f["confidence"]))
+    # The likely blocker is the first finding of the Findings section, the most confident one,
+    # so the summary and the list agree.  A finding behind more failed sessions is named beside it.
+    top = max(findings, key=lambda f: f["confidence"])
     scope = describe_scope(top.get("scope") or {}, tz)
     where = f" ({scope})" if scope else ""
     step = str(top.get("next_step") or "").rstrip(".")
+    widest = max(findings, key=_failures_explained)
+    wider = ""
+    if widest is not top and _failures_explained(widest) > _failures_explained(top):
+        wider = (f" {widest['kind']} (confidence {widest['confidence']:.2f}) explains more failed sessions: "
+                 f"{_failures_explained(widest):,} against {_failures_explained(top):,}.")
     others = [f["kind"] for f in findings if f is not top]
     also = f" Also found: {', '.join(others)}." if others else ""
     return (f"The likely blocker is {top['kind']}{where}, with confidence {top['confidence']:.2f}"
-            + (f"; next step: {step}." if step else ".") + also)
+            + (f"; next step: {step}." if step else ".") + wider + also)
 
 
 def _shortfall(overview: Mapping[str, Any]) -> str:
