@@ -30,6 +30,11 @@ DELIVERY_COLUMNS = [
     "failure_stage", "cause", "session",
 ]
 SIGNAL_COLUMNS = ["source", "line", "ts", "log_host", "program", "pid", "kind", "client_ip", "text"]
+# Columns of text, read as pandas' "string" dtype like the sessions frame's text columns.
+TEXT_COLUMNS = ("source", "log_host", "program", "pid", "queue_id", "message_id", "sender", "recipient",
+                "orig_recipient", "relay", "relay_host", "relay_ip", "dsn", "reason", "kind", "client_ip", "text")
+# A reply code at the start of a delivery reason: "250 2.0.0 OK ...", "550-5.1.1 ...".
+REASON_CODE_RE = r"^\s*([2-5]\d\d)(?:[ -]|$)"
 
 
 def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tuple[list[dict], list[dict]]:
@@ -75,10 +80,16 @@ def _frame(rows: list[dict], columns: list[str], reports: list[dict]):
     from .labels import cause_dtype, stage_dtype
 
     frame = pd.DataFrame.from_records(rows, columns=columns)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    # The same timestamp and text dtypes as the sessions frame, so the two merge (merge_asof on ts and start).
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[ns, UTC]")
+    for column in TEXT_COLUMNS:
+        if column in frame:
+            frame[column] = frame[column].astype(pd.StringDtype())
     for column in ("line", "relay_port", "conn_use", "reply_code"):
         if column in frame:
             frame[column] = pd.array(frame[column], dtype="Int64")
+    if "reply_code" in frame:
+        frame["reply_code"] = frame["reply_code"].fillna(_leading_code(frame["reason"]))
     for column in ("delay", "delay_before_qmgr", "delay_in_qmgr", "delay_conn_setup", "delay_transmission"):
         if column in frame:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
@@ -89,6 +100,14 @@ def _frame(rows: list[dict], columns: list[str], reports: list[dict]):
         frame["session"] = frame["session"].astype("boolean")
     frame.attrs["files"] = reports
     return frame
+
+
+def _leading_code(reason):
+    """Return the reply code a reason starts with (``250 2.0.0 OK`` gives 250), as Int64 with NA elsewhere."""
+    import pandas as pd
+
+    code = reason.astype(pd.StringDtype()).str.extract(REASON_CODE_RE, expand=False)
+    return pd.to_numeric(code, errors="coerce").astype("Int64")
 
 
 def read_deliveries(paths: Any, *, format: str = "auto", tz: str | tzinfo | None = None):
@@ -117,7 +136,12 @@ def read_deliveries(paths: Any, *, format: str = "auto", tz: str | tzinfo | None
         expired), ``reason``, and the ``failure_stage`` and ``cause`` the
         reason gives.  ``session`` is false for records that had no
         connection attempt of their own ("delivery temporarily suspended",
-        "retry time not reached", qmgr's expiry).  Columns a format does not
+        "retry time not reached", qmgr's expiry).  ``reply_code`` is the
+        code the format read or, failing that, the code the reason starts
+        with (``250 2.0.0 OK``), for every status.  Text columns have
+        pandas' ``string`` dtype and ``ts`` is ``datetime64[ns, UTC]``, as
+        in the sessions frame, so ``pandas.merge_asof(deliveries, sessions,
+        left_on="ts", right_on="start")`` works.  Columns a format does not
         log are empty.
     """
     rows, reports = _records(paths, "delivery", format, tz)
