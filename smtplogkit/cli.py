@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="smtplogkit", description="Find out why outgoing mail fails, from SMTP logs.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (repeat for debug output)")
+    parser.add_argument("--verbose-libraries", action="store_true",
+                        help="log other libraries (matplotlib, asyncio...) at the -v level too; "
+                             "by default they log warnings and errors only")
     commands = parser.add_subparsers(dest="command", required=True)
 
     parse = commands.add_parser("parse", help="read logs into one row per SMTP session")
@@ -338,11 +341,36 @@ COMMANDS = {"parse": _command_parse, "diagnose": _command_diagnose, "report": _c
             "formats": _command_formats, "probe": _command_probe}
 
 
+class _LowerLevelFormatter(logging.Formatter):
+    """Formatter that writes ``smtplogkit: warning: ...``, the style of the CLI's own printed warnings."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"smtplogkit: {record.levelname.lower()}: {record.getMessage()}" + (
+            "\n" + self.formatException(record.exc_info) if record.exc_info else "")
+
+
+def _drop_file_counts(record: logging.LogRecord) -> bool:
+    """Drop the reader's per-file INFO lines, which parse and diagnose print as their own output."""
+    return not (record.name == "smtplogkit.reader" and record.levelno == logging.INFO)
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    """Log smtplogkit at the -v level and other libraries at WARNING unless --verbose-libraries is given."""
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LowerLevelFormatter())
+    if args.command in ("parse", "diagnose"):
+        handler.addFilter(_drop_file_counts)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level if args.verbose_libraries else logging.WARNING)
+    logger.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit status."""
     args = build_parser().parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    _configure_logging(args)
     try:
         return COMMANDS[args.command](args)
     except SmtpLogKitError as error:
