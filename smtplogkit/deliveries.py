@@ -151,12 +151,29 @@ def read_deliveries(paths: Any, *, format: str = "auto", tz: str | tzinfo | None
 def read_signals(paths: Any, *, format: str = "auto", tz: str | tzinfo | None = None):
     """Read the server-side signs of a relay protecting itself from an MTA log.
 
-    One row per Postfix ``smtpd`` rate or concurrency limit warning (anvil's
-    limits), "too many connections" rejection, postscreen rejection or failed
-    postscreen test, and smtpd ``reject:`` line.  Columns: ``kind``
-    (``rate_limit``, ``too_many_connections``, ``postscreen_reject``,
-    ``postscreen_test_failed``, ``smtpd_reject``), ``client_ip`` and the
-    line's ``text``, with the line's time and origin.
+    Parameters
+    ----------
+    paths
+        Files, folders, globs or templates, as for :func:`read_deliveries`.
+    format
+        ``"postfix"``, or ``"auto"`` to detect it.  Only formats with
+        delivery records (Postfix, Exim, Sendmail) are read, and only
+        Postfix logs these signs.
+    tz
+        Zone for timestamps printed without an offset (default UTC).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per Postfix ``smtpd`` rate or concurrency limit warning
+        (anvil's limits), "too many connections" rejection, postscreen
+        rejection or failed postscreen test, and smtpd ``reject:`` line, with
+        the columns of :data:`SIGNAL_COLUMNS`: the line's ``source``,
+        ``line``, ``ts``, ``log_host``, ``program`` and ``pid``, then
+        ``kind`` (``rate_limit``, ``too_many_connections``,
+        ``postscreen_reject``, ``postscreen_test_failed``, ``smtpd_reject``),
+        ``client_ip`` and the line's ``text``.  ``attrs["files"]`` has the
+        per-file reports, as for :func:`smtplogkit.read_logs`.
     """
     rows, reports = _records(paths, "signal", format, tz)
     return _frame(rows, SIGNAL_COLUMNS, reports)

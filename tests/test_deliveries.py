@@ -67,3 +67,18 @@ def test_gmail_sent_reply_code(tmp_path):
 
     assert deliveries["status"].tolist() == ["sent"]
     assert deliveries["reply_code"].tolist() == [250]
+
+
+def test_package_exports_session_columns():
+    from smtplogkit.reader import SESSION_COLUMNS as reader_columns
+
+    assert "SESSION_COLUMNS" in smtplogkit.__all__
+    assert smtplogkit.SESSION_COLUMNS is reader_columns
+    assert sorted(smtplogkit.__all__, key=str.lower) == sorted(set(smtplogkit.__all__), key=str.lower)
+
+
+def test_read_signals_documented():
+    doc = smtplogkit.read_signals.__doc__
+
+    assert "Parameters\n    ----------" in doc
+    assert "Returns\n    -------" in doc
