@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+from collections import Counter
 from datetime import tzinfo
+from pathlib import Path
 from typing import Any
 
 from .envelope import strip_envelope
 from .formats.base import ParseContext, ParseOptions
-from .inputs import Chain, Decoded, Source, expand, group_rotations, open_lines
+from .inputs import NOT_LOG_SUFFIXES, Chain, Decoded, Source, expand, group_rotations, open_lines
 from .reader import SAMPLE_LINES, FileReport, _choose_format, _envelope_options, _resolve_tz
 from .rotations import locate
 
@@ -40,10 +43,11 @@ REASON_CODE_RE = r"^\s*([2-5]\d\d)(?:[ -]|$)"
 def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tuple[list[dict], list[dict]]:
     rows: list[dict] = []
     reports: list[dict] = []
+    without_records: Counter[str] = Counter()
     zone = _resolve_tz(tz)
     # Rotations of one log are read as one stream, so a record whose message
     # facts (sender, message-id) are in the previous rotation still gets them.
-    for source in group_rotations(expand(paths).sources):
+    for source in group_rotations(_log_sources(paths)):
         report = FileReport(source.name)
         envelope = _envelope_options(source, zone)
         raw = open_lines(source, Decoded())
@@ -52,7 +56,8 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
         module = _choose_format(source, sample, format, report)
         if module is None or not hasattr(module, "records"):
             if module is not None:
-                logger.warning("%s: format %s has no delivery records", source.name, module.NAME)
+                logger.debug("%s: format %s has no delivery records", source.name, module.NAME)
+                without_records[module.NAME] += 1
             reports.extend(_part_reports(source, report))
             continue
         ctx = ParseContext(source.name, ParseOptions(tz=zone))
@@ -64,7 +69,40 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
                     row["source"] = source.name
                 rows.append(row)
         reports.extend(_part_reports(source, report))
+    if without_records:
+        formats = ", ".join(f"{name} ({count})" for name, count in sorted(without_records.items()))
+        files = sum(without_records.values())
+        logger.warning("%d %s skipped because their format has no delivery records: %s. Only MTA logs "
+                       "(postfix, exim, sendmail) have them.", files, "file" if files == 1 else "files", formats)
     return rows, reports
+
+
+def _log_sources(paths: Any) -> list[Source]:
+    """Return the sources of ``paths`` without the non-log files a glob matched.
+
+    A folder read already skips README, JSON, notebook and image files
+    (:data:`smtplogkit.inputs.NOT_LOG_SUFFIXES`); a glob such as
+    ``sample_data/*`` matches them too, so they are skipped here the same
+    way.  A file named on its own is always read.
+    """
+    items = [paths] if isinstance(paths, (str, os.PathLike)) or hasattr(paths, "read") else list(paths)
+    named = {os.path.normpath(str(item)) for item in items if isinstance(item, (str, os.PathLike))
+             and os.path.isfile(item)}
+    sources = []
+    for source in expand(paths).sources:
+        path = getattr(source, "path", None)
+        if path is not None and os.path.normpath(str(path)) not in named and _not_a_log(Path(path)):
+            logger.info("skipped %s: not a log", source.name)
+            continue
+        sources.append(source)
+    return sources
+
+
+def _not_a_log(path: Path) -> bool:
+    """Return whether a file's name marks it as something other than a log, as folder reads judge it."""
+    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
+    suffix = suffixes[-1] if suffixes else ""
+    return suffix in NOT_LOG_SUFFIXES or path.name.upper().startswith(("README", "LICENSE"))
 
 
 def _part_reports(source: Source, report: FileReport) -> list[dict]:
@@ -120,6 +158,11 @@ def read_deliveries(paths: Any, *, format: str = "auto", tz: str | tzinfo | None
         Rotated files (``maillog.2.gz``, ``maillog.1``, ``maillog``) are read
         oldest first, as one stream, so a record keeps the sender logged in
         the file before; ``source`` and ``line`` name the record's own file.
+        Files a glob or folder matches that are not logs (README, ``.json``,
+        ``.md``...) are skipped, as :func:`smtplogkit.read_logs` skips them in
+        folders; a file named on its own is always read.  Logs of formats
+        without delivery records (client transcripts) are skipped with one
+        warning that counts them per format.
     format
         ``"postfix"``, ``"exim"``, ``"sendmail"``, or ``"auto"`` to detect it.
     tz

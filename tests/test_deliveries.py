@@ -82,3 +82,52 @@ def test_read_signals_documented():
 
     assert "Parameters\n    ----------" in doc
     assert "Returns\n    -------" in doc
+
+
+def _mixed_folder(tmp_path: Path) -> Path:
+    """Copy a Postfix log, three smtplib logs, a README and a JSON file into one folder."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "maillog").write_bytes(CAPTURE.read_bytes())
+    client_logs = sorted((Path(__file__).resolve().parent.parent / "sample_data" / "office" / "support-agent").glob("*.log"))
+    for index, log in enumerate(client_logs[:3]):
+        (folder / f"app{index}.log").write_bytes(log.read_bytes())
+    (folder / "README.md").write_text("# Logs\n\nCollected on the relay.\n", encoding="utf-8")
+    (folder / "expected.json").write_text('{"sessions": 3}\n', encoding="utf-8")
+    return folder
+
+
+def test_glob_skips_non_logs(tmp_path, caplog):
+    folder = _mixed_folder(tmp_path)
+
+    with caplog.at_level("WARNING", logger="smtplogkit"):
+        deliveries = smtplogkit.read_deliveries(str(folder / "*"))
+
+    read = [Path(entry["source"]).name for entry in deliveries.attrs["files"]]
+    assert "README.md" not in read
+    assert "expected.json" not in read
+    assert "maillog" in read
+    assert not [r for r in caplog.records if "README" in r.getMessage() or "expected.json" in r.getMessage()]
+    assert len(deliveries) == len(smtplogkit.read_deliveries(CAPTURE))
+
+
+def test_one_warning_for_client_logs(tmp_path, caplog):
+    folder = _mixed_folder(tmp_path)
+
+    with caplog.at_level("WARNING", logger="smtplogkit"):
+        smtplogkit.read_deliveries(str(folder / "*"))
+
+    messages = [r.getMessage() for r in caplog.records if "no delivery records" in r.getMessage()]
+    assert len(messages) == 1
+    assert "3 files" in messages[0]
+    assert "smtplib (3)" in messages[0]
+
+
+def test_named_file_still_read(tmp_path):
+    folder = _mixed_folder(tmp_path)
+    renamed = folder / "maillog.csv"
+    (folder / "maillog").rename(renamed)
+
+    deliveries = smtplogkit.read_deliveries(str(renamed))
+
+    assert len(deliveries) == len(smtplogkit.read_deliveries(CAPTURE))
