@@ -23,13 +23,13 @@ _LAZY = {
 }
 
 __all__ = [
-    "SESSION_COLUMNS",
     "Cause",
     "Finding",
     "Findings",
     "FormatError",
     "InputError",
     "Outcome",
+    "SESSION_COLUMNS",
     "SmtpLogKitError",
     "Stage",
     "TlsMode",

@@ -81,7 +81,7 @@ def _log_sources(paths: Any) -> list[Source]:
     """Return the sources of ``paths`` without the non-log files a glob matched.
 
     A folder read already skips README, JSON, notebook and image files
-    (:data:`smtplogkit.inputs.NOT_LOG_SUFFIXES`); a glob such as
+    (:data:`smtplogkit.inputs.NOT_LOG_SUFFIXES`).  A glob such as
     ``sample_data/*`` matches them too, so they are skipped here the same
     way.  A file named on its own is always read.
     """

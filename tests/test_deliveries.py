@@ -74,7 +74,6 @@ def test_package_exports_session_columns():
 
     assert "SESSION_COLUMNS" in smtplogkit.__all__
     assert smtplogkit.SESSION_COLUMNS is reader_columns
-    assert sorted(smtplogkit.__all__, key=str.lower) == sorted(set(smtplogkit.__all__), key=str.lower)
 
 
 def test_read_signals_documented():

@@ -153,9 +153,9 @@ def test_report_blocker_is_first_finding(tmp_path):
 
     sessions = read_logs(_maillog(tmp_path / "maillog", sent=60, timeouts=4, listed=0))
     wide = {"kind": "firewall_block", "confidence": 0.85, "summary": "blocked", "evidence": {"failures": 40}}
-    sure = {"kind": "token_expiry", "confidence": 0.92, "summary": "expired", "evidence": {"failures": 10}}
+    confident = {"kind": "token_expiry", "confidence": 0.92, "summary": "expired", "evidence": {"failures": 10}}
 
-    report = build_report(sessions, findings=[wide, sure])
+    report = build_report(sessions, findings=[wide, confident])
 
     assert report.findings[0]["kind"] == "token_expiry"
     assert report.summary[2].startswith("The likely blocker is token_expiry")

@@ -31,8 +31,8 @@ def failure_overview(ctx: Context, minimum: int, top: int = TOP_CAUSES) -> dict[
     ctx
         Detector context of the diagnosis.
     minimum
-        Fewest failing sessions most finding kinds rest on, shown as the
-        count threshold.
+        Minimum failing sessions of most finding kinds, shown as the count
+        threshold.
     top
         Number of causes to list, most common first.
 
