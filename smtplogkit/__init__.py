@@ -11,7 +11,7 @@ from __future__ import annotations
 from .errors import FormatError, InputError, SmtpLogKitError
 from .deliveries import read_deliveries, read_signals
 from .labels import Cause, Outcome, Stage, TlsMode
-from .reader import read_events, read_logs
+from .reader import SESSION_COLUMNS, read_events, read_logs
 
 # Names loaded on first use, so that importing smtplogkit does not load pandas or scipy.
 _LAZY = {
@@ -29,6 +29,7 @@ __all__ = [
     "FormatError",
     "InputError",
     "Outcome",
+    "SESSION_COLUMNS",
     "SmtpLogKitError",
     "Stage",
     "TlsMode",

@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="smtplogkit", description="Find out why outgoing mail fails, from SMTP logs.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (repeat for debug output)")
+    parser.add_argument("--verbose-libraries", action="store_true",
+                        help="log other libraries (matplotlib, asyncio...) at the -v level too; "
+                             "by default they log warnings and errors only")
     commands = parser.add_subparsers(dest="command", required=True)
 
     parse = commands.add_parser("parse", help="read logs into one row per SMTP session")
@@ -51,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose = commands.add_parser("diagnose", help="name the external blockers behind failing sessions")
     _add_read_options(diagnose)
     diagnose.add_argument("--json", action="store_true", help="print the findings as a JSON array on stdout")
+    diagnose.add_argument("--overview", action="store_true",
+                          help="with --json, print an object with the findings array under \"findings\" and, "
+                               "when there is no finding, the top failure causes under \"overview\"")
 
     report = commands.add_parser("report", help="write an incident report (HTML, or Markdown with --markdown)")
     _add_read_options(report)
@@ -269,8 +275,14 @@ def _command_diagnose(args: argparse.Namespace) -> int:
     findings = diagnose(frame, tz=args.tz, refreshes=token_refreshes(loaded.events))
     _write_counts(frame, sys.stderr)
     _warn_if_nothing_read(_default_paths(args.paths), frame.attrs.get("files", []), frame.attrs.get("skipped", []))
+    if args.json and args.overview:
+        print(json.dumps({"findings": findings.to_dict(), "overview": findings.overview}, ensure_ascii=False, indent=2))
+        return 0
     if args.json:
+        # The array on stdout keeps its shape, so the overview goes to stderr with the file counts.
         print(findings.to_json(indent=2))
+        if not findings:
+            print(str(findings), file=sys.stderr)
         return 0
     print(f"{_plural(len(frame), 'session')}, {_plural(len(findings), 'finding')}\n")
     print(findings)
@@ -329,11 +341,36 @@ COMMANDS = {"parse": _command_parse, "diagnose": _command_diagnose, "report": _c
             "formats": _command_formats, "probe": _command_probe}
 
 
+class _LowerLevelFormatter(logging.Formatter):
+    """Formatter that writes ``smtplogkit: warning: ...``, the style of the CLI's own printed warnings."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"smtplogkit: {record.levelname.lower()}: {record.getMessage()}" + (
+            "\n" + self.formatException(record.exc_info) if record.exc_info else "")
+
+
+def _drop_file_counts(record: logging.LogRecord) -> bool:
+    """Drop the reader's per-file INFO lines, which parse and diagnose print as their own output."""
+    return not (record.name == "smtplogkit.reader" and record.levelno == logging.INFO)
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    """Log smtplogkit at the -v level and other libraries at WARNING unless --verbose-libraries is given."""
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LowerLevelFormatter())
+    if args.command in ("parse", "diagnose"):
+        handler.addFilter(_drop_file_counts)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level if args.verbose_libraries else logging.WARNING)
+    logger.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit status."""
     args = build_parser().parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    _configure_logging(args)
     try:
         return COMMANDS[args.command](args)
     except SmtpLogKitError as error:

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+from collections import Counter
 from datetime import tzinfo
+from pathlib import Path
 from typing import Any
 
 from .envelope import strip_envelope
 from .formats.base import ParseContext, ParseOptions
-from .inputs import Chain, Decoded, Source, expand, group_rotations, open_lines
+from .inputs import NOT_LOG_SUFFIXES, Chain, Decoded, Source, expand, group_rotations, open_lines
 from .reader import SAMPLE_LINES, FileReport, _choose_format, _envelope_options, _resolve_tz
 from .rotations import locate
 
@@ -30,15 +33,21 @@ DELIVERY_COLUMNS = [
     "failure_stage", "cause", "session",
 ]
 SIGNAL_COLUMNS = ["source", "line", "ts", "log_host", "program", "pid", "kind", "client_ip", "text"]
+# Columns of text, read as pandas' "string" dtype like the sessions frame's text columns.
+TEXT_COLUMNS = ("source", "log_host", "program", "pid", "queue_id", "message_id", "sender", "recipient",
+                "orig_recipient", "relay", "relay_host", "relay_ip", "dsn", "reason", "kind", "client_ip", "text")
+# A reply code at the start of a delivery reason: "250 2.0.0 OK ...", "550-5.1.1 ...".
+REASON_CODE_RE = r"^\s*([2-5]\d\d)(?:[ -]|$)"
 
 
 def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tuple[list[dict], list[dict]]:
     rows: list[dict] = []
     reports: list[dict] = []
+    without_records: Counter[str] = Counter()
     zone = _resolve_tz(tz)
     # Rotations of one log are read as one stream, so a record whose message
     # facts (sender, message-id) are in the previous rotation still gets them.
-    for source in group_rotations(expand(paths).sources):
+    for source in group_rotations(_log_sources(paths)):
         report = FileReport(source.name)
         envelope = _envelope_options(source, zone)
         raw = open_lines(source, Decoded())
@@ -47,7 +56,8 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
         module = _choose_format(source, sample, format, report)
         if module is None or not hasattr(module, "records"):
             if module is not None:
-                logger.warning("%s: format %s has no delivery records", source.name, module.NAME)
+                logger.debug("%s: format %s has no delivery records", source.name, module.NAME)
+                without_records[module.NAME] += 1
             reports.extend(_part_reports(source, report))
             continue
         ctx = ParseContext(source.name, ParseOptions(tz=zone))
@@ -59,7 +69,40 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
                     row["source"] = source.name
                 rows.append(row)
         reports.extend(_part_reports(source, report))
+    if without_records:
+        formats = ", ".join(f"{name} ({count})" for name, count in sorted(without_records.items()))
+        files = sum(without_records.values())
+        logger.warning("%d %s skipped because their format has no delivery records: %s. Only MTA logs "
+                       "(postfix, exim, sendmail) have them.", files, "file" if files == 1 else "files", formats)
     return rows, reports
+
+
+def _log_sources(paths: Any) -> list[Source]:
+    """Return the sources of ``paths`` without the non-log files a glob matched.
+
+    A folder read already skips README, JSON, notebook and image files
+    (:data:`smtplogkit.inputs.NOT_LOG_SUFFIXES`).  A glob such as
+    ``sample_data/*`` matches them too, so they are skipped here the same
+    way.  A file named on its own is always read.
+    """
+    items = [paths] if isinstance(paths, (str, os.PathLike)) or hasattr(paths, "read") else list(paths)
+    named = {os.path.normpath(str(item)) for item in items if isinstance(item, (str, os.PathLike))
+             and os.path.isfile(item)}
+    sources = []
+    for source in expand(paths).sources:
+        path = getattr(source, "path", None)
+        if path is not None and os.path.normpath(str(path)) not in named and _not_a_log(Path(path)):
+            logger.info("skipped %s: not a log", source.name)
+            continue
+        sources.append(source)
+    return sources
+
+
+def _not_a_log(path: Path) -> bool:
+    """Return whether a file's name marks it as something other than a log, as folder reads judge it."""
+    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
+    suffix = suffixes[-1] if suffixes else ""
+    return suffix in NOT_LOG_SUFFIXES or path.name.upper().startswith(("README", "LICENSE"))
 
 
 def _part_reports(source: Source, report: FileReport) -> list[dict]:
@@ -75,10 +118,16 @@ def _frame(rows: list[dict], columns: list[str], reports: list[dict]):
     from .labels import cause_dtype, stage_dtype
 
     frame = pd.DataFrame.from_records(rows, columns=columns)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    # The same timestamp and text dtypes as the sessions frame, so the two merge (merge_asof on ts and start).
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[ns, UTC]")
+    for column in TEXT_COLUMNS:
+        if column in frame:
+            frame[column] = frame[column].astype(pd.StringDtype())
     for column in ("line", "relay_port", "conn_use", "reply_code"):
         if column in frame:
             frame[column] = pd.array(frame[column], dtype="Int64")
+    if "reply_code" in frame:
+        frame["reply_code"] = frame["reply_code"].fillna(_leading_code(frame["reason"]))
     for column in ("delay", "delay_before_qmgr", "delay_in_qmgr", "delay_conn_setup", "delay_transmission"):
         if column in frame:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
@@ -91,6 +140,14 @@ def _frame(rows: list[dict], columns: list[str], reports: list[dict]):
     return frame
 
 
+def _leading_code(reason):
+    """Return the reply code a reason starts with (``250 2.0.0 OK`` gives 250), as Int64 with NA elsewhere."""
+    import pandas as pd
+
+    code = reason.astype(pd.StringDtype()).str.extract(REASON_CODE_RE, expand=False)
+    return pd.to_numeric(code, errors="coerce").astype("Int64")
+
+
 def read_deliveries(paths: Any, *, format: str = "auto", tz: str | tzinfo | None = None):
     """Read MTA logs into a DataFrame with one row per recipient delivery record.
 
@@ -101,6 +158,11 @@ def read_deliveries(paths: Any, *, format: str = "auto", tz: str | tzinfo | None
         Rotated files (``maillog.2.gz``, ``maillog.1``, ``maillog``) are read
         oldest first, as one stream, so a record keeps the sender logged in
         the file before; ``source`` and ``line`` name the record's own file.
+        Files a glob or folder matches that are not logs (README, ``.json``,
+        ``.md``...) are skipped, as :func:`smtplogkit.read_logs` skips them in
+        folders; a file named on its own is always read.  Logs of formats
+        without delivery records (client transcripts) are skipped with one
+        warning that counts them per format.
     format
         ``"postfix"``, ``"exim"``, ``"sendmail"``, or ``"auto"`` to detect it.
     tz
@@ -117,7 +179,12 @@ def read_deliveries(paths: Any, *, format: str = "auto", tz: str | tzinfo | None
         expired), ``reason``, and the ``failure_stage`` and ``cause`` the
         reason gives.  ``session`` is false for records that had no
         connection attempt of their own ("delivery temporarily suspended",
-        "retry time not reached", qmgr's expiry).  Columns a format does not
+        "retry time not reached", qmgr's expiry).  ``reply_code`` is the
+        code the format read or, failing that, the code the reason starts
+        with (``250 2.0.0 OK``), for every status.  Text columns have
+        pandas' ``string`` dtype and ``ts`` is ``datetime64[ns, UTC]``, as
+        in the sessions frame, so ``pandas.merge_asof(deliveries, sessions,
+        left_on="ts", right_on="start")`` works.  Columns a format does not
         log are empty.
     """
     rows, reports = _records(paths, "delivery", format, tz)
@@ -127,12 +194,29 @@ def read_deliveries(paths: Any, *, format: str = "auto", tz: str | tzinfo | None
 def read_signals(paths: Any, *, format: str = "auto", tz: str | tzinfo | None = None):
     """Read the server-side signs of a relay protecting itself from an MTA log.
 
-    One row per Postfix ``smtpd`` rate or concurrency limit warning (anvil's
-    limits), "too many connections" rejection, postscreen rejection or failed
-    postscreen test, and smtpd ``reject:`` line.  Columns: ``kind``
-    (``rate_limit``, ``too_many_connections``, ``postscreen_reject``,
-    ``postscreen_test_failed``, ``smtpd_reject``), ``client_ip`` and the
-    line's ``text``, with the line's time and origin.
+    Parameters
+    ----------
+    paths
+        Files, folders, globs or templates, as for :func:`read_deliveries`.
+    format
+        ``"postfix"``, or ``"auto"`` to detect it.  Only formats with
+        delivery records (Postfix, Exim, Sendmail) are read, and only
+        Postfix logs these signs.
+    tz
+        Zone for timestamps printed without an offset (default UTC).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per Postfix ``smtpd`` rate or concurrency limit warning
+        (anvil's limits), "too many connections" rejection, postscreen
+        rejection or failed postscreen test, and smtpd ``reject:`` line, with
+        the columns of :data:`SIGNAL_COLUMNS`: the line's ``source``,
+        ``line``, ``ts``, ``log_host``, ``program`` and ``pid``, then
+        ``kind`` (``rate_limit``, ``too_many_connections``,
+        ``postscreen_reject``, ``postscreen_test_failed``, ``smtpd_reject``),
+        ``client_ip`` and the line's ``text``.  ``attrs["files"]`` has the
+        per-file reports, as for :func:`smtplogkit.read_logs`.
     """
     rows, reports = _records(paths, "signal", format, tz)
     return _frame(rows, SIGNAL_COLUMNS, reports)

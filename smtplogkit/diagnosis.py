@@ -3,7 +3,8 @@
 The sessions are enriched (:mod:`smtplogkit.enrichment`), then each detector in
 :mod:`smtplogkit.findings` looks for its kind of blocker.  A detector only
 reports what its minimum evidence supports, so a healthy log yields no
-finding.
+finding.  When there is none, ``Findings.overview`` says what failed most
+and why it did not qualify.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from datetime import tzinfo
 import pandas as pd
 
 from .enrichment import enrich
-from .findings import DETECTORS, KINDS, Context, Findings
+from .findings import DETECTORS, KINDS, MIN_SESSIONS, Context, Findings
 from .findings.base import ALPHA, MIN_SHARE
+from .findings.overview import failure_overview
 
 logger = logging.getLogger(__name__)
 ENRICHED_COLUMNS = ("network", "burst_identity_1m", "idle_gap_s", "token_age_s", "hour")
@@ -55,6 +57,9 @@ def diagnose(sessions: pd.DataFrame, *, tz: str | tzinfo = "UTC", refreshes: pd.
     -------
     Findings
         A list of :class:`~smtplogkit.findings.Finding`, most confident first.
+        When it is empty, its ``overview`` dict lists the top failure causes
+        with their largest per-host and per-network shares against
+        ``min_share``, and the DNS blocklists named in failing replies.
     """
     selected = set(KINDS if kinds is None else kinds)
     unknown = selected - set(KINDS)
@@ -73,4 +78,7 @@ def diagnose(sessions: pd.DataFrame, *, tz: str | tzinfo = "UTC", refreshes: pd.
         logger.info("%s: %d finding(s)", detector.KIND, len(results))
         found.extend(results)
     found.sort(key=lambda finding: finding.confidence, reverse=True)
+    if not found:
+        minimum = min(ctx.minimum(kind, MIN_SESSIONS[kind]) for kind in selected) if selected else 0
+        found.overview = failure_overview(ctx, minimum)
     return found

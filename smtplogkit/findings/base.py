@@ -106,7 +106,13 @@ class Finding:
 
 
 class Findings(list):
-    """The findings of one diagnosis, most confident first."""
+    """The findings of one diagnosis, most confident first.
+
+    ``overview`` is set when the diagnosis found no blocker: the top failure
+    causes and why none qualified (:func:`smtplogkit.findings.overview.failure_overview`).
+    """
+
+    overview: dict[str, Any] | None = None
 
     def to_dict(self) -> list[dict[str, Any]]:
         """Return every finding as JSON-ready values."""
@@ -122,12 +128,17 @@ class Findings(list):
 
     def __str__(self) -> str:
         if not self:
-            return "no blocker found"
+            from .overview import overview_lines
+
+            return "\n".join(["no blocker found", *overview_lines(self.overview or {})])
         return "\n\n".join(str(finding) for finding in self)
 
     def _repr_html_(self) -> str:
         if not self:
-            return "<p>No blocker found.</p>"
+            from .overview import overview_lines
+
+            lines = "".join(f"<p>{html.escape(line)}</p>" for line in overview_lines(self.overview or {}))
+            return "<p>No blocker found.</p>" + lines
         return "".join(_finding_html(finding) for finding in self)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import __version__
 from ..findings.base import is_empty
+from ..findings.overview import overview_lines
 from .model import FUNNEL_CAPTION, FUNNEL_HEADERS, Report, Transcript, describe_scope, format_evidence, format_time
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -175,7 +176,8 @@ def _funnel(report: Report) -> str:
 
 def _findings(report: Report) -> str:
     if not report.findings:
-        return "<p>The diagnosis found no external blocker with enough evidence.</p>"
+        lines = "".join(f"<p>{escape(line)}</p>" for line in overview_lines(report.overview))
+        return "<p>The diagnosis found no external blocker with enough evidence.</p>" + lines
     return "\n".join(_finding(report, finding) for finding in report.findings)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import __version__
 from ..findings.base import is_empty
+from ..findings.overview import overview_lines
 from .model import FUNNEL_CAPTION, FUNNEL_HEADERS, Report, describe_scope, format_evidence, format_time
 
 DIRECTION_MARKS = {"client": "C:", "server": "S:", "local": "--"}
@@ -107,7 +108,8 @@ def _funnel(report: Report, links: dict[str, str]) -> str:
 
 def _findings(report: Report, links: dict[str, str]) -> str:
     if not report.findings:
-        return "The diagnosis found no external blocker with enough evidence."
+        lines = [_text(line) for line in overview_lines(report.overview)]
+        return "\n\n".join(["The diagnosis found no external blocker with enough evidence.", *lines])
     return "\n\n".join(_finding(finding, links, report.tz) for finding in report.findings)
 
 

@@ -76,6 +76,8 @@ class Report:
     reading: dict[str, Any]
     figures: dict[str, bytes] = field(default_factory=dict)
     example_sessions: int = 0
+    # Top failure causes and why none qualified, when the diagnosis found no blocker (Findings.overview).
+    overview: dict[str, Any] = field(default_factory=dict)
 
     @property
     def transcripts_note(self) -> str:
@@ -180,6 +182,7 @@ def build_report(sessions, events=None, findings=None, *, title: str = "SMTP inc
     enriched = enrich_sessions(sessions, events, zone)
     if findings is None:
         findings = run_diagnosis(enriched, tz=zone)
+    overview = dict(getattr(findings, "overview", None) or {})
     finding_dicts = sorted((finding_dict(f) for f in findings), key=lambda f: -float(f.get("confidence") or 0))
 
     failed = failed_mask(enriched)
@@ -192,7 +195,7 @@ def build_report(sessions, events=None, findings=None, *, title: str = "SMTP inc
         title=title,
         generated=datetime.now(timezone.utc),
         tz=zone,
-        summary=summary_sentences(enriched, failed, finding_dicts, affected, zone),
+        summary=summary_sentences(enriched, failed, finding_dicts, affected, zone, overview),
         totals=_totals(enriched, failed),
         timeline=timeline,
         timeline_bin=timeline_bin,
@@ -201,6 +204,7 @@ def build_report(sessions, events=None, findings=None, *, title: str = "SMTP inc
         affected=affected,
         transcripts=transcripts,
         reading=reading_details(enriched, zone),
+        overview=overview,
     )
     if events is not None and len(enriched):
         report.example_sessions = len(example_session_ids(enriched, finding_dicts))
@@ -226,13 +230,14 @@ def run_diagnosis(sessions, *, tz: str = "UTC") -> list:
     """Return the findings of :func:`smtplogkit.diagnose` on the sessions (none for an empty frame).
 
     Pass sessions from :func:`enrich_sessions` so token refreshes found in
-    the events are used.
+    the events are used.  The result is the diagnosis's ``Findings``, so an
+    empty one keeps its ``overview``.
     """
     from ..diagnosis import diagnose
 
     if not len(sessions):
         return []
-    return list(diagnose(sessions, tz=tz))
+    return diagnose(sessions, tz=tz)
 
 
 def finding_dict(finding: Any) -> dict[str, Any]:
@@ -545,8 +550,12 @@ def finding_figure(finding: dict[str, Any], sessions):
 
 
 def summary_sentences(sessions, failed, findings: list[dict[str, Any]], affected: dict[str, Any],
-                      tz: str) -> list[str]:
-    """Return the three summary sentences: what failed since when, who is affected, and the likely blocker."""
+                      tz: str, overview: Mapping[str, Any] | None = None) -> list[str]:
+    """Return the three summary sentences: what failed since when, who is affected, and the likely blocker.
+
+    ``overview`` is the diagnosis's ``Findings.overview``; without findings,
+    the third sentence uses it to say why no failure qualified.
+    """
     total, failures = len(sessions), int(failed.sum())
     if not total:
         return ["No SMTP sessions were found in the logs read.",
@@ -568,7 +577,7 @@ def summary_sentences(sessions, failed, findings: list[dict[str, Any]], affected
     seen = f", first seen {format_time(since, tz)}" if since is not None and not _is_missing(since) else ""
     first = (f"{failures:,} of {total:,} SMTP sessions ({failures / total:.0%}) failed {span}; "
              f"the most common failure is {cause} at the {stage} stage ({_sessions(count)}){seen}.")
-    return [first, _whom_sentence(affected), _blocker_sentence(findings, cause, stage, tz)]
+    return [first, _whom_sentence(affected), _blocker_sentence(findings, cause, stage, tz, overview or {})]
 
 
 def _sessions(count: int) -> str:
@@ -592,19 +601,41 @@ def _whom_sentence(affected: dict[str, Any]) -> str:
     return f"The failures hit {listed}."
 
 
-def _blocker_sentence(findings: list[dict[str, Any]], cause: str, stage: str, tz: str) -> str:
+def _blocker_sentence(findings: list[dict[str, Any]], cause: str, stage: str, tz: str,
+                      overview: Mapping[str, Any]) -> str:
     if not findings:
-        return (f"No external blocker met the diagnosis's evidence thresholds; "
+        return (f"No external blocker met the diagnosis's evidence thresholds{_shortfall(overview)}; "
                 f"start from the {cause} sessions at {stage} shown below.")
-    # The blocker behind the most failed sessions leads; confidence breaks ties.
-    top = max(findings, key=lambda f: (_failures_explained(f), f["confidence"]))
+    # The likely blocker is the first finding of the Findings section, the most confident one,
+    # so the summary and the list agree.  A finding behind more failed sessions is named beside it.
+    top = max(findings, key=lambda f: f["confidence"])
     scope = describe_scope(top.get("scope") or {}, tz)
     where = f" ({scope})" if scope else ""
     step = str(top.get("next_step") or "").rstrip(".")
+    widest = max(findings, key=_failures_explained)
+    wider = ""
+    if widest is not top and _failures_explained(widest) > _failures_explained(top):
+        wider = (f" {widest['kind']} (confidence {widest['confidence']:.2f}) explains more failed sessions: "
+                 f"{_failures_explained(widest):,} against {_failures_explained(top):,}.")
     others = [f["kind"] for f in findings if f is not top]
     also = f" Also found: {', '.join(others)}." if others else ""
     return (f"The likely blocker is {top['kind']}{where}, with confidence {top['confidence']:.2f}"
-            + (f"; next step: {step}." if step else ".") + also)
+            + (f"; next step: {step}." if step else ".") + wider + also)
+
+
+def _shortfall(overview: Mapping[str, Any]) -> str:
+    """Return ", because ..." naming the largest share any host or network lost to one cause, or ""."""
+    best = None
+    for item in overview.get("top_causes") or []:
+        for scope, group in (item.get("largest_share") or {}).items():
+            if group and (best is None or group["share"]["rate"] > best[2]["share"]["rate"]):
+                best = (item["cause"], scope, group)
+    if best is None:
+        return ""
+    cause, scope, group = best
+    threshold = overview["thresholds"]["min_share"]
+    return (f", because no {scope} lost more than {group['share']['rate']:.1%} of its sessions to one cause "
+            f"({cause} at {group['value']}) against the {threshold:.0%} a finding needs")
 
 
 def _failures_explained(finding: Mapping[str, Any]) -> int:

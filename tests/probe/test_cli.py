@@ -99,7 +99,7 @@ def test_wrong_password_never_printed(starttls_server, dns_server, cafile, tmp_p
                   env={"SMTPLOGKIT_PASSWORD": wrong}, verbose=True)
     assert run.returncode == 1
     assert "auth_failed" in run.stdout
-    assert "DEBUG" in run.stderr or "INFO" in run.stderr  # the logs were on, and are checked too
+    assert "smtplogkit: debug:" in run.stderr or "smtplogkit: info:" in run.stderr  # the logs were on, and are checked too
     everything = run.stdout + run.stderr + output.read_text()
     assert [form for form in secret_forms(wrong) if form in everything] == []
 
