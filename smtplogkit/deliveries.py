@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 from collections import Counter
 from datetime import tzinfo
-from pathlib import Path
 from typing import Any
 
 from .envelope import strip_envelope
 from .formats.base import ParseContext, ParseOptions
-from .inputs import NOT_LOG_SUFFIXES, Chain, Decoded, Source, expand, group_rotations, open_lines
+from .inputs import Chain, Decoded, Source, expand, group_rotations, open_lines
 from .reader import SAMPLE_LINES, FileReport, _choose_format, _envelope_options, _resolve_tz
 from .rotations import locate
 
@@ -36,8 +34,6 @@ SIGNAL_COLUMNS = ["source", "line", "ts", "log_host", "program", "pid", "kind", 
 # Columns of text, read as pandas' "string" dtype like the sessions frame's text columns.
 TEXT_COLUMNS = ("source", "log_host", "program", "pid", "queue_id", "message_id", "sender", "recipient",
                 "orig_recipient", "relay", "relay_host", "relay_ip", "dsn", "reason", "kind", "client_ip", "text")
-# A reply code at the start of a delivery reason: "250 2.0.0 OK ...", "550-5.1.1 ...".
-REASON_CODE_RE = r"^\s*([2-5]\d\d)(?:[ -]|$)"
 
 
 def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tuple[list[dict], list[dict]]:
@@ -47,7 +43,7 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
     zone = _resolve_tz(tz)
     # Rotations of one log are read as one stream, so a record whose message
     # facts (sender, message-id) are in the previous rotation still gets them.
-    for source in group_rotations(_log_sources(paths)):
+    for source in group_rotations(expand(paths).sources):
         report = FileReport(source.name)
         envelope = _envelope_options(source, zone)
         raw = open_lines(source, Decoded())
@@ -77,34 +73,6 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
     return rows, reports
 
 
-def _log_sources(paths: Any) -> list[Source]:
-    """Return the sources of ``paths`` without the non-log files a glob matched.
-
-    A folder read already skips README, JSON, notebook and image files
-    (:data:`smtplogkit.inputs.NOT_LOG_SUFFIXES`).  A glob such as
-    ``sample_data/*`` matches them too, so they are skipped here the same
-    way.  A file named on its own is always read.
-    """
-    items = [paths] if isinstance(paths, (str, os.PathLike)) or hasattr(paths, "read") else list(paths)
-    named = {os.path.normpath(str(item)) for item in items if isinstance(item, (str, os.PathLike))
-             and os.path.isfile(item)}
-    sources = []
-    for source in expand(paths).sources:
-        path = getattr(source, "path", None)
-        if path is not None and os.path.normpath(str(path)) not in named and _not_a_log(Path(path)):
-            logger.info("skipped %s: not a log", source.name)
-            continue
-        sources.append(source)
-    return sources
-
-
-def _not_a_log(path: Path) -> bool:
-    """Return whether a file's name marks it as something other than a log, as folder reads judge it."""
-    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
-    suffix = suffixes[-1] if suffixes else ""
-    return suffix in NOT_LOG_SUFFIXES or path.name.upper().startswith(("README", "LICENSE"))
-
-
 def _part_reports(source: Source, report: FileReport) -> list[dict]:
     """Return the report of a file, or one per file of a chain of rotations."""
     if not isinstance(source, Chain):
@@ -126,8 +94,6 @@ def _frame(rows: list[dict], columns: list[str], reports: list[dict]):
     for column in ("line", "relay_port", "conn_use", "reply_code"):
         if column in frame:
             frame[column] = pd.array(frame[column], dtype="Int64")
-    if "reply_code" in frame:
-        frame["reply_code"] = frame["reply_code"].fillna(_leading_code(frame["reason"]))
     for column in ("delay", "delay_before_qmgr", "delay_in_qmgr", "delay_conn_setup", "delay_transmission"):
         if column in frame:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
@@ -138,14 +104,6 @@ def _frame(rows: list[dict], columns: list[str], reports: list[dict]):
         frame["session"] = frame["session"].astype("boolean")
     frame.attrs["files"] = reports
     return frame
-
-
-def _leading_code(reason):
-    """Return the reply code a reason starts with (``250 2.0.0 OK`` gives 250), as Int64 with NA elsewhere."""
-    import pandas as pd
-
-    code = reason.astype(pd.StringDtype()).str.extract(REASON_CODE_RE, expand=False)
-    return pd.to_numeric(code, errors="coerce").astype("Int64")
 
 
 def read_deliveries(paths: Any, *, format: str = "auto", tz: str | tzinfo | None = None):

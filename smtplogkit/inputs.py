@@ -244,6 +244,10 @@ def _expand_one(item: str, result: Expansion) -> None:
         if path.is_dir():
             _expand_folder(path, result, found[match])
         elif path.is_file():
+            reason = _not_a_log(path)  # a pattern such as logs/* also matches a README, as a folder read does
+            if reason is not None:
+                result.skipped.append((str(path), reason))
+                continue
             result.sources.append(Source(str(path), path, labels=found[match]))
 
 
@@ -262,12 +266,20 @@ def _expand_folder(folder: Path, result: Expansion, labels: dict[str, str] | Non
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             result.skipped.append((str(path), "hidden file"))
             continue
-        suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
-        suffix = suffixes[-1] if suffixes else ""
-        if suffix in NOT_LOG_SUFFIXES or path.name.upper().startswith(("README", "LICENSE")):
-            result.skipped.append((str(path), f"not a log ({suffix or path.name})"))
+        reason = _not_a_log(path)
+        if reason is not None:
+            result.skipped.append((str(path), reason))
             continue
         result.sources.append(Source(str(path), path, labels=dict(labels or {})))
+
+
+def _not_a_log(path: Path) -> str | None:
+    """Return why a file found by a folder or pattern is not read as a log (its suffix or name), or None."""
+    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix in NOT_LOG_SUFFIXES or path.name.upper().startswith(("README", "LICENSE")):
+        return f"not a log ({suffix or path.name})"
+    return None
 
 
 class TextBlock(list):

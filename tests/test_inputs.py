@@ -11,6 +11,7 @@ import bz2
 import gzip
 import json
 import lzma
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -464,3 +465,13 @@ def test_unshown_unrecognised_counted(tmp_path):
     assert sum("unrecognised line:" in warning for warning in report["warnings"]) == 5
     assert any(f"{unrecognised - 5} more unrecognised lines not shown ({unrecognised} in all)" in warning
                for warning in report["warnings"])
+
+
+def test_pattern_skips_non_logs(tmp_path):
+    (tmp_path / "README.md").write_text("# notes\n")
+    (tmp_path / "truth.json").write_text("{}\n")
+    shutil.copyfile(SAMPLE, tmp_path / "app.log")
+    frame = smtplogkit.read_logs(str(tmp_path / "*"))
+
+    assert [report["source"] for report in frame.attrs["files"]] == [str(tmp_path / "app.log")]
+    assert sorted(Path(path).name for path, _ in frame.attrs["skipped"]) == ["README.md", "truth.json"]

@@ -235,9 +235,9 @@ def add_note(ctx: ParseContext, line: Line, attempt: Attempt, text: str) -> None
 def classify_reason(status: str, reason: str, stage: Stage | None, connected: bool,
                     enhanced: str | None = None) -> tuple[str, str, int | None]:
     """Return (stage, cause, reply code) for one delivery record's reason text."""
-    if status in SENT_STATUSES:
-        return Stage.NONE.value, Cause.OK.value, None
     code, quoted = reply_in(reason)
+    if status in SENT_STATUSES:
+        return Stage.NONE.value, Cause.OK.value, code
     failure = Failure(stage=stage or Stage.CONNECT, text=reason, code=code, enhanced=quoted or enhanced,
                       connected=connected)
     found_stage, cause = classify(failure)
