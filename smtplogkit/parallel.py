@@ -7,7 +7,9 @@ the result equals a single-process read row for row.
 A large file in a format whose module sets ``SHARES`` (Postfix) is read in
 shares when workers outnumber files: every worker reads the whole file but
 builds the sessions of its own share of the smtp processes, and the shares'
-frames are merged in the order of their first lines.
+frames are merged in the order of their first lines.  Its rows are then
+those of a single-process read, which gives them in the order the sessions
+ended.
 """
 
 from __future__ import annotations
@@ -65,9 +67,10 @@ def share_count(source: Source, options: dict[str, Any], workers: int) -> int:
 def merge_shares(parts: list[tuple[Any, list[dict[str, Any]]]]) -> tuple[Any, list[dict[str, Any]]]:
     """Return the frame and report of a whole file from those of its shares, in share order.
 
-    The rows are put in the order of their first line (file by file for a
-    chain of rotations), as the format gives them in a single process (its
-    ``ROWS_BY_LINE``).
+    The rows are put in the order of their first line, file by file for a
+    chain of rotations.  A single process gives the same rows in the order
+    the sessions ended, so the two reads are equal once sorted by source and
+    line.
     """
     from .reader import FileReport, apply_session_dtypes, merge_share_reports
 

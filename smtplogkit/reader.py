@@ -226,11 +226,6 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     if share is not None and not getattr(module, "SHARES", False):
         raise ValueError(f"{source.name}: the {module.NAME} format cannot be read in shares")
     ctx.share = share
-    by_line = getattr(module, "ROWS_BY_LINE", False)
-    if by_line and result.sessions:
-        result.frames.append(_rows_frame(result.sessions))  # so this file's rows can be sorted on their own
-        result.sessions = []
-    first_frame = len(result.frames)
     counted = _Counted(sample, blocks, skipping or strip, envelope, prefilter)
     if isinstance(source, Chain):
         counted = ChainCounted(counted, source)  # counts each file's lines for its own report
@@ -263,9 +258,6 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     for events in sorted(grouped.values(), key=lambda evs: evs[0].line):
         builder.add(events)
 
-    if by_line:
-        _sort_by_line(result, first_frame)
-
     report.lines = counted.total
     report.noise = ctx.noise_lines + counted.blank + counted.skipped
     report.unrecognised = ctx.unrecognised_lines
@@ -293,25 +285,6 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
                 report.lines, "" if report.lines == 1 else "s", report.parsed, report.noise, report.unrecognised,
                 report.sessions, "" if report.sessions == 1 else "s")
     result.files.append(report)
-
-
-def _sort_by_line(result: ReadResult, first_frame: int) -> None:
-    """Put the rows a file added (frames from ``first_frame`` on, then pending rows) in the order of their first line.
-
-    Sessions that start on one line keep the order they ended in.
-    """
-    import pandas as pd
-
-    frames = result.frames[first_frame:]
-    if result.sessions:
-        frames.append(_rows_frame(result.sessions))
-        result.sessions = []
-    if not frames:
-        return
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    order = frame["line"].to_numpy(dtype="float64", na_value=float("inf")).argsort(kind="stable")
-    del result.frames[first_frame:]
-    result.frames.append(apply_session_dtypes(frame.take(order).reset_index(drop=True)))
 
 
 def merge_share_reports(reports: list[FileReport]) -> FileReport:
@@ -555,9 +528,12 @@ def sessions_frame(result: ReadResult, tz: str | tzinfo | None = None):
     """Return the sessions DataFrame for a :class:`ReadResult`, with fixed dtypes."""
     import pandas as pd
 
-    frame = _rows_frame(result.sessions)
-    if result.frames:
-        frame = apply_session_dtypes(pd.concat([*result.frames, frame], ignore_index=True))
+    if len(result.frames) == 1 and not result.sessions:
+        frame = result.frames[0]  # one file's rows, already typed: no copy
+    else:
+        frame = _rows_frame(result.sessions)
+        if result.frames:
+            frame = apply_session_dtypes(pd.concat([*result.frames, frame], ignore_index=True))
     frame.attrs.update(files=[f.as_dict() for f in result.files], skipped=list(result.skipped),
                        tz=str(_resolve_tz(tz)))
     return frame
@@ -750,8 +726,8 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         (a chain of rotations is one unit).  When workers outnumber the
         units, a large maillog or chain of its rotations (16 MiB or more) is
         read by all of them at once, each building the sessions of the smtp
-        processes whose id ends in its digits, which gives the same table as
-        one process.
+        processes whose id ends in its digits.  That gives the rows of a
+        single-process read, in the order of their first lines.
     cache
         A folder for a Parquet cache of parsed sessions, one entry per file
         or chain of rotations, keyed by path, size and modification time.

@@ -63,10 +63,7 @@ NAME = "postfix"
 DESCRIPTION = "Postfix maillog (syslog, ISO 8601 syslog, journalctl): smtp/lmtp delivery attempts"
 CLIENT = "postfix"
 PRIORITY = 20
-# Rows come in the order their attempts started, not the order they ended,
-# so a file read in shares by several processes (see _parse) gives the same
-# table as one read in a single process.
-ROWS_BY_LINE = True
+# A file can be read in shares by several processes (see _parse).
 SHARES = True
 
 QID = r"(?:[0-9A-F]{5,15}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{8,15}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{1,12})"
