@@ -79,15 +79,17 @@ def merge_shares(parts: list[tuple[Any, list[dict[str, Any]]]]) -> tuple[Any, li
     frame = _concat([frame for frame, _ in parts])
     if frame.empty:
         frame = parts[0][0]
+    reports = [share_reports for _, share_reports in parts]
+    parts.clear()  # the shares' frames are in ``frame`` now
     # The files of a chain in reading order, then the line in each file.
-    ranks = {report["source"]: rank for rank, report in enumerate(parts[0][1])}
+    ranks = {report["source"]: rank for rank, report in enumerate(reports[0])}
     rank = frame["source"].astype(object).map(ranks).fillna(len(ranks)).to_numpy(dtype="int64")
     line = frame["line"].to_numpy(dtype="float64", na_value=float("inf"))
     order = np.lexsort((line, rank))  # stable: sessions that start on one line keep their order
     frame = apply_session_dtypes(frame.take(order).reset_index(drop=True))
     # One report per file: a chain of rotations has several, in the same order in every share.
-    merged = [merge_share_reports([FileReport(**reports[index]) for _, reports in parts]).as_dict()
-              for index in range(len(parts[0][1]))]
+    merged = [merge_share_reports([FileReport(**share_reports[index]) for share_reports in reports]).as_dict()
+              for index in range(len(reports[0]))]
     return frame, merged
 
 
@@ -121,19 +123,17 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
         count = share_count(sources[index], options, workers) if workers > len(pooled) else 1
         tasks.extend((index, share, count) for share in range(count))
     if len(tasks) > 1:
-        # The shares of a single file: this process reads the first while the pool reads the others.
-        local_task = tasks[0] if len(pooled) == 1 else None
-        pooled_tasks = tasks[1:] if local_task is not None else tasks
+        # Every task runs in the pool, shares of one file too: this process then holds only
+        # the frames, not a parser's state as well, which keeps the peak memory of a large
+        # maillog read in shares near that of one process reading it.
         shares: dict[int, list] = {}
-        with ProcessPoolExecutor(max_workers=min(workers, len(pooled_tasks))) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
             futures = [(i, pool.submit(read_source_frame, sources[i], options, (k, n) if n > 1 else None))
-                       for i, k, n in pooled_tasks]
-            if local_task is not None:
-                index, k, n = local_task
-                shares[index] = [read_source_frame(sources[index], options, (k, n))]
+                       for i, k, n in tasks]
             for index, future in futures:
                 shares.setdefault(index, []).append(future.result())
-        for index, parts in shares.items():
+        for index in list(shares):
+            parts = shares.pop(index)
             results[index] = merge_shares(parts) if len(parts) > 1 else parts[0]
     for index in todo:
         if results[index] is None:
