@@ -296,7 +296,7 @@ class RawBlock(Sequence):
     """A block of ASCII lines kept as the bytes they were read as, each line decoded on request.
 
     ``data`` contains the lines joined by LF.  A format's prefilter reads the
-    whole block through :meth:`arrow` and asks only for the lines it keeps,
+    whole block through :meth:`arrow` and requests only the lines it keeps,
     so most lines of a large log never become Python strings.  Iterating or
     slicing decodes the whole block once.
     """
@@ -495,7 +495,7 @@ def _decode_stream(handle: IO[bytes], name: str, decoded: Decoded) -> Iterator[l
     for chunk, long_line in _byte_chunks(head, handle):
         if not long_line and b"\r" not in chunk and b"\x00" not in chunk:
             if chunk.isascii():
-                # The common case: lines kept as bytes until a parser asks for them.
+                # The common case: lines kept as bytes until a parser requests them.
                 block = RawBlock(chunk)
                 number += len(block)
                 encoding = "utf-8"
@@ -564,7 +564,8 @@ def _byte_chunks(head: bytes, handle: IO[bytes]) -> Iterator[tuple[bytes, bool]]
     """Yield a byte stream as chunks of about a megabyte of whole lines, split at LF only.
 
     Each chunk is its lines joined by LF, without the last one's LF, and
-    comes with False; a single line longer than 64 MiB comes alone with True.
+    comes with False.  A single line longer than 64 MiB comes alone, with
+    True.
     """
     buffer = head
     while True:

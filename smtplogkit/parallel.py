@@ -123,9 +123,9 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
         count = share_count(sources[index], options, workers) if workers > len(pooled) else 1
         tasks.extend((index, share, count) for share in range(count))
     if len(tasks) > 1:
-        # Every task runs in the pool, shares of one file too: this process then holds only
-        # the frames, not a parser's state as well, which keeps the peak memory of a large
-        # maillog read in shares near that of one process reading it.
+        # Every task runs in the pool, shares of one file too, so this process holds only the
+        # frames and no parser's state.  That keeps the peak memory of a large maillog read in
+        # shares near that of one process reading it.
         shares: dict[int, list] = {}
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
             futures = [(i, pool.submit(read_source_frame, sources[i], options, (k, n) if n > 1 else None))

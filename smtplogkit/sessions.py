@@ -221,26 +221,8 @@ def local_row(events: list[Event], times: dict[str, Any] | None = None) -> dict[
 
     port = attrs.get("port")
     tls_mode = attrs.get("tls_mode")
-    row: dict[str, Any] = {
-        "line": events[0].line if events else None,
-        "start": first_ts,
-        "end": last_ts,
-        "host": attrs.get("host"),
-        "ip": attrs.get("ip"),
-        "port": int(port) if port is not None else None,
-        "tls_mode": str(tls_mode) if tls_mode is not None else None,
-        "client": attrs.get("client"),
-        "auth_mechanism": attrs.get("mechanism"),
-        "identity": attrs.get("identity"),
-        "messages_sent": messages_sent,
-        "recipients": attrs.get("recipients") or 0,
-        "recipients_rejected": attrs.get("recipients_rejected") or 0,
-        "log_host": attrs.get("log_host"),
-        "container": attrs.get("container"),
-    }
-    for name in EXTRA_ATTRS:
-        if attrs.get(name) is not None:
-            row[name] = attrs[name]
+    row = _attrs_row(events[0].line if events else None, first_ts, last_ts, attrs, messages_sent,
+                     attrs.get("recipients_rejected") or 0)
     if connected and reached is None:
         passed.add(Stage.CONNECT)
         reached = Stage.CONNECT
@@ -294,6 +276,34 @@ def _quick_row(events: list[Event], times: dict[str, Any] | None = None) -> dict
     return plain_row(events[0].line, attrs, stamps, messages_sent, times)
 
 
+def _attrs_row(line: int | None, first_ts: datetime | None, last_ts: datetime | None, attrs: dict[str, Any],
+               messages_sent: int, recipients_rejected: int) -> dict[str, Any]:
+    """Return the columns of a session row that come from its attrs, first line, times and counts."""
+    port = attrs.get("port")
+    tls_mode = attrs.get("tls_mode")
+    row: dict[str, Any] = {
+        "line": line,
+        "start": first_ts,
+        "end": last_ts,
+        "host": attrs.get("host"),
+        "ip": attrs.get("ip"),
+        "port": int(port) if port is not None else None,
+        "tls_mode": str(tls_mode) if tls_mode is not None else None,
+        "client": attrs.get("client"),
+        "auth_mechanism": attrs.get("mechanism"),
+        "identity": attrs.get("identity"),
+        "messages_sent": messages_sent,
+        "recipients": attrs.get("recipients") or 0,
+        "recipients_rejected": recipients_rejected,
+        "log_host": attrs.get("log_host"),
+        "container": attrs.get("container"),
+    }
+    for name in EXTRA_ATTRS:
+        if attrs.get(name) is not None:
+            row[name] = attrs[name]
+    return row
+
+
 def plain_row(line: int, attrs: dict[str, Any], stamps: list[tuple[Stage | None, datetime | None]],
               messages_sent: int, times: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the row of a session that had no failure.
@@ -326,28 +336,7 @@ def plain_row(line: int, attrs: dict[str, Any], stamps: list[tuple[Stage | None,
             reached = stage
         if ts is not None and stage not in reached_at:
             reached_at[stage] = ts
-    port = attrs.get("port")
-    tls_mode = attrs.get("tls_mode")
-    row: dict[str, Any] = {
-        "line": line,
-        "start": first_ts,
-        "end": last_ts,
-        "host": attrs.get("host"),
-        "ip": attrs.get("ip"),
-        "port": int(port) if port is not None else None,
-        "tls_mode": str(tls_mode) if tls_mode is not None else None,
-        "client": attrs.get("client"),
-        "auth_mechanism": attrs.get("mechanism"),
-        "identity": attrs.get("identity"),
-        "messages_sent": messages_sent,
-        "recipients": attrs.get("recipients") or 0,
-        "recipients_rejected": 0,
-        "log_host": attrs.get("log_host"),
-        "container": attrs.get("container"),
-    }
-    for name in EXTRA_ATTRS:
-        if attrs.get(name) is not None:
-            row[name] = attrs[name]
+    row = _attrs_row(line, first_ts, last_ts, attrs, messages_sent, 0)
     row.update(_NO_FAILURE)
     row["outcome"] = _OK if reached is not None and _ORDER[reached] >= _GREETING_ORDER or messages_sent else _UNKNOWN
     row["last_stage_reached"] = reached.value if reached is not None else None

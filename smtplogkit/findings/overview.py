@@ -39,14 +39,15 @@ def failure_overview(ctx: Context, minimum: int, top: int = TOP_CAUSES) -> dict[
     Returns
     -------
     dict
-        ``sessions`` and ``failures`` (counts); ``thresholds`` (``min_share``,
-        ``min_sessions``, ``alpha``); ``top_causes``, one dict per cause with
-        ``cause``, ``failure_stage`` (its most common stage), ``sessions``,
-        ``share_of_failures`` and ``largest_share`` (per host and network:
+        ``sessions`` and ``failures`` are counts.  ``thresholds`` contains
+        ``min_share``, ``min_sessions`` and ``alpha``.  ``top_causes`` has
+        one dict per cause with ``cause``, ``failure_stage`` (its most
+        common stage), ``sessions``, ``share_of_failures`` and
+        ``largest_share``.  ``largest_share`` names, per host and network,
         the group with the highest lower 95% bound of its share, measured
-        between the group's first and last failure of that cause); and
-        ``blocklists``, one dict per DNS blocklist named in failing replies,
-        with the listed addresses the replies name.
+        between the group's first and last failure of that cause.
+        ``blocklists`` has one dict per DNS blocklist named in failing
+        replies, with the listed addresses the replies name.
     """
     sessions = ctx.sessions
     failed = ctx.failed
