@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -105,4 +107,14 @@ def test_rotation_chain_in_shares(tmp_path, monkeypatch, cut):
     shared = smtplogkit.read_logs(folder, format="postfix", workers=2)
 
     assert [report["source"] for report in single.attrs["files"]] == [str(folder / "maillog.1"), str(folder / "maillog")]
+    assert_same_rows(shared, single)
+
+
+def test_real_capture_in_shares(monkeypatch):
+    monkeypatch.setattr(parallel, "SHARE_BYTES", 0)
+    path = Path(__file__).resolve().parents[1] / "data" / "postfix" / "capture.maillog"  # pids of both parities
+    single = smtplogkit.read_logs(path, format="postfix", progress=False)
+    shared = smtplogkit.read_logs(path, format="postfix", workers=2)
+
+    assert len(single) > 10
     assert_same_rows(shared, single)
