@@ -19,7 +19,7 @@ takes its times from the same lines.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -170,6 +170,29 @@ class SessionGroups:
     def worth_trying(self) -> bool:
         """Whether segments still repeat often enough to be worth keeping."""
         return self.misses < MAX_MISSES or self.hits >= self.misses
+
+    def collect(self, events: Iterable[Event], segments: Any) -> Iterator[Event | SessionRow]:
+        """Group a parser's events by session, yield those of no session, then yield every session's row.
+
+        While ``segments.capture`` is a list, the segment reader is reading a
+        segment for a template, so the events go to that list instead.
+        """
+        grouped = self.grouped
+        for event in events:
+            capture = segments.capture
+            if capture is not None:
+                capture.append(event)
+                continue
+            session = event.session
+            if session is None:
+                yield event  # an application line outside any session
+                continue
+            found = grouped.get(session)  # as add(), in place
+            if found is None:
+                grouped[session] = [event]
+            else:
+                found.append(event)
+        yield from self.rows()
 
     def rows(self) -> Iterator[SessionRow]:
         """Yield every session's row, in the reader's order."""

@@ -211,23 +211,8 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True,
         yield from _parse_lines(lines, ctx, state, quick)
         return
     groups = SessionGroups()
-    grouped = groups.grouped
     segments = _Segments(ctx, state, groups, enabled=templates)
-    for event in _parse_lines(segments.feed(lines), ctx, state, quick):
-        capture = segments.capture
-        if capture is not None:
-            capture.append(event)
-            continue
-        session = event.session
-        if session is None:
-            yield event
-            continue
-        events = grouped.get(session)  # SessionGroups.add, in place
-        if events is None:
-            grouped[session] = [event]
-        else:
-            events.append(event)
-    yield from groups.rows()
+    yield from groups.collect(_parse_lines(segments.feed(lines), ctx, state, quick), segments)
 
 
 def _parse_lines(lines: Iterable[Line], ctx: ParseContext, state: _State, quick: bool) -> Iterator[Event]:
