@@ -340,8 +340,8 @@ class RawBlock(Sequence):
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        taken = self.arrow().take(pa.array(positions, type=pa.int64()))
-        return pc.utf8_slice_codeunits(taken, 0, -1).to_pylist()  # without the LF
+        kept = self.arrow().take(pa.array(positions, type=pa.int64()))
+        return pc.utf8_slice_codeunits(kept, 0, -1).to_pylist()  # without the LF
 
     def offsets(self):
         """Return a numpy array of ``len(self) + 1`` offsets: line ``i`` is ``data[o[i]:o[i + 1] - 1]``."""

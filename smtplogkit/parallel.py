@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 # A file at least this large, in a format that can be read in shares, is
 # shared out among the workers when there are more workers than files.
 SHARE_BYTES = 16 << 20
+MAX_SHARES = 10
 
 
 def read_source_frame(source: Source, options: dict[str, Any], share: tuple[int, int] | None = None):
@@ -61,7 +62,8 @@ def share_count(source: Source, options: dict[str, Any], workers: int) -> int:
     from .reader import source_format
 
     module = source_format(source, options.get("format", "auto"), options.get("tz"))
-    return workers if getattr(module, "SHARES", False) else 1
+    # Shares go by the last digit of a process id (formats.postfix._share_of), so more than ten would idle.
+    return min(workers, MAX_SHARES) if getattr(module, "SHARES", False) else 1
 
 
 def merge_shares(parts: list[tuple[Any, list[dict[str, Any]]]]) -> tuple[Any, list[dict[str, Any]]]:

@@ -434,8 +434,8 @@ def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionE
 
 def _parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
     # An smtp or lmtp process's lines depend on each other, but never on another
-    # process's.  So share k of n reads the processes whose id is k modulo n,
-    # and the first share also reads every line of no such process.
+    # process's.  So share k of n reads the processes whose id's last digit is
+    # k modulo n, and the first share also reads every line of no such process.
     share, shares = ctx.share or (0, 1)
     processes: dict[tuple, _Process] = {}
     services: dict[str | None, str | None] = {}  # syslog tag -> daemon, computed once per tag
@@ -473,7 +473,8 @@ def _share_of(line: Line, service: str | None, shares: int) -> int:
     """Return the share that reads a line: by the last digit of an smtp or lmtp process's id, else the first.
 
     The last digit alone decides, so that the prefilter can tell the
-    shares apart with a regular expression; there are at most ten shares.
+    shares apart with a regular expression.  Shares past the tenth would
+    read nothing, so :func:`smtplogkit.parallel.share_count` makes at most ten.
     """
     pid = line.pid
     if service in SESSION_SERVICES and pid and pid.isdigit():

@@ -118,3 +118,9 @@ def test_real_capture_in_shares(monkeypatch):
 
     assert len(single) > 10
     assert_same_rows(shared, single)
+
+
+def test_share_count_at_most_ten(maillog):
+    (source,) = expand(str(maillog)).sources
+
+    assert parallel.share_count(source, OPTIONS, 16) == 10
