@@ -8,8 +8,7 @@ A large file in a format whose module sets ``SHARES`` (Postfix) is read in
 shares when workers outnumber files: every worker reads the whole file but
 builds the sessions of its own share of the smtp processes, and the shares'
 frames are merged in the order of their first lines.  Its rows are then
-those of a single-process read, which gives them in the order the sessions
-ended.
+those of a single-process read, which gives them in no fixed order.
 """
 
 from __future__ import annotations
@@ -70,9 +69,8 @@ def merge_shares(parts: list[tuple[Any, list[dict[str, Any]]]]) -> tuple[Any, li
     """Return the frame and report of a whole file from those of its shares, in share order.
 
     The rows are put in the order of their first line, file by file for a
-    chain of rotations.  A single process gives the same rows in the order
-    the sessions ended, so the two reads are equal once sorted by source and
-    line.
+    chain of rotations.  A single process gives the same rows in another
+    order, so the two reads are equal once sorted by source and line.
     """
     from .reader import FileReport, apply_session_dtypes, merge_share_reports
 

@@ -26,7 +26,7 @@ from .errors import FormatError
 from .formats.base import MAX_LINE_WARNINGS, ParseContext, ParseOptions
 from .inputs import Chain, Decoded, RawBlock, Source, expand, group_rotations, open_blocks
 from .plainrows import FileColumns, plain_columns, record_row
-from .records import Event, Line, PlainSession, SessionEnd, SessionRow
+from .records import Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
 from .progress import with_block_progress
 from .rotations import ChainContext, ChainCounted, read_chain
 from .sessions import build_session
@@ -208,6 +208,9 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     prefilter = getattr(module, "prefilter", None)
     if share is not None and prefilter is not None:
         prefilter = functools.partial(prefilter, share=share)
+    if prefilter is not None and getattr(module, "RAW_LINES", False) and not keep_events:
+        # The parser reads some lines without a Line object; only when rows, not events, are wanted.
+        prefilter = functools.partial(prefilter, raw=True)
     report.encoding, report.compression = decoded.encoding, decoded.compression
     if module is None:
         # Every non-blank line of an unread file is unrecognised, not only the sample's.
@@ -226,6 +229,7 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     if share is not None and not getattr(module, "SHARES", False):
         raise ValueError(f"{source.name}: the {module.NAME} format cannot be read in shares")
     ctx.share = share
+    ctx.envelope = envelope
     counted = _Counted(sample, blocks, skipping or strip, envelope, prefilter)
     if isinstance(source, Chain):
         counted = ChainCounted(counted, source)  # counts each file's lines for its own report
@@ -241,6 +245,9 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
             continue
         if kind is PlainSession:
             builder.add_plain(event)
+            continue
+        if kind is PlainBatch:
+            builder.add_batch(event)
             continue
         if kind is SessionRow:
             builder.add_row(event.row)
@@ -353,6 +360,22 @@ class _SessionRows:
             return
         self._append((record, self._session_id(record.line), self.file_columns))
 
+    def add_batch(self, records: list[PlainSession]) -> None:
+        """Append many sessions without failure at once, as :meth:`add_plain` would one by one."""
+        name = self.source.name
+        ids = [f"{name}:{record.line}" for record in records]
+        if not self.plain_ok or not self.seen_ids.isdisjoint(ids) or len(set(ids)) < len(ids):
+            for record in records:
+                self.add_plain(record)
+            return
+        self.seen_ids.update(ids)
+        sessions = self.result.sessions
+        sessions.extend(zip(records, ids, itertools.repeat(self.file_columns, len(records))))
+        self.count += len(records)
+        if len(sessions) >= CHUNK_ROWS:
+            self.result.frames.append(_rows_frame(sessions))
+            self.result.sessions = []
+
     def _session_id(self, line: int) -> str:
         """Return a session id for a session starting on ``line`` that no earlier session of the file has."""
         name = self.source.name
@@ -403,7 +426,9 @@ class _Counted:
     Such lines are counted in ``skipped``.  ``prefilter``, if given, takes a
     block of raw lines and returns the positions of the lines the parser must
     see, and how many of the others are noise.  The other lines it leaves out
-    count as parsed.
+    count as parsed.  It may return a third item, a flag per position: a
+    flagged line reaches the parser as a ``(number, text)`` tuple, with its
+    envelope, and never blank (see ``RAW_LINES`` in formats.postfix).
 
     One generator does the numbering, the envelope and the blank-line test,
     so each line resumes one Python frame, not three.
@@ -447,13 +472,18 @@ class _Counted:
                         yield line
                     continue
                 first = number + 1
-                positions, noise = prefilter(block)
+                positions, noise, *raw = prefilter(block)
                 skipped += noise
                 if len(block) > len(positions) + noise:
                     self.passed.append((first, len(block) - len(positions) - noise))
                 texts = block.lines_at(positions) if isinstance(block, RawBlock) else [block[p] for p in positions]
-                for position, text in zip(positions, texts):
+                # Lines the prefilter flagged go to the parser as (number, text), without a Line.
+                flags = raw[0] if raw else itertools.repeat(False)
+                for position, text, whole in zip(positions, texts, flags):
                     number = first + position
+                    if whole:
+                        yield number, text
+                        continue
                     line = strip(number, text, envelope)
                     if line is None:
                         skipped += 1
@@ -543,8 +573,7 @@ def _rows_frame(rows: list[Any]):
     """Return session rows as a DataFrame with the fixed column order and dtypes.
 
     ``rows`` holds row dicts and, for plain sessions, ``(record, session_id,
-    file_columns)`` tuples (:mod:`smtplogkit.plainrows`), in the order the
-    sessions ended.  Each column is built straight in its final dtype, which
+    file_columns)`` tuples (:mod:`smtplogkit.plainrows`).  Each column is built straight in its final dtype, which
     is several times faster than ``DataFrame.from_records`` inferring dtypes
     (string columns become Arrow arrays) that :func:`apply_session_dtypes`
     then replaces.  The values are the same either way.
@@ -580,11 +609,9 @@ def _rows_frame(rows: list[Any]):
         parts.append(_typed_frame(pd, plain_columns(plain, names), names, targets))
     if len(parts) == 1:
         return apply_session_dtypes(parts[0])
-    # Put the rows back in the order the sessions ended.
-    positions = np.concatenate([[i for i, row in enumerate(rows) if type(row) is dict],
-                                [i for i, row in enumerate(rows) if type(row) is not dict]])
-    frame = pd.concat(parts, ignore_index=True).take(np.argsort(positions, kind="stable"))
-    return apply_session_dtypes(frame)
+    # Rows built from dicts come first: putting them back in the order the
+    # sessions ended cost a fifth of building the frame.
+    return apply_session_dtypes(pd.concat(parts, ignore_index=True))
 
 
 def _dict_columns(rows: list[dict[str, Any]], extra: dict[str, None]) -> dict[str, Any]:
@@ -617,7 +644,19 @@ def _column(pd, values: list[Any], column: str, target: Any):
         return pd.array(values, dtype="Int64")
     if isinstance(target, pd.CategoricalDtype):
         return pd.Categorical(values, dtype=target)
+    if isinstance(target, pd.StringDtype) and target.storage == "pyarrow":
+        return _string_array(pd, values, target)
     return pd.array(values, dtype=target)
+
+
+def _string_array(pd, values: list[Any], target: Any):
+    """Return strings (or None) as a pandas string array, through pyarrow, which is several times faster."""
+    import pyarrow as pa
+
+    try:
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string(), from_pandas=True))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.array(values, dtype=target)  # values that are not strings, such as a label given as a number
 
 
 _SESSION_COLUMN_SET = frozenset(SESSION_COLUMNS)
@@ -631,7 +670,7 @@ def apply_session_dtypes(frame):
     Frames read from different files, processes or a cache compare equal only
     because they all pass through here.
     """
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # copy-on-write: the caller's frame is never changed
     for column in SESSION_COLUMNS:
         if column not in frame.columns:
             frame[column] = None

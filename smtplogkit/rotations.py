@@ -82,8 +82,9 @@ class ChainCounted:
         starts, yielded = reading.starts, reading.yielded
         part = 0
         for line in self._counted:
+            number = line[0] if type(line) is tuple else line.number  # a raw (number, text) line, or a Line
             # Files are opened as the reader reaches them, so ``starts`` grows while this runs.
-            while part + 1 < len(starts) and line.number >= starts[part + 1]:
+            while part + 1 < len(starts) and number >= starts[part + 1]:
                 part += 1
             yielded[part] += 1
             yield line

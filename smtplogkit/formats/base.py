@@ -65,6 +65,8 @@ class ParseContext:
     rows_wanted: bool = False
     # (k, n) when this process reads share k of n of a file (see formats.postfix.SHARES).
     share: tuple[int, int] | None = None
+    # How the file's envelopes are read, for a parser that gets some lines raw (see reader._Counted).
+    envelope: Any = None
 
     def noise(self, line: Line) -> None:
         """Count a line that the format prints but that carries no evidence."""

@@ -54,9 +54,9 @@ from ..envelope import MONTHS, EnvelopeOptions
 from ..inputs import block_array
 
 from ..labels import Stage, TlsMode
-from ..records import CONNECTED, SENT, TLS_OK, Event, Line, PlainSession, SessionEnd, SessionRow
+from ..records import CONNECTED, SENT, TLS_OK, Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
 from ..sessions import plain_row
-from . import _mta
+from . import _mta, _postfix_lean as _lean
 from .base import ParseContext, hit_score
 
 NAME = "postfix"
@@ -222,6 +222,12 @@ PARSED_TAG = (r"^.{15} [^ ]+ postfix[^ \[]*/(?:(?:" + "|".join(sorted(RECORD_SER
               + r")\[\d+\]: |(?:qmgr|cleanup)\[\d+\]: " + QID + ": )")
 # Blocks shorter than this go through the parser line by line.
 PREFILTER_MIN = 64
+# A TLS line or a status=sent record of an smtp or lmtp process, with an
+# envelope strip_or_noise reads: the prefilter can hand these over raw.
+RAW_LINE = _lean.line_pattern(_DAY, _TIME, QID)
+RAW_LINES = True
+# Records of attempts read from raw lines are yielded this many at a time.
+BATCH = 4096
 
 
 def _agent_of_shares(shares: tuple[int, ...], count: int) -> str:
@@ -230,7 +236,7 @@ def _agent_of_shares(shares: tuple[int, ...], count: int) -> str:
     return rf"^{_DAY} {_TIME} [^ ]+ postfix[^ \[]*/(?:smtp|lmtp)\[\d*[{digits}]\]: "
 
 
-def prefilter(block: list[str], share: tuple[int, int] | None = None) -> tuple[Any, int]:
+def prefilter(block: list[str], share: tuple[int, int] | None = None, raw: bool = False) -> tuple[Any, ...]:
     """Return the positions in ``block`` of the lines :func:`parse` must see, and how many others are noise.
 
     A block of raw lines is matched at once with pyarrow's regular
@@ -247,6 +253,10 @@ def prefilter(block: list[str], share: tuple[int, int] | None = None) -> tuple[A
     share keeps everything else; the other shares keep only their own
     processes' lines and lines with an unusual envelope, and the noise count
     they return is not used.
+
+    With ``raw``, a third item flags each kept line that matches
+    :data:`RAW_LINE`; the reader hands those to :func:`parse` as
+    ``(number, text)`` tuples.
     """
     if len(block) < PREFILTER_MIN:
         return range(len(block)), 0
@@ -259,7 +269,7 @@ def prefilter(block: list[str], share: tuple[int, int] | None = None) -> tuple[A
         usual = pc.match_substring_regex(array, STAMPED)
         skip = pc.and_(usual, pc.invert(pc.match_substring_regex(array, _agent_of_shares((index,), count))))
         skip = skip.to_numpy(zero_copy_only=False)
-        return np.flatnonzero(~skip).tolist(), 0
+        return _kept(array, np.flatnonzero(~skip), 0, raw)
     skip = pc.match_substring_regex(array, SKIPPED)
     parsed = pc.sum(pc.and_(skip, pc.match_substring_regex(array, PARSED_TAG))).as_py() or 0
     noise = (pc.sum(skip).as_py() or 0) - parsed
@@ -268,7 +278,18 @@ def prefilter(block: list[str], share: tuple[int, int] | None = None) -> tuple[A
         others = tuple(range(1, count))
         skip = pc.or_(skip, pc.match_substring_regex(array, _agent_of_shares(others, count)))
     skip = skip.to_numpy(zero_copy_only=False)
-    return np.flatnonzero(~skip).tolist(), noise
+    return _kept(array, np.flatnonzero(~skip), noise, raw)
+
+
+def _kept(array, positions, noise: int, raw: bool) -> tuple[Any, ...]:
+    """Return what :func:`prefilter` returns for the kept ``positions`` of a block's ``array``."""
+    if not raw:
+        return positions.tolist(), noise
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    whole = pc.match_substring_regex(array.take(pa.array(positions)), RAW_LINE)
+    return positions.tolist(), noise, whole.to_numpy(zero_copy_only=False).tolist()
 
 
 @lru_cache(maxsize=1024)
@@ -432,14 +453,49 @@ def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionE
         gc.set_threshold(*thresholds)
 
 
-def _parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
     # An smtp or lmtp process's lines depend on each other, but never on another
     # process's.  So share k of n reads the processes whose id's last digit is
     # k modulo n, and the first share also reads every line of no such process.
     share, shares = ctx.share or (0, 1)
     processes: dict[tuple, _Process] = {}
     services: dict[str | None, str | None] = {}  # syslog tag -> daemon, computed once per tag
+    # Raw lines (see RAW_LINE) of a process whose state the general code does
+    # not hold build its current attempt as an Episode.  `general` maps the
+    # other processes' raw keys to their keys in `processes`.
+    lean = _lean.Episodes()
+    general: dict[str, tuple] = {}
+    options = ctx.envelope or EnvelopeOptions()
+    stamps: dict[str, datetime] = {}  # the times of recent syslog stamps
     for line in lines:
+        if type(line) is tuple:
+            number, text = line
+            name, body = _lean.process_key(text)
+            key = general.get(name)
+            if key is not None:
+                process = processes[key]
+                if process.waiting or not text.startswith(_lean.TLS_HEADS, body):
+                    line = strip_envelope(number, text, options)
+                    handled = yield from _quick_agent_line(line, process, ctx)
+                    if not handled:
+                        yield from _agent_line(line, process, ctx)
+                    continue
+                # A new connection with nothing waiting: the general code's state ends here.
+                yield from process.close_open()
+                del general[name]
+            stamp = text[:15]
+            ts = stamps.get(stamp)
+            if ts is None:
+                if len(stamps) > 4096:
+                    stamps.clear()
+                ts = stamps[stamp] = _stamp(stamp, options.year, options.last_month, options.tz)
+            if not lean.read(name, body, number, text, ts):
+                yield from _to_general(name, lean.current.pop(name), line, processes, general, ctx, options)
+            elif len(lean.ended) >= BATCH:
+                yield lean.ended
+                lean.ended = PlainBatch()
+            continue
+
         program = line.program
         service = services.get(program, False)
         if service is False:
@@ -458,6 +514,12 @@ def _parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | Session
             process = processes.get(key)
             if process is None:
                 process = processes[key] = _Process()
+            name = _lean.key_of(*key)
+            if name not in general:
+                episode = lean.current.pop(name, None)
+                if episode is not None:
+                    yield from _to_general(name, episode, None, processes, general, ctx, options)
+                general[name] = key
             handled = yield from _quick_agent_line(line, process, ctx)
             if not handled:
                 yield from _agent_line(line, process, ctx)
@@ -467,6 +529,31 @@ def _parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | Session
             ctx.noise(line)
     for process in processes.values():
         yield from process.close_all()
+    ended = lean.finish()
+    if ended:
+        yield ended
+
+
+def _to_general(name: str, episode: _lean.Episode, raw: tuple[int, str] | None, processes: dict[tuple, _Process],
+                general: dict[str, tuple], ctx: ParseContext, options: EnvelopeOptions) -> Iterator[Event | SessionEnd]:
+    """Hand a process over to the general code: replay its episode's lines, then the raw line ``raw``, if any.
+
+    The process's state in the general code is empty while it builds
+    episodes, so replaying the lines gives the state the general code would
+    have reached reading them itself.
+    """
+    process = None
+    for number, text in [*episode.lines, *([raw] if raw is not None else [])]:
+        line = strip_envelope(number, text, options)
+        if process is None:
+            key = (line.log_host, line.program, line.pid)
+            process = processes.get(key)
+            if process is None:
+                process = processes[key] = _Process()
+            general[name] = key
+        handled = yield from _quick_agent_line(line, process, ctx)
+        if not handled:
+            yield from _agent_line(line, process, ctx)
 
 
 def _share_of(line: Line, service: str | None, shares: int) -> int:

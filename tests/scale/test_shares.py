@@ -12,17 +12,9 @@ from smtplogkit import parallel
 from smtplogkit.formats import postfix
 from smtplogkit.inputs import expand
 
-from test_fast_paths import _maillog  # the same directory, which pytest puts on the path
+from test_fast_paths import _maillog, by_line  # the same directory, which pytest puts on the path
 
 OPTIONS = {"format": "postfix", "labels": {}, "tz": None, "date": None}
-
-
-def by_line(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return the rows sorted by file (in reading order) and line, ties in their order: the order of a shared read."""
-    rank = {report["source"]: index for index, report in enumerate(frame.attrs["files"])}
-    keys = pd.DataFrame({"file": frame["source"].astype(object).map(rank), "line": frame["line"]})
-    order = keys.sort_values(["file", "line"], kind="stable").index
-    return frame.loc[order].reset_index(drop=True)
 
 
 def assert_same_rows(shared: pd.DataFrame, single: pd.DataFrame) -> None:
