@@ -325,6 +325,31 @@ def _read_chain(chain: Chain, result: ReadResult, **options: Any) -> None:
     read_chain(chain, result, _read_one, **options)
 
 
+class _StartedLines:
+    """The line numbers sessions started on, one bit per line, so that memory stays small for large files."""
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._again: dict[Any, int] = {}  # lines (or None) more than one session started on, and how many did
+
+    def add(self, line: int | None) -> int:
+        """Record a session starting on ``line`` and return how many sessions started on it before."""
+        if type(line) is not int or line < 0:
+            count = self._again.get(line, 0)
+            self._again[line] = count + 1
+            return count
+        index, mask = line >> 3, 1 << (line & 7)
+        bits = self._bits
+        if index >= len(bits):
+            bits.extend(bytes(max(index + 1 - len(bits), len(bits))))  # at least doubled, as lists grow
+        if not bits[index] & mask:
+            bits[index] |= mask
+            return 0
+        count = self._again.get(line, 1)
+        self._again[line] = count + 1
+        return count
+
+
 class _SessionRows:
     """Turn each finished session's events into a row of the result."""
 
@@ -334,7 +359,7 @@ class _SessionRows:
         self.labels = labels
         self.result = result
         self.keep_events = keep_events
-        self.seen_ids: set[str] = set()
+        self.started = _StartedLines()
         self.count = 0
         self.undated = 0
         self.format_name = module.NAME
@@ -362,13 +387,12 @@ class _SessionRows:
 
     def add_batch(self, records: list[PlainSession]) -> None:
         """Append many sessions without failure at once, as :meth:`add_plain` would one by one."""
-        name = self.source.name
-        ids = [f"{name}:{record.line}" for record in records]
-        if not self.plain_ok or not self.seen_ids.isdisjoint(ids) or len(set(ids)) < len(ids):
+        if not self.plain_ok:
             for record in records:
                 self.add_plain(record)
             return
-        self.seen_ids.update(ids)
+        session_id = self._session_id
+        ids = [session_id(record.line) for record in records]
         sessions = self.result.sessions
         sessions.extend(zip(records, ids, itertools.repeat(self.file_columns, len(records))))
         self.count += len(records)
@@ -378,15 +402,8 @@ class _SessionRows:
 
     def _session_id(self, line: int) -> str:
         """Return a session id for a session starting on ``line`` that no earlier session of the file has."""
-        name = self.source.name
-        session_id = f"{name}:{line}"
-        if session_id in self.seen_ids:
-            suffix = 2
-            while session_id in self.seen_ids:
-                session_id = f"{name}:{line}#{suffix}"
-                suffix += 1
-        self.seen_ids.add(session_id)
-        return session_id
+        before = self.started.add(line)
+        return f"{self.source.name}:{line}" if not before else f"{self.source.name}:{line}#{before + 1}"
 
     def _append(self, row: Any) -> None:
         sessions = self.result.sessions

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import smtplogkit
+from smtplogkit import reader
 from smtplogkit.formats import _postfix_lean as lean
 from smtplogkit.formats import postfix
 
@@ -144,3 +145,18 @@ def test_field_readers_match_parser_expressions():
             ip = None if "/" in ip else ip
             assert lean.sent_fields(text, body) == (qid, status.group(1), relay, host, ip, postfix._port(port))
     assert checked > 1500
+
+
+def test_session_ids_on_one_line():
+    # A second and third session starting on one line get "#2" and "#3"; the bits grow past the first lines.
+    started = reader._StartedLines()
+    counts = [started.add(line) for line in [5, 5, 5, 100_000, 3, 100_000, None, None]]
+    assert counts == [0, 1, 2, 0, 0, 1, 0, 1]
+
+
+def test_session_ids_unique_with_raw_lines(tmp_path):
+    path = tmp_path / "maillog-2026-12-04"
+    path.write_text(_maillog(6, 3000))
+    frame = smtplogkit.read_logs(path, format="postfix", progress=False)
+    assert frame["session_id"].is_unique
+    assert (frame["session_id"] == frame["source"] + ":" + frame["line"].astype(str)).all()
