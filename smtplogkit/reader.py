@@ -38,7 +38,7 @@ SAMPLE_LINES = 400
 # a row dict costs several times the memory of the same row in a DataFrame.
 CHUNK_ROWS = 50_000
 MIN_CONFIDENCE = 0.05
-GC_THRESHOLD = 50_000
+GC_THRESHOLD = 1_000_000
 FILE_DATE_RE = re.compile(r"(20\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])")
 
 SESSION_COLUMNS = [
@@ -171,6 +171,8 @@ def _read_source(source: Source, result: ReadResult, *, format: str, labels: dic
     # Parsing makes millions of short-lived objects (lines, events, rows) and
     # few reference cycles, so collecting generation 0 every GC_THRESHOLD
     # allocations instead of every 700 saves time and frees the same memory.
+    # Rows waiting for their chunk survive many collections; a million
+    # rather than 50,000 saved 5 to 10% on the benchmark maillog.
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
     try:

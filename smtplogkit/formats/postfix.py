@@ -40,7 +40,6 @@ signals, and every delivery record.
 
 from __future__ import annotations
 
-import gc
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator
@@ -92,7 +91,6 @@ SIGNATURE_RE = re.compile(
     rf"^{QID}: (?:to=<[^>]*>,.* status=|from=<[^>]*>, (?:size=\d+, nrcpt=|status=expired)|client=|message-id=|removed$)|^connect to \S+?\[[^\]]*\]:\d+: |^NOQUEUE: |^(?:dis)?connect from \S+\["
 )
 
-GC_THRESHOLD = 50_000
 # Postfix tries at most smtp_mx_address_limit addresses per delivery (5 by
 # default).  Far more attempts waiting for a delivery record in one process
 # mean the records are missing, as in a filtered log, so past this many the
@@ -441,16 +439,12 @@ def _service(line: Line) -> str | None:
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
-    """Turn Postfix smtp/lmtp log lines into the events of one session per connection attempt."""
-    # A large maillog makes millions of short-lived objects and no reference
-    # cycles, so collecting generation 0 less often saves about a fifth of
-    # the run time (measured with benchmarks/maillog_vs_pflogsumm.py).
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
-    try:
-        yield from _parse(lines, ctx)
-    finally:
-        gc.set_threshold(*thresholds)
+    """Turn Postfix smtp/lmtp log lines into the events of one session per connection attempt.
+
+    The reader collects garbage less often while a parser runs (see
+    ``reader.GC_THRESHOLD``).
+    """
+    yield from _parse(lines, ctx)
 
 
 def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
