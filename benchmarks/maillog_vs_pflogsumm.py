@@ -3,7 +3,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/maillog_vs_pflogsumm.py --lines 5000000 [--seed 7] [--keep FILE] [--repeat 3] [--workers 1 2]
+    .venv/bin/python benchmarks/maillog_vs_pflogsumm.py --lines 5000000 [--seed 7] [--keep FILE] [--repeat 3] [--workers 1 2] [--relays 2]
 
 The script writes a seeded, realistic Postfix maillog (a relay and mailbox
 server: postscreen, smtpd, cleanup, qmgr, smtp deliveries that succeed,
@@ -16,6 +16,10 @@ other on the same file:
   process so its peak memory (``ru_maxrss``) is its own, once per number of
   worker processes given with ``--workers``.  With two or more, the file is
   read in shares, one per process.
+
+With ``--relays N``, the lines are split over N maillogs of N relays
+(seeds ``seed`` to ``seed + N - 1``), which pflogsumm reads together and
+smtplogkit reads as N files, one per worker process.
 
 It prints one Markdown table row per run: wall and CPU seconds (both
 including Python's start-up and imports, and the CPU time of every worker),
@@ -179,10 +183,11 @@ class Generator:
         return written
 
 
-def run_pflogsumm(path: str) -> dict:
+def run_pflogsumm(paths: list[str]) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    run = subprocess.run(["perl", "/usr/sbin/pflogsumm", "--problems-first", path], capture_output=True, text=True, check=False)
+    run = subprocess.run(["perl", "/usr/sbin/pflogsumm", "--problems-first", *paths], capture_output=True, text=True,
+                         check=False)
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     if run.returncode != 0:
@@ -198,19 +203,20 @@ trace = len(sys.argv) > 2 and sys.argv[2] == "trace"
 if trace:
     tracemalloc.start()
 workers = int(sys.argv[3])
-frame = smtplogkit.read_logs(sys.argv[1], format="postfix", progress=False, workers=workers)
+frame = smtplogkit.read_logs(json.loads(sys.argv[1]), format="postfix", progress=False, workers=workers)
+files = frame.attrs["files"]
 traced = tracemalloc.get_traced_memory()[1] / 2**20 if trace else None
 own = resource.getrusage(resource.RUSAGE_SELF)
 pool = resource.getrusage(resource.RUSAGE_CHILDREN)  # the other workers, already ended
 print(json.dumps({"cpu": own.ru_utime + own.ru_stime + pool.ru_utime + pool.ru_stime, "rows": len(frame),
-                  "lines": frame.attrs["files"][0]["lines"], "unrecognised": frame.attrs["files"][0]["unrecognised"],
+                  "lines": sum(f["lines"] for f in files), "unrecognised": sum(f["unrecognised"] for f in files),
                   "peak_mb": max(own.ru_maxrss, pool.ru_maxrss) / 1024, "traced_mb": traced}))
 """
 
 
-def run_smtplogkit(path: str, trace: bool, workers: int = 1) -> dict:
+def run_smtplogkit(paths: list[str], trace: bool, workers: int = 1) -> dict:
     """Run read_logs in a new Python process; wall time includes start-up and imports, as pflogsumm's does."""
-    args = [sys.executable, "-c", SMTPLOGKIT_CHILD, path, "trace" if trace else "-", str(workers)]
+    args = [sys.executable, "-c", SMTPLOGKIT_CHILD, json.dumps(paths), "trace" if trace else "-", str(workers)]
     started = time.perf_counter()
     run = subprocess.run(args, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
@@ -240,15 +246,18 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="run both tools this many times and report medians")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                         help="time smtplogkit with each of these numbers of processes (default: 1 2)")
+    parser.add_argument("--relays", type=int, default=1, help="split the lines over this many maillogs (default 1)")
     args = parser.parse_args()
 
     path = args.keep or os.path.join(tempfile.mkdtemp(prefix="maillog-bench-"), "maillog")
+    paths = [path] if args.relays == 1 else [f"{path}.relay{index}" for index in range(args.relays)]
     started = time.perf_counter()
-    lines = Generator(args.seed).write(path, args.lines)
-    print(f"generated {lines} lines ({os.path.getsize(path) / 2**20:.0f} MiB) in {time.perf_counter() - started:.0f} s",
-          file=sys.stderr)
+    lines = sum(Generator(args.seed + index).write(each, args.lines // args.relays) for index, each in enumerate(paths))
+    size = sum(os.path.getsize(each) for each in paths)
+    print(f"generated {lines} lines ({size / 2**20:.0f} MiB) in {len(paths)} file(s) in "
+          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
 
-    runs = [(run_pflogsumm(path), [run_smtplogkit(path, args.tracemalloc, n) for n in args.workers])
+    runs = [(run_pflogsumm(paths), [run_smtplogkit(paths, args.tracemalloc, n) for n in args.workers])
             for _ in range(max(args.repeat, 1))]
     pflog = _median([p for p, _ in runs])
     ours = [_median([o[index] for _, o in runs]) for index in range(len(args.workers))]
@@ -274,7 +283,8 @@ def main() -> int:
         print(f"smtplogkit with {workers} process{'es' if workers > 1 else ''} relative to pflogsumm: "
               f"{pflog['seconds'] / result['seconds']:.2f}x wall, {pflog['cpu'] / result['cpu']:.2f}x CPU")
     if not args.keep:
-        os.remove(path)
+        for each in paths:
+            os.remove(each)
     return 0
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..records import PlainBatch, PlainSession
-from . import _mta
 
 # A syslog tag of an smtp or lmtp process, and the shapes of the two kinds of
 # lines, in RE2 syntax for pyarrow.  Brackets are allowed only around the
@@ -45,7 +44,7 @@ class Episode:
     """
 
     __slots__ = ("number", "ts", "tls_at", "sent_at", "host", "ip", "port", "tls_mode", "log_host", "queue_id",
-                 "relay", "recipients", "addresses", "lines")
+                 "relay", "recipients", "addresses", "text", "more")
 
     def __init__(self, number: int, ts: datetime, tls_at: datetime | None, host: str, ip: str | None,
                  port: int | None, tls_mode: str | None, log_host: str, text: str) -> None:
@@ -53,16 +52,29 @@ class Episode:
         self.ts = ts
         self.tls_at = tls_at
         self.sent_at: datetime | None = None
-        self.host = _mta.shared(host)
-        self.ip = _mta.shared(ip)
+        self.host = host
+        self.ip = ip
         self.port = port
         self.tls_mode = tls_mode
         self.log_host = log_host
         self.queue_id: str | None = None
         self.relay: str | None = None
         self.recipients = 0
-        self.addresses: set[str] = set()
-        self.lines = [(number, text)]  # replayed by the general code if the process needs it
+        self.addresses: set[str] | None = None
+        self.text = text
+        self.more: list[tuple[int, str]] | None = None  # the lines after the first, as (number, text)
+
+    @property
+    def lines(self) -> list[tuple[int, str]]:
+        """The episode's raw lines, which the general code replays if the process needs it."""
+        return [(self.number, self.text), *(self.more or ())]
+
+    def add_line(self, number: int, text: str) -> None:
+        """Keep a later line of the episode for :attr:`lines`."""
+        if self.more is None:
+            self.more = [(number, text)]
+        else:
+            self.more.append((number, text))
 
     def record(self) -> PlainSession:
         """Return the record the general code yields for this attempt."""
@@ -106,20 +118,20 @@ class Episodes:
                 if ip is None or episode.ip == ip:
                     episode.queue_id, episode.relay, episode.sent_at = qid, relay, ts
                     episode.recipients = 1
-                    episode.addresses.add(recipient)
-                    episode.lines.append((number, text))
+                    episode.addresses = {recipient}
+                    episode.add_line(number, text)
                     return True
                 episode.queue_id = qid  # ended by this record, though it sent nothing
             elif episode.queue_id == qid and episode.relay == relay and recipient not in episode.addresses:
                 episode.recipients += 1  # another recipient over the same connection
                 episode.addresses.add(recipient)
-                episode.lines.append((number, text))
+                episode.add_line(number, text)
                 return True
             self.ended.append(episode.record())
         episode = current[name] = Episode(number, ts, None, host, ip, port, None, name[:name.find(" ")], text)
         episode.queue_id, episode.relay, episode.sent_at = qid, relay, ts
         episode.recipients = 1
-        episode.addresses.add(recipient)
+        episode.addresses = {recipient}
         return True
 
     def finish(self) -> PlainBatch:
