@@ -160,3 +160,18 @@ def test_session_ids_unique_with_raw_lines(tmp_path):
     frame = smtplogkit.read_logs(path, format="postfix", progress=False)
     assert frame["session_id"].is_unique
     assert (frame["session_id"] == frame["source"] + ":" + frame["line"].astype(str)).all()
+
+
+@pytest.mark.parametrize("cut", [1500, 4321])
+def test_raw_lines_across_rotations(tmp_path, monkeypatch, cut):
+    # An episode that starts in maillog.1 and ends in maillog keeps the line number of its first line.
+    lines = _maillog(7, 4000).splitlines(keepends=True)
+    folder = tmp_path / "relay"
+    folder.mkdir()
+    (folder / "maillog.1").write_text("".join(lines[:cut]))
+    (folder / "maillog").write_text("".join(lines[cut:]))
+    raw = smtplogkit.read_logs(folder, format="postfix", progress=False)
+    general = _without_raw_lines(monkeypatch, folder)
+    pd.testing.assert_frame_equal(by_line(raw), by_line(general), check_exact=True)
+    assert raw.attrs == general.attrs
+    assert set(raw["source"]) == {str(folder / "maillog.1"), str(folder / "maillog")}
