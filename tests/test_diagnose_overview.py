@@ -9,14 +9,14 @@ from pathlib import Path
 
 from smtplogkit import diagnose, read_logs
 from smtplogkit.findings.base import MIN_SHARE
-from smtplogkit.findings.reputation_block import MIN_BLOCKLIST_SHARE, MIN_SESSIONS
+from smtplogkit.findings.reputation_block import MIN_BLOCKLIST_SHARE, MIN_SESSIONS, listed_ip
 
 HOSTS = [(f"mx{i}.receiver{i}.example", f"198.51.100.{10 + i}") for i in range(10)]
 SPAMHAUS = ("554 5.7.1 Service unavailable; Client host [203.0.113.5] blocked using zen.spamhaus.org "
             "(in reply to RCPT TO command)")
 
 
-def _maillog(path: Path, *, sent: int, timeouts: int, listed: int) -> Path:
+def _maillog(path: Path, *, sent: int, timeouts: int, listed: int, reply: str = SPAMHAUS) -> Path:
     """Write a Postfix log in which every receiving host takes most mail and fails a few deliveries.
 
     ``sent``, ``timeouts`` and ``listed`` are per host: accepted deliveries,
@@ -45,7 +45,7 @@ def _maillog(path: Path, *, sent: int, timeouts: int, listed: int) -> Path:
                              f"(connect to {host}[{ip}]:25: Connection timed out)")
                 continue
             if outcome == "listed":
-                status, dsn, reason = "bounced", "5.7.1", f"host {host}[{ip}] said: {SPAMHAUS}"
+                status, dsn, reason = "bounced", "5.7.1", f"host {host}[{ip}] said: {reply}"
             else:
                 status, dsn, reason = "sent", "2.0.0", "250 2.0.0 OK queued"
             lines.append(f"{stamp} relay1 postfix/smtp[{pid}]: {queue_id}: to=<u{serial}@r{host_index}.example>, "
@@ -71,6 +71,23 @@ def test_blocklist_finding_below_share(tmp_path):
     assert block.evidence["hosts"] == len(HOSTS)
     assert "zen.spamhaus.org" in block.summary
     assert sorted(block.scope.hosts) == sorted(host for host, _ in HOSTS)
+
+
+def test_blocklist_lists_ipv6_sender(tmp_path):
+    reply = SPAMHAUS.replace("[203.0.113.5]", "[2001:DB8:0::5]")
+    sessions = read_logs(_maillog(tmp_path / "maillog", sent=60, timeouts=2, listed=3, reply=reply))
+
+    blocks = [f for f in diagnose(sessions) if f.kind == "reputation_block"]
+
+    assert len(blocks) == 1
+    assert blocks[0].evidence["listed_ips"] == ["2001:db8::5"]  # written the usual, compressed way
+    assert "2001:db8::5" in blocks[0].summary
+
+
+def test_listed_ip_skips_times_and_codes():
+    text = "host mx[2001:db8::1] said: 550 5.7.1 at 12:34:56 listed at b.barracudacentral.org (fe80::7)"
+    assert listed_ip(text) == "fe80::7"
+    assert listed_ip("host mx[192.0.2.1] said: 554 5.7.1 blocked using zen.spamhaus.org") is None
 
 
 def test_blocklist_below_minimum(tmp_path):

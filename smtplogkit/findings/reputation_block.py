@@ -10,7 +10,7 @@ Minimum evidence, either of:
 - a named DNS blocklist: at least ``MIN_SESSIONS`` rejections whose reply
   names the same DNS blocklist (``blocked using zen.spamhaus.org``,
   ``listed at``, Spamhaus, Barracuda, SpamCop...) and the same listed IPv4
-  address (``Client host [203.0.113.5]``), making at least
+  or IPv6 address (``Client host [203.0.113.5]``), making at least
   ``MIN_BLOCKLIST_SHARE`` of all failed sessions, at any number of hosts.
   Such a reply states the blocker outright, so no concentration or test is
   needed: a relay listed on one blocklist is rejected by every receiver
@@ -21,6 +21,7 @@ Minimum evidence, either of:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import pandas as pd
@@ -39,9 +40,11 @@ ZONE_RE = re.compile(r"(?:blocked using|listed (?:at|on|in|by)|\bRBL\b:?|\bDNSBL
                      r"(?P<zone>[a-z0-9-]+(?:\.[a-z0-9-]+)+)", re.IGNORECASE)
 # Blocklist operators whose name replies often give without a zone ("Spamhaus", "Barracuda Reputation").
 OPERATOR_RE = re.compile(r"spamhaus|barracuda|spamcop|sorbs|uceprotect|psbl|mailspike|spamrats", re.IGNORECASE)
-# The listed address: the first IPv4 address after the server's own name ("... said: ... [203.0.113.5]").
-# NOTE: IPv6 listed addresses are not extracted, so replies that list one count only in the overview.
+# The listed address: the first IPv4 or IPv6 address after the server's own name
+# ("... said: ... [203.0.113.5]", "Client host [2001:db8::25] blocked using ...").
 IPV4_RE = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
+# Runs of hex digits and colons with two colons or more; ipaddress decides which are IPv6 addresses.
+IPV6_RE = re.compile(r"(?<![0-9A-Za-z:.])([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![0-9A-Za-z:.])")
 
 
 def detect(ctx: Context) -> list[Finding]:
@@ -71,10 +74,20 @@ def blocklist_name(text: object) -> str | None:
 
 
 def listed_ip(text: str) -> str | None:
-    """Return the first IPv4 address in the server's words of a reply, or None."""
+    """Return the first IPv4 or IPv6 address in the server's words of a reply, or None."""
     said = text.split(" said: ", 1)[-1]
+    found = []
     match = IPV4_RE.search(said)
-    return match.group(1) if match else None
+    if match:
+        found.append((match.start(), match.group(1)))
+    for candidate in IPV6_RE.finditer(said):
+        try:
+            address = ipaddress.IPv6Address(candidate.group(1))
+        except ValueError:
+            continue  # a time of day, or a code such as "4.7.1:"
+        found.append((candidate.start(), str(address)))
+        break
+    return min(found)[1] if found else None
 
 
 def blocklist_replies(ctx: Context) -> pd.DataFrame:
