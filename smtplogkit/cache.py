@@ -1,9 +1,12 @@
-"""A Parquet cache of parsed sessions, one file per input log.
+"""A Parquet cache of parsed sessions, and optionally their events, one entry per input log.
 
 The key covers the input's absolute path, size and modification time, every
 option that changes the result (format, labels, timezone, date) and the
 smtplogkit version.  A log that grows while an incident is live is therefore
-parsed again, and an unchanged one loads from Parquet.
+parsed again, and an unchanged one loads from Parquet.  The events of an
+entry (``{key}.events.parquet``) are written only when a reader kept them
+(:func:`smtplogkit.report.load_logs`); a reader that needs them parses an
+entry without them again.
 """
 
 from __future__ import annotations
@@ -46,30 +49,44 @@ def cache_key(source: Source, options: dict[str, Any]) -> str | None:
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def load(folder: str | os.PathLike, key: str):
-    """Return the cached sessions frame for ``key`` with its list of file reports, or ``None``."""
+def load(folder: str | os.PathLike, key: str, events: bool = False):
+    """Return the cached sessions frame for ``key`` with its list of file reports, or ``None``.
+
+    With ``events``, return ``(frame, reports, events)``, or ``None`` when the
+    entry has no events.
+    """
     import pandas as pd
 
     table = Path(folder) / f"{key}.parquet"
     meta = Path(folder) / f"{key}.json"
-    if not (table.is_file() and meta.is_file()):
+    kept = Path(folder) / f"{key}.events.parquet"
+    if not (table.is_file() and meta.is_file()) or (events and not kept.is_file()):
         return None
     try:
         frame = pd.read_parquet(table)
         reports = json.loads(meta.read_text())
+        event_frame = pd.read_parquet(kept) if events else None
     except (OSError, ValueError) as error:
         logger.warning("cache entry %s is unreadable, parsing again: %s", table, error)
         return None
-    return frame, reports if isinstance(reports, list) else [reports]  # entries of one file kept a bare report
+    reports = reports if isinstance(reports, list) else [reports]  # entries of one file kept a bare report
+    return (frame, reports, event_frame) if events else (frame, reports)
 
 
-def store(folder: str | os.PathLike, key: str, frame, reports: list[dict[str, Any]]) -> None:
-    """Write one input's sessions frame and file reports to the cache."""
+def store(folder: str | os.PathLike, key: str, frame, reports: list[dict[str, Any]], events=None) -> None:
+    """Write one input's sessions frame and file reports, and its events if given, to the cache."""
     path = Path(folder)
     path.mkdir(parents=True, exist_ok=True)
-    clean = frame.copy()
-    clean.attrs = {}
-    partial = path / f"{key}.parquet.tmp"
-    clean.to_parquet(partial, index=False)
-    os.replace(partial, path / f"{key}.parquet")
+    if events is not None:
+        _write(events, path / f"{key}.events.parquet")
+    _write(frame, path / f"{key}.parquet")
     (path / f"{key}.json").write_text(json.dumps(reports, default=str))
+
+
+def _write(frame, target: Path) -> None:
+    """Write a frame without its attrs to ``target`` through a temporary file, so a reader never sees half of it."""
+    clean = frame.copy(deep=False)
+    clean.attrs = {}
+    partial = target.with_name(target.name + ".tmp")
+    clean.to_parquet(partial, index=False)
+    os.replace(partial, target)

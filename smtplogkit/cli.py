@@ -118,7 +118,9 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tz", default="UTC", help="time zone of timestamps printed without an offset (default UTC)")
     parser.add_argument("--date", type=_date, help="date (YYYY-MM-DD) for logs that print only the time of day")
     parser.add_argument("--workers", type=int, default=1, help="processes to parse files in (default 1)")
-    parser.add_argument("--cache", metavar="FOLDER", help="keep parsed sessions as Parquet in FOLDER, per input file")
+    parser.add_argument("--cache", metavar="FOLDER",
+                        help="keep parsed sessions (and, for diagnose and report, events) as Parquet in FOLDER, "
+                             "per input file")
 
 
 def _default_paths(paths: list[str]) -> list[str]:
@@ -247,7 +249,7 @@ def _command_report(args: argparse.Namespace) -> int:
     from .report import report_from_logs
 
     report = report_from_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz,
-                              date=args.date, title=args.title)
+                              date=args.date, title=args.title, cache=args.cache, workers=args.workers)
     _warn_if_nothing_read(_default_paths(args.paths), report.reading["files"], report.reading["skipped"])
     output = args.output or ("incident.md" if args.markdown else "incident.html")
     written = report.write(output, markdown=args.markdown)
@@ -270,7 +272,8 @@ def _command_diagnose(args: argparse.Namespace) -> int:
 
     # The same reading as the report: a plain folder gets report.DEFAULT_TEMPLATE,
     # so both commands see the same networks and reach the same findings.
-    loaded = load_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date)
+    loaded = load_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date,
+                       cache=args.cache, workers=args.workers)
     frame = loaded.sessions
     findings = diagnose(frame, tz=args.tz, refreshes=token_refreshes(loaded.events))
     _write_counts(frame, sys.stderr)

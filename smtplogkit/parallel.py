@@ -31,19 +31,25 @@ SHARE_BYTES = 16 << 20
 MAX_SHARES = 10
 
 
-def read_source_frame(source: Source, options: dict[str, Any], share: tuple[int, int] | None = None):
+def read_source_frame(source: Source, options: dict[str, Any], share: tuple[int, int] | None = None,
+                      keep_events: bool = False):
     """Parse one input, or share k of n of it, and return its sessions frame and file reports.
 
-    A chain of rotations has one report per file.
+    A chain of rotations has one report per file.  With ``keep_events``, the
+    events frame comes third.
     """
-    from .reader import ReadResult, _read_source, _resolve_tz, sessions_frame
+    from .reader import ReadResult, _read_source, _resolve_tz, events_frame, sessions_frame
 
     result = ReadResult()
     tz = _resolve_tz(options.get("tz"))
     _read_source(source, result, format=options.get("format", "auto"), labels=options.get("labels") or {}, tz=tz,
-                 day=options.get("date"), keep_events=False, share=share)
+                 day=options.get("date"), keep_events=keep_events, share=share)
     frame = sessions_frame(result, tz)
     reports = [report.as_dict() for report in result.files] or [{"source": source.name}]
+    if keep_events:
+        events = events_frame(result)
+        events.attrs = {}
+        return frame, reports, events
     return frame, reports
 
 
@@ -94,24 +100,26 @@ def merge_shares(parts: list[tuple[Any, list[dict[str, Any]]]]) -> tuple[Any, li
 
 
 def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int = 1,
-                cache_dir: str | os.PathLike | None = None) -> list[tuple[Any, list[dict[str, Any]]]]:
+                cache_dir: str | os.PathLike | None = None, keep_events: bool = False) -> list[tuple]:
     """Return ``(frame, reports)`` for every source, in source order.
 
     A :class:`~smtplogkit.inputs.Chain` of rotations is one source, parsed
     in one process and cached as one entry, with a report per file.
 
     ``workers`` above 1 parses uncached file inputs in that many processes;
-    open streams are always read in this process.
+    open streams are always read in this process.  With ``keep_events``,
+    each tuple has the source's events frame third, and no file is read in
+    shares.
     """
-    results: list[tuple[Any, list[dict[str, Any]]] | None] = [None] * len(sources)
+    results: list[tuple | None] = [None] * len(sources)
     keys: list[str | None] = [None] * len(sources)
     todo: list[int] = []
     for index, source in enumerate(sources):
         if cache_dir is not None:
             keys[index] = parquet_cache.cache_key(source, options)
-            cached = parquet_cache.load(cache_dir, keys[index]) if keys[index] else None
+            cached = parquet_cache.load(cache_dir, keys[index], events=keep_events) if keys[index] else None
             if cached is not None:
-                logger.info("%s: sessions loaded from the cache", source.name)
+                logger.info("%s: sessions%s loaded from the cache", source.name, " and events" if keep_events else "")
                 results[index] = cached
                 continue
         todo.append(index)
@@ -120,7 +128,7 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
     # (input, share, shares) to read; large files get a share per worker when workers outnumber the files.
     tasks: list[tuple[int, int, int]] = []
     for index in pooled:
-        count = share_count(sources[index], options, workers) if workers > len(pooled) else 1
+        count = share_count(sources[index], options, workers) if workers > len(pooled) and not keep_events else 1
         tasks.extend((index, share, count) for share in range(count))
     if len(tasks) > 1:
         # Every task runs in the pool, shares of one file too, so this process holds only the
@@ -128,8 +136,8 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
         # shares near that of one process reading it.
         shares: dict[int, list] = {}
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
-            futures = [(i, pool.submit(read_source_frame, sources[i], options, (k, n) if n > 1 else None))
-                       for i, k, n in tasks]
+            futures = [(i, pool.submit(read_source_frame, sources[i], options, (k, n) if n > 1 else None,
+                                       keep_events)) for i, k, n in tasks]
             for index, future in futures:
                 shares.setdefault(index, []).append(future.result())
         for index in list(shares):
@@ -137,13 +145,12 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
             results[index] = merge_shares(parts) if len(parts) > 1 else parts[0]
     for index in todo:
         if results[index] is None:
-            results[index] = read_source_frame(sources[index], options)
+            results[index] = read_source_frame(sources[index], options, keep_events=keep_events)
 
     if cache_dir is not None:
         for index in todo:
             if keys[index] is not None:
-                frame, reports = results[index]
-                parquet_cache.store(cache_dir, keys[index], frame, reports)
+                parquet_cache.store(cache_dir, keys[index], *results[index])
     return [r for r in results if r is not None]
 
 

@@ -64,3 +64,17 @@ def test_log_folder_no_warning(tmp_path):
     run = _run("parse", str(folder))
     assert run.returncode == 0, run.stderr
     assert "warning" not in run.stderr
+
+
+def test_diagnose_and_report_use_cache(tmp_path):
+    cache = tmp_path / "cache"
+    first = _run("diagnose", "--json", "--cache", str(cache), "--workers", "2")
+    entries = {path.name: path.stat().st_mtime_ns for path in cache.glob("*.events.parquet")}
+    second = _run("diagnose", "--json", "--cache", str(cache))
+    assert first.returncode == 0, first.stderr
+    assert entries  # sessions and events of every sample file
+    assert second.stdout == first.stdout
+    report = _run("report", "--markdown", "-o", str(tmp_path / "incident.md"), "--cache", str(cache))
+    assert report.returncode == 0, report.stderr
+    # Read from the cache, not written again.
+    assert {path.name: path.stat().st_mtime_ns for path in cache.glob("*.events.parquet")} == entries

@@ -81,7 +81,8 @@ def _collect(logs, template: str | None) -> tuple[list[str], list[tuple[str, str
 
 def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, format: str = "auto",
               labels: dict[str, Any] | None = None, tz: str | tzinfo | None = "UTC", date: date_type | None = None,
-              start: Any = None, end: Any = None, progress: bool = False) -> LoadedLogs:
+              start: Any = None, end: Any = None, progress: bool = False,
+              cache: str | os.PathLike | None = None, workers: int = 1) -> LoadedLogs:
     """Read sessions and their events in one pass, limited to a time window.
 
     Parameters
@@ -96,7 +97,16 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
         (ISO 8601 strings or timestamps; naive values are read in ``tz``).
         ``None`` leaves that side open.
     progress
-        Show a progress bar while files are read.
+        Show a progress bar while files are read (in this process only).
+    cache
+        A folder for a Parquet cache of each file's sessions and events,
+        keyed by path, size and modification time, as for
+        :func:`smtplogkit.read_logs`.  A notebook opened again loads
+        unchanged files from it instead of parsing them.
+    workers
+        Processes to parse files in, as for :func:`smtplogkit.read_logs`
+        (each file in one process: a file is read in shares only when no
+        events are kept).
 
     Returns
     -------
@@ -112,13 +122,38 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
         item_paths, item_skipped = _collect(item, template)
         paths += item_paths
         skipped += item_skipped
-    result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=True, progress=progress)
-    # read() sees only the chosen paths, so the files the folder skipped as not logs are added here.
-    result.skipped = skipped + [item for item in result.skipped if item not in skipped]
-    sessions = sessions_frame(result, tz)
-    events = events_frame(result)
+    if cache is not None or workers > 1:
+        sessions, events = _read_pooled(paths, skipped, format=format, labels=labels, tz=tz, date=date,
+                                        cache=cache, workers=workers)
+    else:
+        result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=True, progress=progress)
+        # read() sees only the chosen paths, so the files the folder skipped as not logs are added here.
+        result.skipped = skipped + [item for item in result.skipped if item not in skipped]
+        sessions = sessions_frame(result, tz)
+        events = events_frame(result)
     sessions, events = select_window(sessions, events, start=start, end=end, tz=tz)
     return LoadedLogs(sessions, events, paths)
+
+
+def _read_pooled(paths: list[str], skipped: list[tuple[str, str]], *, format: str, labels: dict[str, Any] | None,
+                 tz: str | tzinfo | None, date: date_type | None, cache: str | os.PathLike | None, workers: int):
+    """Return the sessions and events frames of ``paths`` through the cache and a process pool."""
+    import pandas as pd
+
+    from ..inputs import group_rotations
+    from ..parallel import combine, read_frames
+    from ..reader import ReadResult, as_date, events_frame
+
+    expansion = expand(paths)
+    skipped = skipped + [item for item in expansion.skipped if item not in skipped]
+    options = {"format": format, "labels": labels or {}, "tz": tz, "date": as_date(date)}
+    parts = read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache,
+                        keep_events=True)
+    sessions = combine([(frame, reports) for frame, reports, _ in parts], skipped, tz)
+    kept = [events for _, _, events in parts if len(events)]
+    events = pd.concat(kept, ignore_index=True) if kept else events_frame(ReadResult())
+    events.attrs.update(files=sessions.attrs["files"], skipped=list(skipped))
+    return sessions, events
 
 
 def select_window(sessions, events=None, *, start: Any = None, end: Any = None, tz: str | tzinfo | None = "UTC"):
@@ -155,7 +190,8 @@ def select_window(sessions, events=None, *, start: Any = None, end: Any = None, 
 def report_from_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, format: str = "auto",
                      labels: dict[str, Any] | None = None, tz: str | tzinfo | None = "UTC",
                      date: date_type | None = None, start: Any = None, end: Any = None,
-                     title: str = "SMTP incident report", progress: bool = False):
+                     title: str = "SMTP incident report", progress: bool = False,
+                     cache: str | os.PathLike | None = None, workers: int = 1):
     """Read logs, run the diagnosis and build the incident report.
 
     ``smtplogkit report`` and the incident-report notebook both call this, so
@@ -169,5 +205,5 @@ def report_from_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLAT
     from .model import build_report
 
     loaded = load_logs(logs, template=template, format=format, labels=labels, tz=tz, date=date, start=start,
-                       end=end, progress=progress)
+                       end=end, progress=progress, cache=cache, workers=workers)
     return build_report(loaded.sessions, loaded.events, title=title, tz=str(tz or "UTC"))

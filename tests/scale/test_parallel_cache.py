@@ -52,3 +52,55 @@ def test_labels_from_template(fleet):
     assert sorted(frame["network"].unique()) == ["office", "prod"]
     assert sorted(frame["worker"].unique()) == ["agent", "billing", "onboarding"]
     assert (frame["cause"] == "rate_limited").sum() == 12
+
+
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+SESSION_KEYS = ["source", "line", "session_id"]
+EVENT_KEYS = ["source", "line", "session_id", "verb", "text"]
+
+
+def test_load_logs_cache_and_workers(fleet, tmp_path_factory, caplog):
+    from smtplogkit.report import load_logs
+
+    cache = tmp_path_factory.mktemp("cache")  # outside the logs folder, whose listing it would join
+    single = load_logs(fleet)
+    first = load_logs(fleet, cache=cache, workers=2)
+    with caplog.at_level("INFO", logger="smtplogkit.parallel"):
+        second = load_logs(fleet, cache=cache)
+    # Every file of the second read came from the cache, with its events.
+    assert caplog.text.count("loaded from the cache") == 6
+    assert len(list(cache.glob("*.events.parquet"))) == 6
+    for loaded in (first, second):
+        pd.testing.assert_frame_equal(_sorted(single.sessions, SESSION_KEYS), _sorted(loaded.sessions, SESSION_KEYS))
+        pd.testing.assert_frame_equal(_sorted(single.events, EVENT_KEYS), _sorted(loaded.events, EVENT_KEYS))
+        assert loaded.sessions.attrs == single.sessions.attrs
+        assert loaded.events.attrs == single.events.attrs
+
+
+def test_load_logs_parses_entries_without_events(fleet, tmp_path, caplog):
+    from smtplogkit.report import load_logs
+
+    read(fleet, cache=tmp_path / "cache")  # sessions only
+    with caplog.at_level("INFO", logger="smtplogkit.parallel"):
+        loaded = load_logs(fleet, cache=tmp_path / "cache")
+    assert "loaded from the cache" not in caplog.text
+    assert len(loaded.events) > len(loaded.sessions)
+    assert len(list((tmp_path / "cache").glob("*.events.parquet"))) == 6
+
+
+def test_load_logs_cache_sees_appended_lines(fleet, tmp_path):
+    from smtplogkit.report import load_logs
+
+    cache = tmp_path / "cache"
+    before = load_logs(fleet, cache=cache)
+    log = fleet / "prod" / "agent" / "2026-03-02.log"
+    with open(log, "a") as handle:
+        handle.write("09:00:00.100000 connect: to ('smtp.example.com', 587) None\n")
+        handle.write("09:00:00.200000 reply: b'554 5.7.1 no service\\r\\n'\n")
+    os.utime(log, ns=(log.stat().st_atime_ns, log.stat().st_mtime_ns + 10**9))
+    after = load_logs(fleet, cache=cache)
+    assert len(after.sessions) == len(before.sessions) + 1
+    assert len(after.events) == len(before.events) + 2
