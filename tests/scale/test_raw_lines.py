@@ -22,7 +22,8 @@ from smtplogkit.formats import postfix
 
 from test_fast_paths import POSTFIX_INPUTS, _filler, by_line  # the same directory, which pytest puts on the path
 
-HOSTS = [("mx.example.org", "198.51.100.10"), ("mx.example.net", "198.51.100.20"), ("mx.example.com", "203.0.113.7")]
+HOSTS = [("mx.example.org", "198.51.100.10"), ("mx.example.net", "198.51.100.20"), ("mx.example.com", "203.0.113.7"),
+         ("mx6.example.com", "2001:db8::25")]
 
 
 def _line(rng: random.Random, n: int, pid: int, qids: list[str]) -> list[str]:
