@@ -84,7 +84,7 @@ def listed_ip(text: str) -> str | None:
         try:
             address = ipaddress.IPv6Address(candidate.group(1))
         except ValueError:
-            continue  # a time of day, or a code such as "4.7.1:"
+            continue  # a time of day such as 12:34:56
         found.append((candidate.start(), str(address)))
         break
     return min(found)[1] if found else None
