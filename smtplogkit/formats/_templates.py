@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..labels import STAGE_ORDER, Stage
+from ..labels import STAGE_ORDER, Cause, Stage
 from ..records import Event, Line, SessionRow
 from ..sessions import TIMED_COLUMNS, build_session
 from .base import ParseContext
@@ -122,6 +122,63 @@ def make_template(lines: list[Line], events: list[Event], noise: list[int],
     template.timed = tuple((positions[stage], STAGE_ORDER[stage], column) for stage, column in TIMED_COLUMNS
                            if stage in positions)
     return row, template
+
+
+class Masked:
+    """A key part that stands for a success reply whose text was left out, keyed by the reply's code and separator.
+
+    A parser may leave the text of a 2xx or 3xx reply (not 334) out of a
+    segment's key: a session row never shows such a text unless the session
+    failed, when the failure's classification reads every reply text of the
+    session.  So a template stored under a key with such parts must come
+    from a row without a failure (:func:`failed`), and a parser that finds no
+    template under that key looks for one under the key with the texts kept.
+    Two segments with the same masked key read to the same events apart from
+    those texts, line numbers and times, so if one has no failure, neither
+    has the other.  Each prefix has one instance (:func:`masked`), which
+    equals no string and hashes fast.
+    """
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"Masked({self.prefix!r})"
+
+
+_MASKED: dict[str, Masked] = {}
+
+
+def masked(prefix: str) -> Masked:
+    """Return the key part for a success reply that starts with ``prefix`` (code and separator)."""
+    part = _MASKED.get(prefix)
+    if part is None:
+        part = _MASKED[prefix] = Masked(prefix)
+    return part
+
+
+def maskable(reply: str) -> bool:
+    """Return whether a reply line's text may be left out of a key: ``2xx`` or ``3xx`` but not ``334``, then a space or hyphen.
+
+    Its code and whether it is the last line then come from its first four
+    characters alone, as :func:`smtplogkit.replycodes.split_reply` reads them.
+    """
+    return (reply[3:4] in _SEPARATORS and reply[:1] in _SUCCESS and reply[1:3].isdecimal() and reply[1:3].isascii()
+            and reply[:3] != "334")
+
+
+_SEPARATORS = (" ", "-")
+_SUCCESS = ("2", "3")
+
+
+def failed(row: dict[str, Any]) -> bool:
+    """Return whether a session row records a failure, whose columns may come from any reply text."""
+    return row["reply_text"] is not None or row["error_text"] is not None or row["cause"] != _OK_CAUSE
+
+
+_OK_CAUSE = Cause.OK.value
 
 
 def count_noise(ctx: ParseContext, lines: list[Line], positions: tuple[int, ...]) -> None:

@@ -48,7 +48,7 @@ from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line, SessionRow
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
-from ._templates import RowTemplate, SessionGroups, count_noise, make_template
+from ._templates import Masked, RowTemplate, SessionGroups, count_noise, failed, make_template, maskable, masked
 from .base import ParseContext, hit_score
 
 NAME = "nodemailer"
@@ -813,6 +813,8 @@ class _Segments:
             return "!", sent_error.group(1) if sent_error else message
         if message[:2] not in ("S:", "C:") and not message.startswith(_NOTE_STARTS):
             return _NOISE
+        if message[:3] == "S: " and maskable(message[3:7]):
+            return masked(message[3:7])  # a success reply: see _templates.Masked
         return message
 
     def _stamp(self, text: str) -> datetime:
@@ -885,8 +887,15 @@ class _Segments:
     def _close(self, segment: list[Line], parts: list[Any], own: str) -> Iterator[Line]:
         """Add the row of a finished segment from its template, or read its lines as usual."""
         groups = self.groups
-        key = tuple(parts)
+        key = full = tuple(parts)
         template = groups.templates.get(key)
+        if template is None:
+            # A failing session's template is kept under the key with every reply text.  Only a
+            # logger line with a connection id gives a masked part, so its message follows the id.
+            full = tuple(part if type(part) is not Masked else line.text[line.text.find("] ", 27) + 2:]
+                         for line, part in zip(segment, parts))
+            if full != key:
+                template = groups.templates.get(full)
         if template is not None:
             groups.hits += 1
             self._apply(template, segment, own)
@@ -916,17 +925,22 @@ class _Segments:
         finally:
             self.capture = None
 
-        for event in events:
-            if event.session is not None:  # a note outside any session matters to read_events only
-                groups.add(event)
         if (plain and events and all(event.session == own for event in events)
                 and (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))
                 == (before[0], before[1] + 1, *before[2:])
                 and state.error is None and state.log_object is None and state.box_direction is None
                 and all(head == (line.ts is not None) for line, head in zip(segment, heads))):
-            _, template = make_template(segment, events, noise, None)
+            # The segment reads as a copy would, so its row is kept as a copy's is: built now, with
+            # the lines kept in case the connection comes back.
+            row, template = make_template(segment, events, noise, None)
+            groups.add_row(own, row)
+            self.copied[own] = ([line.number for line in segment], [line.text for line in segment])
             if template is not None:
-                groups.store(key, template)
+                groups.store(full if failed(row) else key, template)
+            return
+        for event in events:
+            if event.session is not None:  # a note outside any session matters to read_events only
+                groups.add(event)
 
     def _apply(self, template: RowTemplate, segment: list[Line], own: str) -> None:
         """Add the row of a segment that repeats a template's, and leave the state as reading it would."""

@@ -39,7 +39,7 @@ from datetime import datetime, time, timedelta
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, Event, Line, SessionRow
 from . import _python
-from ._templates import RowTemplate, SessionGroups, count_noise, make_template
+from ._templates import Masked, RowTemplate, SessionGroups, count_noise, failed, make_template, maskable, masked
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
 from .base import ParseContext
@@ -435,6 +435,30 @@ def _exception(line: Line, exception: _python.RaisedException, state: _State, ct
 
 # text[15:23] of the lines a segment may hold: the quick path's kinds and connect lines.
 _SEGMENT_HEADS = frozenset((*_QUICK_KINDS, " connect"))
+# The key part of a segment's line that the parser counts as noise whatever its text: a retcode
+# summary, a data line, or the greeting repeated after connect() returns (``connect: b'...'``,
+# which neither connect pattern matches).  An object, so it equals no line's text.
+_NOISE = object()
+
+
+def _reply_part(text: str) -> Any:
+    """Return the key part of a segment's ``reply:`` line.
+
+    A retcode summary gives :data:`_NOISE`.  A reply of the quick path's
+    usual shape (``b'...\\r\\n'``, ASCII, no other escape) whose code is
+    2xx or 3xx other than 334 gives a :class:`~smtplogkit.formats._templates.Masked`
+    part for its code and separator; see :mod:`smtplogkit.formats._templates`
+    for when a template may be stored under such a key.  Any other reply
+    gives its text after the time of day.
+    """
+    payload = text[23:]
+    if payload[:7] == "retcode":
+        return _NOISE
+    if (payload[:2] == "b'" and maskable(payload[2:6]) and payload[-5:] == "\\r\\n'" and payload.count("\\") == 2
+            and payload.isascii()):
+        return masked(payload[2:6])
+    return text[15:]
+
 
 
 class _Segments:
@@ -508,7 +532,12 @@ class _Segments:
                 if eligible:
                     if text[15:28] != " connect: to ":
                         segment.append(line)
-                        parts.append(text[15:])
+                        if head == " reply: ":
+                            parts.append(_reply_part(text))
+                        elif head == " data: (" or (head == " connect" and text[25:26] == "b"):
+                            parts.append(_NOISE)
+                        else:
+                            parts.append(text[15:])
                         last = text[:15]
                         continue
                     yield from self._close(segment, tuple(parts))
@@ -529,6 +558,12 @@ class _Segments:
         """Add the row of a finished segment, from its template or from reading its lines."""
         groups = self.groups
         template = groups.templates.get(key)
+        full = key
+        if template is None:
+            # A failing session's template is kept under the key with every reply text.
+            full = tuple(segment[index].text[15:] if type(part) is Masked else part for index, part in enumerate(key))
+            if full != key:
+                template = groups.templates.get(full)
         if template is not None:
             groups.hits += 1
             self._apply(template, segment)
@@ -557,7 +592,7 @@ class _Segments:
             row, template = make_template(segment, events, noise, end_state)
             groups.add_row(session, row)
             if template is not None:
-                groups.store(key, template)
+                groups.store(full if failed(row) else key, template)
             return
 
         for event in events:
