@@ -204,6 +204,7 @@ class SessionGroups:
         self.hits = 0
         self.misses = 0
         self.templates: dict[Any, RowTemplate] = {}
+        self.seen: set[Any] = set()
 
     def add(self, event: Event) -> None:
         """Add one event of a session."""
@@ -222,6 +223,23 @@ class SessionGroups:
         if len(self.templates) >= MAX_TEMPLATES:
             self.templates.clear()
         self.templates[key] = template
+
+    def first_sight(self, key: Any) -> bool:
+        """Return whether no segment had ``key`` before, and remember that one has now.
+
+        A segment whose key is new is read as usual, without the work of
+        making a template: most such keys never come back (a failure with a
+        queue id in its reply).  The second segment with a key makes its
+        template.  The set is emptied when it holds as many keys as the
+        template store can.
+        """
+        seen = self.seen
+        if key in seen:
+            return False
+        if len(seen) >= MAX_TEMPLATES:
+            seen.clear()
+        seen.add(key)
+        return True
 
     @property
     def worth_trying(self) -> bool:

@@ -901,6 +901,9 @@ class _Segments:
             self._apply(template, segment, own)
             return
         groups.misses += 1
+        if groups.first_sight(key):
+            yield from segment  # read as usual; a template waits for the key's second segment
+            return
 
         ctx, state = self.ctx, self.state
         before = (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))

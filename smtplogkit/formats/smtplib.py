@@ -42,6 +42,7 @@ from . import _python
 from ._templates import Masked, RowTemplate, SessionGroups, count_noise, failed, make_template, maskable, masked
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
+from ..inputs import block_array
 from .base import ParseContext
 
 NAME = "smtplib"
@@ -122,7 +123,7 @@ def prefilter(block: list[str]) -> tuple[Any, int]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    found = pc.extract_regex(pa.array(block, type=pa.string()), QUICK_LINE)
+    found = pc.extract_regex(block_array(block), QUICK_LINE)  # QUICK_LINE has no "$" for the LF a RawBlock keeps
     kinds = pc.index_in(pc.struct_field(found, "kind"), value_set=pa.array(QUICK_KINDS))
     codes = kinds.fill_null(-1).to_numpy(zero_copy_only=False) + 1  # 0: not a debug line
     stamps = pc.struct_field(found, "stamp")
@@ -441,8 +442,11 @@ _SEGMENT_HEADS = frozenset((*_QUICK_KINDS, " connect"))
 _NOISE = object()
 
 
-def _reply_part(text: str) -> Any:
-    """Return the key part of a segment's ``reply:`` line.
+_PARTS_CACHE_SIZE = 4096
+
+
+def _reply_part(tail: str) -> Any:
+    """Return the key part of a segment's ``reply:`` line, from its text after the time of day.
 
     A retcode summary gives :data:`_NOISE`.  A reply of the quick path's
     usual shape (``b'...\\r\\n'``, ASCII, no other escape) whose code is
@@ -451,13 +455,13 @@ def _reply_part(text: str) -> Any:
     for when a template may be stored under such a key.  Any other reply
     gives its text after the time of day.
     """
-    payload = text[23:]
+    payload = tail[8:]
     if payload[:7] == "retcode":
         return _NOISE
     if (payload[:2] == "b'" and maskable(payload[2:6]) and payload[-5:] == "\\r\\n'" and payload.count("\\") == 2
             and payload.isascii()):
         return masked(payload[2:6])
-    return text[15:]
+    return tail
 
 
 
@@ -493,6 +497,21 @@ class _Segments:
         # The events of a segment being read through the usual path, else None.
         self.capture: list[Event] | None = None
         self.clocks: dict[str, tuple[int, int, int, int] | None] = {}
+        self.parts: dict[str, Any] = {}  # the key part of each line text after the time of day
+
+    def _part(self, tail: str) -> Any:
+        """Return the key part of a segment's line from its text after the time of day, and remember it."""
+        head = tail[:8]
+        if head == " reply: ":
+            part = _reply_part(tail)
+        elif head == " data: (" or (head == " connect" and tail[10:11] == "b"):
+            part = _NOISE
+        else:
+            part = tail
+        if len(self.parts) >= _PARTS_CACHE_SIZE:
+            self.parts.clear()
+        self.parts[tail] = part
+        return part
 
     def _clock(self, text: str) -> tuple[int, int, int, int] | None:
         """Return the clock of a ``HH:MM:SS.ffffff`` stamp in ASCII digits, or None."""
@@ -519,6 +538,7 @@ class _Segments:
         last = ""
         heads = _SEGMENT_HEADS
         clocks = self.clocks
+        known = self.parts
         lines = iter(lines)
         for line in lines:
             text = line.text
@@ -532,12 +552,11 @@ class _Segments:
                 if eligible:
                     if text[15:28] != " connect: to ":
                         segment.append(line)
-                        if head == " reply: ":
-                            parts.append(_reply_part(text))
-                        elif head == " data: (" or (head == " connect" and text[25:26] == "b"):
-                            parts.append(_NOISE)
-                        else:
-                            parts.append(text[15:])
+                        tail = text[15:]
+                        part = known.get(tail)
+                        if part is None:
+                            part = self._part(tail)
+                        parts.append(part)
                         last = text[:15]
                         continue
                     yield from self._close(segment, tuple(parts))
@@ -569,6 +588,9 @@ class _Segments:
             self._apply(template, segment)
             return
         groups.misses += 1
+        if groups.first_sight(key):
+            yield from segment  # read as usual; a template waits for the key's second segment
+            return
 
         ctx, state = self.ctx, self.state
         before = (state.session, ctx.unrecognised_lines, len(ctx.warnings), ctx.undated_lines)
