@@ -889,21 +889,22 @@ class _Segments:
         groups = self.groups
         key = full = tuple(parts)
         template = groups.templates.get(key)
-        if template is None:
+        if template is None and not groups.first_sight(key):
             # A failing session's template is kept under the key with every reply text.  Only a
             # logger line with a connection id gives a masked part, so its message follows the id.
             full = tuple(part if type(part) is not Masked else line.text[line.text.find("] ", 27) + 2:]
                          for line, part in zip(segment, parts))
             if full != key:
                 template = groups.templates.get(full)
+        elif template is None:
+            groups.misses += 1
+            yield from segment  # a key not seen before is read as usual; its second segment makes the template
+            return
         if template is not None:
             groups.hits += 1
             self._apply(template, segment, own)
             return
         groups.misses += 1
-        if groups.first_sight(key):
-            yield from segment  # read as usual; a template waits for the key's second segment
-            return
 
         ctx, state = self.ctx, self.state
         before = (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))

@@ -103,6 +103,9 @@ for _kind, _before in (("reply: retcode", ("reply: retcode", "reply:")),
     for _previous in _before:
         _DROPPABLE[QUICK_KINDS.index(_kind) + 1][QUICK_KINDS.index(_previous) + 1] = True
 PREFILTER_MIN = 64
+# QUICK_LINE's time of day with the space after it, and where the kind starts.
+QUICK_STAMP = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6} "
+_KIND_START = 16
 
 
 def prefilter(block: list[str]) -> tuple[Any, int]:
@@ -114,20 +117,24 @@ def prefilter(block: list[str]) -> tuple[Any, int]:
     lines with a time of day, and the three times must not go backwards, so
     the day cannot roll over at the line.  The line before must have done
     what the left-out line would (opened the session, marked it as replied
-    to, reset the SMTP_SSL connect pair, ended a pending traceback).  A block is matched at once
-    with pyarrow's regular expressions (RE2).
+    to, reset the SMTP_SSL connect pair, ended a pending traceback).  A block
+    is read at once with pyarrow: one RE2 match for the time of day, then
+    each kind's prefix after it, which is what matching QUICK_LINE would
+    find (its kinds are tried in order, so an earlier kind wins).
     """
     if len(block) < PREFILTER_MIN:
         return range(len(block)), 0
     import numpy as np
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    found = pc.extract_regex(block_array(block), QUICK_LINE)  # QUICK_LINE has no "$" for the LF a RawBlock keeps
-    kinds = pc.index_in(pc.struct_field(found, "kind"), value_set=pa.array(QUICK_KINDS))
-    codes = kinds.fill_null(-1).to_numpy(zero_copy_only=False) + 1  # 0: not a debug line
-    stamps = pc.struct_field(found, "stamp")
-    ordered = pc.less_equal(stamps[:-1], stamps[1:]).fill_null(False).to_numpy(zero_copy_only=False)
+    lines = block_array(block)
+    codes = np.zeros(len(block), dtype=np.intp)  # 0: not a debug line, else the kind's index + 1
+    heads = pc.utf8_slice_codeunits(lines, _KIND_START, _KIND_START + max(map(len, QUICK_KINDS)))
+    for index in range(len(QUICK_KINDS) - 1, -1, -1):
+        codes[pc.starts_with(heads, QUICK_KINDS[index]).to_numpy(zero_copy_only=False)] = index + 1
+    codes[~pc.match_substring_regex(lines, QUICK_STAMP).to_numpy(zero_copy_only=False)] = 0
+    stamps = pc.utf8_slice_codeunits(lines, 0, _KIND_START - 1)
+    ordered = pc.less_equal(stamps[:-1], stamps[1:]).to_numpy(zero_copy_only=False)  # compared for debug lines only
     drop = np.zeros(len(block), dtype=bool)
     drop[1:-1] = (np.array(_DROPPABLE)[codes[1:-1], codes[:-2]] & (codes[2:] > 0) & ordered[:-1] & ordered[1:])
     positions = np.flatnonzero(~drop).tolist()
@@ -500,7 +507,11 @@ class _Segments:
         self.parts: dict[str, Any] = {}  # the key part of each line text after the time of day
 
     def _part(self, tail: str) -> Any:
-        """Return the key part of a segment's line from its text after the time of day, and remember it."""
+        """Return the key part of a segment's line from its text after the time of day, and remember it.
+
+        Only the texts of lines that a segment may hold are remembered, so
+        :meth:`feed` takes a remembered text as one of them.
+        """
         head = tail[:8]
         if head == " reply: ":
             part = _reply_part(tail)
@@ -543,6 +554,16 @@ class _Segments:
         for line in lines:
             text = line.text
             if segment is not None:
+                # The usual line: a text after the time of day that a segment held before (only
+                # eligible ones are remembered), a valid clock seen before, times in order.
+                stamp = text[:15]
+                part = known.get(text[15:])
+                if (part is not None and line.ts is None and stamp >= last and clocks.get(stamp[:9])
+                        and stamp[9:].isdecimal()):
+                    segment.append(line)
+                    parts.append(part)
+                    last = stamp
+                    continue
                 head = text[15:23]
                 eligible = (head in heads and line.ts is None and text[:15] >= last and "\n" not in text
                             and (head != " connect" or text[23:25] == ": ") and text[9:15].isdecimal())
@@ -578,19 +599,20 @@ class _Segments:
         groups = self.groups
         template = groups.templates.get(key)
         full = key
-        if template is None:
+        if template is None and not groups.first_sight(key):
             # A failing session's template is kept under the key with every reply text.
             full = tuple(segment[index].text[15:] if type(part) is Masked else part for index, part in enumerate(key))
             if full != key:
                 template = groups.templates.get(full)
+        elif template is None:
+            groups.misses += 1
+            yield from segment  # a key not seen before is read as usual; its second segment makes the template
+            return
         if template is not None:
             groups.hits += 1
             self._apply(template, segment)
             return
         groups.misses += 1
-        if groups.first_sight(key):
-            yield from segment  # read as usual; a template waits for the key's second segment
-            return
 
         ctx, state = self.ctx, self.state
         before = (state.session, ctx.unrecognised_lines, len(ctx.warnings), ctx.undated_lines)
