@@ -904,7 +904,6 @@ class _Segments:
             groups.hits += 1
             self._apply(template, segment, own)
             return
-        groups.misses += 1
 
         ctx, state = self.ctx, self.state
         before = (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))
@@ -941,7 +940,10 @@ class _Segments:
             self.copied[own] = ([line.number for line in segment], [line.text for line in segment])
             if template is not None:
                 groups.store(full if failed(row) else key, template)
+            if template is None or failed(row):
+                groups.misses += 1  # a failing row's template is kept under its full key, which may not repeat
             return
+        groups.misses += 1
         for event in events:
             if event.session is not None:  # a note outside any session matters to read_events only
                 groups.add(event)

@@ -612,7 +612,6 @@ class _Segments:
             groups.hits += 1
             self._apply(template, segment)
             return
-        groups.misses += 1
 
         ctx, state = self.ctx, self.state
         before = (state.session, ctx.unrecognised_lines, len(ctx.warnings), ctx.undated_lines)
@@ -637,7 +636,10 @@ class _Segments:
             groups.add_row(session, row)
             if template is not None:
                 groups.store(full if failed(row) else key, template)
+            if template is None or failed(row):
+                groups.misses += 1  # a failing row's template is kept under its full key, which may not repeat
             return
+        groups.misses += 1
 
         for event in events:
             if event.session is not None:  # a note outside any session matters to read_events only
