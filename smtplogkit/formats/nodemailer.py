@@ -708,16 +708,23 @@ class _Segments:
     gives its message without time and id.  An error-level message drops a
     ``Send error for <id>:`` prefix, as the parser does, and a message the
     quick path counts as noise (message body, lifecycle notes) gives only
-    :data:`_NOISE`.  ``Message sent: <id>`` gives :data:`_SENT`, and any
-    other line its whole text.  The first segment with a key is read
-    through the usual path.  It becomes the key's template if its events
-    all belong to its connection, nothing was warned about and no error
-    object was left open.  Also, every line whose key part leaves text out
-    must have been read while no log object or bracketed error message was
-    open.  Under those conditions the
-    parser's handling of such a line depends only on its key part.  So a
-    later segment with the same key, started from the same state, reads to
-    the same events apart from line numbers and times.
+    :data:`_NOISE`.  A 2xx or 3xx reply (not 334) gives a
+    :class:`~smtplogkit.formats._templates.Masked` part without its text.
+    ``Message sent: <id>`` gives :data:`_SENT`, and any other line its
+    whole text.  The first segment with a key is read as usual, with no
+    template made, because most keys that never repeat belong to failures
+    whose replies carry ids.  The second is read through the usual path
+    too.  It becomes the key's template if its events all belong to its
+    connection, nothing was warned about and no error object was left open.
+    Also, every line whose key part leaves text out must have been read
+    while no log object or bracketed error message was open.  Under those
+    conditions the parser's handling of such a line depends only on its
+    key part, or for a masked reply on its code alone.  So a later segment
+    with the same key, started from the same state, reads to the same
+    events apart from line numbers, times and success reply texts.  A row
+    with a failure keeps its template under the key with every reply text
+    instead, because the failure's cause may depend on any of them.  The
+    row of the second segment is kept as a copy's is (see below).
 
     A connection id may come back after its row was copied (pooled or
     interleaved connections).  Its segment's lines are then read again, from

@@ -483,11 +483,19 @@ class _Segments:
     envelope, with a time of day no earlier than the line before.  A line of
     any other kind ends the segment, whose lines are then read as usual.
 
-    A segment's key is its lines' texts after the time of day.  The first
-    segment with a key is read through the usual path.  Its row becomes the
-    key's :class:`~smtplogkit.formats._templates.RowTemplate` if its lines
-    made exactly one session, warned about nothing and left no exception or
-    ``SMTP_SSL`` connect pending.  Every segment
+    A segment's key has one part per line (:func:`_reply_part`): the text
+    after the time of day, one shared part for the lines that are noise
+    whatever their text (retcode summaries, ``data:`` lines, repeated
+    greetings), and for a 2xx or 3xx reply (not 334) of the usual shape a
+    :class:`~smtplogkit.formats._templates.Masked` part without its text.
+    The first segment with a key is read as usual, with no template made,
+    because most keys that never repeat belong to failures whose replies
+    carry ids.  The second is read through the usual path too, and its row
+    becomes the key's :class:`~smtplogkit.formats._templates.RowTemplate`
+    if its lines made exactly one session, warned about nothing and left no
+    exception or ``SMTP_SSL`` connect pending.  A row with a failure keeps
+    its template under the key with every reply text instead, because the
+    failure's cause may depend on any of them.  Every segment
     starts from the same parser state (a new session, nothing pending), so
     a later segment with the same key reads to the same events and the same
     parser state, apart from line numbers and times.  Its row is the
