@@ -228,6 +228,8 @@ def _parse_lines(lines: Iterable[Line], ctx: ParseContext, state: _State, quick:
                 and text.startswith("    at ") and not text[7:8].isspace()):
             noise(line)  # a stack frame of the error object being read, as _error_detail counts it
             continue
+        if quick and error is not None and state.log_object is None and _error_detail(line, error, ctx):
+            continue  # another line of the error object, as _line would read it first
         if quick and state.log_object is None and error is None and text[:1] == "[" and "\n" not in text:
             session = None
             head = None
@@ -639,12 +641,13 @@ def _error_event(line: Line, message: str, session: _Session, ctx: ParseContext,
 
 
 def _error_stage(message: str, fields: dict[str, str], session: _Session) -> Stage | None:
-    command = fields.get("command", "")
-    for prefix, stage in COMMAND_STAGES.items():
-        if command.upper().startswith(prefix):
-            if stage is Stage.STARTTLS and TLS_WORDS.search(message):
-                return Stage.TLS
-            return stage
+    command = fields.get("command", "").upper()
+    if command:
+        for prefix, stage in COMMAND_STAGES.items():
+            if command.startswith(prefix):
+                if stage is Stage.STARTTLS and TLS_WORDS.search(message):
+                    return Stage.TLS
+                return stage
     for pattern, stage in MESSAGE_STAGES:
         if pattern.search(message):
             return stage
