@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from ..labels import STAGE_ORDER, Cause, Stage
-from ..records import Event, Line, SessionRow
+from ..records import SERVER, Event, Line, SessionRow
 from ..sessions import TIMED_COLUMNS, build_session
 from .base import ParseContext
 
@@ -58,9 +58,7 @@ class RowTemplate:
         """
         row = self.row.copy()
         row["line"] = lines[self.line_index].number
-        times: dict[int, datetime] = {}  # several stages are often reached on one line
-        for index in self.indexes:
-            times[index] = stamp(index)
+        times = {index: stamp(index) for index in self.indexes}  # several stages are often reached on one line
         start = None if self.start_index is None else times[self.start_index]
         end = None if self.end_index is None else times[self.end_index]
         row["start"] = start
@@ -68,9 +66,17 @@ class RowTemplate:
         if start is None:
             return row  # the template's time columns are all None already
         # As sessions.build_session computes them: each timed stage's seconds since the stage
-        # reached before it, in the order of the times, and equal times in stage order.
+        # reached before it, in the order of the times, and equal times in stage order.  The
+        # stages are kept in the order of their lines, then of the stages, which is that order
+        # whenever each later line has a later time.
+        passed = [(times[index], order, column) for index, order, column in self.timed]
+        timed = self.timed
+        for number in range(1, len(timed)):
+            if timed[number][0] != timed[number - 1][0] and passed[number][0] <= passed[number - 1][0]:
+                passed.sort()
+                break
         previous = start
-        for reached, _, column in sorted([(times[index], order, column) for index, order, column in self.timed]):
+        for reached, _, column in passed:
             row[column] = max((reached - previous).total_seconds(), 0.0)
             previous = reached
         row["duration_s"] = None if end is None else (end - start).total_seconds()
@@ -119,8 +125,8 @@ def make_template(lines: list[Line], events: list[Event], noise: list[int],
     template.indexes = tuple(sorted({index for _, index in reached} | {
         index for index in (template.start_index, template.end_index) if index is not None}))
     positions = dict(reached)
-    template.timed = tuple((positions[stage], STAGE_ORDER[stage], column) for stage, column in TIMED_COLUMNS
-                           if stage in positions)
+    template.timed = tuple(sorted((positions[stage], STAGE_ORDER[stage], column) for stage, column in TIMED_COLUMNS
+                                  if stage in positions))
     return row, template
 
 
@@ -128,9 +134,9 @@ class Masked:
     """A key part that stands for a success reply whose text was left out, keyed by the reply's code and separator.
 
     A parser may leave the text of a 2xx or 3xx reply (not 334) out of a
-    segment's key: a session row never shows such a text unless the session
-    failed, when the failure's classification reads every reply text of the
-    session.  So a template stored under a key with such parts must come
+    segment's key.  A session row never shows such a text unless the
+    session failed, and then the failure's classification reads every reply
+    text of the session.  So a template stored under a key with such parts must come
     from a row without a failure (:func:`failed`), and a parser that finds no
     template under that key looks for one under the key with the texts kept.
     Two segments with the same masked key read to the same events apart from
@@ -230,7 +236,7 @@ class SessionGroups:
         A segment whose key is new is read as usual, without the work of
         making a template: most such keys never come back (a failure with a
         queue id in its reply).  The second segment with a key makes its
-        template.  The set is emptied when it holds as many keys as the
+        template.  The set is emptied when it contains as many keys as the
         template store can.
         """
         seen = self.seen
@@ -274,7 +280,16 @@ class SessionGroups:
         entries = sorted(self.grouped.values(), key=_first_line)
         self.grouped = {}
         for entry in entries:
-            yield SessionRow(entry if type(entry) is dict else build_session(entry))
+            if type(entry) is dict:
+                yield SessionRow(entry)
+                continue
+            failing = False
+            for event in entry:
+                code = event.code
+                if code is not None and (code >= 400 or code == 334) and event.direction == SERVER:
+                    failing = True
+                    break
+            yield SessionRow(build_session(entry, failing_reply=failing))
 
 
 def _first_line(entry: list[Event] | dict[str, Any]) -> int:

@@ -310,3 +310,22 @@ def test_masked_key_parts():
                  " reply: b'250 caf\\xc3\\xa9\\r\\n'", " reply: b\"250 it's\\r\\n\""):
         assert smtplib._reply_part(kept) == kept
     assert smtplib._reply_part(" reply: retcode (250); Msg: b'ok 1'") is smtplib._reply_part(" reply: retcode (421); Msg: b'x'")
+
+
+def test_failing_reply_skips_quick_rows():
+    # build_session's failing_reply shortcut gives the row of the usual order of paths.
+    from smtplogkit.records import SERVER
+    from smtplogkit.sessions import build_session
+
+    from .test_quick_paths import FIXTURES, _fixture_sessions
+
+    checked = 0
+    for path in FIXTURES:
+        for events in _fixture_sessions(path):
+            failing = any(event.direction == SERVER and event.code is not None
+                          and (event.code >= 400 or event.code == 334) for event in events)
+            if not failing:
+                continue
+            assert build_session(events, failing_reply=True) == build_session(events), path
+            checked += 1
+    assert checked > 100
