@@ -902,8 +902,8 @@ class _Segments:
         if template is None and not groups.first_sight(key):
             # A failing session's template is kept under the key with every reply text.  Only a
             # logger line with a connection id gives a masked part, so its message follows the id.
-            full = tuple(part if type(part) is not Masked else line.text[line.text.find("] ", 27) + 2:]
-                         for line, part in zip(segment, parts))
+            full = tuple([part if type(part) is not Masked else line.text[line.text.find("] ", 27) + 2:]
+                          for line, part in zip(segment, parts)])
             if full != key:
                 template = groups.templates.get(full)
         elif template is None:

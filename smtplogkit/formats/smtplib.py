@@ -609,7 +609,7 @@ class _Segments:
         full = key
         if template is None and not groups.first_sight(key):
             # A failing session's template is kept under the key with every reply text.
-            full = tuple(segment[index].text[15:] if type(part) is Masked else part for index, part in enumerate(key))
+            full = tuple([line.text[15:] if type(part) is Masked else part for line, part in zip(segment, key)])
             if full != key:
                 template = groups.templates.get(full)
         elif template is None:
