@@ -329,3 +329,52 @@ def test_failing_reply_skips_quick_rows():
             assert build_session(events, failing_reply=True) == build_session(events), path
             checked += 1
     assert checked > 100
+
+
+def _prefilter_by_pattern(block: list[str]) -> tuple[list[int], int]:
+    """Return what smtplib's prefilter must: its drop rule applied to QUICK_LINE's matches, line by line."""
+    pattern = re.compile(smtplib.QUICK_LINE)  # RE2 syntax that Python's re reads the same way
+    found = [pattern.match(text) for text in block]
+    codes = [smtplib.QUICK_KINDS.index(match.group("kind")) + 1 if match else 0 for match in found]
+    stamps = [match.group("stamp") if match else None for match in found]
+    keep = []
+    for index in range(len(block)):
+        inner = 0 < index < len(block) - 1
+        if (inner and smtplib._DROPPABLE[codes[index]][codes[index - 1]] and codes[index + 1] > 0
+                and stamps[index - 1] <= stamps[index] <= stamps[index + 1]):
+            continue
+        keep.append(index)
+    return keep, len(block) - len(keep)
+
+
+def test_prefilter_matches_pattern():
+    # The prefilter finds each line's kind by prefix after one RE2 match of the time of day;
+    # that must give what matching QUICK_LINE gives, for lists, decoded blocks and raw blocks.
+    from smtplogkit.inputs import RawBlock, TextBlock
+
+    from .test_quick_paths import PREFILTER_CASES, SMTPLIB_EDGES
+
+    rng = random.Random(8)
+    pool = _smtplib_log(9, [])[:200_000].splitlines()[:-1] + SMTPLIB_EDGES.splitlines()
+    for case, _ in PREFILTER_CASES:
+        pool += case
+    pool += ["08:00:00.100000 reply: retcod", "08:00:00.100000 connect: b", "08:00:00.100000 connect fail: x",
+             "08:00:00.100000 connect:", "é8:00:00.100000 reply: b'x'", "08:00:00.100000 data:",
+             "08:00:00.10000 data: (x", "08:00:00.100000  data: (", "08:00:00.100000 reply: b'é\\r\\n'",
+             "08:00:00.100000 connect: b\"x\"", "08:00:00.100000 reply: retcode (250); Msg: b'é'", ""]
+    checked = 0
+    for _ in range(400):
+        block = [rng.choice(pool) for _ in range(rng.choice((smtplib.PREFILTER_MIN, 100, 300)))]
+        if rng.random() < 0.3:
+            block = [text.replace("08:", "07:", 1) if rng.random() < 0.2 else text for text in block]
+        expected = _prefilter_by_pattern(block)
+        decoded = TextBlock(block)
+        decoded.data = "\n".join(block).encode()
+        forms = [block, decoded]
+        if all(text.isascii() for text in block):
+            forms.append(RawBlock("\n".join(block).encode()))
+        for form in forms:
+            positions, noise = smtplib.prefilter(form)
+            assert (list(positions), noise) == expected, block
+            checked += 1
+    assert checked > 500
