@@ -177,6 +177,11 @@ def maskable(reply: str) -> bool:
 
 _SEPARATORS = (" ", "-")
 _SUCCESS = ("2", "3")
+# The part for each first four characters that maskable() accepts, for parsers that look a
+# reply up once instead of testing it.
+MASKED_PARTS: dict[str, Masked] = {
+    prefix: masked(prefix) for prefix in (f"{code}{separator}" for code in range(200, 400) for separator in _SEPARATORS)
+    if maskable(prefix)}
 
 
 def failed(row: dict[str, Any]) -> bool:

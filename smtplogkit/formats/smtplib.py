@@ -39,7 +39,7 @@ from datetime import datetime, time, timedelta
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, Event, Line, SessionRow
 from . import _python
-from ._templates import Masked, RowTemplate, SessionGroups, count_noise, failed, make_template, maskable, masked
+from ._templates import MASKED_PARTS, Masked, RowTemplate, SessionGroups, count_noise, failed, make_template
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
 from ..inputs import block_array
@@ -465,9 +465,10 @@ def _reply_part(tail: str) -> Any:
     payload = tail[8:]
     if payload[:7] == "retcode":
         return _NOISE
-    if (payload[:2] == "b'" and maskable(payload[2:6]) and payload[-5:] == "\\r\\n'" and payload.count("\\") == 2
-            and payload.isascii()):
-        return masked(payload[2:6])
+    if payload[:2] == "b'":
+        part = MASKED_PARTS.get(payload[2:6])
+        if part is not None and payload[-5:] == "\\r\\n'" and payload.count("\\") == 2 and payload.isascii():
+            return part
     return tail
 
 

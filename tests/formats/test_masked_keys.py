@@ -303,6 +303,9 @@ def test_masked_key_parts():
     for reply in ("334 ", "421 ", "550-", "250", "2500", " 250", "25 x", "199 ", "250\t", "2a0 ", "2٥0 "):
         assert not _templates.maskable(reply), reply
     assert _templates.masked("250 ") is _templates.masked("250 ")
+    prefixes = [f"{number:03d}{separator}" for number in range(1000) for separator in (" ", "-", "x")]
+    assert [prefix for prefix in prefixes if prefix in _templates.MASKED_PARTS] == [
+        prefix for prefix in prefixes if _templates.maskable(prefix)]
     assert _templates.masked("250 ") is not _templates.masked("250-")
     tail = " reply: b'250 2.0.0 Ok: queued as 4F1A\\r\\n'"
     assert smtplib._reply_part(tail) is _templates.masked("250 ")
