@@ -131,18 +131,18 @@ def make_template(lines: list[Line], events: list[Event], noise: list[int],
 
 
 class Masked:
-    """A key part that stands for a success reply whose text was left out, keyed by the reply's code and separator.
+    """A key part for a success reply whose text was left out: the reply's code and the character after it.
 
     A parser may leave the text of a 2xx or 3xx reply (not 334) out of a
     segment's key.  A session row never shows such a text unless the
-    session failed, and then the failure's classification reads every reply
-    text of the session.  So a template stored under a key with such parts must come
-    from a row without a failure (:func:`failed`), and a parser that finds no
-    template under that key looks for one under the key with the texts kept.
-    Two segments with the same masked key read to the same events apart from
-    those texts, line numbers and times, so if one has no failure, neither
-    has the other.  Each prefix has one instance (:func:`masked`), which
-    equals no string and hashes fast.
+    session failed, and then the failure's classification reads every
+    reply text of the session.  So a template stored under a key with such
+    parts must come from a row without a failure (:func:`failed`), and a
+    parser that finds no template under that key looks for one under the
+    key with the texts kept.  Two segments with the same masked key read to
+    the same events apart from those texts, line numbers and times, so if
+    one has no failure, neither has the other.  Each prefix has one
+    instance (:func:`masked`), which equals no string and hashes fast.
     """
 
     __slots__ = ("prefix",)
@@ -166,10 +166,12 @@ def masked(prefix: str) -> Masked:
 
 
 def maskable(reply: str) -> bool:
-    """Return whether a reply line's text may be left out of a key: ``2xx`` or ``3xx`` but not ``334``, then a space or hyphen.
+    """Return whether a reply line's text may be left out of a key.
 
-    Its code and whether it is the last line then come from its first four
-    characters alone, as :func:`smtplogkit.replycodes.split_reply` reads them.
+    It may if it starts with a code from 200 to 399 other than 334, in ASCII
+    digits, and a space or hyphen.  Its code and whether it is the last line
+    then come from those four characters alone, as
+    :func:`smtplogkit.replycodes.split_reply` reads them.
     """
     return (reply[3:4] in _SEPARATORS and reply[:1] in _SUCCESS and reply[1:3].isdecimal() and reply[1:3].isascii()
             and reply[:3] != "334")
