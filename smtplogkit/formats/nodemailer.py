@@ -847,19 +847,21 @@ class _Segments:
             text = line.text
             single = "\n" not in text
             # The usual line of a segment, a logger line with a connection id and a head read before,
-            # is read here; _read reads every other line.
-            head = None
+            # is read here, and so is a line that is no logger line; _read reads every other line.
             if single and text[:1] == "[":
                 end = text.find("] ", 27) + 2
                 head = heads.get(text[:end])
-            if head is None:
-                key, part = read(text)
+                if head is None:
+                    key, part = read(text)
+                else:
+                    key = head[1]
+                    message = text[end:]
+                    part = known_parts[head[0]].get(message)
+                    if part is None:
+                        part = part_of(head[0], message)
             else:
-                key = head[1]
-                message = text[end:]
-                part = known_parts[head[0]].get(message)
-                if part is None:
-                    part = part_of(head[0], message)
+                # What _read gives for a line that is no logger line (an error object's, say).
+                key, part = None, (_SENT if text[:14] == "Message sent: " else (None, text))
             if segment is not None:
                 if key is not None and key != own:
                     yield from self._close(segment, parts, own)
