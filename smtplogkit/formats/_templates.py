@@ -5,9 +5,10 @@ the same transcript many times, with only the times changed.  A parser
 that keeps a session's lines as one segment can read the first segment of
 each kind through its general path, build the row from the events, and
 keep the row as a :class:`RowTemplate`.  A later segment with the same
-key (its texts without times, less any text the parser does not read)
-then gets a copy of that row with its own line number and times, without
-making events at all.
+key (its texts without times, less any text the parser does not read,
+and less the text of success replies when the row has no failure: see
+:class:`Masked`) then gets a copy of that row with its own line number
+and times, without making events at all.
 
 The parser decides what a segment is and which part of each line goes into
 the key.  It must make sure that two segments with equal keys, read from

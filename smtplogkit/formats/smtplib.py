@@ -457,10 +457,11 @@ def _reply_part(tail: str) -> Any:
 
     A retcode summary gives :data:`_NOISE`.  A reply of the quick path's
     usual shape (``b'...\\r\\n'``, ASCII, no other escape) whose code is
-    2xx or 3xx other than 334 gives a :class:`~smtplogkit.formats._templates.Masked`
-    part for its code and separator; see :mod:`smtplogkit.formats._templates`
-    for when a template may be stored under such a key.  Any other reply
-    gives its text after the time of day.
+    2xx or 3xx other than 334 gives the
+    :class:`~smtplogkit.formats._templates.Masked` part for its code and
+    separator.  :class:`~smtplogkit.formats._templates.Masked` says when a
+    template may be stored under such a key.  Any other reply gives its
+    text after the time of day.
     """
     payload = tail[8:]
     if payload[:7] == "retcode":
