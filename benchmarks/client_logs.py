@@ -18,7 +18,9 @@ followed by the logger's errors and the printed error object.
 Every session of a client prints the same transcript apart from times and
 ids, which the parsers' row templates reuse (``smtplogkit/formats/_templates.py``).
 ``--unique-replies`` numbers the replies of each session, as queue ids do in
-real logs, to time logs where no session repeats.
+real logs, so no session prints another's transcript.  The sessions without
+a failure still share templates, whose keys leave out the text of success
+replies; each failing session (one in four) is read on its own.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ Usage::
 
 ``save`` reads the bundled sample data, the handed cases, the client
 captures, the log files under ``tests/data`` and ``tests/formats/data``,
-the seeded inputs of ``benchmarks/client_logs.py`` and a seeded maillog of
+the seeded inputs of ``benchmarks/client_logs.py`` (with and without
+``--unique-replies``) and a seeded maillog of
 ``benchmarks/maillog_vs_pflogsumm.py`` with
 ``read_logs`` and ``read_events``, and pickles the frames and their attrs
 to FOLDER.  Run it before a change.  ``compare`` reads the same inputs
@@ -55,11 +56,13 @@ def inputs() -> dict[str, tuple[list[str], dict]]:
             groups[f"captures-{folder.name}"] = (files, {})
             groups[f"captures-{folder.name}-dated"] = (files, {"date": DAY})
     for client in client_logs.CLIENTS:
-        folder = BENCH_INPUTS / client
-        if not folder.is_dir():
-            folder.mkdir(parents=True)
-            client_logs.write_logs(folder, 20000, 4, client=client)
-        groups[f"bench-{client}"] = ([str(folder)], {"date": DAY})
+        for unique in (False, True):
+            name = f"{client}-unique" if unique else client
+            folder = BENCH_INPUTS / name
+            if not folder.is_dir():
+                folder.mkdir(parents=True)
+                client_logs.write_logs(folder, 20000, 4, client=client, unique=unique)
+            groups[f"bench-{name}"] = ([str(folder)], {"date": DAY})
     maillog = BENCH_INPUTS / "postfix" / "maillog"
     if not maillog.is_file():
         maillog.parent.mkdir(parents=True, exist_ok=True)

@@ -100,4 +100,7 @@ def could_match(literals: tuple[str, ...] | None, text: str) -> bool:
     lowered = _lowered(text)
     if lowered is None:
         return True
-    return any(literal in lowered for literal in literals)
+    for literal in literals:  # a loop, not any() over a generator: classify calls this for every rule
+        if literal in lowered:
+            return True
+    return False

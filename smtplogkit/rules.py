@@ -188,10 +188,26 @@ class Failure:
 
 
 def _first(rules: tuple[Rule, ...], stage: Stage, code: int | None, text: str) -> Rule | None:
+    if rules is REPLY_RULES or rules is ERROR_RULES or rules is SESSION_RULES:
+        key = (id(rules), stage, code)
+        entry = _CANDIDATES.get(key)
+        if entry is None or entry[0] is not rules:  # the table itself is kept, so a reused id cannot match
+            # The rules whose code and stage conditions hold, kept per table, stage and code, so a
+            # failure text with no cached cause is searched by these alone.
+            entry = _CANDIDATES[key] = (rules, tuple(
+                rule for rule in rules
+                if (rule.codes is None or code in rule.codes) and (rule.stages is None or stage in rule.stages)))
+        for rule in entry[1]:
+            if rule.search(text):
+                return rule
+        return None
     for rule in rules:
         if rule.matches(stage, code, text):
             return rule
     return None
+
+
+_CANDIDATES: dict[tuple[int, Stage, int | None], tuple[tuple[Rule, ...], tuple[Rule, ...]]] = {}
 
 
 @lru_cache(maxsize=8192)

@@ -96,18 +96,23 @@ def _reach(state: SessionState, stage: Stage, ts: datetime | None) -> None:
         state.reached_at[stage] = ts
 
 
-def build_session(events: list[Event], times: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_session(events: list[Event], times: dict[str, Any] | None = None, *,
+                  failing_reply: bool = False) -> dict[str, Any]:
     """Return the session columns that the events of one session determine.
 
     Columns that come from the file (``source``, ``format``, labels) are added
     by the reader.  When ``times`` is given, it receives the times that the
     row's time columns come from: ``"start"``, ``"end"`` and ``"reached"``,
-    the time each stage was first reached.
+    the time each stage was first reached.  A caller that knows a server
+    event has a code of 400 or more, or 334, passes ``failing_reply=True``
+    to skip the quick paths, which give up at such an event.
     """
     if events and events[-1].verb == ERROR and events[-1].direction == LOCAL:
         # Both quick paths give up at a local error; an MTA's failed attempt has only local events.
         row = local_row(events, times)
         return row if row is not None else _build_general(events, times)
+    if failing_reply:
+        return _build_general(events, times)
     row = _quick_row(events, times)
     if row is None:
         row = _transcript_row(events, times)

@@ -5,9 +5,10 @@ the same transcript many times, with only the times changed.  A parser
 that keeps a session's lines as one segment can read the first segment of
 each kind through its general path, build the row from the events, and
 keep the row as a :class:`RowTemplate`.  A later segment with the same
-key (its texts without times, less any text the parser does not read)
-then gets a copy of that row with its own line number and times, without
-making events at all.
+key (its texts without times, less any text the parser does not read,
+and less the text of success replies when the row has no failure: see
+:class:`Masked`) then gets a copy of that row with its own line number
+and times, without making events at all.
 
 The parser decides what a segment is and which part of each line goes into
 the key.  It must make sure that two segments with equal keys, read from
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..labels import STAGE_ORDER, Stage
-from ..records import Event, Line, SessionRow
+from ..labels import STAGE_ORDER, Cause, Stage
+from ..records import SERVER, Event, Line, SessionRow
 from ..sessions import TIMED_COLUMNS, build_session
 from .base import ParseContext
 
@@ -58,9 +59,7 @@ class RowTemplate:
         """
         row = self.row.copy()
         row["line"] = lines[self.line_index].number
-        times: dict[int, datetime] = {}  # several stages are often reached on one line
-        for index in self.indexes:
-            times[index] = stamp(index)
+        times = {index: stamp(index) for index in self.indexes}  # several stages are often reached on one line
         start = None if self.start_index is None else times[self.start_index]
         end = None if self.end_index is None else times[self.end_index]
         row["start"] = start
@@ -68,9 +67,17 @@ class RowTemplate:
         if start is None:
             return row  # the template's time columns are all None already
         # As sessions.build_session computes them: each timed stage's seconds since the stage
-        # reached before it, in the order of the times, and equal times in stage order.
+        # reached before it, in the order of the times, and equal times in stage order.  The
+        # stages are kept in the order of their lines, then of the stages, which is that order
+        # whenever each later line has a later time.
+        passed = [(times[index], order, column) for index, order, column in self.timed]
+        timed = self.timed
+        for number in range(1, len(timed)):
+            if timed[number][0] != timed[number - 1][0] and passed[number][0] <= passed[number - 1][0]:
+                passed.sort()
+                break
         previous = start
-        for reached, _, column in sorted([(times[index], order, column) for index, order, column in self.timed]):
+        for reached, _, column in passed:
             row[column] = max((reached - previous).total_seconds(), 0.0)
             previous = reached
         row["duration_s"] = None if end is None else (end - start).total_seconds()
@@ -119,9 +126,73 @@ def make_template(lines: list[Line], events: list[Event], noise: list[int],
     template.indexes = tuple(sorted({index for _, index in reached} | {
         index for index in (template.start_index, template.end_index) if index is not None}))
     positions = dict(reached)
-    template.timed = tuple((positions[stage], STAGE_ORDER[stage], column) for stage, column in TIMED_COLUMNS
-                           if stage in positions)
+    template.timed = tuple(sorted((positions[stage], STAGE_ORDER[stage], column) for stage, column in TIMED_COLUMNS
+                                  if stage in positions))
     return row, template
+
+
+class Masked:
+    """A key part for a success reply whose text was left out: the reply's code and the character after it.
+
+    A parser may leave the text of a 2xx or 3xx reply (not 334) out of a
+    segment's key.  A session row never shows such a text unless the
+    session failed, and then the failure's classification reads every
+    reply text of the session.  So a template stored under a key with such
+    parts must come from a row without a failure (:func:`failed`), and a
+    parser that finds no template under that key looks for one under the
+    key with the texts kept.  Two segments with the same masked key read to
+    the same events apart from those texts, line numbers and times, so if
+    one has no failure, neither has the other.  Each prefix has one
+    instance (:func:`masked`), which equals no string and hashes fast.
+    """
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"Masked({self.prefix!r})"
+
+
+_MASKED: dict[str, Masked] = {}
+
+
+def masked(prefix: str) -> Masked:
+    """Return the key part for a success reply that starts with ``prefix`` (code and separator)."""
+    part = _MASKED.get(prefix)
+    if part is None:
+        part = _MASKED[prefix] = Masked(prefix)
+    return part
+
+
+def maskable(reply: str) -> bool:
+    """Return whether a reply line's text may be left out of a key.
+
+    It may if it starts with a code from 200 to 399 other than 334, in ASCII
+    digits, and a space or hyphen.  Its code and whether it is the last line
+    then come from those four characters alone, as
+    :func:`smtplogkit.replycodes.split_reply` reads them.
+    """
+    return (reply[3:4] in _SEPARATORS and reply[:1] in _SUCCESS and reply[1:3].isdecimal() and reply[1:3].isascii()
+            and reply[:3] != "334")
+
+
+_SEPARATORS = (" ", "-")
+_SUCCESS = ("2", "3")
+# The part for each first four characters that maskable() accepts, for parsers that look a
+# reply up once instead of testing it.
+MASKED_PARTS: dict[str, Masked] = {
+    prefix: masked(prefix) for prefix in (f"{code}{separator}" for code in range(200, 400) for separator in _SEPARATORS)
+    if maskable(prefix)}
+
+
+def failed(row: dict[str, Any]) -> bool:
+    """Return whether a session row records a failure, whose columns may come from any reply text."""
+    return row["reply_text"] is not None or row["error_text"] is not None or row["cause"] != _OK_CAUSE
+
+
+_OK_CAUSE = Cause.OK.value
 
 
 def count_noise(ctx: ParseContext, lines: list[Line], positions: tuple[int, ...]) -> None:
@@ -147,6 +218,7 @@ class SessionGroups:
         self.hits = 0
         self.misses = 0
         self.templates: dict[Any, RowTemplate] = {}
+        self.seen: set[Any] = set()
 
     def add(self, event: Event) -> None:
         """Add one event of a session."""
@@ -165,6 +237,23 @@ class SessionGroups:
         if len(self.templates) >= MAX_TEMPLATES:
             self.templates.clear()
         self.templates[key] = template
+
+    def first_sight(self, key: Any) -> bool:
+        """Return whether no segment had ``key`` before, and remember that one has now.
+
+        A segment whose key is new is read as usual, without the work of
+        making a template: most such keys never come back (a failure with a
+        queue id in its reply).  The second segment with a key makes its
+        template.  The set is emptied when it contains as many keys as the
+        template store can.
+        """
+        seen = self.seen
+        if key in seen:
+            return False
+        if len(seen) >= MAX_TEMPLATES:
+            seen.clear()
+        seen.add(key)
+        return True
 
     @property
     def worth_trying(self) -> bool:
@@ -199,7 +288,16 @@ class SessionGroups:
         entries = sorted(self.grouped.values(), key=_first_line)
         self.grouped = {}
         for entry in entries:
-            yield SessionRow(entry if type(entry) is dict else build_session(entry))
+            if type(entry) is dict:
+                yield SessionRow(entry)
+                continue
+            failing = False
+            for event in entry:
+                code = event.code
+                if code is not None and (code >= 400 or code == 334) and event.direction == SERVER:
+                    failing = True
+                    break
+            yield SessionRow(build_session(entry, failing_reply=failing))
 
 
 def _first_line(entry: list[Event] | dict[str, Any]) -> int:

@@ -48,7 +48,7 @@ from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line, SessionRow
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
-from ._templates import RowTemplate, SessionGroups, count_noise, make_template
+from ._templates import Masked, RowTemplate, SessionGroups, count_noise, failed, make_template, maskable, masked
 from .base import ParseContext, hit_score
 
 NAME = "nodemailer"
@@ -228,6 +228,8 @@ def _parse_lines(lines: Iterable[Line], ctx: ParseContext, state: _State, quick:
                 and text.startswith("    at ") and not text[7:8].isspace()):
             noise(line)  # a stack frame of the error object being read, as _error_detail counts it
             continue
+        if quick and error is not None and state.log_object is None and _error_detail(line, error, ctx):
+            continue  # another line of the error object, as _line would read it first
         if quick and state.log_object is None and error is None and text[:1] == "[" and "\n" not in text:
             session = None
             head = None
@@ -639,12 +641,13 @@ def _error_event(line: Line, message: str, session: _Session, ctx: ParseContext,
 
 
 def _error_stage(message: str, fields: dict[str, str], session: _Session) -> Stage | None:
-    command = fields.get("command", "")
-    for prefix, stage in COMMAND_STAGES.items():
-        if command.upper().startswith(prefix):
-            if stage is Stage.STARTTLS and TLS_WORDS.search(message):
-                return Stage.TLS
-            return stage
+    command = fields.get("command", "").upper()
+    if command:
+        for prefix, stage in COMMAND_STAGES.items():
+            if command.startswith(prefix):
+                if stage is Stage.STARTTLS and TLS_WORDS.search(message):
+                    return Stage.TLS
+                return stage
     for pattern, stage in MESSAGE_STAGES:
         if pattern.search(message):
             return stage
@@ -708,16 +711,23 @@ class _Segments:
     gives its message without time and id.  An error-level message drops a
     ``Send error for <id>:`` prefix, as the parser does, and a message the
     quick path counts as noise (message body, lifecycle notes) gives only
-    :data:`_NOISE`.  ``Message sent: <id>`` gives :data:`_SENT`, and any
-    other line its whole text.  The first segment with a key is read
-    through the usual path.  It becomes the key's template if its events
-    all belong to its connection, nothing was warned about and no error
-    object was left open.  Also, every line whose key part leaves text out
-    must have been read while no log object or bracketed error message was
-    open.  Under those conditions the
-    parser's handling of such a line depends only on its key part.  So a
-    later segment with the same key, started from the same state, reads to
-    the same events apart from line numbers and times.
+    :data:`_NOISE`.  A 2xx or 3xx reply (not 334) gives a
+    :class:`~smtplogkit.formats._templates.Masked` part without its text.
+    ``Message sent: <id>`` gives :data:`_SENT`, and any other line its
+    whole text.  The first segment with a key is read as usual, with no
+    template made, because most keys that never repeat belong to failures
+    whose replies carry ids.  The second is read through the usual path
+    too.  It becomes the key's template if its events all belong to its
+    connection, nothing was warned about and no error object was left open.
+    Also, every line whose key part leaves text out must have been read
+    while no log object or bracketed error message was open.  Under those
+    conditions the parser's handling of such a line depends only on its
+    key part, or for a masked reply on its code alone.  So a later segment
+    with the same key, started from the same state, reads to the same
+    events apart from line numbers, times and success reply texts.  A row
+    with a failure keeps its template under the key with every reply text
+    instead, because the failure's cause may depend on any of them.  The
+    row of the second segment is kept as a copy's is (see below).
 
     A connection id may come back after its row was copied (pooled or
     interleaved connections).  Its segment's lines are then read again, from
@@ -813,6 +823,8 @@ class _Segments:
             return "!", sent_error.group(1) if sent_error else message
         if message[:2] not in ("S:", "C:") and not message.startswith(_NOTE_STARTS):
             return _NOISE
+        if message[:3] == "S: " and maskable(message[3:7]):
+            return masked(message[3:7])  # a success reply: see _templates.Masked
         return message
 
     def _stamp(self, text: str) -> datetime:
@@ -835,19 +847,21 @@ class _Segments:
             text = line.text
             single = "\n" not in text
             # The usual line of a segment, a logger line with a connection id and a head read before,
-            # is read here; _read reads every other line.
-            head = None
+            # is read here, and so is a line that is no logger line; _read reads every other line.
             if single and text[:1] == "[":
                 end = text.find("] ", 27) + 2
                 head = heads.get(text[:end])
-            if head is None:
-                key, part = read(text)
+                if head is None:
+                    key, part = read(text)
+                else:
+                    key = head[1]
+                    message = text[end:]
+                    part = known_parts[head[0]].get(message)
+                    if part is None:
+                        part = part_of(head[0], message)
             else:
-                key = head[1]
-                message = text[end:]
-                part = known_parts[head[0]].get(message)
-                if part is None:
-                    part = part_of(head[0], message)
+                # What _read gives for a line that is no logger line (an error object's, say).
+                key, part = None, (_SENT if text[:14] == "Message sent: " else (None, text))
             if segment is not None:
                 if key is not None and key != own:
                     yield from self._close(segment, parts, own)
@@ -885,13 +899,23 @@ class _Segments:
     def _close(self, segment: list[Line], parts: list[Any], own: str) -> Iterator[Line]:
         """Add the row of a finished segment from its template, or read its lines as usual."""
         groups = self.groups
-        key = tuple(parts)
+        key = full = tuple(parts)
         template = groups.templates.get(key)
+        if template is None and not groups.first_sight(key):
+            # A failing session's template is kept under the key with every reply text.  Only a
+            # logger line with a connection id gives a masked part, so its message follows the id.
+            full = tuple([part if type(part) is not Masked else line.text[line.text.find("] ", 27) + 2:]
+                          for line, part in zip(segment, parts)])
+            if full != key:
+                template = groups.templates.get(full)
+        elif template is None:
+            groups.misses += 1
+            yield from segment  # a key not seen before is read as usual; its second segment makes the template
+            return
         if template is not None:
             groups.hits += 1
             self._apply(template, segment, own)
             return
-        groups.misses += 1
 
         ctx, state = self.ctx, self.state
         before = (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))
@@ -916,17 +940,25 @@ class _Segments:
         finally:
             self.capture = None
 
-        for event in events:
-            if event.session is not None:  # a note outside any session matters to read_events only
-                groups.add(event)
         if (plain and events and all(event.session == own for event in events)
                 and (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))
                 == (before[0], before[1] + 1, *before[2:])
                 and state.error is None and state.log_object is None and state.box_direction is None
                 and all(head == (line.ts is not None) for line, head in zip(segment, heads))):
-            _, template = make_template(segment, events, noise, None)
+            # The segment reads as a copy would, so its row is kept as a copy's is: built now, with
+            # the lines kept in case the connection comes back.
+            row, template = make_template(segment, events, noise, None)
+            groups.add_row(own, row)
+            self.copied[own] = ([line.number for line in segment], [line.text for line in segment])
             if template is not None:
-                groups.store(key, template)
+                groups.store(full if failed(row) else key, template)
+            if template is None or failed(row):
+                groups.misses += 1  # a failing row's template is kept under its full key, which may not repeat
+            return
+        groups.misses += 1
+        for event in events:
+            if event.session is not None:  # a note outside any session matters to read_events only
+                groups.add(event)
 
     def _apply(self, template: RowTemplate, segment: list[Line], own: str) -> None:
         """Add the row of a segment that repeats a template's, and leave the state as reading it would."""

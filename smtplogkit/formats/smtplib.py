@@ -39,9 +39,10 @@ from datetime import datetime, time, timedelta
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, Event, Line, SessionRow
 from . import _python
-from ._templates import RowTemplate, SessionGroups, count_noise, make_template
+from ._templates import MASKED_PARTS, Masked, RowTemplate, SessionGroups, count_noise, failed, make_template
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
+from ..inputs import block_array
 from .base import ParseContext
 
 NAME = "smtplib"
@@ -102,6 +103,9 @@ for _kind, _before in (("reply: retcode", ("reply: retcode", "reply:")),
     for _previous in _before:
         _DROPPABLE[QUICK_KINDS.index(_kind) + 1][QUICK_KINDS.index(_previous) + 1] = True
 PREFILTER_MIN = 64
+# QUICK_LINE's time of day with the space after it, and where the kind starts.
+QUICK_STAMP = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6} "
+_KIND_START = 16
 
 
 def prefilter(block: list[str]) -> tuple[Any, int]:
@@ -113,20 +117,24 @@ def prefilter(block: list[str]) -> tuple[Any, int]:
     lines with a time of day, and the three times must not go backwards, so
     the day cannot roll over at the line.  The line before must have done
     what the left-out line would (opened the session, marked it as replied
-    to, reset the SMTP_SSL connect pair, ended a pending traceback).  A block is matched at once
-    with pyarrow's regular expressions (RE2).
+    to, reset the SMTP_SSL connect pair, ended a pending traceback).  A block
+    is read at once with pyarrow: one RE2 match for the time of day, then
+    each kind's prefix after it, which is what matching QUICK_LINE would
+    find (its kinds are tried in order, so an earlier kind wins).
     """
     if len(block) < PREFILTER_MIN:
         return range(len(block)), 0
     import numpy as np
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    found = pc.extract_regex(pa.array(block, type=pa.string()), QUICK_LINE)
-    kinds = pc.index_in(pc.struct_field(found, "kind"), value_set=pa.array(QUICK_KINDS))
-    codes = kinds.fill_null(-1).to_numpy(zero_copy_only=False) + 1  # 0: not a debug line
-    stamps = pc.struct_field(found, "stamp")
-    ordered = pc.less_equal(stamps[:-1], stamps[1:]).fill_null(False).to_numpy(zero_copy_only=False)
+    lines = block_array(block)
+    codes = np.zeros(len(block), dtype=np.intp)  # 0: not a debug line, else the kind's index + 1
+    heads = pc.utf8_slice_codeunits(lines, _KIND_START, _KIND_START + max(map(len, QUICK_KINDS)))
+    for index in range(len(QUICK_KINDS) - 1, -1, -1):
+        codes[pc.starts_with(heads, QUICK_KINDS[index]).to_numpy(zero_copy_only=False)] = index + 1
+    codes[~pc.match_substring_regex(lines, QUICK_STAMP).to_numpy(zero_copy_only=False)] = 0
+    stamps = pc.utf8_slice_codeunits(lines, 0, _KIND_START - 1)
+    ordered = pc.less_equal(stamps[:-1], stamps[1:]).to_numpy(zero_copy_only=False)  # compared for debug lines only
     drop = np.zeros(len(block), dtype=bool)
     drop[1:-1] = (np.array(_DROPPABLE)[codes[1:-1], codes[:-2]] & (codes[2:] > 0) & ordered[:-1] & ordered[1:])
     positions = np.flatnonzero(~drop).tolist()
@@ -435,6 +443,35 @@ def _exception(line: Line, exception: _python.RaisedException, state: _State, ct
 
 # text[15:23] of the lines a segment may hold: the quick path's kinds and connect lines.
 _SEGMENT_HEADS = frozenset((*_QUICK_KINDS, " connect"))
+# The key part of a segment's line that the parser counts as noise whatever its text: a retcode
+# summary, a data line, or the greeting repeated after connect() returns (``connect: b'...'``,
+# which neither connect pattern matches).  An object, so it equals no line's text.
+_NOISE = object()
+
+
+_PARTS_CACHE_SIZE = 4096
+
+
+def _reply_part(tail: str) -> Any:
+    """Return the key part of a segment's ``reply:`` line, from its text after the time of day.
+
+    A retcode summary gives :data:`_NOISE`.  A reply of the quick path's
+    usual shape (``b'...\\r\\n'``, ASCII, no other escape) whose code is
+    2xx or 3xx other than 334 gives the
+    :class:`~smtplogkit.formats._templates.Masked` part for its code and
+    separator.  :class:`~smtplogkit.formats._templates.Masked` says when a
+    template may be stored under such a key.  Any other reply gives its
+    text after the time of day.
+    """
+    payload = tail[8:]
+    if payload[:7] == "retcode":
+        return _NOISE
+    if payload[:2] == "b'":
+        part = MASKED_PARTS.get(payload[2:6])
+        if part is not None and payload[-5:] == "\\r\\n'" and payload.count("\\") == 2 and payload.isascii():
+            return part
+    return tail
+
 
 
 class _Segments:
@@ -448,11 +485,19 @@ class _Segments:
     envelope, with a time of day no earlier than the line before.  A line of
     any other kind ends the segment, whose lines are then read as usual.
 
-    A segment's key is its lines' texts after the time of day.  The first
-    segment with a key is read through the usual path.  Its row becomes the
-    key's :class:`~smtplogkit.formats._templates.RowTemplate` if its lines
-    made exactly one session, warned about nothing and left no exception or
-    ``SMTP_SSL`` connect pending.  Every segment
+    A segment's key has one part per line (:func:`_reply_part`): the text
+    after the time of day, one shared part for the lines that are noise
+    whatever their text (retcode summaries, ``data:`` lines, repeated
+    greetings), and for a 2xx or 3xx reply (not 334) of the usual shape a
+    :class:`~smtplogkit.formats._templates.Masked` part without its text.
+    The first segment with a key is read as usual, with no template made,
+    because most keys that never repeat belong to failures whose replies
+    carry ids.  The second is read through the usual path too, and its row
+    becomes the key's :class:`~smtplogkit.formats._templates.RowTemplate`
+    if its lines made exactly one session, warned about nothing and left no
+    exception or ``SMTP_SSL`` connect pending.  A row with a failure keeps
+    its template under the key with every reply text instead, because the
+    failure's cause may depend on any of them.  Every segment
     starts from the same parser state (a new session, nothing pending), so
     a later segment with the same key reads to the same events and the same
     parser state, apart from line numbers and times.  Its row is the
@@ -469,6 +514,25 @@ class _Segments:
         # The events of a segment being read through the usual path, else None.
         self.capture: list[Event] | None = None
         self.clocks: dict[str, tuple[int, int, int, int] | None] = {}
+        self.parts: dict[str, Any] = {}  # the key part of each line text after the time of day
+
+    def _part(self, tail: str) -> Any:
+        """Return the key part of a segment's line from its text after the time of day, and remember it.
+
+        Only the texts of lines that a segment may hold are remembered, so
+        :meth:`feed` takes a remembered text as one of them.
+        """
+        head = tail[:8]
+        if head == " reply: ":
+            part = _reply_part(tail)
+        elif head == " data: (" or (head == " connect" and tail[10:11] == "b"):
+            part = _NOISE
+        else:
+            part = tail
+        if len(self.parts) >= _PARTS_CACHE_SIZE:
+            self.parts.clear()
+        self.parts[tail] = part
+        return part
 
     def _clock(self, text: str) -> tuple[int, int, int, int] | None:
         """Return the clock of a ``HH:MM:SS.ffffff`` stamp in ASCII digits, or None."""
@@ -495,10 +559,21 @@ class _Segments:
         last = ""
         heads = _SEGMENT_HEADS
         clocks = self.clocks
+        known = self.parts
         lines = iter(lines)
         for line in lines:
             text = line.text
             if segment is not None:
+                # The usual line: a text after the time of day that a segment held before (only
+                # eligible ones are remembered), a valid clock seen before, times in order.
+                stamp = text[:15]
+                part = known.get(text[15:])
+                if (part is not None and line.ts is None and stamp >= last and clocks.get(stamp[:9])
+                        and stamp[9:].isdecimal()):
+                    segment.append(line)
+                    parts.append(part)
+                    last = stamp
+                    continue
                 head = text[15:23]
                 eligible = (head in heads and line.ts is None and text[:15] >= last and "\n" not in text
                             and (head != " connect" or text[23:25] == ": ") and text[9:15].isdecimal())
@@ -508,7 +583,11 @@ class _Segments:
                 if eligible:
                     if text[15:28] != " connect: to ":
                         segment.append(line)
-                        parts.append(text[15:])
+                        tail = text[15:]
+                        part = known.get(tail)
+                        if part is None:
+                            part = self._part(tail)
+                        parts.append(part)
                         last = text[:15]
                         continue
                     yield from self._close(segment, tuple(parts))
@@ -529,11 +608,20 @@ class _Segments:
         """Add the row of a finished segment, from its template or from reading its lines."""
         groups = self.groups
         template = groups.templates.get(key)
+        full = key
+        if template is None and not groups.first_sight(key):
+            # A failing session's template is kept under the key with every reply text.
+            full = tuple([line.text[15:] if type(part) is Masked else part for line, part in zip(segment, key)])
+            if full != key:
+                template = groups.templates.get(full)
+        elif template is None:
+            groups.misses += 1
+            yield from segment  # a key not seen before is read as usual; its second segment makes the template
+            return
         if template is not None:
             groups.hits += 1
             self._apply(template, segment)
             return
-        groups.misses += 1
 
         ctx, state = self.ctx, self.state
         before = (state.session, ctx.unrecognised_lines, len(ctx.warnings), ctx.undated_lines)
@@ -557,8 +645,11 @@ class _Segments:
             row, template = make_template(segment, events, noise, end_state)
             groups.add_row(session, row)
             if template is not None:
-                groups.store(key, template)
+                groups.store(full if failed(row) else key, template)
+            if template is None or failed(row):
+                groups.misses += 1  # a failing row's template is kept under its full key, which may not repeat
             return
+        groups.misses += 1
 
         for event in events:
             if event.session is not None:  # a note outside any session matters to read_events only

@@ -231,9 +231,12 @@ def test_template_needs_own_times():
 
 
 def _unique(lines: list[str], number: int) -> list[str]:
-    """Return a session's lines with a reply that no other session prints."""
-    return [text.replace("2.1.5 Ok", f"2.1.5 Ok {number}").replace("2.1.5 OK", f"2.1.5 OK {number}")
-            .replace("Try again later", f"Try again later {number}") for text in lines]
+    """Return a session's lines with a sender address that no other session sends.
+
+    A command's text stays in a segment's key, unlike the text of a success
+    reply, so no two such sessions share a template.
+    """
+    return [text.replace("agent@example.com>", f"agent{number}@example.com>") for text in lines]
 
 
 def test_templates_stop_on_unique_sessions(tmp_path, monkeypatch):
