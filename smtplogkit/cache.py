@@ -49,17 +49,23 @@ def cache_key(source: Source, options: dict[str, Any]) -> str | None:
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def load(folder: str | os.PathLike, key: str, events: bool = False):
+def _events_file(folder: str | os.PathLike, key: str, events: bool | str) -> Path:
+    """Return where the events of an entry go: all of them, or only those ``keep_events="failed"`` keeps."""
+    return Path(folder) / (f"{key}.events.parquet" if events is True else f"{key}.{events}-events.parquet")
+
+
+def load(folder: str | os.PathLike, key: str, events: bool | str = False):
     """Return the cached sessions frame for ``key`` with its list of file reports, or ``None``.
 
-    With ``events``, return ``(frame, reports, events)``, or ``None`` when the
-    entry has no events.
+    With ``events`` (True, or a ``keep_events`` value such as ``"failed"``),
+    return ``(frame, reports, events)``, or ``None`` when the entry has no
+    such events.
     """
     import pandas as pd
 
     table = Path(folder) / f"{key}.parquet"
     meta = Path(folder) / f"{key}.json"
-    kept = Path(folder) / f"{key}.events.parquet"
+    kept = _events_file(folder, key, events)
     if not (table.is_file() and meta.is_file()) or (events and not kept.is_file()):
         return None
     try:
@@ -73,12 +79,16 @@ def load(folder: str | os.PathLike, key: str, events: bool = False):
     return (frame, reports, event_frame) if events else (frame, reports)
 
 
-def store(folder: str | os.PathLike, key: str, frame, reports: list[dict[str, Any]], events=None) -> None:
-    """Write one input's sessions frame and file reports, and its events if given, to the cache."""
+def store(folder: str | os.PathLike, key: str, frame, reports: list[dict[str, Any]], events=None,
+          kept: bool | str = True) -> None:
+    """Write one input's sessions frame and file reports, and its events if given, to the cache.
+
+    ``kept`` is the ``keep_events`` value the events were read with.
+    """
     path = Path(folder)
     path.mkdir(parents=True, exist_ok=True)
     if events is not None:
-        _write(events, path / f"{key}.events.parquet")
+        _write(events, _events_file(path, key, kept))
     _write(frame, path / f"{key}.parquet")
     (path / f"{key}.json").write_text(json.dumps(reports, default=str))
 

@@ -272,8 +272,9 @@ def _command_diagnose(args: argparse.Namespace) -> int:
 
     # The same reading as the report: a plain folder gets report.DEFAULT_TEMPLATE,
     # so both commands see the same networks and reach the same findings.
+    # The findings need the sessions and the token refresh notes, which "failed" keeps, not every transcript.
     loaded = load_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date,
-                       cache=args.cache, workers=args.workers)
+                       cache=args.cache, workers=args.workers, events="failed")
     frame = loaded.sessions
     findings = diagnose(frame, tz=args.tz, refreshes=token_refreshes(loaded.events))
     _write_counts(frame, sys.stderr)

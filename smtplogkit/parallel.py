@@ -32,7 +32,7 @@ MAX_SHARES = 10
 
 
 def read_source_frame(source: Source, options: dict[str, Any], share: tuple[int, int] | None = None,
-                      keep_events: bool = False):
+                      keep_events: bool | str = False):
     """Parse one input, or share k of n of it, and return its sessions frame and file reports.
 
     A chain of rotations has one report per file.  With ``keep_events``, the
@@ -100,15 +100,16 @@ def merge_shares(parts: list[tuple[Any, list[dict[str, Any]]]]) -> tuple[Any, li
 
 
 def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int = 1,
-                cache_dir: str | os.PathLike | None = None, keep_events: bool = False) -> list[tuple]:
+                cache_dir: str | os.PathLike | None = None, keep_events: bool | str = False) -> list[tuple]:
     """Return ``(frame, reports)`` for every source, in source order.
 
     A :class:`~smtplogkit.inputs.Chain` of rotations is one source, parsed
     in one process and cached as one entry, with a report per file.
 
     ``workers`` above 1 parses uncached file inputs in that many processes;
-    open streams are always read in this process.  With ``keep_events``,
-    each tuple has the source's events frame third, and no file is read in
+    open streams are always read in this process.  With ``keep_events``
+    (True or ``"failed"``, as for :func:`smtplogkit.reader.read`), each
+    tuple has the source's events frame third, and no file is read in
     shares.
     """
     results: list[tuple | None] = [None] * len(sources)
@@ -150,7 +151,7 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
     if cache_dir is not None:
         for index in todo:
             if keys[index] is not None:
-                parquet_cache.store(cache_dir, keys[index], *results[index])
+                parquet_cache.store(cache_dir, keys[index], *results[index], kept=keep_events or True)
     return [r for r in results if r is not None]
 
 

@@ -26,7 +26,8 @@ from .errors import FormatError
 from .formats.base import MAX_LINE_WARNINGS, ParseContext, ParseOptions
 from .inputs import Chain, Decoded, RawBlock, Source, expand, group_rotations, open_blocks
 from .plainrows import FileColumns, plain_columns, record_row
-from .records import Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
+from .labels import Cause
+from .records import NOTE, Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
 from .progress import with_block_progress
 from .rotations import ChainContext, ChainCounted, read_chain
 from .sessions import build_session
@@ -39,6 +40,8 @@ SAMPLE_LINES = 400
 CHUNK_ROWS = 50_000
 MIN_CONFIDENCE = 0.05
 GC_THRESHOLD = 1_000_000
+# ``keep_events`` value that keeps the events of failed sessions, every note and every line outside a session.
+FAILED_EVENTS = "failed"
 FILE_DATE_RE = re.compile(r"(20\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])")
 
 SESSION_COLUMNS = [
@@ -126,8 +129,14 @@ def as_date(value: Any) -> date | None:
 
 
 def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None, tz: str | tzinfo | None = None,
-         date: date | str | None = None, keep_events: bool = False, progress: bool | None = None) -> ReadResult:
-    """Read every input and return session rows, event rows and per-file reports."""
+         date: date | str | None = None, keep_events: bool | str = False, progress: bool | None = None) -> ReadResult:
+    """Read every input and return session rows, event rows and per-file reports.
+
+    ``keep_events`` is False, True, or :data:`FAILED_EVENTS` to keep only
+    the events of failed sessions, notes and lines outside any session,
+    which holds memory to what the notebooks' transcripts and token
+    refreshes use.
+    """
     date = as_date(date)
     expansion = expand(paths)
     result = ReadResult(skipped=expansion.skipped)
@@ -372,13 +381,20 @@ class _SessionRows:
         self.plain_ok = not any(name in _SESSION_COLUMN_SET or name == "queue_id" for name in labels)
 
     def add(self, events: list[Event]) -> None:
-        """Build the row for one session and append it (and its events) to the result."""
-        session_id = self.add_row(build_session(events))
+        """Build the row for one session and append it (and its events) to the result.
+
+        With ``keep_events="failed"``, a session without failure keeps only
+        its note events (token refreshes and the like).
+        """
+        row = build_session(events)
+        session_id = self.add_row(row)
         if self.keep_events:
             name = self.source.name
+            every = self.keep_events != FAILED_EVENTS or row.get("cause") not in (None, Cause.OK.value)
             for event in events:
-                self.result.events.append((event.ts, session_id, name, event.line, event.direction, event.verb,
-                                           event.code, event.enhanced, event.text))
+                if every or event.verb == NOTE:
+                    self.result.events.append((event.ts, session_id, name, event.line, event.direction, event.verb,
+                                               event.code, event.enhanced, event.text))
 
     def add_plain(self, record: PlainSession) -> None:
         """Append a session without failure, kept as its record until the rows become a DataFrame."""

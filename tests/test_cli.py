@@ -66,15 +66,24 @@ def test_log_folder_no_warning(tmp_path):
     assert "warning" not in run.stderr
 
 
+def _entries(cache: Path, pattern: str) -> dict[str, int]:
+    return {path.name: path.stat().st_mtime_ns for path in cache.glob(pattern)}
+
+
 def test_diagnose_and_report_use_cache(tmp_path):
     cache = tmp_path / "cache"
     first = _run("diagnose", "--json", "--cache", str(cache), "--workers", "2")
-    entries = {path.name: path.stat().st_mtime_ns for path in cache.glob("*.events.parquet")}
-    second = _run("diagnose", "--json", "--cache", str(cache))
     assert first.returncode == 0, first.stderr
-    assert entries  # sessions and events of every sample file
+    # diagnose keeps the events of failed sessions and the notes, which its findings use.
+    failed = _entries(cache, "*.failed-events.parquet")
+    assert failed
+    second = _run("diagnose", "--json", "--cache", str(cache))
     assert second.stdout == first.stdout
-    report = _run("report", "--markdown", "-o", str(tmp_path / "incident.md"), "--cache", str(cache))
-    assert report.returncode == 0, report.stderr
-    # Read from the cache, not written again.
-    assert {path.name: path.stat().st_mtime_ns for path in cache.glob("*.events.parquet")} == entries
+    assert _entries(cache, "*.failed-events.parquet") == failed  # read from the cache, not written again
+
+    output = str(tmp_path / "incident.md")
+    assert _run("report", "--markdown", "-o", output, "--cache", str(cache)).returncode == 0
+    every = _entries(cache, "*[0-9a-f].events.parquet")  # the report keeps every event
+    assert len(every) == len(failed)
+    assert _run("report", "--markdown", "-o", output, "--cache", str(cache)).returncode == 0
+    assert _entries(cache, "*[0-9a-f].events.parquet") == every

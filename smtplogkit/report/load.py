@@ -82,7 +82,7 @@ def _collect(logs, template: str | None) -> tuple[list[str], list[tuple[str, str
 def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, format: str = "auto",
               labels: dict[str, Any] | None = None, tz: str | tzinfo | None = "UTC", date: date_type | None = None,
               start: Any = None, end: Any = None, progress: bool = False,
-              cache: str | os.PathLike | None = None, workers: int = 1) -> LoadedLogs:
+              cache: str | os.PathLike | None = None, workers: int = 1, events: str = "all") -> LoadedLogs:
     """Read sessions and their events in one pass, limited to a time window.
 
     Parameters
@@ -107,6 +107,12 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
         Processes to parse files in, as for :func:`smtplogkit.read_logs`
         (each file in one process: a file is read in shares only when no
         events are kept).
+    events
+        ``"all"``, or ``"failed"`` to keep the events of failed sessions
+        only, with every note and every line outside a session (the token
+        refreshes).  For logs of millions of lines, where every event of
+        every session would not fit in memory; the transcripts of sessions
+        without failure are then empty.
 
     Returns
     -------
@@ -114,8 +120,11 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
         ``sessions`` and ``events`` DataFrames; both keep the per-file line
         counts in ``attrs["files"]``.
     """
-    from ..reader import events_frame, read, sessions_frame
+    from ..reader import FAILED_EVENTS, events_frame, read, sessions_frame
 
+    if events not in ("all", FAILED_EVENTS):
+        raise ValueError(f"invalid events {events!r}: expected 'all' or '{FAILED_EVENTS}'")
+    keep = True if events == "all" else FAILED_EVENTS
     items = list(logs) if isinstance(logs, (list, tuple)) and logs else [logs]
     paths, skipped = [], []
     for item in items:
@@ -123,20 +132,21 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
         paths += item_paths
         skipped += item_skipped
     if cache is not None or workers > 1:
-        sessions, events = _read_pooled(paths, skipped, format=format, labels=labels, tz=tz, date=date,
-                                        cache=cache, workers=workers)
+        sessions, kept = _read_pooled(paths, skipped, format=format, labels=labels, tz=tz, date=date,
+                                      cache=cache, workers=workers, keep=keep)
     else:
-        result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=True, progress=progress)
+        result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=keep, progress=progress)
         # read() sees only the chosen paths, so the files the folder skipped as not logs are added here.
         result.skipped = skipped + [item for item in result.skipped if item not in skipped]
         sessions = sessions_frame(result, tz)
-        events = events_frame(result)
-    sessions, events = select_window(sessions, events, start=start, end=end, tz=tz)
-    return LoadedLogs(sessions, events, paths)
+        kept = events_frame(result)
+    sessions, kept = select_window(sessions, kept, start=start, end=end, tz=tz)
+    return LoadedLogs(sessions, kept, paths)
 
 
 def _read_pooled(paths: list[str], skipped: list[tuple[str, str]], *, format: str, labels: dict[str, Any] | None,
-                 tz: str | tzinfo | None, date: date_type | None, cache: str | os.PathLike | None, workers: int):
+                 tz: str | tzinfo | None, date: date_type | None, cache: str | os.PathLike | None, workers: int,
+                 keep: bool | str = True):
     """Return the sessions and events frames of ``paths`` through the cache and a process pool."""
     import pandas as pd
 
@@ -148,7 +158,7 @@ def _read_pooled(paths: list[str], skipped: list[tuple[str, str]], *, format: st
     skipped = skipped + [item for item in expansion.skipped if item not in skipped]
     options = {"format": format, "labels": labels or {}, "tz": tz, "date": as_date(date)}
     parts = read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache,
-                        keep_events=True)
+                        keep_events=keep)
     sessions = combine([(frame, reports) for frame, reports, _ in parts], skipped, tz)
     kept = [events for _, _, events in parts if len(events)]
     events = pd.concat(kept, ignore_index=True) if kept else events_frame(ReadResult())
@@ -191,7 +201,7 @@ def report_from_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLAT
                      labels: dict[str, Any] | None = None, tz: str | tzinfo | None = "UTC",
                      date: date_type | None = None, start: Any = None, end: Any = None,
                      title: str = "SMTP incident report", progress: bool = False,
-                     cache: str | os.PathLike | None = None, workers: int = 1):
+                     cache: str | os.PathLike | None = None, workers: int = 1, events: str = "all"):
     """Read logs, run the diagnosis and build the incident report.
 
     ``smtplogkit report`` and the incident-report notebook both call this, so
@@ -205,5 +215,5 @@ def report_from_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLAT
     from .model import build_report
 
     loaded = load_logs(logs, template=template, format=format, labels=labels, tz=tz, date=date, start=start,
-                       end=end, progress=progress, cache=cache, workers=workers)
+                       end=end, progress=progress, cache=cache, workers=workers, events=events)
     return build_report(loaded.sessions, loaded.events, title=title, tz=str(tz or "UTC"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pandas as pd
+import pytest
 
 import smtplogkit
 
@@ -104,3 +105,42 @@ def test_load_logs_cache_sees_appended_lines(fleet, tmp_path):
     after = load_logs(fleet, cache=cache)
     assert len(after.sessions) == len(before.sessions) + 1
     assert len(after.events) == len(before.events) + 2
+
+
+def test_load_logs_failed_events(fleet, tmp_path_factory):
+    from smtplogkit.enrichment import token_refreshes
+    from smtplogkit.report import load_logs
+
+    every = load_logs(fleet)
+    cache = tmp_path_factory.mktemp("cache")
+    for failed in (load_logs(fleet, events="failed"), load_logs(fleet, events="failed", cache=cache, workers=2)):
+        pd.testing.assert_frame_equal(_sorted(every.sessions, SESSION_KEYS), _sorted(failed.sessions, SESSION_KEYS))
+        # Events of failed sessions, notes, and lines outside a session: nothing else.
+        bad = set(every.sessions.loc[every.sessions["cause"] != "ok", "session_id"])
+        keep = every.events["session_id"].isna() | every.events["session_id"].isin(bad) | (every.events["verb"] == "note")
+        assert 0 < keep.sum() < len(every.events)
+        pd.testing.assert_frame_equal(_sorted(every.events[keep], EVENT_KEYS), _sorted(failed.events, EVENT_KEYS))
+        assert token_refreshes(failed.events).equals(token_refreshes(every.events))
+    assert len(list(cache.glob("*.failed-events.parquet"))) == 6
+    assert not list(cache.glob("*[0-9a-f].events.parquet"))
+
+
+def test_failed_events_give_same_findings():
+    from smtplogkit.diagnosis import diagnose
+    from smtplogkit.enrichment import token_refreshes
+    from smtplogkit.report import load_logs
+
+    runs = []
+    for events in ("all", "failed"):
+        loaded = load_logs(None, events=events)  # the bundled sample data, with its token refreshes
+        findings = diagnose(loaded.sessions, refreshes=token_refreshes(loaded.events))
+        runs.append([(f.kind, f.summary, f.evidence) for f in findings])
+    assert runs[0] == runs[1]
+    assert any(kind == "token_expiry" for kind, _, _ in runs[0])
+
+
+def test_load_logs_rejects_unknown_events(fleet):
+    from smtplogkit.report import load_logs
+
+    with pytest.raises(ValueError, match="invalid events 'some'"):
+        load_logs(fleet, events="some")
