@@ -86,11 +86,15 @@ def store(folder: str | os.PathLike, key: str, frame, reports: list[dict[str, An
     ``kept`` is the ``keep_events`` value the events were read with.
     """
     path = Path(folder)
-    path.mkdir(parents=True, exist_ok=True)
-    if events is not None:
-        _write(events, _events_file(path, key, kept))
-    _write(frame, path / f"{key}.parquet")
-    (path / f"{key}.json").write_text(json.dumps(reports, default=str))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if events is not None:
+            _write(events, _events_file(path, key, kept))
+        _write(frame, path / f"{key}.parquet")
+        (path / f"{key}.json").write_text(json.dumps(reports, default=str))
+    except OSError as error:
+        # The sessions are read; only the next run has to parse this file again.
+        logger.warning("cache entry %s not written, so the next read parses the file again: %s", path / key, error)
 
 
 def _write(frame, target: Path) -> None:

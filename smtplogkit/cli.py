@@ -117,10 +117,20 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
                         help="add a constant label column to every session (repeatable)")
     parser.add_argument("--tz", default="UTC", help="time zone of timestamps printed without an offset (default UTC)")
     parser.add_argument("--date", type=_date, help="date (YYYY-MM-DD) for logs that print only the time of day")
-    parser.add_argument("--workers", type=int, default=1, help="processes to parse files in (default 1)")
+    parser.add_argument("--workers", type=_workers, default=1, help="processes to parse files in (default 1)")
     parser.add_argument("--cache", metavar="FOLDER",
                         help="keep parsed sessions (and, for diagnose and report, events) as Parquet in FOLDER, "
                              "per input file")
+
+
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: expected a whole number, 1 or more")
+    return count
 
 
 def _default_paths(paths: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ from datetime import tzinfo
 from typing import Any
 
 from . import cache as parquet_cache
+from .errors import InputError
 from .inputs import Chain, Source
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
     tuple has the source's events frame third, and no file is read in
     shares.
     """
+    if cache_dir is not None and os.path.exists(cache_dir) and not os.path.isdir(cache_dir):
+        raise InputError(str(cache_dir), "the cache must be a folder, and this is a file")
     results: list[tuple | None] = [None] * len(sources)
     keys: list[str | None] = [None] * len(sources)
     todo: list[int] = []

@@ -817,6 +817,8 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         ``df.attrs["files"]`` contains per-file line counts (parsed, noise,
         unrecognised) and warnings.
     """
+    if workers < 1:
+        raise ValueError(f"invalid workers {workers!r}: expected 1 or more")
     if workers > 1 or cache is not None:
         from . import parallel
 

@@ -122,6 +122,8 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
     """
     from ..reader import FAILED_EVENTS, events_frame, read, sessions_frame
 
+    if workers < 1:
+        raise ValueError(f"invalid workers {workers!r}: expected 1 or more")
     if events not in ("all", FAILED_EVENTS):
         raise ValueError(f"invalid events {events!r}: expected 'all' or '{FAILED_EVENTS}'")
     keep = True if events == "all" else FAILED_EVENTS

@@ -144,3 +144,27 @@ def test_load_logs_rejects_unknown_events(fleet):
 
     with pytest.raises(ValueError, match="invalid events 'some'"):
         load_logs(fleet, events="some")
+
+
+def test_cache_folder_is_a_file(fleet, tmp_path_factory):
+    from smtplogkit.errors import InputError
+
+    place = tmp_path_factory.mktemp("cache") / "not-a-folder"
+    place.write_text("")
+    with pytest.raises(InputError, match="the cache must be a folder"):
+        read(fleet, cache=place)
+
+
+def test_cache_not_writable(fleet, tmp_path_factory, caplog):
+    # A folder inside a file cannot be made, even by root: the read goes on without the cache.
+    place = tmp_path_factory.mktemp("cache") / "file"
+    place.write_text("")
+    with caplog.at_level("WARNING", logger="smtplogkit.cache"):
+        frame = read(fleet, cache=place / "cache")
+    assert len(frame) == 36
+    assert caplog.text.count("not written") == 6
+
+
+def test_workers_below_one(fleet):
+    with pytest.raises(ValueError, match="invalid workers 0"):
+        read(fleet, workers=0)
