@@ -436,3 +436,11 @@ def test_connect_failure_transcript_once(tmp_path):
     transcript = session_transcript(session_id, sessions.iloc[0], events[events["session_id"] == session_id])
 
     assert [text for _, _, text in transcript.rows] == ["connect to mx.example.org[192.0.2.9]:25: Connection timed out"]
+
+
+def test_report_same_with_failed_events(tmp_path):
+    # The report shows failed sessions' transcripts only, so keeping only their events changes nothing.
+    every = report_from_logs(None, events="all").write(tmp_path / "all.html")
+    failed = report_from_logs(None, events="failed").write(tmp_path / "failed.html")
+    assert Path(every).read_text() == Path(failed).read_text()
+    assert "Example transcripts" in Path(failed).read_text()

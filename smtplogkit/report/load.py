@@ -203,12 +203,14 @@ def report_from_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLAT
                      labels: dict[str, Any] | None = None, tz: str | tzinfo | None = "UTC",
                      date: date_type | None = None, start: Any = None, end: Any = None,
                      title: str = "SMTP incident report", progress: bool = False,
-                     cache: str | os.PathLike | None = None, workers: int = 1, events: str = "all"):
+                     cache: str | os.PathLike | None = None, workers: int = 1, events: str = "failed"):
     """Read logs, run the diagnosis and build the incident report.
 
     ``smtplogkit report`` and the incident-report notebook both call this, so
     the same inputs give the same report.  The arguments are those of
-    :func:`load_logs`, plus the report ``title``.
+    :func:`load_logs`, plus the report ``title``.  ``events`` is
+    ``"failed"`` by default because the report shows the transcripts of
+    failed sessions only.
 
     Returns
     -------
