@@ -104,3 +104,53 @@ def _write(frame, target: Path) -> None:
     partial = target.with_name(target.name + ".tmp")
     clean.to_parquet(partial, index=False)
     os.replace(partial, target)
+
+
+def renamed(entry: tuple, names: list[str]) -> tuple:
+    """Return a loaded entry with its files named as this read names them.
+
+    The key goes by absolute path, but rows, events and reports carry the
+    path as it was given (``relay/maillog`` or ``logs/relay/maillog``), so
+    an entry written by a read from another folder, or with another
+    spelling of the path, names its files in this read's words.
+    """
+    frame, reports, *events = entry
+    old = [report.get("source") for report in reports]
+    if old == names or len(old) != len(names):
+        return entry
+    mapping = dict(zip(old, names))
+    reports = [_renamed_report(report, mapping) for report in reports]
+    return (_rename(frame, mapping), reports, *[_rename(table, mapping) for table in events])
+
+
+def _renamed_report(report: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
+    """Return a file report with its source, and the file name that starts each warning, renamed."""
+    warnings = []
+    for warning in report.get("warnings") or []:
+        for before, after in mapping.items():
+            if isinstance(warning, str) and warning.startswith(f"{before}:"):
+                warning = after + warning[len(before):]
+                break
+        warnings.append(warning)
+    source = report.get("source")
+    renamed = {**report, "source": mapping.get(source, source)}
+    if "warnings" in report:
+        renamed["warnings"] = warnings
+    return renamed
+
+
+def _rename(frame, mapping: dict[str, str]):
+    """Return ``frame`` with ``source`` and the file part of ``session_id`` renamed by ``mapping``."""
+    if not len(frame):
+        return frame
+    frame = frame.copy(deep=False)
+    source = frame["source"]
+    frame["source"] = source.map(lambda name: mapping.get(name, name), na_action="ignore").astype(source.dtype)
+    ids = frame["session_id"]
+    renamed_ids = ids.astype(object)
+    for before, after in mapping.items():
+        prefix = f"{before}:"
+        chosen = ids.str.startswith(prefix).fillna(False).to_numpy(dtype=bool)
+        renamed_ids[chosen] = after + ":" + ids[chosen].str.slice(len(prefix)).astype(object)
+    frame["session_id"] = renamed_ids.astype(ids.dtype)
+    return frame

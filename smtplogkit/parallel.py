@@ -113,18 +113,20 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
     tuple has the source's events frame third, and no file is read in
     shares.
     """
-    if cache_dir is not None and os.path.exists(cache_dir) and not os.path.isdir(cache_dir):
-        raise InputError(str(cache_dir), "the cache must be a folder, and this is a file")
+    if cache_dir is not None:
+        cache_dir = os.path.expanduser(os.fspath(cache_dir))
+        if os.path.exists(cache_dir) and not os.path.isdir(cache_dir):
+            raise InputError(cache_dir, "the cache must be a folder, and this is a file")
     results: list[tuple | None] = [None] * len(sources)
     keys: list[str | None] = [None] * len(sources)
     todo: list[int] = []
     for index, source in enumerate(sources):
         if cache_dir is not None:
-            keys[index] = parquet_cache.cache_key(source, options)
+            keys[index] = parquet_cache.cache_key(source, _key_options(options))
             cached = parquet_cache.load(cache_dir, keys[index], events=keep_events) if keys[index] else None
             if cached is not None:
                 logger.info("%s: sessions%s loaded from the cache", source.name, " and events" if keep_events else "")
-                results[index] = cached
+                results[index] = parquet_cache.renamed(cached, _part_names(source))
                 continue
         todo.append(index)
 
@@ -156,6 +158,18 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
             if keys[index] is not None:
                 parquet_cache.store(cache_dir, keys[index], *results[index], kept=keep_events or True)
     return [r for r in results if r is not None]
+
+
+def _key_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Return the read options as the cache key covers them: a missing time zone is UTC, as the reader reads it."""
+    from .reader import _resolve_tz
+
+    return {**options, "tz": str(_resolve_tz(options.get("tz")))}
+
+
+def _part_names(source: Source) -> list[str]:
+    """Return the names a read of ``source`` gives its files now, one per file of a chain."""
+    return [part.name for part in source.parts] if isinstance(source, Chain) else [source.name]
 
 
 def _concat(frames: list[Any]):

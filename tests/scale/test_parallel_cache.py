@@ -168,3 +168,51 @@ def test_cache_not_writable(fleet, tmp_path_factory, caplog):
 def test_workers_below_one(fleet):
     with pytest.raises(ValueError, match="invalid workers 0"):
         read(fleet, workers=0)
+
+
+def test_cache_names_files_as_given(fleet, tmp_path_factory, monkeypatch):
+    # An entry written while the path was spelled one way is read back in the spelling of this read.
+    from smtplogkit.report import load_logs
+
+    cache = tmp_path_factory.mktemp("cache")
+    log = fleet / "prod" / "agent" / "2026-03-02.log"
+    load_logs(str(log), template="", cache=cache)
+    monkeypatch.chdir(fleet / "prod")
+    plain = load_logs("agent/2026-03-02.log", template="")
+    cached = load_logs("agent/2026-03-02.log", template="", cache=cache)
+    pd.testing.assert_frame_equal(_sorted(plain.sessions, SESSION_KEYS), _sorted(cached.sessions, SESSION_KEYS))
+    pd.testing.assert_frame_equal(_sorted(plain.events, EVENT_KEYS), _sorted(cached.events, EVENT_KEYS))
+    assert cached.sessions.attrs["files"] == plain.sessions.attrs["files"]
+    assert set(cached.sessions["source"]) == {"agent/2026-03-02.log"}
+
+
+def test_cache_key_reads_missing_zone_as_utc(fleet, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    read(fleet, cache=cache)
+    read(fleet, cache=cache, tz="UTC")
+    assert len(list(cache.glob("*.json"))) == 6
+
+
+def test_cache_path_with_home(fleet, tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    read(fleet, cache="~/logs-cache")
+    assert len(list((home / "logs-cache").glob("*.parquet"))) == 6
+
+
+def test_cache_names_rotations_as_given(tmp_path_factory, monkeypatch):
+    from test_fast_paths import _maillog  # the same directory, which pytest puts on the path
+
+    lines = _maillog(3, 1500).splitlines(keepends=True)
+    folder = tmp_path_factory.mktemp("logs") / "relay"
+    folder.mkdir()
+    (folder / "maillog.1").write_text("".join(lines[:900]))
+    (folder / "maillog").write_text("".join(lines[900:]))
+    cache = tmp_path_factory.mktemp("cache")
+    smtplogkit.read_logs(folder, format="postfix", cache=cache)
+    monkeypatch.chdir(folder.parent)
+    plain = smtplogkit.read_logs("relay", format="postfix")
+    cached = smtplogkit.read_logs("relay", format="postfix", cache=cache)
+    pd.testing.assert_frame_equal(_sorted(plain, SESSION_KEYS), _sorted(cached, SESSION_KEYS))
+    assert cached.attrs["files"] == plain.attrs["files"]
+    assert set(cached["source"]) == {"relay/maillog.1", "relay/maillog"}
