@@ -98,9 +98,12 @@ class DevTools:
 
 def start_chromium(profile: str) -> tuple[subprocess.Popen, int]:
     """Start headless Chromium and return the process and its DevTools port."""
-    # A session of its own lets stop_chromium end Chromium's helper processes too.
+    # A session of its own lets stop_chromium end Chromium's helper processes too.  Chromium puts
+    # org.chromium.Chromium.* folders in TMPDIR and leaves them, so TMPDIR is the profile, which the
+    # caller removes.
     process = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               env={**os.environ, "TMPDIR": profile})
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     assert process.stderr is not None
     while time.monotonic() < deadline:
