@@ -65,13 +65,13 @@ def load(folder: str | os.PathLike, key: str, events: bool | str = False):
 
     table = Path(folder) / f"{key}.parquet"
     meta = Path(folder) / f"{key}.json"
-    kept = _events_file(folder, key, events)
-    if not (table.is_file() and meta.is_file()) or (events and not kept.is_file()):
+    events_path = _events_file(folder, key, events)
+    if not (table.is_file() and meta.is_file()) or (events and not events_path.is_file()):
         return None
     try:
         frame = pd.read_parquet(table)
         reports = json.loads(meta.read_text())
-        event_frame = pd.read_parquet(kept) if events else None
+        event_frame = pd.read_parquet(events_path) if events else None
     except (OSError, ValueError) as error:
         logger.warning("cache entry %s is unreadable, parsing again: %s", table, error)
         return None
@@ -80,16 +80,16 @@ def load(folder: str | os.PathLike, key: str, events: bool | str = False):
 
 
 def store(folder: str | os.PathLike, key: str, frame, reports: list[dict[str, Any]], events=None,
-          kept: bool | str = True) -> None:
+          keep_events: bool | str = True) -> None:
     """Write one input's sessions frame and file reports, and its events if given, to the cache.
 
-    ``kept`` is the ``keep_events`` value the events were read with.
+    ``keep_events`` is the value the events were read with (True or ``"failed"``).
     """
     path = Path(folder)
     try:
         path.mkdir(parents=True, exist_ok=True)
         if events is not None:
-            _write(events, _events_file(path, key, kept))
+            _write(events, _events_file(path, key, keep_events))
         _write(frame, path / f"{key}.parquet")
         (path / f"{key}.json").write_text(json.dumps(reports, default=str))
     except OSError as error:
@@ -110,9 +110,9 @@ def renamed(entry: tuple, names: list[str]) -> tuple:
     """Return a loaded entry with its files named as this read names them.
 
     The key goes by absolute path, but rows, events and reports carry the
-    path as it was given (``relay/maillog`` or ``logs/relay/maillog``), so
-    an entry written by a read from another folder, or with another
-    spelling of the path, names its files in this read's words.
+    path as it was given (``relay/maillog`` or ``logs/relay/maillog``).  An
+    entry written by a read from another folder is therefore renamed to the
+    names of this read.
     """
     frame, reports, *events = entry
     old = [report.get("source") for report in reports]

@@ -156,7 +156,7 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
     if cache_dir is not None:
         for index in todo:
             if keys[index] is not None:
-                parquet_cache.store(cache_dir, keys[index], *results[index], kept=keep_events or True)
+                parquet_cache.store(cache_dir, keys[index], *results[index], keep_events=keep_events or True)
     return [r for r in results if r is not None]
 
 

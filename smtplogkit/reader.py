@@ -133,9 +133,9 @@ def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = No
     """Read every input and return session rows, event rows and per-file reports.
 
     ``keep_events`` is False, True, or :data:`FAILED_EVENTS` to keep only
-    the events of failed sessions, notes and lines outside any session,
-    which holds memory to what the notebooks' transcripts and token
-    refreshes use.
+    the events of failed sessions, notes and lines outside any session.
+    That limits memory to the events the report's transcripts and the
+    token refreshes use.
     """
     date = as_date(date)
     expansion = expand(paths)

@@ -134,16 +134,16 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
         paths += item_paths
         skipped += item_skipped
     if cache is not None or workers > 1:
-        sessions, kept = _read_pooled(paths, skipped, format=format, labels=labels, tz=tz, date=date,
+        sessions, event_frame = _read_pooled(paths, skipped, format=format, labels=labels, tz=tz, date=date,
                                       cache=cache, workers=workers, keep=keep)
     else:
         result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=keep, progress=progress)
-        # read() sees only the chosen paths, so the files the folder skipped as not logs are added here.
+        # read() reads only the chosen paths, so the files the folder skipped as not logs are added here.
         result.skipped = skipped + [item for item in result.skipped if item not in skipped]
         sessions = sessions_frame(result, tz)
-        kept = events_frame(result)
-    sessions, kept = select_window(sessions, kept, start=start, end=end, tz=tz)
-    return LoadedLogs(sessions, kept, paths)
+        event_frame = events_frame(result)
+    sessions, event_frame = select_window(sessions, event_frame, start=start, end=end, tz=tz)
+    return LoadedLogs(sessions, event_frame, paths)
 
 
 def _read_pooled(paths: list[str], skipped: list[tuple[str, str]], *, format: str, labels: dict[str, Any] | None,
@@ -162,8 +162,8 @@ def _read_pooled(paths: list[str], skipped: list[tuple[str, str]], *, format: st
     parts = read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache,
                         keep_events=keep)
     sessions = combine([(frame, reports) for frame, reports, _ in parts], skipped, tz)
-    kept = [events for _, _, events in parts if len(events)]
-    events = pd.concat(kept, ignore_index=True) if kept else events_frame(ReadResult())
+    frames = [events for _, _, events in parts if len(events)]
+    events = pd.concat(frames, ignore_index=True) if frames else events_frame(ReadResult())
     events.attrs.update(files=sessions.attrs["files"], skipped=list(skipped))
     return sessions, events
 
