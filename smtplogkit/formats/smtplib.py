@@ -459,7 +459,7 @@ def _reply_part(tail: str) -> Any:
     usual shape (``b'...\\r\\n'``, ASCII, no other escape) whose code is
     2xx or 3xx other than 334 gives the
     :class:`~smtplogkit.formats._templates.Masked` part for its code and
-    separator.  :class:`~smtplogkit.formats._templates.Masked` says when a
+    separator.  :class:`~smtplogkit.formats._templates.Masked` decides when a
     template may be stored under such a key.  Any other reply gives its
     text after the time of day.
     """

@@ -107,6 +107,7 @@ def _smtplib_made() -> list[list[str]]:
     # The .NET-style quote of an earlier reply: the session rule reads every text of the session.
     policy = ["00:00:00.000000 reply: b'250-smtp.example.com 5.7.139 basic auth off\\r\\n'",
               "00:00:00.000000 reply: b'250 AUTH LOGIN PLAIN\\r\\n'"]
+
     mail = ["00:00:00.000000 send: 'mail FROM:<a@example.com>\\r\\n'"]
     refused = ["00:00:00.000000 reply: b'530 5.7.57 Client not authenticated\\r\\n'",
                "00:00:00.000000 send: 'quit\\r\\n'", "00:00:00.000000 reply: b'221 Bye\\r\\n'"]
@@ -117,18 +118,21 @@ def _smtplib_made() -> list[list[str]]:
                  "00:00:00.000000 reply: b'250 2.0.0 Ok: queued as ABC\\r\\n'",
                  "00:00:00.000000 data: (250, b'2.0.0 Ok: queued as ABC')",
                  "00:00:00.000000 send: 'quit\\r\\n'", "00:00:00.000000 reply: b'221 2.0.0 Bye\\r\\n'"]
+
     login = ["00:00:00.000000 send: 'AUTH LOGIN dXNlckBleGFtcGxlLmNvbQ==\\r\\n'",
              "00:00:00.000000 reply: b'334 UGFzc3dvcmQ6\\r\\n'", "00:00:00.000000 send: 'c2VjcmV0\\r\\n'",
              "00:00:00.000000 reply: b'235 2.7.0 Authentication successful\\r\\n'"]
     xoauth = ["00:00:00.000000 send: 'AUTH XOAUTH2 dXNlcj1hQGV4YW1wbGUuY29tAWF1dGg9QmVhcmVyIHgBAQ==\\r\\n'",
               "00:00:00.000000 reply: b'334 eyJzdGF0dXMiOiI0MDAifQ==\\r\\n'", "00:00:00.000000 send: '\\r\\n'",
               "00:00:00.000000 reply: b'535 5.7.8 Username and Password not accepted\\r\\n'"]
+
     # Replies the key must keep whole: no CRLF, an escape, double quotes, a bare code, odd codes.
     odd = [["00:00:00.000000 reply: b'250 ok'"], ["00:00:00.000000 reply: b'250 caf\\xc3\\xa9\\r\\n'"],
            ["00:00:00.000000 reply: b\"250 it's ok\\r\\n\""], ["00:00:00.000000 reply: b'250\\r\\n'"],
            ["00:00:00.000000 reply: b' 250 ok\\r\\n'"], ["00:00:00.000000 reply: b'2500 ok\\r\\n'"],
            ["00:00:00.000000 reply: b'25 ok\\r\\n'"], ["00:00:00.000000 reply: b'199 odd\\r\\n'"],
            ["00:00:00.000000 reply: b'250\\tok\\r\\n'"], ["00:00:00.000000 reply: b'250-\\r\\n'"]]
+
     made = [head + ehlo + mail + refused, head + policy + mail + refused, head + ehlo + pipelined,
             head + ehlo + login + pipelined, head + ehlo + xoauth + ["00:00:00.000000 send: 'quit\\r\\n'"]]
     made += [head + ehlo + mail + reply + pipelined[1:] for reply in odd]
@@ -351,8 +355,8 @@ def _prefilter_by_pattern(block: list[str]) -> tuple[list[int], int]:
 
 
 def test_prefilter_matches_pattern():
-    # The prefilter finds each line's kind by prefix after one RE2 match of the time of day;
-    # that must give what matching QUICK_LINE gives, for lists, decoded blocks and raw blocks.
+    # The prefilter finds each line's kind by prefix after one RE2 match of the time of day.
+    # It must give what matching QUICK_LINE gives, for lists, decoded blocks and raw blocks.
     from smtplogkit.inputs import RawBlock, TextBlock
 
     from .test_quick_paths import PREFILTER_CASES, SMTPLIB_EDGES
