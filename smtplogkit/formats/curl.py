@@ -27,7 +27,9 @@ curl tries IPv4 and IPv6 addresses in parallel (happy eyeballs), so its notes
 about one attempt follow the ``Trying`` of another: ``connect to ::1 port 587
 failed: Connection refused`` and ``ipv4 connect timeout after 1000ms, move
 on!`` go to the attempt with that address or address family.  The final
-failure goes to every attempt that has no error of its own yet.
+failure goes to every attempt that has no error of its own yet.  An
+attempt still in flight when another address connects is dropped without a
+word; it ends with an error at the connect step, cause unknown.
 """
 
 from __future__ import annotations
@@ -194,10 +196,9 @@ def _note(line: Line, note: str, state: _State, ctx: ParseContext) -> Iterator[E
     connected = CONNECTED_RE.match(note)
     if connected:
         state.session = state.connected = state.attempts.get(connected.group(2), state.session)
-        # NOTE: an attempt curl drops once another address connects keeps only its Trying line, because
-        # curl prints nothing more about it.  Such an attempt reads as a session without a failure.
         yield ctx.local(line, CONNECTED, note, state.session, host=connected.group(1), ip=connected.group(2),
                         port=int(connected.group(3)))
+        yield from _drop_racing(line, connected.group(1), connected.group(2), state, ctx)
         target = (connected.group(1), int(connected.group(3)))
         yield from _name_host(line, note, state, ctx, target=target, skip=state.session)
         return
@@ -238,6 +239,20 @@ def _trying(line: Line, note: str, trying: re.Match, state: _State, ctx: ParseCo
     port = int(trying.group(2)) if trying.group(2) else None
     state.attempts[address] = state.session
     return ctx.local(line, CONNECT, note, state.session, host=state.host, ip=address, port=port)
+
+
+def _drop_racing(line: Line, host: str, address: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
+    """End every other address of the transfer still in flight: curl drops it, silently, once one connects.
+
+    The attempt never reached a server, so it fails at the connect step.  Its
+    cause stays unknown: curl only knows the attempt was slower than the one
+    that won.
+    """
+    for other, session in state.attempts.items():
+        if session != state.connected and session not in state.failed:
+            state.failed.add(session)
+            text = f"attempt dropped: {host} ({address}) connected first, {other} had not connected"
+            yield ctx.error(line, text, session, stage=Stage.CONNECT)
 
 
 def _attempt_error(line: Line, note: str, stage: Stage | None, state: _State, ctx: ParseContext) -> Event:

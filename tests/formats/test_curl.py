@@ -156,5 +156,22 @@ def test_exit_error_to_connected_address(excerpt):
     dropped = frame[frame["ip"] == "2001:db8::25"]
     assert list(connected["failure_stage"]) == ["tls"]
     assert list(connected["host"]) == ["smtp.example.com"]
-    assert list(dropped["failure_stage"]) != ["tls"]
+    assert list(dropped["failure_stage"]) == ["connect"]
     assert list(dropped["host"]) == ["smtp.example.com"]
+
+
+def test_dropped_attempt_fails_at_connect(excerpt):
+    frame = excerpt.sessions(PARALLEL_THEN_TLS_FAILURE)
+
+    dropped = row(frame[frame["ip"] == "2001:db8::25"], 0)
+    assert (dropped["failure_stage"], dropped["cause"], dropped["outcome"]) == ("connect", "unknown", "unknown")
+    assert "192.0.2.25" in dropped["error_text"]
+    assert dropped["last_stage_reached"] is None
+
+
+def test_failed_address_is_not_dropped(excerpt):
+    frame = excerpt.sessions(IPV6_THEN_IPV4)
+
+    failed = row(frame, 0)
+    assert failed["cause"] == "network_unreachable"
+    assert "dropped" not in failed["error_text"]
