@@ -9,7 +9,7 @@ smtplogkit stays quick.
 from __future__ import annotations
 
 from .errors import FormatError, InputError, SmtpLogKitError
-from .deliveries import read_deliveries, read_signals
+from .deliveries import link_sessions, read_deliveries, read_signals
 from .labels import Cause, Outcome, Stage, TlsMode
 from .reader import SESSION_COLUMNS, read_events, read_logs
 
@@ -35,6 +35,7 @@ __all__ = [
     "TlsMode",
     "diagnose",
     "enrich",
+    "link_sessions",
     "read_deliveries",
     "read_events",
     "read_logs",

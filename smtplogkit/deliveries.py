@@ -143,10 +143,74 @@ def read_deliveries(paths: Any, *, format: str = "auto", tz: str | tzinfo | None
         pandas' ``string`` dtype and ``ts`` is ``datetime64[ns, UTC]``, as
         in the sessions frame, so ``pandas.merge_asof(deliveries, sessions,
         left_on="ts", right_on="start")`` works.  Columns a format does not
-        log are empty.
+        log are empty.  :func:`link_sessions` adds the ``session_id`` of
+        the attempt each record reports on.
     """
     rows, reports = _records(paths, "delivery", format, tz)
     return _frame(rows, DELIVERY_COLUMNS, reports)
+
+
+def link_sessions(deliveries, sessions):
+    """Return ``deliveries`` with a ``session_id`` column: the connection attempt each record reports on.
+
+    Parameters
+    ----------
+    deliveries : pandas.DataFrame
+        Rows from :func:`read_deliveries`.
+    sessions : pandas.DataFrame
+        Rows from :func:`smtplogkit.read_logs` for the same files.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``deliveries`` with ``session_id`` (``string`` dtype), the
+        id of the attempt whose result the record gives, or missing for a
+        record without an attempt of its own (``session`` false) and for
+        one whose attempt is not in ``sessions``.
+
+    Notes
+    -----
+    A record belongs to the last attempt of the same file and queue id that
+    started at or before the record's line.  When the record names the
+    relay's address, the attempt must have gone to that address too.  So
+    when one message goes to two domains over two connections at once,
+    each record keeps its own connection's attempt.  Records with
+    ``relay=none`` match on file and queue id alone: the connection never
+    opened, and the attempt kept the address it tried.
+    """
+    import pandas as pd
+
+    result = deliveries.copy()
+    result["session_id"] = pd.Series(pd.NA, index=result.index, dtype=pd.StringDtype())
+    if "queue_id" not in sessions or sessions.empty or result.empty:
+        return result
+    attempts = sessions.loc[sessions["queue_id"].notna() & sessions["line"].notna(),
+                            ["session_id", "source", "line", "queue_id", "ip"]]
+    attempts = attempts.astype({"source": "object", "queue_id": "object", "ip": "object", "line": "int64"})
+    named = (result["session"].fillna(False).astype(bool) & result["queue_id"].notna()
+              & result["line"].notna())
+    records = result.loc[named, ["source", "line", "queue_id", "relay_ip"]]
+    records = records.astype({"source": "object", "queue_id": "object", "relay_ip": "object", "line": "int64"})
+    records["row"] = records.index
+    with_ip = records[records["relay_ip"].notna()].rename(columns={"relay_ip": "ip"})
+    without_ip = records[records["relay_ip"].isna()].drop(columns="relay_ip")
+    found = []
+    if not with_ip.empty:
+        found.append(_last_before(with_ip, attempts.dropna(subset=["ip"]), ["source", "queue_id", "ip"]))
+    if not without_ip.empty:
+        found.append(_last_before(without_ip, attempts.drop(columns="ip"), ["source", "queue_id"]))
+    for matched in found:
+        matched = matched.dropna(subset=["session_id"])
+        result.loc[matched["row"].to_numpy(), "session_id"] = matched["session_id"].to_numpy()
+    return result
+
+
+def _last_before(records, attempts, keys: list[str]):
+    """Return ``records`` with the ``session_id`` of the last attempt with equal ``keys`` at or before each line."""
+    import pandas as pd
+
+    return pd.merge_asof(records.sort_values("line"), attempts.sort_values("line"), on="line", by=keys,
+                         direction="backward")
 
 
 def read_signals(paths: Any, *, format: str = "auto", tz: str | tzinfo | None = None):

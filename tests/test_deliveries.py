@@ -130,3 +130,56 @@ def test_named_file_still_read(tmp_path):
     deliveries = smtplogkit.read_deliveries(str(renamed))
 
     assert len(deliveries) == len(smtplogkit.read_deliveries(CAPTURE))
+
+
+def test_link_sessions_capture():
+    deliveries = smtplogkit.read_deliveries(CAPTURE)
+    sessions = smtplogkit.read_logs(CAPTURE)
+    linked = smtplogkit.link_sessions(deliveries, sessions)
+
+    assert linked["session_id"].dtype == TEXT_DTYPE
+    assert linked["session_id"].notna().tolist() == linked["session"].tolist()
+    attempts = sessions.set_index("session_id")
+    with_attempt = linked.dropna(subset=["session_id"])
+    assert (attempts.loc[with_attempt["session_id"], "queue_id"].to_numpy() == with_attempt["queue_id"].to_numpy()).all()
+    assert (attempts.loc[with_attempt["session_id"], "line"].to_numpy() <= with_attempt["line"].to_numpy()).all()
+    # Each attempt reports on as many recipients as there are records naming it.
+    counts = with_attempt.groupby("session_id").size()
+    assert (counts == attempts.loc[counts.index, "recipients"]).all()
+
+
+def test_link_sessions_parallel_relays(tmp_path):
+    # One message to two domains: two smtp processes at once, their lines interleaved.
+    stamp = "Dec  4 10:00:0{} mx postfix/smtp[{}]: "
+    text = "".join([
+        stamp.format(1, 101) + "Trusted TLS connection established to mx.a.example[192.0.2.1]:25: TLSv1.3\n",
+        stamp.format(1, 102) + "Trusted TLS connection established to mx.b.example[192.0.2.2]:25: TLSv1.3\n",
+        stamp.format(2, 101) + "4AB12C3D4E: to=<x@a.example>, relay=mx.a.example[192.0.2.1]:25, delay=1, "
+                               "delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok)\n",
+        stamp.format(3, 102) + "4AB12C3D4E: to=<y@b.example>, relay=mx.b.example[192.0.2.2]:25, delay=2, "
+                               "delays=0/0/1/1, dsn=4.7.0, status=deferred (host mx.b.example[192.0.2.2] said: "
+                               "421 4.7.0 Try again later (in reply to MAIL FROM command))\n",
+    ])
+    path = tmp_path / "maillog"
+    path.write_text(text)
+    sessions = smtplogkit.read_logs(path)
+    linked = smtplogkit.link_sessions(smtplogkit.read_deliveries(path), sessions)
+
+    by_ip = dict(zip(sessions["ip"], sessions["session_id"]))
+    assert list(linked["session_id"]) == [by_ip["192.0.2.1"], by_ip["192.0.2.2"]]
+
+
+def test_link_sessions_without_attempt(tmp_path):
+    text = ("2026-12-04 10:00:00 1wXyZa-0001aB-Cd => bob@example.org R=dnslookup T=remote_smtp "
+            "H=mx2.example.org [192.0.2.2] C=\"250 OK\"\n"
+            "2026-12-04 10:02:00 1wXyZc-0001aB-Cf == erin@example.com R=dnslookup T=remote_smtp "
+            "defer (-53): retry time not reached for any host\n")
+    path = tmp_path / "mainlog"
+    path.write_text(text)
+    deliveries = smtplogkit.read_deliveries(path)
+    sessions = smtplogkit.read_logs(path)
+
+    linked = smtplogkit.link_sessions(deliveries, sessions)
+    assert linked["session_id"].isna().tolist() == [False, True]
+    assert smtplogkit.link_sessions(deliveries, sessions.iloc[0:0])["session_id"].isna().all()
+    assert list(linked.columns) == [*deliveries.columns, "session_id"]
