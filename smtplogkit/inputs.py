@@ -46,6 +46,8 @@ ALTERNATIVES_RE = re.compile(r"\{([^{}]*,[^{}]*)\}")  # shell-style "{a,b}"; a "
 ROTATION_RE = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<ext>\.(?:gz|bz2|xz))?$")
 # A rotated copy of a log as logrotate and Python's RotatingFileHandler name it: maillog.1, app.log.2.gz.
 ROTATED_RE = re.compile(r"^(?P<base>.+)\.(?P<n>\d{1,3})(?:\.(?:gz|bz2|xz))?$")
+# A rotated copy named by logrotate's dateext option, by day or hour: maillog-20261129, app.log-2026112900.gz.
+DATED_RE = re.compile(r"^(?P<base>.+)-(?P<date>(?:19|20)\d{6}(?:\d{2})?)(?:\.(?:gz|bz2|xz))?$")
 
 
 @dataclass(slots=True)
@@ -108,11 +110,14 @@ class Expansion:
 
 
 def _rotation_key(path: Path) -> tuple:
-    """Order rotated logs oldest first: ``maillog.2.gz``, ``maillog.1``, ``maillog``."""
+    """Order rotated logs oldest first: ``maillog-20261122``, ``maillog.2.gz``, ``maillog.1``, ``maillog``."""
+    dated = DATED_RE.match(path.name)
+    if dated:
+        return (str(path.parent), dated["base"], (0, dated["date"]))
     match = ROTATION_RE.match(path.name)
     number = int(match.group("n")) if match and match.group("n") and len(match.group("n")) < 4 else -1
     base = match.group("base") if match and number >= 0 else path.name
-    return (str(path.parent), base, -number)
+    return (str(path.parent), base, (1, -number))
 
 
 def group_rotations(sources: list[Source]) -> list[Source]:
@@ -122,17 +127,25 @@ def group_rotations(sources: list[Source]) -> list[Source]:
     log's name followed by consecutive numbers (``maillog.3.xz``,
     ``maillog.2.gz``, ``maillog.1``) and, if present, the log itself
     (``maillog``).  A gap in the numbers ends a run, because the lines in
-    between are missing.  A chain takes the place of its oldest file and is
-    read oldest first; other sources keep their order.
+    between are missing.  Copies named by date (``maillog-20261122``,
+    ``maillog-20261129.gz``) make a run in date order with the log itself,
+    unless numbered copies of the same log exist too.  Dates can't show a
+    gap, so none ends such a run.  A chain takes the place of its oldest file
+    and is read oldest first; other sources keep their order.
     """
     families: dict[tuple, list[tuple[int, int]]] = {}  # (folder, log name, labels) -> [(rotation number, index)]
+    dated: dict[tuple, list[tuple[str, int]]] = {}  # the same key -> [(date in the name, index)]
     for index, source in enumerate(sources):
         if source.path is None or isinstance(source, Chain):
             continue
+        labels = tuple(sorted(source.labels.items()))
+        stamped = DATED_RE.match(source.path.name)
+        if stamped:
+            dated.setdefault((str(source.path.parent), stamped["base"], labels), []).append((stamped["date"], index))
+            continue
         rotated = ROTATED_RE.match(source.path.name)
         number, base = (int(rotated["n"]), rotated["base"]) if rotated else (0, source.path.name)
-        key = (str(source.path.parent), base, tuple(sorted(source.labels.items())))
-        families.setdefault(key, []).append((number, index))
+        families.setdefault((str(source.path.parent), base, labels), []).append((number, index))
 
     chained: dict[int, Chain] = {}  # index of a chain's oldest file -> the chain
     members: set[int] = set()
@@ -144,14 +157,25 @@ def group_rotations(sources: list[Source]) -> list[Source]:
                 run.append(item)
                 continue
             if len(run) > 1:
-                parts = [sources[index] for _, index in run]
-                chain = Chain(f"{parts[0].name} to {parts[-1].name}", parts[-1].path, labels=dict(parts[0].labels),
-                              parts=parts)
-                chained[run[0][1]] = chain
-                members.update(index for _, index in run)
+                _chain([index for _, index in run], sources, chained, members)
             run = [item]
+    for key, copies in dated.items():
+        family = families.get(key, [])
+        if any(number > 0 for number, _ in family):
+            continue  # numbered and dated copies of one log: their order is unknown
+        run = [index for _, index in sorted(copies)] + [index for _, index in family]
+        if len(run) > 1:
+            _chain(run, sources, chained, members)
     return [chained.get(index, source) for index, source in enumerate(sources)
             if index in chained or index not in members]
+
+
+def _chain(run: list[int], sources: list[Source], chained: dict[int, Chain], members: set[int]) -> None:
+    """Join the sources at the positions ``run``, oldest first, into one :class:`Chain` kept in ``chained``."""
+    parts = [sources[index] for index in run]
+    chained[run[0]] = Chain(f"{parts[0].name} to {parts[-1].name}", parts[-1].path, labels=dict(parts[0].labels),
+                            parts=parts)
+    members.update(run)
 
 
 def _template_to_glob(template: str) -> tuple[str, re.Pattern | None]:

@@ -438,3 +438,20 @@ def test_exim_tls_field(tmp_path):
     assert tls["last_stage_reached"] == "data"
     assert tls["tls_s"] == 0.0
     assert plain["tls_mode"] is None
+
+
+def test_dated_rotations_in_order(tmp_path):
+    lines = CAPTURE.read_text().splitlines(keepends=True)
+    third = len(lines) // 3
+    (tmp_path / "maillog-20261129.gz").write_bytes(gzip.compress("".join(lines[third:2 * third]).encode()))
+    (tmp_path / "maillog-20261122").write_text("".join(lines[:third]))
+    (tmp_path / "maillog").write_text("".join(lines[2 * third:]))
+    whole = smtplogkit.read_logs(CAPTURE)
+    sessions = smtplogkit.read_logs(tmp_path)
+
+    files = sessions.attrs["files"]
+    assert [f["source"].rsplit("/", 1)[-1] for f in files] == ["maillog-20261122", "maillog-20261129.gz", "maillog"]
+    assert sum(f["lines"] for f in files) == len(lines)
+    # Read as one stream: no attempt is cut in two where the files meet.
+    assert len(sessions) == len(whole)
+    assert sorted(sessions["cause"].astype(str)) == sorted(whole["cause"].astype(str))

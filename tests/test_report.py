@@ -216,6 +216,7 @@ def test_template_adds_labels(fleet_logs):
 
 @pytest.mark.parametrize("suffix, compress", [
     (".1", None), (".2.gz", gzip.compress), (".gz", gzip.compress), (".12.bz2", bz2.compress), (".xz", lzma.compress),
+    ("-20261129", None), ("-20261129.gz", gzip.compress),
 ])
 def test_template_labels_rotations(fleet_logs, tmp_path, suffix, compress):
     folder = tmp_path / "logs"

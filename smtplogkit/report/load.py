@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 # Layout of the bundled sample data: one folder per network, one per worker.  A worker's
 # rotated and compressed logs (app.log.1, app.log.2.gz, app.log.gz) carry its labels too.
-DEFAULT_TEMPLATE = "{network}/{worker}/*.log{,.[0-9],.[0-9][0-9]}{,.gz,.bz2,.xz}"
+DEFAULT_TEMPLATE = "{network}/{worker}/*.log{,.[0-9],.[0-9][0-9],-[0-9]*}{,.gz,.bz2,.xz}"
 
 
 @dataclass
