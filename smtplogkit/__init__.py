@@ -18,6 +18,7 @@ _LAZY = {
     "diagnose": ("smtplogkit.diagnosis", "diagnose"),
     "enrich": ("smtplogkit.enrichment", "enrich"),
     "token_refreshes": ("smtplogkit.enrichment", "token_refreshes"),
+    "session_events": ("smtplogkit.reread", "session_events"),
     "Finding": ("smtplogkit.findings", "Finding"),
     "Findings": ("smtplogkit.findings", "Findings"),
 }
@@ -40,6 +41,7 @@ __all__ = [
     "read_events",
     "read_logs",
     "read_signals",
+    "session_events",
     "token_refreshes",
 ]
 

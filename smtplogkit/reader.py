@@ -470,8 +470,9 @@ class _Counted:
     """
 
     def __init__(self, sample: list[Line], blocks: Iterator[list[str]], strip, envelope: EnvelopeOptions,
-                 prefilter=None) -> None:
+                 prefilter=None, start: int = 0) -> None:
         self._sample = sample
+        self._start = start  # lines before the first one given, so that numbers match the whole file's
         self._blocks = blocks
         self._strip = strip
         self._envelope = envelope
@@ -485,7 +486,7 @@ class _Counted:
     def __iter__(self) -> Iterator[Line]:
         blank = 0
         skipped = 0
-        number = 0
+        number = self._start
         try:
             for line in self._sample:
                 number += 1

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .analysis import failed_mask
+from .reader import FAILED_EVENTS
 from .report import figures
 from .report.model import events_in_log_order, failures_timeline, format_time, session_transcript, timeline_bin
 
@@ -194,7 +195,11 @@ class SessionBrowser:
     sessions : pandas.DataFrame
         Rows from :func:`smtplogkit.read_logs`.
     events : pandas.DataFrame
-        Rows from :func:`smtplogkit.read_events` for the same inputs.
+        Rows from :func:`smtplogkit.read_events` for the same inputs, or
+        from ``load_logs(..., events="failed")``.  A session whose events
+        are not there (a session without failure, when only failed ones
+        were kept) is read again from its file when it is shown; see
+        :func:`smtplogkit.reread.session_events`.
     tz : str, optional
         Zone for the times in the session list.
     """
@@ -242,13 +247,31 @@ class SessionBrowser:
             self.transcript.value = ""
             return
         row = match.iloc[0]
-        rows = events_in_log_order(self.events[self.events["session_id"] == session_id])
+        rows = self.events[self.events["session_id"] == session_id]
+        note = ""
+        if rows.empty or (self.events.attrs.get("events") == FAILED_EVENTS and str(row["cause"]) == "ok"):
+            rows, note = self._read_again(session_id)
+        rows = events_in_log_order(rows)
         fields = ["failure_stage", "cause", "outcome", "reply_code", "enhanced_code", "reply_text", "error_text",
                   "identity", "host", "port", "tls_mode", "network"]
         cells = "".join(f"<tr><th>{escape(name)}</th><td>{escape(str(row[name]))}</td></tr>"
                         for name in fields if name in row.index and str(row[name]) not in ("<NA>", "nan", "None"))
         self.details.value = f"<table>{cells}</table>"
-        self.transcript.value = transcript_html(session_transcript(session_id, row, rows))
+        self.transcript.value = note + transcript_html(session_transcript(session_id, row, rows))
+
+    def _read_again(self, session_id: str):
+        """Return a session's events read again from its file, and a note for the page if that failed."""
+        from html import escape
+
+        from .errors import InputError
+        from .reread import session_events
+
+        try:
+            return session_events(self.all_sessions, session_id, tz=self.tz, date=self.events.attrs.get("date")), ""
+        except InputError as error:
+            logger.info("transcript of %s not read again: %s", session_id, error)
+            empty = self.events.iloc[0:0]
+            return empty, f"<p>Transcript not kept in memory, and not read again: {escape(str(error))}</p>"
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -141,8 +141,9 @@ def test_link_sessions_capture():
     assert linked["session_id"].notna().tolist() == linked["session"].tolist()
     attempts = sessions.set_index("session_id")
     with_attempt = linked.dropna(subset=["session_id"])
-    assert (attempts.loc[with_attempt["session_id"], "queue_id"].to_numpy() == with_attempt["queue_id"].to_numpy()).all()
-    assert (attempts.loc[with_attempt["session_id"], "line"].to_numpy() <= with_attempt["line"].to_numpy()).all()
+    named = attempts.loc[with_attempt["session_id"]]
+    assert (named["queue_id"].to_numpy() == with_attempt["queue_id"].to_numpy()).all()
+    assert (named["line"].to_numpy() <= with_attempt["line"].to_numpy()).all()
     # Each attempt reports on as many recipients as there are records naming it.
     counts = with_attempt.groupby("session_id").size()
     assert (counts == attempts.loc[counts.index, "recipients"]).all()

@@ -88,3 +88,47 @@ def test_panel_updates_browser(panel, browser):
     panel.cause.value = ("recipient_rejected",)
     assert browser.session.options == ()
     assert "No session matches" in browser.details.value
+
+
+@pytest.fixture(scope="module")
+def failed_only(fleet_logs):
+    from smtplogkit.report import load_logs
+
+    return load_logs(fleet_logs, events="failed")
+
+
+def test_browser_reads_dropped_transcript(browser, failed_only):
+    lean = SessionBrowser(failed_only.sessions, failed_only.events)
+    sessions = failed_only.sessions
+    ok = sessions[sessions["cause"].astype("string") == "ok"]["session_id"]
+    assert not failed_only.events["session_id"].isin(ok).any()
+    for session_id in list(ok)[:20]:
+        browser.session.value = session_id
+        lean.session.value = session_id
+        assert 'class="server"' in lean.transcript.value
+        assert lean.transcript.value == browser.transcript.value
+
+
+def test_browser_redacts_read_again(failed_only):
+    lean = SessionBrowser(failed_only.sessions, failed_only.events)
+    for session_id in failed_only.sessions["session_id"]:
+        lean.session.value = session_id
+        for secret in fleet.SECRETS:
+            assert secret not in lean.transcript.value
+
+
+def test_browser_file_gone(fleet_logs, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from smtplogkit.report import load_logs
+
+    folder = tmp_path / "logs"
+    shutil.copytree(fleet_logs, folder)
+    loaded = load_logs(folder, events="failed")
+    sessions = loaded.sessions
+    ok = sessions[sessions["cause"].astype("string") == "ok"].iloc[0]
+    Path(ok["source"]).unlink()
+    lean = SessionBrowser(sessions, loaded.events)
+    lean.session.value = ok["session_id"]
+    assert "not read again" in lean.transcript.value

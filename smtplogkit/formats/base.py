@@ -67,6 +67,8 @@ class ParseContext:
     share: tuple[int, int] | None = None
     # How the file's envelopes are read, for a parser that gets some lines raw (see reader._Counted).
     envelope: Any = None
+    # False while a file is read again (reread.session_events): its warnings were logged the first time.
+    loud: bool = True
 
     def noise(self, line: Line) -> None:
         """Count a line that the format prints but that carries no evidence."""
@@ -78,13 +80,15 @@ class ParseContext:
         if self.unrecognised_lines <= MAX_LINE_WARNINGS:
             message = f"{self.source}:{line.number}: unrecognised line: {redact_text(line.text)[:120]!r}"
             self.warnings.append(message)
-            logger.warning("%s", message)
+            if self.loud:
+                logger.warning("%s", message)
 
     def warn(self, line: Line, message: str) -> None:
         """Record a warning about one line."""
         text = f"{self.source}:{line.number}: {message}"
         self.warnings.append(text)
-        logger.warning("%s", text)
+        if self.loud:
+            logger.warning("%s", text)
 
     # Transcript helpers --------------------------------------------------
 

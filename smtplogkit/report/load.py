@@ -111,8 +111,10 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
         ``"all"``, or ``"failed"`` to keep the events of failed sessions
         only, with every note and every line outside a session (the token
         refreshes).  For logs of millions of lines, where every event of
-        every session would not fit in memory; the transcripts of sessions
-        without failure are then empty.
+        every session would not fit in memory.  The session browser reads
+        the transcript of a session without failure again from its file
+        (:func:`smtplogkit.reread.session_events`); ``events.attrs["events"]``
+        says which was kept.
 
     Returns
     -------
@@ -142,6 +144,8 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
         result.skipped = skipped + [item for item in result.skipped if item not in skipped]
         sessions = sessions_frame(result, tz)
         event_frame = events_frame(result)
+    # What the session browser needs to read a dropped transcript again (see widgets.SessionBrowser).
+    event_frame.attrs.update(events=events, date=None if date is None else str(date))
     sessions, event_frame = select_window(sessions, event_frame, start=start, end=end, tz=tz)
     return LoadedLogs(sessions, event_frame, paths)
 

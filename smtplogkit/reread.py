@@ -1,0 +1,138 @@
+"""Read one session's events again from its file, for a transcript that was not kept in memory.
+
+A week of logs has millions of events, and a notebook that keeps them all
+may not fit in memory.  ``load_logs(..., events="failed")`` keeps the events
+of failed sessions only.  :func:`session_events` gets the events of any
+other session when its transcript is wanted.  It reads the session's file
+from the line the session starts on, parses with the format the session was
+read with, and stops as soon as that session ends.  It starts
+:data:`LOOKBACK` lines early, because a session's first line may depend on
+the lines before it.  Parsers that never yield a
+:class:`~smtplogkit.records.SessionEnd` (nodemailer and most transcript
+formats) end their sessions at the end of the file, so for them the read
+goes on to the end.
+
+Reading from the middle of a file gives the same lines, directions and texts
+as reading the whole file (a test compares both on every fixture).  Times
+may differ for logs that print the time of day only: their date came from an
+earlier line.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from datetime import date, tzinfo
+from pathlib import Path
+from typing import Any
+
+from . import formats
+from .envelope import strip_envelope
+from .errors import InputError
+from .formats.base import ParseOptions
+from .inputs import Decoded, Source, open_blocks
+from .reader import (ReadResult, _Counted, _envelope_options, _parse_context, _resolve_tz, as_date,
+                     events_frame)
+from .records import PlainBatch, PlainSession, SessionEnd, SessionRow
+
+logger = logging.getLogger(__name__)
+
+# A session id: the file, the line the session starts on, and "#k" for the k-th session starting there.
+# Lines read before the session's first one: a session's first event may depend on a line before it (a
+# traceback's first lines, a "SERVER 1:" heading), and sessions that start earlier end before it or apart.
+LOOKBACK = 1000
+SESSION_ID_RE = re.compile(r"^(?P<source>.*):(?P<line>\d+)(?:#(?P<rank>\d+))?$")
+
+
+def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None, date: date | str | None = None):
+    """Return the events of one session, read again from its file.
+
+    Parameters
+    ----------
+    sessions : pandas.DataFrame
+        Rows from :func:`smtplogkit.read_logs` (or ``load_logs``) that
+        include the session.
+    session_id : str
+        The session's ``session_id``.
+    tz, date
+        As given to the read that made ``sessions``; they only change the
+        ``ts`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The session's rows in the columns of :func:`smtplogkit.read_events`,
+        in the order the parser made them; empty when the file no longer
+        has the session (it was rewritten since).
+
+    Raises
+    ------
+    InputError
+        When ``session_id`` is not in ``sessions``, or its file cannot be
+        opened (a stream, or a file moved or deleted since).
+    """
+    match = sessions[sessions["session_id"] == session_id]
+    if match.empty:
+        raise InputError(session_id, "session not found in the sessions given; pass the frame it came from")
+    row = match.iloc[0]
+    parsed = SESSION_ID_RE.match(session_id)
+    first = int(row["line"]) if row["line"] is not None and str(row["line"]) != "<NA>" else None
+    if parsed is None or first is None:
+        raise InputError(session_id, "missing line number, so there is no place to start reading")
+    rank = int(parsed["rank"] or 1)
+    path = Path(str(row["source"]))
+    if not path.is_file():
+        raise InputError(str(path), "file not found: moved or deleted since it was read; read it where it is now")
+    module = formats.get(str(row["format"]))
+    zone = _resolve_tz(tz)
+    source = Source(str(row["source"]), path)
+    envelope = _envelope_options(source, zone)
+    ctx = _parse_context(source, ParseOptions(tz=zone, date=as_date(date)))
+    ctx.rows_wanted = False
+    ctx.envelope = envelope
+    ctx.loud = False
+    strip = getattr(module, "strip_or_noise", None) or getattr(module, "strip_envelope", strip_envelope)
+    start = max(1, first - LOOKBACK)
+    blocks = _blocks_from(open_blocks(source, Decoded()), start)
+    counted = _Counted([], blocks, strip, envelope, start=start - 1)
+    found = _find(module.parse(counted, ctx), first, rank)
+    result = ReadResult()
+    result.events = [(event.ts, session_id, source.name, event.line, event.direction, event.verb, event.code,
+                      event.enhanced, event.text) for event in found]
+    if not found:
+        logger.warning("%s: no session starts on line %d any more; the file changed since it was read", path, first)
+    return events_frame(result)
+
+
+def _blocks_from(blocks, first: int):
+    """Yield the blocks of lines from line ``first`` on (the first line is 1)."""
+    skipped = 0
+    for block in blocks:
+        if skipped + len(block) < first:
+            skipped += len(block)
+            continue
+        yield block[first - 1 - skipped:]
+        yield from blocks
+        return
+
+
+def _find(items, first: int, rank: int) -> list[Any]:
+    """Return the events of the ``rank``-th session to end of those whose first event is on line ``first``."""
+    grouped: dict[Any, list[Any]] = {}
+    seen = 0
+    for item in items:
+        kind = type(item)
+        if kind is SessionEnd:
+            events = grouped.pop(item.session, None)
+            if events and events[0].line == first:
+                seen += 1
+                if seen == rank:
+                    return events
+            continue
+        if kind in (PlainSession, PlainBatch, SessionRow) or item.session is None:
+            continue
+        grouped.setdefault(item.session, []).append(item)
+    # Sessions still open at the end of the file end in the order they started, as the reader ends them.
+    left = [events for events in sorted(grouped.values(), key=lambda evs: evs[0].line) if events[0].line == first]
+    return next(itertools.islice(left, rank - 1 - seen, None), []) if rank - 1 - seen >= 0 else []

@@ -1,0 +1,95 @@
+"""session_events reads one session again from its file and gets the events the whole read got."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+import smtplogkit
+from smtplogkit.errors import InputError
+from smtplogkit.records import Event, SessionEnd
+from smtplogkit.reread import LOOKBACK, _find, session_events
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+# Multi-session logs of several formats, and cases whose first event depends on the lines before it
+# (a traceback's first lines, nodemailer's "SERVER 1:" heading).
+INPUTS = [
+    *sorted((ROOT / "sample_data").glob("*/*/*.log"))[::6],
+    HERE / "data" / "postfix" / "capture.maillog",
+    HERE / "cases" / "smtplib-002.log",
+    HERE / "cases" / "nodemailer-010.log",
+    *sorted((HERE / "formats" / "data").glob("*.log")),
+]
+COLUMNS = ["line", "direction", "verb", "reply_code", "enhanced_code", "text"]
+
+
+@pytest.mark.parametrize("path", INPUTS, ids=lambda path: path.name)
+def test_same_as_whole_read(path):
+    sessions = smtplogkit.read_logs(path)
+    events = smtplogkit.read_events(path)
+    chosen = random.Random(path.name).sample(list(sessions["session_id"]), min(25, len(sessions)))
+    assert chosen
+    for session_id in chosen:
+        whole = events[events["session_id"] == session_id][COLUMNS].reset_index(drop=True)
+        again = session_events(sessions, session_id)
+        assert len(whole) > 0
+        assert again[COLUMNS].reset_index(drop=True).equals(whole), session_id
+        assert set(again["session_id"]) == {session_id}
+
+
+def test_far_into_file(tmp_path):
+    # A session that starts well past LOOKBACK lines: the read starts late and still finds it.
+    capture = (HERE / "data" / "postfix" / "capture.maillog").read_text()
+    path = tmp_path / "maillog"
+    filler = "Dec  4 21:00:00 capture postfix/anvil[1]: statistics: max cache size 1 at Dec  4 21:00:00\n"
+    path.write_text(filler * (LOOKBACK * 3) + capture)
+    sessions = smtplogkit.read_logs(path, format="postfix")
+    events = smtplogkit.read_events(path, format="postfix")
+    last = sessions.sort_values("line").iloc[-1]["session_id"]
+
+    again = session_events(sessions, last)
+    assert int(again["line"].min()) > LOOKBACK * 3
+    assert again[COLUMNS].equals(events[events["session_id"] == last][COLUMNS].reset_index(drop=True))
+
+
+def test_no_credentials():
+    path = HERE / "captures" / "smtplib" / "auth_535.debug2.log"
+    sessions = smtplogkit.read_logs(path)
+    again = session_events(sessions, sessions["session_id"].iloc[0])
+    auth = again[again["verb"] == "AUTH"]
+    assert len(auth) > 0
+    payload = "AGNhcHR1cmUtdXNlckBjYXB0dXJlLnRlc3QAZmFrZS1wYXNzd29yZC03ZjNhOWM="  # the line's AUTH PLAIN payload
+    assert payload in path.read_text()
+    assert not again["text"].str.contains(payload, regex=False).any()
+    assert not again["text"].str.contains("fake-password", regex=False).any()
+
+
+def test_unknown_session():
+    path = HERE / "data" / "postfix" / "capture.maillog"
+    sessions = smtplogkit.read_logs(path)
+    with pytest.raises(InputError, match="session not found"):
+        session_events(sessions, f"{path}:999999")
+
+
+def test_file_moved(tmp_path):
+    path = tmp_path / "maillog"
+    shutil.copyfile(HERE / "data" / "postfix" / "capture.maillog", path)
+    sessions = smtplogkit.read_logs(path)
+    path.unlink()
+    with pytest.raises(InputError, match="file not found"):
+        session_events(sessions, sessions["session_id"].iloc[0])
+
+
+def test_rank_on_one_line():
+    # Two sessions start on line 5; the second to end is "#2".
+    first, second, other = (Event(5, "local", "a", "A"), Event(5, "local", "b", "B"), Event(3, "local", "c", "C"))
+    items = [other, first, second, SessionEnd("C"), SessionEnd("A"), Event(6, "local", "d", "B"), SessionEnd("B")]
+    assert [event.text for event in _find(iter(items), 5, 1)] == ["a"]
+    assert [event.text for event in _find(iter(items), 5, 2)] == ["b", "d"]
+    assert _find(iter(items), 5, 3) == []
+    # Sessions still open at the end of the file count in the order they started.
+    assert [event.text for event in _find(iter(items[:3]), 5, 2)] == ["b"]
