@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 from datetime import date, tzinfo
 from pathlib import Path
 from typing import Any
@@ -31,18 +30,17 @@ from . import formats
 from .envelope import strip_envelope
 from .errors import InputError
 from .formats.base import ParseOptions
-from .inputs import Decoded, Source, open_blocks
+from .inputs import Chain, Decoded, Source, group_rotations, open_blocks
 from .reader import (ReadResult, _Counted, _envelope_options, _parse_context, _resolve_tz, as_date,
                      events_frame)
 from .records import PlainBatch, PlainSession, SessionEnd, SessionRow
+from .rotations import SESSION_ID_RE, locate
 
 logger = logging.getLogger(__name__)
 
-# A session id: the file, the line the session starts on, and "#k" for the k-th session starting there.
-# Lines read before the session's first one: a session's first event may depend on a line before it (a
-# traceback's first lines, a "SERVER 1:" heading), and sessions that start earlier end before it or apart.
+# Lines read before the session's first one, because its first event may depend on a line before it (a
+# traceback's first lines, a "SERVER 1:" heading).  Sessions that start in those lines are left out.
 LOOKBACK = 1000
-SESSION_ID_RE = re.compile(r"^(?P<source>.*):(?P<line>\d+)(?:#(?P<rank>\d+))?$")
 
 
 def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None, date: date | str | None = None):
@@ -63,8 +61,8 @@ def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None,
     -------
     pandas.DataFrame
         The session's rows in the columns of :func:`smtplogkit.read_events`,
-        in the order the parser made them; empty when the file no longer
-        has the session (it was rewritten since).
+        in the order the parser made them.  Empty when the file has
+        changed since and no session starts on that line any more.
 
     Raises
     ------
@@ -80,13 +78,13 @@ def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None,
     first = int(row["line"]) if row["line"] is not None and str(row["line"]) != "<NA>" else None
     if parsed is None or first is None:
         raise InputError(session_id, "missing line number, so there is no place to start reading")
-    rank = int(parsed["rank"] or 1)
+    rank = int((parsed["suffix"] or "#1")[1:])
     path = Path(str(row["source"]))
     if not path.is_file():
         raise InputError(str(path), "file not found: moved or deleted since it was read; read it where it is now")
     module = formats.get(str(row["format"]))
     zone = _resolve_tz(tz)
-    source = Source(str(row["source"]), path)
+    source = _from_file(str(row["source"]), path)
     envelope = _envelope_options(source, zone)
     ctx = _parse_context(source, ParseOptions(tz=zone, date=as_date(date)))
     ctx.rows_wanted = False
@@ -98,11 +96,33 @@ def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None,
     counted = _Counted([], blocks, strip, envelope, start=start - 1)
     found = _find(module.parse(counted, ctx), first, rank)
     result = ReadResult()
-    result.events = [(event.ts, session_id, source.name, event.line, event.direction, event.verb, event.code,
+    result.events = [(event.ts, session_id, *_place(source, event.line), event.direction, event.verb, event.code,
                       event.enhanced, event.text) for event in found]
     if not found:
         logger.warning("%s: no session starts on line %d any more; the file changed since it was read", path, first)
     return events_frame(result)
+
+
+def _from_file(name: str, path: Path) -> Source:
+    """Return what to read for a session that starts in the file ``name``: the file, and its newer rotations.
+
+    The whole read joined the rotations of one log into a stream, and a
+    session cut by a rotation goes on in the next file.
+    """
+    siblings = [Source(str(Path(name).parent / other.name), other) for other in sorted(path.parent.iterdir())
+                if other.is_file()]
+    for source in group_rotations(siblings):
+        if isinstance(source, Chain):
+            names = [part.name for part in source.parts]
+            if name in names and names[-1] != name:
+                parts = source.parts[names.index(name):]
+                return Chain(f"{parts[0].name} to {parts[-1].name}", source.path, parts=parts)
+    return Source(name, path)
+
+
+def _place(source: Source, number: int) -> tuple[str, int]:
+    """Return the file and line number in it of line ``number`` of what :func:`_from_file` gave."""
+    return locate(source, number) if isinstance(source, Chain) else (source.name, number)
 
 
 def _blocks_from(blocks, first: int):

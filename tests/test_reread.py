@@ -93,3 +93,20 @@ def test_rank_on_one_line():
     assert _find(iter(items), 5, 3) == []
     # Sessions still open at the end of the file count in the order they started.
     assert [event.text for event in _find(iter(items[:3]), 5, 2)] == ["b"]
+
+
+def test_session_cut_by_rotation(tmp_path):
+    # The capture split in three rotations: sessions that go on in the next file are read on into it.
+    lines = (HERE / "data" / "postfix" / "capture.maillog").read_text().splitlines(keepends=True)
+    cuts = [0, 14, 124, len(lines)]  # after the first line of two attempts whose records follow
+    for name, start, stop in zip(["maillog.2", "maillog.1", "maillog"], cuts, cuts[1:]):
+        (tmp_path / name).write_text("".join(lines[start:stop]))
+    sessions = smtplogkit.read_logs(tmp_path)
+    events = smtplogkit.read_events(tmp_path)
+    crossing = events[events["source"] != events["session_id"].str.rsplit(":", n=1).str[0]]["session_id"].unique()
+    assert len(crossing) > 0
+
+    for session_id in sessions["session_id"]:
+        whole = events[events["session_id"] == session_id][["source", *COLUMNS]].reset_index(drop=True)
+        again = session_events(sessions, session_id)[["source", *COLUMNS]].reset_index(drop=True)
+        assert again.equals(whole), session_id
