@@ -81,8 +81,8 @@ def _read(path: Path):
     """Return the DataFrame in one Parquet file, as ``pandas.read_parquet`` would, with the C library's allocator.
 
     pyarrow's default allocator (mimalloc) asked the kernel for fresh memory
-    for each large column, and a new process (a notebook opened again) spent
-    3 to 7 s of system time on it for a million cached sessions; with the C
+    for each large column.  A new process (a notebook opened again) spent 3
+    to 7 s of system time on that for a million cached sessions.  With the C
     library's allocator the same load took about 0.6 s.
     """
     import pyarrow as pa
