@@ -678,10 +678,31 @@ def _column(pd, values: list[Any], column: str, target: Any):
             values = [0 if value is None else value for value in values]
         return pd.array(values, dtype="Int64")
     if isinstance(target, pd.CategoricalDtype):
-        return pd.Categorical(values, dtype=target)
+        return _categorical(pd, values, target)
     if isinstance(target, pd.StringDtype) and target.storage == "pyarrow":
         return _string_array(pd, values, target)
     return pd.array(values, dtype=target)
+
+
+def _categorical(pd, values: list[Any], target: Any):
+    """Return values as a categorical of ``target`` dtype, as ``pd.Categorical`` would, by looking up codes in a dict.
+
+    A value that is not one of the categories, or is missing, gets code -1
+    (missing), as ``pd.Categorical`` gives it.
+    """
+    import numpy as np
+
+    codes = _CATEGORY_CODES.get(target)
+    if codes is None:
+        codes = _CATEGORY_CODES[target] = {category: code for code, category in enumerate(target.categories)}
+    try:
+        found = np.fromiter(map(codes.get, values, itertools.repeat(-1)), dtype=np.int32, count=len(values))
+    except TypeError:  # a value that cannot be a dict key
+        return pd.Categorical(values, dtype=target)
+    return pd.Categorical.from_codes(found, dtype=target)
+
+
+_CATEGORY_CODES: dict[Any, dict[Any, int]] = {}
 
 
 def _string_array(pd, values: list[Any], target: Any):

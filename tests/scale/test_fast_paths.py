@@ -278,3 +278,11 @@ def test_local_rows_equal_general_rows(monkeypatch, tmp_path):
     # Failed and successful sessions of local events both occur in the fixtures.
     assert checked.count("none") > 100
     assert len(checked) - checked.count("none") > 100
+
+
+def test_categorical_codes_equal_pandas():
+    target = pd.CategoricalDtype(["connect", "tls", "data"])
+    values = ["tls", None, "data", float("nan"), "other", sessions.Stage.CONNECT, "connect"]
+    built = reader._categorical(pd, values, target)
+    expected = pd.Categorical(values, dtype=target)
+    pd.testing.assert_extension_array_equal(built, expected)
