@@ -286,3 +286,19 @@ def test_categorical_codes_equal_pandas():
     built = reader._categorical(pd, values, target)
     expected = pd.Categorical(values, dtype=target)
     pd.testing.assert_extension_array_equal(built, expected)
+
+
+def test_started_lines_in_batches_equal_one_by_one():
+    rng = random.Random(5)
+    one, batched = reader._StartedLines(), reader._StartedLines()
+    fallbacks = 0
+    for _ in range(300):
+        lines = [rng.randint(0, 20_000) for _ in range(rng.randint(1, 40))]
+        expected = [one.add(line) for line in lines]
+        if batched.add_new(lines):
+            got = [0] * len(lines)
+        else:
+            fallbacks += 1
+            got = [batched.add(line) for line in lines]
+        assert got == expected
+    assert 0 < fallbacks < 300  # both ways were taken
