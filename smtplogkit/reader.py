@@ -749,8 +749,8 @@ def _string_array(pd, values: list[Any], target: Any):
     The array is built with the C library's allocator.  pyarrow's default
     one (mimalloc) hands large freed blocks back to the system at once, so
     each of the many multi-megabyte buffers these columns grow through was
-    fresh memory to fault in: a tenth of a 1M-line maillog's read went to
-    that.
+    fresh memory to fault in: about a tenth of a 1M-line maillog's read
+    went to that.
     """
     import pyarrow as pa
 
