@@ -363,8 +363,8 @@ class _StartedLines:
     def add_new(self, lines: list[int]) -> bool:
         """Record sessions starting on ``lines`` and return True if no session started on any of them before.
 
-        Otherwise, or if a line number is not an int of 0 or more, record nothing
-        and return False; the caller then uses :meth:`add` for each.
+        If one did, or if a line number is not an int of 0 or more, record
+        nothing and return False.  The caller then uses :meth:`add` for each.
         """
         import numpy as np
 

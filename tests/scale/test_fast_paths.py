@@ -290,11 +290,11 @@ def test_categorical_codes_equal_pandas():
 
 def test_started_lines_in_batches_equal_one_by_one():
     rng = random.Random(5)
-    one, batched = reader._StartedLines(), reader._StartedLines()
+    single, batched = reader._StartedLines(), reader._StartedLines()
     fallbacks = 0
     for _ in range(300):
         lines = [rng.randint(0, 20_000) for _ in range(rng.randint(1, 40))]
-        expected = [one.add(line) for line in lines]
+        expected = [single.add(line) for line in lines]
         if batched.add_new(lines):
             got = [0] * len(lines)
         else:
