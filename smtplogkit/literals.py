@@ -40,6 +40,44 @@ def required_literals(pattern: str, flags: int = 0) -> tuple[str, ...] | None:
     return tuple(sorted(found))
 
 
+def branches(pattern: str) -> list[str] | None:
+    """Return the alternatives of ``pattern``'s top level (``a|b(c|d)|e`` gives three), or None if it has one.
+
+    A text contains a match of the pattern exactly when it contains a match
+    of one of the alternatives, so each can be searched on its own, behind
+    its own literal check.  None too for a pattern whose alternatives could
+    depend on each other: a back-reference or an inline flag.
+    """
+    if re.search(r"\\[1-9]|\(\?P=|\(\?[aiLmsux]", pattern):
+        return None
+    found: list[str] = []
+    depth = start = index = 0
+    in_class = False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern.startswith("^", index + 1):
+                index += 1
+            if pattern.startswith("]", index + 1):
+                index += 1  # a "]" first in a class is a literal
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            found.append(pattern[start:index])
+            start = index + 1
+        index += 1
+    found.append(pattern[start:])
+    return found if len(found) > 1 else None
+
+
 def _sequence(items: list) -> set[str] | None:
     """Return the best literal set of a sequence of parsed items: every match contains one of its strings."""
     candidates: list[set[str]] = []
@@ -89,7 +127,8 @@ def _lower_ascii(strings: set[str]) -> set[str] | None:
 
 
 @lru_cache(maxsize=256)
-def _lowered(text: str) -> str | None:
+def lowered(text: str) -> str | None:
+    """Return ``text`` in lower case if it is ASCII, else None (the texts :func:`could_match` can rule out)."""
     return text.lower() if text.isascii() else None
 
 
@@ -97,10 +136,10 @@ def could_match(literals: tuple[str, ...] | None, text: str) -> bool:
     """Return False only when ``text`` is ASCII and contains none of ``literals`` in any case."""
     if literals is None:
         return True
-    lowered = _lowered(text)
-    if lowered is None:
+    lower = lowered(text)
+    if lower is None:
         return True
     for literal in literals:  # a loop, not any() over a generator: classify calls this for every rule
-        if literal in lowered:
+        if literal in lower:
             return True
     return False

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from . import replycodes as rc
 from .labels import Cause, Stage, TlsMode
-from .literals import could_match, required_literals
+from .literals import branches, could_match, lowered, required_literals
 from .redact import decode_base64
 
 PRE_CONNECT = frozenset({Stage.DNS, Stage.CONNECT})
@@ -42,14 +42,39 @@ class Rule:
     stage: Stage | None = None
     regex: re.Pattern = field(init=False, compare=False)
     literals: tuple[str, ...] | None = field(init=False, compare=False)
+    # The pattern's top-level alternatives, each with its own literals, or None.
+    branches: tuple[tuple[tuple[str, ...] | None, re.Pattern], ...] | None = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "regex", re.compile(self.pattern, re.IGNORECASE))
         object.__setattr__(self, "literals", required_literals(self.pattern, re.IGNORECASE))
+        parts = branches(self.pattern)
+        object.__setattr__(self, "branches", None if parts is None else tuple(
+            (required_literals(part, re.IGNORECASE), re.compile(part, re.IGNORECASE)) for part in parts))
 
     def search(self, text: str) -> bool:
-        """Return whether the pattern occurs in ``text``, skipping the search when a required literal is missing."""
-        return could_match(self.literals, text) and self.regex.search(text) is not None
+        """Return whether the pattern occurs in ``text``, skipping the search when a required literal is missing.
+
+        A pattern of many alternatives is searched one alternative at a
+        time, and only for those whose literals the text contains.  Python's
+        ``re`` tries every alternative at every position of the text, which
+        cost up to about 15 microseconds per rule on a long Postfix reply.
+        """
+        if not could_match(self.literals, text):
+            return False
+        if self.branches is None:
+            return self.regex.search(text) is not None
+        lower = lowered(text)  # None: any alternative could match (see could_match)
+        for literals, regex in self.branches:
+            if lower is not None and literals is not None:
+                for literal in literals:
+                    if literal in lower:
+                        break
+                else:
+                    continue  # none of this alternative's literals is in the text
+            if regex.search(text) is not None:
+                return True
+        return False
 
     def matches(self, stage: Stage, code: int | None, text: str) -> bool:
         """Return whether this rule applies to a failure."""

@@ -202,8 +202,8 @@ def local_row(events: list[Event], times: dict[str, Any] | None = None) -> dict[
             if event_attrs.get("connected"):
                 connected = True
             texts.append(event.text)
-            failures.append(_Candidate(Stage(stage), event.text, event.code, event.enhanced, event,
-                                       event_attrs.get("mechanism"), None))
+            failures.append(_Candidate(_STAGES.get(stage) or Stage(stage), event.text, event.code, event.enhanced,
+                                       event, event_attrs.get("mechanism"), None))
             continue
         if kind == CONNECTED:
             connected = True
@@ -679,12 +679,15 @@ def _reached_before_failure(state: SessionState, failure_stage: str) -> Stage | 
     A session can go on after its failure (QUIT after a rejected AUTH), but
     for the stage funnel it got no further than the step before the failure.
     """
-    failed = Stage(failure_stage)
-    before = [stage for stage in state.passed if STAGE_ORDER[stage] < STAGE_ORDER[failed]]
-    implied = IMPLIED_BEFORE.get(failed)
-    if implied is not None:
-        before.append(implied)
-    return max(before, key=STAGE_ORDER.__getitem__) if before else None
+    failed = _STAGES[failure_stage]
+    limit = _ORDER[failed]
+    best = IMPLIED_BEFORE.get(failed)
+    best_order = _ORDER[best] if best is not None else -1
+    for stage in state.passed:
+        order = _ORDER[stage]
+        if best_order < order < limit:
+            best, best_order = stage, order
+    return best
 
 
 # Enum values looked up once, not through the enum descriptor for every row.
@@ -694,6 +697,11 @@ _OK, _UNKNOWN = Outcome.OK.value, Outcome.UNKNOWN.value
 _GREETING_ORDER = STAGE_ORDER[Stage.GREETING]
 _ORDER = STAGE_ORDER
 _NO_TIMINGS = {column: None for _, column in TIMED_COLUMNS}
+_TIMED_COLUMN = dict(TIMED_COLUMNS)
+_STAGES = {stage.value: stage for stage in Stage}
+_TLS_MODES = {mode.value: mode for mode in TlsMode}
+_NETWORK, _PERMANENT, _TRANSIENT, _PARTIAL = (Outcome.NETWORK.value, Outcome.PERMANENT.value, Outcome.TRANSIENT.value,
+                                              Outcome.PARTIAL.value)
 
 
 def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate, tls_mode: Any, port: Any) -> None:
@@ -706,7 +714,7 @@ def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate,
         context="\n".join(others),
         connected=state.connected,
         port=int(port) if port is not None else None,
-        tls_mode=TlsMode(tls_mode) if tls_mode else None,
+        tls_mode=(_TLS_MODES.get(tls_mode) or TlsMode(tls_mode)) if tls_mode else None,
         mechanism=failure.mechanism,
         auth=failure.auth,
     )
@@ -718,19 +726,19 @@ def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate,
     from_server = failure.event is not None and failure.event.direction == SERVER
     code = failure.code
     if code is None:
-        outcome = Outcome.NETWORK if cause in NETWORK_CAUSES else Outcome.UNKNOWN
+        outcome = _NETWORK if cause in NETWORK_CAUSES else _UNKNOWN
     elif code >= 500:
-        outcome = Outcome.PERMANENT
+        outcome = _PERMANENT
     else:
-        outcome = Outcome.TRANSIENT
+        outcome = _TRANSIENT
     if stage is Stage.RCPT_TO and state.messages_sent:
-        outcome = Outcome.PARTIAL
+        outcome = _PARTIAL
 
     error_texts = [c.text for c in state.failures if c.event is not None and c.event.direction == LOCAL]
     row.update(
         failure_stage=stage.value,
         cause=cause.value,
-        outcome=outcome.value,
+        outcome=outcome,
         reply_code=code,
         enhanced_code=failure.enhanced,
         reply_text=failure.text if from_server or code is not None else None,
@@ -752,8 +760,8 @@ def _timings(row: dict[str, Any], first_ts: datetime | None, last_ts: datetime |
         # In the order the stages were passed, which is not the order of the
         # stage list: a STARTTLS session passes greeting, EHLO and STARTTLS
         # before TLS.  Equal times keep the stage list's order.
-        passed = sorted((reached, _ORDER[stage], column) for stage, column in TIMED_COLUMNS
-                        if (reached := reached_at.get(stage)) is not None)
+        passed = sorted((reached, _ORDER[stage], column) for stage, reached in reached_at.items()
+                        if (column := _TIMED_COLUMN.get(stage)) is not None)
         for reached, _, column in passed:
             row[column] = max((reached - previous).total_seconds(), 0.0)
             previous = reached

@@ -9,7 +9,7 @@ import pytest
 
 import smtplogkit
 from smtplogkit import rules
-from smtplogkit.literals import could_match, required_literals
+from smtplogkit.literals import branches, could_match, required_literals
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_RULES = [*rules.SESSION_RULES, *rules.REPLY_RULES, *rules.ERROR_RULES]
@@ -49,8 +49,10 @@ def _corpus() -> list[str]:
             texts.update(events["text"].dropna().tolist())
     # Each literal in other cases and surroundings, and each literal cut short by one character.
     for rule in ALL_RULES:
-        for literal in rule.literals or ():
-            texts.update({literal.upper(), f"x {literal.title()} y", f"5.7.1 {literal[:-1]} z", literal.swapcase()})
+        branch_literals = [literals or () for literals, _ in rule.branches or ()]
+        for literal in {*(rule.literals or ()), *(text for group in branch_literals for text in group)}:
+            texts.update({literal.upper(), f"x {literal.title()} y", f"5.7.1 {literal[:-1]} z", literal.swapcase(),
+                          f"\u212a {literal} at", f"{literal} on {literal}"})
     return sorted(texts)
 
 
@@ -65,3 +67,24 @@ def test_rule_search_equals_regex():
             skipped += not could_match(rule.literals, text)
     # Most searches are skipped, or the literals would not be worth having.
     assert skipped > len(corpus) * len(ALL_RULES) // 2
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    (r"a|b(c|d)|e", ["a", "b(c|d)", "e"]),
+    (r"[|]x|y", ["[|]x", "y"]),
+    (r"a\|b|c", [r"a\|b", "c"]),
+    (r"[]|]|z", ["[]|]", "z"]),
+    (r"[^]|]q|(?:r|s)", ["[^]|]q", "(?:r|s)"]),
+    (r"abc", None),
+    (r"(a)x\1|b", None),  # a back-reference ties the alternatives together
+])
+def test_branches_of_pattern(pattern, expected):
+    assert branches(pattern) == expected
+
+
+def test_branches_make_the_pattern():
+    split = [rule for rule in ALL_RULES if rule.branches is not None]
+    assert len(split) > len(ALL_RULES) // 2
+    for rule in split:
+        assert "|".join(branches(rule.pattern)) == rule.pattern
+        assert all(regex.flags & re.IGNORECASE for _, regex in rule.branches)

@@ -278,3 +278,27 @@ def test_local_rows_equal_general_rows(monkeypatch, tmp_path):
     # Failed and successful sessions of local events both occur in the fixtures.
     assert checked.count("none") > 100
     assert len(checked) - checked.count("none") > 100
+
+
+def test_categorical_codes_equal_pandas():
+    target = pd.CategoricalDtype(["connect", "tls", "data"])
+    values = ["tls", None, "data", float("nan"), "other", sessions.Stage.CONNECT, "connect"]
+    built = reader._categorical(pd, values, target)
+    expected = pd.Categorical(values, dtype=target)
+    pd.testing.assert_extension_array_equal(built, expected)
+
+
+def test_started_lines_in_batches_equal_one_by_one():
+    rng = random.Random(5)
+    single, batched = reader._StartedLines(), reader._StartedLines()
+    fallbacks = 0
+    for _ in range(300):
+        lines = [rng.randint(0, 20_000) for _ in range(rng.randint(1, 40))]
+        expected = [single.add(line) for line in lines]
+        if batched.add_new(lines):
+            got = [0] * len(lines)
+        else:
+            fallbacks += 1
+            got = [batched.add(line) for line in lines]
+        assert got == expected
+    assert 0 < fallbacks < 300  # both ways were taken
