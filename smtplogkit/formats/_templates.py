@@ -57,8 +57,15 @@ class RowTemplate:
 
         ``stamp(i)`` returns the time of ``lines[i]``, as the parser would have set it.
         """
+        return self.instantiate_at(lines[self.line_index].number, stamp)
+
+    def instantiate_at(self, number: int, stamp: Callable[[int], datetime]) -> dict[str, Any]:
+        """Return the row for a segment with the same key, as :meth:`instantiate` does, from its row's line number.
+
+        ``number`` is the number of the segment's line at :attr:`line_index`.
+        """
         row = self.row.copy()
-        row["line"] = lines[self.line_index].number
+        row["line"] = number
         times = {index: stamp(index) for index in self.indexes}  # several stages are often reached on one line
         start = None if self.start_index is None else times[self.start_index]
         end = None if self.end_index is None else times[self.end_index]
