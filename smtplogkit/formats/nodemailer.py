@@ -1040,10 +1040,10 @@ class _Segments:
         self.groups = groups
         self.enabled = enabled
         self.capture: list[Event] | None = None
-        # The line numbers and texts of each connection whose row was copied from a template, for
-        # reading them again.  Plain lists of numbers and strings, unlike Line objects, add nothing
-        # to the garbage collector's work, which grows with the objects kept.
-        self.copied: dict[str, tuple[list[int], list[str]]] = {}
+        # The lines of each connection whose row was copied from a template, for reading them again:
+        # raw (number, text) tuples, which the garbage collector stops tracking, and Line objects
+        # no parser has read.
+        self.copied: dict[str, list[Line | tuple[int, str]]] = {}
         self.heads: dict[str, tuple | None] = {}
         self.bare_heads: dict[str, tuple | None] = {}
         self.times: dict[str, datetime] = {}
@@ -1258,7 +1258,7 @@ class _Segments:
             # the lines kept in case the connection comes back.
             row, template = make_template(segment, events, noise, None)
             groups.add_row(own, row)
-            self.copied[own] = ([line.number for line in segment], [line.text for line in segment])
+            self.copied[own] = [(line.number, line.text) for line in segment]
             if template is not None:
                 groups.store(full if failed(row) else key, template)
             if template is None or failed(row):
@@ -1274,22 +1274,21 @@ class _Segments:
         session = _Session(own)  # a placeholder until the connection's lines are read again, if ever
         self.state.by_key[own] = session
         self.state.current = session
-        numbers = [line[0] if type(line) is tuple else line.number for line in segment]
-        texts = [line[1] if type(line) is tuple else line.text for line in segment]
-        self.copied[own] = (numbers, texts)
+        self.copied[own] = segment  # lines no parser has read: no time is set on them
         if template.noise:
             count_noise(self.ctx, segment if type(self.ctx).noise is ParseContext.noise else list(_as_lines(segment)),
                         template.noise)
         stamp = self._stamp
-        self.groups.add_row(own, template.instantiate_at(numbers[template.line_index],
-                                                         lambda index: stamp(texts[index])))
+        first = segment[template.line_index]
+        number = first[0] if type(first) is tuple else first.number
+        self.groups.add_row(own, template.instantiate_at(number, lambda index: stamp(_text(segment[index]))))
 
     def _read_again(self, own: str) -> None:
         """Replace a copied row by the events of its segment, for a connection whose lines come back."""
-        numbers, texts = self.copied.pop(own)
         # A segment's lines have no time, host or container from an envelope, and the parser reads
         # nothing else of a line but its number and text.
-        segment = [Line(number, text) for number, text in zip(numbers, texts)]
+        segment = [Line(*line) if type(line) is tuple else Line(line.number, line.text)
+                   for line in self.copied.pop(own)]
         ctx = self.ctx
         fresh_ctx = ParseContext(ctx.source, ctx.options)  # its line counts are dropped: they were counted
         fresh = _State()
