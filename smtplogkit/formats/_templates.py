@@ -194,6 +194,27 @@ MASKED_PARTS: dict[str, Masked] = {
     if maskable(prefix)}
 
 
+def as_lines(lines: Iterable[Line | tuple[int, str]]) -> Iterator[Line]:
+    """Yield each line as a :class:`Line`.
+
+    A parser that reads raw lines gets some as ``(number, text)`` tuples
+    (see ``RAW_LINES`` in :mod:`smtplogkit.reader`): lines without an
+    envelope, whose :class:`Line` has only a number and a text.
+    """
+    for line in lines:
+        yield Line(*line) if type(line) is tuple else line
+
+
+def text_of(line: Line | tuple[int, str]) -> str:
+    """Return the text of a :class:`Line` or of a raw ``(number, text)`` line."""
+    return line[1] if type(line) is tuple else line.text
+
+
+def number_of(line: Line | tuple[int, str]) -> int:
+    """Return the number of a :class:`Line` or of a raw ``(number, text)`` line."""
+    return line[0] if type(line) is tuple else line.number
+
+
 def failed(row: dict[str, Any]) -> bool:
     """Return whether a session row records a failure, whose columns may come from any reply text."""
     return row["reply_text"] is not None or row["error_text"] is not None or row["cause"] != _OK_CAUSE
@@ -202,13 +223,14 @@ def failed(row: dict[str, Any]) -> bool:
 _OK_CAUSE = Cause.OK.value
 
 
-def count_noise(ctx: ParseContext, lines: list[Line], positions: tuple[int, ...]) -> None:
+def count_noise(ctx: ParseContext, lines: list[Line | tuple[int, str]], positions: tuple[int, ...]) -> None:
     """Count the lines at ``positions`` as noise, as :meth:`ParseContext.noise` would one by one."""
     if type(ctx).noise is ParseContext.noise:
         ctx.noise_lines += len(positions)  # the plain context only counts them
         return
     for index in positions:
-        ctx.noise(lines[index])
+        line = lines[index]
+        ctx.noise(Line(*line) if type(line) is tuple else line)
 
 
 class SessionGroups:

@@ -48,7 +48,8 @@ from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line, SessionRow
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
-from ._templates import Masked, RowTemplate, SessionGroups, count_noise, failed, make_template, maskable, masked
+from ._templates import (Masked, RowTemplate, SessionGroups, as_lines, count_noise, failed, make_template, maskable,
+                         masked, number_of, text_of)
 from .base import ParseContext, hit_score
 
 NAME = "nodemailer"
@@ -375,9 +376,14 @@ def _droppable(data: bytes, count: int):
     loud = (level == u64(_LOUD_WORDS[0])) | (level == u64(_LOUD_WORDS[1])) | (level == u64(_LOUD_WORDS[2]))
     logger &= quiet | loud
     quiet &= logger
-    first = head[:, 0]
-    seventh = first >> u64(56)
-    frames = ((first & u64(_mask(7))) == u64(_word(b"    at "))) & (seventh >= u64(33)) & (seventh <= u64(126))
+    # A stack frame: "at ", after 2, 4, 6 or 8 spaces (nested errors indent theirs), and a printable
+    # ASCII character, which FRAME_RE and the quick path read as a frame.
+    frames = np.zeros(count, dtype=bool)
+    for indent in (2, 4, 6, 8):
+        lead = head_bytes[:, indent:indent + 4].copy().view("<u4")[:, 0]
+        after = lead >> np.uint32(24)
+        frames |= (((head[:, 0] & u64(_mask(indent))) == u64(_word(b" " * indent)))
+                   & ((lead & np.uint32(0xFFFFFF)) == np.uint32(_word(b"at "))) & (after >= 33) & (after <= 126))
 
     # A connection id after "[" at 28 (not "#", which LOGGER_RE takes for a pool id) up to the first
     # "]", which a space must follow.  LOGGER_RE reads an id with other characters as no id, which
@@ -422,7 +428,11 @@ def _droppable(data: bytes, count: int):
         offsets = np.empty(count + 1, dtype=np.int64)
         offsets[:-1], offsets[-1] = starts, ends[-1]
         lines = pa.Array.from_buffers(pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(data + b"\n")])
-        hinted = pc.match_substring_regex(lines.take(pa.array(others)), _OPENER_RE2).to_numpy(zero_copy_only=False)
+        taken = lines.take(pa.array(others))
+        # Any other frame, indented with spaces and tabs, opens nothing either.
+        hinted = pc.and_(pc.match_substring_regex(taken, _OPENER_RE2),
+                         pc.invert(pc.match_substring_regex(taken, r"^[ \t]+at [!-~]")))
+        hinted = hinted.to_numpy(zero_copy_only=False)
         if hinted.any():
             opener = int(others[np.argmax(hinted)])
     return drop, logger, opener
@@ -497,7 +507,7 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True,
     state = _State()
     if not (quick and ctx.rows_wanted):
         # Raw lines come only to a reader that keeps no events, which takes the quick path.
-        yield from _parse_lines(lines if quick else _as_lines(lines), ctx, state, quick)
+        yield from _parse_lines(lines if quick else as_lines(lines), ctx, state, quick)
         return
     groups = SessionGroups()
     segments = _Segments(ctx, state, groups, enabled=templates)
@@ -977,16 +987,6 @@ def _other_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]
 
 # Segments --------------------------------------------------------------------------------------
 
-def _as_lines(lines: Iterable[Line | tuple[int, str]]) -> Iterator[Line]:
-    """Yield each line as a :class:`Line`; a raw ``(number, text)`` line has no envelope, so it gets none."""
-    for line in lines:
-        yield Line(*line) if type(line) is tuple else line
-
-
-def _text(line: Line | tuple[int, str]) -> str:
-    return line[1] if type(line) is tuple else line.text
-
-
 # Key parts of lines whose text does not change what the parser makes of them.  They are plain
 # objects, not strings or tuples, so they equal no other part and hash fast.
 _NOISE = object()  # a logger line the quick path counts as noise
@@ -1180,7 +1180,7 @@ class _Segments:
                     parts.append(part)
                     continue
                 else:
-                    yield from _as_lines(segment)  # read as usual: the line ends the segment
+                    yield from as_lines(segment)  # read as usual: the line ends the segment
                     segment = None
             if key is not None and key in self.copied:
                 self._read_again(key)
@@ -1193,7 +1193,7 @@ class _Segments:
                 # that no later line needs to be checked for their connection ids.
                 for key in list(self.copied):
                     self._read_again(key)
-                yield from _as_lines(lines)
+                yield from as_lines(lines)
                 return
         if segment is not None:
             yield from self._close(segment, parts, own)
@@ -1212,20 +1212,20 @@ class _Segments:
         if template is None and not groups.first_sight(key):
             # A failing session's template is kept under the key with every reply text.  Only a
             # logger line with a connection id gives a masked part, so its message follows the id.
-            full = tuple([part if type(part) is not Masked else _text(line)[_text(line).find("] ", 27) + 2:]
+            full = tuple([part if type(part) is not Masked else text_of(line)[text_of(line).find("] ", 27) + 2:]
                           for line, part in zip(segment, parts)])
             if full != key:
                 template = groups.templates.get(full)
         elif template is None:
             groups.misses += 1
-            yield from _as_lines(segment)  # a key not seen before is read as usual; its second makes the template
+            yield from as_lines(segment)  # a key not seen before is read as usual; its second makes the template
             return
         if template is not None:
             groups.hits += 1
             self._apply(template, segment, own)
             return
 
-        segment = list(_as_lines(segment))
+        segment = list(as_lines(segment))
         ctx, state = self.ctx, self.state
         before = (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))
         heads = [part is not _SENT and (type(part) is not tuple or part[0] is not None) for part in parts]
@@ -1276,12 +1276,10 @@ class _Segments:
         self.state.current = session
         self.copied[own] = segment  # lines no parser has read: no time is set on them
         if template.noise:
-            count_noise(self.ctx, segment if type(self.ctx).noise is ParseContext.noise else list(_as_lines(segment)),
-                        template.noise)
+            count_noise(self.ctx, segment, template.noise)
         stamp = self._stamp
-        first = segment[template.line_index]
-        number = first[0] if type(first) is tuple else first.number
-        self.groups.add_row(own, template.instantiate_at(number, lambda index: stamp(_text(segment[index]))))
+        number = number_of(segment[template.line_index])
+        self.groups.add_row(own, template.instantiate_at(number, lambda index: stamp(text_of(segment[index]))))
 
     def _read_again(self, own: str) -> None:
         """Replace a copied row by the events of its segment, for a connection whose lines come back."""
