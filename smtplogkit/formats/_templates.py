@@ -51,6 +51,7 @@ class RowTemplate:
     end_state: Any
     indexes: tuple[int, ...] = ()  # every position above that a time comes from, once each
     timed: tuple[tuple[int, int, str], ...] = ()  # (position, stage order, column) of each timed stage reached
+    columns: tuple[str, ...] = ()  # the columns of ``timed``
 
     def instantiate(self, lines: list[Line], stamp: Callable[[int], datetime]) -> dict[str, Any]:
         """Return the row for a segment with the same key: a copy with ``lines``' number and times.
@@ -73,6 +74,13 @@ class RowTemplate:
         row["end"] = end
         if start is None:
             return row  # the template's time columns are all None already
+        if len(set(times.values())) == 1:
+            # Every stage was reached at the same time, as on a log that prints whole seconds, so
+            # each timed stage took 0 seconds, whichever order the stages are taken in.
+            for column in self.columns:
+                row[column] = 0.0
+            row["duration_s"] = 0.0 if end is not None else None
+            return row
         # As sessions.build_session computes them: each timed stage's seconds since the stage
         # reached before it, in the order of the times, and equal times in stage order.  The
         # stages are kept in the order of their lines, then of the stages, which is that order
@@ -135,6 +143,7 @@ def make_template(lines: list[Line], events: list[Event], noise: list[int],
     positions = dict(reached)
     template.timed = tuple(sorted((positions[stage], STAGE_ORDER[stage], column) for stage, column in TIMED_COLUMNS
                                   if stage in positions))
+    template.columns = tuple(column for _, _, column in template.timed)
     return row, template
 
 

@@ -1277,9 +1277,14 @@ class _Segments:
         self.copied[own] = segment  # lines no parser has read: no time is set on them
         if template.noise:
             count_noise(self.ctx, segment, template.noise)
-        stamp = self._stamp
-        number = number_of(segment[template.line_index])
-        self.groups.add_row(own, template.instantiate_at(number, lambda index: stamp(text_of(segment[index]))))
+        times, read_stamp = self.times, self._stamp
+
+        def stamp(index: int) -> datetime:
+            line = segment[index]
+            text = line[1] if type(line) is tuple else line.text
+            return times.get(text[1:20]) or read_stamp(text)
+
+        self.groups.add_row(own, template.instantiate_at(number_of(segment[template.line_index]), stamp))
 
     def _read_again(self, own: str) -> None:
         """Replace a copied row by the events of its segment, for a connection whose lines come back."""
