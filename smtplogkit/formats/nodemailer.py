@@ -1146,6 +1146,7 @@ class _Segments:
         parts: list[Any] = []
         own = None
         read, heads, part_of, known_parts = self._read, self.heads, self._part, self.parts
+        read_sid_head, bare_heads = self._read_sid_head, self.bare_heads
         lines = iter(lines)
         for line in lines:
             if type(line) is tuple:
@@ -1155,19 +1156,34 @@ class _Segments:
                 text = line.text
                 single = "\n" not in text
                 plain = line.ts is None and line.log_host is None and line.container is None
-            # The usual line of a segment, a logger line with a connection id and a head read before,
-            # is read here, and so is a line that is no logger line; _read reads every other line.
+            # A logger line that the quick path reads, with a connection id or without one, is read
+            # here as _read would, and so is a line that is no logger line; _read reads the others.
             if single and text[:1] == "[":
                 end = text.find("] ", 27) + 2
-                head = heads.get(text[:end])
-                if head is None:
-                    key, part = read(text)
-                else:
+                head = heads.get(text[:end], _UNREAD) if end > 2 else None
+                if head is _UNREAD:
+                    if len(heads) >= HEAD_CACHE_SIZE:
+                        heads.clear()
+                    head = heads[text[:end]] = read_sid_head(text[:end])
+                if head is not None:
                     key = head[1]
                     message = text[end:]
                     part = known_parts[head[0]].get(message)
                     if part is None:
                         part = part_of(head[0], message)
+                else:
+                    bare = bare_heads.get(text[:27], _UNREAD)
+                    if bare is _UNREAD:
+                        bare = bare_heads[text[:27]] = _read_head(text[:27], BARE_HEAD_RE)
+                    start = 28 if text[27:28] == " " else 27
+                    if bare is not None and text[start:start + 1] != "[" and text[start:start + 2] not in ("C:", "S:"):
+                        key = None
+                        message = text[start:]
+                        part = known_parts[bare[0]].get(message)
+                        if part is None:
+                            part = part_of(bare[0], message)
+                    else:
+                        key, part = read(text)
             else:
                 # What _read gives for a line that is no logger line (an error object's, say).
                 key, part = None, (_SENT if text[:14] == "Message sent: " else (None, text))
