@@ -128,9 +128,7 @@ def prefilter(block: list[str], raw: bool = False) -> tuple[Any, ...]:
 
     With ``raw``, a third item flags each kept debug line with a time of
     day, which :func:`strip_envelope` hands on as it is; the reader then
-    hands those to :func:`parse` as ``(number, text)`` tuples.  The block
-    is decoded whole here, which is quicker than pyarrow picking the kept
-    lines.
+    hands those to :func:`parse` as ``(number, text)`` tuples.
     """
     if len(block) < PREFILTER_MIN:
         return range(len(block)), 0
@@ -148,9 +146,6 @@ def prefilter(block: list[str], raw: bool = False) -> tuple[Any, ...]:
     drop = np.zeros(len(block), dtype=bool)
     drop[1:-1] = (np.array(_DROPPABLE)[codes[1:-1], codes[:-2]] & (codes[2:] > 0) & ordered[:-1] & ordered[1:])
     kept = np.flatnonzero(~drop)
-    decode = getattr(block, "lines", None)
-    if decode is not None:
-        decode()
     if raw:
         return kept.tolist(), len(block) - len(kept), (codes[kept] > 0).tolist()
     return kept.tolist(), len(block) - len(kept)
