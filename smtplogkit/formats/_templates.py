@@ -74,7 +74,7 @@ class RowTemplate:
         row["end"] = end
         if start is None:
             return row  # the template's time columns are all None already
-        if len(set(times.values())) == 1:
+        if start == end and len(set(times.values())) == 1:
             # Every stage was reached at the same time, as on a log that prints whole seconds, so
             # each timed stage took 0 seconds, whichever order the stages are taken in.
             for column in self.columns:

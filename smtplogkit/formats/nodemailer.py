@@ -229,7 +229,7 @@ _OPENER_RE2 = r"type: '|\{|\[[^ \[\]:]*Error"
 
 
 class PrefilterState:
-    """What :func:`prefilter` knows of a file's lines before the block it reads.
+    """The record :func:`prefilter` keeps of a file's lines before the block it reads.
 
     ``opened`` is True once a line that may open a log object or a
     bracketed error message has been seen, in the sample or in a block.
@@ -252,7 +252,7 @@ def _may_open(text: str) -> bool:
     """Return whether a line, envelope removed, may open a log object or a bracketed error message.
 
     A logger line never does (LOGGER_RE reads it first), nor does a stack
-    frame.  Any other line may if it holds ``type: '``, a brace, or a
+    frame.  Any other line may if it contains ``type: '``, a brace, or a
     bracket before a word that ends in ``Error``: a superset of what
     :func:`_start_object` and :func:`_start_error` take.
     """
@@ -266,8 +266,8 @@ def _may_open_raw(text: str) -> bool:
 
     Only a logger line that :func:`strip_envelope` hands on as it is, and a
     line that opens with white space (no envelope does), keep their text;
-    any other line is tested as a whole, which holds whatever text an
-    envelope around it gives (a Docker JSON envelope holds a brace itself).
+    any other line is tested as a whole, which contains whatever text an
+    envelope around it gives (a Docker JSON envelope contains a brace itself).
     """
     if text.find("]") == 20 and text[:1] == "[" and text[20:28] in _LEVEL_WORDS:
         return _may_open(text)
@@ -286,12 +286,12 @@ def prefilter(block: list[str], state: PrefilterState | None = None,
     The lines left out are ones the parser counts as noise without any
     change to its state, so the result is the same with or without them:
 
-    * stack frames (``    at ...``);
+    * stack frames (``at ...`` after 2 to 8 spaces);
     * TRACE, DEBUG and INFO logger lines with a valid stamp whose message
-      the quick path counts as noise (the message body, lifecycle notes),
-      right after a logger line of the same connection id, or for a line
-      without an id, after any logger line.  That line before has made the
-      connection current and finished any error object.
+      the quick path counts as noise (the message body, lifecycle notes).
+      Such a line must follow a logger line of the same connection id, or
+      for a line without an id, any logger line.  That line before has made
+      the connection current and finished any error object.
 
     Both hold only while no log object or bracketed error message can be
     open, since either takes in the lines that follow.  So ``state``
@@ -308,7 +308,7 @@ def prefilter(block: list[str], state: PrefilterState | None = None,
     count = len(block)
     lines = getattr(block, "lines", None)
     if lines is not None:
-        lines()  # decoded whole and kept: the reader then picks the kept lines faster than pyarrow would
+        lines()  # decoded whole and kept, so the reader picks the kept lines from a list
     if state is None or state.opened or not count:
         return range(count), 0
     data = getattr(block, "data", None)
@@ -341,16 +341,17 @@ def _mask(length: int) -> int:
 
 
 def _droppable(data: bytes, count: int):
-    """Return flags per line of a block (whether :func:`prefilter` may leave it out, whether it is a logger line), and its first opener.
+    """Return which lines of a block :func:`prefilter` may leave out, which are logger lines, and the first opener.
 
-    ``data`` holds the block's ``count`` lines joined by LF.  A logger line
-    here is one :func:`strip_envelope` hands on as it is, with ASCII digits
-    in its stamp.  The first opener is the index of the first line that may
-    open an object (:func:`_may_open_raw`), or None; the flags to leave
-    lines out leave that aside.  Each
-    line's first 72 bytes are read as nine little-endian words.  Past a
-    line's end come its LF and the next line (or zero bytes), and no
-    pattern compared holds an LF or a zero byte, so a line too short for a
+    ``data`` contains the block's ``count`` lines joined by LF.  A logger
+    line here is one that :func:`strip_envelope` hands on as it is, with
+    ASCII digits in its stamp.  The first opener is the index of the first
+    line that may open an object (as :func:`_may_open_raw` tests), or None.
+    The flags for leaving lines out do not take it into account.
+
+    Each line's first 48 bytes are read as six little-endian words.  Past a
+    line's end come its LF and the next line (or zero bytes).  No pattern
+    compared contains an LF or a zero byte, so a line too short for a
     pattern never matches it.
     """
     import numpy as np
@@ -365,7 +366,7 @@ def _droppable(data: bytes, count: int):
     lengths[:-1] = starts[1:] - starts[:-1] - 1
     lengths[-1] = len(data) - starts[-1]
     head_bytes = _heads(data, starts, _HEAD_BYTES)
-    head = head_bytes.view("<u8")  # head[:, k] holds bytes 8k to 8k + 7
+    head = head_bytes.view("<u8")  # head[:, k] contains bytes 8k to 8k + 7
 
     logger = np.ones(count, dtype=bool)
     for word, (digits, marks, values) in zip(head.T, _STAMP_WORDS):
@@ -420,7 +421,7 @@ def _droppable(data: bytes, count: int):
     if len(candidates):
         drop[candidates] = _valid_stamps(head[candidates, 0], head[candidates, 1], head[candidates, 2])
 
-    # Logger lines and frames never open an object; every other line is searched for the hints.
+    # Logger lines and frames never open an object, so only the other lines are searched.
     others = np.flatnonzero(~logger & ~frames)
     opener = None
     if len(others):
@@ -1041,8 +1042,8 @@ class _Segments:
         self.enabled = enabled
         self.capture: list[Event] | None = None
         # The lines of each connection whose row was copied from a template, for reading them again:
-        # raw (number, text) tuples, which the garbage collector stops tracking, and Line objects
-        # no parser has read.
+        # raw (number, text) tuples, which the garbage collector stops tracking once it has seen
+        # them, and Line objects no parser has read.
         self.copied: dict[str, list[Line | tuple[int, str]]] = {}
         self.heads: dict[str, tuple | None] = {}
         self.bare_heads: dict[str, tuple | None] = {}

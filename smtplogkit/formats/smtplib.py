@@ -696,7 +696,8 @@ class _Segments:
         clocks = self.clocks
 
         def stamp(index: int) -> datetime:
-            text = text_of(segment[index])
+            line = segment[index]
+            text = line[1] if type(line) is tuple else line.text
             hour, minute, second, _ = clocks[text[:9]]
             return datetime(year, month, mday, hour, minute, second, int(text[9:15]), tz)
 
