@@ -213,8 +213,8 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     # A format may bring a faster envelope reader for its own common form.
     # Its strip_or_noise, if any, returns None for a line it recognises as
     # noise from the raw text, before a Line is made.  Its prefilter, if any,
-    # picks the lines of a whole block the parser must see; its prefilter_state,
-    # if any, makes from the sample a state that the prefilter keeps across blocks.
+    # picks the lines of a whole block the parser must see.  Its prefilter_state,
+    # if any, makes a state from the sample, which the prefilter keeps across blocks.
     strip = getattr(module, "strip_envelope", strip_envelope)
     skipping = getattr(module, "strip_or_noise", None)
     prefilter = getattr(module, "prefilter", None)

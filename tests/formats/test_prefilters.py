@@ -5,13 +5,14 @@ made, lines the parser would count as noise (``prefilter``), and hand the
 usual lines over as raw ``(number, text)`` tuples (``RAW_LINES``).  These
 tests read the same files with both turned off and compare the sessions
 and events frames, with their per-file line counts and warnings.  The files
-are every fixture of the format under ``tests/`` and ``sample_data/``, the
-numbered logs of ``test_masked_keys`` and, for nodemailer, sends made here
-to trip the prefilter: a bracketed error message that takes in the logger
-lines after it, log-event objects, stamps no calendar has, pool ids, long
-and odd connection ids, odd stack frames and lines with an envelope.  The
-files are cut into blocks of a few dozen lines, so the nodemailer
-prefilter's state must carry over from block to block.
+are every fixture of the format under ``tests/`` and ``sample_data/`` and
+the numbered logs of ``test_masked_keys``.  For nodemailer they also
+include sends made here to trip the prefilter.  Those contain a bracketed
+error message that takes in the logger lines after it, log-event objects,
+stamps no calendar has, pool ids, long and odd connection ids, odd stack
+frames and lines with an envelope.  The files are cut into blocks of 3 to
+250 lines, so the nodemailer prefilter's state must carry over from block
+to block.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def _assert_same(filtered: list[pd.DataFrame], plain: list[pd.DataFrame]) -> Non
 
 
 def _nodemailer_hazards() -> list[list[str]]:
-    """Return sends whose lines a careless prefilter would leave out though they change what is read."""
+    """Return sends with lines that a careless prefilter would leave out although they change what is read."""
     stamp = "[2026-03-02 08:00:00]"
     head = [f"{stamp} DEBUG Sending mail using SMTP/10.6.1[client:10.6.1]",
             f"{stamp} DEBUG [s1] Resolved smtp.example.com as 192.0.2.25 [cache miss]",
@@ -86,10 +87,12 @@ def _nodemailer_hazards() -> list[list[str]]:
             f"{stamp} DEBUG [s1] ", f"{stamp} DEBUG [s1] Thanks", f"{stamp} DEBUG [s1] .",
             f"{stamp} DEBUG [s1] S: 250 2.0.0 Ok: queued as ABC",
             f'{stamp} DEBUG [s1] Closing connection to the server using "end"', "Message sent: <x@example.com>"]
+
     greeting = [f"{stamp} DEBUG [s1] S: 220 smtp.example.com ESMTP", f"{stamp} DEBUG [s1] C: EHLO [10.0.0.7]",
                 f"{stamp} DEBUG [s1] S: 250 AUTH LOGIN PLAIN", f"{stamp} DEBUG [s1] C: MAIL FROM:<a@example.com>",
                 f"{stamp} DEBUG [s1] S: 250 2.1.0 Ok", f"{stamp} DEBUG [s1] C: RCPT TO:<b@example.com>",
                 f"{stamp} DEBUG [s1] S: 250 2.1.5 Ok"]
+
     # The OpenSSL message ends in a newline, so the bracket stays open and takes in the lines after it.
     bracketed = [*head, f"{stamp} ERROR [s1] Failed: write EPROTO",
                  "[Error: C0B7:error:0A00010B:SSL routines:ssl3_get_record:wrong version number",
@@ -98,11 +101,13 @@ def _nodemailer_hazards() -> list[list[str]]:
     log_object = [*head, "{ type: 'server',", "  message: '220 smtp.example.com ESMTP\\n' +",
                   f"{stamp} DEBUG [s1] Subject: not a line of its own",
                   "    '250 ok' }", *greeting, *body]
+
     odd_stamps = [*head, *greeting, f"{stamp} DEBUG [s1] C: DATA", f"{stamp} DEBUG [s1] S: 354 go ahead",
                   "[2026-13-02 08:00:00] DEBUG [s1] Subject: month 13",
                   "[2026-02-30 08:00:00] DEBUG [s1] Subject: 30 February",
                   "[2026-03-02 24:00:00] DEBUG [s1] Subject: hour 24", "[0000-03-02 08:00:00] INFO  [s1] year 0",
                   *body[2:]]
+
     ids = [*head, *greeting, f"{stamp} DEBUG [#1] [s1] Subject: pool id",
            f"{stamp} DEBUG [#1] [s1] Subject: pool id again", f"{stamp} DEBUG [s1] Subject: back",
            f"{stamp} DEBUG [s1.x] Subject: dotted id", f"{stamp} DEBUG [s1.x] Subject: dotted id again",
@@ -110,6 +115,7 @@ def _nodemailer_hazards() -> list[list[str]]:
            f"{stamp} DEBUG [averyveryverylongconnectionid] Subject: long id",
            f"{stamp} DEBUG [averyveryverylongconnectionid] Subject: long id again",
            f"{stamp} DEBUG [s1] Subject: back again", *body]
+
     frames = [*head, *greeting[:4], f"{stamp} DEBUG [s1] S: 421 4.7.0 Try again later",
               f"{stamp} ERROR Send Error: Mail command failed: 421 4.7.0 Try again later",
               "Error: Mail command failed: 421 4.7.0 Try again later",
@@ -117,10 +123,12 @@ def _nodemailer_hazards() -> list[list[str]]:
               "  at shallow (index.js:1:1)", "\tat tabbed (index.js:1:1)", "    at Readable.push (node:1:1) {",
               "  code: 'EENVELOPE',", "  responseCode: 421,", "  command: 'MAIL FROM'", "}",
               f"{stamp} DEBUG [s1] Subject: after the object", "    at stray (index.js:1:1)"]
+
     enveloped = [*head, *greeting,
                  f"Mar  2 08:00:00 web1 node[12]: {stamp} DEBUG [s1] Subject: in syslog",
                  f"Mar  2 08:00:01 web1 node[12]: {stamp} DEBUG [s1] Subject: in syslog again",
                  f"web-1  | {stamp} DEBUG [s1] Subject: in compose", *body]
+
     bare_first = [f"{stamp} INFO  Sending message <a@example.com> to <b@example.com>",
                   f"{stamp} DEBUG SMTP handshake finished", *head, *greeting, *body]
     return [bracketed, log_object, odd_stamps, ids, frames, enveloped, bare_first]
@@ -138,7 +146,8 @@ def _nodemailer_hazard_log(seed: int, fixtures: list[Path]) -> str:
     # The first 300 sends have no line that may open an object, so the prefilter leaves lines out
     # of many blocks, among them lines of the hazards that open none.
     closed = [shape for shape in shapes + hazards if not any(nodemailer._may_open(text) for text in shape)]
-    assert len(closed) > 10 and len(closed) < len(shapes) + len(hazards)
+    assert len(closed) > 10
+    assert len(closed) < len(shapes) + len(hazards)
     lines: list[str] = []
     for number in range(600):
         if number < 300:
@@ -193,7 +202,8 @@ def test_nodemailer_lines_left_out():
     state = nodemailer.PrefilterState()
     positions, noise, raw = nodemailer.prefilter(texts, state, raw=True)
     kept = [texts[position] for position in positions]
-    assert noise == len(texts) - len(kept) > 100
+    assert noise == len(texts) - len(kept)
+    assert noise > 100
     left_out = set(range(len(texts))) - set(positions)
     assert any(texts[index].startswith("    at ") for index in left_out)
     assert any(texts[index].endswith("] Subject: x") for index in left_out)
@@ -210,7 +220,8 @@ def test_nodemailer_opener_stops_leaving_out():
     opener = ["[Error: wrong version number"]
     state = nodemailer.PrefilterState()
     positions, noise = nodemailer.prefilter(before + opener + before, state)
-    assert noise == 80 and positions[-1] == len(before) * 2
+    assert noise == 80
+    assert positions[-1] == len(before) * 2
     assert state.opened
     assert nodemailer.prefilter(before, state) == (range(len(before)), 0)
 
@@ -230,7 +241,7 @@ def test_smtplib_filtered_same(tmp_path, monkeypatch, small_blocks, seed):
 
 
 def test_nodemailer_broken_filter_differs(tmp_path, monkeypatch, small_blocks):
-    """A prefilter that forgot the objects that take in lines would change the result: the test above can fail."""
+    """A prefilter blind to the objects that take in lines changes the result, so the tests above can fail."""
     hazards = tmp_path / "hazards-2026-03-02.log"
     hazards.write_text(_nodemailer_hazard_log(5, _fixtures("nodemailer")))
     with monkeypatch.context() as patch:
