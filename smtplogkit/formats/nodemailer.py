@@ -1210,7 +1210,8 @@ class _Segments:
                 # that no later line needs to be checked for their connection ids.
                 for key in list(self.copied):
                     self._read_again(key)
-                yield from as_lines(lines)
+                for line in lines:  # no more segments in this file
+                    yield Line(*line) if type(line) is tuple else line
                 return
         if segment is not None:
             yield from self._close(segment, parts, own)

@@ -620,7 +620,8 @@ class _Segments:
                 continue
             yield Line(*line) if type(line) is tuple else line
             if not (self.enabled and self.groups.worth_trying):
-                yield from as_lines(lines)  # no more segments in this file
+                for line in lines:  # no more segments in this file
+                    yield Line(*line) if type(line) is tuple else line
                 return
         if segment is not None:
             yield from self._close(segment, tuple(parts))
