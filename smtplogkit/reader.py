@@ -213,10 +213,15 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     # A format may bring a faster envelope reader for its own common form.
     # Its strip_or_noise, if any, returns None for a line it recognises as
     # noise from the raw text, before a Line is made.  Its prefilter, if any,
-    # picks the lines of a whole block the parser must see.
+    # picks the lines of a whole block the parser must see.  Its prefilter_state,
+    # if any, makes a state from the sample, which the prefilter keeps across blocks.
     strip = getattr(module, "strip_envelope", strip_envelope)
     skipping = getattr(module, "strip_or_noise", None)
     prefilter = getattr(module, "prefilter", None)
+    start_state = getattr(module, "prefilter_state", None)
+    if prefilter is not None and start_state is not None:
+        # A prefilter that needs to know what came before a block keeps it in a state of its own per file.
+        prefilter = functools.partial(prefilter, state=start_state(sample))
     if share is not None and prefilter is not None:
         prefilter = functools.partial(prefilter, share=share)
     if prefilter is not None and getattr(module, "RAW_LINES", False) and not keep_events:

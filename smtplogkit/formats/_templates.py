@@ -51,14 +51,22 @@ class RowTemplate:
     end_state: Any
     indexes: tuple[int, ...] = ()  # every position above that a time comes from, once each
     timed: tuple[tuple[int, int, str], ...] = ()  # (position, stage order, column) of each timed stage reached
+    columns: tuple[str, ...] = ()  # the columns of ``timed``
 
     def instantiate(self, lines: list[Line], stamp: Callable[[int], datetime]) -> dict[str, Any]:
         """Return the row for a segment with the same key: a copy with ``lines``' number and times.
 
         ``stamp(i)`` returns the time of ``lines[i]``, as the parser would have set it.
         """
+        return self.instantiate_at(lines[self.line_index].number, stamp)
+
+    def instantiate_at(self, number: int, stamp: Callable[[int], datetime]) -> dict[str, Any]:
+        """Return the row for a segment with the same key, as :meth:`instantiate` does, from its row's line number.
+
+        ``number`` is the number of the segment's line at :attr:`line_index`.
+        """
         row = self.row.copy()
-        row["line"] = lines[self.line_index].number
+        row["line"] = number
         times = {index: stamp(index) for index in self.indexes}  # several stages are often reached on one line
         start = None if self.start_index is None else times[self.start_index]
         end = None if self.end_index is None else times[self.end_index]
@@ -66,6 +74,13 @@ class RowTemplate:
         row["end"] = end
         if start is None:
             return row  # the template's time columns are all None already
+        if start == end and len(set(times.values())) == 1:
+            # Every stage was reached at the same time, as on a log that prints whole seconds, so
+            # each timed stage took 0 seconds, whichever order the stages are taken in.
+            for column in self.columns:
+                row[column] = 0.0
+            row["duration_s"] = 0.0 if end is not None else None
+            return row
         # As sessions.build_session computes them: each timed stage's seconds since the stage
         # reached before it, in the order of the times, and equal times in stage order.  The
         # stages are kept in the order of their lines, then of the stages, which is that order
@@ -128,6 +143,7 @@ def make_template(lines: list[Line], events: list[Event], noise: list[int],
     positions = dict(reached)
     template.timed = tuple(sorted((positions[stage], STAGE_ORDER[stage], column) for stage, column in TIMED_COLUMNS
                                   if stage in positions))
+    template.columns = tuple(column for _, _, column in template.timed)
     return row, template
 
 
@@ -187,6 +203,27 @@ MASKED_PARTS: dict[str, Masked] = {
     if maskable(prefix)}
 
 
+def as_lines(lines: Iterable[Line | tuple[int, str]]) -> Iterator[Line]:
+    """Yield each line as a :class:`Line`.
+
+    A parser that reads raw lines gets some as ``(number, text)`` tuples
+    (see ``RAW_LINES`` in :mod:`smtplogkit.reader`): lines without an
+    envelope, whose :class:`Line` has only a number and a text.
+    """
+    for line in lines:
+        yield Line(*line) if type(line) is tuple else line
+
+
+def text_of(line: Line | tuple[int, str]) -> str:
+    """Return the text of a :class:`Line` or of a raw ``(number, text)`` line."""
+    return line[1] if type(line) is tuple else line.text
+
+
+def number_of(line: Line | tuple[int, str]) -> int:
+    """Return the number of a :class:`Line` or of a raw ``(number, text)`` line."""
+    return line[0] if type(line) is tuple else line.number
+
+
 def failed(row: dict[str, Any]) -> bool:
     """Return whether a session row records a failure, whose columns may come from any reply text."""
     return row["reply_text"] is not None or row["error_text"] is not None or row["cause"] != _OK_CAUSE
@@ -195,13 +232,14 @@ def failed(row: dict[str, Any]) -> bool:
 _OK_CAUSE = Cause.OK.value
 
 
-def count_noise(ctx: ParseContext, lines: list[Line], positions: tuple[int, ...]) -> None:
+def count_noise(ctx: ParseContext, lines: list[Line | tuple[int, str]], positions: tuple[int, ...]) -> None:
     """Count the lines at ``positions`` as noise, as :meth:`ParseContext.noise` would one by one."""
     if type(ctx).noise is ParseContext.noise:
         ctx.noise_lines += len(positions)  # the plain context only counts them
         return
     for index in positions:
-        ctx.noise(lines[index])
+        line = lines[index]
+        ctx.noise(Line(*line) if type(line) is tuple else line)
 
 
 class SessionGroups:

@@ -48,13 +48,16 @@ from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line, SessionRow
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
-from ._templates import Masked, RowTemplate, SessionGroups, count_noise, failed, make_template, maskable, masked
+from ._templates import (Masked, RowTemplate, SessionGroups, as_lines, count_noise, failed, make_template, maskable,
+                         masked, number_of, text_of)
 from .base import ParseContext, hit_score
 
 NAME = "nodemailer"
 DESCRIPTION = "Nodemailer logger/debug output (all versions), its log-event objects and Node.js error objects"
 CLIENT = "nodemailer"
 PRIORITY = 5
+# The prefilter flags logger lines without an envelope, which the reader then hands over raw.
+RAW_LINES = True
 
 LOGGER_RE = re.compile(
     r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) ?"
@@ -189,6 +192,302 @@ def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
 _LEVEL_WORDS = frozenset(("] TRACE ", "] DEBUG ", "] INFO  ", "] WARN  ", "] ERROR ", "] FATAL "))
 
 
+# For prefilter: the level words of a logger line (its bytes 22 to 27) as little-endian words, those
+# whose lines may be noise and the others.
+_QUIET_WORDS = tuple(int.from_bytes(word.encode(), "little") for word in ("TRACE ", "DEBUG ", "INFO  "))
+_LOUD_WORDS = tuple(int.from_bytes(word.encode(), "little") for word in ("WARN  ", "ERROR ", "FATAL "))
+_HEAD_BYTES = 48  # six words: the head and an id up to byte 45, with the space after it
+_SID_WIDTH = 16  # connection ids longer than this are left to the parser
+_EVERY_BYTE = 0x0101010101010101
+_DIGIT_HIGH, _DIGIT_ZERO = 0xF0 * _EVERY_BYTE, 0x30 * _EVERY_BYTE
+_LOW, _SIX, _HIGH = 0x0F * _EVERY_BYTE, 0x06 * _EVERY_BYTE, 0xF0 * _EVERY_BYTE
+_SPAN_MASKS = tuple((1 << (8 * length)) - 1 for length in range(9))  # the first 0 to 8 bytes of a word
+
+
+def _stamp_words() -> tuple[tuple[int, int, int], ...]:
+    """Return, for the words at bytes 0, 8 and 16 of a logger line, the masks of its digits and marks, and the marks.
+
+    The stamp ``[YYYY-MM-DD HH:MM:SS]`` and the space after it fill bytes 0 to 21.
+    """
+    shape = "[dddd-dd-dd dd:dd:dd] "
+    words = []
+    for at in (0, 8, 16):
+        digits = marks = values = 0
+        for index, char in enumerate(shape[at:at + 8]):
+            if char == "d":
+                digits |= 0xFF << (8 * index)
+            else:
+                marks |= 0xFF << (8 * index)
+                values |= ord(char) << (8 * index)
+        words.append((digits, marks, values))
+    return tuple(words)
+
+
+_STAMP_WORDS = _stamp_words()
+# Any line that may start a log object or a bracketed error message, in RE2 syntax; see _may_open.
+_OPENER_RE2 = r"type: '|\{|\[[^ \[\]:]*Error"
+
+
+class PrefilterState:
+    """The record :func:`prefilter` keeps of a file's lines before the block it reads.
+
+    ``opened`` is True once a line that may open a log object or a
+    bracketed error message has been seen, in the sample or in a block.
+    From then on the parser's state may hold such an object, which takes in
+    the lines that follow, and no line is left out.
+    """
+
+    __slots__ = ("opened",)
+
+    def __init__(self, opened: bool = False) -> None:
+        self.opened = opened
+
+
+def prefilter_state(sample: list[Line]) -> PrefilterState:
+    """Return the :class:`PrefilterState` of a file whose first lines (envelopes removed) are ``sample``."""
+    return PrefilterState(any(_may_open(line.text) for line in sample))
+
+
+def _may_open(text: str) -> bool:
+    """Return whether a line, envelope removed, may open a log object or a bracketed error message.
+
+    A logger line never does (LOGGER_RE reads it first), nor does a stack
+    frame.  Any other line may if it contains ``type: '``, a brace, or a
+    bracket before a word that ends in ``Error``: a superset of what
+    :func:`_start_object` and :func:`_start_error` take.
+    """
+    if LOGGER_RE.match(text) or FRAME_RE.match(text):
+        return False
+    return "type: '" in text or "{" in text or _BRACKETED_ERROR_RE.search(text) is not None
+
+
+def _may_open_raw(text: str) -> bool:
+    """Return whether a raw line, envelope and all, may open what :func:`_may_open` describes.
+
+    Only a logger line that :func:`strip_envelope` hands on as it is, and a
+    line that opens with white space (no envelope does), keep their text;
+    any other line is tested as a whole, which contains whatever text an
+    envelope around it gives (a Docker JSON envelope contains a brace itself).
+    """
+    if text.find("]") == 20 and text[:1] == "[" and text[20:28] in _LEVEL_WORDS:
+        return _may_open(text)
+    if text[:1].isspace() and FRAME_RE.match(text):
+        return False
+    return "type: '" in text or "{" in text or _BRACKETED_ERROR_RE.search(text) is not None
+
+
+_BRACKETED_ERROR_RE = re.compile(r"\[[^ \[\]:]*Error")
+
+
+def prefilter(block: list[str], state: PrefilterState | None = None,
+              raw: bool = False) -> tuple[Any, ...]:
+    """Return the positions in ``block`` of the lines :func:`parse` must see, and how many others are noise.
+
+    The lines left out are ones the parser counts as noise without any
+    change to its state, so the result is the same with or without them:
+
+    * stack frames (``at ...`` after 2 to 8 spaces);
+    * TRACE, DEBUG and INFO logger lines with a valid stamp whose message
+      the quick path counts as noise (the message body, lifecycle notes).
+      Such a line must follow a logger line of the same connection id, or
+      for a line without an id, any logger line.  That line before has made
+      the connection current and finished any error object.
+
+    Both hold only while no log object or bracketed error message can be
+    open, since either takes in the lines that follow.  So ``state``
+    (:func:`prefilter_state`, one per file) records whether any line so far
+    may have opened one (:func:`_may_open_raw`), and from the first such
+    line on, every line is kept.  Without a state, every line is kept.
+
+    The block is read as bytes with numpy, at fixed positions from each
+    line's start: a logger line's head is ASCII, so up to its message its
+    characters are its bytes.  With ``raw``, a third item flags each kept
+    logger line that :func:`strip_envelope` would hand on as it is; the
+    reader then hands those to :func:`parse` as ``(number, text)`` tuples.
+    """
+    count = len(block)
+    lines = getattr(block, "lines", None)
+    if lines is not None:
+        lines()  # decoded whole and kept, so the reader picks the kept lines from a list
+    if state is None or state.opened or not count:
+        return range(count), 0
+    data = getattr(block, "data", None)
+    if data is None:
+        try:
+            data = "\n".join(block).encode("utf-8")
+        except UnicodeEncodeError:  # a line with an undecodable byte kept as a lone surrogate
+            state.opened = any(_may_open_raw(text) for text in block)
+            return range(count), 0
+    import numpy as np
+
+    drop, logger, opener = _droppable(data, count)
+    if opener is not None:
+        state.opened = True
+        drop[opener:] = False  # from the first line that may open an object on, every line is kept
+    kept = np.flatnonzero(~drop)
+    if raw:
+        return kept.tolist(), count - len(kept), logger[kept].tolist()
+    return kept.tolist(), count - len(kept)
+
+
+def _word(text: bytes) -> int:
+    """Return up to 8 bytes as a little-endian integer, the first byte lowest."""
+    return int.from_bytes(text[:8].ljust(8, b"\0"), "little")
+
+
+def _mask(length: int) -> int:
+    """Return the mask of the first ``length`` bytes of a little-endian word."""
+    return (1 << (8 * length)) - 1
+
+
+def _droppable(data: bytes, count: int):
+    """Return which lines of a block :func:`prefilter` may leave out, which are logger lines, and the first opener.
+
+    ``data`` contains the block's ``count`` lines joined by LF.  A logger
+    line here is one that :func:`strip_envelope` hands on as it is, with
+    ASCII digits in its stamp.  The first opener is the index of the first
+    line that may open an object (as :func:`_may_open_raw` tests), or None.
+    The flags for leaving lines out do not take it into account.
+
+    Each line's first 48 bytes are read as six little-endian words.  Past a
+    line's end come its LF and the next line (or zero bytes).  No pattern
+    compared contains an LF or a zero byte, so a line too short for a
+    pattern never matches it.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    u64 = np.uint64
+    starts = np.empty(count, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
+    lengths = np.empty(count, dtype=np.int64)
+    lengths[:-1] = starts[1:] - starts[:-1] - 1
+    lengths[-1] = len(data) - starts[-1]
+    head_bytes = _heads(data, starts, _HEAD_BYTES)
+    head = head_bytes.view("<u8")  # head[:, k] contains bytes 8k to 8k + 7
+
+    logger = np.ones(count, dtype=bool)
+    for word, (digits, marks, values) in zip(head.T, _STAMP_WORDS):
+        logger &= (word & u64(marks | (_DIGIT_HIGH & digits))) == u64(values | (_DIGIT_ZERO & digits))
+        logger &= (((word & u64(_LOW & digits)) + u64(_SIX & digits)) & u64(_HIGH & digits)) == 0
+    level = (head[:, 2] >> u64(48)) | ((head[:, 3] & u64(_mask(4))) << u64(16))  # bytes 22 to 27
+    quiet = (level == u64(_QUIET_WORDS[0])) | (level == u64(_QUIET_WORDS[1])) | (level == u64(_QUIET_WORDS[2]))
+    loud = (level == u64(_LOUD_WORDS[0])) | (level == u64(_LOUD_WORDS[1])) | (level == u64(_LOUD_WORDS[2]))
+    logger &= quiet | loud
+    quiet &= logger
+    # A stack frame: "at ", after 2, 4, 6 or 8 spaces (nested errors indent theirs), and a printable
+    # ASCII character, which FRAME_RE and the quick path read as a frame.
+    frames = np.zeros(count, dtype=bool)
+    for indent in (2, 4, 6, 8):
+        lead = head_bytes[:, indent:indent + 4].copy().view("<u4")[:, 0]
+        after = lead >> np.uint32(24)
+        frames |= (((head[:, 0] & u64(_mask(indent))) == u64(_word(b" " * indent)))
+                   & ((lead & np.uint32(0xFFFFFF)) == np.uint32(_word(b"at "))) & (after >= 33) & (after <= 126))
+
+    # A connection id after "[" at 28 (not "#", which LOGGER_RE takes for a pool id) up to the first
+    # "]", which a space must follow.  LOGGER_RE reads an id with other characters as no id, which
+    # leaves the current connection as it is.  An id longer than _SID_WIDTH is left to the parser.
+    byte28 = (head[:, 3] >> u64(32)) & u64(0xFF)
+    byte29 = (head[:, 3] >> u64(40)) & u64(0xFF)
+    close = np.zeros(count, dtype=np.int64)  # the first "]" of bytes 30 to 45, or 0
+    for column in range(29 + _SID_WIDTH, 29, -1):
+        close[head_bytes[:, column] == 93] = column
+    rows = np.arange(count)
+    has_id = (logger & (byte28 == u64(91)) & (byte29 != u64(35)) & (close > 0) & (close + 2 <= lengths)
+              & (head_bytes[rows, close + 1] == 32))
+    # The same "[id] " as the line before: bytes 28 to close + 1 equal.
+    span = np.clip(close + 2 - 32, 0, 16)  # bytes of the span in words 4 and 5
+    same = has_id[1:] & has_id[:-1] & (close[1:] == close[:-1])
+    same &= ((head[1:, 3] ^ head[:-1, 3]) & u64(_mask(8) ^ _mask(4))) == 0
+    span_masks = np.array(_SPAN_MASKS, dtype=np.uint64)
+    same &= ((head[1:, 4] ^ head[:-1, 4]) & span_masks[np.minimum(span[1:], 8)]) == 0
+    same &= ((head[1:, 5] ^ head[:-1, 5]) & span_masks[np.maximum(span[1:] - 8, 0)]) == 0
+
+    # The first 8 bytes of the message, after "] " or at 28.  A message that starts as a reply, a
+    # command or a note of _NOTE_STARTS does (or may: 8 bytes decide, which keeps some noise too).
+    message = _heads(data, starts + np.where(has_id, close + 2, 28), 8).view("<u8")[:, 0]
+    two = message & u64(_mask(2))
+    read = (two == u64(_word(b"S:"))) | (two == u64(_word(b"C:")))
+    for start in {start.encode()[:8] for start in _NOTE_STARTS}:
+        read |= (message & u64(_mask(len(start)))) == u64(_word(start))
+    quiet_id = quiet & has_id & ~read
+    quiet_bare = quiet & (byte28 != u64(91)) & ~read
+
+    drop = frames.copy()
+    drop[1:] |= (quiet_id[1:] & same) | (quiet_bare[1:] & logger[:-1])
+    candidates = np.flatnonzero(drop & ~frames)
+    if len(candidates):
+        drop[candidates] = _valid_stamps(head[candidates, 0], head[candidates, 1], head[candidates, 2])
+
+    # Logger lines and frames never open an object, so only the other lines are searched.
+    others = np.flatnonzero(~logger & ~frames)
+    opener = None
+    if len(others):
+        ends = starts + lengths + 1
+        offsets = np.empty(count + 1, dtype=np.int64)
+        offsets[:-1], offsets[-1] = starts, ends[-1]
+        lines = pa.Array.from_buffers(pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(data + b"\n")])
+        taken = lines.take(pa.array(others))
+        # Any other frame, indented with spaces and tabs, opens nothing either.
+        hinted = pc.and_(pc.match_substring_regex(taken, _OPENER_RE2),
+                         pc.invert(pc.match_substring_regex(taken, r"^[ \t]+at [!-~]")))
+        hinted = hinted.to_numpy(zero_copy_only=False)
+        if hinted.any():
+            opener = int(others[np.argmax(hinted)])
+    return drop, logger, opener
+
+
+def _heads(data: bytes, offsets, width: int):
+    """Return an array of the ``width`` bytes from each offset into ``data``, with zero bytes past its end."""
+    import numpy as np
+
+    raw = np.frombuffer(data, dtype=np.uint8)
+    last = len(data) - width  # the last offset whose bytes lie inside the data
+    if last >= 0:
+        windows = np.lib.stride_tricks.as_strided(raw, shape=(last + 1, width), strides=(1, 1))
+        heads = windows[np.minimum(offsets, last)]
+    else:
+        heads = np.empty((len(offsets), width), dtype=np.uint8)
+    late = np.flatnonzero(offsets > last)
+    if len(late):
+        first = int(offsets[late].min())
+        tail = np.zeros(int(offsets[late].max()) - first + width, dtype=np.uint8)
+        rest = raw[first:]
+        tail[:len(rest)] = rest
+        windows = np.lib.stride_tricks.as_strided(tail, shape=(len(tail) - width + 1, width), strides=(1, 1))
+        heads[late] = windows[offsets[late] - first]
+    return heads
+
+
+def _valid_stamps(first, second, third):
+    """Return whether each stamp, given as the words at bytes 0, 8 and 16 of its line, is a valid time.
+
+    Its digits are known to be ASCII digits.  A stamp no calendar has
+    (month 13, 30 February, hour 24) sends a line to the general path,
+    which warns about it.
+    """
+    import numpy as np
+
+    def digit(word, at):
+        return ((word >> np.uint64(8 * at)) & np.uint64(0x0F)).astype(np.int64)
+
+    year = digit(first, 1) * 1000 + digit(first, 2) * 100 + digit(first, 3) * 10 + digit(first, 4)
+    month = digit(first, 6) * 10 + digit(first, 7)
+    day = digit(second, 1) * 10 + digit(second, 2)
+    hour = digit(second, 4) * 10 + digit(second, 5)
+    minute = digit(second, 7) * 10 + digit(third, 0)
+    seconds = digit(third, 2) * 10 + digit(third, 3)
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    days = np.array(_MONTH_DAYS)[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    return ((year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= days) & (hour < 24) & (minute < 60)
+            & (seconds < 60))
+
+
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True,
           templates: bool = True) -> Iterator[Event | SessionRow]:
     """Turn nodemailer transcript and error lines into events.
@@ -208,7 +507,8 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True,
     """
     state = _State()
     if not (quick and ctx.rows_wanted):
-        yield from _parse_lines(lines, ctx, state, quick)
+        # Raw lines come only to a reader that keeps no events, which takes the quick path.
+        yield from _parse_lines(lines if quick else as_lines(lines), ctx, state, quick)
         return
     groups = SessionGroups()
     segments = _Segments(ctx, state, groups, enabled=templates)
@@ -741,10 +1041,10 @@ class _Segments:
         self.groups = groups
         self.enabled = enabled
         self.capture: list[Event] | None = None
-        # The line numbers and texts of each connection whose row was copied from a template, for
-        # reading them again.  Plain lists of numbers and strings, unlike Line objects, add nothing
-        # to the garbage collector's work, which grows with the objects kept.
-        self.copied: dict[str, tuple[list[int], list[str]]] = {}
+        # The lines of each connection whose row was copied from a template, for reading them again:
+        # raw (number, text) tuples, which the garbage collector stops tracking once it has seen
+        # them, and Line objects no parser has read.
+        self.copied: dict[str, list[Line | tuple[int, str]]] = {}
         self.heads: dict[str, tuple | None] = {}
         self.bare_heads: dict[str, tuple | None] = {}
         self.times: dict[str, datetime] = {}
@@ -836,29 +1136,55 @@ class _Segments:
             ts = self.times[text[1:20]] = datetime.fromisoformat(text[1:20]).replace(tzinfo=timezone.utc)
         return ts
 
-    def feed(self, lines: Iterable[Line]) -> Iterator[Line]:
-        """Yield the lines the usual path must read; keep the others back as segments."""
-        segment: list[Line] | None = None
+    def feed(self, lines: Iterable[Line | tuple[int, str]]) -> Iterator[Line]:
+        """Yield the lines the usual path must read; keep the others back as segments.
+
+        A line may come raw, as a ``(number, text)`` tuple: a logger line
+        without an envelope (see :func:`prefilter`).  It becomes a
+        :class:`Line` only if the usual path reads it.
+        """
+        segment: list[Line | tuple[int, str]] | None = None
         parts: list[Any] = []
         own = None
         read, heads, part_of, known_parts = self._read, self.heads, self._part, self.parts
+        read_sid_head, bare_heads = self._read_sid_head, self.bare_heads
         lines = iter(lines)
         for line in lines:
-            text = line.text
-            single = "\n" not in text
-            # The usual line of a segment, a logger line with a connection id and a head read before,
-            # is read here, and so is a line that is no logger line; _read reads every other line.
+            if type(line) is tuple:
+                text = line[1]
+                single = plain = True  # no envelope and no newline
+            else:
+                text = line.text
+                single = "\n" not in text
+                plain = line.ts is None and line.log_host is None and line.container is None
+            # A logger line that the quick path reads, with a connection id or without one, is read
+            # here as _read would, and so is a line that is no logger line; _read reads the others.
             if single and text[:1] == "[":
                 end = text.find("] ", 27) + 2
-                head = heads.get(text[:end])
-                if head is None:
-                    key, part = read(text)
-                else:
+                head = heads.get(text[:end], _UNREAD) if end > 2 else None
+                if head is _UNREAD:
+                    if len(heads) >= HEAD_CACHE_SIZE:
+                        heads.clear()
+                    head = heads[text[:end]] = read_sid_head(text[:end])
+                if head is not None:
                     key = head[1]
                     message = text[end:]
                     part = known_parts[head[0]].get(message)
                     if part is None:
                         part = part_of(head[0], message)
+                else:
+                    bare = bare_heads.get(text[:27], _UNREAD)
+                    if bare is _UNREAD:
+                        bare = bare_heads[text[:27]] = _read_head(text[:27], BARE_HEAD_RE)
+                    start = 28 if text[27:28] == " " else 27
+                    if bare is not None and text[start:start + 1] != "[" and text[start:start + 2] not in ("C:", "S:"):
+                        key = None
+                        message = text[start:]
+                        part = known_parts[bare[0]].get(message)
+                        if part is None:
+                            part = part_of(bare[0], message)
+                    else:
+                        key, part = read(text)
             else:
                 # What _read gives for a line that is no logger line (an error object's, say).
                 key, part = None, (_SENT if text[:14] == "Message sent: " else (None, text))
@@ -866,35 +1192,35 @@ class _Segments:
                 if key is not None and key != own:
                     yield from self._close(segment, parts, own)
                     segment = None
-                elif single and line.ts is None and line.log_host is None and line.container is None:
+                elif single and plain:
                     segment.append(line)
                     parts.append(part)
                     continue
                 else:
-                    yield from segment  # read as usual: the line ends the segment
+                    yield from as_lines(segment)  # read as usual: the line ends the segment
                     segment = None
             if key is not None and key in self.copied:
                 self._read_again(key)
-            if key is not None and (type(part) is not tuple or part[0] is not None) and self._opens(line, key):
+            if key is not None and (type(part) is not tuple or part[0] is not None) and self._opens(plain, key):
                 segment, parts, own = [line], [part], key
                 continue
-            yield line
+            yield Line(*line) if type(line) is tuple else line
             if not (self.enabled and self.groups.worth_trying):
                 # No more segments in this file.  The copied connections are read again now, so
                 # that no later line needs to be checked for their connection ids.
                 for key in list(self.copied):
                     self._read_again(key)
-                yield from lines
+                for line in lines:  # no more segments in this file
+                    yield Line(*line) if type(line) is tuple else line
                 return
         if segment is not None:
             yield from self._close(segment, parts, own)
 
-    def _opens(self, line: Line, key: Any) -> bool:
-        """Return whether a quick-path line with a connection id starts a segment."""
+    def _opens(self, plain: bool, key: Any) -> bool:
+        """Return whether a quick-path line with a connection id, and without an envelope if ``plain``, starts a segment."""
         state = self.state
         return (self.enabled and key not in state.by_key and state.error is None and state.log_object is None
-                and state.box_direction is None and line.ts is None and line.log_host is None
-                and line.container is None and self.groups.worth_trying)
+                and state.box_direction is None and plain and self.groups.worth_trying)
 
     def _close(self, segment: list[Line], parts: list[Any], own: str) -> Iterator[Line]:
         """Add the row of a finished segment from its template, or read its lines as usual."""
@@ -904,19 +1230,20 @@ class _Segments:
         if template is None and not groups.first_sight(key):
             # A failing session's template is kept under the key with every reply text.  Only a
             # logger line with a connection id gives a masked part, so its message follows the id.
-            full = tuple([part if type(part) is not Masked else line.text[line.text.find("] ", 27) + 2:]
+            full = tuple([part if type(part) is not Masked else text_of(line)[text_of(line).find("] ", 27) + 2:]
                           for line, part in zip(segment, parts)])
             if full != key:
                 template = groups.templates.get(full)
         elif template is None:
             groups.misses += 1
-            yield from segment  # a key not seen before is read as usual; its second segment makes the template
+            yield from as_lines(segment)  # a key not seen before is read as usual; its second makes the template
             return
         if template is not None:
             groups.hits += 1
             self._apply(template, segment, own)
             return
 
+        segment = list(as_lines(segment))
         ctx, state = self.ctx, self.state
         before = (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))
         heads = [part is not _SENT and (type(part) is not tuple or part[0] is not None) for part in parts]
@@ -949,7 +1276,7 @@ class _Segments:
             # the lines kept in case the connection comes back.
             row, template = make_template(segment, events, noise, None)
             groups.add_row(own, row)
-            self.copied[own] = ([line.number for line in segment], [line.text for line in segment])
+            self.copied[own] = [(line.number, line.text) for line in segment]
             if template is not None:
                 groups.store(full if failed(row) else key, template)
             if template is None or failed(row):
@@ -960,22 +1287,29 @@ class _Segments:
             if event.session is not None:  # a note outside any session matters to read_events only
                 groups.add(event)
 
-    def _apply(self, template: RowTemplate, segment: list[Line], own: str) -> None:
+    def _apply(self, template: RowTemplate, segment: list[Line | tuple[int, str]], own: str) -> None:
         """Add the row of a segment that repeats a template's, and leave the state as reading it would."""
         session = _Session(own)  # a placeholder until the connection's lines are read again, if ever
         self.state.by_key[own] = session
         self.state.current = session
-        self.copied[own] = ([line.number for line in segment], [line.text for line in segment])
-        count_noise(self.ctx, segment, template.noise)
-        stamp = self._stamp
-        self.groups.add_row(own, template.instantiate(segment, lambda index: stamp(segment[index].text)))
+        self.copied[own] = segment  # lines no parser has read: no time is set on them
+        if template.noise:
+            count_noise(self.ctx, segment, template.noise)
+        times, read_stamp = self.times, self._stamp
+
+        def stamp(index: int) -> datetime:
+            line = segment[index]
+            text = line[1] if type(line) is tuple else line.text
+            return times.get(text[1:20]) or read_stamp(text)
+
+        self.groups.add_row(own, template.instantiate_at(number_of(segment[template.line_index]), stamp))
 
     def _read_again(self, own: str) -> None:
         """Replace a copied row by the events of its segment, for a connection whose lines come back."""
-        numbers, texts = self.copied.pop(own)
         # A segment's lines have no time, host or container from an envelope, and the parser reads
         # nothing else of a line but its number and text.
-        segment = [Line(number, text) for number, text in zip(numbers, texts)]
+        segment = [Line(*line) if type(line) is tuple else Line(line.number, line.text)
+                   for line in self.copied.pop(own)]
         ctx = self.ctx
         fresh_ctx = ParseContext(ctx.source, ctx.options)  # its line counts are dropped: they were counted
         fresh = _State()

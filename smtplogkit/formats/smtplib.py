@@ -39,7 +39,8 @@ from datetime import datetime, time, timedelta
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, Event, Line, SessionRow
 from . import _python
-from ._templates import MASKED_PARTS, Masked, RowTemplate, SessionGroups, count_noise, failed, make_template
+from ._templates import (MASKED_PARTS, Masked, RowTemplate, SessionGroups, as_lines, count_noise, failed,
+                         make_template, number_of, text_of)
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
 from ..inputs import block_array
@@ -49,6 +50,9 @@ NAME = "smtplib"
 DESCRIPTION = "Python smtplib debug output (debuglevel 1 and 2) and smtplib tracebacks"
 CLIENT = "python-smtplib"
 PRIORITY = 10
+# The prefilter flags debug lines with a time of day, which have no envelope; the reader then hands
+# them over raw, as (number, text) tuples.
+RAW_LINES = True
 
 DEBUG_RE = re.compile(r"^(?:(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))? )?(send|reply|connect|connect fail|data):\s?(.*)$")
 CONNECT_TO_RE = re.compile(r"^to \('([^']*)', (\d+)\)")
@@ -108,7 +112,7 @@ QUICK_STAMP = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6} "
 _KIND_START = 16
 
 
-def prefilter(block: list[str]) -> tuple[Any, int]:
+def prefilter(block: list[str], raw: bool = False) -> tuple[Any, ...]:
     """Return the positions in ``block`` of the lines :func:`parse` must see, and how many others are noise.
 
     The lines left out are retcode summaries, ``data:`` lines and repeated
@@ -121,6 +125,10 @@ def prefilter(block: list[str]) -> tuple[Any, int]:
     is read at once with pyarrow: one RE2 match for the time of day, then
     each kind's prefix after it, which is what matching QUICK_LINE would
     find (its kinds are tried in order, so an earlier kind wins).
+
+    With ``raw``, a third item flags each kept debug line with a time of
+    day, which :func:`strip_envelope` hands on as it is; the reader then
+    hands those to :func:`parse` as ``(number, text)`` tuples.
     """
     if len(block) < PREFILTER_MIN:
         return range(len(block)), 0
@@ -137,8 +145,10 @@ def prefilter(block: list[str]) -> tuple[Any, int]:
     ordered = pc.less_equal(stamps[:-1], stamps[1:]).to_numpy(zero_copy_only=False)  # compared for debug lines only
     drop = np.zeros(len(block), dtype=bool)
     drop[1:-1] = (np.array(_DROPPABLE)[codes[1:-1], codes[:-2]] & (codes[2:] > 0) & ordered[:-1] & ordered[1:])
-    positions = np.flatnonzero(~drop).tolist()
-    return positions, len(block) - len(positions)
+    kept = np.flatnonzero(~drop)
+    if raw:
+        return kept.tolist(), len(block) - len(kept), (codes[kept] > 0).tolist()
+    return kept.tolist(), len(block) - len(kept)
 
 
 def _literal(text: str) -> str:
@@ -193,7 +203,8 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True,
     """
     state = _State()
     if not (quick and ctx.rows_wanted):
-        yield from _parse_lines(lines, ctx, state, quick)
+        # Raw lines come only to a reader that keeps no events, which takes the quick path.
+        yield from _parse_lines(lines if quick else as_lines(lines), ctx, state, quick)
         return
     groups = SessionGroups()
     segments = _Segments(ctx, state, groups, enabled=templates)
@@ -544,17 +555,22 @@ class _Segments:
             return None
         return clock
 
-    def _opens(self, line: Line, text: str) -> bool:
-        """Return whether ``line`` starts a segment."""
+    def _opens(self, undated: bool, text: str) -> bool:
+        """Return whether a line with ``text``, and without a time from an envelope if ``undated``, starts a segment."""
         state, clock = self.state, self.ctx.clock
-        return (text[15:28] == " connect: to " and line.ts is None and "\n" not in text
+        return (text[15:28] == " connect: to " and undated and "\n" not in text
                 and self._clock(text) is not None and state.ssl_connect is None
                 and state.tracebacks.pending_raise is None and clock.day is not None and clock.seen is None
                 and self.groups.worth_trying)
 
-    def feed(self, lines: Iterable[Line]) -> Iterator[Line]:
-        """Yield the lines the usual path must read; keep the others back as segments."""
-        segment: list[Line] | None = None
+    def feed(self, lines: Iterable[Line | tuple[int, str]]) -> Iterator[Line]:
+        """Yield the lines the usual path must read; keep the others back as segments.
+
+        A line may come raw, as a ``(number, text)`` tuple: a debug line
+        with a time of day and no envelope (see :func:`prefilter`).  It
+        becomes a :class:`Line` only if the usual path reads it.
+        """
+        segment: list[Line | tuple[int, str]] | None = None
         parts: list[str] = []
         last = ""
         heads = _SEGMENT_HEADS
@@ -562,20 +578,25 @@ class _Segments:
         known = self.parts
         lines = iter(lines)
         for line in lines:
-            text = line.text
+            if type(line) is tuple:
+                text = line[1]
+                undated = True
+            else:
+                text = line.text
+                undated = line.ts is None
             if segment is not None:
                 # The usual line: a text after the time of day that a segment held before (only
                 # eligible ones are remembered), a valid clock seen before, times in order.
                 stamp = text[:15]
                 part = known.get(text[15:])
-                if (part is not None and line.ts is None and stamp >= last and clocks.get(stamp[:9])
+                if (part is not None and undated and stamp >= last and clocks.get(stamp[:9])
                         and stamp[9:].isdecimal()):
                     segment.append(line)
                     parts.append(part)
                     last = stamp
                     continue
                 head = text[15:23]
-                eligible = (head in heads and line.ts is None and text[:15] >= last and "\n" not in text
+                eligible = (head in heads and undated and text[:15] >= last and "\n" not in text
                             and (head != " connect" or text[23:25] == ": ") and text[9:15].isdecimal())
                 if eligible:
                     clock = clocks.get(text[:9], False)  # False: not read yet
@@ -592,37 +613,39 @@ class _Segments:
                         continue
                     yield from self._close(segment, tuple(parts))
                 else:
-                    yield from segment  # read as usual: the line ends the segment
+                    yield from as_lines(segment)  # read as usual: the line ends the segment
                 segment = None
-            if text[15:28] == " connect: to " and self.enabled and self._opens(line, text):
+            if text[15:28] == " connect: to " and self.enabled and self._opens(undated, text):
                 segment, parts, last = [line], [text[15:]], text[:15]
                 continue
-            yield line
+            yield Line(*line) if type(line) is tuple else line
             if not (self.enabled and self.groups.worth_trying):
-                yield from lines  # no more segments in this file
+                for line in lines:  # no more segments in this file
+                    yield Line(*line) if type(line) is tuple else line
                 return
         if segment is not None:
             yield from self._close(segment, tuple(parts))
 
-    def _close(self, segment: list[Line], key: tuple[str, ...]) -> Iterator[Line]:
+    def _close(self, segment: list[Line | tuple[int, str]], key: tuple[str, ...]) -> Iterator[Line]:
         """Add the row of a finished segment, from its template or from reading its lines."""
         groups = self.groups
         template = groups.templates.get(key)
         full = key
         if template is None and not groups.first_sight(key):
             # A failing session's template is kept under the key with every reply text.
-            full = tuple([line.text[15:] if type(part) is Masked else part for line, part in zip(segment, key)])
+            full = tuple([text_of(line)[15:] if type(part) is Masked else part for line, part in zip(segment, key)])
             if full != key:
                 template = groups.templates.get(full)
         elif template is None:
             groups.misses += 1
-            yield from segment  # a key not seen before is read as usual; its second segment makes the template
+            yield from as_lines(segment)  # a key not seen before is read as usual; its second makes the template
             return
         if template is not None:
             groups.hits += 1
             self._apply(template, segment)
             return
 
+        segment = list(as_lines(segment))
         ctx, state = self.ctx, self.state
         before = (state.session, ctx.unrecognised_lines, len(ctx.warnings), ctx.undated_lines)
         noise: list[int] = []
@@ -655,7 +678,7 @@ class _Segments:
             if event.session is not None:  # a note outside any session matters to read_events only
                 groups.add(event)
 
-    def _apply(self, template: RowTemplate, segment: list[Line]) -> None:
+    def _apply(self, template: RowTemplate, segment: list[Line | tuple[int, str]]) -> None:
         """Add the row of a segment that repeats a template's, and leave the state as reading it would."""
         ctx, state = self.ctx, self.state
         state.session += 1
@@ -665,7 +688,7 @@ class _Segments:
         count_noise(ctx, segment, template.noise)
         clock = ctx.clock
         day = clock.day
-        first, last = segment[0].text, segment[-1].text
+        first, last = text_of(segment[0]), text_of(segment[-1])
         if self.clocks[first[:9]][3] + int(first[9:15]) / 1e6 + 3600 < clock.seconds:
             day = clock.day = day + _ONE_DAY
         clock.seconds = self.clocks[last[:9]][3] + int(last[9:15]) / 1e6
@@ -674,8 +697,9 @@ class _Segments:
         clocks = self.clocks
 
         def stamp(index: int) -> datetime:
-            text = segment[index].text
+            line = segment[index]
+            text = line[1] if type(line) is tuple else line.text
             hour, minute, second, _ = clocks[text[:9]]
             return datetime(year, month, mday, hour, minute, second, int(text[9:15]), tz)
 
-        self.groups.add_row(state.session, template.instantiate(segment, stamp))
+        self.groups.add_row(state.session, template.instantiate_at(number_of(segment[template.line_index]), stamp))

@@ -263,16 +263,16 @@ def _masked_hits(monkeypatch) -> list[int]:
             template.row = {**template.row, "_masked": True}
         store(self, key, template)
 
-    instantiate = _templates.RowTemplate.instantiate
+    instantiate = _templates.RowTemplate.instantiate_at
 
-    def counted(self, lines, stamp):
-        row = instantiate(self, lines, stamp)
+    def counted(self, number, stamp):
+        row = instantiate(self, number, stamp)
         if row.pop("_masked", False):
             hits[0] += 1
         return row
 
     monkeypatch.setattr(_templates.SessionGroups, "store", marked)
-    monkeypatch.setattr(_templates.RowTemplate, "instantiate", counted)
+    monkeypatch.setattr(_templates.RowTemplate, "instantiate_at", counted)
     return hits
 
 

@@ -118,13 +118,13 @@ def _frames(paths: list[Path], name: str, monkeypatch, **parse_options) -> list[
 
 def _count_copies(monkeypatch) -> list[int]:
     copies = [0]
-    instantiate = _templates.RowTemplate.instantiate
+    instantiate = _templates.RowTemplate.instantiate_at
 
-    def counted(self, lines, stamp):
+    def counted(self, number, stamp):
         copies[0] += 1
-        return instantiate(self, lines, stamp)
+        return instantiate(self, number, stamp)
 
-    monkeypatch.setattr(_templates.RowTemplate, "instantiate", counted)
+    monkeypatch.setattr(_templates.RowTemplate, "instantiate_at", counted)
     return copies
 
 
