@@ -9,8 +9,9 @@ read with, and stops as soon as that session ends.  It starts
 :data:`LOOKBACK` lines early, because a session's first line may depend on
 the lines before it.  Parsers that never yield a
 :class:`~smtplogkit.records.SessionEnd` (nodemailer and most transcript
-formats) end their sessions at the end of the file, so for them the read
-goes on to the end.
+formats) end their sessions at the end of the file.  For them the read
+stops at the first line :data:`SLACK` later than the session's span, when
+the log has times; without times it goes on to the end.
 
 Reading from the middle of a file gives the same lines, directions and texts
 as reading the whole file (a test compares both on every fixture).  Times
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from datetime import date, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ logger = logging.getLogger(__name__)
 # Lines read before the session's first one, because its first event may depend on a line before it (a
 # traceback's first lines, a "SERVER 1:" heading).  Sessions that start in those lines are left out.
 LOOKBACK = 1000
+# How far past a session's own span a log may go back in time (threads, clock steps).  A parser that
+# ends its sessions only at the end of the file is stopped once a line is that much later.
+SLACK = timedelta(minutes=10)
 
 
 def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None, date: date | str | None = None):
@@ -94,7 +98,11 @@ def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None,
     start = max(1, first - LOOKBACK)
     blocks = _blocks_from(open_blocks(source, Decoded()), start)
     counted = _Counted([], blocks, strip, envelope, start=start - 1)
-    found = _find(module.parse(counted, ctx), first, rank)
+    items = module.parse(counted, ctx)
+    try:
+        found = _find(items, first, rank, _span(row))
+    finally:
+        items.close()
     result = ReadResult()
     result.events = [(event.ts, session_id, *_place(source, event.line), event.direction, event.verb, event.code,
                       event.enhanced, event.text) for event in found]
@@ -137,12 +145,35 @@ def _blocks_from(blocks, first: int):
         return
 
 
-def _find(items, first: int, rank: int) -> list[Any]:
-    """Return the events of the ``rank``-th session to end of those whose first event is on line ``first``."""
+def _span(row) -> timedelta | None:
+    """Return how long a session lasted, from its row's start and end, or None when either is missing."""
+    import pandas as pd
+
+    start, end = row["start"], row["end"]
+    if pd.isna(start) or pd.isna(end):
+        return None
+    return (end - start).to_pytimedelta()
+
+
+def _find(items, first: int, rank: int, span: timedelta | None = None) -> list[Any]:
+    """Return the events of the ``rank``-th session to end of those whose first event is on line ``first``.
+
+    With ``span``, the session's duration, reading stops at the first event
+    more than ``span`` and :data:`SLACK` after the first event on line
+    ``first``: by then the session has had all its events.
+    """
     grouped: dict[Any, list[Any]] = {}
     seen = 0
+    until: datetime | None = None
     for item in items:
         kind = type(item)
+        if span is not None and kind is not SessionEnd and kind not in (PlainSession, PlainBatch, SessionRow):
+            ts = item.ts
+            if until is None:
+                if item.line == first and ts is not None:
+                    until = ts + span + SLACK
+            elif ts is not None and ts > until:
+                break
         if kind is SessionEnd:
             events = grouped.pop(item.session, None)
             if events and events[0].line == first:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 import smtplogkit
+from smtplogkit import reread
 from smtplogkit.errors import InputError
 from smtplogkit.records import Event, SessionEnd
 from smtplogkit.reread import LOOKBACK, _find, session_events
@@ -110,3 +112,36 @@ def test_session_cut_by_rotation(tmp_path):
         whole = events[events["session_id"] == session_id][["source", *COLUMNS]].reset_index(drop=True)
         again = session_events(sessions, session_id)[["source", *COLUMNS]].reset_index(drop=True)
         assert again.equals(whole), session_id
+
+
+
+def test_stops_after_session_span(tmp_path, monkeypatch):
+    # nodemailer ends its sessions only at the end of the file, so reading stops once the log is SLACK
+    # past the session's span.  Sixty copies of a real capture, a minute apart, each with its own id.
+    capture = (HERE / "captures" / "nodemailer" / "success.logger.log").read_text().splitlines()
+    old_id = re.search(r"\] \w+ +\[(\w+)\]", capture[2]).group(1)
+    lines = [f"[2026-12-04 10:{index:02d}:{line[18:20]}]{line[21:]}".replace(f"[{old_id}]", f"[c{index:04d}x]")
+             for index in range(60) for line in capture[1:]]
+    path = tmp_path / "nodemailer.log"
+    path.write_text("\n".join(lines) + "\n")
+    sessions = smtplogkit.read_logs(path, format="nodemailer")
+    events = smtplogkit.read_events(path, format="nodemailer")
+    assert len(sessions) == 60
+    consumed = []
+    find = reread._find
+
+    def counting(items, *args):
+        def counted():
+            for item in items:
+                consumed.append(item)
+                yield item
+        return find(counted(), *args)
+
+    monkeypatch.setattr(reread, "_find", counting)
+    for session_id in sessions["session_id"]:
+        whole = events[events["session_id"] == session_id][COLUMNS].reset_index(drop=True)
+        assert session_events(sessions, session_id)[COLUMNS].reset_index(drop=True).equals(whole)
+    # The first session's read stopped about eleven minutes in, not at the end of the file.
+    consumed.clear()
+    session_events(sessions, sessions.sort_values("line")["session_id"].iloc[0])
+    assert 0 < len(consumed) < len(events) / 3
