@@ -102,7 +102,9 @@ def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None,
     try:
         found = _find(items, first, rank, _span(row))
     finally:
-        items.close()
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()  # a parser stopped early closes its file now, not when it is collected
     result = ReadResult()
     result.events = [(event.ts, session_id, *_place(source, event.line), event.direction, event.verb, event.code,
                       event.enhanced, event.text) for event in found]
