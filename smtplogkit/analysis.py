@@ -42,7 +42,8 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     denominator = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # In exact arithmetic the interval holds p; rounding can leave 0 of n a lower bound just above 0.
+    return (min(max(0.0, centre - half), p), max(min(1.0, centre + half), p))
 
 
 @dataclass(slots=True)
@@ -118,7 +119,8 @@ def association(sessions: pd.DataFrame, label: str, failed: pd.Series | None = N
     table = pd.crosstab(sessions[label].astype("string").fillna("(none)"), failed.rename("failed"))
     table = table.reindex(columns=pd.Index([False, True], dtype=bool), fill_value=0)
     result: dict[str, Any] = {"label": label, "table": {str(k): [int(v) for v in row] for k, row in table.iterrows()}}
-    if len(table) < 2:
+    if len(table) < 2 or (table.sum(axis=0) == 0).any():
+        # One value of the label, or no failure (or no success) at all: nothing to test.
         return {**result, "test": None, "p_value": None, "effect": None, "effect_size": None}
     if len(table) == 2:
         odds, p_value = stats.fisher_exact(table.to_numpy())

@@ -20,6 +20,15 @@ def test_wilson_matches_scipy(successes, trials):
     assert high == pytest.approx(expected.high, abs=1e-9)
 
 
+def test_wilson_holds_rate():
+    # Rounding once put 0 of n's lower bound just above 0, and matplotlib refused the negative error bar.
+    for trials in range(1, 2001):
+        for successes in (0, trials):
+            low, high = wilson_interval(successes, trials)
+            rate = successes / trials
+            assert 0.0 <= low <= rate <= high <= 1.0, (successes, trials)
+
+
 def test_wilson_without_trials():
     low, high = wilson_interval(0, 0)
     assert np.isnan(low)
@@ -50,6 +59,15 @@ def test_association_many_groups_uses_chi2():
     assert result["test"] == "chi2"
     assert 0.2 < result["effect_size"] <= 1.0
     assert result["p_value"] < 1e-6
+
+
+def test_association_without_failures():
+    # Three networks and no failure at all: chi-square has nothing to compare, and must not raise.
+    frame = Scenario(5).healthy(300).frame()
+    result = association(frame, "network", failed=pd.Series(False, index=frame.index))
+    assert frame["network"].nunique() >= 3
+    assert result["test"] is None
+    assert result["p_value"] is None
 
 
 def test_association_no_difference():
