@@ -29,7 +29,8 @@ failed: Connection refused`` and ``ipv4 connect timeout after 1000ms, move
 on!`` go to the attempt with that address or address family.  The final
 failure goes to every attempt that has no error of its own yet.  An
 attempt still in flight when another address connects is dropped without a
-word; it ends with an error at the connect step, cause unknown.
+word: a session without failure and with outcome ``unknown``, whose
+transcript notes the drop.
 """
 
 from __future__ import annotations
@@ -242,17 +243,18 @@ def _trying(line: Line, note: str, trying: re.Match, state: _State, ctx: ParseCo
 
 
 def _drop_racing(line: Line, host: str, address: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
-    """End every other address of the transfer still in flight: curl drops it, silently, once one connects.
+    """Note on every other address of the transfer still in flight that curl dropped it once one connected.
 
-    The attempt never reached a server, so it fails at the connect step.  Its
-    cause stays unknown: curl only knows the attempt was slower than the one
-    that won.
+    Such an attempt is no failure: curl gave up on it because another
+    address answered first, and the message went out.  Its row has no
+    failure and outcome ``unknown`` (it reached no server), and the note
+    says why in its transcript.
     """
     for other, session in state.attempts.items():
         if session != state.connected and session not in state.failed:
-            state.failed.add(session)
+            state.failed.add(session)  # so that no later error of the transfer lands on it
             text = f"attempt dropped: {host} ({address}) connected first, {other} had not connected"
-            yield ctx.error(line, text, session, stage=Stage.CONNECT)
+            yield ctx.local(line, NOTE, text, session)
 
 
 def _attempt_error(line: Line, note: str, stage: Stage | None, state: _State, ctx: ParseContext) -> Event:

@@ -156,17 +156,24 @@ def test_exit_error_to_connected_address(excerpt):
     dropped = frame[frame["ip"] == "2001:db8::25"]
     assert list(connected["failure_stage"]) == ["tls"]
     assert list(connected["host"]) == ["smtp.example.com"]
-    assert list(dropped["failure_stage"]) == ["connect"]
+    assert list(dropped["failure_stage"]) == ["none"]
     assert list(dropped["host"]) == ["smtp.example.com"]
 
 
-def test_dropped_attempt_fails_at_connect(excerpt):
+def test_dropped_attempt_is_no_failure(excerpt):
+    # curl gave up on the IPv6 address because IPv4 answered first: no failure to count, and a note says so.
     frame = excerpt.sessions(PARALLEL_THEN_TLS_FAILURE)
+    events = excerpt.events(PARALLEL_THEN_TLS_FAILURE)
 
     dropped = row(frame[frame["ip"] == "2001:db8::25"], 0)
-    assert (dropped["failure_stage"], dropped["cause"], dropped["outcome"]) == ("connect", "unknown", "unknown")
-    assert "192.0.2.25" in dropped["error_text"]
+    assert (dropped["failure_stage"], dropped["cause"], dropped["outcome"]) == ("none", "ok", "unknown")
+    assert dropped["error_text"] is None
     assert dropped["last_stage_reached"] is None
+    notes = events[events["verb"] == "note"]
+    drops = notes[notes["text"].str.contains("dropped", regex=False)]
+    assert len(drops) == 1
+    assert "192.0.2.25" in drops["text"].iloc[0]
+    assert drops["session_id"].iloc[0].endswith(f":{dropped['line']}")  # in the dropped attempt's session
 
 
 def test_failed_address_is_not_dropped(excerpt):
