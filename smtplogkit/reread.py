@@ -31,7 +31,7 @@ from . import formats
 from .envelope import strip_envelope
 from .errors import InputError
 from .formats.base import ParseOptions
-from .inputs import Chain, Decoded, Source, group_rotations, open_blocks
+from .inputs import DATED_RE, ROTATED_RE, Chain, Decoded, Source, group_rotations, open_blocks
 from .reader import (ReadResult, _Counted, _envelope_options, _parse_context, _resolve_tz, as_date,
                      events_frame)
 from .records import PlainBatch, PlainSession, SessionEnd, SessionRow
@@ -66,7 +66,11 @@ def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None,
     pandas.DataFrame
         The session's rows in the columns of :func:`smtplogkit.read_events`,
         in the order the parser made them.  Empty when the file has
-        changed since and no session starts on that line any more.
+        changed since: no session starts on that line any more, or the one
+        that does starts at another time.  ``attrs["complete"]`` is False
+        when the events end before the session's span, or where a rotated
+        copy of a log ends with no newer file after it (the session may go
+        on in a file that has moved); a warning is logged in both cases.
 
     Raises
     ------
@@ -96,21 +100,67 @@ def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None,
     ctx.loud = False
     strip = getattr(module, "strip_or_noise", None) or getattr(module, "strip_envelope", strip_envelope)
     start = max(1, first - LOOKBACK)
-    blocks = _blocks_from(open_blocks(source, Decoded()), start)
+    exhausted: list[bool] = []  # gets an item once every line has been read
+    blocks = _blocks_from(open_blocks(source, Decoded()), start, exhausted)
     counted = _Counted([], blocks, strip, envelope, start=start - 1)
     items = module.parse(counted, ctx)
     try:
-        found = _find(items, first, rank, _span(row))
+        found, open_at_stop = _find(items, first, rank, _span(row))
+        at_end = open_at_stop or bool(exhausted)
     finally:
         close = getattr(items, "close", None)
         if close is not None:
             close()  # a parser stopped early closes its file now, not when it is collected
+    complete = True
+    if found and not _same_start(row, found):
+        logger.warning("%s: the session on line %d is not the one read before; the file changed since it was read",
+                       path, first)
+        found = []
+    elif found:
+        # A session still open at the end of a rotated copy with no newer file read after it went on in one.
+        cut = at_end and not isinstance(source, Chain) and _rotated_copy(path.name)
+        complete = not cut and _complete(row, found)
+        if not complete:
+            logger.warning("%s: session %s was read again up to the end of its file only; it may go on in a "
+                           "newer rotation that is not there now", path, session_id)
+    else:
+        logger.warning("%s: no session starts on line %d any more; the file changed since it was read", path, first)
     result = ReadResult()
     result.events = [(event.ts, session_id, *_place(source, event.line), event.direction, event.verb, event.code,
                       event.enhanced, event.text) for event in found]
-    if not found:
-        logger.warning("%s: no session starts on line %d any more; the file changed since it was read", path, first)
-    return events_frame(result)
+    frame = events_frame(result)
+    frame.attrs["complete"] = complete
+    return frame
+
+
+def _times(row, events: list[Any]):
+    """Return the row's start and end and the first and last times of ``events``, as UTC timestamps or None."""
+    import pandas as pd
+
+    stamps = [event.ts for event in events if event.ts is not None]
+    values = [row["start"], row["end"], stamps[0] if stamps else None, stamps[-1] if stamps else None]
+    return [None if value is None or pd.isna(value) else pd.Timestamp(value).tz_convert("UTC") for value in values]
+
+
+def _same_start(row, events: list[Any]) -> bool:
+    """Return False when ``events`` start at another time of day than the session row: another session.
+
+    Whole days apart still count as the same start, because a log that prints
+    only the time of day may get its date from a line before the part read.
+    """
+    start, _, first, _ = _times(row, events)
+    if start is None or first is None:
+        return True
+    seconds = abs((first - start).total_seconds()) % 86400
+    return min(seconds, 86400 - seconds) < 0.001
+
+
+def _complete(row, events: list[Any]) -> bool:
+    """Return False when ``events`` end before the session's span says they should."""
+    start, end, first, last = _times(row, events)
+    if None in (start, end, first, last):
+        return True
+    return (last - first) >= (end - start) - timedelta(milliseconds=1)
 
 
 def _from_file(name: str, path: Path) -> Source:
@@ -135,8 +185,8 @@ def _place(source: Source, number: int) -> tuple[str, int]:
     return locate(source, number) if isinstance(source, Chain) else (source.name, number)
 
 
-def _blocks_from(blocks, first: int):
-    """Yield the blocks of lines from line ``first`` on (the first line is 1)."""
+def _blocks_from(blocks, first: int, exhausted: list[bool]):
+    """Yield the blocks of lines from line ``first`` on (the first line is 1); append to ``exhausted`` at the end."""
     skipped = 0
     for block in blocks:
         if skipped + len(block) < first:
@@ -144,7 +194,8 @@ def _blocks_from(blocks, first: int):
             continue
         yield block[first - 1 - skipped:]
         yield from blocks
-        return
+        break
+    exhausted.append(True)
 
 
 def _span(row) -> timedelta | None:
@@ -157,8 +208,16 @@ def _span(row) -> timedelta | None:
     return (end - start).to_pytimedelta()
 
 
-def _find(items, first: int, rank: int, span: timedelta | None = None) -> list[Any]:
+def _rotated_copy(name: str) -> bool:
+    """Return True for the name of a rotated copy of a log (``maillog.1``, ``maillog-20261129.gz``)."""
+    return bool(ROTATED_RE.match(name) or DATED_RE.match(name))
+
+
+def _find(items, first: int, rank: int, span: timedelta | None = None) -> tuple[list[Any], bool]:
     """Return the events of the ``rank``-th session to end of those whose first event is on line ``first``.
+
+    The second item is True when that session was still open where the
+    reading stopped.
 
     With ``span``, the session's duration, reading stops at the first event
     more than ``span`` and :data:`SLACK` after the first event on line
@@ -181,11 +240,12 @@ def _find(items, first: int, rank: int, span: timedelta | None = None) -> list[A
             if events and events[0].line == first:
                 seen += 1
                 if seen == rank:
-                    return events
+                    return events, False
             continue
         if kind in (PlainSession, PlainBatch, SessionRow) or item.session is None:
             continue
         grouped.setdefault(item.session, []).append(item)
     # Sessions still open at the end of the file end in the order they started, as the reader ends them.
     left = [events for events in sorted(grouped.values(), key=lambda evs: evs[0].line) if events[0].line == first]
-    return next(itertools.islice(left, rank - 1 - seen, None), []) if rank - 1 - seen >= 0 else []
+    found = next(itertools.islice(left, rank - 1 - seen, None), []) if rank - 1 - seen >= 0 else []
+    return found, bool(found)

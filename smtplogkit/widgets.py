@@ -267,11 +267,17 @@ class SessionBrowser:
         from .reread import session_events
 
         try:
-            return session_events(self.all_sessions, session_id, tz=self.tz, date=self.events.attrs.get("date")), ""
+            rows = session_events(self.all_sessions, session_id, tz=self.tz, date=self.events.attrs.get("date"))
         except InputError as error:
             logger.info("transcript of %s not read again: %s", session_id, error)
             empty = self.events.iloc[0:0]
             return empty, f"<p>Transcript not kept in memory, and not read again: {escape(str(error))}</p>"
+        if rows.empty:
+            return rows, "<p>Transcript not kept in memory, and its file has changed since it was read.</p>"
+        if not rows.attrs.get("complete", True):
+            return rows, ("<p>This transcript ends where its file ends. The session may go on in a newer file of the "
+                          "same log, which is not there now.</p>")
+        return rows, ""
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

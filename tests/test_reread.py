@@ -90,11 +90,12 @@ def test_rank_on_one_line():
     # Two sessions start on line 5; the second to end is "#2".
     first, second, other = (Event(5, "local", "a", "A"), Event(5, "local", "b", "B"), Event(3, "local", "c", "C"))
     items = [other, first, second, SessionEnd("C"), SessionEnd("A"), Event(6, "local", "d", "B"), SessionEnd("B")]
-    assert [event.text for event in _find(iter(items), 5, 1)] == ["a"]
-    assert [event.text for event in _find(iter(items), 5, 2)] == ["b", "d"]
-    assert _find(iter(items), 5, 3) == []
+    assert [event.text for event in _find(iter(items), 5, 1)[0]] == ["a"]
+    assert [event.text for event in _find(iter(items), 5, 2)[0]] == ["b", "d"]
+    assert _find(iter(items), 5, 3) == ([], False)
     # Sessions still open at the end of the file count in the order they started.
-    assert [event.text for event in _find(iter(items[:3]), 5, 2)] == ["b"]
+    assert [event.text for event in _find(iter(items[:3]), 5, 2)[0]] == ["b"]
+    assert _find(iter(items[:3]), 5, 2)[1]
 
 
 def test_session_cut_by_rotation(tmp_path):
@@ -145,3 +146,36 @@ def test_stops_after_session_span(tmp_path, monkeypatch):
     consumed.clear()
     session_events(sessions, sessions.sort_values("line")["session_id"].iloc[0])
     assert 0 < len(consumed) < len(events) / 3
+
+
+def test_file_rewritten(tmp_path, caplog):
+    # After the file is rewritten, another session starts on the same line: it is not shown as this one.
+    path = tmp_path / "maillog"
+    capture = (HERE / "data" / "postfix" / "capture.maillog").read_text().splitlines(keepends=True)
+    path.write_text("".join(capture))
+    sessions = smtplogkit.read_logs(path)
+    later = sessions.sort_values("line").iloc[-1]
+    shifted = [line.replace("Dec 04 21:", "Dec 04 22:", 1) for line in capture]
+    assert shifted != capture
+    path.write_text("".join(shifted))
+
+    again = session_events(sessions, later["session_id"])
+    assert again.empty
+    assert "is not the one read before" in caplog.text
+
+
+def test_rotation_moved_away(tmp_path, caplog):
+    # A session that went on in the newer file, read again after that file moved: marked incomplete.
+    lines = (HERE / "data" / "postfix" / "capture.maillog").read_text().splitlines(keepends=True)
+    (tmp_path / "maillog.1").write_text("".join(lines[:14]))  # an attempt starts on line 14, its records follow
+    (tmp_path / "maillog").write_text("".join(lines[14:]))
+    sessions = smtplogkit.read_logs(tmp_path)
+    events = smtplogkit.read_events(tmp_path)
+    crossing = events[events["source"] != events["session_id"].str.rsplit(":", n=1).str[0]]["session_id"].iloc[0]
+    assert session_events(sessions, crossing).attrs["complete"]
+
+    (tmp_path / "maillog").rename(tmp_path / "elsewhere")
+    again = session_events(sessions, crossing)
+    assert not again.empty
+    assert again.attrs["complete"] is False
+    assert "up to the end of its file only" in caplog.text
