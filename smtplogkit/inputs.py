@@ -46,8 +46,10 @@ ALTERNATIVES_RE = re.compile(r"\{([^{}]*,[^{}]*)\}")  # shell-style "{a,b}"; a "
 ROTATION_RE = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<ext>\.(?:gz|bz2|xz))?$")
 # A rotated copy of a log as logrotate and Python's RotatingFileHandler name it: maillog.1, app.log.2.gz.
 ROTATED_RE = re.compile(r"^(?P<base>.+)\.(?P<n>\d{1,3})(?:\.(?:gz|bz2|xz))?$")
-# A rotated copy named by logrotate's dateext option, by day or hour: maillog-20261129, app.log-2026112900.gz.
-DATED_RE = re.compile(r"^(?P<base>.+)-(?P<date>(?:19|20)\d{6}(?:\d{2})?)(?:\.(?:gz|bz2|xz))?$")
+# A rotated copy named by logrotate's dateext option, by day or hour: maillog-20261129, app.log-2026112900.gz,
+# maillog-2026-11-29 (dateformat -%Y-%m-%d), and app-20261129.log (extension .log) for the log app.log.
+DATED_RE = re.compile(r"^(?P<stem>.+?)-(?P<date>(?:19|20)\d\d-?[01]\d-?[0-3]\d(?:-?[0-2]\d)?)(?P<ext>\.log)?"
+                      r"(?:\.(?:gz|bz2|xz))?$")
 
 
 @dataclass(slots=True)
@@ -109,11 +111,19 @@ class Expansion:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
+def dated_copy(name: str) -> tuple[str, str] | None:
+    """Return the log's name and the date (digits only) of a copy named by date, or None for another name."""
+    match = DATED_RE.match(name)
+    if match is None:
+        return None
+    return match["stem"] + (match["ext"] or ""), match["date"].replace("-", "")
+
+
 def _rotation_key(path: Path) -> tuple:
     """Order rotated logs oldest first: ``maillog-20261122``, ``maillog.2.gz``, ``maillog.1``, ``maillog``."""
-    dated = DATED_RE.match(path.name)
+    dated = dated_copy(path.name)
     if dated:
-        return (str(path.parent), dated["base"], (0, dated["date"]))
+        return (str(path.parent), dated[0], (0, dated[1]))
     match = ROTATION_RE.match(path.name)
     number = int(match.group("n")) if match and match.group("n") and len(match.group("n")) < 4 else -1
     base = match.group("base") if match and number >= 0 else path.name
@@ -139,9 +149,9 @@ def group_rotations(sources: list[Source]) -> list[Source]:
         if source.path is None or isinstance(source, Chain):
             continue
         labels = tuple(sorted(source.labels.items()))
-        stamped = DATED_RE.match(source.path.name)
+        stamped = dated_copy(source.path.name)
         if stamped:
-            dated.setdefault((str(source.path.parent), stamped["base"], labels), []).append((stamped["date"], index))
+            dated.setdefault((str(source.path.parent), stamped[0], labels), []).append((stamped[1], index))
             continue
         rotated = ROTATED_RE.match(source.path.name)
         number, base = (int(rotated["n"]), rotated["base"]) if rotated else (0, source.path.name)

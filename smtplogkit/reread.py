@@ -31,7 +31,7 @@ from . import formats
 from .envelope import strip_envelope
 from .errors import InputError
 from .formats.base import ParseOptions
-from .inputs import DATED_RE, ROTATED_RE, Chain, Decoded, Source, group_rotations, open_blocks
+from .inputs import ROTATED_RE, Chain, Decoded, Source, dated_copy, group_rotations, open_blocks
 from .reader import (ReadResult, _Counted, _envelope_options, _parse_context, _resolve_tz, as_date,
                      events_frame)
 from .records import PlainBatch, PlainSession, SessionEnd, SessionRow
@@ -210,7 +210,7 @@ def _span(row) -> timedelta | None:
 
 def _rotated_copy(name: str) -> bool:
     """Return True for the name of a rotated copy of a log (``maillog.1``, ``maillog-20261129.gz``)."""
-    return bool(ROTATED_RE.match(name) or DATED_RE.match(name))
+    return bool(ROTATED_RE.match(name)) or dated_copy(name) is not None
 
 
 def _find(items, first: int, rank: int, span: timedelta | None = None) -> tuple[list[Any], bool]:

@@ -440,17 +440,22 @@ def test_exim_tls_field(tmp_path):
     assert plain["tls_mode"] is None
 
 
-def test_dated_rotations_in_order(tmp_path):
+@pytest.mark.parametrize("older, old, live", [
+    ("maillog-20261122", "maillog-20261129.gz", "maillog"),  # logrotate's dateext
+    ("maillog-2026-11-22", "maillog-2026-11-29.gz", "maillog"),  # dateformat -%Y-%m-%d
+    ("mail-20261122.log", "mail-20261129.log.gz", "mail.log"),  # extension .log
+])
+def test_dated_rotations_in_order(tmp_path, older, old, live):
     lines = CAPTURE.read_text().splitlines(keepends=True)
     third = len(lines) // 3
-    (tmp_path / "maillog-20261129.gz").write_bytes(gzip.compress("".join(lines[third:2 * third]).encode()))
-    (tmp_path / "maillog-20261122").write_text("".join(lines[:third]))
-    (tmp_path / "maillog").write_text("".join(lines[2 * third:]))
+    (tmp_path / old).write_bytes(gzip.compress("".join(lines[third:2 * third]).encode()))
+    (tmp_path / older).write_text("".join(lines[:third]))
+    (tmp_path / live).write_text("".join(lines[2 * third:]))
     whole = smtplogkit.read_logs(CAPTURE)
     sessions = smtplogkit.read_logs(tmp_path)
 
     files = sessions.attrs["files"]
-    assert [f["source"].rsplit("/", 1)[-1] for f in files] == ["maillog-20261122", "maillog-20261129.gz", "maillog"]
+    assert [f["source"].rsplit("/", 1)[-1] for f in files] == [older, old, live]
     assert sum(f["lines"] for f in files) == len(lines)
     # Read as one stream: no attempt is cut in two where the files meet.
     assert len(sessions) == len(whole)
