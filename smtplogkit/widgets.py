@@ -151,7 +151,8 @@ class FilterPanel:
             keep &= frame[column].astype("string").isin(list(control.value)).fillna(False).to_numpy()
         if self.failed_only.value:
             keep &= failed_mask(frame).to_numpy()
-        if not self.time_range.disabled:
+        if not self.time_range.disabled and self.time_range.index != (0, len(self.time_range.options) - 1):
+            # A narrowed range leaves out the sessions without a time; the whole range keeps them.
             low, high = self.time_range.value
             start = frame["start"].dt.tz_convert(self.tz)
             keep &= ((start >= low) & (start <= high)).fillna(False).to_numpy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("ipywidgets", reason="ipywidgets is in the notebooks extra")
@@ -61,6 +62,19 @@ def test_panel_time_range(panel):
     panel.time_range.value = (first, first)
     assert len(panel.selected) < everything or everything == 0
     assert (panel.selected["start"].dt.tz_convert(panel.tz) <= first).all()
+
+
+def test_panel_keeps_undated_sessions(fleet_loaded):
+    # A log that prints no date gives sessions without a time; the full time range must not hide them.
+    sessions = fleet_loaded.sessions.copy()
+    undated = sessions.index[:5]
+    sessions.loc[undated, "start"] = pd.NaT
+    panel = FilterPanel(sessions)
+    panel.failed_only.value = False
+    assert set(undated) <= set(panel.selected.index)
+    first = panel.time_range.options[0][1]
+    panel.time_range.value = (first, first)
+    assert not set(undated) & set(panel.selected.index)
 
 
 def test_browser_shows_transcript(browser, fleet_loaded):

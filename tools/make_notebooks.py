@@ -17,11 +17,17 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PARAMETERS = '''\
 # Parameters (papermill: -p logs my/logs/ -p tz Europe/Berlin)
 logs = None  # folder, file, glob or {label} template; None reads the bundled sample data
-template = "{network}/{worker}/*.log"  # labels taken from paths under a logs folder; "" for none
+template = "{network}/{worker}/*.log{,.[0-9],.[0-9][0-9],-[0-9]*}{,.gz,.bz2,.xz}"  # labels from paths under a logs folder; "" for none
 labels = {}  # constant labels added to every session, e.g. {"env": "prod"}
 tz = "UTC"  # zone of timestamps printed without an offset, and of the times shown
 start = None  # start of the time window (ISO 8601, e.g. "2026-12-01T00:00"); None leaves it open
-end = None  # end of the time window, exclusive; None leaves it open'''
+end = None  # end of the time window, exclusive; None leaves it open
+cache = "smtplogkit-cache"  # folder for parsed sessions and events, next to this notebook's outputs; None for none
+workers = 1  # processes that parse files; more read several files at once'''
+
+# The investigation notebooks' own parameter: how many events to keep in memory.
+EVENTS = '''
+events = "failed"  # keeps failed sessions' events; the others are read again when shown. "all" keeps every one'''
 
 LOAD = '''\
 %matplotlib inline
@@ -33,7 +39,8 @@ from smtplogkit.enrichment import enrich, token_refreshes
 from smtplogkit.findings import Findings
 from smtplogkit.report import load_logs
 
-loaded = load_logs(logs, template=template, labels=labels, tz=tz, start=start, end=end, progress=True)
+loaded = load_logs(logs, template=template, labels=labels, tz=tz, start=start, end=end, progress=True,
+                   cache=cache, workers=workers, events=events)
 events = loaded.events
 # Context columns (network, burst rates, idle gaps, token ages) that the diagnosis uses.
 sessions = enrich(loaded.sessions, tz=tz, refreshes=token_refreshes(events))
@@ -68,7 +75,7 @@ def header(title: str, intro: str) -> list:
     return [
         md(f"# {title}\n\n{intro}\n\nSet the parameters below (or pass them with papermill) to read your own "
            "logs; by default the notebook reads the sample data bundled with smtplogkit."),
-        code(PARAMETERS, ["parameters"]),
+        code(PARAMETERS + EVENTS, ["parameters"]),
         code(LOAD),
     ]
 
@@ -217,7 +224,7 @@ output = "incident.html"  # where to write the report; "" writes nothing''', ["p
 from smtplogkit.report import report_from_logs
 
 report = report_from_logs(logs, template=template, labels=labels, tz=tz, start=start, end=end, title=title,
-                          progress=True)
+                          progress=True, cache=cache, workers=workers)
 if output:
     print("wrote", report.write(output, markdown=output.endswith(".md")))
 report'''),

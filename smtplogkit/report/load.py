@@ -99,7 +99,8 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
     progress
         Show a progress bar while files are read (in this process only).
     cache
-        A folder for a Parquet cache of each file's sessions and events,
+        A folder for a Parquet cache of each file's sessions and events
+        (``None`` or ``""`` for none),
         keyed by path, size and modification time, as for
         :func:`smtplogkit.read_logs`.  A notebook opened again loads
         unchanged files from it instead of parsing them.
@@ -126,6 +127,8 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
 
     if workers < 1:
         raise ValueError(f"invalid workers {workers!r}: expected 1 or more")
+    if cache is not None and os.fspath(cache) == "":
+        cache = None  # "" means no cache, as it means no template (papermill's -p cache '')
     if events not in ("all", FAILED_EVENTS):
         raise ValueError(f"invalid events {events!r}: expected 'all' or '{FAILED_EVENTS}'")
     keep = True if events == "all" else FAILED_EVENTS
