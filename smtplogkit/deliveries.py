@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from collections import Counter
 from datetime import tzinfo
+from pathlib import Path
 from typing import Any
 
 from .envelope import strip_envelope
@@ -170,12 +172,14 @@ def link_sessions(deliveries, sessions):
 
     Notes
     -----
-    A record belongs to the last attempt of the same file and queue id that
-    started at or before the record's line.  When the record names the
+    A record belongs to the last attempt of the same log and queue id that
+    started at or before the record's line; rotations of one log count as
+    one log, read oldest first, and paths may be spelled relative or
+    absolute.  When the record names the
     relay's address, the attempt must have gone to that address too.  So
     when one message goes to two domains over two connections at once,
     each record keeps its own connection's attempt.  Records with
-    ``relay=none`` match on file and queue id alone: the connection never
+    ``relay=none`` match on log and queue id alone: the connection never
     opened, and the attempt kept the address it tried.
     """
     import pandas as pd
@@ -188,29 +192,55 @@ def link_sessions(deliveries, sessions):
                             ["session_id", "source", "line", "queue_id", "ip"]]
     attempts = attempts.astype({"source": "object", "queue_id": "object", "ip": "object", "line": "int64"})
     named = (result["session"].fillna(False).astype(bool) & result["queue_id"].notna()
-              & result["line"].notna())
+             & result["line"].notna())
     records = result.loc[named, ["source", "line", "queue_id", "relay_ip"]]
     records = records.astype({"source": "object", "queue_id": "object", "relay_ip": "object", "line": "int64"})
     records["row"] = records.index
+    streams = _streams([*attempts["source"], *records["source"]])
+    for frame in (attempts, records):
+        place = frame["source"].map(streams)
+        frame["stream"] = place.str[0]
+        frame["position"] = place.str[1] * _PART + frame["line"]
     with_ip = records[records["relay_ip"].notna()].rename(columns={"relay_ip": "ip"})
     without_ip = records[records["relay_ip"].isna()].drop(columns="relay_ip")
     found = []
     if not with_ip.empty:
-        found.append(_last_before(with_ip, attempts.dropna(subset=["ip"]), ["source", "queue_id", "ip"]))
+        found.append(_last_before(with_ip, attempts.dropna(subset=["ip"]), ["stream", "queue_id", "ip"]))
     if not without_ip.empty:
-        found.append(_last_before(without_ip, attempts.drop(columns="ip"), ["source", "queue_id"]))
+        found.append(_last_before(without_ip, attempts.drop(columns="ip"), ["stream", "queue_id"]))
     for matched in found:
         matched = matched.dropna(subset=["session_id"])
         result.loc[matched["row"].to_numpy(), "session_id"] = matched["session_id"].to_numpy()
     return result
 
 
+# Positions of lines in a stream of rotations: a file's lines come after every line of the files before it.
+_PART = 1 << 40
+
+
+def _streams(names: list[str]) -> dict[str, tuple[str, int]]:
+    """Return, for each file name, the log it is a part of (its newest file's full path) and its place among the parts.
+
+    Rotations of one log (``maillog.1``, ``maillog``) are one stream, as the
+    readers join them, so an attempt in one file and its record in the next
+    match.  Full paths make ``logs/maillog`` and ``/srv/logs/maillog`` one log.
+    """
+    result: dict[str, tuple[str, int]] = {}
+    unique = sorted(set(names))
+    sources = [Source(name, Path(os.path.abspath(name))) for name in unique]
+    for source in group_rotations(sources):
+        parts = source.parts if isinstance(source, Chain) else [source]
+        for order, part in enumerate(parts):
+            result[part.name] = (str(parts[-1].path), order)
+    return result
+
+
 def _last_before(records, attempts, keys: list[str]):
-    """Return ``records`` with the ``session_id`` of the last attempt with equal ``keys`` at or before each line."""
+    """Return ``records`` with the ``session_id`` of the last attempt with equal ``keys`` at or before each position."""
     import pandas as pd
 
-    return pd.merge_asof(records.sort_values("line"), attempts.sort_values("line"), on="line", by=keys,
-                         direction="backward")
+    return pd.merge_asof(records.sort_values("position"), attempts.sort_values("position"), on="position",
+                         by=keys, direction="backward", suffixes=("", "_attempt"))
 
 
 def read_signals(paths: Any, *, format: str = "auto", tz: str | tzinfo | None = None):

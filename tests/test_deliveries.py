@@ -184,3 +184,27 @@ def test_link_sessions_without_attempt(tmp_path):
     assert linked["session_id"].isna().tolist() == [False, True]
     assert smtplogkit.link_sessions(deliveries, sessions.iloc[0:0])["session_id"].isna().all()
     assert list(linked.columns) == [*deliveries.columns, "session_id"]
+
+
+def test_link_sessions_across_rotation(tmp_path):
+    # An attempt at the end of maillog.1 whose records open maillog; and the two frames read with paths
+    # spelled differently.
+    lines = CAPTURE.read_text().splitlines(keepends=True)
+    (tmp_path / "maillog.1").write_text("".join(lines[:14]))  # an attempt starts on line 14
+    (tmp_path / "maillog").write_text("".join(lines[14:]))
+    sessions = smtplogkit.read_logs(tmp_path)
+    deliveries = smtplogkit.read_deliveries(str(tmp_path / "maillog*"))
+    first = deliveries[deliveries["source"].str.endswith("/maillog") & (deliveries["line"] == 1)]
+    assert len(first) == 1
+
+    linked = smtplogkit.link_sessions(deliveries, sessions)
+    assert linked["session_id"].notna().tolist() == linked["session"].tolist()
+    assert linked.loc[first.index[0], "session_id"].endswith("maillog.1:14")
+
+
+def test_link_sessions_path_spelling(tmp_path, monkeypatch):
+    path = tmp_path / "maillog"
+    path.write_text(CAPTURE.read_text())
+    monkeypatch.chdir(tmp_path)
+    linked = smtplogkit.link_sessions(smtplogkit.read_deliveries(str(path)), smtplogkit.read_logs("maillog"))
+    assert linked["session_id"].notna().tolist() == linked["session"].tolist()
