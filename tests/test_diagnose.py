@@ -257,3 +257,41 @@ def test_token_threshold_stated_lifetime():
     assert step["oldest_age_below_s"] <= step["value"] <= step["youngest_age_above_s"]
     assert step["chosen_from"].startswith("stated token lifetime")
     assert f"{step['value']} s" in finding["summary"]
+
+
+CURL_RUN = """\
+*   Trying [2001:db8::25]:587...
+* connect to 2001:db8::25 port 587 from 2001:db8:1::7 port 40122 failed: Network is unreachable
+*   Trying 192.0.2.25:587...
+* Connected to smtp.example.com (192.0.2.25) port 587 (#0)
+< 220 smtp.example.com ESMTP
+> EHLO build01
+< 250 smtp.example.com
+> MAIL FROM:<ci@example.com>
+< 250 2.1.0 Ok
+> RCPT TO:<team@example.com>
+< 250 2.1.5 Ok
+> DATA
+< 354 End data with <CR><LF>.<CR><LF>
+< 250 2.0.0 Ok: queued
+> QUIT
+< 221 Bye
+* Closing connection 0
+"""
+
+
+def test_ipv6_fallback_is_no_firewall(tmp_path):
+    # Every run from office fails over IPv6 and sends over IPv4: office reaches the server, so no egress block.
+    import smtplogkit
+
+    for network, run in (("office", CURL_RUN), ("prod", CURL_RUN.split("\n", 2)[2])):
+        folder = tmp_path / network / "ci"
+        folder.mkdir(parents=True)
+        (folder / "app.log").write_text(run * 50)
+    sessions = smtplogkit.read_logs(str(tmp_path / "{network}/{worker}/app.log"), format="curl")
+    office = sessions[sessions["network"] == "office"]
+    assert (office["cause"] == "network_unreachable").sum() == 50
+    assert (office["ip"] == "192.0.2.25").sum() == 50
+
+    kinds = [finding.kind for finding in diagnose(sessions)]
+    assert "firewall_block" not in kinds

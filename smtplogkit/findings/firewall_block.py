@@ -6,7 +6,9 @@ least 40% of that network's attempts there between the first and last
 failure; at least ``MIN_WORKING`` connections from other networks to the
 same host and port established in that window; Fisher's test (the blocked
 network against the others) p < 0.01.  Blocked networks with the same port
-and the same set of hosts form one finding.
+and the same set of hosts form one finding.  A network whose failures all
+went to IPv6 addresses while it connected to the host over IPv4 is left
+out (see :func:`_reached_over_ipv4`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def _blocked_cells(ctx: Context, minimum: int) -> list[dict]:
             rate, failing = window_rate(own, mask)
             if rate.count < minimum or rate.low < ctx.min_share:
                 continue
+            if _reached_over_ipv4(own, failing, reached):
+                continue
             others = in_window(target[target["network"] != network], failing["start"].min(), failing["start"].max())
             working = int(reached.loc[others.index].sum())
             if working < MIN_WORKING:
@@ -46,6 +50,22 @@ def _blocked_cells(ctx: Context, minimum: int) -> list[dict]:
             cells.append({"network": network, "host": host, "port": int(port), "rate": rate, "others": other_rate,
                           "p_value": p_value, "failing": failing, "since": since[0].time if since else None})
     return cells
+
+
+def _reached_over_ipv4(own: pd.DataFrame, failing: pd.DataFrame, reached: pd.Series) -> bool:
+    """Return True when every failure went to an IPv6 address and the network connected over IPv4 meanwhile.
+
+    A client that tries IPv6 first and falls back to IPv4 (curl, Happy
+    Eyeballs) logs each failed IPv6 attempt.  If the same network reached the
+    host over IPv4, no firewall blocks the path: its IPv6 route is missing,
+    and the mail went out.
+    """
+    failing_ips = failing["ip"].astype("string")
+    if failing_ips.isna().any() or not failing_ips.str.contains(":", regex=False).all():
+        return False
+    window = in_window(own, failing["start"].min(), failing["start"].max())
+    ipv4 = ~window["ip"].astype("string").str.contains(":", regex=False).fillna(True)
+    return bool((reached.loc[window.index] & ipv4).any())
 
 
 def detect(ctx: Context) -> list[Finding]:
