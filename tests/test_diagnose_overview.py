@@ -159,8 +159,8 @@ def test_report_says_why_no_finding(tmp_path):
 
     assert report.findings == []
     assert report.overview["top_causes"][0]["cause"] == "connect_timeout"
-    assert "because no host lost more than" in report.summary[2]
-    assert f"against the {MIN_SHARE:.0%} a finding needs" in report.summary[2]
+    assert "because no host lost enough of its sessions to one cause" in report.summary[2]
+    assert f"a finding needs at least {MIN_SHARE:.0%} with 95% confidence" in report.summary[2]
     assert "Top failure causes" in report.to_markdown()
     assert "Top failure causes" in report.to_html()
 

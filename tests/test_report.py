@@ -448,3 +448,15 @@ def test_report_same_with_failed_events(tmp_path):
     failed = failed_report.write(tmp_path / "failed.html")
     assert Path(every).read_text() == Path(failed).read_text()
     assert "Example transcripts" in Path(failed).read_text()
+
+
+def test_whom_sentence_skips_unhit_labels():
+    import pandas as pd
+
+    from smtplogkit.report.model import MISSING_LABEL, _whom_sentence
+
+    networks = pd.DataFrame({"failed": [3, 0]}, index=["office", "prod"])
+    identities = pd.DataFrame({"failed": [0, 2]}, index=["ci@example.com", MISSING_LABEL])
+    sentence = _whom_sentence({"network": networks, "identity": identities})
+    assert sentence == "The failures hit 1 of 2 networks (office)."
+    assert _whom_sentence({"identity": identities}) == "No network, identity or host is known for the failed sessions."

@@ -49,7 +49,7 @@ class Scope:
                              ("ports", self.ports)):
             if values:
                 parts.append(f"{name} {', '.join(str(v) for v in values)}")
-        if self.start is not None:
+        if _iso(self.start) is not None and _iso(self.end) is not None:
             parts.append(f"from {_iso(self.start)} to {_iso(self.end)}")
         return "; ".join(parts)
 

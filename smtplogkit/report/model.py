@@ -592,10 +592,14 @@ def _whom_sentence(affected: dict[str, Any]) -> str:
             continue
         known = table[table.index != MISSING_LABEL]
         hit = known[known["failed"] > 0]
+        if hit.empty:
+            continue  # say nothing of a label no failure carries
         names = ", ".join(str(value) for value in hit.index[:4]) + (", ..." if len(hit) > 4 else "")
         plural = "identities" if label == "identity" else f"{label}s"
         parts.append(f"{len(hit)} of {len(known)} {plural} ({names})")
     if not parts:
+        if any(affected.get(label) is not None for label in ("network", "identity", "host")):
+            return "No network, identity or host is known for the failed sessions."
         return "The logs carry no network, identity or host labels to say whom the failures hit."
     listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
     return f"The failures hit {listed}."
@@ -634,8 +638,12 @@ def _shortfall(overview: Mapping[str, Any]) -> str:
         return ""
     cause, scope, group = best
     threshold = overview["thresholds"]["min_share"]
-    return (f", because no {scope} lost more than {group['share']['rate']:.1%} of its sessions to one cause "
-            f"({cause} at {group['value']}) against the {threshold:.0%} a finding needs")
+    share = group["share"]
+    bound = (share.get("ci95") or [None])[0]
+    low = f", at least {bound:.1%} with 95% confidence" if bound is not None else ""
+    return (f", because no {scope} lost enough of its sessions to one cause: the largest share was "
+            f"{share['rate']:.1%} ({cause} at {group['value']}{low}), and a finding needs at least {threshold:.0%} "
+            "with 95% confidence")
 
 
 def _failures_explained(finding: Mapping[str, Any]) -> int:
