@@ -548,11 +548,8 @@ def _parse_lines(lines: Iterable[Line], ctx: ParseContext, state: _State, quick:
                 state.current = session
             else:
                 # A logger line without a connection id ("Sending mail using ...", "ERROR Send Error: ...").
-                bare = bare_heads.get(text[:27], _UNREAD)
-                if bare is _UNREAD:
-                    bare = bare_heads[text[:27]] = _read_head(text[:27], BARE_HEAD_RE)
-                end = 28 if text[27:28] == " " else 27
-                if bare is not None and text[end:end + 1] != "[" and text[end:end + 2] not in ("C:", "S:"):
+                bare, end = _bare_head(text, bare_heads)
+                if bare is not None:
                     level, ts = bare
                     session = state.session()
             if session is not None:
@@ -602,6 +599,21 @@ _UNREAD = object()
 
 
 BARE_HEAD_RE = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] (TRACE|DEBUG|INFO |WARN |ERROR|FATAL)")
+
+
+def _bare_head(text: str, heads: dict[str, Any]) -> tuple[tuple | None, int]:
+    """Return the level and time of a logger line without a connection id, and where its message starts.
+
+    The first item is None for any other line.  ``heads`` keeps the heads
+    read so far, since a log repeats them.
+    """
+    bare = heads.get(text[:27], _UNREAD)
+    if bare is _UNREAD:
+        bare = heads[text[:27]] = _read_head(text[:27], BARE_HEAD_RE)
+    start = 28 if text[27:28] == " " else 27
+    if bare is None or text[start:start + 1] == "[" or text[start:start + 2] in ("C:", "S:"):
+        return None, start
+    return bare, start
 
 
 def _read_head(head: str, pattern: re.Pattern = HEAD_RE) -> tuple | None:
@@ -1173,11 +1185,8 @@ class _Segments:
                     if part is None:
                         part = part_of(head[0], message)
                 else:
-                    bare = bare_heads.get(text[:27], _UNREAD)
-                    if bare is _UNREAD:
-                        bare = bare_heads[text[:27]] = _read_head(text[:27], BARE_HEAD_RE)
-                    start = 28 if text[27:28] == " " else 27
-                    if bare is not None and text[start:start + 1] != "[" and text[start:start + 2] not in ("C:", "S:"):
+                    bare, start = _bare_head(text, bare_heads)
+                    if bare is not None:
                         key = None
                         message = text[start:]
                         part = known_parts[bare[0]].get(message)
