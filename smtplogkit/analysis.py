@@ -42,7 +42,7 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     denominator = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    # In exact arithmetic the interval holds p; rounding can leave 0 of n a lower bound just above 0.
+    # In exact arithmetic the interval contains p, but rounding can leave 0 of n a lower bound just above 0.
     return (min(max(0.0, centre - half), p), max(min(1.0, centre + half), p))
 
 

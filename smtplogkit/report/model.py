@@ -593,7 +593,7 @@ def _whom_sentence(affected: dict[str, Any]) -> str:
         known = table[table.index != MISSING_LABEL]
         hit = known[known["failed"] > 0]
         if hit.empty:
-            continue  # say nothing of a label no failure carries
+            continue  # a label that no failure carries is left out
         names = ", ".join(str(value) for value in hit.index[:4]) + (", ..." if len(hit) > 4 else "")
         plural = "identities" if label == "identity" else f"{label}s"
         parts.append(f"{len(hit)} of {len(known)} {plural} ({names})")
