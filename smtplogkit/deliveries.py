@@ -48,9 +48,11 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
     for source in group_rotations(expand(paths).sources):
         report = FileReport(source.name)
         envelope = _envelope_options(source, zone)
-        raw = open_lines(source, Decoded())
-        lines = (strip_envelope(number, text, envelope) for number, text in enumerate(raw, 1))
+        decoded = Decoded()
+        numbered = _Numbered(open_lines(source, decoded))
+        lines = (strip_envelope(number, text, envelope) for number, text in numbered)
         sample = list(itertools.islice(lines, SAMPLE_LINES))
+        report.encoding = decoded.encoding
         module = _choose_format(source, sample, format, report)
         if module is None or not hasattr(module, "records"):
             if module is not None:
@@ -59,6 +61,7 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
             reports.extend(_part_reports(source, report))
             continue
         ctx = ParseContext(source.name, ParseOptions(tz=zone))
+        first = len(rows)
         for record_kind, row in module.records(itertools.chain(sample, lines), ctx):
             if record_kind == kind:
                 if isinstance(source, Chain):
@@ -66,7 +69,9 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
                 else:
                     row["source"] = source.name
                 rows.append(row)
-        reports.extend(_part_reports(source, report))
+        report.lines = numbered.finish()
+        report.encoding, report.compression = decoded.encoding, decoded.compression
+        reports.extend(_part_reports(source, report, rows[first:]))
     if without_records:
         formats = ", ".join(f"{name} ({count})" for name, count in sorted(without_records.items()))
         files = sum(without_records.values())
@@ -75,11 +80,54 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
     return rows, reports
 
 
-def _part_reports(source: Source, report: FileReport) -> list[dict]:
-    """Return the report of a file, or one per file of a chain of rotations."""
+class _Numbered:
+    """Number the lines of a file, and count them to the end even if the reader stops early."""
+
+    def __init__(self, lines) -> None:
+        self._lines = lines
+        self.count = 0
+
+    def __iter__(self):
+        for text in self._lines:
+            self.count += 1
+            yield self.count, text
+
+    def finish(self) -> int:
+        """Count the lines not read yet, and return how many the file has."""
+        for _ in self._lines:
+            self.count += 1
+        return self.count
+
+
+def _part_reports(source: Source, report: FileReport, rows: list[dict] | None = None) -> list[dict]:
+    """Return the report of a file, or one per file of a chain of rotations.
+
+    A line that gave one of ``rows`` counts as parsed and every other line
+    as noise: these readers take what they need and pass over the rest.
+    """
+    rows = rows or []
     if not isinstance(source, Chain):
+        _count_rows(report, report.lines, sum(1 for row in rows if row.get("line") is not None))
         return [report.as_dict()]
-    return [FileReport(part.name, report.format, report.confidence).as_dict() for part in source.parts]
+    reading = source.reading
+    starts = [*(reading.starts if reading is not None else []), report.lines + 1]
+    parts = []
+    for index, part in enumerate(source.parts):
+        part_report = FileReport(part.name, report.format, report.confidence)
+        if index + 1 < len(starts):
+            part_report.encoding = reading.decoded[index].encoding
+            part_report.compression = reading.decoded[index].compression
+            lines = starts[index + 1] - starts[index]
+            _count_rows(part_report, lines, sum(1 for row in rows if row["source"] == part.name))
+        parts.append(part_report.as_dict())
+    return parts
+
+
+def _count_rows(report: FileReport, lines: int, parsed: int) -> None:
+    """Set a report's line counts: ``parsed`` lines gave a row, the others are noise."""
+    report.lines = lines
+    report.parsed = min(parsed, lines)
+    report.noise = lines - report.parsed
 
 
 def _frame(rows: list[dict], columns: list[str], reports: list[dict]):
@@ -146,7 +194,9 @@ def read_deliveries(paths: Any, *, format: str = "auto", tz: str | tzinfo | None
         in the sessions frame, so ``pandas.merge_asof(deliveries, sessions,
         left_on="ts", right_on="start")`` works.  Columns a format does not
         log are empty.  :func:`link_sessions` adds the ``session_id`` of
-        the attempt each record reports on.
+        the attempt each record reports on.  ``attrs["files"]`` has a
+        report per file: its lines, of which ``parsed`` gave a record and
+        ``noise`` did not.
     """
     rows, reports = _records(paths, "delivery", format, tz)
     return _frame(rows, DELIVERY_COLUMNS, reports)

@@ -208,3 +208,23 @@ def test_link_sessions_path_spelling(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     linked = smtplogkit.link_sessions(smtplogkit.read_deliveries(str(path)), smtplogkit.read_logs("maillog"))
     assert linked["session_id"].notna().tolist() == linked["session"].tolist()
+
+
+def test_delivery_line_counts(tmp_path):
+    # Every line is counted: those that gave a record as parsed, the others as noise, per file of a rotation.
+    relay = sorted((Path(__file__).parent.parent / "sample_data" / "prod" / "relay").glob("*.log"))
+    text = "".join(path.read_text() for path in relay)
+    lines = text.splitlines(keepends=True)
+    (tmp_path / "maillog.1").write_text("".join(lines[:700]))
+    (tmp_path / "maillog").write_text("".join(lines[700:]))
+    deliveries = smtplogkit.read_deliveries(str(tmp_path / "maillog*"))
+
+    files = deliveries.attrs["files"]
+    assert [f["lines"] for f in files] == [700, len(lines) - 700]
+    for report in files:
+        own = int((deliveries["source"] == report["source"]).sum())
+        assert report["parsed"] == own
+        assert report["parsed"] + report["noise"] == report["lines"]
+        assert report["encoding"] == "utf-8"
+    signals = smtplogkit.read_signals(str(tmp_path / "maillog*"))
+    assert sum(f["lines"] for f in signals.attrs["files"]) == len(lines)
