@@ -36,7 +36,7 @@ transcript notes the drop.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, NOTE, TLS_OK, Event, Line
@@ -199,9 +199,9 @@ def _note(line: Line, note: str, state: _State, ctx: ParseContext) -> Iterator[E
         state.session = state.connected = state.attempts.get(connected.group(2), state.session)
         yield ctx.local(line, CONNECTED, note, state.session, host=connected.group(1), ip=connected.group(2),
                         port=int(connected.group(3)))
-        yield from _drop_racing(line, connected.group(1), connected.group(2), state, ctx)
         target = (connected.group(1), int(connected.group(3)))
-        yield from _name_host(line, note, state, ctx, target=target, skip=state.session)
+        dropped = yield from _drop_racing(line, target, connected.group(2), state, ctx)
+        yield from _name_host(line, note, state, ctx, target=target, skip={state.session, *dropped})
         return
     if note.startswith("Connection #") and "left intact" in note:
         state.end_transfer()
@@ -242,19 +242,24 @@ def _trying(line: Line, note: str, trying: re.Match, state: _State, ctx: ParseCo
     return ctx.local(line, CONNECT, note, state.session, host=state.host, ip=address, port=port)
 
 
-def _drop_racing(line: Line, host: str, address: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
+def _drop_racing(line: Line, target: tuple[str, int], address: str, state: _State,
+                 ctx: ParseContext) -> Generator[Event, None, set[int]]:
     """Note on every other address of the transfer still in flight that curl dropped it once one connected.
 
     Such an attempt is no failure: curl gave up on it because another
     address answered first, and the message went out.  Its row has no
     failure and outcome ``unknown`` (it reached no server), and the note
-    says why in its transcript.
+    says why in its transcript.  Return the sessions dropped.
     """
+    host, port = target
+    dropped = set()
     for other, session in state.attempts.items():
         if session != state.connected and session not in state.failed:
             state.failed.add(session)  # so that no later error of the transfer lands on it
+            dropped.add(session)
             text = f"attempt dropped: {host} ({address}) connected first, {other} had not connected"
-            yield ctx.local(line, NOTE, text, session)
+            yield ctx.local(line, NOTE, text, session, host=host, port=port)
+    return dropped
 
 
 def _attempt_error(line: Line, note: str, stage: Stage | None, state: _State, ctx: ParseContext) -> Event:
@@ -274,14 +279,14 @@ def _attempt_error(line: Line, note: str, stage: Stage | None, state: _State, ct
 
 
 def _name_host(line: Line, note: str, state: _State, ctx: ParseContext, *,
-               target: tuple[str, int | None] | None = None, skip: int | None = None) -> Iterator[Event]:
-    """Keep the host a note names and give it to every address tried so far in this transfer but ``skip``."""
+               target: tuple[str, int | None] | None = None, skip: set[int] = frozenset()) -> Iterator[Event]:
+    """Keep the host a note names and give it to every address tried so far in this transfer but those in ``skip``."""
     host, port = target or _target(note) or (None, None)
     state.host = host
     if port is not None:
         state.port = port
     for session in state.attempts.values():
-        if session != skip:
+        if session not in skip:
             yield ctx.local(line, NOTE, note, session, host=host, port=port)
 
 

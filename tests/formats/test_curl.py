@@ -174,6 +174,8 @@ def test_dropped_attempt_is_no_failure(excerpt):
     assert len(drops) == 1
     assert "192.0.2.25" in drops["text"].iloc[0]
     assert drops["session_id"].iloc[0].endswith(f":{dropped['line']}")  # in the dropped attempt's session
+    own = events[events["session_id"] == drops["session_id"].iloc[0]]["text"]
+    assert not own.str.startswith("Connected to").any()  # the winner's line is not in the dropped transcript
 
 
 def test_failed_address_is_not_dropped(excerpt):
