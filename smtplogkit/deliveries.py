@@ -275,14 +275,13 @@ def _streams(names: list[str]) -> dict[str, tuple[str, int]]:
     readers join them, so an attempt in one file and its record in the next
     match.  Full paths make ``logs/maillog`` and ``/srv/logs/maillog`` one log.
     """
-    result: dict[str, tuple[str, int]] = {}
-    unique = sorted(set(names))
-    sources = [Source(name, Path(os.path.abspath(name))) for name in unique]
-    for source in group_rotations(sources):
+    full = {name: os.path.abspath(name) for name in set(names)}
+    places: dict[str, tuple[str, int]] = {}
+    for source in group_rotations([Source(path, Path(path)) for path in sorted(set(full.values()))]):
         parts = source.parts if isinstance(source, Chain) else [source]
         for order, part in enumerate(parts):
-            result[part.name] = (str(parts[-1].path), order)
-    return result
+            places[part.name] = (parts[-1].name, order)
+    return {name: places[path] for name, path in full.items()}
 
 
 def _last_before(records, attempts, keys: list[str]):

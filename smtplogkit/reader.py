@@ -892,6 +892,8 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
     """
     if workers < 1:
         raise ValueError(f"invalid workers {workers!r}: expected 1 or more")
+    if cache is not None and os.fspath(cache) == "":
+        cache = None  # "" means no cache, as in load_logs
     if workers > 1 or cache is not None:
         from . import parallel
 

@@ -45,6 +45,9 @@ LOOKBACK = 1000
 # How far past a session's own span a log may go back in time (threads, clock steps).  A parser that
 # ends its sessions only at the end of the file is stopped once a line is that much later.
 SLACK = timedelta(minutes=10)
+# A session that reaches this close to the end of a rotated copy, with no newer file to read on into, may
+# have been cut there.  MTA logs interleave other processes' lines after a session's last one.
+TAIL = 200
 
 
 def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None, date: date | str | None = None):
@@ -105,8 +108,9 @@ def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None,
     counted = _Counted([], blocks, strip, envelope, start=start - 1)
     items = module.parse(counted, ctx)
     try:
-        found, open_at_stop = _find(items, first, rank, _span(row))
-        at_end = open_at_stop or bool(exhausted)
+        found, _ = _find(items, first, rank, _span(row))
+        # A session whose last line is among the file's last lines may have gone on in the next file.
+        at_end = bool(exhausted) and bool(found) and max(event.line for event in found) > counted.total - TAIL
     finally:
         close = getattr(items, "close", None)
         if close is not None:

@@ -203,11 +203,15 @@ def test_link_sessions_across_rotation(tmp_path):
 
 
 def test_link_sessions_path_spelling(tmp_path, monkeypatch):
-    path = tmp_path / "maillog"
-    path.write_text(CAPTURE.read_text())
+    # Rotations read as relative paths for one frame and absolute for the other are one log.
+    lines = CAPTURE.read_text().splitlines(keepends=True)
+    (tmp_path / "maillog.1").write_text("".join(lines[:14]))
+    (tmp_path / "maillog").write_text("".join(lines[14:]))
     monkeypatch.chdir(tmp_path)
-    linked = smtplogkit.link_sessions(smtplogkit.read_deliveries(str(path)), smtplogkit.read_logs("maillog"))
-    assert linked["session_id"].notna().tolist() == linked["session"].tolist()
+    for deliveries_path, sessions_path in ((str(tmp_path / "maillog*"), "maillog*"), ("./maillog*", str(tmp_path))):
+        deliveries = smtplogkit.read_deliveries(deliveries_path)
+        linked = smtplogkit.link_sessions(deliveries, smtplogkit.read_logs(sessions_path))
+        assert linked["session_id"].notna().tolist() == linked["session"].tolist()
 
 
 def test_delivery_line_counts(tmp_path):

@@ -460,3 +460,24 @@ def test_whom_sentence_skips_unhit_labels():
     sentence = _whom_sentence({"network": networks, "identity": identities})
     assert sentence == "The failures hit 1 of 2 networks (office)."
     assert _whom_sentence({"identity": identities}) == "No network, identity or host is known for the failed sessions."
+
+
+def test_shortfall_names_the_failed_condition():
+    from smtplogkit.report.model import _shortfall
+
+    thresholds = {"min_share": 0.4, "min_sessions": 5, "alpha": 0.01}
+
+    def overview(share):
+        group = {"value": "smtp.example.com", "share": share}
+        cause = {"cause": "connect_refused", "largest_share": {"host": group}}
+        return {"thresholds": thresholds, "top_causes": [cause]}
+
+    # Every session refused, but only four: the share is enough, the count is not.
+    few = _shortfall(overview({"count": 4, "total": 4, "rate": 1.0, "ci95": [0.51, 1.0]}))
+    assert "lost 100.0% of its sessions to connect_refused" in few
+    assert "at least 5 failures" in few
+    assert "lost enough" not in few
+    # A small share: the share is the reason.
+    small = _shortfall(overview({"count": 4, "total": 49, "rate": 0.082, "ci95": [0.032, 0.19]}))
+    assert "no host lost enough of its sessions to one cause" in small
+    assert "at least 3.2% with 95% confidence" in small

@@ -179,3 +179,19 @@ def test_rotation_moved_away(tmp_path, caplog):
     assert not again.empty
     assert again.attrs["complete"] is False
     assert "up to the end of its file only" in caplog.text
+
+
+def test_whole_session_in_rotated_copy(tmp_path, caplog):
+    # The newer file is gone, but a session that ended well before the end of its file is whole.
+    lines = (HERE / "data" / "postfix" / "capture.maillog").read_text().splitlines(keepends=True)
+    filler = "Dec 04 21:40:00 capture postfix/anvil[1]: statistics: max cache size 1 at Dec 04 21:40:00\n"
+    (tmp_path / "maillog.1").write_text("".join(lines[:124]) + filler * 300)
+    (tmp_path / "maillog").write_text("".join(lines[124:]))
+    sessions = smtplogkit.read_logs(tmp_path)
+    early = sessions[sessions["source"].str.endswith("maillog.1") & (sessions["line"] < 40)]["session_id"]
+    assert len(early) > 0
+    (tmp_path / "maillog").rename(tmp_path / "elsewhere")
+
+    for session_id in early:
+        assert session_events(sessions, session_id).attrs["complete"], session_id
+    assert "up to the end of its file only" not in caplog.text

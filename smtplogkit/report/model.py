@@ -637,13 +637,18 @@ def _shortfall(overview: Mapping[str, Any]) -> str:
     if best is None:
         return ""
     cause, scope, group = best
-    threshold = overview["thresholds"]["min_share"]
+    thresholds = overview["thresholds"]
     share = group["share"]
     bound = (share.get("ci95") or [None])[0]
+    if bound is not None and bound >= thresholds["min_share"]:
+        # The share was enough: another condition failed (too few sessions, or nothing to compare with).
+        return (f", although {group['value']} lost {share['rate']:.1%} of its sessions to {cause}: each finding "
+                f"also needs at least {thresholds['min_sessions']} failures and a contrast with other networks, "
+                "hosts or times, which smtplogkit diagnose --overview details")
     low = f", at least {bound:.1%} with 95% confidence" if bound is not None else ""
     return (f", because no {scope} lost enough of its sessions to one cause: the largest share was "
-            f"{share['rate']:.1%} ({cause} at {group['value']}{low}), and a finding needs at least {threshold:.0%} "
-            "with 95% confidence")
+            f"{share['rate']:.1%} ({cause} at {group['value']}{low}), and a finding needs at least "
+            f"{thresholds['min_share']:.0%} with 95% confidence")
 
 
 def _failures_explained(finding: Mapping[str, Any]) -> int:
