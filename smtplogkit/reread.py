@@ -47,6 +47,8 @@ LOOKBACK = 1000
 SLACK = timedelta(minutes=10)
 # A session that reaches this close to the end of a rotated copy, with no newer file to read on into, may
 # have been cut there.  MTA logs interleave other processes' lines after a session's last one.
+# NOTE: a guess.  A busy relay may log more lines than this after a session cut by the rotation; such a
+# session passes as whole unless its times show the cut.
 TAIL = 200
 
 
@@ -71,9 +73,10 @@ def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None,
         in the order the parser made them.  Empty when the file has
         changed since: no session starts on that line any more, or the one
         that does starts at another time.  ``attrs["complete"]`` is False
-        when the events end before the session's span, or where a rotated
-        copy of a log ends with no newer file after it (the session may go
-        on in a file that has moved); a warning is logged in both cases.
+        when the events end before the session's span, or when they reach
+        the last :data:`TAIL` lines of a rotated copy with no newer file
+        after it (the session may go on in a file that has moved); a
+        warning is logged in both cases.
 
     Raises
     ------
