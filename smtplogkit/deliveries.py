@@ -223,9 +223,9 @@ def link_sessions(deliveries, sessions):
     Notes
     -----
     A record belongs to the last attempt of the same log and queue id that
-    started at or before the record's line; rotations of one log count as
-    one log, read oldest first, and paths may be spelled relative or
-    absolute.  When the record names the
+    started at or before the record's line.  The rotations of a log count
+    as one log, read oldest first, and a path may be relative or absolute.
+    When the record names the
     relay's address, the attempt must have gone to that address too.  So
     when one message goes to two domains over two connections at once,
     each record keeps its own connection's attempt.  Records with

@@ -753,10 +753,9 @@ def _string_array(pd, values: list[Any], target: Any):
     """Return strings (or None) as a pandas string array, through pyarrow, which is several times faster.
 
     The array is built with the C library's allocator.  pyarrow's default
-    one (mimalloc) hands large freed blocks back to the system at once, so
+    one (mimalloc) hands large freed blocks back to the system at once.  So
     each of the many multi-megabyte buffers these columns grow through was
-    fresh memory to fault in: about a tenth of a 1M-line maillog's read
-    went to that.
+    fresh memory to fault in, about a tenth of a 1M-line maillog's read.
     """
     import pyarrow as pa
 

@@ -10,8 +10,8 @@ read with, and stops as soon as that session ends.  It starts
 the lines before it.  Parsers that never yield a
 :class:`~smtplogkit.records.SessionEnd` (nodemailer and most transcript
 formats) end their sessions at the end of the file.  For them the read
-stops at the first line :data:`SLACK` later than the session's span, when
-the log has times; without times it goes on to the end.
+stops at the first line :data:`SLACK` later than the session's span.  A
+log without times is read to the end.
 
 Reading from the middle of a file gives the same lines, directions and texts
 as reading the whole file (a test compares both on every fixture).  Times
@@ -47,8 +47,8 @@ LOOKBACK = 1000
 SLACK = timedelta(minutes=10)
 # A session that reaches this close to the end of a rotated copy, with no newer file to read on into, may
 # have been cut there.  MTA logs interleave other processes' lines after a session's last one.
-# NOTE: a guess.  A busy relay may log more lines than this after a session cut by the rotation; such a
-# session passes as whole unless its times show the cut.
+# NOTE: a guess.  A busy relay may log more lines than this after a session cut by the rotation, and such a
+# session then passes as whole unless its times show the cut.
 TAIL = 200
 
 
@@ -73,10 +73,10 @@ def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None,
         in the order the parser made them.  Empty when the file has
         changed since: no session starts on that line any more, or the one
         that does starts at another time.  ``attrs["complete"]`` is False
-        when the events end before the session's span, or when they reach
-        the last :data:`TAIL` lines of a rotated copy with no newer file
-        after it (the session may go on in a file that has moved); a
-        warning is logged in both cases.
+        when the events end before the session's span.  It is False too
+        when they reach the last :data:`TAIL` lines of a rotated copy with
+        no newer file after it, because the session may go on in a file
+        that has moved.  Both cases log a warning.
 
     Raises
     ------
@@ -163,7 +163,7 @@ def _same_start(row, events: list[Any]) -> bool:
 
 
 def _complete(row, events: list[Any]) -> bool:
-    """Return False when ``events`` end before the session's span says they should."""
+    """Return False when ``events`` end before the end of the session's span."""
     start, end, first, last = _times(row, events)
     if None in (start, end, first, last):
         return True

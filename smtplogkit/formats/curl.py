@@ -247,7 +247,7 @@ def _drop_racing(line: Line, target: tuple[str, int], address: str, state: _Stat
     """Note on every other address of the transfer still in flight that curl dropped it once one connected.
 
     Such an attempt is no failure: curl gave up on it because another
-    address answered first, and the message went out.  Its row has no
+    address connected first, and the message went out.  Its row has no
     failure and outcome ``unknown`` (it reached no server), and the note
     says why in its transcript.  Return the sessions dropped.
     """

@@ -265,9 +265,9 @@ def _may_open_raw(text: str) -> bool:
     """Return whether a raw line, envelope and all, may open what :func:`_may_open` describes.
 
     Only a logger line that :func:`strip_envelope` hands on as it is, and a
-    line that opens with white space (no envelope does), keep their text;
-    any other line is tested as a whole, which contains whatever text an
-    envelope around it gives (a Docker JSON envelope contains a brace itself).
+    line that opens with white space (no envelope does), keep their text.
+    Any other line is tested as a whole, envelope included, so a brace in
+    the envelope (a Docker JSON envelope has one) counts too.
     """
     if text.find("]") == 20 and text[:1] == "[" and text[20:28] in _LEVEL_WORDS:
         return _may_open(text)
@@ -302,8 +302,8 @@ def prefilter(block: list[str], state: PrefilterState | None = None,
     The block is read as bytes with numpy, at fixed positions from each
     line's start: a logger line's head is ASCII, so up to its message its
     characters are its bytes.  With ``raw``, a third item flags each kept
-    logger line that :func:`strip_envelope` would hand on as it is; the
-    reader then hands those to :func:`parse` as ``(number, text)`` tuples.
+    logger line that :func:`strip_envelope` would hand on as it is, and the
+    reader hands those to :func:`parse` as ``(number, text)`` tuples.
     """
     count = len(block)
     lines = getattr(block, "lines", None)
