@@ -6,7 +6,9 @@ folder would shadow tests/conftest.py, which other tests import by name.
 
 from __future__ import annotations
 
+import functools
 import textwrap
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,20 @@ def _missing(value) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def read_both_dates(paths: list[Path], name: str, monkeypatch, **parse_options) -> list:
+    """Return the sessions of ``paths`` read as format ``name``, without and with a date.
+
+    ``parse_options`` go to the format's ``parse`` (``quick=False``, ``templates=False``).
+    """
+    from smtplogkit import formats
+
+    module = formats.get(name)
+    frames = []
+    with monkeypatch.context() as patch:
+        if parse_options:
+            patch.setattr(module, "parse", functools.partial(module.parse, **parse_options))
+        for options in ({}, {"date": date(2026, 3, 2)}):
+            frames.append(smtplogkit.read_logs(paths, format=name, **options))
+    return frames

@@ -14,21 +14,20 @@ pipelined commands, AUTH exchanges and replies of unusual shapes.
 
 from __future__ import annotations
 
-import functools
 import random
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-import smtplogkit
 from smtplogkit import formats
-from smtplogkit.formats import _templates, nodemailer, smtplib
+from smtplogkit.formats import _templates, smtplib
+
+from .format_helpers import read_both_dates
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-MODULES = {"smtplib": smtplib, "nodemailer": nodemailer}
 
 
 def _fixtures(name: str) -> list[Path]:
@@ -242,17 +241,6 @@ def _nodemailer_log(seed: int, fixtures: list[Path]) -> str:
     return "\n".join(lines + waiting) + "\n"
 
 
-def _frames(paths: list[Path], name: str, monkeypatch, **parse_options) -> list[pd.DataFrame]:
-    module = MODULES[name]
-    frames = []
-    with monkeypatch.context() as patch:
-        if parse_options:
-            patch.setattr(module, "parse", functools.partial(module.parse, **parse_options))
-        for options in ({}, {"date": date(2026, 3, 2)}):
-            frames.append(smtplogkit.read_logs(paths, format=name, **options))
-    return frames
-
-
 def _masked_hits(monkeypatch) -> list[int]:
     """Count the template rows copied under a key with a masked part."""
     hits = [0]
@@ -285,11 +273,11 @@ def test_masked_rows_match(tmp_path, monkeypatch, name, seed):
     log.write_text(write(seed, fixtures))
     paths = [*fixtures, log]
 
-    general = _frames(paths, name, monkeypatch, quick=False)
-    plain = _frames(paths, name, monkeypatch, templates=False)
+    general = read_both_dates(paths, name, monkeypatch, quick=False)
+    plain = read_both_dates(paths, name, monkeypatch, templates=False)
     with monkeypatch.context() as patch:
         hits = _masked_hits(patch)
-        fast = _frames(paths, name, monkeypatch)
+        fast = read_both_dates(paths, name, monkeypatch)
     for quick, without, slow in zip(fast, plain, general):
         pd.testing.assert_frame_equal(quick, slow, check_exact=True)
         pd.testing.assert_frame_equal(without, slow, check_exact=True)

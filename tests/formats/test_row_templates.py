@@ -10,20 +10,20 @@ the quick paths' edge cases, so both the copies and the fallbacks are used.
 
 from __future__ import annotations
 
-import functools
 import random
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-import smtplogkit
-from smtplogkit.formats import _templates, nodemailer, smtplib
+from smtplogkit.formats import _templates
 from smtplogkit.formats.base import ParseContext, ParseOptions
 from smtplogkit.records import Event
 from smtplogkit.sessions import build_session
+
+from .format_helpers import read_both_dates
 
 from .test_quick_paths import FIXTURES, NODEMAILER_EDGES, PREFILTER_CASES, SMTPLIB_EDGES, _fixture_sessions
 
@@ -105,17 +105,6 @@ def _nodemailer_log(seed: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _frames(paths: list[Path], name: str, monkeypatch, **parse_options) -> list[pd.DataFrame]:
-    module = {"smtplib": smtplib, "nodemailer": nodemailer}[name]
-    frames = []
-    with monkeypatch.context() as patch:
-        if parse_options:
-            patch.setattr(module, "parse", functools.partial(module.parse, **parse_options))
-        for options in ({}, {"date": date(2026, 3, 2)}):
-            frames.append(smtplogkit.read_logs(paths, format=name, **options))
-    return frames
-
-
 def _count_copies(monkeypatch) -> list[int]:
     copies = [0]
     instantiate = _templates.RowTemplate.instantiate_at
@@ -136,10 +125,10 @@ def test_smtplib_template_rows_match(tmp_path, monkeypatch, seed):
     undated.write_text(_smtplib_log(seed + 10))
     paths = [*sorted((ROOT / "tests" / "captures" / "smtplib").glob("*.log")), dated, undated]
 
-    general = _frames(paths, "smtplib", monkeypatch, quick=False)
-    plain = _frames(paths, "smtplib", monkeypatch, templates=False)
+    general = read_both_dates(paths, "smtplib", monkeypatch, quick=False)
+    plain = read_both_dates(paths, "smtplib", monkeypatch, templates=False)
     copies = _count_copies(monkeypatch)
-    fast = _frames(paths, "smtplib", monkeypatch)
+    fast = read_both_dates(paths, "smtplib", monkeypatch)
 
     for quick, without, slow in zip(fast, plain, general):
         pd.testing.assert_frame_equal(quick, slow, check_exact=True)
@@ -156,10 +145,10 @@ def test_nodemailer_template_rows_match(tmp_path, monkeypatch, seed):
     log.write_text(_nodemailer_log(seed))
     paths = [*sorted((ROOT / "tests" / "captures" / "nodemailer").glob("*.log")), log]
 
-    general = _frames(paths, "nodemailer", monkeypatch, quick=False)
-    plain = _frames(paths, "nodemailer", monkeypatch, templates=False)
+    general = read_both_dates(paths, "nodemailer", monkeypatch, quick=False)
+    plain = read_both_dates(paths, "nodemailer", monkeypatch, templates=False)
     copies = _count_copies(monkeypatch)
-    fast = _frames(paths, "nodemailer", monkeypatch)
+    fast = read_both_dates(paths, "nodemailer", monkeypatch)
 
     for quick, without, slow in zip(fast, plain, general):
         pd.testing.assert_frame_equal(quick, slow, check_exact=True)
@@ -261,10 +250,10 @@ def test_templates_stop_on_unique_sessions(tmp_path, monkeypatch):
 
     for name in ("smtplib", "nodemailer"):
         paths = [tmp_path / ("smtplib-2026-03-02.log" if name == "smtplib" else "nodemailer.log")]
-        general = _frames(paths, name, monkeypatch, quick=False)
+        general = read_both_dates(paths, name, monkeypatch, quick=False)
         with monkeypatch.context() as patch:
             copies = _count_copies(patch)
-            fast = _frames(paths, name, monkeypatch)
+            fast = read_both_dates(paths, name, monkeypatch)
         for quick, slow in zip(fast, general):
             pd.testing.assert_frame_equal(quick, slow, check_exact=True)
             assert quick.attrs == slow.attrs
@@ -295,9 +284,9 @@ def test_interleaved_connections_match(tmp_path, monkeypatch, seed):
     path = tmp_path / "worker.log"
     path.write_text("\n".join(lines) + "\n")
 
-    general = _frames([path], "nodemailer", monkeypatch, quick=False)
+    general = read_both_dates([path], "nodemailer", monkeypatch, quick=False)
     copies = _count_copies(monkeypatch)
-    fast = _frames([path], "nodemailer", monkeypatch)
+    fast = read_both_dates([path], "nodemailer", monkeypatch)
     for quick, slow in zip(fast, general):
         pd.testing.assert_frame_equal(quick, slow, check_exact=True)
         assert quick.attrs == slow.attrs
