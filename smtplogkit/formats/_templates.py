@@ -270,6 +270,28 @@ class SessionGroups:
         """Add the finished row of a session that has no other events."""
         self.grouped[session] = row
 
+    def add_built(self, session: Any, row: dict[str, Any], template: RowTemplate | None, key: Any,
+                  full: Any) -> None:
+        """Add the row a segment's events built, and keep its template, if any, for later segments.
+
+        A row with a failure keeps its template under ``full``, the key with
+        every reply text, because its cause may depend on any of them.  Such
+        a key seldom repeats, so it counts as a miss, as a missing template
+        does.
+        """
+        self.add_row(session, row)
+        if template is not None:
+            self.store(full if failed(row) else key, template)
+        if template is None or failed(row):
+            self.misses += 1
+
+    def add_events(self, events: list[Event]) -> None:
+        """Add the events of a segment read as usual, and count it as a miss."""
+        self.misses += 1
+        for event in events:
+            if event.session is not None:  # a note outside any session matters to read_events only
+                self.add(event)
+
     def store(self, key: Any, template: RowTemplate) -> None:
         """Keep a template for the segments with ``key``."""
         if len(self.templates) >= MAX_TEMPLATES:

@@ -249,7 +249,7 @@ def _drop_racing(line: Line, target: tuple[str, int], address: str, state: _Stat
     Such an attempt is no failure: curl gave up on it because another
     address connected first, and the message went out.  Its row has no
     failure and outcome ``unknown`` (it reached no server), and the note
-    says why in its transcript.  Return the sessions dropped.
+    in its transcript gives the reason.  Return the sessions dropped.
     """
     host, port = target
     dropped = set()

@@ -48,7 +48,7 @@ from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line, SessionRow
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
-from ._templates import (Masked, RowTemplate, SessionGroups, as_lines, count_noise, failed, make_template, maskable,
+from ._templates import (Masked, RowTemplate, SessionGroups, as_lines, count_noise, make_template, maskable,
                          masked, number_of, text_of)
 from .base import ParseContext, hit_score
 
@@ -1284,17 +1284,10 @@ class _Segments:
             # The segment reads as a copy would, so its row is kept as a copy's is: built now, with
             # the lines kept in case the connection comes back.
             row, template = make_template(segment, events, noise, None)
-            groups.add_row(own, row)
+            groups.add_built(own, row, template, key, full)
             self.copied[own] = [(line.number, line.text) for line in segment]
-            if template is not None:
-                groups.store(full if failed(row) else key, template)
-            if template is None or failed(row):
-                groups.misses += 1  # a failing row's template is kept under its full key, which may not repeat
             return
-        groups.misses += 1
-        for event in events:
-            if event.session is not None:  # a note outside any session matters to read_events only
-                groups.add(event)
+        groups.add_events(events)
 
     def _apply(self, template: RowTemplate, segment: list[Line | tuple[int, str]], own: str) -> None:
         """Add the row of a segment that repeats a template's, and leave the state as reading it would."""

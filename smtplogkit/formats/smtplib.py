@@ -39,7 +39,7 @@ from datetime import datetime, time, timedelta
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, Event, Line, SessionRow
 from . import _python
-from ._templates import (MASKED_PARTS, Masked, RowTemplate, SessionGroups, as_lines, count_noise, failed,
+from ._templates import (MASKED_PARTS, Masked, RowTemplate, SessionGroups, as_lines, count_noise,
                          make_template, number_of, text_of)
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
@@ -666,17 +666,9 @@ class _Segments:
                 and state.tracebacks.pending_raise is None and all(event.session == session for event in events)):
             end_state = (state.opened, state.closed, state.in_body, state.sent, state.replied)
             row, template = make_template(segment, events, noise, end_state)
-            groups.add_row(session, row)
-            if template is not None:
-                groups.store(full if failed(row) else key, template)
-            if template is None or failed(row):
-                groups.misses += 1  # a failing row's template is kept under its full key, which may not repeat
+            groups.add_built(session, row, template, key, full)
             return
-        groups.misses += 1
-
-        for event in events:
-            if event.session is not None:  # a note outside any session matters to read_events only
-                groups.add(event)
+        groups.add_events(events)
 
     def _apply(self, template: RowTemplate, segment: list[Line | tuple[int, str]]) -> None:
         """Add the row of a segment that repeats a template's, and leave the state as reading it would."""

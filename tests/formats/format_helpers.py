@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import textwrap
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -77,3 +77,15 @@ def read_both_dates(paths: list[Path], name: str, monkeypatch, **parse_options) 
         for options in ({}, {"date": date(2026, 3, 2)}):
             frames.append(smtplogkit.read_logs(paths, format=name, **options))
     return frames
+
+
+def restamp(lines: list[str], start: datetime, step: timedelta) -> list[str]:
+    """Return smtplib lines with their times of day replaced by times that advance by ``step`` from ``start``."""
+    out = []
+    moment = start
+    for text in lines:
+        if text[2:3] == ":" and text[15:16] == " ":
+            text = moment.strftime("%H:%M:%S.%f") + text[15:]
+            moment += step
+        out.append(text)
+    return out

@@ -161,7 +161,7 @@ def test_exit_error_to_connected_address(excerpt):
 
 
 def test_dropped_attempt_is_no_failure(excerpt):
-    # curl gave up on the IPv6 address because IPv4 connected first: no failure to count, and a note says so.
+    # curl gave up on the IPv6 address because IPv4 connected first: no failure to count, and a note gives the reason.
     frame = excerpt.sessions(PARALLEL_THEN_TLS_FAILURE)
     events = excerpt.events(PARALLEL_THEN_TLS_FAILURE)
 

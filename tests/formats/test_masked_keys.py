@@ -25,7 +25,7 @@ import pytest
 from smtplogkit import formats
 from smtplogkit.formats import _templates, smtplib
 
-from .format_helpers import read_both_dates
+from .format_helpers import read_both_dates, restamp
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -65,17 +65,6 @@ def _numbered(texts: list[str], pattern: re.Pattern, rng: random.Random) -> list
             if old in text:
                 text = text.replace(old, changes[old])
                 break
-        out.append(text)
-    return out
-
-
-def _restamp(texts: list[str], start: datetime, step: timedelta) -> list[str]:
-    """Return smtplib lines with times of day that advance by ``step`` from ``start``."""
-    out = []
-    for text in texts:
-        if text[2:3] == ":" and text[15:16] == " ":
-            text = start.strftime("%H:%M:%S.%f") + text[15:]
-            start += step
         out.append(text)
     return out
 
@@ -152,7 +141,7 @@ def _smtplib_log(seed: int, fixtures: list[Path]) -> str:
     usual = shapes[2:4]  # most sessions succeed, which keeps the segment reader looking for repeats
     for _ in range(1500):
         session = _numbered(rng.choice(usual if rng.random() < 0.6 else shapes), SMTPLIB_REPLY, rng)
-        lines += _restamp(session, moment, timedelta(milliseconds=rng.choice((0, 1, 40))))
+        lines += restamp(session, moment, timedelta(milliseconds=rng.choice((0, 1, 40))))
         moment += timedelta(seconds=rng.choice((1, 30, 200)))
     return "\n".join(lines) + "\n"
 

@@ -23,7 +23,7 @@ from smtplogkit.formats.base import ParseContext, ParseOptions
 from smtplogkit.records import Event
 from smtplogkit.sessions import build_session
 
-from .format_helpers import read_both_dates
+from .format_helpers import read_both_dates, restamp
 
 from .test_quick_paths import FIXTURES, NODEMAILER_EDGES, PREFILTER_CASES, SMTPLIB_EDGES, _fixture_sessions
 
@@ -31,18 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import client_logs  # noqa: E402  (the benchmark's own log writers)
-
-
-def _restamp(lines: list[str], start: datetime, step: timedelta) -> list[str]:
-    """Return smtplib lines with their times of day replaced by times that advance by ``step``."""
-    out = []
-    moment = start
-    for text in lines:
-        if text[2:3] == ":" and text[15:16] == " ":
-            text = moment.strftime("%H:%M:%S.%f") + text[15:]
-            moment += step
-        out.append(text)
-    return out
 
 
 def _smtplib_log(seed: int) -> str:
@@ -53,14 +41,14 @@ def _smtplib_log(seed: int) -> str:
     for number in range(400):
         session: list[str] = []
         client_logs.write_session(session, rng, number)
-        lines += _restamp(session, moment, timedelta(milliseconds=rng.choice((1, 50, 700))))
+        lines += restamp(session, moment, timedelta(milliseconds=rng.choice((1, 50, 700))))
         moment += timedelta(minutes=rng.choice((1, 7, 20)))
         if rng.random() < 0.1:
             cases = [case for case, _ in PREFILTER_CASES if not any(text.startswith("24:") for text in case)]
             lines += rng.choice([SMTPLIB_EDGES.splitlines(), *cases])
         if rng.random() < 0.05:
             # An SMTP_SSL pair, a failed connect and a reply that differs from the benchmark's.
-            lines += _restamp(["00:00:00.000000 connect: ('smtp.example.com', 465)",
+            lines += restamp(["00:00:00.000000 connect: ('smtp.example.com', 465)",
                                "00:00:00.000000 connect: to ('smtp.example.com', 465) None",
                                "00:00:00.000000 reply: b'220 ready\\r\\n'",
                                "00:00:00.000000 connect fail: [Errno 111] Connection refused",
