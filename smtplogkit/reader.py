@@ -23,7 +23,7 @@ from typing import Any
 from . import formats
 from .envelope import EnvelopeOptions, strip_envelope
 from .errors import FormatError
-from .formats.base import MAX_LINE_WARNINGS, ParseContext, ParseOptions
+from .formats.base import MAX_LINE_WARNINGS, ParseContext, ParseOptions, parse_items
 from .inputs import Chain, Decoded, RawBlock, Source, expand, group_rotations, open_blocks
 from .plainrows import FileColumns, plain_columns, record_row
 from .labels import Cause
@@ -252,7 +252,7 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     grouped: dict[Any, list[Event]] = {}
     builder = _SessionRows(source, module, {**labels, **source.labels}, result, keep_events)
     add = builder.add
-    for event in module.parse(counted, ctx):
+    for event in parse_items(module, counted, ctx):
         kind = type(event)
         if kind is SessionEnd:
             events = grouped.pop(event.session, None)

@@ -73,9 +73,11 @@ class SessionEnd:
     """Marker a parser yields when a session can have no more events.
 
     The reader then builds the session's row at once and frees its events,
-    so memory grows with the sessions in flight, not with the file.  Parsers
-    of small client logs need not yield it; every session still open at the
-    end of the file is built then.
+    so memory grows with the sessions in flight, not with the file.  A
+    parser whose sessions follow one another need not yield it: with
+    ``SESSIONS_IN_ORDER`` in its module, each of its sessions ends at the
+    first event of the next (see :func:`smtplogkit.formats.base.parse_items`).
+    Every session still open at the end of the file is built then.
     """
 
     session: Any

@@ -7,10 +7,11 @@ other session when its transcript is wanted.  It reads the session's file
 from the line the session starts on, parses with the format the session was
 read with, and stops as soon as that session ends.  It starts
 :data:`LOOKBACK` lines early, because a session's first line may depend on
-the lines before it.  Parsers that never yield a
-:class:`~smtplogkit.records.SessionEnd` (nodemailer and most transcript
-formats) end their sessions at the end of the file.  For them the read
-stops at the first line :data:`SLACK` later than the session's span.  A
+the lines before it.  Formats whose sessions never end before the end of
+the file (nodemailer, smtplib and curl: no
+:class:`~smtplogkit.records.SessionEnd`, and no ``SESSIONS_IN_ORDER``, see
+:func:`smtplogkit.formats.base.parse_items`) are read up to the first line
+:data:`SLACK` later than the session's span.  A
 log without times is read to the end.
 
 Reading from the middle of a file gives the same lines, directions and texts
@@ -30,7 +31,7 @@ from typing import Any
 from . import formats
 from .envelope import strip_envelope
 from .errors import InputError
-from .formats.base import ParseOptions
+from .formats.base import ParseOptions, parse_items
 from .inputs import ROTATED_RE, Chain, Decoded, Source, dated_copy, group_rotations, open_blocks
 from .reader import (ReadResult, _Counted, _envelope_options, _parse_context, _resolve_tz, as_date,
                      events_frame)
@@ -109,7 +110,7 @@ def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None,
     exhausted: list[bool] = []  # gets an item once every line has been read
     blocks = _blocks_from(open_blocks(source, Decoded()), start, exhausted)
     counted = _Counted([], blocks, strip, envelope, start=start - 1)
-    items = module.parse(counted, ctx)
+    items = parse_items(module, counted, ctx)
     try:
         found, _ = _find(items, first, rank, _span(row))
         # A session whose last line is among the file's last lines may have gone on in the next file.

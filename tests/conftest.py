@@ -34,3 +34,17 @@ def fleet_loaded(fleet_logs):
     from smtplogkit.report import load_logs
 
     return load_logs(fleet_logs)
+
+
+@pytest.fixture(autouse=True)
+def sessions_end_in_order(monkeypatch):
+    """Check, in every test, the promise of formats with ``SESSIONS_IN_ORDER`` (see ``formats.base.parse_items``).
+
+    Once a session has ended, no event of it may come, and none of its
+    events may change afterwards: the reader built its row when it ended.
+    """
+    from session_checks import checked_end_in_order
+    from smtplogkit.formats import base
+
+    monkeypatch.setattr(base, "_end_in_order", checked_end_in_order(base._end_in_order))
+

@@ -5,7 +5,9 @@ that writes it), ``detect(sample) -> float`` (0 to 1, from a list of
 envelope-free line texts) and ``parse(lines, ctx) -> Iterator[Event]``.
 ``parse`` reports each line it cannot use through :meth:`ParseContext.noise`
 or :meth:`ParseContext.unrecognised`; every other non-blank line counts as
-parsed.
+parsed.  A module whose sessions come strictly one after another sets
+``SESSIONS_IN_ORDER = True``, and the reader ends each of them when the
+next begins (:func:`parse_items`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
 from .. import replycodes as rc
-from ..records import CLIENT, ERROR, LOCAL, NOTE, SERVER, Event, Line
+from ..records import CLIENT, ERROR, LOCAL, NOTE, SERVER, Event, Line, SessionEnd
 from ..redact import REDACTED, auth_payload_note, redact_command, redact_text
 from ..sessions import auth_attrs
 
@@ -269,3 +272,36 @@ def _seconds(value: time) -> float:
 
 
 __all__ = ["ParseContext", "ParseOptions", "REDACTED"]
+
+
+def parse_items(module: Any, lines: Any, ctx: ParseContext) -> Iterator[Any]:
+    """Return what a format module's ``parse`` yields for ``lines``, with the ends of sessions it leaves out.
+
+    A format whose sessions come one after another, each over before the
+    next begins, says so with ``SESSIONS_IN_ORDER = True``: its parser never
+    yields an event for a session once an event of a later one has come.
+    Such a session then ends at the first event of the next, so the reader
+    builds its row and frees its events at once, and memory holds one
+    session's events instead of the file's.
+    """
+    items = module.parse(lines, ctx)
+    if not getattr(module, "SESSIONS_IN_ORDER", False):
+        return items
+    return _end_in_order(items)
+
+
+def _end_in_order(items: Iterable[Any]) -> Iterator[Any]:
+    """Yield ``items``, and a :class:`SessionEnd` for the open session before the first event of another."""
+    current = None
+    try:
+        for item in items:
+            session = item.session
+            if session != current and session is not None:
+                if current is not None:
+                    yield SessionEnd(current)
+                current = session
+            yield item
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()  # a reader that stops early closes the parser, and with it the file, now

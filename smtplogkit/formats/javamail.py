@@ -38,6 +38,8 @@ NAME = "javamail"
 DESCRIPTION = "JavaMail / Jakarta Mail debug output (DEBUG SMTP: lines, raw trace) and Java exceptions"
 CLIENT = "javamail"
 PRIORITY = 5
+# Sessions follow one another; one ends when the next begins (see base.parse_items).
+SESSIONS_IN_ORDER = True
 
 TRYING_RE = re.compile(r'^DEBUG SMTP: trying to connect to host "([^"]*)", port (\d+), isSSL (true|false)')
 CONNECTED_RE = re.compile(r'^DEBUG SMTP: connected to host "([^"]*)", port: (\d+)')

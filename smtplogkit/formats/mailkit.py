@@ -36,6 +36,8 @@ NAME = "mailkit"
 DESCRIPTION = "MailKit ProtocolLogger output (Connected to smtp://..., C:/S: lines) and MailKit exceptions"
 CLIENT = "mailkit"
 PRIORITY = 6
+# Sessions follow one another; one ends when the next begins (see base.parse_items).
+SESSIONS_IN_ORDER = True
 
 CONNECTED_RE = re.compile(r"^Connected to (smtps?)://(\[[^\]]+\]|[^:/\s]+)(?::(\d+))?/?(?:\?starttls=([\w-]+))?", re.I)
 PREFIX_RE = re.compile(r"^([CS]): ?(.*)$")

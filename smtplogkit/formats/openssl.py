@@ -44,6 +44,8 @@ NAME = "openssl"
 DESCRIPTION = "openssl s_client output, with -starttls smtp and piped SMTP dialogues"
 CLIENT = "openssl-s_client"
 PRIORITY = 5
+# Sessions follow one another; one ends when the next begins (see base.parse_items).
+SESSIONS_IN_ORDER = True
 
 CONNECTED_RE = re.compile(r"^CONNECTED\([0-9A-Fa-f]+\)$")
 VERIFY_ERROR_RE = re.compile(r"^verify error:num=(\d+):(.*)$")

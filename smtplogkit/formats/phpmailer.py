@@ -55,6 +55,8 @@ NAME = "phpmailer"
 DESCRIPTION = "PHPMailer SMTPDebug output (levels 1-4, PHPMailer 5 and 6 wording) and PHPMailer error messages"
 CLIENT = "phpmailer"
 PRIORITY = 5
+# Sessions follow one another; one ends when the next begins (see base.parse_items).
+SESSIONS_IN_ORDER = True
 
 SERVER_RE = re.compile(r"^(?:SERVER -> CLIENT|SMTP -> FROM SERVER):\s?(.*)$")
 CLIENT_RE = re.compile(r"^(?:CLIENT -> SERVER|SMTP -> TO SERVER):\s?(.*)$")

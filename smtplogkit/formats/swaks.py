@@ -32,6 +32,8 @@ NAME = "swaks"
 DESCRIPTION = "swaks transcripts (=== / -> / <- / ~> / <~ / *** prefixes)"
 CLIENT = "swaks"
 PRIORITY = 5
+# Sessions follow one another; one ends when the next begins (see base.parse_items).
+SESSIONS_IN_ORDER = True
 
 PREFIX_RE = re.compile(r"^(===|\*\*\*| ->| ~>|<- |<~ |<\*\*|<~\*) ?(.*)$")
 TRYING_RE = re.compile(r"^Trying (\S+?):(\d+)\.\.\.$")

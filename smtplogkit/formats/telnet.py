@@ -38,6 +38,8 @@ NAME = "telnet"
 DESCRIPTION = "SMTP sessions typed in telnet, nc or ncat (Trying..., Connected to..., bare commands and replies)"
 CLIENT = "telnet"
 PRIORITY = 3
+# Sessions follow one another; one ends when the next begins (see base.parse_items).
+SESSIONS_IN_ORDER = True
 
 SHELL_RE = re.compile(r"^(?:[\w@.~:/\\-]*[$#>] ?)?(telnet|nc|ncat|netcat)(?: -[\w]+)* (\[?[\w.:-]+\]?) (\d+)\s*$")
 TRYING_RE = re.compile(r"^Trying (\[?[\w.:]+\]?)\.\.\.$")

@@ -27,6 +27,8 @@ NAME = "transcript"
 DESCRIPTION = "Generic SMTP transcripts with C:/S:, >/<, ->/<- or CLIENT:/SERVER: prefixes"
 CLIENT = None
 PRIORITY = 0
+# Sessions follow one another; one ends when the next begins (see base.parse_items).
+SESSIONS_IN_ORDER = True
 
 PREFIX_RE = re.compile(r"^\s*(C:|S:|CLIENT:|SERVER:|>>>|<<<|->|<-|>|<)\s?(.*)$", re.I)
 
