@@ -28,6 +28,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 
 from .records import Line
 
@@ -70,13 +71,18 @@ class EnvelopeOptions:
     last_month: int | None = None
 
 
+_PAST_MICROSECONDS_RE = re.compile(r"^(.*?\.\d{6})\d+(.*)$")
+
+
+@lru_cache(maxsize=4096)
 def parse_timestamp(text: str, tz: tzinfo) -> datetime | None:
     """Parse an ISO 8601 timestamp, reading it in ``tz`` when it has no offset.
 
     Fractions past microseconds (Docker and CRI print nanoseconds) are cut.
+    Results are cached, because lines of one second share a stamp.
     """
     text = text.replace(",", ".").replace("/", "-")
-    match = re.match(r"^(.*?\.\d{6})\d+(.*)$", text)
+    match = _PAST_MICROSECONDS_RE.match(text)
     if match:
         text = match.group(1) + match.group(2)
     try:

@@ -160,7 +160,8 @@ def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
         state.in_record = False
     if not raw[:1].isspace() and not text.startswith(("error:", ",")):
         state.repeating = False
-        state.last_error = None if not _is_error_line(text) else state.last_error
+        if state.last_error is not None and not _is_error_line(text):
+            state.last_error = None
     if state.options_depth:
         state.options_depth += text.count("array (") - (1 if text.startswith(")") else 0)
         ctx.noise(line)  # PHP's var_export of the stream options
