@@ -20,7 +20,7 @@ def checked_end_in_order(end_in_order):
             if type(item) is SessionEnd:
                 ended.add(item.session)
                 frozen.extend((event, _state(event)) for event in open_events.pop(item.session, []))
-            elif item.session is not None:
+            elif getattr(item, "session", None) is not None:
                 assert item.session not in ended, f"an event of session {item.session!r} after it ended: {item}"
                 open_events.setdefault(item.session, []).append(item)
             yield item

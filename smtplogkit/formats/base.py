@@ -295,11 +295,12 @@ def _end_in_order(items: Iterable[Any]) -> Iterator[Any]:
     current = None
     try:
         for item in items:
-            session = item.session
-            if session != current and session is not None:
-                if current is not None:
-                    yield SessionEnd(current)
-                current = session
+            if type(item) is Event:  # rows a parser built itself pass as they are
+                session = item.session
+                if session != current and session is not None:
+                    if current is not None:
+                        yield SessionEnd(current)
+                    current = session
             yield item
     finally:
         close = getattr(items, "close", None)

@@ -50,6 +50,8 @@ NAME = "smtplib"
 DESCRIPTION = "Python smtplib debug output (debuglevel 1 and 2) and smtplib tracebacks"
 CLIENT = "python-smtplib"
 PRIORITY = 10
+# Sessions follow one another; one ends when the next begins (see base.parse_items).
+SESSIONS_IN_ORDER = True
 # The prefilter flags debug lines with a time of day, which have no envelope; the reader then hands
 # them over raw, as (number, text) tuples.
 RAW_LINES = True
