@@ -8,7 +8,7 @@ from the line the session starts on, parses with the format the session was
 read with, and stops as soon as that session ends.  It starts
 :data:`LOOKBACK` lines early, because a session's first line may depend on
 the lines before it.  Formats whose sessions never end before the end of
-the file (nodemailer and curl: no
+the file (nodemailer: no
 :class:`~smtplogkit.records.SessionEnd`, and no ``SESSIONS_IN_ORDER``, see
 :func:`smtplogkit.formats.base.parse_items`) are read up to the first line
 :data:`SLACK` later than the session's span.  A

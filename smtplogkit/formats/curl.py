@@ -17,6 +17,9 @@ TLS record traces (``} [5 bytes data]``, ``* TLSv1.3 (OUT), TLS handshake``)
 and certificate details are noise.  curl does not print the message body or
 the ``.`` that ends it; the session builder expects the final reply after a
 354 anyway.  Each ``Trying`` line starts a session (one per address tried).
+A transfer's sessions end with the transfer: at curl's exit message,
+``Connection #0 ... left intact`` or the next transfer's host, so runs
+appended to one log are sessions of their own.
 
 ``Trying`` names only the address.  curl names the host in ``Connected to
 host (address) port N``, and on failure in ``Failed to connect to host port
@@ -39,7 +42,7 @@ import re
 from collections.abc import Generator, Iterable, Iterator
 
 from ..labels import Stage, TlsMode
-from ..records import CONNECT, CONNECTED, NOTE, TLS_OK, Event, Line
+from ..records import CONNECT, CONNECTED, NOTE, TLS_OK, Event, Line, SessionEnd
 from .base import ParseContext
 
 NAME = "curl"
@@ -141,9 +144,20 @@ class _State:
         self.attempts: dict[str, int] = {}  # address tried in the current transfer -> its session
         self.failed: set[int] = set()  # sessions of the current transfer with an error of their own
         self.connected: int | None = None  # the session of the address that connected in this transfer
+        self.first = 1  # the first session of the current transfer
+        self.ended: range | None = None  # sessions of a transfer that ended on the current line
 
     def end_transfer(self) -> None:
+        """Forget the transfer's host and addresses, and end its sessions."""
         self.host = self.port = None
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """End the current transfer's sessions: the next event starts a new one."""
+        if self.started:
+            self.ended = range(self.first, self.session + 1)
+            self.first = self.session + 1
+        self.started = self.greeted = self.tls_started = False
         self.attempts = {}
         self.failed = set()
         self.connected = None
@@ -153,6 +167,9 @@ def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
     """Turn curl verbose lines into events."""
     state = _State()
     for line in lines:
+        if state.ended is not None:
+            yield from map(SessionEnd, state.ended)
+            state.ended = None
         body = _strip_progress(line.text.rstrip())
         if body is None:
             ctx.noise(line)
@@ -233,7 +250,7 @@ def _note(line: Line, note: str, state: _State, ctx: ParseContext) -> Iterator[E
 def _trying(line: Line, note: str, trying: re.Match, state: _State, ctx: ParseContext) -> Event:
     """Start a session for one address tried, with the transfer's host when curl named it before."""
     if state.greeted:
-        state.attempts, state.failed, state.connected = {}, set(), None  # a new connection after one that got a reply
+        state.end_sessions()  # a new connection after one that got a reply
     state.session += 1
     state.started, state.greeted, state.tls_started = True, False, False
     address = trying.group(1).strip("[]")
