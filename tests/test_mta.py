@@ -460,3 +460,40 @@ def test_dated_rotations_in_order(tmp_path, older, old, live):
     # Read as one stream: no attempt is cut in two where the files meet.
     assert len(sessions) == len(whole)
     assert sorted(sessions["cause"].astype(str)) == sorted(whole["cause"].astype(str))
+
+
+def test_exim_smarthost_auth_failure(tmp_path):
+    # Exim logs a failed AUTH at a smarthost on two lines: the authenticator's
+    # failure with the server's reply, then the recipient's deferral with errno -42.
+    text = (
+        "2026-12-05 10:00:00 1tAbCd-000123-AB <= app@acme.example H=localhost [127.0.0.1] P=esmtpa S=1234\n"
+        "2026-12-05 10:00:01 1tAbCd-000123-AB smarthost_login authenticator failed H=smarthost.example.net "
+        "[192.0.2.10] 535 5.7.8 Error: authentication failed: authentication failure\n"
+        "2026-12-05 10:00:01 1tAbCd-000123-AB == bob@customer.example R=smarthost T=remote_smtp_smarthost "
+        "defer (-42): authentication required but authentication attempt(s) failed\n"
+    )
+    (row,) = rows(write(tmp_path, "mainlog", text))
+
+    assert row["host"] == "smarthost.example.net"
+    assert row["failure_stage"] == "auth"
+    assert row["cause"] == "auth_failed"
+    assert row["reply_code"] == 535
+    assert row["enhanced_code"] == "5.7.8"
+    assert row["recipients"] == 1
+
+    (delivery,) = smtplogkit.read_deliveries(tmp_path / "mainlog").to_dict(orient="records")
+    assert delivery["status"] == "deferred"
+    assert delivery["failure_stage"] == "auth"
+    assert delivery["cause"] == "auth_failed"
+
+
+def test_exim_auth_defer_alone(tmp_path):
+    # Without the authenticator's line (a filtered log), errno -42 still names the AUTH step.
+    text = (
+        "2026-12-05 10:00:01 1tAbCd-000123-AB == bob@customer.example R=smarthost T=remote_smtp_smarthost "
+        "defer (-42): authentication required but authentication attempt(s) failed\n"
+    )
+    (row,) = rows(write(tmp_path, "mainlog", text))
+
+    assert row["failure_stage"] == "auth"
+    assert row["cause"] == "auth_failed"
