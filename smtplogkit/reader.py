@@ -22,7 +22,7 @@ from typing import Any
 
 from . import formats
 from .envelope import EnvelopeOptions, strip_envelope
-from .errors import FormatError
+from .errors import FormatError, OptionError
 from .formats.base import MAX_LINE_WARNINGS, ParseContext, ParseOptions
 from .inputs import Chain, Decoded, RawBlock, Source, expand, group_rotations, open_blocks
 from .plainrows import FileColumns, plain_columns, record_row
@@ -92,9 +92,13 @@ def _resolve_tz(tz: str | tzinfo | None) -> tzinfo:
     if isinstance(tz, str):
         if tz.upper() == "UTC":
             return timezone.utc
-        from zoneinfo import ZoneInfo
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-        return ZoneInfo(tz)
+        try:
+            return ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise OptionError(f"invalid time zone {tz!r}: expected an IANA zone name such as Europe/Berlin, "
+                              "or UTC") from error
     return tz
 
 

@@ -86,3 +86,11 @@ def test_diagnose_and_report_use_cache(tmp_path):
     assert report.returncode == 0, report.stderr
     assert _entries(cache, "*.failed-events.parquet") == failed
     assert not _entries(cache, "*[0-9a-f].events.parquet")
+
+
+def test_invalid_time_zone_error():
+    for command in ("parse", "diagnose", "report"):
+        run = _run(command, str(ONE_SESSION), "--tz", "+02:00")
+        assert run.returncode == 2, command
+        assert "Traceback" not in run.stderr, command
+        assert "smtplogkit: error: invalid time zone '+02:00'" in run.stderr, command

@@ -46,3 +46,12 @@ def test_date_rejects_bad_string(tmp_path):
     path.write_text("21:00:00.000001 connect: to ('smtp.example.com', 587) None\n")
     with pytest.raises(ValueError, match="invalid date '12/01/2026': expected YYYY-MM-DD"):
         smtplogkit.read_logs(path, date="12/01/2026")
+
+
+def test_read_logs_invalid_time_zone(tmp_path):
+    path = tmp_path / "app.log"
+    path.write_text("send: 'ehlo worker\\r\\n'\n")
+    with pytest.raises(smtplogkit.SmtpLogKitError, match="invalid time zone 'Mars/Base'"):
+        smtplogkit.read_logs(path, tz="Mars/Base")
+    with pytest.raises(ValueError, match="invalid time zone"):
+        smtplogkit.read_logs(path, tz="+02:00")
