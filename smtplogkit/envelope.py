@@ -93,8 +93,11 @@ def parse_timestamp(text: str, tz: tzinfo) -> datetime | None:
     return value
 
 
-def _syslog_time(match: re.Match, options: EnvelopeOptions) -> datetime | None:
-    """Return the time of a classic syslog stamp, or None for one no clock shows (``Apr 31``, ``24:00:01``)."""
+def syslog_time(match: re.Match, options: EnvelopeOptions) -> datetime | None:
+    """Return the time of a classic syslog stamp, or None for one no clock shows (``Apr 31``, ``24:00:01``).
+
+    ``match`` has the month name, day, hours, minutes, seconds and fraction as groups 1 to 6.
+    """
     month = MONTHS[match.group(1)]
     year = options.year or datetime.now(timezone.utc).year
     if options.last_month is not None and month > options.last_month:
@@ -141,7 +144,7 @@ def _strip_once(line: Line, options: EnvelopeOptions) -> bool:
     if first in MONTHS_FIRST and text[:3] in MONTHS:
         match = BSD_SYSLOG_RE.match(text)
         if match:
-            line.ts = line.ts or _syslog_time(match, options)
+            line.ts = line.ts or syslog_time(match, options)
             line.log_host, line.program, line.pid = match.group(7), match.group(8), match.group(9)
             line.text = match.group(10)
             return True

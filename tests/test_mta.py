@@ -277,6 +277,20 @@ def test_msmtp_auth_reply(tmp_path):
     assert [(r["failure_stage"], r["cause"], r["reply_code"]) for r in got] == [("auth", "auth_failed", 535)]
 
 
+def test_msmtp_logfile_time(tmp_path):
+    # msmtp's log file lines start with a time stamp without a year; the file name gives it.
+    text = ("Dec 04 10:00:00 host=smtp.example.com tls=on auth=on user=alice from=alice@example.com "
+            "recipients=b@example.org mailsize=312 smtpstatus=250 smtpmsg='250 2.0.0 OK' exitcode=EX_OK\n"
+            "Dec 04 10:05:30 host=smtp.example.com tls=on auth=on user=alice from=alice@example.com "
+            "recipients=b@example.org errormsg='cannot connect to smtp.example.com, port 587: Connection timed out' "
+            "exitcode=EX_TEMPFAIL\n")
+    path = write(tmp_path, "msmtp-2026-12-04.log", text)
+    got = rows(path, tz="Europe/Berlin")
+
+    assert [r["start"].isoformat() for r in got] == ["2026-12-04T09:00:00+00:00", "2026-12-04T09:05:30+00:00"]
+    assert [r["cause"] for r in got] == ["ok", "connect_timeout"]
+
+
 def test_chunked_rows_match(monkeypatch):
     from smtplogkit import reader
 
