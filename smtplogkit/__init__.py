@@ -8,7 +8,7 @@ smtplogkit stays quick.
 
 from __future__ import annotations
 
-from .errors import FormatError, InputError, SmtpLogKitError
+from .errors import FormatError, InputError, OptionError, SmtpLogKitError
 from .deliveries import link_sessions, read_deliveries, read_signals
 from .labels import Cause, Outcome, Stage, TlsMode
 from .reader import SESSION_COLUMNS, read_events, read_logs
@@ -29,6 +29,7 @@ __all__ = [
     "Findings",
     "FormatError",
     "InputError",
+    "OptionError",
     "Outcome",
     "SESSION_COLUMNS",
     "SmtpLogKitError",

@@ -380,3 +380,25 @@ def change_points_by(sessions: pd.DataFrame, by: str, failed: pd.Series, **optio
                          "p_value": point.p_value})
     return pd.DataFrame(rows, columns=[by, "time", "direction", "rate_before", "rate_after", "sessions_before",
                                        "sessions_after", "p_value"])
+
+
+def cause_first_last_seen(sessions: pd.DataFrame, failed: pd.Series) -> pd.DataFrame:
+    """Return, per cause of the failed sessions, when it was first and last seen and how often.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by cause, most frequent first: ``first_seen`` and
+        ``last_seen`` (the earliest and latest ``start``), ``sessions`` (every
+        failed session of that cause) and ``undated`` (those without a
+        ``start``, as in logs that print no time, which the two times leave out).
+    """
+    frame = sessions.loc[failed, ["cause", "start"]].assign(cause=lambda f: f["cause"].astype("string"))
+    grouped = frame.groupby("cause")["start"]
+    table = pd.DataFrame({
+        "first_seen": grouped.min(),
+        "last_seen": grouped.max(),
+        "sessions": grouped.size(),
+        "undated": grouped.size() - grouped.count(),
+    })
+    return table.sort_values("sessions", ascending=False, kind="stable")

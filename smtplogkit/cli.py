@@ -212,6 +212,8 @@ def _summary(frame) -> str:
 def _command_parse(args: argparse.Namespace) -> int:
     from . import read_events, read_logs
 
+    if args.output:
+        _output_type(args.output)  # before reading, which can take minutes
     paths = _default_paths(args.paths)
     if args.events:
         if args.workers > 1 or args.cache is not None:
@@ -239,29 +241,39 @@ def _command_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _output_type(path: str) -> str:
+    """Return the file type (``parquet``, ``csv`` or ``jsonl``) that an output path's extension names."""
+    extension = os.path.splitext(path)[1].lower().lstrip(".")
+    if extension not in ("parquet", "csv", "jsonl"):
+        raise SmtpLogKitError(f"{path}: unknown output type; use a .parquet, .csv or .jsonl file name")
+    return extension
+
+
 def _write_frame(frame, path: str) -> None:
-    lower = path.lower()
-    if lower.endswith(".parquet"):
+    output_type = _output_type(path)
+    if output_type == "parquet":
         clean = frame.copy()
         clean.attrs = {}
         clean.to_parquet(path, index=False)
-    elif lower.endswith(".csv"):
+    elif output_type == "csv":
         frame.to_csv(path, index=False)
-    elif lower.endswith(".jsonl"):
+    else:
         with open(path, "w", encoding="utf-8") as handle:
             for record in _records(frame):
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    else:
-        raise SmtpLogKitError(f"{path}: unknown output type; use a .parquet, .csv or .jsonl file name")
 
 
 def _command_report(args: argparse.Namespace) -> int:
     from .report import report_from_logs
 
+    output = args.output or ("incident.md" if args.markdown else "incident.html")
+    if os.path.isdir(output):
+        # Checked before reading, which can take minutes.
+        raise SmtpLogKitError(f"{output}: is a folder; give a file name for the report, such as "
+                              f"{os.path.join(output, 'incident.md' if args.markdown else 'incident.html')}")
     report = report_from_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz,
                               date=args.date, title=args.title, cache=args.cache, workers=args.workers)
     _warn_if_nothing_read(_default_paths(args.paths), report.reading["files"], report.reading["skipped"])
-    output = args.output or ("incident.md" if args.markdown else "incident.html")
     written = report.write(output, markdown=args.markdown)
     sessions = report.totals['sessions']
     print(f"wrote {written}: {_plural(sessions, 'session')}, {report.totals['failed']} failed")

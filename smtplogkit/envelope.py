@@ -15,6 +15,7 @@ container line, for example):
 * Monolog (``[2017-07-29 14:46:32] channel.ERROR: text``);
 * Python logging: a leading ``YYYY-MM-DD HH:MM:SS,mmm`` with an optional
   level and logger name, and ``basicConfig``'s ``LEVEL:logger:text``;
+* Serilog's file sink: ``YYYY-MM-DD HH:MM:SS.fff +01:00 [ERR] text``;
 * Go's ``log`` package: a leading ``YYYY/MM/DD HH:MM:SS`` (with optional
   microseconds).
 
@@ -43,12 +44,16 @@ ISO_SYSLOG_RE = re.compile(
 BSD_SYSLOG_RE = re.compile(
     r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\S+) ([\w./@-]+?)(?:\[(\d+)\])?: ?(.*)$"
 )
+# The offset may follow a space, as in Serilog's default "yyyy-MM-dd HH:mm:ss.fff zzz" timestamps.
 LEADING_TS_RE = re.compile(
-    r"^(\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)(?:\s+|$)(.*)$"
+    r"^(\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d))?)(?:\s+|$)(.*)$"
 )
+OFFSET_SPACE_RE = re.compile(r" (?=(?:Z|[+-]\d\d:?\d\d)$)")
 PY_LEVEL_RE = re.compile(
     r"^(?:-\s+)?\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]?\s*(?:-\s+|:\s*)?(?:(?:\[[\w.-]+\]|[\w]+(?:\.[\w]+)+|[\w-]+):?\s+-?\s*)?(.*)$"
 )
+# Serilog's three-letter levels ("{Level:u3}"), which count only in brackets, where no message word looks like them.
+SERILOG_LEVEL_RE = re.compile(r"^\[(?:VRB|DBG|INF|WRN|ERR|FTL)\] ?(.*)$")
 # The logging cookbook's "%(asctime)s - %(name)s - %(levelname)s - %(message)s".
 PY_NAME_FIRST_RE = re.compile(r"^-\s+[\w.-]+\s+-\s+(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\s+-\s+(.*)$")
 PY_BASIC_RE = re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:(.*)$")
@@ -94,8 +99,11 @@ def parse_timestamp(text: str, tz: tzinfo) -> datetime | None:
     return value
 
 
-def _syslog_time(match: re.Match, options: EnvelopeOptions) -> datetime | None:
-    """Return the time of a classic syslog stamp, or None for one no clock shows (``Apr 31``, ``24:00:01``)."""
+def syslog_time(match: re.Match, options: EnvelopeOptions) -> datetime | None:
+    """Return the time of a classic syslog stamp, or None for one no clock shows (``Apr 31``, ``24:00:01``).
+
+    ``match`` has the month name, day, hours, minutes, seconds and fraction as groups 1 to 6.
+    """
     month = MONTHS[match.group(1)]
     year = options.year or datetime.now(timezone.utc).year
     if options.last_month is not None and month > options.last_month:
@@ -142,7 +150,7 @@ def _strip_once(line: Line, options: EnvelopeOptions) -> bool:
     if first in MONTHS_FIRST and text[:3] in MONTHS:
         match = BSD_SYSLOG_RE.match(text)
         if match:
-            line.ts = line.ts or _syslog_time(match, options)
+            line.ts = line.ts or syslog_time(match, options)
             line.log_host, line.program, line.pid = match.group(7), match.group(8), match.group(9)
             line.text = match.group(10)
             return True
@@ -212,14 +220,18 @@ def _strip_digit_prefix(line: Line, options: EnvelopeOptions) -> bool:
 
     match = LEADING_TS_RE.match(text)
     if match:
-        line.ts = line.ts or parse_timestamp(match.group(1), options.tz)
+        stamp = OFFSET_SPACE_RE.sub("", match.group(1))  # fromisoformat takes no space before the offset
+        line.ts = line.ts or parse_timestamp(stamp, options.tz)
         rest = match.group(2)
         named = PY_NAME_FIRST_RE.match(rest) if rest[:1] == "-" else None
         if named:
             line.text = named.group(1)
             return True
         level = PY_LEVEL_RE.match(rest)
-        if level and rest[:1] in "-[DIWECF" and _looks_like_level(rest):
+        serilog = SERILOG_LEVEL_RE.match(rest) if rest[:1] == "[" else None
+        if serilog:
+            rest = serilog.group(1)
+        elif level and rest[:1] in "-[DIWECF" and _looks_like_level(rest):
             rest = level.group(1)
         line.text = rest
         return True

@@ -4,7 +4,8 @@
 
     SmtpLogKitError
     ├── InputError          an input cannot be opened or decoded
-    └── FormatError         an unknown format name, or no format fits an input
+    ├── FormatError         an unknown format name, or no format fits an input
+    └── OptionError         an invalid reading option, such as an unknown time zone
 """
 
 from __future__ import annotations
@@ -25,3 +26,7 @@ class InputError(SmtpLogKitError, OSError):
 
 class FormatError(SmtpLogKitError, ValueError):
     """A format name is unknown, or no format parser fits an input."""
+
+
+class OptionError(SmtpLogKitError, ValueError):
+    """A reading option has an invalid value, such as an unknown time zone name."""

@@ -22,9 +22,9 @@ from typing import Any
 
 from . import formats
 from .envelope import EnvelopeOptions, strip_envelope
-from .errors import FormatError
+from .errors import FormatError, OptionError
 from .formats.base import MAX_LINE_WARNINGS, ParseContext, ParseOptions, parse_items
-from .inputs import Chain, Decoded, RawBlock, Source, expand, group_rotations, open_blocks
+from .inputs import TEMPLATE_RE, Chain, Decoded, RawBlock, Source, expand, group_rotations, open_blocks
 from .plainrows import FileColumns, plain_columns, record_row
 from .labels import Cause
 from .records import NOTE, Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
@@ -92,9 +92,13 @@ def _resolve_tz(tz: str | tzinfo | None) -> tzinfo:
     if isinstance(tz, str):
         if tz.upper() == "UTC":
             return timezone.utc
-        from zoneinfo import ZoneInfo
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-        return ZoneInfo(tz)
+        try:
+            return ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise OptionError(f"invalid time zone {tz!r}: expected an IANA zone name such as Europe/Berlin, "
+                              "or UTC") from error
     return tz
 
 
@@ -138,6 +142,7 @@ def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = No
     token refreshes use.
     """
     date = as_date(date)
+    _check_label_names(paths, labels)
     expansion = expand(paths)
     result = ReadResult(skipped=expansion.skipped)
     for path, reason in expansion.skipped:
@@ -147,6 +152,23 @@ def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = No
         _read_source(source, result, format=format, labels=labels or {}, tz=zone, day=date, keep_events=keep_events,
                      progress=progress)
     return result
+
+
+def _check_label_names(paths: Any, labels: dict[str, Any] | None) -> None:
+    """Warn about a label, given or from a ``{name}`` template, that has a session column's name.
+
+    The session column keeps the values the log gives and the label fills only the
+    rows without one, so most of the label would be lost without a word.
+    """
+    names = list(labels or {})
+    for path in paths if isinstance(paths, (list, tuple)) else [paths]:
+        if isinstance(path, (str, os.PathLike)):
+            names.extend(TEMPLATE_RE.findall(os.fspath(path)))
+    for name in dict.fromkeys(names):
+        if name in SESSION_COLUMNS:
+            logger.warning("label %r has the name of a session column, which keeps the values the logs give "
+                           "(the label fills only rows without one); choose another name, such as %s_label",
+                           name, name)
 
 
 def _envelope_options(source: Source, tz: tzinfo) -> EnvelopeOptions:
@@ -894,6 +916,7 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
     if cache is not None and os.fspath(cache) == "":
         cache = None  # "" means no cache, as in load_logs
     if workers > 1 or cache is not None:
+        _check_label_names(paths, labels)
         from . import parallel
 
         expansion = expand(paths)

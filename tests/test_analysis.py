@@ -8,8 +8,9 @@ import pytest
 from scipy import stats
 
 from scenarios import Scenario
-from smtplogkit.analysis import (association, change_points, change_points_by, estimate_threshold, failed_mask,
-                                 failure_rate, failures_by_hour_weekday, stage_funnel, wilson_interval)
+from smtplogkit.analysis import (association, cause_first_last_seen, change_points, change_points_by,
+                                 estimate_threshold, failed_mask, failure_rate, failures_by_hour_weekday, stage_funnel,
+                                 wilson_interval)
 
 
 @pytest.mark.parametrize(("successes", "trials"), [(0, 10), (3, 10), (10, 10), (47, 1000), (500, 1000)])
@@ -160,3 +161,21 @@ def test_change_points_by_network():
     assert list(table["network"]) == ["dc1"]
     assert table["direction"].iloc[0] == "starts"
     assert table["time"].iloc[0] == first_failure
+
+
+def test_cause_first_last_seen_undated():
+    # curl and JavaMail print no times, so their sessions have no start but still count.
+    start = pd.to_datetime(["2026-12-05 08:00", None, None, "2026-12-05 09:00", "2026-12-05 10:00"], utc=True)
+    frame = pd.DataFrame({
+        "cause": pd.Categorical(["auth_failed", "auth_failed", "auth_failed", "connect_timeout", "ok"]),
+        "start": start,
+    })
+    table = cause_first_last_seen(frame, failed_mask(frame))
+
+    assert list(table.index) == ["auth_failed", "connect_timeout"]
+    assert table.loc["auth_failed", "sessions"] == 3
+    assert table.loc["auth_failed", "undated"] == 2
+    assert table.loc["auth_failed", "first_seen"] == start[0]
+    assert table.loc["auth_failed", "last_seen"] == start[0]
+    assert table.loc["connect_timeout", "sessions"] == 1
+    assert table.loc["connect_timeout", "undated"] == 0

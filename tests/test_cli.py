@@ -86,3 +86,27 @@ def test_diagnose_and_report_use_cache(tmp_path):
     assert report.returncode == 0, report.stderr
     assert _entries(cache, "*.failed-events.parquet") == failed
     assert not _entries(cache, "*[0-9a-f].events.parquet")
+
+
+def test_invalid_time_zone_error():
+    for command in ("parse", "diagnose", "report"):
+        run = _run(command, str(ONE_SESSION), "--tz", "+02:00")
+        assert run.returncode == 2, command
+        assert "Traceback" not in run.stderr, command
+        assert "smtplogkit: error: invalid time zone '+02:00'" in run.stderr, command
+
+
+def test_report_output_folder_error(tmp_path):
+    run = _run("report", str(ONE_SESSION), "-o", str(tmp_path))
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert f"smtplogkit: error: {tmp_path}: is a folder; give a file name for the report" in run.stderr
+
+
+def test_parse_output_type_checked_first(tmp_path):
+    missing = tmp_path / "missing.log"
+    run = _run("parse", str(missing), "-o", str(tmp_path / "sessions.txt"))
+    assert run.returncode == 2
+    # The output name is checked before any input is read, so a long parse does not end in this error.
+    assert "unknown output type" in run.stderr
+    assert "no such file" not in run.stderr

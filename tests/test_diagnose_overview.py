@@ -177,3 +177,21 @@ def test_report_blocker_is_first_finding(tmp_path):
     assert report.findings[0]["kind"] == "token_expiry"
     assert report.summary[2].startswith("The likely blocker is token_expiry")
     assert "firewall_block (confidence 0.85) explains more failed sessions: 40 against 10." in report.summary[2]
+
+
+def test_overview_singular_counts(tmp_path):
+    host, ip = HOSTS[0]
+    log = tmp_path / "maillog"
+    log.write_text(
+        f"Nov 30 10:00:00 relay1 postfix/smtp[1000]: A0001: to=<u1@r0.example>, relay={host}[{ip}]:25, delay=1.2, "
+        "delays=0.5/0.01/0.3/0.4, dsn=2.0.0, status=sent (250 2.0.0 OK queued)\n"
+        f"Nov 30 10:00:01 relay1 postfix/smtp[1000]: A0002: to=<u2@r0.example>, relay={host}[{ip}]:25, delay=1.2, "
+        f"delays=0.5/0.01/0.3/0.4, dsn=5.7.1, status=bounced (host {host}[{ip}] said: {SPAMHAUS})\n",
+        encoding="utf-8")
+
+    text = str(diagnose(read_logs(log)))
+
+    assert "Top failure causes, of 1 failed session out of 2:" in text
+    assert "- reputation_blocked at rcpt_to: 1 session (100.0% of failures)" in text
+    assert "in 1 failed session (100.0% of failures;" in text
+    assert "1 sessions" not in text

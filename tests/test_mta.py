@@ -277,6 +277,20 @@ def test_msmtp_auth_reply(tmp_path):
     assert [(r["failure_stage"], r["cause"], r["reply_code"]) for r in got] == [("auth", "auth_failed", 535)]
 
 
+def test_msmtp_logfile_time(tmp_path):
+    # msmtp's log file lines start with a time stamp without a year; the file name gives it.
+    text = ("Dec 04 10:00:00 host=smtp.example.com tls=on auth=on user=alice from=alice@example.com "
+            "recipients=b@example.org mailsize=312 smtpstatus=250 smtpmsg='250 2.0.0 OK' exitcode=EX_OK\n"
+            "Dec 04 10:05:30 host=smtp.example.com tls=on auth=on user=alice from=alice@example.com "
+            "recipients=b@example.org errormsg='cannot connect to smtp.example.com, port 587: Connection timed out' "
+            "exitcode=EX_TEMPFAIL\n")
+    path = write(tmp_path, "msmtp-2026-12-04.log", text)
+    got = rows(path, tz="Europe/Berlin")
+
+    assert [r["start"].isoformat() for r in got] == ["2026-12-04T09:00:00+00:00", "2026-12-04T09:05:30+00:00"]
+    assert [r["cause"] for r in got] == ["ok", "connect_timeout"]
+
+
 def test_chunked_rows_match(monkeypatch):
     from smtplogkit import reader
 
@@ -460,3 +474,40 @@ def test_dated_rotations_in_order(tmp_path, older, old, live):
     # Read as one stream: no attempt is cut in two where the files meet.
     assert len(sessions) == len(whole)
     assert sorted(sessions["cause"].astype(str)) == sorted(whole["cause"].astype(str))
+
+
+def test_exim_smarthost_auth_failure(tmp_path):
+    # Exim logs a failed AUTH at a smarthost on two lines: the authenticator's
+    # failure with the server's reply, then the recipient's deferral with errno -42.
+    text = (
+        "2026-12-05 10:00:00 1tAbCd-000123-AB <= app@acme.example H=localhost [127.0.0.1] P=esmtpa S=1234\n"
+        "2026-12-05 10:00:01 1tAbCd-000123-AB smarthost_login authenticator failed H=smarthost.example.net "
+        "[192.0.2.10] 535 5.7.8 Error: authentication failed: authentication failure\n"
+        "2026-12-05 10:00:01 1tAbCd-000123-AB == bob@customer.example R=smarthost T=remote_smtp_smarthost "
+        "defer (-42): authentication required but authentication attempt(s) failed\n"
+    )
+    (row,) = rows(write(tmp_path, "mainlog", text))
+
+    assert row["host"] == "smarthost.example.net"
+    assert row["failure_stage"] == "auth"
+    assert row["cause"] == "auth_failed"
+    assert row["reply_code"] == 535
+    assert row["enhanced_code"] == "5.7.8"
+    assert row["recipients"] == 1
+
+    (delivery,) = smtplogkit.read_deliveries(tmp_path / "mainlog").to_dict(orient="records")
+    assert delivery["status"] == "deferred"
+    assert delivery["failure_stage"] == "auth"
+    assert delivery["cause"] == "auth_failed"
+
+
+def test_exim_auth_defer_alone(tmp_path):
+    # Without the authenticator's line (a filtered log), errno -42 still names the AUTH step.
+    text = (
+        "2026-12-05 10:00:01 1tAbCd-000123-AB == bob@customer.example R=smarthost T=remote_smtp_smarthost "
+        "defer (-42): authentication required but authentication attempt(s) failed\n"
+    )
+    (row,) = rows(write(tmp_path, "mainlog", text))
+
+    assert row["failure_stage"] == "auth"
+    assert row["cause"] == "auth_failed"

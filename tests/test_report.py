@@ -462,6 +462,19 @@ def test_whom_sentence_skips_unhit_labels():
     assert _whom_sentence({"identity": identities}) == "No network, identity or host is known for the failed sessions."
 
 
+def test_whom_sentence_counts_unlabelled_failures():
+    import pandas as pd
+
+    from smtplogkit.report.model import MISSING_LABEL, _whom_sentence
+
+    # Sessions of one log carry a network, and those of the other logs in the folder carry none.
+    networks = pd.DataFrame({"failed": [1, 8]}, index=["relay1", MISSING_LABEL])
+    hosts = pd.DataFrame({"failed": [1, 0, 1]}, index=["mx.example.org", "mx.example.net", MISSING_LABEL])
+    sentence = _whom_sentence({"network": networks, "host": hosts})
+    assert sentence == ("The failures hit 1 of 1 networks (relay1; 8 failed sessions name no network) "
+                        "and 1 of 2 hosts (mx.example.org; 1 failed session names no host).")
+
+
 def test_shortfall_names_the_failed_condition():
     from smtplogkit.report.model import _shortfall
 

@@ -110,10 +110,7 @@ def triage() -> list:
            "each cause was seen, and the change points where a network started or stopped failing."),
         code('plots.plot_failures_over_time(sessions, freq="6h");'),
         code("plots.plot_hour_weekday(sessions, tz=tz);"),
-        code('''\
-(sessions[failed].assign(cause=lambda f: f["cause"].astype("string"))
- .groupby("cause")["start"].agg(first_seen="min", last_seen="max", sessions="count")
- .sort_values("sessions", ascending=False))'''),
+        code("analysis.cause_first_last_seen(sessions, failed)"),
         code('analysis.change_points_by(sessions, "network", failed)'),
         md("## Diagnosis\n\nEvery finding, most confident first."),
         code("diagnose(sessions, tz=tz)"),

@@ -118,11 +118,12 @@ def overview_lines(overview: dict[str, Any]) -> list[str]:
     lines = [f"No failure qualified as a finding: a blocker needs at least {limits['min_sessions']} failing "
              f"sessions making at least {limits['min_share']:.0%} of a group's sessions (lower 95% bound), "
              f"with Fisher p < {format_number(limits['alpha'])}.",
-             f"Top failure causes, of {overview['failures']} failed sessions out of {overview['sessions']}:"]
+             f"Top failure causes, of {_counted(overview['failures'], 'failed session')} "
+             f"out of {overview['sessions']}:"]
     for item in overview["top_causes"]:
         share = item["share_of_failures"]["rate"]
         where = f" at {item['failure_stage']}" if item.get("failure_stage") else ""
-        text = f"- {item['cause']}{where}: {item['sessions']} sessions ({share:.1%} of failures)"
+        text = f"- {item['cause']}{where}: {_counted(item['sessions'], 'session')} ({share:.1%} of failures)"
         largest = [_share_text(scope, group, limits["min_share"])
                    for scope, group in item["largest_share"].items() if group]
         if largest:
@@ -131,10 +132,16 @@ def overview_lines(overview: dict[str, Any]) -> list[str]:
     for item in overview["blocklists"]:
         share = item["share_of_failures"]["rate"]
         ips = f" listing {', '.join(item['listed_ips'])}" if item["listed_ips"] else " without a listed address"
-        lines.append(f"Replies name the DNS blocklist {item['blocklist']}{ips} in {item['sessions']} failed sessions "
+        lines.append(f"Replies name the DNS blocklist {item['blocklist']}{ips} "
+                     f"in {_counted(item['sessions'], 'failed session')} "
                      f"({share:.1%} of failures; a finding needs at least {limits['min_sessions']} sessions "
                      f"naming the list and the address, and {item['min_share_of_failures']:.0%} of failures).")
     return lines
+
+
+def _counted(count: int, noun: str) -> str:
+    """Return ``count`` with ``noun``, plural unless the count is 1 (``1 failed session``, ``2 failed sessions``)."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _share_text(scope: str, group: dict[str, Any], min_share: float) -> str:

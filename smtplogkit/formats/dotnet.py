@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from ..labels import Stage
 from ..records import Event, Line, SessionEnd
@@ -193,10 +194,18 @@ class _Reader:
     def __init__(self) -> None:
         self.in_frames: Record | None = None
         self.in_logger_entry = False
+        # The time of the last dated log entry.  The undated lines after it, such as the
+        # exception and frames that Serilog writes below the message, are part of that entry.
+        self.entry_ts: datetime | None = None
 
     def read(self, line: Line, sessions: ErrorSessions) -> Iterator[Event | SessionEnd]:
         text = line.text
         indented = text.startswith(" ")
+        dated = line.ts is not None
+        if dated:
+            self.entry_ts = line.ts
+        elif self.entry_ts is not None:
+            line.ts = self.entry_ts
         if not indented:
             self.in_logger_entry = False
         frame = FRAME_RE.match(text)
@@ -228,6 +237,9 @@ class _Reader:
             return
         if _errors.is_tool_noise(text):
             sessions.ctx.noise(line)
+            return
+        if dated and not indented:
+            yield sessions.ctx.note(line)  # the application's own log entry, as smtplib's reader keeps it
             return
         sessions.ctx.unrecognised(line)
 

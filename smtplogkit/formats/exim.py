@@ -13,7 +13,11 @@ below SMTP (111 is ECONNREFUSED, 110 ETIMEDOUT).  A host tried and given up
 before the next MX host is logged on its own line (``H=host [ip] Connection
 refused``); the ``==`` line that follows repeats the last host's error and is
 not a session of its own.  ``retry time not reached`` means Exim did not try
-at all: it annotates the message and is no session.  A ``**`` line for a
+at all: it annotates the message and is no session.  A failed AUTH at a
+smarthost is logged as ``<authenticator> authenticator failed H=host [ip]
+<reply>`` and then ``defer (-42): authentication required but
+authentication attempt(s) failed``, which repeats that failure (-42 is the
+errno Exim gives a delivery whose required AUTH failed).  A ``**`` line for a
 recipient rejected at RCPT TO and a ``=>`` line for one delivered, to the
 same host and in either order, are one connection: a partial delivery,
 with the rejected recipients counted.  A delivery line's ``X=`` field names
@@ -36,7 +40,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..labels import Stage, TlsMode
+from ..labels import Cause, Stage, TlsMode
 from ..records import TLS_OK, Event, Line, SessionEnd
 from . import _mta
 from .base import ParseContext, hit_score
@@ -53,6 +57,7 @@ HOST_RE = re.compile(r"\bH=(\S+) \[([^\]]+)\](?::(\d+))?")
 TLS_FIELD_RE = re.compile(r"\bX=(\S+)")
 SMTP_ERROR_RE = re.compile(r"SMTP error from remote mail server after (?:pipelined )?(end of data|MAIL FROM|RCPT TO|DATA|EHLO|HELO|STARTTLS|AUTH|initial connection|QUIT|[A-Z]+)\b(?::?<[^>]*>)?[^:]*: (.*)$", re.IGNORECASE)
 DEFER_RE = re.compile(r"\b(?:routing )?defer \((-?\d+)\)(?::\s*|\s+)(.*)$")
+AUTHENTICATOR_FAILED_RE = re.compile(r"^\S+ authenticator failed H=(\S+) \[([^\]]+)\](?::(\d+))?:? (.*)$")
 STANDALONE_HOST_RE = re.compile(r"^(?:H=)?(\S+) \[([^\]]+)\](?::(\d+))?:? (.*)$")
 DEBUG_RE = re.compile(r"^\s*(\d+) (.*)$")
 CONNECTING_RE = re.compile(r"^Connecting to (\S+) \[([^\]]+)\]:(\d+)(?: from \S+)? \.\.\. ?(.*)$")
@@ -61,6 +66,7 @@ SIGNATURE_RE = re.compile(rf"^{MESSAGE_ID} (?:=>|->|\*\*|==|<=|Completed|SMTP er
 # name a host like client-side failures do but print no message id.
 SERVER_SIDE_RE = re.compile(r" from \[| from \S+ \[|\brejected\b|\bF=<|\bWarning:")
 RETRY_NOT_REACHED = "retry time not reached"
+AUTH_FAILED_ERRNO = "-42"  # Exim's errno for a delivery whose required AUTH failed
 ERRNO_TEXT = {"111": "Connection refused", "110": "Connection timed out", "101": "Network is unreachable",
               "113": "No route to host"}
 
@@ -170,6 +176,15 @@ def _close(state: _State, message_id: str) -> Iterator[Event | SessionEnd]:
 def _host_line(line: Line, message_id: str | None, text: str, state: _State,
                ctx: ParseContext) -> Iterator[Event | SessionEnd]:
     """Read a per-host failure line: ``H=host [ip] Connection refused``, ``SMTP error from ...``."""
+    auth_failure = AUTHENTICATOR_FAILED_RE.match(text)
+    if auth_failure is not None and message_id is not None:
+        yield from _close(state, message_id)
+        host_name, ip, port, reply = auth_failure.groups()
+        attempt = _mta.connected(ctx, line, host_name, ip, int(port) if port else None)
+        _mta.add_reply_failure(ctx, line, attempt, reply, Stage.AUTH)
+        attempt.queue_id = message_id
+        state.open[message_id] = attempt
+        return
     smtp_error = SMTP_ERROR_RE.search(text)
     host = HOST_RE.search(text) or STANDALONE_HOST_RE.match(text)
     if smtp_error is None and (host is None or message_id is None and SERVER_SIDE_RE.search(text)):
@@ -246,7 +261,10 @@ def _delivery(line: Line, message_id: str, flag: str, details: str, state: _Stat
         error = _defer_text(defer)
     else:
         error = details.strip()
-    if open_attempt is not None and open_attempt.failed and _same_error(open_attempt.reason, error):
+    auth_defer = defer is not None and defer.group(1) == AUTH_FAILED_ERRNO
+    if open_attempt is not None and open_attempt.failed and (
+            _same_error(open_attempt.reason, error)
+            or auth_defer and open_attempt.failed_at() == Stage.AUTH.value):
         open_attempt.recipients += 1
         return  # the summary of the host line just read
     rcpt_rejected = smtp_error is not None and _mta.command_stage(smtp_error.group(1)) is Stage.RCPT_TO
@@ -263,6 +281,12 @@ def _delivery(line: Line, message_id: str, flag: str, details: str, state: _Stat
     if smtp_error is not None:
         attempt = _connected(ctx, line, host_name, ip, port, details)
         _add_smtp_error(ctx, line, attempt, smtp_error)
+    elif auth_defer:
+        # No authenticator line came before (a filtered log), so the errno alone names the step and cause.
+        attempt = _mta.connected(ctx, line, host_name, ip, port)
+        attempt.failed, attempt.reason = True, error
+        attempt.add(ctx.error(line, error, attempt.key, stage=Stage.AUTH.value, connected=True,
+                              cause=Cause.AUTH_FAILED.value))
     else:
         attempt = _failure_attempt(ctx, line, error, host_name, ip, port)
     attempt.queue_id, attempt.recipients = message_id, 1
@@ -304,16 +328,22 @@ def _same_error(previous: str | None, error: str) -> bool:
 def records(lines: Iterable[Line], ctx: ParseContext) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ``("delivery", row)`` for each ``=>``, ``->``, ``**`` and ``==`` line."""
     senders: dict[str, str] = {}
+    auth_replies: dict[str, str] = {}  # per message id: the reply of its last failed authenticator
     for line in lines:
         match = MESSAGE_RE.match(line.text.strip())
         if match is None:
             continue
         message_id, rest = match.groups()
+        auth_failure = AUTHENTICATOR_FAILED_RE.match(rest)
+        if auth_failure is not None:
+            auth_replies[message_id] = auth_failure.group(4)
+            continue
         if rest.startswith("<= "):
             senders[message_id] = rest[3:].split(" ", 1)[0]
             continue
         if rest == "Completed":
             senders.pop(message_id, None)
+            auth_replies.pop(message_id, None)
             continue
         delivery = DELIVERY_RE.match(rest)
         if delivery is None:
@@ -322,15 +352,24 @@ def records(lines: Iterable[Line], ctx: ParseContext) -> Iterator[tuple[str, dic
         status = {"=>": "sent", "->": "sent", "**": "bounced", "==": "deferred"}[flag]
         host = HOST_RE.search(details)
         smtp_error = SMTP_ERROR_RE.search(details)
+        defer = DEFER_RE.search(details)
         stage = None
         if smtp_error:
             stage = _mta.command_stage(smtp_error.group(1))
+        elif defer is not None and defer.group(1) == AUTH_FAILED_ERRNO:
+            stage = Stage.AUTH
         elif status != "sent" and host is not None:
             stage = Stage.CONNECT
         elif status != "sent":
             stage = Stage.DNS if "unrouteable" in details.lower() else None
         reason = details.strip() if status != "sent" else None
-        failure_stage, cause, code = _mta.classify_reason(status, reason or "", stage, bool(smtp_error))
+        connected = smtp_error is not None or stage is Stage.AUTH
+        evidence = reason or ""
+        if stage is Stage.AUTH and message_id in auth_replies:
+            evidence = auth_replies[message_id]  # the server's reply, which errno -42 only sums up
+        failure_stage, cause, code = _mta.classify_reason(status, evidence, stage, connected)
+        if stage is Stage.AUTH and cause == Cause.UNKNOWN.value:
+            cause = Cause.AUTH_FAILED.value
         yield "delivery", {
             "line": line.number, "ts": line.ts, "log_host": line.log_host, "queue_id": message_id,
             "sender": senders.get(message_id), "recipient": address, "orig_recipient": original,

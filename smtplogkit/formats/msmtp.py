@@ -11,9 +11,11 @@ stage comes from the wording of ``errormsg`` (``cannot connect to``,
 reply in ``smtpmsg``.  The user name is kept as ``identity``; msmtp never logs
 the password.
 
-NOTE: the log file's own time stamp (``Dec 04 21:00:01`` before
-``host=``, without a year or host name) is not read, so sessions from a
-log file have no start time unless a syslog envelope gives one.
+The log file's own time stamp (``Dec 04 21:00:01`` before ``host=``) has no
+year.  It is read as a syslog time is: the year comes from a date in the file
+name or else from the file's modification time.  A syslog envelope's time,
+when there is one, comes first.  NOTE: a stamp in another form, set with
+msmtp's ``logfile_time_format``, is not read.
 
 On stderr msmtp prints ``msmtp: cannot connect to H, port P: <error>``,
 ``msmtp: server message: <reply>`` and finally ``msmtp: could not send mail
@@ -27,6 +29,7 @@ from collections.abc import Iterable, Iterator
 
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, Event, Line, SessionEnd
+from ..envelope import EnvelopeOptions, syslog_time
 from . import _mta
 from .base import ParseContext, hit_score
 
@@ -37,6 +40,8 @@ PRIORITY = 20
 
 FIELD_RE = re.compile(r"(\w+)=('(?:[^']|'\\'')*'|\S*)")
 LOGFILE_RE = re.compile(r"\bhost=\S+ .*\bexitcode=\w+")
+# The stamp that starts a log file line ("Dec 04 21:00:01"), in the group layout that envelope.syslog_time reads.
+LOGFILE_TIME_RE = re.compile(r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d):(\d\d):(\d\d)()\s")
 STDERR_RE = re.compile(r"^msmtp: (.*)$")
 CONNECT_RE = re.compile(r"cannot connect to (\S+?), port (\d+): (.*)$")
 LOCATE_RE = re.compile(r"cannot locate host (\S+?): (.*)$")
@@ -111,6 +116,9 @@ def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionE
 
 
 def _logfile_line(line: Line, text: str, ctx: ParseContext) -> _mta.Attempt:
+    stamp = LOGFILE_TIME_RE.match(text) if line.ts is None else None
+    if stamp is not None:
+        line.ts = syslog_time(stamp, ctx.envelope or EnvelopeOptions(tz=ctx.options.tz))
     fields = _fields(text)
     attempt = _mta.Attempt(_mta.new_key(), host=fields.get("host"))
     recipients = [r for r in fields.get("recipients", "").split(",") if r]

@@ -73,6 +73,7 @@ NOISE_PREFIXES = (
     "Start Time:", "Timeout   :", "Max Early Data", "Extended master secret", "Protocol  :", "Cipher    :",
     "Session-ID", "Master-Key", "Resumption PSK", "PSK identity", "SRP username", "TLS session ticket",
     "Reused, TLS", "RENEGOTIATING", "KEYUPDATE", "Shared Signature Algorithms", "Supported Elliptic",
+    "notAfter=", "notBefore=",  # the validity date s_client prints below an expired or not yet valid certificate
 )
 PEM_LINE_RE = re.compile(r"^[A-Za-z0-9+/]{40,}={0,2}$|^[A-Za-z0-9+/]{1,76}={1,2}$")
 CHAIN_LINE_RE = re.compile(r"^\s*(?:\d+ s:|[iav]:)")

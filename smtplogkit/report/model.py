@@ -595,6 +595,11 @@ def _whom_sentence(affected: dict[str, Any]) -> str:
         if hit.empty:
             continue  # a label that no failure carries is left out
         names = ", ".join(str(value) for value in hit.index[:4]) + (", ..." if len(hit) > 4 else "")
+        unlabelled = int(table.loc[MISSING_LABEL, "failed"]) if MISSING_LABEL in table.index else 0
+        if unlabelled:
+            # Without this count, "1 of 1 networks" reads as if every failure had a network.
+            verb = "names" if unlabelled == 1 else "name"
+            names += f"; {unlabelled:,} failed session{'' if unlabelled == 1 else 's'} {verb} no {label}"
         plural = "identities" if label == "identity" else f"{label}s"
         parts.append(f"{len(hit)} of {len(known)} {plural} ({names})")
     if not parts:

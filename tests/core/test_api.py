@@ -46,3 +46,30 @@ def test_date_rejects_bad_string(tmp_path):
     path.write_text("21:00:00.000001 connect: to ('smtp.example.com', 587) None\n")
     with pytest.raises(ValueError, match="invalid date '12/01/2026': expected YYYY-MM-DD"):
         smtplogkit.read_logs(path, date="12/01/2026")
+
+
+def test_read_logs_invalid_time_zone(tmp_path):
+    path = tmp_path / "app.log"
+    path.write_text("send: 'ehlo worker\\r\\n'\n")
+    with pytest.raises(smtplogkit.SmtpLogKitError, match="invalid time zone 'Mars/Base'"):
+        smtplogkit.read_logs(path, tz="Mars/Base")
+    with pytest.raises(ValueError, match="invalid time zone"):
+        smtplogkit.read_logs(path, tz="+02:00")
+
+
+def test_label_named_like_column(tmp_path, caplog):
+    # The session column keeps the values the log gives, so most of such a label is lost and a warning says so.
+    path = tmp_path / "app.log"
+    path.write_text("connect: to ('smtp.example.net', 587) None\nsend: 'ehlo worker\\r\\n'\n")
+    frame = smtplogkit.read_logs(path, labels={"host": "prod", "env": "prod"})
+    assert "label 'host' has the name of a session column" in caplog.text
+    assert list(frame["env"]) == ["prod"]
+    assert list(frame["host"]) == ["smtp.example.net"]
+
+    caplog.clear()
+    smtplogkit.read_logs(str(tmp_path / "{cause}.log"))
+    assert "label 'cause' has the name of a session column" in caplog.text
+
+    caplog.clear()
+    smtplogkit.read_events(path, labels={"env": "prod"})
+    assert "session column" not in caplog.text

@@ -121,3 +121,24 @@ def test_syslog_29_february():
     assert strip_envelope(1, "Feb 29 10:00:00 mx1 app: x", options).ts == datetime(2028, 2, 29, 10, tzinfo=timezone.utc)
     options = EnvelopeOptions(year=2026)
     assert strip_envelope(1, "Feb 29 10:00:00 mx1 app: x", options).ts == datetime(2026, 3, 1, 10, tzinfo=timezone.utc)
+
+
+def test_serilog_offset_after_space():
+    # Serilog's default file template: "{Timestamp:yyyy-MM-dd HH:mm:ss.fff zzz} [{Level:u3}] {Message}".
+    line = strip("2026-12-05 10:30:00.123 +01:00 [ERR] Failed to send notification 8812")
+    assert line.text == "Failed to send notification 8812"
+    assert line.ts == datetime(2026, 12, 5, 9, 30, 0, 123000, tzinfo=timezone.utc)
+
+
+def test_serilog_short_levels():
+    for level in ("VRB", "DBG", "INF", "WRN", "ERR", "FTL"):
+        line = strip(f"2026-12-05 10:30:00.123 -05:00 [{level}] SMTP send started")
+        assert line.text == "SMTP send started", level
+        assert line.ts == datetime(2026, 12, 5, 15, 30, 0, 123000, tzinfo=timezone.utc), level
+
+
+def test_leading_time_then_number_kept():
+    # A number after the time is text, not an offset, unless it has the +hh:mm or -hhmm form.
+    line = strip("2026-12-05 10:30:00 +42 retries left")
+    assert line.text == "+42 retries left"
+    assert line.ts == datetime(2026, 12, 5, 10, 30, 0, tzinfo=timezone.utc)

@@ -154,3 +154,19 @@ def test_mailkit_reply_without_code(tmp_path):
     """)
 
     assert labels(rows(frame)[0]) == ("mail_from", "auth_required", None, "5.7.57")
+
+
+def test_serilog_file_lines(tmp_path):
+    # Serilog's default file sink: "yyyy-MM-dd HH:mm:ss.fff zzz [LVL] message", then the exception.
+    frame, report = parse_excerpt(tmp_path, """
+        2026-12-05 10:29:59.870 +01:00 [INF] Sending notification 8812 to 3 recipients
+        2026-12-05 10:30:00.123 +01:00 [ERR] Failed to send notification 8812
+        System.Net.Mail.SmtpException: The operation has timed out.
+           at System.Net.Mail.SmtpClient.Send(MailMessage message)
+    """)
+
+    (row,) = rows(frame)
+    assert labels(row) == ("greeting", "read_timeout", None, None)
+    assert row["start"].isoformat() == "2026-12-05T09:30:00.123000+00:00"
+    assert report["unrecognised"] == 0
+    assert report["parsed"] + report["noise"] == report["lines"]
