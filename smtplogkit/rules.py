@@ -93,11 +93,18 @@ def _codes(*codes: int) -> frozenset[int]:
 # .NET's SmtpClient, for one, reports "530 5.7.57 Client not authenticated"
 # at MAIL FROM while quoting the 535 5.7.139 that explains it.
 SESSION_RULES: tuple[Rule, ...] = (
+    # Microsoft gives 5.7.139 for a wrong password too, so this wording comes first.
+    Rule(Cause.AUTH_FAILED, r"user credentials were incorrect"),
     Rule(Cause.AUTH_DISABLED_BY_POLICY, r"\b5\.7\.139\b|smtp_?auth_disabled|SmtpClientAuthentication is disabled"),
 )
 
 # Provider and server replies: matched against the reply text.
 REPLY_RULES: tuple[Rule, ...] = (
+    # A wrong password at Microsoft 365 (its other 5.7.139 replies are policy), and a server whose
+    # authentication back end failed ("454 4.7.0 Temporary authentication failure").
+    Rule(Cause.AUTH_FAILED, r"user credentials were incorrect"),
+    Rule(Cause.SERVER_UNAVAILABLE, r"temporary authentication failure|authentication (?:is )?temporarily unavailable",
+         codes=_codes(421, 451, 454)),
     # Microsoft 365 and Gmail policy on basic authentication.
     Rule(Cause.AUTH_DISABLED_BY_POLICY, r"\b5\.7\.139\b|SmtpClientAuthentication is disabled|basic authentication is disabled"),
     Rule(Cause.AUTH_DISABLED_BY_POLICY, r"\b5\.7\.14\b|log in via your web browser|WebLoginRequired"),
@@ -109,7 +116,7 @@ REPLY_RULES: tuple[Rule, ...] = (
     # A full mailbox (X.2.2) is the recipient's problem, not a sending quota.
     Rule(Cause.RECIPIENT_REJECTED, r"\b[45]\.2\.2\b|mailbox (?:is )?full|mailbox for user is full"),
     # Throttles and quotas, before reputation: Microsoft's 4.7.650/651 cite reputation too.
-    Rule(Cause.RATE_LIMITED, r"\b4\.7\.(?:28|500|650|651)\b|rate limit|too many (?:messages|mails|emails|recipients|connections|login attempts|concurrent)|quota|throttl|sending limit|try again later, closing connection|exceeded the (?:rate|limit)|\b5\.4\.5\b"),
+    Rule(Cause.RATE_LIMITED, r"\b4\.7\.(?:28|500|650|651)\b|receiving mail (?:too quickly|at a rate)|rate limit|too many (?:messages|mails|emails|recipients|connections|login attempts|concurrent)|quota|throttl|sending limit|try again later, closing connection|exceeded the (?:rate|limit)|\b5\.4\.5\b"),
     Rule(Cause.REPUTATION_BLOCKED, r"\[TS0\d\]|spamhaus|block ?list|black ?list|\bDNSBL\b|\bRBL\b|blocked using|reputation|unsolicited mail|banned sender|\b5\.7\.(?:606|511)\b|listed (?:at|on|in)"),
     Rule(Cause.GREYLISTED, r"gr[ae]y ?list"),
     Rule(Cause.SENDER_REJECTED, r"sender address rejected|sender (?:not|is not) (?:authorized|allowed)|not (?:allowed|authorized|permitted) to send as|send as this sender|\b5\.7\.60\b|\b5\.1\.[78]\b|sender verify failed|domain of sender"),
@@ -121,6 +128,9 @@ REPLY_RULES: tuple[Rule, ...] = (
     Rule(Cause.AUTH_FAILED, r"\b5\.7\.8\b|username and password not accepted|authentication (?:unsuccessful|failed|credentials invalid)|invalid (?:login|credentials|user ?name or password)|auth(?:entication)? failure|incorrect authentication|bad credentials|login denied", stages=frozenset({Stage.AUTH, Stage.MAIL_FROM})),
     Rule(Cause.SERVER_UNAVAILABLE, r"service not available|\b4\.3\.[0-2]\b|\b4\.4\.5\b|temporar(?:y|ily) (?:local )?(?:problem|failure|unavailable)|internal server error|system (?:not accepting|busy)|server busy|try again later", codes=_codes(421, 450, 451, 452, 454)),
 )
+
+# The first reply rules, up to STARTTLS demanded, outrank what the AUTH exchange showed.
+AUTH_FIRST = 7
 
 # Client-side exception texts: errno names, OpenSSL and x509 errors, and the
 # wording of Java, .NET, Node.js, Go, Ruby and PHP runtimes.
@@ -136,7 +146,7 @@ ERROR_RULES: tuple[Rule, ...] = (
     Rule(Cause.CERTIFICATE_INVALID, r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|unable to get local issuer certificate|self[- ]signed certificate|SELF_SIGNED|certificate has expired|CERT_HAS_EXPIRED|hostname mismatch|doesn't match|does not match certificate's altnames|did not match expected (?:name|CN)|does not match (?:any|the) (?:of the )?(?:subject|(?:server )?certificate)|ERR_TLS_CERT_ALTNAME_INVALID|x509:|PKIX path|remote certificate is invalid|UNABLE_TO_VERIFY_LEAF_SIGNATURE|verify error:num=|certificate is not trusted|unable to verify the first certificate|certificate (?:is )?(?:invalid|not valid)|RemoteCertificateNameMismatch|RemoteCertificateChainErrors|certificate could not be validated|no alternative certificate subject name|IP address mismatch|certificate verification failed|untrusted issuer|server certificate not verified"),
     # The peer closed the connection in the middle of the TLS handshake.
     Rule(Cause.SERVER_DISCONNECTED, r"unexpected eof while reading|UNEXPECTED_EOF_WHILE_READING"),
-    Rule(Cause.TLS_HANDSHAKE_FAILURE, r"handshake failure|HANDSHAKE_FAILURE|no protocols available|unsupported protocol|tlsv1 alert|no shared cipher|tls handshake failed|ssl_connect error|cannot start tls|tls startup failed|SSL handshake|handshake_failure|dh key too small|sslv3 alert|TLS negotiation failed|ssl routines|establish an SSL or TLS connection|remote party has closed the transport stream"),
+    Rule(Cause.TLS_HANDSHAKE_FAILURE, r"handshake failure|HANDSHAKE_FAILURE|no protocols available|unsupported protocol|tlsv1 alert|no shared cipher|tls handshake failed|ssl_connect error|cannot start tls|tls startup failed|SSL handshake|handshake_failure|dh key too small|sslv3 alert|TLS negotiation failed|ssl routines|establish an SSL or TLS connection|remote party has closed the transport stream|no appropriate protocol"),
     # TCP.
     Rule(Cause.CONNECT_REFUSED, r"connection refused|ECONNREFUSED|actively refused|\[WinError 10061\]|\[Errno 111\]|\[Errno 61\]", stages=HANDSHAKE, stage=Stage.CONNECT),
     Rule(Cause.NETWORK_UNREACHABLE, r"network is unreachable|ENETUNREACH|no route to host|EHOSTUNREACH|host is unreachable|cannot assign requested address|EADDRNOTAVAIL|\[Errno 101\]|\[Errno 113\]|\[WinError 10051\]|\[WinError 10065\]", stages=PRE_CONNECT, stage=Stage.CONNECT),
@@ -302,7 +312,7 @@ def _classify_reply(failure: Failure) -> Cause | None:
 def _classify_auth(failure: Failure) -> Cause | None:
     # Policy and throttling replies outrank anything the client did.
     text = f"{failure.enhanced or ''} {failure.text}"
-    rule = _first(REPLY_RULES[:5], Stage.AUTH, failure.code, text)
+    rule = _first(REPLY_RULES[:AUTH_FIRST], Stage.AUTH, failure.code, text)
     if rule is not None:
         return rule.cause
     if failure.auth == "empty_credentials":

@@ -29,6 +29,13 @@ REPLIES = [
     (Stage.EHLO, 501, "501 5.5.4 Invalid Address", Cause.CLIENT_ERROR),
     (Stage.GREETING, 421, "421 4.3.2 Service not available", Cause.SERVER_UNAVAILABLE),
     (Stage.STARTTLS, 454, "454 4.7.0 TLS not available due to local problem", Cause.STARTTLS_UNAVAILABLE),
+    (Stage.AUTH, 535, "535 5.7.139 Authentication unsuccessful, the user credentials were incorrect. [SN4PR0601CA0012]",
+     Cause.AUTH_FAILED),
+    (Stage.AUTH, 454, "454 4.7.0 Temporary authentication failure", Cause.SERVER_UNAVAILABLE),
+    (Stage.RCPT_TO, 450, "450 4.2.1 The user you are trying to contact is receiving mail too quickly. Please resend "
+     "your message at a later time.", Cause.RATE_LIMITED),
+    (Stage.RCPT_TO, 450, "450-4.2.1 The user you are trying to contact is receiving mail at a rate that prevents "
+     "additional messages from being delivered.", Cause.RATE_LIMITED),
 ]
 
 
@@ -49,6 +56,8 @@ ERRORS = [
     (Stage.GREETING, True, "SMTPServerDisconnected: Connection unexpectedly closed", Stage.GREETING, Cause.SERVER_DISCONNECTED),
     (Stage.GREETING, True, "TimeoutError: timed out", Stage.GREETING, Cause.READ_TIMEOUT),
     (Stage.DATA, True, "ConnectionResetError: [Errno 104] Connection reset by peer", Stage.DATA, Cause.CONNECTION_RESET),
+    (Stage.TLS, False, "javax.net.ssl.SSLHandshakeException: No appropriate protocol (protocol is disabled or cipher "
+     "suites are inappropriate)", Stage.TLS, Cause.TLS_HANDSHAKE_FAILURE),
 ]
 
 
@@ -96,3 +105,17 @@ def test_xoauth2_rejection_is_token_problem():
 def test_unexplained_failure_is_unknown():
     failure = Failure(stage=Stage.DATA, text="something odd happened", connected=True)
     assert classify(failure) == (Stage.DATA, Cause.UNKNOWN)
+
+
+def test_wrong_password_at_microsoft_outranks_later_reply():
+    # The 535 quoted in the session explains the 530 at MAIL FROM, and it is a wrong password, not policy.
+    context = "535 5.7.139 Authentication unsuccessful, the user credentials were incorrect."
+    failure = Failure(stage=Stage.MAIL_FROM, text="530 5.7.57 Client not authenticated to send mail.", code=530,
+                      connected=True, context=context)
+    assert classify(failure) == (Stage.MAIL_FROM, Cause.AUTH_FAILED)
+
+
+def test_temporary_auth_failure_after_xoauth2_is_server_side():
+    failure = Failure(stage=Stage.AUTH, text="454 4.7.0 Temporary authentication failure", code=454, connected=True,
+                      mechanism="XOAUTH2")
+    assert classify(failure) == (Stage.AUTH, Cause.SERVER_UNAVAILABLE)
