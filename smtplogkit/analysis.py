@@ -131,6 +131,36 @@ def association(sessions: pd.DataFrame, label: str, failed: pd.Series | None = N
     return {**result, "test": "chi2", "p_value": float(p_value), "effect": "cramers_v", "effect_size": float(cramers_v)}
 
 
+def describe_association(result: dict[str, Any]) -> str:
+    """Return an :func:`association` result as one sentence for a reader.
+
+    The p-value gets two significant digits (``p < 0.001`` below that).  For
+    an odds ratio of 0 or infinity, the sentence names the value of the
+    label that has no failures or no successes.
+    """
+    label = result.get("label", "the label")
+    if result.get("test") is None:
+        return f"No test for {label}: it has one value, or the sessions have no failures or no successes."
+    p_value = result["p_value"]
+    p_text = "p < 0.001" if p_value < 0.001 else f"p = {p_value:.2g}"
+    verdict = "unlikely to be chance" if p_value < 0.05 else "chance alone could give it"
+    if result["test"] == "fisher_exact":
+        (first, (first_ok, first_failed)), (second, (second_ok, second_failed)) = result["table"].items()
+        size = result["effect_size"]
+        if math.isinf(size) or size == 0:
+            # The odds ratio is (first_ok * second_failed) / (first_failed * second_ok).
+            empty = [f"{first} has no failures" if first_failed == 0 else "",
+                     f"{second} has no successes" if second_ok == 0 else "",
+                     f"{first} has no successes" if first_ok == 0 else "",
+                     f"{second} has no failures" if second_failed == 0 else ""]
+            reasons = [reason for reason in (empty[:2] if math.isinf(size) else empty[2:]) if reason]
+            odds = f"the odds ratio is {'infinite' if math.isinf(size) else '0'} because {' and '.join(reasons)}"
+        else:
+            odds = f"odds ratio {size:.3g} (odds of failure in {second} against {first})"
+        return f"Failures by {label}: Fisher's exact test, {p_text} ({verdict}); {odds}."
+    return f"Failures by {label}: chi-square test, {p_text} ({verdict}); Cramér's V {result['effect_size']:.2f}."
+
+
 def fisher_p(a_fail: int, a_total: int, b_fail: int, b_total: int, alternative: str = "greater") -> float:
     """Return Fisher's exact p-value that group a fails more often than group b."""
     from scipy import stats

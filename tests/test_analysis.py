@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from scenarios import Scenario
-from smtplogkit.analysis import (association, cause_first_last_seen, change_points, change_points_by,
+from smtplogkit.analysis import (association, describe_association, cause_first_last_seen, change_points, change_points_by,
                                  estimate_threshold, failed_mask, failure_rate, failures_by_hour_weekday, stage_funnel,
                                  wilson_interval)
 
@@ -69,6 +69,29 @@ def test_association_without_failures():
     assert frame["network"].nunique() >= 3
     assert result["test"] is None
     assert result["p_value"] is None
+
+
+def test_describe_association_two_groups():
+    frame = Scenario(2).healthy(400, networks=("a", "b")).rewrite("connect_timeout", network="a", count=40).frame()
+    sentence = describe_association(association(frame, "network"))
+    assert sentence.startswith("Failures by network: Fisher's exact test, p < 0.001 (unlikely to be chance)")
+    assert "odds ratio" in sentence
+
+
+def test_describe_association_infinite_odds():
+    # One network never fails: the odds ratio is infinite, and the sentence says why.
+    result = {"label": "network", "test": "fisher_exact", "p_value": 0.20000000000000004, "effect": "odds_ratio",
+              "effect_size": float("inf"), "table": {"office": [5, 0], "prod": [3, 2]}}
+    sentence = describe_association(result)
+    assert "p = 0.2 " in sentence
+    assert "infinite because office has no failures" in sentence
+    assert "inf" not in sentence.replace("infinite", "")
+
+
+def test_describe_association_without_test():
+    frame = Scenario(5).healthy(300).frame()
+    result = association(frame, "network", failed=pd.Series(False, index=frame.index))
+    assert describe_association(result).startswith("No test for network")
 
 
 def test_association_no_difference():

@@ -137,7 +137,7 @@ analysis.failure_rate(sessions, ["network", "host", "port"], network_failed).sor
         code('plots.plot_failure_rate_by(sessions, "network");'),
         code('''\
 test = analysis.association(sessions, "network", network_failed)
-{key: test[key] for key in ("test", "p_value", "effect", "effect_size")}'''),
+print(analysis.describe_association(test))'''),
         md("## When each network started failing"),
         code('analysis.change_points_by(sessions, "network", network_failed)'),
         *findings_cells(["firewall_block", "isp_port_block", "dns_failure", "tls_mode_mismatch",
