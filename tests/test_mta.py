@@ -277,6 +277,18 @@ def test_msmtp_auth_reply(tmp_path):
     assert [(r["failure_stage"], r["cause"], r["reply_code"]) for r in got] == [("auth", "auth_failed", 535)]
 
 
+def test_msmtp_multiline_reply(tmp_path):
+    # msmtp joins the lines of Gmail's two-line 535 with a literal backslash-n; the row shows them as one line.
+    text = ("Dec 04 10:00:00 host=smtp.gmail.com tls=on auth=on user=alice from=alice@example.com recipients=b@example.org "
+            "smtpstatus=535 smtpmsg='535-5.7.8 Username and Password not accepted. For more information, go to\\n"
+            "535 5.7.8  https://support.google.com/mail/?p=BadCredentials' errormsg='authentication failed (method PLAIN)' "
+            "exitcode=EX_NOPERM\n")
+    got = rows(write(tmp_path, "msmtp.log", text))
+    assert got[0]["cause"] == "auth_failed"
+    assert "\\n" not in got[0]["reply_text"]
+    assert got[0]["reply_text"].endswith("go to 535 5.7.8  https://support.google.com/mail/?p=BadCredentials")
+
+
 def test_msmtp_logfile_time(tmp_path):
     # msmtp's log file lines start with a time stamp without a year; the file name gives it.
     text = ("Dec 04 10:00:00 host=smtp.example.com tls=on auth=on user=alice from=alice@example.com "

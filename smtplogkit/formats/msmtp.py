@@ -125,9 +125,10 @@ def _logfile_line(line: Line, text: str, ctx: ParseContext) -> _mta.Attempt:
     attrs = {"tls_mode": TlsMode.STARTTLS if fields.get("tls") == "on" else TlsMode.NONE}
     if fields.get("user"):
         attrs["identity"] = fields["user"]
-    error = fields.get("errormsg")
+    # msmtp writes the lines of a multi-line reply joined by a literal "\n"; Postfix joins them by a space.
+    error = _one_line(fields.get("errormsg"))
     status = fields.get("smtpstatus")
-    reply = fields.get("smtpmsg")
+    reply = _one_line(fields.get("smtpmsg"))
     stage = _stage(error or "") if error else None
     if stage in (Stage.DNS, Stage.CONNECT):
         attempt.add(ctx.local(line, CONNECT, text, attempt.key, host=fields.get("host"), **attrs))
@@ -143,6 +144,11 @@ def _logfile_line(line: Line, text: str, ctx: ParseContext) -> _mta.Attempt:
             _mta.add_sent(ctx, line, attempt, reply or "sent")
     attempt.recipients = len(recipients)
     return attempt
+
+
+def _one_line(value: str | None) -> str | None:
+    """Return a logged field with the escaped line breaks msmtp writes between reply lines made spaces."""
+    return value.replace("\\n", " ") if value else value
 
 
 def _stderr_message(line: Line, message: str, run: _mta.Attempt, ctx: ParseContext) -> None:
