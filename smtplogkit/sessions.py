@@ -349,6 +349,37 @@ def plain_row(line: int, attrs: dict[str, Any], stamps: list[tuple[Stage | None,
     return row
 
 
+# The columns of a failed session that its failure decides, in the order local_row sets them.
+FAILURE_COLUMNS = ("failure_stage", "cause", "outcome", "reply_code", "enhanced_code", "reply_text", "error_text",
+                   "last_stage_reached")
+
+
+def failure_row(line: int, attrs: dict[str, Any], stamps: list[tuple[Stage | None, datetime | None]],
+                messages_sent: int, failure: dict[str, Any], times: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the row of a failed session of local events whose :data:`FAILURE_COLUMNS` are already known.
+
+    An MTA reader that has seen the same failure before (the same reason,
+    port, TLS mode and stages passed) takes ``failure`` from the row
+    :func:`local_row` built for it then.  The other columns come from
+    ``attrs``, ``stamps`` and ``messages_sent`` as in :func:`plain_row`,
+    where ``stamps`` also lists each error event, with None as its stage.
+    """
+    reached_at: dict[Stage, datetime] = {}
+    first_ts = last_ts = None
+    for stage, ts in stamps:
+        if ts is None:
+            continue
+        if first_ts is None:
+            first_ts = ts
+        last_ts = ts
+        if stage is not None and stage not in reached_at:
+            reached_at[stage] = ts
+    row = _attrs_row(line, first_ts, last_ts, attrs, messages_sent, attrs.get("recipients_rejected") or 0)
+    row.update(failure)
+    _timings(row, first_ts, last_ts, reached_at, times)
+    return row
+
+
 def _transcript_row(events: list[Event], times: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Return the row of a client transcript without any failure, else None.
 

@@ -49,12 +49,13 @@ from functools import lru_cache
 from typing import Any
 
 from .. import envelope
+from .. import replycodes as rc
 from ..envelope import MONTHS, EnvelopeOptions
 from ..inputs import block_array
 
 from ..labels import Stage, TlsMode
-from ..records import CONNECTED, SENT, TLS_OK, Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
-from ..sessions import plain_row
+from ..records import CONNECT, CONNECTED, SENT, TLS_OK, Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
+from ..sessions import FAILURE_COLUMNS, failure_row, local_row, plain_row
 from . import _mta, _postfix_lean as _lean
 from .base import ParseContext, hit_score
 
@@ -344,10 +345,16 @@ class _PlainAttempt:
     goes through :attr:`events`, which turns the fields into the events
     :func:`_mta.connected` and :func:`_mta.add_sent` would have made, so from
     then on it behaves exactly as an :class:`_mta.Attempt`.
+
+    When the reader wants rows, the attempt's first failure is kept as the
+    arguments of :func:`_add_failure_events` (:attr:`failure`) until a row or
+    the events are needed, and a failure seen before gives its row without
+    events (:meth:`_failure_row`).
     """
 
     __slots__ = ("key", "line", "host", "ip", "port", "tls_mode", "tls_line", "sent_line", "sent_text", "queue_id",
-                 "recipients", "addresses", "sent", "failed", "connected", "reason", "rejected", "rows", "_events")
+                 "recipients", "addresses", "sent", "failed", "connected", "reason", "rejected", "rows", "_events",
+                 "failure")
 
     def __init__(self, ctx: ParseContext, line: Line, host: str | None, ip: str | None, port: int | None,
                  tls_mode: TlsMode | None) -> None:
@@ -369,6 +376,8 @@ class _PlainAttempt:
         self.rejected = 0
         self.rows = ctx.rows_wanted
         self._events: list[Event] | None = None
+        # (ctx, line, reason, stage, dsn) of a failure not yet made an event.
+        self.failure: tuple[ParseContext, Line, str, Stage, str | None] | None = None
 
     @property
     def events(self) -> list[Event]:
@@ -383,19 +392,46 @@ class _PlainAttempt:
             if self.sent_line is not None:
                 events.append(_mta.local_event(self.sent_line, SENT, self.sent_text, self.key))
             self._events = events
+            if self.failure is not None:
+                ctx, line, reason, stage, dsn = self.failure
+                self.failure = None
+                _add_failure_events(ctx, line, self, reason, stage, dsn)
         return self._events
 
     def mark_sent(self, line: Line, text: str) -> None:
         """Record a message accepted over this connection, as :func:`_mta.add_sent` does."""
         if not self.sent:
             self.sent = True
-            if self._events is None:
+            if self._events is None and self.failure is None:
                 self.sent_line, self.sent_text = line, text
             else:
-                self._events.append(_mta.local_event(line, SENT, text, self.key))
+                self.events.append(_mta.local_event(line, SENT, text, self.key))
+
+    def keep_failure(self, ctx: ParseContext, line: Line, reason: str, stage: Stage, dsn: str | None) -> None:
+        """Record the attempt's first failure as :func:`_add_failure_events` would, without making its event yet."""
+        self.failed = True
+        self.reason = self.reason or reason
+        self.failure = (ctx, line, reason, stage, dsn)
+
+    def failed_at(self) -> str | None:
+        """Return the stage of the attempt's first failure, if it failed."""
+        if self.failure is not None:
+            return self.failure[3].value
+        return _mta.Attempt.failed_at(self)
+
+    def set_enhanced(self, enhanced: str | None) -> None:
+        """Give the attempt's failure the DSN code that the delivery record reports, if it has none."""
+        failure = self.failure
+        if failure is None:
+            _mta.Attempt.set_enhanced(self, enhanced)
+        elif enhanced is not None and _failure_enhanced(failure[2], failure[3], failure[4]) is None:
+            self.failure = (*failure[:4], enhanced)
 
     def finish(self) -> Iterator[Event | SessionEnd | SessionRow | PlainSession]:
         """Yield the attempt's record or row, or else its events and the marker that ends its session."""
+        if self._events is None and self.rows and self.failure is not None:
+            yield SessionRow(self._failure_row())
+            return
         if self._events is None and self.rows:
             line, tls, sent = self.line, self.tls_line, self.sent_line
             tls_at = tls.ts if tls is not None else None
@@ -422,10 +458,148 @@ class _PlainAttempt:
             stamps.append((Stage.DATA, self.sent_line.ts))
         return plain_row(line.number, attrs, stamps, 1 if self.sent_line is not None else 0)
 
-    failed_at = _mta.Attempt.failed_at
+    def _failure_row(self) -> dict[str, Any]:
+        """Return the row of a failed attempt whose events are not made yet.
+
+        The failure columns depend only on the key below, so a failure seen
+        before takes them from the first row built for it.  Otherwise the
+        events are made and :func:`sessions.local_row` builds the row, as
+        :meth:`_mta.Attempt.finish` would.
+        """
+        _, failure_line, reason, stage, dsn = self.failure
+        tls, sent = self.tls_line, self.sent_line
+        # The TLS mode is set exactly when a TLS line started the attempt.
+        key = (reason, stage, dsn, self.port, self.tls_mode, sent is not None)
+        columns = _FAILURE_COLUMNS.get(key)
+        if columns is None:
+            self.annotate(queue_id=self.queue_id, recipients=self.recipients or None,
+                          recipients_rejected=self.rejected or None)
+            row = local_row(self.events)
+            _keep_columns(_FAILURE_COLUMNS, key, row)
+            return row
+        line = self.line
+        attrs = {"host": self.host, "ip": self.ip, "port": self.port, "tls_mode": self.tls_mode,
+                 "log_host": _first_set(line.log_host, tls, sent, failure_line, "log_host"),
+                 "container": _first_set(line.container, tls, sent, failure_line, "container"),
+                 "queue_id": self.queue_id, "recipients": self.recipients or None,
+                 "recipients_rejected": self.rejected or None}
+        stamps: list[tuple[Stage | None, datetime | None]] = [(Stage.CONNECT, line.ts)]
+        if tls is not None:
+            stamps.append((Stage.TLS, tls.ts))
+        if sent is not None:
+            stamps.append((Stage.DATA, sent.ts))
+        stamps.append((None, failure_line.ts))
+        return failure_row(line.number, attrs, stamps, 1 if sent is not None else 0, columns)
+
     add = _mta.Attempt.add
     annotate = _mta.Attempt.annotate
-    set_enhanced = _mta.Attempt.set_enhanced
+
+
+class _ConnectFailure:
+    """A connection attempt that failed before any SMTP reply, kept as a few fields instead of events.
+
+    Used when the reader wants rows, in place of
+    :func:`_mta.connect_failure`.  :attr:`events` makes the events that
+    function makes, with the DSN code a delivery record gave, and anything
+    that adds an event goes through them, so from then on it behaves
+    exactly as an :class:`_mta.Attempt`.  :meth:`finish` builds the row from
+    the fields when the same failure was seen before.
+    """
+
+    __slots__ = ("key", "ctx", "line", "host", "ip", "port", "stage", "enhanced", "queue_id", "recipients",
+                 "addresses", "sent", "failed", "connected", "reason", "rejected", "rows", "_events")
+
+    def __init__(self, ctx: ParseContext, line: Line, text: str, host: str | None, ip: str | None, port: int | None,
+                 stage: Stage = Stage.CONNECT) -> None:
+        self.key = _mta.new_key()
+        self.ctx = ctx
+        self.line = line
+        self.host, self.ip = _mta.shared(host), _mta.shared(ip)
+        self.port = port
+        self.stage = stage
+        self.enhanced: str | None = None
+        self.queue_id: str | None = None
+        self.recipients = 0
+        self.addresses: set[str] = set()
+        self.sent = False
+        self.failed = True
+        self.connected = False
+        self.reason = text
+        self.rejected = 0
+        self.rows = ctx.rows_wanted
+        self._events: list[Event] | None = None
+
+    @property
+    def events(self) -> list[Event]:
+        """The attempt's events, made from its fields the first time they are needed."""
+        if self._events is None:
+            line, text = self.line, self.reason
+            self._events = [
+                _mta.local_event(line, CONNECT, text, self.key, host=self.host, ip=self.ip, port=self.port),
+                self.ctx.error(line, text, self.key, stage=self.stage.value, enhanced=self.enhanced),
+            ]
+        return self._events
+
+    def failed_at(self) -> str | None:
+        """Return the stage of the attempt's first failure."""
+        if self._events is None:
+            return self.stage.value
+        return _mta.Attempt.failed_at(self)
+
+    def set_enhanced(self, enhanced: str | None) -> None:
+        """Give the attempt's failure the DSN code that the delivery record reports, if it has none."""
+        if self._events is not None:
+            _mta.Attempt.set_enhanced(self, enhanced)
+        elif self.enhanced is None:
+            self.enhanced = enhanced
+
+    def finish(self) -> Iterator[Event | SessionEnd | SessionRow]:
+        """Yield the attempt's row, or else its events and the marker that ends its session."""
+        if self._events is None and self.rows:
+            key = (self.reason, self.stage, self.enhanced, self.port)
+            columns = _CONNECT_FAILURE_COLUMNS.get(key)
+            if columns is not None:
+                line = self.line
+                attrs = {"host": self.host, "ip": self.ip, "port": self.port, "log_host": line.log_host,
+                         "container": line.container, "queue_id": self.queue_id,
+                         "recipients": self.recipients or None, "recipients_rejected": self.rejected or None}
+                yield SessionRow(failure_row(line.number, attrs, [(None, line.ts)], 0, columns))
+                return
+            self.annotate(queue_id=self.queue_id, recipients=self.recipients or None,
+                          recipients_rejected=self.rejected or None)
+            row = local_row(self.events)
+            _keep_columns(_CONNECT_FAILURE_COLUMNS, key, row)
+            yield SessionRow(row)
+            return
+        yield from _mta.Attempt.finish(self)
+
+    add = _mta.Attempt.add
+    annotate = _mta.Attempt.annotate
+
+
+# The failure columns of the failed attempts seen, by the keys _PlainAttempt._failure_row and
+# _ConnectFailure.finish make.  A maillog repeats its failures, but a reason can name a recipient, so the
+# number kept is bounded.
+_FAILURE_COLUMNS: dict[tuple, dict[str, Any]] = {}
+_CONNECT_FAILURE_COLUMNS: dict[tuple, dict[str, Any]] = {}
+MAX_FAILURES_KEPT = 16384
+
+
+def _keep_columns(kept: dict[tuple, dict[str, Any]], key: tuple, row: dict[str, Any]) -> None:
+    """Keep the failure columns of ``row`` under ``key``, forgetting all kept ones when there are too many."""
+    if len(kept) >= MAX_FAILURES_KEPT:
+        kept.clear()
+    kept[key] = {name: row[name] for name in FAILURE_COLUMNS}
+
+
+def _first_set(value: Any, tls: Line | None, sent: Line | None, failure: Line, name: str) -> Any:
+    """Return ``value``, or else the first of the later lines' ``name`` fields that is set, as local_row merges attrs."""
+    if value is not None:
+        return value
+    for line in (tls, sent, failure):
+        if line is not None and getattr(line, name) is not None:
+            return getattr(line, name)
+    return None
 
 
 def _service(line: Line) -> str | None:
@@ -661,7 +835,10 @@ def _agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Ev
         if process.open is not None:
             yield from process.close_open()
         host, ip, port, error = match.groups()
-        process.waiting.append(_mta.connect_failure(ctx, line, text, host, ip, _port(port)))
+        if ctx.rows_wanted:
+            process.waiting.append(_ConnectFailure(ctx, line, text, host, ip, _port(port)))
+        else:
+            process.waiting.append(_mta.connect_failure(ctx, line, text, host, ip, _port(port)))
         if len(process.waiting) > MAX_WAITING:
             yield from process.waiting.pop(0).finish()
         return
@@ -744,8 +921,12 @@ def _last_tls_failure(process: _Process) -> _mta.Attempt | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def _describe(reason: str) -> tuple[Stage, str | None, str | None] | None:
-    """Return (stage, host, ip) of a failure reason, or None if it names no failure."""
+    """Return (stage, host, ip) of a failure reason, or None if it names no failure.
+
+    Cached because a maillog repeats the same reasons for many attempts.
+    """
     if reason.startswith(SUSPENDED):
         reason = reason[len(SUSPENDED):]
     match = HOST_SAID_RE.match(reason)
@@ -779,6 +960,15 @@ def _add_failure(ctx: ParseContext, line: Line, attempt: _mta.Attempt, reason: s
     if attempt.failed and (attempt.reason == reason or attempt.failed_at() == stage.value):
         attempt.set_enhanced(dsn)  # the delivery record repeats the failure in its own words
         return
+    if type(attempt) is _PlainAttempt and attempt.rows and attempt._events is None and not attempt.failed:
+        attempt.keep_failure(ctx, line, reason, stage, dsn)
+        return
+    _add_failure_events(ctx, line, attempt, reason, stage, dsn)
+
+
+def _add_failure_events(ctx: ParseContext, line: Line, attempt: _mta.Attempt, reason: str, stage: Stage,
+                        dsn: str | None) -> None:
+    """Add the error event of a failure that the attempt did not have yet."""
     if stage in (Stage.CONNECT, Stage.DNS):
         attempt.failed = True
         attempt.reason = reason
@@ -790,6 +980,17 @@ def _add_failure(ctx: ParseContext, line: Line, attempt: _mta.Attempt, reason: s
         attempt.add(ctx.error(line, reason, attempt.key, stage=stage.value, enhanced=dsn, connected=True))
         return
     _mta.add_reply_failure(ctx, line, attempt, reason, stage, dsn)
+
+
+def _failure_enhanced(reason: str, stage: Stage, dsn: str | None) -> str | None:
+    """Return the enhanced code :func:`_add_failure_events` gives the error event of this failure."""
+    if stage in (Stage.CONNECT, Stage.DNS, Stage.TLS):
+        return dsn
+    code, quoted = _mta.reply_in(reason)
+    enhanced = quoted or dsn
+    if code is not None and enhanced is None:
+        enhanced = rc.find_enhanced(reason)  # as ParseContext.error does
+    return enhanced
 
 
 def _take_connected(process: _Process, ip: str | None) -> _mta.Attempt | None:
@@ -877,7 +1078,10 @@ def _attempt_from_reason(ctx: ParseContext, line: Line, reason: str, dsn: str | 
     if stage in (Stage.CONNECT, Stage.DNS):
         match = CONNECT_TO_RE.match(reason)
         port = _port(match.group(3)) if match else None
-        attempt = _mta.connect_failure(ctx, line, reason, host, ip, port, stage=stage)
+        if ctx.rows_wanted:
+            attempt = _ConnectFailure(ctx, line, reason, host, ip, port, stage=stage)
+        else:
+            attempt = _mta.connect_failure(ctx, line, reason, host, ip, port, stage=stage)
         attempt.set_enhanced(dsn)
         return attempt
     attempt = _mta.connected(ctx, line, host, ip, None)
