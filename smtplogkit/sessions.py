@@ -380,6 +380,26 @@ def failure_row(line: int, attrs: dict[str, Any], stamps: list[tuple[Stage | Non
     return row
 
 
+def local_failure_columns(stage: Stage, text: str, code: int | None, enhanced: str | None, connected: bool,
+                          passed: set[Stage], messages_sent: int, tls_mode: Any, port: Any) -> dict[str, Any]:
+    """Return the :data:`FAILURE_COLUMNS` that :func:`local_row` gives a session of local events with one error.
+
+    ``stage``, ``text``, ``code`` and ``enhanced`` are the error event's,
+    ``passed`` the stages the session's other events reached, and
+    ``tls_mode`` and ``port`` its attrs (None when absent).
+    """
+    if connected and not passed:
+        passed = {Stage.CONNECT}  # as local_row does for a connection with no stage reached
+    event = Event(0, LOCAL, text, None, None, ERROR, code, enhanced, {})
+    failure = _Candidate(stage, text, code, enhanced, event, None, None)
+    facts = _LocalFacts([text], connected, [failure], messages_sent, passed)
+    columns: dict[str, Any] = {}
+    _fill_failure(columns, facts, failure, tls_mode, port)
+    reached = _reached_before_failure(facts, columns["failure_stage"])
+    columns["last_stage_reached"] = reached.value if reached is not None else None
+    return columns
+
+
 def _transcript_row(events: list[Event], times: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Return the row of a client transcript without any failure, else None.
 

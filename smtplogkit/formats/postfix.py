@@ -55,7 +55,8 @@ from ..inputs import block_array
 
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, SENT, TLS_OK, Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
-from ..sessions import FAILURE_COLUMNS, failure_row, local_row, plain_row
+from ..redact import redact_text
+from ..sessions import failure_row, local_failure_columns, plain_row
 from . import _mta, _postfix_lean as _lean
 from .base import ParseContext, hit_score
 
@@ -459,12 +460,10 @@ class _PlainAttempt:
         return plain_row(line.number, attrs, stamps, 1 if self.sent_line is not None else 0)
 
     def _failure_row(self) -> dict[str, Any]:
-        """Return the row of a failed attempt whose events are not made yet.
+        """Return the row :func:`sessions.local_row` gives the attempt's events, without making them.
 
         The failure columns depend only on the key below, so a failure seen
-        before takes them from the first row built for it.  Otherwise the
-        events are made and :func:`sessions.local_row` builds the row, as
-        :meth:`_mta.Attempt.finish` would.
+        before takes them from the first row built for it.
         """
         _, failure_line, reason, stage, dsn = self.failure
         tls, sent = self.tls_line, self.sent_line
@@ -472,11 +471,14 @@ class _PlainAttempt:
         key = (reason, stage, dsn, self.port, self.tls_mode, sent is not None)
         columns = _FAILURE_COLUMNS.get(key)
         if columns is None:
-            self.annotate(queue_id=self.queue_id, recipients=self.recipients or None,
-                          recipients_rejected=self.rejected or None)
-            row = local_row(self.events)
-            _keep_columns(_FAILURE_COLUMNS, key, row)
-            return row
+            passed = {Stage.CONNECT}
+            if tls is not None:
+                passed.add(Stage.TLS)
+            if sent is not None:
+                passed.add(Stage.DATA)
+            columns = _failure_columns(reason, stage, dsn, True, passed, 1 if sent is not None else 0,
+                                       self.tls_mode, self.port)
+            _keep_columns(_FAILURE_COLUMNS, key, columns)
         line = self.line
         attrs = {"host": self.host, "ip": self.ip, "port": self.port, "tls_mode": self.tls_mode,
                  "log_host": _first_set(line.log_host, tls, sent, failure_line, "log_host"),
@@ -558,18 +560,14 @@ class _ConnectFailure:
         if self._events is None and self.rows:
             key = (self.reason, self.stage, self.enhanced, self.port)
             columns = _CONNECT_FAILURE_COLUMNS.get(key)
-            if columns is not None:
-                line = self.line
-                attrs = {"host": self.host, "ip": self.ip, "port": self.port, "log_host": line.log_host,
-                         "container": line.container, "queue_id": self.queue_id,
-                         "recipients": self.recipients or None, "recipients_rejected": self.rejected or None}
-                yield SessionRow(failure_row(line.number, attrs, [(None, line.ts)], 0, columns))
-                return
-            self.annotate(queue_id=self.queue_id, recipients=self.recipients or None,
-                          recipients_rejected=self.rejected or None)
-            row = local_row(self.events)
-            _keep_columns(_CONNECT_FAILURE_COLUMNS, key, row)
-            yield SessionRow(row)
+            if columns is None:
+                columns = _failure_columns(self.reason, self.stage, self.enhanced, False, set(), 0, None, self.port)
+                _keep_columns(_CONNECT_FAILURE_COLUMNS, key, columns)
+            line = self.line
+            attrs = {"host": self.host, "ip": self.ip, "port": self.port, "log_host": line.log_host,
+                     "container": line.container, "queue_id": self.queue_id,
+                     "recipients": self.recipients or None, "recipients_rejected": self.rejected or None}
+            yield SessionRow(failure_row(line.number, attrs, [(None, line.ts)], 0, columns))
             return
         yield from _mta.Attempt.finish(self)
 
@@ -585,11 +583,23 @@ _CONNECT_FAILURE_COLUMNS: dict[tuple, dict[str, Any]] = {}
 MAX_FAILURES_KEPT = 16384
 
 
-def _keep_columns(kept: dict[tuple, dict[str, Any]], key: tuple, row: dict[str, Any]) -> None:
-    """Keep the failure columns of ``row`` under ``key``, forgetting all kept ones when there are too many."""
+def _keep_columns(kept: dict[tuple, dict[str, Any]], key: tuple, columns: dict[str, Any]) -> None:
+    """Keep the failure columns under ``key``, forgetting all kept ones when there are too many."""
     if len(kept) >= MAX_FAILURES_KEPT:
         kept.clear()
-    kept[key] = {name: row[name] for name in FAILURE_COLUMNS}
+    kept[key] = columns
+
+
+def _failure_columns(reason: str, stage: Stage, dsn: str | None, connected: bool, passed: set[Stage],
+                     messages_sent: int, tls_mode: TlsMode | None, port: int | None) -> dict[str, Any]:
+    """Return the failure columns of an attempt whose only error is the one :func:`_add_failure_events` adds."""
+    if stage in (Stage.CONNECT, Stage.DNS, Stage.TLS):
+        code = None
+    else:
+        code = _mta.reply_in(reason)[0]
+    enhanced = _failure_enhanced(reason, stage, dsn)
+    return local_failure_columns(stage, redact_text(reason), code, enhanced, connected, passed, messages_sent,
+                                 tls_mode, port)
 
 
 def _first_set(value: Any, tls: Line | None, sent: Line | None, failure: Line, name: str) -> Any:
@@ -688,7 +698,9 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
                 if episode is not None:
                     yield from _to_general(name, episode, None, processes, general, ctx, options)
                 general[name] = key
-            handled = yield from _quick_agent_line(line, process, ctx)
+            handled = False
+            if _maybe_quick(line.text):
+                handled = yield from _quick_agent_line(line, process, ctx)
             if not handled:
                 yield from _agent_line(line, process, ctx)
         elif service in RECORD_SERVICES or service in ("qmgr", "cleanup") and QID_LINE_RE.match(line.text):
@@ -748,6 +760,11 @@ def _guess_service(text: str) -> str:
 
 
 TLS_PREFIXES = ("Trusted TLS", "Untrusted TLS", "Anonymous TLS", "Verified TLS")
+
+
+def _maybe_quick(text: str) -> bool:
+    """Return False for a line :func:`_quick_agent_line` surely does not handle, checked without calling it."""
+    return text.startswith(TLS_PREFIXES) or "status=sent" in text
 
 
 def _quick_agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Event | SessionEnd | SessionRow]:
@@ -906,10 +923,11 @@ def _queue_line(line: Line, qid: str, rest: str, process: _Process, ctx: ParseCo
             return
     if process.open is not None:
         yield from process.close_open()
-    attempt = _take_connected(process, ip) or _mta.connected(ctx, line, host, ip, None)
+    attempt = _take_connected(process, ip) or _PlainAttempt(ctx, line, host, ip, None, None)
     _add_failure(ctx, line, attempt, rest, stage, None)
     attempt.queue_id = qid
-    yield from _finish_waiting(process, qid, None)
+    if process.waiting:
+        yield from _finish_waiting(process, qid, None)
     process.open = attempt
     process.open_relay = ip
 
@@ -1055,9 +1073,10 @@ def _status_line(line: Line, qid: str, status: re.Match, process: _Process,
     if "/" in ip:
         ip = None  # an LMTP or SMTP socket path such as private/dovecot-lmtp
     attempt = _take_connected(process, ip)
-    yield from _finish_waiting(process, qid, None)
+    if process.waiting:
+        yield from _finish_waiting(process, qid, None)
     if attempt is None:
-        attempt = _mta.connected(ctx, line, host, ip, _port(port))
+        attempt = _PlainAttempt(ctx, line, host, ip, _port(port), None)  # the events of _mta.connected
     attempt.queue_id = qid
     attempt.recipients = 1
     attempt.addresses.add(recipient)
