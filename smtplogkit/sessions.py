@@ -358,11 +358,12 @@ def failure_row(line: int, attrs: dict[str, Any], stamps: list[tuple[Stage | Non
                 messages_sent: int, failure: dict[str, Any], times: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the row of a failed session of local events whose :data:`FAILURE_COLUMNS` are already known.
 
-    An MTA reader that has seen the same failure before (the same reason,
-    port, TLS mode and stages passed) takes ``failure`` from the row
-    :func:`local_row` built for it then.  The other columns come from
-    ``attrs``, ``stamps`` and ``messages_sent`` as in :func:`plain_row`,
-    where ``stamps`` also lists each error event, with None as its stage.
+    An MTA reader computes ``failure`` with :func:`local_failure_columns`,
+    or reuses the columns of an earlier attempt with the same failure (the
+    same reason, port, TLS mode and stages passed).  The other columns come
+    from ``attrs``, ``stamps`` and ``messages_sent`` as in
+    :func:`plain_row`, where ``stamps`` also lists each error event, with
+    None as its stage.
     """
     reached_at: dict[Stage, datetime] = {}
     first_ts = last_ts = None

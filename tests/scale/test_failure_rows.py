@@ -1,4 +1,4 @@
-"""Failed Postfix attempts read as fields (postfix._PlainAttempt, postfix._ConnectFailure) give the general rows.
+"""Failed Postfix attempts kept as fields (formats/_postfix_attempts.py) give the rows of the general code.
 
 When the reader wants rows, a failed attempt keeps its failure as fields
 and takes its failure columns from an earlier attempt with the same
@@ -14,12 +14,18 @@ from __future__ import annotations
 
 import random
 
+from datetime import datetime, timedelta, timezone
+
 import pandas as pd
 import pytest
 
 import smtplogkit
 from smtplogkit import sessions
-from smtplogkit.formats import postfix
+from smtplogkit.formats import _mta
+from smtplogkit.formats.base import ParseContext
+from smtplogkit.labels import Stage, TlsMode
+from smtplogkit.records import TLS_OK, Line
+from smtplogkit.formats import _postfix_attempts as attempts
 
 from test_fast_paths import POSTFIX_INPUTS, _filler, _general_frame, by_line  # the same directory, which pytest puts on the path
 
@@ -229,8 +235,8 @@ def _read_compared(path) -> pd.DataFrame:
 def test_failure_rows_equal_general_rows(tmp_path, monkeypatch, seed):
     path = tmp_path / "maillog-2026-12-04"
     path.write_text(_maillog(seed, 3000))
-    built = _count_calls(monkeypatch, postfix, "failure_row")
-    computed = _count_calls(monkeypatch, postfix, "_failure_columns")
+    built = _count_calls(monkeypatch, attempts, "failure_row")
+    computed = _count_calls(monkeypatch, attempts, "_failure_columns")
     fast = _read_compared(path)
     failed = int((fast["outcome"] != "ok").sum())
     assert failed > 1500
@@ -242,13 +248,13 @@ def test_failure_rows_equal_general_rows(tmp_path, monkeypatch, seed):
 @pytest.mark.parametrize("seed", [6, 7])
 def test_failure_rows_with_nothing_kept(tmp_path, monkeypatch, seed):
     # Each failure kept is forgotten at the next, so nearly every row computes its failure columns.
-    monkeypatch.setattr(postfix, "MAX_FAILURES_KEPT", 1)
-    monkeypatch.setattr(postfix, "_FAILURE_COLUMNS", {})
-    monkeypatch.setattr(postfix, "_CONNECT_FAILURE_COLUMNS", {})
+    monkeypatch.setattr(attempts, "MAX_FAILURES_KEPT", 1)
+    monkeypatch.setattr(attempts, "_FAILURE_COLUMNS", {})
+    monkeypatch.setattr(attempts, "_CONNECT_FAILURE_COLUMNS", {})
     path = tmp_path / "maillog-2026-12-04"
     path.write_text(_maillog(seed, 1500))
-    built = _count_calls(monkeypatch, postfix, "failure_row")
-    computed = _count_calls(monkeypatch, postfix, "_failure_columns")
+    built = _count_calls(monkeypatch, attempts, "failure_row")
+    computed = _count_calls(monkeypatch, attempts, "_failure_columns")
     _read_compared(path)
     assert built[0] > 500
     assert computed[0] > built[0] * 3 // 4
@@ -259,33 +265,70 @@ def test_failure_rows_on_fixtures(path):
     _read_compared(path)
 
 
-def test_failure_row_equals_local_row():
-    # failure_row gives local_row's row when handed the failure columns local_row chose.
-    from datetime import datetime, timedelta, timezone
+# (port, TLS mode, message sent first, stage, reason, DSN code, seconds from connection to failure)
+SINGLE_FAILURES = [
+    (25, TlsMode.STARTTLS, False, Stage.RCPT_TO, "host h[192.0.2.1] said: 550 5.1.1 User unknown (in reply to RCPT TO command)",
+     "5.1.1", 2),
+    (25, None, True, Stage.RCPT_TO, "host h[192.0.2.1] said: 450 Greylisted (in reply to RCPT TO command)", "4.2.0", 2),
+    (465, None, False, Stage.GREETING, "lost connection with h[192.0.2.1] while receiving the initial server greeting",
+     "4.4.2", 30),
+    (465, TlsMode.IMPLICIT, False, Stage.TLS, "Cannot start TLS: handshake failure", None, 1),
+    (587, TlsMode.STARTTLS, False, Stage.DATA, "conversation with h[192.0.2.1] timed out while sending end of data",
+     "4.4.2", -3),  # the clock stepped back
+    (None, None, False, Stage.DNS, "Host or domain name not found. Name service error for name=x type=MX: Host not found",
+     "5.4.4", 0),
+]
 
-    from smtplogkit.formats import _mta
-    from smtplogkit.formats.base import ParseContext
-    from smtplogkit.labels import Stage
-    from smtplogkit.records import Line
 
+@pytest.mark.parametrize("port, mode, sent, stage, reason, dsn, seconds", SINGLE_FAILURES)
+def test_single_failure_columns_equal_local_row(port, mode, sent, stage, reason, dsn, seconds):
     ctx = ParseContext("maillog")
     start = datetime(2026, 12, 4, 21, 0, 5, tzinfo=timezone.utc)
-    for step_back in (0, 3):
-        connected_at = start
-        tls_at = start + timedelta(seconds=1)
-        failed_at = start + timedelta(seconds=2 - step_back)
-        connected = Line(10, "Trusted TLS connection established", connected_at, "mx1")
-        attempt = _mta.connected(ctx, connected, "mx.example.org", "198.51.100.10", 25)
-        attempt.add(_mta.local_event(Line(10, "tls", tls_at, "mx1"), "tls_ok", "tls", attempt.key))
-        failure = Line(11, "record", failed_at, "mx1")
-        _mta.add_reply_failure(ctx, failure, attempt, "host h[ip] said: 450 4.2.0 Greylisted (in reply to RCPT TO command)",
-                               Stage.RCPT_TO, "4.2.0")
-        attempt.annotate(queue_id="4F2B1C0A3D", recipients=1, recipients_rejected=1)
-        expected = sessions.local_row(attempt.events)
-        columns = {name: expected[name] for name in sessions.FAILURE_COLUMNS}
-        attrs = {"host": "mx.example.org", "ip": "198.51.100.10", "port": 25, "log_host": "mx1",
-                 "queue_id": "4F2B1C0A3D", "recipients": 1, "recipients_rejected": 1}
-        stamps = [(Stage.CONNECT, connected_at), (Stage.TLS, tls_at), (None, failed_at)]
-        row = sessions.failure_row(10, attrs, stamps, 0, columns)
-        assert row == expected
-        assert list(row) == list(expected)
+    failed_at = start + timedelta(seconds=seconds)
+    first = Line(10, "connected", start, "mx1")
+    attempt = _mta.connected(ctx, first, "h", "192.0.2.1", port, **({"tls_mode": mode} if mode else {}))
+    stamps = [(Stage.CONNECT, start)]
+    passed = {Stage.CONNECT}
+    if mode is not None:
+        attempt.add(_mta.local_event(first, TLS_OK, "tls", attempt.key))
+        stamps.append((Stage.TLS, start))
+        passed.add(Stage.TLS)
+    if sent:
+        sent_line = Line(11, "sent", start + timedelta(seconds=1), "mx1")
+        _mta.add_sent(ctx, sent_line, attempt, "250 2.0.0 Ok")
+        stamps.append((Stage.DATA, sent_line.ts))
+        passed.add(Stage.DATA)
+    failure = Line(12, "record", failed_at, "mx1")
+    if stage is Stage.DNS:
+        _mta.add_note(ctx, failure, attempt, "a note, which adds no stage")
+        attempt.add(ctx.error(failure, reason, attempt.key, stage=stage.value, enhanced=dsn))
+        stamps.append((None, failed_at))
+    elif stage is Stage.TLS:
+        attempt.add(ctx.error(failure, reason, attempt.key, stage=stage.value, enhanced=dsn, connected=True))
+    else:
+        _mta.add_reply_failure(ctx, failure, attempt, reason, stage, dsn)
+    stamps.append((None, failed_at))
+    attempt.annotate(queue_id="4F2B1C0A3D", recipients=1)
+    expected = sessions.local_row(attempt.events)
+
+    error = attempt.events[-1]
+    columns = sessions.local_failure_columns(stage, error.text, error.code, error.enhanced, True, passed,
+                                             1 if sent else 0, mode, port)
+    assert columns == {name: expected[name] for name in sessions.FAILURE_COLUMNS}
+    attrs = {"host": "h", "ip": "192.0.2.1", "port": port, "tls_mode": mode, "log_host": "mx1",
+             "queue_id": "4F2B1C0A3D", "recipients": 1}
+    row = sessions.failure_row(10, attrs, stamps, 1 if sent else 0, columns)
+    assert row == expected
+    assert list(row) == list(expected)  # the same column order as well
+
+
+def test_connect_failure_columns_equal_local_row():
+    ctx = ParseContext("maillog")
+    line = Line(10, "connect to", datetime(2026, 12, 4, 21, 0, 5, tzinfo=timezone.utc), "mx1")
+    text = "connect to h[192.0.2.1]:25: Connection timed out"
+    attempt = _mta.connect_failure(ctx, line, text, "h", "192.0.2.1", 25)
+    attempt.set_enhanced("4.4.1")
+    expected = sessions.local_row(attempt.events)
+    columns = sessions.local_failure_columns(Stage.CONNECT, text, None, "4.4.1", False, set(), 0, None, 25)
+    assert columns == {name: expected[name] for name in sessions.FAILURE_COLUMNS}
+    assert columns["cause"] == "connect_timeout"
