@@ -80,6 +80,10 @@ UNCONNECTED_REASONS = [
 ]
 
 
+# The process whose lines are written without their syslog envelope.
+BARE_PID = 305
+
+
 class _Writer:
     """Lines of a few smtp and lmtp processes, with a clock that now and then steps back."""
 
@@ -98,6 +102,9 @@ class _Writer:
         return f"Dec  4 21:{second // 60:02d}:{second % 60:02d}"
 
     def add(self, pid: int, text: str, service: str = "smtp") -> None:
+        if pid == BARE_PID:
+            self.lines.append(text)  # no syslog envelope: no time, host or process id
+            return
         self.lines.append(f"{self.stamp()} mx1 postfix/{service}[{pid}]: {text}")
 
     def qid(self) -> str:
