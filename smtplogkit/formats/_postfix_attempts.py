@@ -76,6 +76,12 @@ class PlainAttempt:
     def events(self) -> list[Event]:
         """The attempt's events, made from its fields the first time they are needed."""
         if self._events is None:
+            self.make_events()
+        return self._events
+
+    def make_events(self) -> None:
+        """Make the attempt's events from its fields, unless they are made already."""
+        if self._events is None:
             attrs: dict[str, Any] = {"host": self.host, "ip": self.ip, "port": self.port}
             if self.tls_mode is not None:
                 attrs["tls_mode"] = self.tls_mode
@@ -89,7 +95,6 @@ class PlainAttempt:
                 ctx, line, reason, stage, dsn = self.failure
                 self.failure = None
                 add_failure_events(ctx, line, self, reason, stage, dsn)
-        return self._events
 
     def mark_sent(self, line: Line, text: str) -> None:
         """Record a message accepted over this connection, as :func:`_mta.add_sent` does."""
@@ -234,12 +239,17 @@ class ConnectFailure:
     def events(self) -> list[Event]:
         """The attempt's events, made from its fields the first time they are needed."""
         if self._events is None:
+            self.make_events()
+        return self._events
+
+    def make_events(self) -> None:
+        """Make the attempt's events from its fields, unless they are made already."""
+        if self._events is None:
             line, text = self.line, self.reason
             self._events = [
                 _mta.local_event(line, CONNECT, text, self.key, host=self.host, ip=self.ip, port=self.port),
                 self.ctx.error(line, text, self.key, stage=self.stage.value, enhanced=self.enhanced),
             ]
-        return self._events
 
     def failed_at(self) -> str | None:
         """Return the stage of the attempt's first failure."""
@@ -317,6 +327,9 @@ def _first_set(value: Any, tls: Line | None, sent: Line | None, failure: Line, n
 def add_failure_events(ctx: ParseContext, line: Line, attempt: _mta.Attempt, reason: str, stage: Stage,
                         dsn: str | None) -> None:
     """Add the error event of a failure that the attempt did not have yet."""
+    if type(attempt) is PlainAttempt or type(attempt) is ConnectFailure:
+        # Made before the lines below change the reason, which a ConnectFailure's events are made from.
+        attempt.make_events()
     if stage in (Stage.CONNECT, Stage.DNS):
         attempt.failed = True
         attempt.reason = reason

@@ -339,3 +339,37 @@ def test_connect_failure_columns_equal_local_row():
     columns = sessions.local_failure_columns(Stage.CONNECT, text, None, "4.4.1", False, set(), 0, None, 25)
     assert columns == {name: expected[name] for name in sessions.FAILURE_COLUMNS}
     assert columns["cause"] == "connect_timeout"
+
+
+# Delivery records of one message over one connection whose reasons change the failure's stage, so the
+# attempt's events are made by the second failure.  Each list is one process's lines after the stamp.
+CHANGING_FAILURES = {
+    "connect then dns": [
+        "connect to mx.example.org[198.51.100.10]:25: Connection timed out",
+        "4A1B2C3D4E: to=<a@example.org>, relay=none, delay=30, delays=0/0/30/0, dsn=4.4.1, status=deferred "
+        "(connect to mx.example.org[198.51.100.10]:25: Connection timed out)",
+        "4A1B2C3D4E: to=<b@example.org>, relay=none, delay=30, delays=0/0/30/0, dsn=4.4.3, status=deferred "
+        "(Host or domain name not found. Name service error for name=example.org type=MX: Host not found, try again)",
+        "4A1B2C3D4E: to=<c@example.org>, relay=none, delay=30, delays=0/0/30/0, dsn=4.4.3, status=deferred "
+        "(Host or domain name not found. Name service error for name=example.org type=MX: Host not found, try again)",
+    ],
+    "tls then connect": [
+        "Trusted TLS connection established to mx.example.org[198.51.100.10]:25: TLSv1.3 with cipher X",
+        "4A2B2C3D4E: to=<a@example.org>, relay=mx.example.org[198.51.100.10]:25, delay=1, delays=0/0/0/1, dsn=4.7.5, "
+        "status=deferred (Cannot start TLS: handshake failure)",
+        "4A2B2C3D4E: to=<b@example.org>, relay=mx.example.org[198.51.100.10]:25, delay=1, delays=0/0/0/1, dsn=4.4.1, "
+        "status=deferred (connect to mx.example.org[198.51.100.10]:25: Connection refused)",
+        "4A2B2C3D4E: to=<c@example.org>, relay=mx.example.org[198.51.100.10]:25, delay=1, delays=0/0/0/1, dsn=4.4.1, "
+        "status=deferred (connect to mx.example.org[198.51.100.10]:25: Connection refused)",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANGING_FAILURES))
+def test_failure_stage_changes_on_later_record(tmp_path, name):
+    lines = _filler(450) + [f"Dec  4 21:10:0{n} mx1 postfix/smtp[400]: {text}"
+                            for n, text in enumerate(CHANGING_FAILURES[name])]
+    path = tmp_path / "maillog-2026-12-04"
+    path.write_text("\n".join(lines) + "\n")
+    fast = _read_compared(path)
+    assert len(fast) == 1
