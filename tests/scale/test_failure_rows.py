@@ -154,14 +154,15 @@ def _step(writer: _Writer, pid: int) -> None:
             early = rng.choice([reason, *(text.format(host=host, ip=ip) for text in EARLY_REASONS)])
             writer.add(pid, f"{qid}: {early}")
         writer.record(pid, qid, first, relay, dsn, status, reason)
-        for n in range(rng.choice([0, 0, 0, 1, 2])):  # more recipients of the same connection
+        for n in range(rng.choice([0, 0, 1, 2, 3])):  # more recipients of the same connection
             other = f"m{n}{rng.randint(0, 9)}@example.org"
             kind = rng.random()
             if kind < 0.4:
-                writer.record(pid, qid, other, relay, dsn, status, reason)  # the same reason again
+                writer.record(pid, qid, other, relay, dsn, status, reason)  # the last reason again
             elif kind < 0.8:
-                again = rng.choice(CONNECTED_REASONS).format(host=host, ip=ip, rcpt=other)
-                writer.record(pid, qid, other, relay, *_dsn_status(again, rng), again)
+                reason = rng.choice(CONNECTED_REASONS).format(host=host, ip=ip, rcpt=other)
+                dsn, status = _dsn_status(reason, rng)
+                writer.record(pid, qid, other, relay, dsn, status, reason)
             else:
                 writer.record(pid, qid, other, relay, "2.0.0", "sent", "250 2.0.0 Ok: queued")
         if rng.random() < 0.05:
