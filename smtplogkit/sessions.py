@@ -349,6 +349,58 @@ def plain_row(line: int, attrs: dict[str, Any], stamps: list[tuple[Stage | None,
     return row
 
 
+# The columns of a failed session that its failure decides, in the order local_row sets them.
+FAILURE_COLUMNS = ("failure_stage", "cause", "outcome", "reply_code", "enhanced_code", "reply_text", "error_text",
+                   "last_stage_reached")
+
+
+def failure_row(line: int, attrs: dict[str, Any], stamps: list[tuple[Stage | None, datetime | None]],
+                messages_sent: int, failure: dict[str, Any], times: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the row of a failed session of local events whose :data:`FAILURE_COLUMNS` are already known.
+
+    An MTA reader computes ``failure`` with :func:`local_failure_columns`,
+    or reuses the columns of an earlier attempt with the same failure (the
+    same reason, port, TLS mode and stages passed).  The other columns come
+    from ``attrs``, ``stamps`` and ``messages_sent`` as in
+    :func:`plain_row`, where ``stamps`` also lists each error event, with
+    None as its stage.
+    """
+    reached_at: dict[Stage, datetime] = {}
+    first_ts = last_ts = None
+    for stage, ts in stamps:
+        if ts is None:
+            continue
+        if first_ts is None:
+            first_ts = ts
+        last_ts = ts
+        if stage is not None and stage not in reached_at:
+            reached_at[stage] = ts
+    row = _attrs_row(line, first_ts, last_ts, attrs, messages_sent, attrs.get("recipients_rejected") or 0)
+    row.update(failure)
+    _timings(row, first_ts, last_ts, reached_at, times)
+    return row
+
+
+def local_failure_columns(stage: Stage, text: str, code: int | None, enhanced: str | None, connected: bool,
+                          passed: set[Stage], messages_sent: int, tls_mode: Any, port: Any) -> dict[str, Any]:
+    """Return the :data:`FAILURE_COLUMNS` that :func:`local_row` gives a session of local events with one error.
+
+    ``stage``, ``text``, ``code`` and ``enhanced`` are the error event's,
+    ``passed`` the stages the session's other events reached, and
+    ``tls_mode`` and ``port`` its attrs (None when absent).
+    """
+    if connected and not passed:
+        passed = {Stage.CONNECT}  # as local_row does for a connection with no stage reached
+    event = Event(0, LOCAL, text, None, None, ERROR, code, enhanced, {})
+    failure = _Candidate(stage, text, code, enhanced, event, None, None)
+    facts = _LocalFacts([text], connected, [failure], messages_sent, passed)
+    columns: dict[str, Any] = {}
+    _fill_failure(columns, facts, failure, tls_mode, port)
+    reached = _reached_before_failure(facts, columns["failure_stage"])
+    columns["last_stage_reached"] = reached.value if reached is not None else None
+    return columns
+
+
 def _transcript_row(events: list[Event], times: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Return the row of a client transcript without any failure, else None.
 

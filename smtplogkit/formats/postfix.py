@@ -53,9 +53,9 @@ from ..envelope import MONTHS, EnvelopeOptions
 from ..inputs import block_array
 
 from ..labels import Stage, TlsMode
-from ..records import CONNECTED, SENT, TLS_OK, Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
-from ..sessions import plain_row
+from ..records import TLS_OK, Event, Line, PlainBatch, SessionEnd, SessionRow
 from . import _mta, _postfix_lean as _lean
+from ._postfix_attempts import ConnectFailure, PlainAttempt, add_failure_events
 from .base import ParseContext, hit_score
 
 NAME = "postfix"
@@ -334,100 +334,6 @@ class _Process:
         self.waiting = []
 
 
-class _PlainAttempt:
-    """A connection attempt that went well so far, kept as a few fields instead of events.
-
-    Most attempts in a relay's log are a TLS line and a ``status=sent``
-    record.  The quick path in :func:`_parse` keeps those as this object, and
-    :meth:`finish` yields a :class:`SessionRow` for them when the reader
-    wants rows.  Anything else the parser does to it (a note, a failure)
-    goes through :attr:`events`, which turns the fields into the events
-    :func:`_mta.connected` and :func:`_mta.add_sent` would have made, so from
-    then on it behaves exactly as an :class:`_mta.Attempt`.
-    """
-
-    __slots__ = ("key", "line", "host", "ip", "port", "tls_mode", "tls_line", "sent_line", "sent_text", "queue_id",
-                 "recipients", "addresses", "sent", "failed", "connected", "reason", "rejected", "rows", "_events")
-
-    def __init__(self, ctx: ParseContext, line: Line, host: str | None, ip: str | None, port: int | None,
-                 tls_mode: TlsMode | None) -> None:
-        self.key = _mta.new_key()
-        self.line = line
-        self.host, self.ip = _mta.shared(host), _mta.shared(ip)
-        self.port = port
-        self.tls_mode = tls_mode
-        self.tls_line = line if tls_mode is not None else None
-        self.sent_line: Line | None = None
-        self.sent_text = ""
-        self.queue_id: str | None = None
-        self.recipients = 0
-        self.addresses: set[str] = set()
-        self.sent = False
-        self.failed = False
-        self.connected = True
-        self.reason: str | None = None
-        self.rejected = 0
-        self.rows = ctx.rows_wanted
-        self._events: list[Event] | None = None
-
-    @property
-    def events(self) -> list[Event]:
-        """The attempt's events, made from its fields the first time they are needed."""
-        if self._events is None:
-            attrs: dict[str, Any] = {"host": self.host, "ip": self.ip, "port": self.port}
-            if self.tls_mode is not None:
-                attrs["tls_mode"] = self.tls_mode
-            events = [_mta.local_event(self.line, CONNECTED, f"connected to {self.host}[{self.ip}]", self.key, **attrs)]
-            if self.tls_line is not None:
-                events.append(_mta.local_event(self.tls_line, TLS_OK, self.tls_line.text, self.key))
-            if self.sent_line is not None:
-                events.append(_mta.local_event(self.sent_line, SENT, self.sent_text, self.key))
-            self._events = events
-        return self._events
-
-    def mark_sent(self, line: Line, text: str) -> None:
-        """Record a message accepted over this connection, as :func:`_mta.add_sent` does."""
-        if not self.sent:
-            self.sent = True
-            if self._events is None:
-                self.sent_line, self.sent_text = line, text
-            else:
-                self._events.append(_mta.local_event(line, SENT, text, self.key))
-
-    def finish(self) -> Iterator[Event | SessionEnd | SessionRow | PlainSession]:
-        """Yield the attempt's record or row, or else its events and the marker that ends its session."""
-        if self._events is None and self.rows:
-            line, tls, sent = self.line, self.tls_line, self.sent_line
-            tls_at = tls.ts if tls is not None else None
-            sent_at = sent.ts if sent is not None else None
-            tls_mode = str(self.tls_mode) if self.tls_mode is not None else None
-            if line.ts is not None and (tls is None or tls_at is not None) and (sent is None or sent_at is not None):
-                yield PlainSession(line.number, line.ts, tls_at, sent_at, self.host, self.ip, self.port, tls_mode,
-                                   line.log_host, line.container, self.queue_id, self.recipients)
-                return
-            yield SessionRow(self.row())
-            return
-        yield from _mta.Attempt.finish(self)
-
-    def row(self) -> dict[str, Any]:
-        """Return the session row the attempt's events would give."""
-        line = self.line
-        attrs: dict[str, Any] = {"host": self.host, "ip": self.ip, "port": self.port, "tls_mode": self.tls_mode,
-                                 "log_host": line.log_host, "container": line.container, "queue_id": self.queue_id,
-                                 "recipients": self.recipients or None}
-        stamps = [(Stage.CONNECT, line.ts)]
-        if self.tls_line is not None:
-            stamps.append((Stage.TLS, self.tls_line.ts))
-        if self.sent_line is not None:
-            stamps.append((Stage.DATA, self.sent_line.ts))
-        return plain_row(line.number, attrs, stamps, 1 if self.sent_line is not None else 0)
-
-    failed_at = _mta.Attempt.failed_at
-    add = _mta.Attempt.add
-    annotate = _mta.Attempt.annotate
-    set_enhanced = _mta.Attempt.set_enhanced
-
-
 def _service(line: Line) -> str | None:
     """Return the Postfix daemon name of a line, ``""`` for another program, None if unknown."""
     program = line.program
@@ -514,7 +420,9 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
                 if episode is not None:
                     yield from _to_general(name, episode, None, processes, general, ctx, options)
                 general[name] = key
-            handled = yield from _quick_agent_line(line, process, ctx)
+            handled = False
+            if _maybe_quick(line.text):
+                handled = yield from _quick_agent_line(line, process, ctx)
             if not handled:
                 yield from _agent_line(line, process, ctx)
         elif service in RECORD_SERVICES or service in ("qmgr", "cleanup") and QID_LINE_RE.match(line.text):
@@ -576,12 +484,17 @@ def _guess_service(text: str) -> str:
 TLS_PREFIXES = ("Trusted TLS", "Untrusted TLS", "Anonymous TLS", "Verified TLS")
 
 
+def _maybe_quick(text: str) -> bool:
+    """Return False for a line :func:`_quick_agent_line` surely does not handle, checked without calling it."""
+    return text.startswith(TLS_PREFIXES) or "status=sent" in text
+
+
 def _quick_agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Event | SessionEnd | SessionRow]:
     """Handle a TLS line or a ``status=sent`` record the way :func:`_agent_line` would, and return True.
 
     Return False, having changed nothing, for any other line or state; the
     caller then passes the line to :func:`_agent_line`.  Attempts made here
-    are :class:`_PlainAttempt`.
+    are :class:`PlainAttempt`.
     """
     text = line.text
     if text.startswith(TLS_PREFIXES):
@@ -596,7 +509,7 @@ def _quick_agent_line(line: Line, process: _Process, ctx: ParseContext) -> Itera
                 return False  # established after a verification failure: a note to that attempt
         if process.open is not None:
             yield from process.close_open()
-        waiting.append(_PlainAttempt(ctx, line, host, ip, _port(port), _tls_mode(port)))
+        waiting.append(PlainAttempt(ctx, line, host, ip, _port(port), _tls_mode(port)))
         return True
 
     if "status=sent" not in text or text.startswith(NON_QUEUE_PREFIXES):
@@ -611,7 +524,7 @@ def _quick_agent_line(line: Line, process: _Process, ctx: ParseContext) -> Itera
     open_attempt = process.open
     if (open_attempt is not None and open_attempt.queue_id == qid and process.open_relay in (relay, None)
             and recipient not in open_attempt.addresses):
-        if type(open_attempt) is not _PlainAttempt:
+        if type(open_attempt) is not PlainAttempt:
             return False
         open_attempt.recipients += 1
         open_attempt.addresses.add(recipient)
@@ -629,7 +542,7 @@ def _quick_agent_line(line: Line, process: _Process, ctx: ParseContext) -> Itera
     for index in range(len(waiting) - 1, -1, -1):
         candidate = waiting[index]
         if candidate.connected and (ip is None or candidate.ip == ip):
-            if type(candidate) is not _PlainAttempt:
+            if type(candidate) is not PlainAttempt:
                 return False
             found = index
             break
@@ -639,7 +552,7 @@ def _quick_agent_line(line: Line, process: _Process, ctx: ParseContext) -> Itera
     attempt = waiting.pop(found) if found is not None else None
     yield from _finish_waiting(process, qid, None)
     if attempt is None:
-        attempt = _PlainAttempt(ctx, line, host, ip, _port(port), None)
+        attempt = PlainAttempt(ctx, line, host, ip, _port(port), None)
     attempt.queue_id = qid
     attempt.recipients = 1
     attempt.addresses.add(recipient)
@@ -661,7 +574,10 @@ def _agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Ev
         if process.open is not None:
             yield from process.close_open()
         host, ip, port, error = match.groups()
-        process.waiting.append(_mta.connect_failure(ctx, line, text, host, ip, _port(port)))
+        if ctx.rows_wanted:
+            process.waiting.append(ConnectFailure(ctx, line, text, host, ip, _port(port)))
+        else:
+            process.waiting.append(_mta.connect_failure(ctx, line, text, host, ip, _port(port)))
         if len(process.waiting) > MAX_WAITING:
             yield from process.waiting.pop(0).finish()
         return
@@ -729,10 +645,11 @@ def _queue_line(line: Line, qid: str, rest: str, process: _Process, ctx: ParseCo
             return
     if process.open is not None:
         yield from process.close_open()
-    attempt = _take_connected(process, ip) or _mta.connected(ctx, line, host, ip, None)
+    attempt = _take_connected(process, ip) or PlainAttempt(ctx, line, host, ip, None, None)
     _add_failure(ctx, line, attempt, rest, stage, None)
     attempt.queue_id = qid
-    yield from _finish_waiting(process, qid, None)
+    if process.waiting:
+        yield from _finish_waiting(process, qid, None)
     process.open = attempt
     process.open_relay = ip
 
@@ -744,8 +661,12 @@ def _last_tls_failure(process: _Process) -> _mta.Attempt | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def _describe(reason: str) -> tuple[Stage, str | None, str | None] | None:
-    """Return (stage, host, ip) of a failure reason, or None if it names no failure."""
+    """Return (stage, host, ip) of a failure reason, or None if it names no failure.
+
+    Cached because a maillog repeats the same reasons for many attempts.
+    """
     if reason.startswith(SUSPENDED):
         reason = reason[len(SUSPENDED):]
     match = HOST_SAID_RE.match(reason)
@@ -779,17 +700,9 @@ def _add_failure(ctx: ParseContext, line: Line, attempt: _mta.Attempt, reason: s
     if attempt.failed and (attempt.reason == reason or attempt.failed_at() == stage.value):
         attempt.set_enhanced(dsn)  # the delivery record repeats the failure in its own words
         return
-    if stage in (Stage.CONNECT, Stage.DNS):
-        attempt.failed = True
-        attempt.reason = reason
-        attempt.add(ctx.error(line, reason, attempt.key, stage=stage.value, enhanced=dsn))
+    if type(attempt) is PlainAttempt and attempt.keep_failure(ctx, line, reason, stage, dsn):
         return
-    if stage is Stage.TLS:
-        attempt.failed = True
-        attempt.reason = reason
-        attempt.add(ctx.error(line, reason, attempt.key, stage=stage.value, enhanced=dsn, connected=True))
-        return
-    _mta.add_reply_failure(ctx, line, attempt, reason, stage, dsn)
+    add_failure_events(ctx, line, attempt, reason, stage, dsn)
 
 
 def _take_connected(process: _Process, ip: str | None) -> _mta.Attempt | None:
@@ -854,9 +767,10 @@ def _status_line(line: Line, qid: str, status: re.Match, process: _Process,
     if "/" in ip:
         ip = None  # an LMTP or SMTP socket path such as private/dovecot-lmtp
     attempt = _take_connected(process, ip)
-    yield from _finish_waiting(process, qid, None)
+    if process.waiting:
+        yield from _finish_waiting(process, qid, None)
     if attempt is None:
-        attempt = _mta.connected(ctx, line, host, ip, _port(port))
+        attempt = PlainAttempt(ctx, line, host, ip, _port(port), None)  # the events of _mta.connected
     attempt.queue_id = qid
     attempt.recipients = 1
     attempt.addresses.add(recipient)
@@ -877,7 +791,10 @@ def _attempt_from_reason(ctx: ParseContext, line: Line, reason: str, dsn: str | 
     if stage in (Stage.CONNECT, Stage.DNS):
         match = CONNECT_TO_RE.match(reason)
         port = _port(match.group(3)) if match else None
-        attempt = _mta.connect_failure(ctx, line, reason, host, ip, port, stage=stage)
+        if ctx.rows_wanted:
+            attempt = ConnectFailure(ctx, line, reason, host, ip, port, stage=stage)
+        else:
+            attempt = _mta.connect_failure(ctx, line, reason, host, ip, port, stage=stage)
         attempt.set_enhanced(dsn)
         return attempt
     attempt = _mta.connected(ctx, line, host, ip, None)
