@@ -100,6 +100,13 @@ MESSAGE_STAGES: tuple[tuple[re.Pattern, Stage], ...] = (
     (re.compile(r"^Connection timeout"), Stage.CONNECT),
 )
 TLS_WORDS = re.compile(r"SSL routines|wrong version number|certificate|\bTLS\b|handshake", re.I)
+# Words in lower case for the case-insensitive patterns above: in ASCII text, every match of a
+# pattern contains one of its words.  Python's re searches such alternations slowly, so _found
+# looks for the words first.
+_NEEDLES: dict[re.Pattern, tuple[str, ...]] = {
+    MESSAGE_STAGES[0][0]: ("invalid login", "missing credentials", "authentication", "can't create new access token"),
+    TLS_WORDS: ("ssl routines", "wrong version number", "certificate", "tls", "handshake"),
+}
 
 
 @dataclass
@@ -940,7 +947,7 @@ def _error_event(line: Line, message: str, session: _Session, ctx: ParseContext,
         attrs["port"] = int(where.group(2))
     elif fields.get("port", "").isdigit():
         attrs["port"] = int(fields["port"])
-    tls_failure = TLS_WORDS.search(message) or "SSL" in fields.get("library", "")
+    tls_failure = _found(TLS_WORDS, message) or "SSL" in fields.get("library", "")
     if tls_failure and fields.get("command", "CONN") == "CONN" and not session.greeted:
         attrs["tls_mode"] = TlsMode.IMPLICIT  # a TLS error before any greeting: TLS was spoken first
 
@@ -967,13 +974,26 @@ def _error_stage(message: str, fields: dict[str, str], session: _Session) -> Sta
     if command:
         for prefix, stage in COMMAND_STAGES.items():
             if command.startswith(prefix):
-                if stage is Stage.STARTTLS and TLS_WORDS.search(message):
+                if stage is Stage.STARTTLS and _found(TLS_WORDS, message):
                     return Stage.TLS
                 return stage
     for pattern, stage in MESSAGE_STAGES:
-        if pattern.search(message):
+        if _found(pattern, message):
             return stage
     return None
+
+
+def _found(pattern: re.Pattern, text: str) -> bool:
+    """Return whether ``pattern.search(text)`` finds a match, testing an ASCII text for the pattern's words first."""
+    needles = _NEEDLES.get(pattern)
+    if needles is not None and text.isascii():
+        lower = text.lower()
+        for needle in needles:
+            if needle in lower:
+                break
+        else:
+            return False  # re.IGNORECASE matches ASCII text as its lower case, which has none of the words
+    return pattern.search(text) is not None
 
 
 def _reply_code(message: str) -> int | None:

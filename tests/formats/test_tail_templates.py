@@ -260,3 +260,19 @@ def test_builder_resumes_from_copy():
     assert finish_row(again, events[0].line) == build_session(events)
     assert state.failures == []
     assert len(state.texts) == len(original.texts)
+
+
+def test_needles_agree_with_patterns():
+    texts = ["Invalid login: 535 5.7.8 no", "invalid LOGIN", "xInvalid login", "Missing credentials for PLAIN",
+             "530 Authentication required", "AUTHENTICATION", "Can't create new access token for user",
+             "can't CREATE new access token", "Mail command failed: 421 try later", "Connection timeout",
+             "SSL routines:ssl3_get_record:wrong version number", "self-signed Certificate in chain",
+             "STARTTLS failed: TLS alert", "xtlsx", "tls", "Client network socket disconnected before secure TLS",
+             "HandShake failed", "handshakes", "\u017fsl routines", "\u212aey", "caf\u00e9 TLS", "caf\u00e9 tls\u00e9",
+             "", "421 4.7.0 Try again later, closing connection."]
+    for pattern in nodemailer._NEEDLES:
+        for text in texts:
+            assert nodemailer._found(pattern, text) == (pattern.search(text) is not None), (pattern.pattern, text)
+    # The needles leave out texts that the patterns do not match, which is what makes them faster.
+    assert not nodemailer._found(nodemailer.TLS_WORDS, "Mail command failed: 421 try later")
+    assert nodemailer._found(nodemailer.TLS_WORDS, "\u017fsl routines")  # the long s matches "s" only in the pattern
