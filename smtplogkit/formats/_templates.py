@@ -421,6 +421,22 @@ class SessionGroups:
         seen.add(key)
         return True
 
+    def find(self, key: Any, full_key: Callable[[], Any]) -> tuple[Any, Any, bool]:
+        """Look up the template of a segment with ``key``, then under the key with every reply text.
+
+        ``full_key()`` returns the latter, which is computed only when the
+        key was seen before (see :meth:`first_sight`).  Returns the
+        :class:`RowTemplate` or None, the key with every reply text (``key``
+        itself when it was not computed), and whether ``key`` is new.
+        """
+        template = self.templates.get(key)
+        if template is not None:
+            return template, key, False
+        if self.first_sight(key):
+            return None, key, True
+        full = full_key()  # a failing session's template is kept under the key with every reply text
+        return (self.templates.get(full) if full != key else None), full, False
+
     def find_tail(self, start: int | None, prefix: Callable[[], list[Any]]) -> tuple[Any, Any, int | None]:
         """Look up the tail template of a segment without a template of its own, whose tail starts at ``start``.
 

@@ -653,31 +653,25 @@ class _Segments:
     def _close(self, segment: list[Line | tuple[int, str]], key: tuple[str, ...]) -> Iterator[Line]:
         """Add the row of a finished segment, from its template or from reading its lines."""
         groups = self.groups
-        template = groups.templates.get(key)
-        full = key
-        split = None  # where the segment's tail starts, when it makes a tail template
-        if template is None:
-            start = _tail_start(key)
-            tail_key, tail, split = groups.find_tail(start, lambda: _full_parts(segment[:start], key[:start]))
-            if tail is not None:
-                if self._apply_tail(tail, segment):
-                    groups.hits += 1
-                    return
-                groups.misses += 1
-                yield from as_lines(segment)  # the tail did not read as the template's: read it all as usual
-                return
-        if template is None and not groups.first_sight(key):
-            # A failing session's template is kept under the key with every reply text.
-            full = tuple(_full_parts(segment, key))
-            if full != key:
-                template = groups.templates.get(full)
-        elif template is None and split is None:
-            groups.misses += 1
-            yield from as_lines(segment)  # a key not seen before is read as usual; its second makes the template
-            return
+        template, full, new_key = groups.find(key, lambda: tuple(_full_parts(segment, key)))
         if template is not None:
             groups.hits += 1
             self._apply(template, segment)
+            return
+
+        # No template for the whole segment: one for its lines before the first failing line, if any.
+        start = _tail_start(key)
+        tail_key, tail, split = groups.find_tail(start, lambda: _full_parts(segment[:start], key[:start]))
+        if tail is not None:
+            if self._apply_tail(tail, segment):
+                groups.hits += 1
+                return
+            groups.misses += 1
+            yield from as_lines(segment)  # the tail did not read as the template's: read it all as usual
+            return
+        if new_key and split is None:
+            groups.misses += 1
+            yield from as_lines(segment)  # a key not seen before is read as usual; its second makes the template
             return
 
         segment = list(as_lines(segment))
