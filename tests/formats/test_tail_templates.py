@@ -6,9 +6,9 @@ segment readers then keep the parser's and the row builder's state at that
 point (:class:`smtplogkit.formats._templates.TailTemplate`) and read only
 the tail of later segments.  These tests write logs whose sessions share
 their opening lines and fail with replies that change the cause, the stage,
-the reply code, the address in the error and the redacted text, and compare
-the frames with those of ``templates=False`` and of the general path
-(``quick=False``).
+the reply code, the address in the error and the redacted text.  They
+compare the frames with those of ``templates=False`` and of the general
+path (``quick=False``).
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def test_tail_rows_redact_secrets(tmp_path, monkeypatch, name, seed):
     assert frame["reply_text"].str.contains("<redacted>", regex=False).any()
 
 
-def test_tail_key_ignores_tail_text():
+def test_tail_start_positions():
     # The key is made of the lines before the first failing reply, so it leaves out the reply's id.
     parts = (" connect: to ('h', 587) None", " reply: b'220 ok\\r\\n'", " reply: b'421 4.7.0 later 17\\r\\n'",
              " reply: b'421 4.7.0 later 17\\r\\n'")
