@@ -544,8 +544,12 @@ def _parse_lines(lines: Iterable[Line], ctx: ParseContext, state: _State, quick:
                 and text.startswith("    at ") and not text[7:8].isspace()):
             noise(line)  # a stack frame of the error object being read, as _error_detail counts it
             continue
-        if quick and error is not None and state.log_object is None and _error_detail(line, error, ctx):
-            continue  # another line of the error object, as _line would read it first
+        if quick and error is not None and state.log_object is None:
+            if _error_detail(line, error, ctx):
+                continue  # another line of the error object, as _line would read it first
+            # The line ends the error object, as _line would find before it reads the line.
+            yield from _finish_error(state, ctx)
+            error = None
         if quick and state.log_object is None and error is None and text[:1] == "[" and "\n" not in text:
             session = None
             head = None
@@ -903,8 +907,8 @@ def _error_detail(line: Line, error: _ErrorObject, ctx: ParseContext) -> bool:
     if FRAME_RE.match(text) or stripped in ("}", "{", "},", "]", "],") or stripped.startswith("] {"):
         ctx.noise(line)
         return True
-    field_match = FIELD_RE.match(text)
-    if field_match and text[:1] in (" ", "{", "\t"):
+    field_match = FIELD_RE.match(text) if text[:1] in (" ", "{", "\t") else None
+    if field_match:
         if len(text) - len(text.lstrip()) <= 2:
             error.fields.setdefault(field_match.group(1), _unquote(field_match.group(2).rstrip(",")))
         ctx.noise(line)
