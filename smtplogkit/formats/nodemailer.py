@@ -1304,7 +1304,9 @@ class _Segments:
         """Add the row of a finished segment from its template, or read its lines as usual."""
         groups = self.groups
         key = tuple(parts)
-        template, full, new_key = groups.find(key, lambda: tuple(_full_parts(segment, parts)))
+        template, full, new_key = groups.templates.get(key), key, False  # the usual case, without a call
+        if template is None:
+            template, full, new_key = groups.find(key, lambda: tuple(_full_parts(segment, parts)))
         if template is not None:
             groups.hits += 1
             self._apply(template, segment, own)

@@ -653,7 +653,9 @@ class _Segments:
     def _close(self, segment: list[Line | tuple[int, str]], key: tuple[str, ...]) -> Iterator[Line]:
         """Add the row of a finished segment, from its template or from reading its lines."""
         groups = self.groups
-        template, full, new_key = groups.find(key, lambda: tuple(_full_parts(segment, key)))
+        template, full, new_key = groups.templates.get(key), key, False  # the usual case, without a call
+        if template is None:
+            template, full, new_key = groups.find(key, lambda: tuple(_full_parts(segment, key)))
         if template is not None:
             groups.hits += 1
             self._apply(template, segment)
