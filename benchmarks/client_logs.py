@@ -20,7 +20,9 @@ ids, which the parsers' row templates reuse (``smtplogkit/formats/_templates.py`
 ``--unique-replies`` numbers the replies of each session, as queue ids do in
 real logs, so no session prints another's transcript.  The sessions without
 a failure still share templates, whose keys leave out the text of success
-replies; each failing session (one in four) is read on its own.
+replies.  The failing sessions (one in four) share the lines before their
+421 reply, so each reads only its lines from that reply on
+(``_templates.TailTemplate``).
 """
 
 from __future__ import annotations

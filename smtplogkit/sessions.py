@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from collections.abc import Iterable
 
 from . import replycodes as rc
 from .labels import STAGE_ORDER, Cause, Outcome, Stage, TlsMode
@@ -124,6 +125,12 @@ def build_session(events: list[Event], times: dict[str, Any] | None = None, *,
 def _build_general(events: list[Event], times: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the row of any session, walking its events one by one."""
     state = SessionState()
+    walk_events(state, events)
+    return _row(state, events[0].line if events else None, bool(events), times)
+
+
+def walk_events(state: SessionState, events: Iterable[Event]) -> None:
+    """Update ``state`` with each event in turn, as the general path does for a whole session."""
     attrs = state.attrs
     for event in events:
         if event.attrs:
@@ -144,7 +151,28 @@ def _build_general(events: list[Event], times: dict[str, Any] | None = None) -> 
             _on_client(state, event)
         elif direction == LOCAL:
             _on_local(state, event)
-    return _row(state, events, times)
+
+
+def copy_state(state: SessionState) -> SessionState:
+    """Return a copy of ``state`` that later events can change without changing ``state``.
+
+    Events and candidates are shared, not copied, because the builder
+    never changes them.
+    """
+    return SessionState(
+        pending=state.pending, reached=state.reached, connected=state.connected, greeted=state.greeted,
+        commands=deque(state.commands), reply_lines=list(state.reply_lines), failures=list(state.failures),
+        mechanism=state.mechanism, auth_note=state.auth_note, auth_challenged=state.auth_challenged,
+        auth_initial_response=state.auth_initial_response, starttls_sent=state.starttls_sent,
+        passed=set(state.passed), messages_sent=state.messages_sent, recipients=state.recipients,
+        recipients_rejected=state.recipients_rejected, reached_at=dict(state.reached_at), texts=list(state.texts),
+        attrs=dict(state.attrs),  # the walk replaces the labels dict, never changes it
+        last_ts=state.last_ts, first_ts=state.first_ts)
+
+
+def finish_row(state: SessionState, line: int, times: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the row of a session whose events, the first of them on ``line``, were all walked into ``state``."""
+    return _row(state, line, True, times)
 
 
 @dataclass(slots=True)
@@ -531,7 +559,7 @@ def _transcript_row(events: list[Event], times: dict[str, Any] | None = None) ->
     state = SessionState(pending=pending, reached=reached, connected=connected, greeted=greeted, mechanism=mechanism,
                          starttls_sent=starttls_sent, messages_sent=messages_sent, recipients=recipients,
                          reached_at=reached_at, attrs=attrs, first_ts=first_ts, last_ts=last_ts)
-    return _row(state, events, times)
+    return _row(state, events[0].line if events else None, bool(events), times)
 
 
 def _on_local(state: SessionState, event: Event) -> None:
@@ -663,14 +691,15 @@ def _choose_failure(state: SessionState) -> _Candidate | None:
     return state.failures[0]
 
 
-def _row(state: SessionState, events: list[Event], times: dict[str, Any] | None = None) -> dict[str, Any]:
+def _row(state: SessionState, line: int | None, has_events: bool,
+         times: dict[str, Any] | None = None) -> dict[str, Any]:
     attrs = state.attrs
     port = attrs.get("port")
     tls_mode = attrs.get("tls_mode")
     if state.starttls_sent and tls_mode in (None, TlsMode.NONE, "none"):
         tls_mode = TlsMode.STARTTLS  # the connection opened plain, as every STARTTLS one does
     row: dict[str, Any] = {
-        "line": events[0].line if events else None,
+        "line": line,
         "start": state.first_ts,
         "end": state.last_ts,
         "host": attrs.get("host"),
@@ -700,7 +729,7 @@ def _row(state: SessionState, events: list[Event], times: dict[str, Any] | None 
     if failure is None:
         row.update(_NO_FAILURE)
         row["outcome"] = _OK if state.reached is not None and STAGE_ORDER[state.reached] >= _GREETING_ORDER or state.messages_sent else _UNKNOWN
-        if state.reached is None and not events:
+        if state.reached is None and not has_events:
             row["outcome"] = _UNKNOWN
     else:
         _fill_failure(row, state, failure, tls_mode, port)

@@ -27,8 +27,8 @@ from typing import Any
 
 from ..labels import STAGE_ORDER, Cause, Stage
 from ..records import SERVER, Event, Line, SessionRow
-from ..sessions import TIMED_COLUMNS, build_session
-from .base import ParseContext
+from ..sessions import TIMED_COLUMNS, SessionState, build_session, copy_state, walk_events
+from .base import DayClock, ParseContext
 
 # Templates kept per file.  The store is emptied when it is full, so a log
 # whose sessions never repeat keeps at most this many rows in memory.
@@ -147,6 +147,111 @@ def make_template(lines: list[Line], events: list[Event], noise: list[int],
     return row, template
 
 
+@dataclass(slots=True)
+class TailTemplate:
+    """A failing segment's state before its tail, for later segments whose lines up to the tail are the same.
+
+    The tail starts at the first line that may fail (a 4xx or 5xx reply,
+    an error line).  Its text often carries an id, so a whole segment
+    seldom repeats, but the lines before it do.  A
+    later segment with the same lines before its tail (its key, with
+    every reply text kept) starts from this state.  Its tail is read by
+    the parser, from the parser's state at the tail, and the tail's events
+    go to the row builder from the builder's state at the tail.  Its row
+    is therefore the one the whole segment would give, while only the
+    tail's lines are read.
+
+    ``builder`` is never changed.  :meth:`start` returns a copy with the
+    times of the new segment.
+    """
+
+    split: int  # position of the tail's first line
+    line_index: int  # position of the line of the session's first event
+    noise: tuple[int, ...]  # positions before the tail of the lines counted as noise
+    builder: SessionState  # after the events before the tail
+    first_index: int | None
+    last_index: int | None
+    reached: tuple[tuple[Stage, int], ...]
+    parser_state: Any  # the parser's own record of its state at the tail
+
+    def start(self, stamp: Callable[[int], datetime]) -> SessionState:
+        """Return a copy of the builder's state with the times of a new segment.
+
+        ``stamp`` is as for :meth:`RowTemplate.instantiate`.
+        """
+        state = copy_state(self.builder)
+        state.first_ts = None if self.first_index is None else stamp(self.first_index)
+        state.last_ts = None if self.last_index is None else stamp(self.last_index)
+        state.reached_at = {stage: stamp(index) for stage, index in self.reached}
+        return state
+
+
+def make_tail_template(lines: list[Line], events: list[Event], noise: list[int], split: int,
+                       parser_state: Any) -> TailTemplate | None:
+    """Return the :class:`TailTemplate` of a segment's ``lines`` before position ``split``, or None.
+
+    ``events`` are the events of those lines and ``noise`` the positions
+    of those counted as noise.  As in :func:`make_template`, every line
+    with a time must have its own time object, from which its events take
+    their times, because the template records times by line position.
+    """
+    if not events:
+        return None
+    position = {}
+    for index, line in enumerate(lines[:split]):
+        if line.ts is None:
+            continue
+        if id(line.ts) in position:
+            return None
+        position[id(line.ts)] = index
+    by_number = {line.number: index for index, line in enumerate(lines[:split])}
+    for event in events:
+        index = by_number.get(event.line)
+        if index is None or event.ts is not lines[index].ts:
+            return None
+    builder = SessionState()
+    walk_events(builder, events)
+    times = [builder.first_ts, builder.last_ts, *builder.reached_at.values()]
+    if any(ts is not None and id(ts) not in position for ts in times):
+        return None
+    return TailTemplate(
+        split=split,
+        line_index=by_number[events[0].line],
+        noise=tuple(noise),
+        builder=builder,
+        first_index=None if builder.first_ts is None else position[id(builder.first_ts)],
+        last_index=None if builder.last_ts is None else position[id(builder.last_ts)],
+        reached=tuple((stage, position[id(ts)]) for stage, ts in builder.reached_at.items()),
+        parser_state=parser_state,
+    )
+
+
+class TailContext(ParseContext):
+    """A :class:`ParseContext` for reading a segment's tail on its own, which keeps the lines it counts as noise.
+
+    One context serves every tail of a file, so its reply and command
+    caches stay warm.  :meth:`reset` clears the rest before each tail.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.noise_at: list[Line] = []
+
+    def noise(self, line: Line) -> None:
+        """Count a line that carries no evidence, and keep it for the file's own count."""
+        self.noise_lines += 1
+        self.noise_at.append(line)
+
+    def reset(self) -> None:
+        """Clear the counts, warnings, clock and AUTH states of the last tail, and keep the caches."""
+        self.noise_lines = self.unrecognised_lines = self.undated_lines = 0
+        self.warnings = []
+        self.noise_at = []
+        self.clock = DayClock()
+        self._awaiting_auth.clear()
+        self._login_user_due.clear()
+
+
 class Masked:
     """A key part for a success reply whose text was left out: the reply's code and the character after it.
 
@@ -230,6 +335,7 @@ def failed(row: dict[str, Any]) -> bool:
 
 
 _OK_CAUSE = Cause.OK.value
+_TAIL = object()  # the first part of a tail template's key, which no other key starts with
 
 
 def count_noise(ctx: ParseContext, lines: list[Line | tuple[int, str]], positions: tuple[int, ...]) -> None:
@@ -255,7 +361,7 @@ class SessionGroups:
         self.grouped: dict[Any, list[Event] | dict[str, Any]] = {}
         self.hits = 0
         self.misses = 0
-        self.templates: dict[Any, RowTemplate] = {}
+        self.templates: dict[Any, RowTemplate | TailTemplate] = {}
         self.seen: set[Any] = set()
 
     def add(self, event: Event) -> None:
@@ -292,7 +398,7 @@ class SessionGroups:
             if event.session is not None:  # a note outside any session matters to read_events only
                 self.add(event)
 
-    def store(self, key: Any, template: RowTemplate) -> None:
+    def store(self, key: Any, template: RowTemplate | TailTemplate) -> None:
         """Keep a template for the segments with ``key``."""
         if len(self.templates) >= MAX_TEMPLATES:
             self.templates.clear()
@@ -314,6 +420,40 @@ class SessionGroups:
             seen.clear()
         seen.add(key)
         return True
+
+    def find(self, key: Any, full_key: Callable[[], Any]) -> tuple[Any, Any, bool]:
+        """Look up the template of a segment with ``key``, then under the key with every reply text.
+
+        ``full_key()`` returns the latter, which is computed only when the
+        key was seen before (see :meth:`first_sight`).  Returns the
+        :class:`RowTemplate` or None, the key with every reply text (``key``
+        itself when it was not computed), and whether ``key`` is new.
+        """
+        template = self.templates.get(key)
+        if template is not None:
+            return template, key, False
+        if self.first_sight(key):
+            return None, key, True
+        full = full_key()  # a failing session's template is kept under the key with every reply text
+        return (self.templates.get(full) if full != key else None), full, False
+
+    def find_tail(self, start: int | None, prefix: Callable[[], list[Any]]) -> tuple[Any, Any, int | None]:
+        """Look up the tail template of a segment without a template of its own, whose tail starts at ``start``.
+
+        ``prefix()`` returns the key parts of the lines before the tail,
+        with every reply text kept.  Returns the tail key, the
+        :class:`TailTemplate` if there is one, and ``start`` again if the
+        segment should make the key's template: the key's second segment,
+        as for :meth:`first_sight`.  A segment with no tail (``start`` None)
+        gets three Nones.
+        """
+        if start is None:
+            return None, None, None
+        key = (_TAIL, *prefix())
+        template = self.templates.get(key)
+        if template is not None:
+            return key, template, None
+        return key, None, None if self.first_sight(key) else start
 
     @property
     def worth_trying(self) -> bool:

@@ -48,8 +48,9 @@ from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, NOTE, SENT, TLS_OK, Event, Line, SessionRow
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
-from ._templates import (Masked, RowTemplate, SessionGroups, as_lines, count_noise, make_template, maskable,
-                         masked, number_of, text_of)
+from ..sessions import finish_row, walk_events
+from ._templates import (Masked, RowTemplate, SessionGroups, TailContext, TailTemplate, as_lines, count_noise,
+                         make_tail_template, make_template, maskable, masked, number_of, text_of)
 from .base import ParseContext, hit_score
 
 NAME = "nodemailer"
@@ -99,6 +100,13 @@ MESSAGE_STAGES: tuple[tuple[re.Pattern, Stage], ...] = (
     (re.compile(r"^Connection timeout"), Stage.CONNECT),
 )
 TLS_WORDS = re.compile(r"SSL routines|wrong version number|certificate|\bTLS\b|handshake", re.I)
+# Words in lower case for the case-insensitive patterns above: in ASCII text, every match of a
+# pattern contains one of its words.  Python's re searches such alternations slowly, so _found
+# looks for the words first.
+_NEEDLES: dict[re.Pattern, tuple[str, ...]] = {
+    MESSAGE_STAGES[0][0]: ("invalid login", "missing credentials", "authentication", "can't create new access token"),
+    TLS_WORDS: ("ssl routines", "wrong version number", "certificate", "tls", "handshake"),
+}
 
 
 @dataclass
@@ -515,11 +523,19 @@ def parse(lines: Iterable[Line], ctx: ParseContext, *, quick: bool = True,
     yield from groups.collect(_parse_lines(segments.feed(lines), ctx, state, quick), segments)
 
 
-def _parse_lines(lines: Iterable[Line], ctx: ParseContext, state: _State, quick: bool) -> Iterator[Event]:
-    """Yield the events of ``lines``, each line read as :func:`parse` describes."""
+def _parse_lines(lines: Iterable[Line], ctx: ParseContext, state: _State, quick: bool,
+                 finish: bool = True, heads: dict[str, tuple | None] | None = None,
+                 bare_heads: dict[str, tuple | None] | None = None) -> Iterator[Event]:
+    """Yield the events of ``lines``, each line read as :func:`parse` describes.
+
+    With ``finish=False``, a log object or error object still open after
+    the last line stays open in ``state``, as more lines may follow.
+    ``heads`` and ``bare_heads`` keep the heads read so far (:func:`_read_head`
+    with either pattern), for a caller that reads many short runs of lines.
+    """
     by_key = state.by_key
-    heads: dict[str, tuple | None] = {}
-    bare_heads: dict[str, tuple | None] = {}
+    heads = {} if heads is None else heads
+    bare_heads = {} if bare_heads is None else bare_heads
     server, client, noise = ctx.server, ctx.client, ctx.noise
     for line in lines:
         text = line.text
@@ -528,8 +544,12 @@ def _parse_lines(lines: Iterable[Line], ctx: ParseContext, state: _State, quick:
                 and text.startswith("    at ") and not text[7:8].isspace()):
             noise(line)  # a stack frame of the error object being read, as _error_detail counts it
             continue
-        if quick and error is not None and state.log_object is None and _error_detail(line, error, ctx):
-            continue  # another line of the error object, as _line would read it first
+        if quick and error is not None and state.log_object is None:
+            if _error_detail(line, error, ctx):
+                continue  # another line of the error object, as _line would read it first
+            # The line ends the error object, as _line would find before it reads the line.
+            yield from _finish_error(state, ctx)
+            error = None
         if quick and state.log_object is None and error is None and text[:1] == "[" and "\n" not in text:
             session = None
             head = None
@@ -585,8 +605,9 @@ def _parse_lines(lines: Iterable[Line], ctx: ParseContext, state: _State, quick:
                     noise(line)  # lifecycle notes and the lines of the message body
                 continue
         yield from _line(line, state, ctx)
-    yield from _flush_object(state, ctx)
-    yield from _finish_error(state, ctx)
+    if finish:
+        yield from _flush_object(state, ctx)
+        yield from _finish_error(state, ctx)
 
 
 HEAD_CACHE_SIZE = 4096
@@ -886,8 +907,8 @@ def _error_detail(line: Line, error: _ErrorObject, ctx: ParseContext) -> bool:
     if FRAME_RE.match(text) or stripped in ("}", "{", "},", "]", "],") or stripped.startswith("] {"):
         ctx.noise(line)
         return True
-    field_match = FIELD_RE.match(text)
-    if field_match and text[:1] in (" ", "{", "\t"):
+    field_match = FIELD_RE.match(text) if text[:1] in (" ", "{", "\t") else None
+    if field_match:
         if len(text) - len(text.lstrip()) <= 2:
             error.fields.setdefault(field_match.group(1), _unquote(field_match.group(2).rstrip(",")))
         ctx.noise(line)
@@ -930,7 +951,7 @@ def _error_event(line: Line, message: str, session: _Session, ctx: ParseContext,
         attrs["port"] = int(where.group(2))
     elif fields.get("port", "").isdigit():
         attrs["port"] = int(fields["port"])
-    tls_failure = TLS_WORDS.search(message) or "SSL" in fields.get("library", "")
+    tls_failure = _found(TLS_WORDS, message) or "SSL" in fields.get("library", "")
     if tls_failure and fields.get("command", "CONN") == "CONN" and not session.greeted:
         attrs["tls_mode"] = TlsMode.IMPLICIT  # a TLS error before any greeting: TLS was spoken first
 
@@ -957,13 +978,26 @@ def _error_stage(message: str, fields: dict[str, str], session: _Session) -> Sta
     if command:
         for prefix, stage in COMMAND_STAGES.items():
             if command.startswith(prefix):
-                if stage is Stage.STARTTLS and TLS_WORDS.search(message):
+                if stage is Stage.STARTTLS and _found(TLS_WORDS, message):
                     return Stage.TLS
                 return stage
     for pattern, stage in MESSAGE_STAGES:
-        if pattern.search(message):
+        if _found(pattern, message):
             return stage
     return None
+
+
+def _found(pattern: re.Pattern, text: str) -> bool:
+    """Return whether ``pattern.search(text)`` finds a match, testing an ASCII text for the pattern's words first."""
+    needles = _NEEDLES.get(pattern)
+    if needles is not None and text.isascii():
+        lower = text.lower()
+        for needle in needles:
+            if needle in lower:
+                break
+        else:
+            return False  # re.IGNORECASE matches ASCII text as its lower case, which has none of the words
+    return pattern.search(text) is not None
 
 
 def _reply_code(message: str) -> int | None:
@@ -999,6 +1033,30 @@ def _other_line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]
 
 
 # Segments --------------------------------------------------------------------------------------
+
+
+
+def _tail_start(parts: list[Any]) -> int | None:
+    """Return the position of the first line that may fail, from the segment's key parts, or None.
+
+    Such a line is a 4xx or 5xx reply, an error-level logger line, or a
+    line that is no logger line (an error object's).
+    """
+    for index, part in enumerate(parts):
+        if type(part) is tuple or (type(part) is str and part[:3] == "S: " and part[3:4] in ("4", "5")):
+            return index
+    return None
+
+
+def _full_parts(lines: list[Line | tuple[int, str]], parts: list[Any]) -> list[Any]:
+    """Return ``parts`` with each masked reply's part replaced by the reply's text.
+
+    Only a logger line with a connection id gives a masked part, so its
+    message follows the id.
+    """
+    return [part if type(part) is not Masked else text_of(line)[text_of(line).find("] ", 27) + 2:]
+            for line, part in zip(lines, parts)]
+
 
 # Key parts of lines whose text does not change what the parser makes of them.  They are plain
 # objects, not strings or tuples, so they equal no other part and hash fast.
@@ -1041,6 +1099,13 @@ class _Segments:
     instead, because the failure's cause may depend on any of them.  The
     row of the second segment is kept as a copy's is (see below).
 
+    A failing segment whose key is new may still start like an earlier
+    one: its lines before the first 4xx or 5xx reply, error-level line or
+    error object line (its tail) may repeat, with every reply text.  The
+    second segment with those lines makes a
+    :class:`~smtplogkit.formats._templates.TailTemplate`, and a later one
+    reads only its tail (:meth:`_apply_tail`).
+
     A connection id may come back after its row was copied (pooled or
     interleaved connections).  Its segment's lines are then read again, from
     a fresh parser state as at the segment's start, and its row is replaced
@@ -1062,6 +1127,10 @@ class _Segments:
         self.times: dict[str, datetime] = {}
         self.stamps: dict[str, bool] = {}
         self.parts: dict[str, dict[str, Any]] = {level: {} for level in _LEVELS.values()}
+        # For reading the tails of segments (_apply_tail): a context kept between tails, whose
+        # reply and command caches stay warm, and the heads _parse_lines has read.
+        self.scratch: TailContext | None = None
+        self.tail_heads: dict[str, tuple | None] = {}
 
     def _read(self, text: str) -> tuple[Any, Any]:
         """Return a line's session key (None if it names none) and its key part.
@@ -1234,22 +1303,28 @@ class _Segments:
     def _close(self, segment: list[Line], parts: list[Any], own: str) -> Iterator[Line]:
         """Add the row of a finished segment from its template, or read its lines as usual."""
         groups = self.groups
-        key = full = tuple(parts)
-        template = groups.templates.get(key)
-        if template is None and not groups.first_sight(key):
-            # A failing session's template is kept under the key with every reply text.  Only a
-            # logger line with a connection id gives a masked part, so its message follows the id.
-            full = tuple([part if type(part) is not Masked else text_of(line)[text_of(line).find("] ", 27) + 2:]
-                          for line, part in zip(segment, parts)])
-            if full != key:
-                template = groups.templates.get(full)
-        elif template is None:
-            groups.misses += 1
-            yield from as_lines(segment)  # a key not seen before is read as usual; its second makes the template
-            return
+        key = tuple(parts)
+        template, full, new_key = groups.templates.get(key), key, False  # the usual case, without a call
+        if template is None:
+            template, full, new_key = groups.find(key, lambda: tuple(_full_parts(segment, parts)))
         if template is not None:
             groups.hits += 1
             self._apply(template, segment, own)
+            return
+
+        # No template for the whole segment: one for its lines before the first failing line, if any.
+        start = _tail_start(parts)
+        tail_key, tail, split = groups.find_tail(start, lambda: _full_parts(segment[:start], parts[:start]))
+        if tail is not None:
+            if self._apply_tail(tail, segment, own):
+                groups.hits += 1
+                return
+            groups.misses += 1
+            yield from as_lines(segment)  # the tail did not read as the template's: read it all as usual
+            return
+        if new_key and split is None:
+            groups.misses += 1
+            yield from as_lines(segment)  # a key not seen before is read as usual; its second makes the template
             return
 
         segment = list(as_lines(segment))
@@ -1261,10 +1336,15 @@ class _Segments:
                 line.ts = self._stamp(line.text).replace()  # a time object of the line's own, for make_template
         noise: list[int] = []
         events: list[Event] = []
+        at_tail = None  # the parser's state at the tail, and the events and noise before it
+        if split is not None and (own in ctx._awaiting_auth or own in ctx._login_user_due):
+            split = None  # the tail template records these for the segment's connection only
         plain = True  # every line whose key part leaves text out was read with nothing open
         self.capture = events
         try:
             for index, line in enumerate(segment):
+                if index == split:
+                    at_tail = self._tail_state(own, before), len(events), list(noise)
                 if heads[index] or parts[index] is _SENT:
                     error = state.error
                     if state.log_object is not None or (error is not None and error.open_bracket):
@@ -1284,10 +1364,91 @@ class _Segments:
             # The segment reads as a copy would, so its row is kept as a copy's is: built now, with
             # the lines kept in case the connection comes back.
             row, template = make_template(segment, events, noise, None)
+            if full is key:
+                full = tuple(_full_parts(segment, parts))  # the masked key was new, so full was not needed yet
             groups.add_built(own, row, template, key, full)
+            if at_tail is not None and at_tail[0] is not None:
+                parser_state, count, noise_before = at_tail
+                tail = make_tail_template(segment, events[:count], noise_before, split, parser_state)
+                if tail is not None:
+                    groups.store(tail_key, tail)
             self.copied[own] = [(line.number, line.text) for line in segment]
             return
         groups.add_events(events)
+
+    def _tail_state(self, own: str, before: tuple) -> tuple | None:
+        """Return what a tail template records of the parser's state at a segment's tail, or None if it cannot.
+
+        It can when the segment's connection is the only new session and the
+        current one, and no error, log object or old-form reply is open.  The
+        connection has no error yet, because a later line may change an
+        earlier error's event.  ``before`` is as in :meth:`_close`.
+        """
+        state, ctx = self.state, self.ctx
+        session = state.by_key.get(own)
+        if (session is None or state.current is not session or session.errors or state.error is not None
+                or state.log_object is not None or state.box_direction is not None
+                or (state.counter, len(state.by_key), ctx.unrecognised_lines, len(ctx.warnings))
+                != (before[0], before[1] + 1, *before[2:])):
+            return None
+        return (session.transcript, session.greeted, session.last_verb, ctx._awaiting_auth.get(own, _UNREAD),
+                ctx._login_user_due.get(own, _UNREAD))
+
+    def _apply_tail(self, tail: TailTemplate, segment: list[Line | tuple[int, str]], own: str) -> bool:
+        """Add the row of a segment from a tail template and a reading of its tail; return whether it could.
+
+        The tail is read with a state and a context of its own, set as the
+        usual path's would be at the tail.  Only when it reads as the
+        template's tail did (its events all of the connection, no new
+        session, nothing unrecognised or warned about, nothing left open) do
+        the row, the counts and the state go to the file's reading.  Else
+        nothing changed, and the caller reads the segment as usual.
+        """
+        ctx = self.ctx
+        if own in ctx._awaiting_auth or own in ctx._login_user_due:
+            return False  # the template was made from a connection without these
+        transcript, greeted, last_verb, awaiting, login_due = tail.parser_state
+        session = _Session(own, transcript, greeted, last_verb)
+        state = _State()
+        state.by_key[own] = state.current = session
+        scratch = self.scratch
+        if scratch is None:
+            scratch = self.scratch = TailContext(ctx.source, ctx.options, file_date=ctx.file_date, loud=False)
+        scratch.reset()
+        if awaiting is not _UNREAD:
+            scratch._awaiting_auth[own] = awaiting
+        if login_due is not _UNREAD:
+            scratch._login_user_due[own] = login_due
+        lines = [Line(*line) if type(line) is tuple else Line(line.number, line.text) for line in segment[tail.split:]]
+        events = list(_parse_lines(lines, scratch, state, True, finish=False, heads=self.tail_heads,
+                                   bare_heads=self.bare_heads))
+        if len(self.tail_heads) >= HEAD_CACHE_SIZE:
+            self.tail_heads.clear()
+        if (state.counter or len(state.by_key) != 1 or state.current is not session or state.error is not None
+                or state.log_object is not None or state.box_direction is not None or scratch.unrecognised_lines
+                or scratch.warnings or any(event.session != own for event in events)):
+            return False
+
+        count_noise(ctx, segment, tail.noise)
+        for line in scratch.noise_at:
+            ctx.noise(line)
+        self.state.by_key[own] = self.state.current = session
+        for name in ("_awaiting_auth", "_login_user_due"):
+            value = getattr(scratch, name).get(own, _UNREAD)
+            if value is not _UNREAD:
+                getattr(ctx, name)[own] = value
+        self.copied[own] = segment
+        times, read_stamp = self.times, self._stamp
+
+        def stamp(index: int) -> datetime:
+            line = segment[index]
+            text = line[1] if type(line) is tuple else line.text
+            return times.get(text[1:20]) or read_stamp(text)
+
+        builder = tail.start(stamp)
+        walk_events(builder, events)
+        self.groups.add_row(own, finish_row(builder, number_of(segment[tail.line_index])))
+        return True
 
     def _apply(self, template: RowTemplate, segment: list[Line | tuple[int, str]], own: str) -> None:
         """Add the row of a segment that repeats a template's, and leave the state as reading it would."""

@@ -39,8 +39,9 @@ from datetime import datetime, time, timedelta
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, Event, Line, SessionRow
 from . import _python
-from ._templates import (MASKED_PARTS, Masked, RowTemplate, SessionGroups, as_lines, count_noise,
-                         make_template, number_of, text_of)
+from ..sessions import finish_row, walk_events
+from ._templates import (MASKED_PARTS, Masked, RowTemplate, SessionGroups, TailContext, TailTemplate, as_lines,
+                         count_noise, make_tail_template, make_template, number_of, text_of)
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
 from ..inputs import block_array
@@ -487,6 +488,22 @@ def _reply_part(tail: str) -> Any:
 
 
 
+_ABSENT = object()  # an AUTH state the context did not hold
+
+
+def _tail_start(parts: tuple[Any, ...]) -> int | None:
+    """Return the position of a segment's first 4xx or 5xx reply, from its key parts, or None."""
+    for index, part in enumerate(parts):
+        if type(part) is str and part[:10] in (" reply: b'", ' reply: b"') and part[10:11] in ("4", "5"):
+            return index
+    return None
+
+
+def _full_parts(lines: list[Line | tuple[int, str]], parts: tuple[Any, ...]) -> list[Any]:
+    """Return ``parts`` with each masked reply's part replaced by the line's text after the time of day."""
+    return [text_of(line)[15:] if type(part) is Masked else part for line, part in zip(lines, parts)]
+
+
 class _Segments:
     """Cut debug level 2 lines into segments, one connection each, and reuse the rows of repeated ones.
 
@@ -517,6 +534,12 @@ class _Segments:
     template's, with its own line number and times, and the day rolls over
     as :meth:`ParseContext.time_of_day` would roll it: at the first line
     only, because the times in a segment do not go backwards.
+
+    A failing segment whose key is new may still start like an earlier
+    one: its lines before the first 4xx or 5xx reply (its tail) may repeat,
+    with every reply text.  The second segment with those lines makes a
+    :class:`~smtplogkit.formats._templates.TailTemplate`, and a later one
+    reads only its tail (:meth:`_apply_tail`).
     """
 
     def __init__(self, ctx: ParseContext, state: _State, groups: SessionGroups, *, enabled: bool = True) -> None:
@@ -528,6 +551,7 @@ class _Segments:
         self.capture: list[Event] | None = None
         self.clocks: dict[str, tuple[int, int, int, int] | None] = {}
         self.parts: dict[str, Any] = {}  # the key part of each line text after the time of day
+        self.scratch: TailContext | None = None  # for reading tails (_apply_tail), its caches kept warm
 
     def _part(self, tail: str) -> Any:
         """Return the key part of a segment's line from its text after the time of day, and remember it.
@@ -631,30 +655,41 @@ class _Segments:
     def _close(self, segment: list[Line | tuple[int, str]], key: tuple[str, ...]) -> Iterator[Line]:
         """Add the row of a finished segment, from its template or from reading its lines."""
         groups = self.groups
-        template = groups.templates.get(key)
-        full = key
-        if template is None and not groups.first_sight(key):
-            # A failing session's template is kept under the key with every reply text.
-            full = tuple([text_of(line)[15:] if type(part) is Masked else part for line, part in zip(segment, key)])
-            if full != key:
-                template = groups.templates.get(full)
-        elif template is None:
-            groups.misses += 1
-            yield from as_lines(segment)  # a key not seen before is read as usual; its second makes the template
-            return
+        template, full, new_key = groups.templates.get(key), key, False  # the usual case, without a call
+        if template is None:
+            template, full, new_key = groups.find(key, lambda: tuple(_full_parts(segment, key)))
         if template is not None:
             groups.hits += 1
             self._apply(template, segment)
             return
 
+        # No template for the whole segment: one for its lines before the first failing line, if any.
+        start = _tail_start(key)
+        tail_key, tail, split = groups.find_tail(start, lambda: _full_parts(segment[:start], key[:start]))
+        if tail is not None:
+            if self._apply_tail(tail, segment):
+                groups.hits += 1
+                return
+            groups.misses += 1
+            yield from as_lines(segment)  # the tail did not read as the template's: read it all as usual
+            return
+        if new_key and split is None:
+            groups.misses += 1
+            yield from as_lines(segment)  # a key not seen before is read as usual; its second makes the template
+            return
+
         segment = list(as_lines(segment))
         ctx, state = self.ctx, self.state
         before = (state.session, ctx.unrecognised_lines, len(ctx.warnings), ctx.undated_lines)
+        session = before[0] + 1
         noise: list[int] = []
         events: list[Event] = []
+        at_tail = None  # the parser's state at the tail, and the events and noise before it
         self.capture = events
         try:
             for index, line in enumerate(segment):
+                if index == split:
+                    at_tail = self._tail_state(before), len(events), list(noise)
                 count = ctx.noise_lines
                 yield line
                 if ctx.noise_lines != count:
@@ -662,15 +697,105 @@ class _Segments:
         finally:
             self.capture = None
 
-        session = before[0] + 1
         if (events and state.session == session and (ctx.unrecognised_lines, len(ctx.warnings), ctx.undated_lines)
                 == before[1:] and state.failed is None and state.ssl_connect is None
                 and state.tracebacks.pending_raise is None and all(event.session == session for event in events)):
             end_state = (state.opened, state.closed, state.in_body, state.sent, state.replied)
             row, template = make_template(segment, events, noise, end_state)
+            if full is key:
+                full = tuple(_full_parts(segment, key))  # the masked key was new, so full was not needed yet
             groups.add_built(session, row, template, key, full)
+            if at_tail is not None and at_tail[0] is not None:
+                parser_state, count, noise_before = at_tail
+                tail = make_tail_template(segment, events[:count], noise_before, split, parser_state)
+                if tail is not None:
+                    groups.store(tail_key, tail)
             return
         groups.add_events(events)
+
+    def _tail_state(self, before: tuple) -> tuple | None:
+        """Return what a tail template records of the parser's state at a segment's tail, or None if it cannot.
+
+        It can when the segment's lines so far opened exactly one session,
+        warned about nothing, and left no exception or ``SMTP_SSL`` connect
+        pending.  ``before`` is as in :meth:`_close`.
+        """
+        state, ctx = self.state, self.ctx
+        session = before[0] + 1
+        if (state.session != session or (ctx.unrecognised_lines, len(ctx.warnings), ctx.undated_lines) != before[1:]
+                or state.failed is not None or state.ssl_connect is not None
+                or state.tracebacks.pending_raise is not None):
+            return None
+        return (state.opened, state.closed, state.in_body, state.sent, state.replied,
+                ctx._awaiting_auth.get(session, _ABSENT), ctx._login_user_due.get(session, _ABSENT))
+
+    def _apply_tail(self, tail: TailTemplate, segment: list[Line | tuple[int, str]]) -> bool:
+        """Add the row of a segment from a tail template and a reading of its tail; return whether it could.
+
+        The tail is read with a state and a context of its own, set as the
+        usual path's would be at the tail, the day and the clock included.
+        Only when it reads as the template's tail did (its events all of the
+        session, no new session, nothing unrecognised, undated or warned
+        about, nothing left pending) do the row, the counts and the state go
+        to the file's reading.  Else nothing changed, and the caller reads
+        the segment as usual.
+        """
+        ctx, state = self.ctx, self.state
+        session = state.session + 1
+        opened, closed, in_body, sent, replied, awaiting, login_due = tail.parser_state
+        clock, clocks = ctx.clock, self.clocks
+        day = clock.day
+        first, last = text_of(segment[0]), text_of(segment[tail.split - 1])
+        if clocks[first[:9]][3] + int(first[9:15]) / 1e6 + 3600 < clock.seconds:
+            day = day + _ONE_DAY  # as _apply rolls the day over: at the first line only
+
+        scratch = self.scratch
+        if scratch is None:
+            scratch = self.scratch = TailContext(ctx.source, ctx.options, file_date=ctx.file_date, loud=False)
+        scratch.reset()
+        scratch.clock.day, scratch.clock.seconds = day, clocks[last[:9]][3] + int(last[9:15]) / 1e6
+        if awaiting is not _ABSENT:
+            scratch._awaiting_auth[session] = awaiting
+        if login_due is not _ABSENT:
+            scratch._login_user_due[session] = login_due
+        reading = _State()
+        reading.session = session
+        reading.opened, reading.closed, reading.in_body, reading.sent, reading.replied = (opened, closed, in_body,
+                                                                                          sent, replied)
+        lines = [Line(*line) if type(line) is tuple else Line(line.number, line.text) for line in segment[tail.split:]]
+        events = list(_parse_lines(lines, scratch, reading, True))
+        if (reading.session != session or reading.failed is not None or reading.ssl_connect is not None
+                or reading.tracebacks.pending_raise is not None or scratch.unrecognised_lines or scratch.warnings
+                or scratch.undated_lines or scratch.clock.seen is not None
+                or any(event.session != session for event in events)):
+            return False
+
+        count_noise(ctx, segment, tail.noise)
+        for line in scratch.noise_at:
+            ctx.noise(line)
+        state.session = session
+        state.opened, state.closed, state.in_body, state.sent, state.replied = (
+            reading.opened, reading.closed, reading.in_body, reading.sent, reading.replied)
+        state.failed = None
+        state.ssl_connect = None
+        clock.day, clock.seconds = scratch.clock.day, scratch.clock.seconds
+        for name in ("_awaiting_auth", "_login_user_due"):
+            value = getattr(scratch, name).get(session, _ABSENT)
+            if value is not _ABSENT:
+                getattr(ctx, name)[session] = value
+        year, month, mday = day.year, day.month, day.day
+        tz = ctx.options.tz
+
+        def stamp(index: int) -> datetime:
+            line = segment[index]
+            text = line[1] if type(line) is tuple else line.text
+            hour, minute, second, _ = clocks[text[:9]]
+            return datetime(year, month, mday, hour, minute, second, int(text[9:15]), tz)
+
+        builder = tail.start(stamp)
+        walk_events(builder, events)
+        self.groups.add_row(session, finish_row(builder, number_of(segment[tail.line_index])))
+        return True
 
     def _apply(self, template: RowTemplate, segment: list[Line | tuple[int, str]]) -> None:
         """Add the row of a segment that repeats a template's, and leave the state as reading it would."""
