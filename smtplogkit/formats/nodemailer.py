@@ -71,6 +71,7 @@ MESSAGE_FIELD_RE = re.compile(r"^\s*message: '(.*)$")
 # "Error: text" and "Error [ERR_TLS_CERT_ALTNAME_INVALID]: text", after any "{ [" or "[".
 ERROR_NAME_RE = re.compile(r"^(\w*Error)(?: \[([A-Z_\d]+)\])?: (.*)$")
 FIELD_RE = re.compile(r"^\s*\{?\s*(\w+): (.*?),?\s*(?:\})?$")
+REPLY_LINE_RE = re.compile(r"^[2-5]\d\d[ -]")  # a line of a server reply, as Node prints it in a message
 FRAME_RE = re.compile(r"^\s+at \S")
 RESOLVED_RE = re.compile(r"^Resolved (\S+) as (\S+)")
 ESTABLISHED_RE = re.compile(r"^(Secure c|C)onnection established to (\S+?):(\d+)$")
@@ -126,6 +127,7 @@ class _ErrorObject:
     session: Any
     open_bracket: bool = False
     fields: dict[str, str] = field(default_factory=dict)
+    in_message: bool = True  # no stack frame or field read yet: further lines of a reply may follow
 
 
 @dataclass
@@ -904,6 +906,12 @@ def _error_detail(line: Line, error: _ErrorObject, ctx: ParseContext) -> bool:
             error.message = f"{error.message} {stripped}".strip()
         ctx.noise(line)
         return True
+    if error.in_message and REPLY_LINE_RE.match(text):
+        # A multi-line reply in the message ("Invalid login: 535-5.7.8 ... go to" and then
+        # "535 5.7.8  https://..."): its further lines come before the stack frames.
+        ctx.noise(line)
+        return True
+    error.in_message = False
     if FRAME_RE.match(text) or stripped in ("}", "{", "},", "]", "],") or stripped.startswith("] {"):
         ctx.noise(line)
         return True

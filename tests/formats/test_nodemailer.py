@@ -183,6 +183,34 @@ def test_repeated_error_one_session(excerpt):
     assert (row(frame)["failure_stage"], row(frame)["cause"]) == ("greeting", "read_timeout")
 
 
+def test_error_with_two_line_reply(excerpt):
+    # Gmail's 535 has two lines, and Node prints both in the error's message before the stack frames.
+    text = (
+        "[2026-03-02 08:00:00] DEBUG [q1w2e3r4t5] S: 220 smtp.gmail.com ESMTP x1 - gsmtp\n"
+        "[2026-03-02 08:00:00] DEBUG [q1w2e3r4t5] C: AUTH PLAIN /* secret */\n"
+        "[2026-03-02 08:00:01] DEBUG [q1w2e3r4t5] S: 535-5.7.8 Username and Password not accepted. For more "
+        "information, go to\n"
+        "[2026-03-02 08:00:01] DEBUG [q1w2e3r4t5] S: 535 5.7.8  https://support.google.com/mail/?p=BadCredentials x1 - gsmtp\n"
+        "Error: Invalid login: 535-5.7.8 Username and Password not accepted. For more information, go to\n"
+        "535 5.7.8  https://support.google.com/mail/?p=BadCredentials x1 - gsmtp\n"
+        "    at SMTPConnection._formatError (/app/node_modules/nodemailer/lib/smtp-connection/index.js:798:19)\n"
+        "    at SMTPConnection._actionAUTHComplete (/app/node_modules/nodemailer/lib/smtp-connection/index.js:1577:34) {\n"
+        "  code: 'EAUTH',\n"
+        "  response: '535-5.7.8 Username and Password not accepted. For more information, go to\\n' +\n"
+        "    '535 5.7.8  https://support.google.com/mail/?p=BadCredentials x1 - gsmtp',\n"
+        "  responseCode: 535,\n"
+        "  command: 'AUTH PLAIN'\n"
+        "}\n"
+    )
+    frame = excerpt.sessions(text)
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("auth", "auth_failed", 535)
+    assert counts(frame)[2] == 0
+    assert frame.attrs["files"][0]["warnings"] == []
+
+
 def test_old_node_error_with_response(excerpt):
     text = """
     { [Error: Invalid login]
