@@ -8,7 +8,9 @@ A client that is not installed is skipped.
 
 from __future__ import annotations
 
+import functools
 import shutil
+import subprocess
 
 import pandas as pd
 import pytest
@@ -25,6 +27,8 @@ RUNS = [run for run in capture.RUNS if run.scenario in SCENARIOS and run.mode !=
 def test_live_client(run, tmp_path):
     if run.client != "smtplib" and shutil.which(run.client) is None:
         pytest.skip(f"{run.client} is not installed")
+    if run.client == "swaks" and not _swaks_has_tls():
+        pytest.skip("swaks cannot speak TLS here: it needs Perl's Net::SSLeay (Debian: libnet-ssleay-perl)")
     entry = capture.capture(run, tmp_path, well_known=False)
     sessions = smtplogkit.read_logs(tmp_path / run.client / run.file_name)
     report = sessions.attrs["files"][0]
@@ -37,3 +41,10 @@ def test_live_client(run, tmp_path):
     assert row["failure_stage"] == entry["failure_stage"]
     assert row["cause"] == entry["cause"]
     assert (None if pd.isna(row["reply_code"]) else int(row["reply_code"])) == entry["reply_code"]
+
+
+@functools.lru_cache(maxsize=1)
+def _swaks_has_tls() -> bool:
+    """Return whether the installed swaks can speak TLS; without Net::SSLeay it exits at once."""
+    support = subprocess.run(["swaks", "--support"], capture_output=True, text=True, timeout=30)
+    return "TLS not available" not in support.stdout + support.stderr
