@@ -38,11 +38,11 @@ import json, resource, sys, time
 import smtplogkit
 from smtplogkit import formats
 from smtplogkit.report import load_logs
-path, name, what, when = sys.argv[1:5]
+path, name, kind, when = sys.argv[1:5]
 if when == "late":
     formats.get(name).SESSIONS_IN_ORDER = False
 start = time.process_time()
-if what == "sessions":
+if kind == "sessions":
     sessions, events = smtplogkit.read_logs(path, format=name, cache="", progress=False), None
 else:
     loaded = load_logs(path, format=name, cache="", events="failed")
@@ -66,9 +66,9 @@ def write_log(name: str, copies: int, folder: Path) -> tuple[Path, int]:
     return path, text.count("\n") * copies
 
 
-def run(path: Path, name: str, what: str, when: str) -> dict:
-    """Read ``path`` in a child process and return what it measured."""
-    done = subprocess.run([sys.executable, "-c", CHILD, str(path), name, what, when], check=True,
+def run(path: Path, name: str, kind: str, when: str) -> dict:
+    """Read ``path`` in a child process (``kind`` is "sessions" or "events") and return its figures."""
+    done = subprocess.run([sys.executable, "-c", CHILD, str(path), name, kind, when], check=True,
                           capture_output=True, text=True, cwd=ROOT)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -85,12 +85,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         for name in args.formats.split(","):
             path, lines = write_log(name, args.copies, Path(folder))
-            for what in ("sessions", "load_logs(events=\"failed\")"):
+            for read in ("sessions", "load_logs(events=\"failed\")"):
                 for when in ("early", "late"):
-                    found = run(path, name, "sessions" if what == "sessions" else "events", when)
+                    found = run(path, name, "sessions" if read == "sessions" else "events", when)
                     events = "" if found["events"] is None else f"{found['events']:,}"
                     label = "at the next session" if when == "early" else "at the end of the file"
-                    print(f"| {name} | {lines:,} | {what} | {label} | {found['sessions']:,} | {events} "
+                    print(f"| {name} | {lines:,} | {read} | {label} | {found['sessions']:,} | {events} "
                           f"| {found['cpu']:.1f} | {found['peak']:.0f} |", flush=True)
     return 0
 

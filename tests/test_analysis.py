@@ -79,7 +79,7 @@ def test_describe_association_two_groups():
 
 
 def test_describe_association_infinite_odds():
-    # One network never fails: the odds ratio is infinite, and the sentence says why.
+    # One network never fails: the odds ratio is infinite, and the sentence names the reason.
     result = {"label": "network", "test": "fisher_exact", "p_value": 0.20000000000000004, "effect": "odds_ratio",
               "effect_size": float("inf"), "table": {"office": [5, 0], "prod": [3, 2]}}
     sentence = describe_association(result)

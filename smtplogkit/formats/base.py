@@ -278,7 +278,7 @@ def parse_items(module: Any, lines: Any, ctx: ParseContext) -> Iterator[Any]:
     """Return what a format module's ``parse`` yields for ``lines``, with the ends of sessions it leaves out.
 
     A format whose sessions come one after another, each over before the
-    next begins, says so with ``SESSIONS_IN_ORDER = True``: its parser never
+    next begins, declares it with ``SESSIONS_IN_ORDER = True``: its parser never
     yields an event for a session once an event of a later one has come.
     Such a session then ends at the first event of the next, so the reader
     builds its row and frees its events at once, and memory holds one

@@ -147,7 +147,7 @@ def _logfile_line(line: Line, text: str, ctx: ParseContext) -> _mta.Attempt:
 
 
 def _one_line(value: str | None) -> str | None:
-    """Return a logged field with the escaped line breaks msmtp writes between reply lines made spaces."""
+    """Return a logged field with each escaped line break (``\\n`` between reply lines) replaced by a space."""
     return value.replace("\\n", " ") if value else value
 
 
