@@ -28,7 +28,20 @@ from . import _mta
 from .base import ParseContext
 
 
-class PlainAttempt:
+class _FieldsFirst:
+    """Base of the attempts kept as fields, whose events are made the first time they are needed."""
+
+    __slots__ = ()
+
+    @property
+    def events(self) -> list[Event]:
+        """The attempt's events, made from its fields the first time they are needed."""
+        if self._events is None:
+            self.make_events()
+        return self._events
+
+
+class PlainAttempt(_FieldsFirst):
     """A connection attempt that went well so far, kept as a few fields instead of events.
 
     Most attempts in a relay's log are a TLS line and a ``status=sent``
@@ -71,13 +84,6 @@ class PlainAttempt:
         self._events: list[Event] | None = None
         # (ctx, line, reason, stage, dsn) of a failure not yet made an event.
         self.failure: tuple[ParseContext, Line, str, Stage, str | None] | None = None
-
-    @property
-    def events(self) -> list[Event]:
-        """The attempt's events, made from its fields the first time they are needed."""
-        if self._events is None:
-            self.make_events()
-        return self._events
 
     def make_events(self) -> None:
         """Make the attempt's events from its fields, unless they are made already."""
@@ -201,7 +207,7 @@ class PlainAttempt:
     annotate = _mta.Attempt.annotate
 
 
-class ConnectFailure:
+class ConnectFailure(_FieldsFirst):
     """A connection attempt that failed before any SMTP reply, kept as a few fields instead of events.
 
     Used when the reader wants rows, in place of
@@ -234,13 +240,6 @@ class ConnectFailure:
         self.rejected = 0
         self.rows = ctx.rows_wanted
         self._events: list[Event] | None = None
-
-    @property
-    def events(self) -> list[Event]:
-        """The attempt's events, made from its fields the first time they are needed."""
-        if self._events is None:
-            self.make_events()
-        return self._events
 
     def make_events(self) -> None:
         """Make the attempt's events from its fields, unless they are made already."""

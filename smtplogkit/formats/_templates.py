@@ -227,7 +227,7 @@ def make_tail_template(lines: list[Line], events: list[Event], noise: list[int],
 
 
 class TailContext(ParseContext):
-    """A :class:`ParseContext` for reading a segment's tail on its own, which keeps the lines it counts as noise.
+    """Parse context for reading a segment's tail on its own, which keeps the lines it counts as noise.
 
     One context serves every tail of a file, so its reply and command
     caches stay warm.  :meth:`reset` clears the rest before each tail.
@@ -454,6 +454,19 @@ class SessionGroups:
         if template is not None:
             return key, template, None
         return key, None, None if self.first_sight(key) else start
+
+    def use_tail(self, tail: Any, read: Callable[[Any], bool]) -> bool:
+        """Read a segment's tail with its :class:`TailTemplate`, count a hit or a miss, and return whether it read.
+
+        ``read(tail)`` reads the tail and returns False, having changed
+        nothing, when the tail does not read as the template's; the caller
+        then reads the whole segment as usual.
+        """
+        if read(tail):
+            self.hits += 1
+            return True
+        self.misses += 1
+        return False
 
     @property
     def worth_trying(self) -> bool:

@@ -281,7 +281,7 @@ def parse_items(module: Any, lines: Any, ctx: ParseContext) -> Iterator[Any]:
     next begins, declares it with ``SESSIONS_IN_ORDER = True``: its parser never
     yields an event for a session once an event of a later one has come.
     Such a session then ends at the first event of the next, so the reader
-    builds its row and frees its events at once, and memory holds one
+    builds its row and frees its events at once, and memory keeps one
     session's events instead of the file's.
     """
     items = module.parse(lines, ctx)

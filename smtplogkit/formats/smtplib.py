@@ -667,11 +667,8 @@ class _Segments:
         start = _tail_start(key)
         tail_key, tail, split = groups.find_tail(start, lambda: _full_parts(segment[:start], key[:start]))
         if tail is not None:
-            if self._apply_tail(tail, segment):
-                groups.hits += 1
-                return
-            groups.misses += 1
-            yield from as_lines(segment)  # the tail did not read as the template's: read it all as usual
+            if not groups.use_tail(tail, lambda template: self._apply_tail(template, segment)):
+                yield from as_lines(segment)  # the tail did not read as the template's: read it all as usual
             return
         if new_key and split is None:
             groups.misses += 1

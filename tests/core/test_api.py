@@ -58,7 +58,7 @@ def test_read_logs_invalid_time_zone(tmp_path):
 
 
 def test_label_named_like_column(tmp_path, caplog):
-    # The session column keeps the values the log gives, so most of such a label is lost and a warning says so.
+    # The session column keeps the values the log gives, so most of such a label is lost, with a warning.
     path = tmp_path / "app.log"
     path.write_text("connect: to ('smtp.example.net', 587) None\nsend: 'ehlo worker\\r\\n'\n")
     frame = smtplogkit.read_logs(path, labels={"host": "prod", "env": "prod"})
