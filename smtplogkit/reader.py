@@ -522,7 +522,9 @@ class _Counted:
     see, and how many of the others are noise.  The other lines it leaves out
     count as parsed.  It may return a third item, a flag per position: a
     flagged line reaches the parser as a ``(number, text)`` tuple, with its
-    envelope, and never blank (see ``RAW_LINES`` in formats.postfix).
+    envelope, and never blank (see ``RAW_LINES`` in formats.postfix).  A
+    fourth item, if any, holds the kept lines' texts, which saves decoding
+    them again.
 
     One generator does the numbering, the envelope and the blank-line test,
     so each line resumes one Python frame, not three.
@@ -571,7 +573,12 @@ class _Counted:
                 skipped += noise
                 if len(block) > len(positions) + noise:
                     self.passed.append((first, len(block) - len(positions) - noise))
-                texts = block.lines_at(positions) if isinstance(block, RawBlock) else [block[p] for p in positions]
+                if len(raw) > 1:
+                    texts = raw[1]
+                elif isinstance(block, RawBlock):
+                    texts = block.lines_at(positions)
+                else:
+                    texts = [block[p] for p in positions]
                 # Lines the prefilter flagged go to the parser as (number, text), without a Line.
                 flags = raw[0] if raw else itertools.repeat(False)
                 for position, text, whole in zip(positions, texts, flags):

@@ -41,6 +41,7 @@ signals, and every delivery record.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ from typing import Any
 
 from .. import envelope
 from ..envelope import MONTHS, EnvelopeOptions
-from ..inputs import block_array
+from ..inputs import RawBlock, block_array
 
 from ..labels import Stage, TlsMode
 from ..records import TLS_OK, Event, Line, PlainBatch, SessionEnd, SessionRow
@@ -224,6 +225,15 @@ PREFILTER_MIN = 64
 # envelope strip_or_noise reads: the prefilter can hand these over raw.
 RAW_LINE = _lean.line_pattern(_DAY, _TIME, QID)
 RAW_LINES = True
+# The compiled prefilter (setup.py builds it when a C compiler is there), or
+# None to use pyarrow's regular expressions.  SMTPLOGKIT_PURE_PYTHON=1 turns
+# it off, to compare or to rule it out.
+try:
+    from . import _postfix_scan as SCAN
+except ImportError:  # not built: the pyarrow prefilter gives the same answer
+    SCAN = None
+if os.environ.get("SMTPLOGKIT_PURE_PYTHON"):
+    SCAN = None
 # Records of attempts read from raw lines are yielded this many at a time.
 BATCH = 4096
 
@@ -237,8 +247,11 @@ def _agent_of_shares(shares: tuple[int, ...], count: int) -> str:
 def prefilter(block: list[str], share: tuple[int, int] | None = None, raw: bool = False) -> tuple[Any, ...]:
     """Return the positions in ``block`` of the lines :func:`parse` must see, and how many others are noise.
 
-    A block of raw lines is matched at once with pyarrow's regular
-    expressions (RE2).  A line is left out only when :func:`strip_or_noise`
+    When the compiled scanner is built (:data:`SCAN`, from
+    ``_postfix_scan.pyx``) and the block keeps its bytes, one pass over them
+    gives the answer; with ``raw``, it adds a fourth item, the kept lines as
+    strings.  Otherwise a block of raw lines is matched at once with
+    pyarrow's regular expressions (RE2), which give the same answer.  A line is left out only when :func:`strip_or_noise`
     would read its envelope and :func:`parse` would count it without reading
     it.  Lines of other programs, and of Postfix daemons the parser does not
     analyse, are noise.  A qmgr or cleanup line about a queue id, and a line
@@ -256,6 +269,10 @@ def prefilter(block: list[str], share: tuple[int, int] | None = None, raw: bool 
     :data:`RAW_LINE`; the reader hands those to :func:`parse` as
     ``(number, text)`` tuples.
     """
+    data = getattr(block, "data", None)
+    if SCAN is not None and data is not None:
+        index, count = share or (0, 1)
+        return SCAN.scan(data, len(block), index, count, raw, isinstance(block, RawBlock))
     if len(block) < PREFILTER_MIN:
         return range(len(block)), 0
     import numpy as np
