@@ -1,13 +1,14 @@
-"""Build the optional compiled Postfix prefilter; everything else is in pyproject.toml.
+"""Build the optional compiled parts of the Postfix reader; everything else is in pyproject.toml.
 
-The extension is optional: without a C compiler the install goes on, and
-smtplogkit uses its pure-Python prefilter (same results, slower).
+The extensions are optional: without a C compiler the install goes on, and
+smtplogkit uses the Python code they mirror (same results, slower).
 """
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 setup(ext_modules=cythonize(
-    [Extension("smtplogkit.formats._postfix_scan", ["smtplogkit/formats/_postfix_scan.pyx"], optional=True)],
+    [Extension(f"smtplogkit.formats.{name}", [f"smtplogkit/formats/{name}.pyx"], optional=True)
+     for name in ("_postfix_scan", "_postfix_episodes")],
     compiler_directives={"language_level": "3"},
 ))

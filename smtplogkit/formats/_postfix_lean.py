@@ -14,9 +14,18 @@ does not cover, hands the episode's lines back to the general code
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from ..records import PlainBatch, PlainSession
+
+# What Episodes.take did with a raw line.
+TAKEN = 0    # added to its process's episode
+FULL = 1     # added, and ``ended`` holds a batch of records to yield
+GENERAL = 2  # not read: the general code holds the process
+REFUSED = 3  # not read: the process's episode must go to the general code with this line
+# Records of ended episodes are yielded this many at a time.
+BATCH = 4096
 
 # A syslog tag of an smtp or lmtp process, and the shapes of the two kinds of
 # lines, in RE2 syntax for pyarrow.  Brackets are allowed only around the
@@ -85,14 +94,36 @@ class Episode:
 class Episodes:
     """The current episode of each smtp process the general code does not hold, and the records of those that ended.
 
-    :meth:`read` takes a raw line and follows what the general code's quick
+    :meth:`take` takes a raw line and follows what the general code's quick
     path does with it.  ``ended`` collects the records of finished episodes
-    until the parser yields them.
+    until the parser yields them.  ``stamp_of`` returns the time of a
+    syslog stamp; each stamp is read once while it recurs.
+
+    ``_postfix_episodes.pyx`` is a compiled twin of this class, with the
+    same methods and results.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stamp_of: Callable[[str], datetime | None]) -> None:
         self.current: dict[str, Episode] = {}
         self.ended = PlainBatch()
+        self.stamp_of = stamp_of
+        self.stamps: dict[str, datetime | None] = {}  # the times of recent syslog stamps
+
+    def take(self, number: int, text: str, general: dict[str, tuple]) -> int:
+        """Read raw line ``number`` unless ``general`` holds its process; return TAKEN, FULL, GENERAL or REFUSED."""
+        name, body = process_key(text)
+        if name in general:
+            return GENERAL
+        stamp = text[:15]
+        stamps = self.stamps
+        ts = stamps.get(stamp)
+        if ts is None:
+            if len(stamps) > 4096:
+                stamps.clear()
+            ts = stamps[stamp] = self.stamp_of(stamp)
+        if not self.read(name, body, number, text, ts):
+            return REFUSED
+        return FULL if len(self.ended) >= BATCH else TAKEN
 
     def read(self, name: str, body: int, number: int, text: str, ts: datetime) -> bool:
         """Add a raw line of process ``name`` to its episode, and return True.

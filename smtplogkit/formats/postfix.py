@@ -234,8 +234,14 @@ except ImportError:  # not built: the pyarrow prefilter gives the same answer
     SCAN = None
 if os.environ.get("SMTPLOGKIT_PURE_PYTHON"):
     SCAN = None
-# Records of attempts read from raw lines are yielded this many at a time.
-BATCH = 4096
+# The class that reads raw lines (see _parse): the compiled twin of
+# _lean.Episodes when it is built, as for SCAN.
+try:
+    from ._postfix_episodes import Episodes as EPISODES
+except ImportError:  # not built: the Python class gives the same results
+    EPISODES = _lean.Episodes
+if os.environ.get("SMTPLOGKIT_PURE_PYTHON"):
+    EPISODES = _lean.Episodes
 
 
 def _agent_of_shares(shares: tuple[int, ...], count: int) -> str:
@@ -380,17 +386,18 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
     # Raw lines (see RAW_LINE) of a process whose state the general code does
     # not hold build its current attempt as an Episode.  `general` maps the
     # other processes' raw keys to their keys in `processes`.
-    lean = _lean.Episodes()
     general: dict[str, tuple] = {}
     options = ctx.envelope or EnvelopeOptions()
-    stamps: dict[str, datetime] = {}  # the times of recent syslog stamps
+    lean = EPISODES(lambda stamp: _stamp(stamp, options.year, options.last_month, options.tz))
     for line in lines:
         if type(line) is tuple:
-            number, text = line
-            name, body = _lean.process_key(text)
-            key = general.get(name)
-            if key is not None:
-                process = processes[key]
+            status = lean.take(line[0], line[1], general)
+            if status == _lean.TAKEN:
+                continue
+            if status == _lean.GENERAL:
+                number, text = line
+                name, body = _lean.process_key(text)
+                process = processes[general[name]]
                 if process.waiting or not text.startswith(_lean.TLS_HEADS, body):
                     line = strip_envelope(number, text, options)
                     handled = yield from _quick_agent_line(line, process, ctx)
@@ -400,15 +407,11 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
                 # A new connection with nothing waiting: the general code's state ends here.
                 yield from process.close_open()
                 del general[name]
-            stamp = text[:15]
-            ts = stamps.get(stamp)
-            if ts is None:
-                if len(stamps) > 4096:
-                    stamps.clear()
-                ts = stamps[stamp] = _stamp(stamp, options.year, options.last_month, options.tz)
-            if not lean.read(name, body, number, text, ts):
+                status = lean.take(number, text, general)
+            if status == _lean.REFUSED:
+                name, _ = _lean.process_key(line[1])
                 yield from _to_general(name, lean.current.pop(name), line, processes, general, ctx, options)
-            elif len(lean.ended) >= BATCH:
+            elif status == _lean.FULL:
                 yield lean.ended
                 lean.ended = PlainBatch()
             continue

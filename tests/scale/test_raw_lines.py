@@ -9,6 +9,7 @@ sockets, and lines of the same process with an ISO 8601 stamp.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 
@@ -86,6 +87,17 @@ def _maillog(seed: int, steps: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The classes that read raw lines: the Python one, and its compiled twin when it is built.
+EPISODE_CLASSES = [lean.Episodes] + ([postfix.EPISODES] if postfix.EPISODES is not lean.Episodes else [])
+
+
+@pytest.fixture(params=EPISODE_CLASSES, ids=lambda cls: cls.__module__.rsplit(".", 1)[-1])
+def episodes(request, monkeypatch):
+    """Read raw lines with each class in turn."""
+    monkeypatch.setattr(postfix, "EPISODES", request.param)
+    return request.param
+
+
 def _without_raw_lines(monkeypatch, path, **options) -> pd.DataFrame:
     with monkeypatch.context() as patch:
         patch.setattr(postfix, "RAW_LINES", False)
@@ -93,7 +105,7 @@ def _without_raw_lines(monkeypatch, path, **options) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_raw_lines_give_general_rows(tmp_path, monkeypatch, seed):
+def test_raw_lines_give_general_rows(tmp_path, monkeypatch, seed, episodes):
     path = tmp_path / "maillog-2026-12-04"
     path.write_text(_maillog(seed, 4000))
     raw = smtplogkit.read_logs(path, format="postfix", progress=False)
@@ -106,11 +118,41 @@ def test_raw_lines_give_general_rows(tmp_path, monkeypatch, seed):
 
 
 @pytest.mark.parametrize("path", POSTFIX_INPUTS, ids=lambda p: p.name)
-def test_raw_lines_give_general_rows_on_fixtures(monkeypatch, path):
+def test_raw_lines_give_general_rows_on_fixtures(monkeypatch, path, episodes):
     raw = smtplogkit.read_logs(path, format="postfix", progress=False)
     general = _without_raw_lines(monkeypatch, path)
     pd.testing.assert_frame_equal(by_line(raw), by_line(general), check_exact=True)
     assert raw.attrs == general.attrs
+
+
+def test_episodes_compiled_twin_built():
+    assert len(EPISODE_CLASSES) == 2 or os.environ.get("SMTPLOGKIT_PURE_PYTHON"), "_postfix_episodes is not built"
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_episodes_twins_take_alike(seed):
+    """Both classes answer each raw line alike and end with the same records and episodes."""
+    if len(EPISODE_CLASSES) < 2:
+        pytest.skip("the compiled twin is not built")
+    texts = [text for text in _maillog(seed, 3000).splitlines() if re.match(postfix.RAW_LINE, text)]
+    general = {f"mx1 postfix/smtp[{pid}]": ("mx1", "postfix/smtp", str(pid)) for pid in (201, 203)}
+    results = []
+    for cls in EPISODE_CLASSES:
+        reader_ = cls(lambda stamp: stamp)  # the stamp itself stands for its time
+        statuses = []
+        for number, text in enumerate(texts, 1):
+            status = reader_.take(number, text, general)
+            if status == lean.REFUSED:
+                name, _ = lean.process_key(text)
+                statuses.append((status, reader_.current.pop(name).lines))
+            else:
+                statuses.append(status)
+        current = {name: episode.lines for name, episode in reader_.current.items()}
+        results.append((statuses, current, list(reader_.finish())))
+    assert results[0] == results[1]
+    statuses = results[0][0]
+    assert {lean.TAKEN, lean.GENERAL} <= {status for status in statuses if isinstance(status, int)}
+    assert any(isinstance(status, tuple) for status in statuses)  # some refused
 
 
 def test_raw_lines_are_taken(tmp_path):
@@ -164,7 +206,7 @@ def test_session_ids_unique_with_raw_lines(tmp_path):
 
 
 @pytest.mark.parametrize("cut", [1500, 4321])
-def test_raw_lines_across_rotations(tmp_path, monkeypatch, cut):
+def test_raw_lines_across_rotations(tmp_path, monkeypatch, cut, episodes):
     # An episode that starts in maillog.1 and ends in maillog keeps the line number of its first line.
     lines = _maillog(7, 4000).splitlines(keepends=True)
     folder = tmp_path / "relay"
