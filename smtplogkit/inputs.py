@@ -403,6 +403,21 @@ class RawBlock(Sequence):
         return self._array
 
 
+def block_after(block: Sequence[str], count: int) -> Sequence[str]:
+    """Return the lines of a block after the first ``count``, keeping its bytes if it has them (a prefilter reads those)."""
+    data = getattr(block, "data", None)
+    if data is None:
+        return block[count:]
+    start = 0
+    for _ in range(count):
+        start = data.index(b"\n", start) + 1
+    if isinstance(block, RawBlock):
+        return RawBlock(data[start:])
+    rest = TextBlock(block[count:])
+    rest.data = data[start:]
+    return rest
+
+
 def block_array(block: Sequence[str]):
     """Return a block of lines as a pyarrow array, without copying a :class:`RawBlock`'s bytes.
 

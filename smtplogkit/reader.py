@@ -24,7 +24,8 @@ from . import formats
 from .envelope import EnvelopeOptions, strip_envelope
 from .errors import FormatError, OptionError
 from .formats.base import MAX_LINE_WARNINGS, ParseContext, ParseOptions, parse_items
-from .inputs import TEMPLATE_RE, Chain, Decoded, RawBlock, Source, expand, group_rotations, open_blocks
+from .inputs import (TEMPLATE_RE, Chain, Decoded, RawBlock, Source, block_after, expand, group_rotations,
+                     open_blocks)
 from .plainrows import FileColumns, plain_columns, record_row
 from .labels import Cause
 from .records import NOTE, Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
@@ -610,7 +611,7 @@ def _split_head(blocks: Iterator[list[str]], size: int) -> tuple[list[str], Iter
             head.extend(block)
             continue
         head.extend(block[:room])
-        return head, itertools.chain((block[room:],), blocks)
+        return head, itertools.chain((block_after(block, room),), blocks)
     return head, iter(())
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import smtplogkit
+from smtplogkit import inputs
 
 CAPTURES = Path(__file__).parent / "captures"
 SAMPLE = CAPTURES / "smtplib" / "rate_limited.debug1.log"
@@ -475,3 +476,17 @@ def test_pattern_skips_non_logs(tmp_path):
 
     assert [report["source"] for report in frame.attrs["files"]] == [str(tmp_path / "app.log")]
     assert sorted(Path(path).name for path, _ in frame.attrs["skipped"]) == ["README.md", "truth.json"]
+
+
+@pytest.mark.parametrize("texts", [["a", "b", "c", "d"], ["é", "b", "", "ü"]], ids=["ascii", "utf-8"])
+def test_block_after_keeps_bytes(texts):
+    data = "\n".join(texts).encode("utf-8")
+    if data.isascii():
+        block = inputs.RawBlock(data)
+    else:
+        block = inputs.TextBlock(texts)
+        block.data = data
+    for count in range(len(texts)):
+        rest = inputs.block_after(block, count)
+        assert list(rest) == texts[count:]
+        assert rest.data == "\n".join(texts[count:]).encode("utf-8")
