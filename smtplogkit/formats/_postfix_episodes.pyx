@@ -10,6 +10,8 @@ the raw lines they read matched the prefilter's shapes, so every search
 below finds what it looks for.
 """
 
+from cpython.unicode cimport PyUnicode_Tailmatch
+
 from ..records import PlainBatch, PlainSession
 from ._postfix_lean import BATCH, FULL, GENERAL, REFUSED, TAKEN
 
@@ -18,26 +20,56 @@ cdef class Episode:
     """One smtp process's current attempt, as ``_postfix_lean.Episode``."""
 
     cdef public Py_ssize_t number
-    cdef public object ts, tls_at, sent_at, ip, port, tls_mode, queue_id, relay, more
+    cdef public object ts, tls_at, sent_at, ip, port, tls_mode, queue_id, relay
     cdef public str host, log_host, text
     cdef public Py_ssize_t recipients
-    cdef public object addresses
+    # The second line and the first recipient are kept as fields: most
+    # episodes have no third line and one recipient, so they need no list
+    # and no set.  ``more`` and ``addresses`` hold the rest.
+    cdef Py_ssize_t number2
+    cdef str text2, address
+    cdef list more
+    cdef set addresses
 
     @property
     def lines(self) -> list:
         """The episode's raw lines, which the general code replays if the process needs it."""
-        return [(self.number, self.text), *(self.more or ())]
+        if self.text2 is None:
+            return [(self.number, self.text)]
+        return [(self.number, self.text), (self.number2, self.text2), *(self.more or ())]
 
     cdef inline void add_line(self, Py_ssize_t number, str text):
-        if self.more is None:
+        if self.text2 is None:
+            self.number2, self.text2 = number, text
+        elif self.more is None:
             self.more = [(number, text)]
         else:
             self.more.append((number, text))
 
+    cdef inline bint has_address(self, str address):
+        return address == self.address or (self.addresses is not None and address in self.addresses)
+
+    cdef inline void add_address(self, str address):
+        if self.address is None:
+            self.address = address
+        elif self.addresses is None:
+            self.addresses = {address}
+        else:
+            self.addresses.add(address)
+
     def record(self):
         """Return the record the general code yields for this attempt."""
-        return PlainSession(self.number, self.ts, self.tls_at, self.sent_at, self.host, self.ip, self.port,
-                            self.tls_mode, self.log_host, None, self.queue_id, self.recipients)
+        return _record(self)
+
+
+cdef object _tuple_new = tuple.__new__
+
+
+cdef inline object _record(Episode episode):
+    """Return the episode's PlainSession, made without the named tuple's Python-level constructor."""
+    return _tuple_new(PlainSession, (episode.number, episode.ts, episode.tls_at, episode.sent_at, episode.host,
+                                     episode.ip, episode.port, episode.tls_mode, episode.log_host, None,
+                                     episode.queue_id, episode.recipients))
 
 
 cdef Episode _new(Py_ssize_t number, object ts, object tls_at, str host, object ip, object port, object tls_mode,
@@ -55,9 +87,7 @@ cdef Episode _new(Py_ssize_t number, object ts, object tls_at, str host, object 
     episode.queue_id = None
     episode.relay = None
     episode.recipients = 0
-    episode.addresses = None
     episode.text = text
-    episode.more = None
     return episode
 
 
@@ -92,6 +122,8 @@ cdef class Episodes:
     cdef public object ended
     cdef public object stamp_of
     cdef public dict stamps
+    cdef str last_stamp
+    cdef object last_ts
 
     def __init__(self, stamp_of):
         self.current = {}
@@ -109,12 +141,16 @@ cdef class Episodes:
         name = text[16:tag_end]
         if name in general:
             return GENERAL
-        stamp = text[:15]
-        ts = self.stamps.get(stamp)
-        if ts is None:
-            if len(self.stamps) > 4096:
-                self.stamps.clear()
-            ts = self.stamps[stamp] = self.stamp_of(stamp)
+        if self.last_stamp is not None and PyUnicode_Tailmatch(text, self.last_stamp, 0, 15, -1) == 1:
+            ts = self.last_ts  # consecutive lines mostly share their second
+        else:
+            stamp = text[:15]
+            ts = self.stamps.get(stamp)
+            if ts is None:
+                if len(self.stamps) > 4096:
+                    self.stamps.clear()
+                ts = self.stamps[stamp] = self.stamp_of(stamp)
+            self.last_stamp, self.last_ts = stamp, ts
         if not self._read(name, tag_end + 2, number, text, ts):
             return REFUSED
         return FULL if len(self.ended) >= BATCH else TAKEN
@@ -130,7 +166,7 @@ cdef class Episodes:
             if episode is not None:
                 if episode.queue_id is None:
                     return False
-                self.ended.append(episode.record())
+                self.ended.append(_record(episode))
             start = text.find(" established to ", body) + 16
             opening = _find(text, "[", start)
             closing = _find(text, "]", opening)
@@ -161,25 +197,25 @@ cdef class Episodes:
                 if ip is None or episode.ip == ip:
                     episode.queue_id, episode.relay, episode.sent_at = qid, relay, ts
                     episode.recipients = 1
-                    episode.addresses = {recipient}
+                    episode.add_address(recipient)
                     episode.add_line(number, text)
                     return True
                 episode.queue_id = qid  # ended by this record, though it sent nothing
-            elif episode.queue_id == qid and episode.relay == relay and recipient not in episode.addresses:
+            elif episode.queue_id == qid and episode.relay == relay and not episode.has_address(recipient):
                 episode.recipients += 1  # another recipient over the same connection
-                episode.addresses.add(recipient)
+                episode.add_address(recipient)
                 episode.add_line(number, text)
                 return True
-            self.ended.append(episode.record())
+            self.ended.append(_record(episode))
         episode = _new(number, ts, None, relay[:opening], ip, port, None, name, text)
         self.current[name] = episode
         episode.queue_id, episode.relay, episode.sent_at = qid, relay, ts
         episode.recipients = 1
-        episode.addresses = {recipient}
+        episode.add_address(recipient)
         return True
 
     def finish(self):
         """End every current episode and return the records not yet taken."""
-        self.ended.extend([episode.record() for episode in self.current.values()])
+        self.ended.extend([_record(episode) for episode in self.current.values()])
         self.current = {}
         return self.ended
