@@ -54,12 +54,16 @@ def _nanoseconds(pd, values: tuple) -> tuple[Any, Any]:
     return converted[codes.clip(min=0)] if len(converted) else codes.astype("int64"), present
 
 
-def plain_columns(entries: list[tuple[PlainSession, str, FileColumns]], names: list[str]) -> dict[str, Any]:
+def plain_columns(entries: list[tuple[PlainSession, str, FileColumns]], names: list[str],
+                  targets: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the values of the columns ``names`` for records with their session ids and file columns.
 
     Values are lists or numpy arrays in row order, ready for the reader's
     conversion to the session dtypes.  Every record has ``connected_at``,
-    and ``tls_at`` and ``sent_at`` whenever it reached those stages.
+    and ``tls_at`` and ``sent_at`` whenever it reached those stages.  Given
+    the dtypes (``targets``), the stage, cause and outcome columns and the
+    counts and reply code come as arrays of those dtypes, made from numpy
+    arrays without a Python value per row.
     """
     import numpy as np
     import pandas as pd
@@ -81,7 +85,6 @@ def plain_columns(entries: list[tuple[PlainSession, str, FileColumns]], names: l
     timings["connect_s"] = np.zeros(count)
     timings["tls_s"] = np.where(has_tls, np.maximum((tls_ns - connected) / 1e9, 0.0), np.nan)
     timings["data_s"] = np.where(has_sent, np.maximum((sent_ns - tls_ns) / 1e9, 0.0), np.nan)
-    reached = np.where(has_sent, Stage.DATA.value, np.where(has_tls, Stage.TLS.value, Stage.CONNECT.value))
 
     columns: dict[str, Any] = {
         "session_id": [entry[1] for entry in entries],
@@ -95,19 +98,12 @@ def plain_columns(entries: list[tuple[PlainSession, str, FileColumns]], names: l
         "ip": list(fields["ip"]),
         "port": list(fields["port"]),
         "tls_mode": list(fields["tls_mode"]),
-        "last_stage_reached": reached.tolist(),
-        "failure_stage": [Stage.NONE.value] * count,
-        "cause": [Cause.OK.value] * count,
-        "outcome": np.where(has_sent, Outcome.OK.value, Outcome.UNKNOWN.value).tolist(),
-        "reply_code": nothing,
         "enhanced_code": nothing,
         "reply_text": nothing,
         "error_text": nothing,
         "auth_mechanism": nothing,
         "identity": nothing,
-        "messages_sent": has_sent.astype("int64"),
         "recipients": list(fields["recipients"]),
-        "recipients_rejected": [0] * count,
         **timings,
         "duration_s": (end_ns - connected) / 1e9,
         "log_host": list(fields["log_host"]),
@@ -121,6 +117,14 @@ def plain_columns(entries: list[tuple[PlainSession, str, FileColumns]], names: l
         for _, column in (*TIMED_COLUMNS, (None, "duration_s")):
             value = row[column]
             columns[column][position] = np.nan if value is None else value
+    if targets is None:
+        reached = np.where(has_sent, Stage.DATA.value, np.where(has_tls, Stage.TLS.value, Stage.CONNECT.value))
+        columns.update(last_stage_reached=reached.tolist(), failure_stage=[Stage.NONE.value] * count,
+                       cause=[Cause.OK.value] * count,
+                       outcome=np.where(has_sent, Outcome.OK.value, Outcome.UNKNOWN.value).tolist(),
+                       reply_code=nothing, messages_sent=has_sent.astype("int64"), recipients_rejected=[0] * count)
+    else:
+        _typed_columns(pd, columns, targets, count, has_tls, has_sent)
     labels: dict[int, dict[str, Any]] = {}
     for name in names:
         if name not in columns:
@@ -132,3 +136,29 @@ def plain_columns(entries: list[tuple[PlainSession, str, FileColumns]], names: l
                 values.append(found.get(name))
             columns[name] = values
     return {name: columns[name] for name in names}
+
+
+def _typed_columns(pd, columns: dict[str, Any], targets: dict[str, Any], count: int, has_tls, has_sent) -> None:
+    """Replace the stage, cause and outcome columns and the always-empty ones with arrays of their dtypes.
+
+    The values are the ones :func:`plain_columns` gives as lists, and the
+    arrays the ones the reader would make of them.
+    """
+    import numpy as np
+
+    def code(name: str, value: str) -> int:
+        return list(targets[name].categories).index(value)
+
+    def categorical(name: str, codes) -> None:
+        columns[name] = pd.Categorical.from_codes(codes.astype(np.int8), dtype=targets[name])
+
+    stage = "last_stage_reached"
+    categorical(stage, np.where(has_sent, code(stage, Stage.DATA.value),
+                                np.where(has_tls, code(stage, Stage.TLS.value), code(stage, Stage.CONNECT.value))))
+    categorical("outcome", np.where(has_sent, code("outcome", Outcome.OK.value), code("outcome", Outcome.UNKNOWN.value)))
+    categorical("failure_stage", np.full(count, code("failure_stage", Stage.NONE.value)))
+    categorical("cause", np.full(count, code("cause", Cause.OK.value)))
+    empty = np.ones(count, dtype=bool)
+    columns["reply_code"] = pd.arrays.IntegerArray(np.zeros(count, dtype=np.int64), empty)
+    columns["recipients_rejected"] = pd.arrays.IntegerArray(np.zeros(count, dtype=np.int64), ~empty)
+    columns["messages_sent"] = pd.arrays.IntegerArray(has_sent.astype(np.int64), ~empty)

@@ -715,7 +715,7 @@ def _rows_frame(rows: list[Any]):
     if dicts:
         parts.append(_typed_frame(pd, _dict_columns(dicts, extra), names, targets))
     if plain:
-        parts.append(_typed_frame(pd, plain_columns(plain, names), names, targets))
+        parts.append(_typed_frame(pd, plain_columns(plain, names, targets), names, targets))
     if len(parts) == 1:
         return apply_session_dtypes(parts[0])
     # Rows built from dicts come first: putting them back in the order the
@@ -743,6 +743,8 @@ def _column(pd, values: list[Any], column: str, target: Any):
     """Return one column's values as an array of ``target`` dtype, as :func:`_convert` would."""
     import numpy as np
 
+    if isinstance(values, pd.api.extensions.ExtensionArray) and values.dtype == target:
+        return values  # made in its dtype already (plainrows)
     if column in ("start", "end"):
         return pd.to_datetime(values, utc=True).astype(target)
     if target == "float64":

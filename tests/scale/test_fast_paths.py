@@ -228,6 +228,19 @@ def test_plain_columns_equal_record_rows():
                 assert value == want, (name, record)
 
 
+def test_plain_columns_typed_equal_converted():
+    # Columns plain_columns makes in their dtypes equal the reader's conversion of its lists.
+    records = _records(8, 400)
+    files = FileColumns("maillog", "postfix", "postfix", (("network", "prod"),))
+    entries = [(record, f"maillog:{record.line}", files) for record in records]
+    names = [*reader.SESSION_COLUMNS, "queue_id", "network"]
+    targets = reader._session_targets(["queue_id", "network"])
+    typed = reader._typed_frame(pd, plain_columns(entries, names, targets), names, targets)
+    converted = reader._typed_frame(pd, plain_columns(entries, names), names, targets)
+    pd.testing.assert_frame_equal(typed, converted, check_exact=True)
+    assert typed["last_stage_reached"].nunique() == 3  # CONNECT, TLS and DATA all occur
+
+
 def test_prefilter_reads_block_bytes():
     texts = _filler(postfix.PREFILTER_MIN) + [text for text, _ in EDGE_LINES] + ["Dec  4 21:00:01 mx1 café: é"]
     block = TextBlock(texts)
