@@ -12,7 +12,9 @@ next begins (:func:`parse_items`).
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -306,3 +308,19 @@ def _end_in_order(items: Iterable[Any]) -> Iterator[Any]:
         close = getattr(items, "close", None)
         if close is not None:
             close()  # a reader that stops early closes the parser, and with it the file, now
+
+
+def compiled(name: str) -> Any:
+    """Return the compiled module ``smtplogkit.formats.<name>``, or None if it is not built or is turned off.
+
+    ``setup.py`` builds these modules when a C compiler is there; each has
+    a Python counterpart that gives the same results.  Setting
+    ``SMTPLOGKIT_PURE_PYTHON=1`` turns them all off, to compare or to rule
+    them out.
+    """
+    if os.environ.get("SMTPLOGKIT_PURE_PYTHON"):
+        return None
+    try:
+        return importlib.import_module(f"{__package__}.{name}")
+    except ImportError:
+        return None

@@ -41,7 +41,6 @@ signals, and every delivery record.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -57,7 +56,7 @@ from ..labels import Stage, TlsMode
 from ..records import TLS_OK, Event, Line, PlainBatch, SessionEnd, SessionRow
 from . import _mta, _postfix_lean as _lean
 from ._postfix_attempts import ConnectFailure, PlainAttempt, add_failure_events
-from .base import ParseContext, hit_score
+from .base import ParseContext, compiled, hit_score
 
 NAME = "postfix"
 DESCRIPTION = "Postfix maillog (syslog, ISO 8601 syslog, journalctl): smtp/lmtp delivery attempts"
@@ -225,23 +224,10 @@ PREFILTER_MIN = 64
 # envelope strip_or_noise reads: the prefilter can hand these over raw.
 RAW_LINE = _lean.line_pattern(_DAY, _TIME, QID)
 RAW_LINES = True
-# The compiled prefilter (setup.py builds it when a C compiler is there), or
-# None to use pyarrow's regular expressions.  SMTPLOGKIT_PURE_PYTHON=1 turns
-# it off, to compare or to rule it out.
-try:
-    from . import _postfix_scan as SCAN
-except ImportError:  # not built: the pyarrow prefilter gives the same answer
-    SCAN = None
-if os.environ.get("SMTPLOGKIT_PURE_PYTHON"):
-    SCAN = None
-# The class that reads raw lines (see _parse): the compiled twin of
-# _lean.Episodes when it is built, as for SCAN.
-try:
-    from ._postfix_episodes import Episodes as EPISODES
-except ImportError:  # not built: the Python class gives the same results
-    EPISODES = _lean.Episodes
-if os.environ.get("SMTPLOGKIT_PURE_PYTHON"):
-    EPISODES = _lean.Episodes
+# The compiled prefilter, or None to use pyarrow's regular expressions (see base.compiled).
+SCAN = compiled("_postfix_scan")
+# The class that reads raw lines (see _parse): the compiled twin of _lean.Episodes, when it is there.
+EPISODES = getattr(compiled("_postfix_episodes"), "Episodes", _lean.Episodes)
 
 
 def _agent_of_shares(shares: tuple[int, ...], count: int) -> str:
