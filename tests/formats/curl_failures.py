@@ -39,9 +39,11 @@ def run(out: Path, case: str, url: str, *options: str) -> None:
 def main(out: Path) -> None:
     """Write one log per failing case and ``cases.json``."""
     out.mkdir(parents=True, exist_ok=True)
-    refused = closed_port()
+    # The listener first: a port picked and released before it was bound could be given to it again,
+    # and the "refused" cases would then meet the full queue and time out.
     listener, fillers = filled_listener()
     dropping = listener.getsockname()[1]
+    refused = closed_port()
     cases = {
         "refused": ("127.0.0.1", refused, ["--verbose"]),
         "refused_by_name": ("localhost", refused, ["--verbose"]),
