@@ -1,4 +1,4 @@
-"""Build the optional compiled parts of the Postfix and smtplib readers; everything else is in pyproject.toml.
+"""Build the optional compiled parts of the Postfix, smtplib and nodemailer readers; everything else is in pyproject.toml.
 
 The extensions are optional: without a C compiler the install goes on, and
 smtplogkit uses the Python code they mirror (same results, slower).
@@ -9,6 +9,6 @@ from setuptools import Extension, setup
 
 setup(ext_modules=cythonize(
     [Extension(f"smtplogkit.formats.{name}", [f"smtplogkit/formats/{name}.pyx"], optional=True)
-     for name in ("_postfix_scan", "_postfix_episodes", "_smtplib_scan")],
+     for name in ("_postfix_scan", "_postfix_episodes", "_smtplib_scan", "_nodemailer_scan")],
     compiler_directives={"language_level": "3"},
 ))

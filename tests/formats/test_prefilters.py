@@ -245,6 +245,7 @@ def test_nodemailer_broken_filter_differs(tmp_path, monkeypatch, small_blocks):
     hazards.write_text(_nodemailer_hazard_log(5, _fixtures("nodemailer")))
     with monkeypatch.context() as patch:
         patch.setattr(nodemailer, "_may_open", lambda text: False)
+        patch.setattr(nodemailer, "SCAN", None)  # the Python block reader, made blind below
         patch.setattr(nodemailer, "_droppable", _without_openers(nodemailer._droppable))
         broken = _frames([hazards], "nodemailer")
     with monkeypatch.context() as patch:
