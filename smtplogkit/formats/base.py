@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from pathlib import Path
 from typing import Any
 
 from .. import replycodes as rc
@@ -316,11 +317,25 @@ def compiled(name: str) -> Any:
     ``setup.py`` builds these modules when a C compiler is there; each has
     a Python counterpart that gives the same results.  Setting
     ``SMTPLOGKIT_PURE_PYTHON=1`` turns them all off, to compare or to rule
-    them out.
+    them out.  A build older than its ``.pyx`` source is not used, with a
+    warning.
     """
     if os.environ.get("SMTPLOGKIT_PURE_PYTHON"):
         return None
     try:
-        return importlib.import_module(f"{__package__}.{name}")
+        module = importlib.import_module(f"{__package__}.{name}")
     except ImportError:
         return None
+    built = Path(module.__file__)
+    source = built.with_name(f"{name}.pyx")
+    if stale(built, source):
+        # An edited .pyx next to an old build (an editable install): the build would not match the source.
+        logger.warning("%s is newer than its build %s; using the Python code instead (rebuild with "
+                       "'make install' or 'pip install -e .')", source, built.name)
+        return None
+    return module
+
+
+def stale(built: Path, source: Path) -> bool:
+    """Return whether ``source`` exists and was changed after ``built`` was made."""
+    return source.exists() and source.stat().st_mtime > built.stat().st_mtime

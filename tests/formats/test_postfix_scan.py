@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from smtplogkit.formats import postfix
+from smtplogkit.formats import base, postfix
 from smtplogkit.inputs import RawBlock, TextBlock
 
 from tests.scale.test_fast_paths import EDGE_LINES, POSTFIX_INPUTS
@@ -204,3 +204,15 @@ def test_scan_off_with_pure_python_switch():
     env = {**os.environ, "SMTPLOGKIT_PURE_PYTHON": "1"}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "True"
+
+
+def test_scan_stale_build_not_used(tmp_path, monkeypatch, caplog):
+    built, source = tmp_path / "_x.so", tmp_path / "_x.pyx"
+    built.write_bytes(b"")
+    assert not base.stale(built, source)  # no source next to the build: an installed wheel
+    source.write_text("")
+    os.utime(built, (1_000, 1_000))
+    assert base.stale(built, source)
+    monkeypatch.setattr(base, "stale", lambda built, source: True)
+    assert base.compiled("_postfix_scan") is None
+    assert "newer than its build" in caplog.text
