@@ -326,6 +326,11 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
                    f"date in the file name")
         ctx.warnings.append(message)
         logger.warning("%s", message)
+    elif builder.undated:
+        # No line of these sessions carries a time at all, as in smtplib's debug level 1 or an openssl transcript.
+        message = _no_time_message(source.name, builder.undated, builder.count, getattr(module, "NO_TIME_HINT", None))
+        ctx.warnings.append(message)
+        logger.warning("%s", message)
     _warn_cut_lines(ctx, counted, own_only=share is not None and share[0] > 0)
     report.encoding, report.compression = decoded.encoding, decoded.compression
     report.warnings.extend(decoded.warnings + ctx.warnings)
@@ -333,6 +338,18 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
                 report.lines, "" if report.lines == 1 else "s", report.parsed, report.noise, report.unrecognised,
                 report.sessions, "" if report.sessions == 1 else "s")
     result.files.append(report)
+
+
+def _no_time_message(name: str, undated: int, count: int, hint: str | None) -> str:
+    """Return the warning about ``undated`` of a file's ``count`` sessions having no time; ``hint`` only if all have none."""
+    if undated == count:
+        subject = "its session has" if count == 1 else f"all {count} sessions have"
+    else:
+        subject = f"{undated} of {count} sessions {'has' if undated == 1 else 'have'}"
+    them = "it" if undated == 1 else "them"
+    message = (f"{name}: {subject} no time because no line of {them} carries one, so the timeline and the findings "
+               f"that need times leave {them} out")
+    return f"{message}; {hint}" if hint and undated == count else message
 
 
 def _cut_lines(source: Source, decoded: Decoded) -> Callable[[], Collection[int]]:
