@@ -19,7 +19,7 @@ def test_parse_one_session_singular():
     run = _run("parse", str(ONE_SESSION))
     assert run.returncode == 0, run.stderr
     assert "; 1 session\n" in run.stdout
-    assert "\n1 session (timestamps" in run.stdout
+    assert "\n1 session, 1 without a time (timestamps" in run.stdout
     assert "1 sessions" not in run.stdout
 
 

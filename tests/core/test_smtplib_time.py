@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -118,3 +120,11 @@ def test_transcript_without_times_warns_without_hint():
     assert warning.startswith(f"{path}: its session has no time")
     assert "set_debuglevel" not in warning
 
+
+def test_parse_summary_counts_sessions_without_time(tmp_path):
+    log = tmp_path / "worker-2026-03-02.log"
+    log.write_text("".join(LEVEL_1 * 2) + NIGHT)
+    run = subprocess.run([sys.executable, "-m", "smtplogkit", "parse", str(log)], capture_output=True, text=True,
+                         timeout=60, check=True)
+
+    assert "3 sessions, 2 without a time (timestamps without an offset read as UTC)" in run.stdout
