@@ -119,8 +119,8 @@ def _read_line(line: Line, sessions: ErrorSessions) -> Iterator[Event | SessionE
         return
     if CLOSING_RE.match(text) and sessions.attach(line, evidence=False):
         return  # the "):" that closes Rails' "Class (message" form
-    if _errors.is_tool_noise(text):
-        sessions.ctx.noise(line)
+    if _errors.is_tool_noise(text) or _errors.is_app_record(line):
+        sessions.ctx.noise(line)  # Logger, Sidekiq and syslog lines are dated by their envelope
         return
     sessions.ctx.unrecognised(line)
 

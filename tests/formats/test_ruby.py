@@ -76,3 +76,31 @@ def test_activejob_with_reply_continuation(tmp_path):
     assert labels(second) == ("data", "read_timeout", None, None)
     assert report["unrecognised"] == 0
     assert report["noise"] == 3
+
+
+def test_rails_log_records_are_noise(tmp_path):
+    # A Rails production log through Ruby's Logger, with ActionMailer's and ActiveJob's own lines.
+    frame, report = parse_excerpt(tmp_path, """
+        I, [2026-03-02T08:00:00.100000 #12]  INFO -- : [4c1d9e] Started POST "/users" for 203.0.113.9 at 2026-03-02 08:00:00 +0000
+        I, [2026-03-02T08:00:00.110000 #12]  INFO -- : [4c1d9e] Processing by UsersController#create as HTML
+        I, [2026-03-02T08:00:00.150000 #12]  INFO -- : [4c1d9e] Completed 302 Found in 41ms (ActiveRecord: 6.2ms | Allocations: 8812)
+        I, [2026-03-02T08:00:00.200000 #12]  INFO -- : [ActiveJob] [ActionMailer::MailDeliveryJob] [b1e70c2a] Performing ActionMailer::MailDeliveryJob (Job ID: b1e70c2a) from Async(default) enqueued at 2026-03-02T08:00:00Z with arguments: "UserMailer", "welcome", "deliver_now"
+        I, [2026-03-02T08:00:00.210000 #12]  INFO -- : [ActiveJob] [ActionMailer::MailDeliveryJob] [b1e70c2a]   Rendered user_mailer/welcome.html.erb within layouts/mailer (Duration: 2.1ms | Allocations: 412)
+        E, [2026-03-02T08:00:05.220000 #12] ERROR -- : [ActiveJob] [ActionMailer::MailDeliveryJob] [b1e70c2a] Error performing ActionMailer::MailDeliveryJob (Job ID: b1e70c2a) from Async(default) in 5012.3ms: Net::ReadTimeout (Net::ReadTimeout with #<TCPSocket:(closed)>):
+        /usr/local/lib/ruby/3.2.0/net/protocol.rb:229:in `rbuf_fill'
+        /usr/local/bundle/gems/net-smtp-0.4.0/lib/net/smtp.rb:1050:in `recv_response'
+        /usr/local/bundle/gems/net-smtp-0.4.0/lib/net/smtp.rb:1009:in `block in data'
+        I, [2026-03-02T08:01:00.000000 #12]  INFO -- : [ActiveJob] [ActionMailer::MailDeliveryJob] [d0c4] Delivered mail 65e2f0c1a@web-1.mail (812.4ms)
+        W, [2026-03-02T08:02:00.000000 #12]  WARN -- : [Notifier] could not deliver mail to ops@example.org, giving up
+        bundler: failed to load command: puma (/usr/local/bundle/bin/puma)
+    """, format="ruby")
+
+    (row,) = rows(frame)
+    assert labels(row) == ("data", "read_timeout", None, None)
+    assert row["start"].isoformat() == "2026-03-02T08:00:05.220000+00:00"  # the Logger line's time
+    # Six records, and the two frames that name no step.
+    assert report["noise"] == 8
+    # A mail failure in words the reader does not know, and a line that is no log record, stay unrecognised.
+    unrecognised = [w for w in report["warnings"] if ": unrecognised line: " in w]
+    assert [w.split(": ", 1)[0].rsplit(":", 1)[1] for w in unrecognised] == ["11", "12"]
+    assert report["unrecognised"] == 2
