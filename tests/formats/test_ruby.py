@@ -104,3 +104,25 @@ def test_rails_log_records_are_noise(tmp_path):
     unrecognised = [w for w in report["warnings"] if ": unrecognised line: " in w]
     assert [w.split(": ", 1)[0].rsplit(":", 1)[1] for w in unrecognised] == ["11", "12"]
     assert report["unrecognised"] == 2
+
+
+def test_development_log_records_are_noise(tmp_path):
+    # Rails' development log prints its records without a date or level.
+    frame, report = parse_excerpt(tmp_path, """
+        Started POST "/password_resets" for 127.0.0.1 at 2026-03-02 08:00:00 +0000
+        Processing by PasswordResetsController#create as TURBO_STREAM
+          Parameters: {"authenticity_token"=>"[FILTERED]", "email"=>"[FILTERED]"}
+        [ActiveJob] Enqueued ActionMailer::MailDeliveryJob (Job ID: 7d1e) to Async(default) with arguments: "UserMailer", "reset", "deliver_now"
+        Redirected to http://localhost:3000/
+        Completed 303 See Other in 18ms (ActiveRecord: 1.1ms | Allocations: 5120)
+        [ActiveJob] [ActionMailer::MailDeliveryJob] [7d1e] Performing ActionMailer::MailDeliveryJob (Job ID: 7d1e) from Async(default)
+        [ActiveJob] [ActionMailer::MailDeliveryJob] [7d1e]   Rendering user_mailer/reset.html.erb within layouts/mailer
+        [ActiveJob] [ActionMailer::MailDeliveryJob] [7d1e] UserMailer#reset: processed outbound mail in 9.4ms
+        [ActiveJob] [ActionMailer::MailDeliveryJob] [7d1e] Error performing ActionMailer::MailDeliveryJob (Job ID: 7d1e) from Async(default) in 30012.5ms: Net::OpenTimeout (execution expired):
+        Puma caught this error: undefined method `name' for nil
+    """, format="ruby")
+
+    (row,) = rows(frame)
+    assert labels(row) == ("connect", "connect_timeout", None, None)
+    assert report["noise"] == 9
+    assert report["unrecognised"] == 1  # the last line, which is no Rails record
