@@ -126,3 +126,18 @@ def test_development_log_records_are_noise(tmp_path):
     assert labels(row) == ("connect", "connect_timeout", None, None)
     assert report["noise"] == 9
     assert report["unrecognised"] == 1  # the last line, which is no Rails record
+
+
+def test_sidekiq_json_records_are_noise(tmp_path):
+    # Sidekiq's JSON lines between the Rails log's, as a worker container prints them.
+    frame, report = parse_excerpt(tmp_path, """
+        {"ts":"2026-03-02T08:00:03.194Z","pid":1,"tid":"2f45","lvl":"INFO","msg":"start","ctx":{"class":"DigestJob","jid":"05b0f7c2"}}
+        E, [2026-03-02T08:00:05.220000 #1] ERROR -- : [ActiveJob] [ActionMailer::MailDeliveryJob] [b1e7] Error performing ActionMailer::MailDeliveryJob (Job ID: b1e7) from Sidekiq(mailers) in 5012.3ms: Net::ReadTimeout (Net::ReadTimeout with #<TCPSocket:(closed)>):
+        {"ts":"2026-03-02T08:00:05.231Z","pid":1,"tid":"2f45","lvl":"INFO","msg":"done","ctx":{"class":"DigestJob","jid":"05b0f7c2","elapsed":2.04}}
+        {"ts":"2026-03-02T08:00:05.300Z","pid":1,"tid":"2f46","lvl":"WARN","msg":"mail job failed, retrying","ctx":{"class":"ActionMailer::MailDeliveryJob"}}
+    """, format="ruby")
+
+    (row,) = rows(frame)
+    assert labels(row) == ("greeting", "read_timeout", None, None)
+    assert report["noise"] == 2
+    assert report["unrecognised"] == 1  # the record of a mail job's failure, in words the reader does not read
