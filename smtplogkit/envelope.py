@@ -134,7 +134,8 @@ def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
         first = text[0]
         if not (first == "{" or first in MONTHS_FIRST or first == "t" or first == "["
                 or (first.isdigit() and len(text) >= 19 and text[4] in "-/")
-                or (first in "DIWEC" and ":" in text[:9]) or text[1:4] == ", [" or "|" in text[:64]):
+                or (first in "DIWEC" and ":" in text[:9]) or (first in "DIWEFAU" and text[1:4] == ", [")
+                or "|" in text[:64]):
             return line
     for _ in range(4):
         if not _strip_once(line, options):
