@@ -196,8 +196,9 @@ def _warn_if_nothing_read(paths: list[str], files: list, skipped: list) -> None:
 def _summary(frame) -> str:
     import pandas as pd
 
-    lines = [f"{_plural(len(frame), 'session')} (timestamps without an offset read as "
-             f"{frame.attrs.get('tz', 'UTC')})", ""]
+    untimed = int(frame["start"].isna().sum())
+    count = _plural(len(frame), "session") + (f", {untimed} without a time" if untimed else "")
+    lines = [f"{count} (timestamps without an offset read as {frame.attrs.get('tz', 'UTC')})", ""]
     if len(frame):
         table = (frame.groupby(["failure_stage", "cause"], observed=True).size().rename("sessions").reset_index()
                  .sort_values(["sessions"], ascending=False))

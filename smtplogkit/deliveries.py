@@ -62,7 +62,9 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
             continue
         ctx = ParseContext(source.name, ParseOptions(tz=zone))
         first = len(rows)
+        recorded: set[int] = set()  # lines that gave a record of either kind, numbered as the stream was read
         for record_kind, row in module.records(itertools.chain(sample, lines), ctx):
+            recorded.add(row["line"])
             if record_kind == kind:
                 if isinstance(source, Chain):
                     row["source"], row["line"] = locate(source, row["line"])
@@ -71,7 +73,8 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
                 rows.append(row)
         report.lines = numbered.finish()
         report.encoding, report.compression = decoded.encoding, decoded.compression
-        reports.extend(_part_reports(source, report, rows[first:]))
+        cut = _cut_line_warnings(source, decoded, recorded)
+        reports.extend(_part_reports(source, report, rows[first:], cut))
     if without_records:
         formats = ", ".join(f"{name} ({count})" for name, count in sorted(without_records.items()))
         files = sum(without_records.values())
@@ -99,15 +102,42 @@ class _Numbered:
         return self.count
 
 
-def _part_reports(source: Source, report: FileReport, rows: list[dict] | None = None) -> list[dict]:
+def _cut_line_warnings(source: Source, decoded: Decoded, recorded: set[int]) -> dict[str, list[str]]:
+    """Warn about each file's last line without a line end that gave no record; return the warnings by file.
+
+    Such a line was most likely cut short because the log was copied or
+    read while it was being written.  ``recorded`` contains the numbers (in
+    the joined stream of a chain) of the lines that gave a record.
+    """
+    if isinstance(source, Chain):
+        reading = source.reading
+        parts = list(zip(source.parts, reading.starts, reading.decoded)) if reading is not None else []
+    else:
+        parts = [(source, 1, decoded)]
+    warnings: dict[str, list[str]] = {}
+    for part, start, part_decoded in parts:
+        if part_decoded.cut is None or start + part_decoded.cut - 1 in recorded:
+            continue
+        message = (f"{part.name}:{part_decoded.cut}: the file's last line has no line end and gave no record; "
+                   f"the log was probably copied or read while it was being written")
+        warnings.setdefault(part.name, []).append(message)
+        logger.warning("%s", message)
+    return warnings
+
+
+def _part_reports(source: Source, report: FileReport, rows: list[dict] | None = None,
+                  warnings: dict[str, list[str]] | None = None) -> list[dict]:
     """Return the report of a file, or one per file of a chain of rotations.
 
     A line that gave one of ``rows`` counts as parsed and every other line
     as noise: these readers take what they need and pass over the rest.
+    ``warnings`` are added to the report of the file they name.
     """
     rows = rows or []
+    warnings = warnings or {}
     if not isinstance(source, Chain):
         _count_rows(report, report.lines, sum(1 for row in rows if row.get("line") is not None))
+        report.warnings.extend(warnings.get(source.name, []))
         return [report.as_dict()]
     reading = source.reading
     starts = [*(reading.starts if reading is not None else []), report.lines + 1]
@@ -119,6 +149,7 @@ def _part_reports(source: Source, report: FileReport, rows: list[dict] | None = 
             part_report.compression = reading.decoded[index].compression
             lines = starts[index + 1] - starts[index]
             _count_rows(part_report, lines, sum(1 for row in rows if row["source"] == part.name))
+        part_report.warnings.extend(warnings.get(part.name, []))
         parts.append(part_report.as_dict())
     return parts
 

@@ -11,7 +11,9 @@ container line, for example):
 * syslog and ``journalctl`` (``Mar  2 08:00:00 host prog[pid]: text``, and
   the ISO 8601 form ``2026-03-02T08:00:00+01:00 host prog[pid]: text``),
   giving ``log_host``, ``program`` and ``pid``;
-* logrus key-value lines (``time="..." level=error msg="..."``);
+* logrus key-value lines (``time="..." level=error msg="..."``), and Go
+  slog's text handler, which leaves the time unquoted;
+* Ruby's ``Logger`` (``I, [2026-03-02T08:00:00.123456 #42]  INFO -- : text``);
 * Monolog (``[2017-07-29 14:46:32] channel.ERROR: text``);
 * Python logging: a leading ``YYYY-MM-DD HH:MM:SS,mmm`` with an optional
   level and logger name, and ``basicConfig``'s ``LEVEL:logger:text``;
@@ -58,7 +60,12 @@ SERILOG_LEVEL_RE = re.compile(r"^\[(?:VRB|DBG|INF|WRN|ERR|FTL)\] ?(.*)$")
 PY_NAME_FIRST_RE = re.compile(r"^-\s+[\w.-]+\s+-\s+(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\s+-\s+(.*)$")
 PY_BASIC_RE = re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:(.*)$")
 MONOLOG_RE = re.compile(r"^\[(\d{4}-\d\d-\d\d[ T][\d:.]+[^\]]*)\] [\w.-]+\.(?:DEBUG|INFO|NOTICE|WARNING|ERROR|CRITICAL|ALERT|EMERGENCY): (.*)$")
-LOGRUS_RE = re.compile(r'^time="([^"]+)" level=(\w+) msg="((?:[^"\\]|\\.)*)"(.*)$')
+# logrus quotes the time and the message.  slog's text handler quotes neither unless it contains a space.
+LOGRUS_RE = re.compile(r'^time=(?:"([^"]+)"|(\S+)) level=(\w+) msg=(?:"((?:[^"\\]|\\.)*)"|(\S*))(.*)$')
+# Ruby's Logger::Formatter: severity letter, ISO time, process id, level, program name.  The space before
+# the "#" is optional, as in the format string of older Rubies.
+RUBY_LOGGER_RE = re.compile(r"^[DIWEFAU], \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) ?#\d+\] +"
+                            r"(?:DEBUG|INFO|WARN|ERROR|FATAL|ANY|UNKNOWN) -- [^:]*: ?(.*)$")
 
 
 @dataclass(slots=True)
@@ -127,7 +134,8 @@ def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
         first = text[0]
         if not (first == "{" or first in MONTHS_FIRST or first == "t" or first == "["
                 or (first.isdigit() and len(text) >= 19 and text[4] in "-/")
-                or (first in "DIWEC" and ":" in text[:9]) or "|" in text[:64]):
+                or (first in "DIWEC" and ":" in text[:9]) or (first in "DIWEFAU" and text[1:4] == ", [")
+                or "|" in text[:64]):
             return line
     for _ in range(4):
         if not _strip_once(line, options):
@@ -155,11 +163,19 @@ def _strip_once(line: Line, options: EnvelopeOptions) -> bool:
             line.text = match.group(10)
             return True
 
-    if first == "t" and text.startswith('time="'):
+    if first == "t" and text.startswith("time="):
         match = LOGRUS_RE.match(text)
         if match:
+            line.ts = line.ts or parse_timestamp(match.group(1) or match.group(2), options.tz)
+            message = match.group(4).replace('\\"', '"') if match.group(4) is not None else match.group(5)
+            line.text = message + match.group(6)
+            return True
+
+    if text[1:4] == ", [":
+        match = RUBY_LOGGER_RE.match(text)
+        if match:
             line.ts = line.ts or parse_timestamp(match.group(1), options.tz)
-            line.text = match.group(3).replace('\\"', '"') + match.group(4)
+            line.text = match.group(2)
             return True
 
     if first == "[":

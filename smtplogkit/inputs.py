@@ -441,6 +441,9 @@ class Decoded:
     encoding: str = "utf-8"
     compression: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # Number of the last line when the file ends without a line end (LF, CRLF or CR), as a file copied
+    # while it was being written often does.  Set once the last block has been read.
+    cut: int | None = None
 
 
 def open_lines(source: Source, decoded: Decoded) -> Iterator[str]:
@@ -450,7 +453,8 @@ def open_lines(source: Source, decoded: Decoded) -> Iterator[str]:
     fallback for bytes that are not UTF-8 (a warning is recorded).  A file
     without a UTF-16 BOM whose first 64 KiB are more than 1% NUL bytes, or more
     than 5% other control bytes, is reported as binary and yields nothing.  Fewer NUL bytes are read as
-    U+FFFD.  CRLF and lone CR line ends are accepted.
+    U+FFFD.  CRLF and lone CR line ends are accepted.  When the last line has no line end, its number is
+    recorded in ``decoded.cut`` once the last line has been yielded and the next one is asked for.
     """
     for block in open_blocks(source, decoded):
         yield from block
@@ -470,11 +474,15 @@ def open_blocks(source: Source, decoded: Decoded) -> Iterator[list[str]]:
         return
     if source.stream is not None:
         stream = iter(source.stream)
+        count = 0
         while True:
-            block = [raw.rstrip("\r\n") for raw in itertools.islice(stream, STREAM_BLOCK)]
-            if not block:
+            raws = list(itertools.islice(stream, STREAM_BLOCK))
+            if not raws:
                 return
-            yield block
+            count += len(raws)
+            if not raws[-1].endswith(("\n", "\r")):
+                decoded.cut = count  # only the last line of a stream can lack its line end
+            yield [raw.rstrip("\r\n") for raw in raws]
 
     path = source.path
     assert path is not None
@@ -502,6 +510,8 @@ def open_blocks(source: Source, decoded: Decoded) -> Iterator[list[str]]:
                 message = f"{source.name}:{count}: reading stopped early after this line: {reader.error}"
                 decoded.warnings.append(message)
                 logger.warning("%s", message)
+            elif decoded.encoding not in ("binary", "utf-16") and reader.last not in (b"", b"\n", b"\r"):
+                decoded.cut = count  # a line cut short is told by the warning above when reading failed
     except OSError as error:
         decoded.warnings.append(f"{source.name}: reading stopped early: {error}")
         logger.warning("%s: reading stopped early: %s", source.name, error)
@@ -606,6 +616,8 @@ def _decode_utf16(head: bytes, handle: IO[bytes], name: str, decoded: Decoded) -
             message = f"{name}:{number}: bytes that are not valid UTF-16, replaced with U+FFFD"
             decoded.warnings.append(message)
             logger.warning("%s", message)
+        if not raw.endswith("\n"):  # line ends read as LF; only the last line can lack one
+            decoded.cut = number
         yield raw.rstrip("\r\n")
 
 
@@ -656,6 +668,7 @@ class _Tolerant:
         self._handle = handle
         self._failed = False
         self.error: Exception | None = None
+        self.last = b""  # the last byte read so far
 
     def read(self, size: int = -1) -> bytes:
         pieces = []
@@ -666,6 +679,7 @@ class _Tolerant:
                 break
             pieces.append(piece)
             wanted -= len(piece)
+            self.last = piece[-1:]
         return b"".join(pieces)
 
     def _read_piece(self, size: int) -> bytes:

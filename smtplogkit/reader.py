@@ -15,7 +15,7 @@ import logging
 import operator
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone, tzinfo
 from typing import Any
@@ -24,11 +24,12 @@ from . import formats
 from .envelope import EnvelopeOptions, strip_envelope
 from .errors import FormatError, OptionError
 from .formats.base import MAX_LINE_WARNINGS, ParseContext, ParseOptions, parse_items
-from .inputs import (TEMPLATE_RE, Chain, Decoded, RawBlock, Source, block_after, expand, group_rotations,
+from .inputs import (TEMPLATE_RE, Chain, Decoded, RawBlock, Source, TextBlock, block_after, expand, group_rotations,
                      open_blocks)
 from .plainrows import FileColumns, plain_columns, record_row
 from .labels import Cause
 from .records import NOTE, Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
+from .redact import redact_text
 from .progress import with_block_progress
 from .rotations import ChainContext, ChainCounted, read_chain
 from .sessions import build_session
@@ -269,7 +270,8 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
         raise ValueError(f"{source.name}: the {module.NAME} format cannot be read in shares")
     ctx.share = share
     ctx.envelope = envelope
-    counted = _Counted(sample, blocks, skipping or strip, envelope, prefilter)
+    counted = _Counted(sample, blocks, skipping or strip, envelope, prefilter, cuts=_cut_lines(source, decoded),
+                       marks=ctx.cut_lines)
     if isinstance(source, Chain):
         counted = ChainCounted(counted, source)  # counts each file's lines for its own report
     grouped: dict[Any, list[Event]] = {}
@@ -325,12 +327,63 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
                    f"date in the file name")
         ctx.warnings.append(message)
         logger.warning("%s", message)
+    elif builder.undated:
+        # No line of these sessions carries a time at all, as in smtplib's debug level 1 or an openssl transcript.
+        message = _no_time_message(source.name, builder.undated, builder.count, getattr(module, "NO_TIME_HINT", None))
+        ctx.warnings.append(message)
+        logger.warning("%s", message)
+    _warn_cut_lines(ctx, counted, own_only=share is not None and share[0] > 0)
     report.encoding, report.compression = decoded.encoding, decoded.compression
     report.warnings.extend(decoded.warnings + ctx.warnings)
     logger.info("%s: %s, %d line%s: %d parsed, %d noise, %d unrecognised; %d session%s", source.name, module.NAME,
                 report.lines, "" if report.lines == 1 else "s", report.parsed, report.noise, report.unrecognised,
                 report.sessions, "" if report.sessions == 1 else "s")
     result.files.append(report)
+
+
+def _no_time_message(name: str, undated: int, count: int, hint: str | None) -> str:
+    """Return the warning about ``undated`` of a file's ``count`` sessions having no time; ``hint`` only if all have none."""
+    if undated == count:
+        subject = "its session has" if count == 1 else f"all {count} sessions have"
+    else:
+        subject = f"{undated} of {count} sessions {'has' if undated == 1 else 'have'}"
+    them = "it" if undated == 1 else "them"
+    message = (f"{name}: {subject} no time because no line of {them} carries one, so the timeline and the findings "
+               f"that need times leave {them} out")
+    return f"{message}; {hint}" if hint and undated == count else message
+
+
+def _cut_lines(source: Source, decoded: Decoded) -> Callable[[], Collection[int]]:
+    """Return a function that gives the numbers of the lines known so far to end a file without a line end.
+
+    For a :class:`Chain` these are numbers in the joined stream, one at most per file.
+    """
+    if isinstance(source, Chain):
+        def chain_cuts() -> Collection[int]:
+            reading = source.reading
+            if reading is None:
+                return ()
+            return {start + part.cut - 1 for start, part in zip(reading.starts, reading.decoded) if part.cut}
+        return chain_cuts
+    return lambda: () if decoded.cut is None else (decoded.cut,)
+
+
+def _warn_cut_lines(ctx: ParseContext, counted: _Counted, own_only: bool = False) -> None:
+    """Warn about each last line without a line end that the parser counted as noise or unrecognised.
+
+    Such a line was most likely cut short because the log was copied or
+    read while it was being written.  A line the parser read counts as
+    parsed and gets no warning.  ``own_only`` is for a share after the
+    first of a file read in shares.  It then skips a line that was dropped
+    before any parser saw it, which the first share warns about.
+    """
+    for number, counted_as in sorted(ctx.cut_lines.items()):
+        if counted_as == "parsed" or own_only and number in counted.cut_skipped:
+            continue
+        text = redact_text(counted.cut_texts.get(number, ""))[:120]
+        message = (f"the file's last line has no line end and was not read (counted as {counted_as}); "
+                   f"the log was probably copied or read while it was being written: {text!r}")
+        ctx.warn(Line(number, text), message)
 
 
 def merge_share_reports(reports: list[FileReport]) -> FileReport:
@@ -527,18 +580,32 @@ class _Counted:
     fourth item, if any, holds the kept lines' texts, which saves decoding
     them again.
 
+    ``cuts``, if given, returns the numbers of the lines known so far that
+    end a file without a line end (see ``Decoded.cut``).  Such a line never
+    goes through the prefilter: it reaches the parser as a :class:`Line`,
+    and ``marks`` (the parse context's ``cut_lines``) records it as parsed
+    until the parser counts it as noise or unrecognised.  ``cut_texts``
+    keeps its text for the warning.  With ``cuts``, blocks are read one
+    ahead, so that a file's last block is known before its lines are
+    handed on.
+
     One generator does the numbering, the envelope and the blank-line test,
     so each line resumes one Python frame, not three.
     """
 
     def __init__(self, sample: list[Line], blocks: Iterator[list[str]], strip, envelope: EnvelopeOptions,
-                 prefilter=None, start: int = 0) -> None:
+                 prefilter=None, start: int = 0, cuts: Callable[[], Collection[int]] | None = None,
+                 marks: dict[int, str] | None = None) -> None:
         self._sample = sample
         self._start = start  # lines before the first one given, so that numbers match the whole file's
         self._blocks = blocks
         self._strip = strip
         self._envelope = envelope
         self._prefilter = prefilter
+        self._cuts = cuts
+        self._marks = marks if marks is not None else {}
+        self.cut_texts: dict[int, str] = {}
+        self.cut_skipped: set[int] = set()  # those that strip returned None for
         self.total = 0
         self.blank = 0
         self.skipped = 0
@@ -549,15 +616,23 @@ class _Counted:
         blank = 0
         skipped = 0
         number = self._start
+        cuts, marks = self._cuts, self._marks
         try:
+            known = cuts() if cuts is not None else ()
             for line in self._sample:
                 number += 1
                 if not line.text.strip():
                     blank += 1
                     continue
+                if line.number in known:
+                    marks[line.number] = "parsed"
+                    self.cut_texts[line.number] = line.text
                 yield line
             strip, envelope, prefilter = self._strip, self._envelope, self._prefilter
-            for block in self._blocks:
+            for block in self._blocks if cuts is None else _read_ahead(self._blocks):
+                cut = None
+                if cuts is not None and number + len(block) in cuts():
+                    cut, block = block[-1], _without_last(block)
                 if prefilter is None:
                     for number, text in enumerate(block, number + 1):
                         line = strip(number, text, envelope)
@@ -568,38 +643,81 @@ class _Counted:
                             blank += 1
                             continue
                         yield line
+                elif block:
+                    first = number + 1
+                    positions, noise, *raw = prefilter(block)
+                    skipped += noise
+                    if len(block) > len(positions) + noise:
+                        self.passed.append((first, len(block) - len(positions) - noise))
+                    if len(raw) > 1:
+                        texts = raw[1]
+                    elif isinstance(block, RawBlock):
+                        texts = block.lines_at(positions)
+                    else:
+                        texts = [block[p] for p in positions]
+                    # Lines the prefilter flagged go to the parser as (number, text), without a Line.
+                    flags = raw[0] if raw else itertools.repeat(False)
+                    for position, text, whole in zip(positions, texts, flags):
+                        number = first + position
+                        if whole:
+                            yield number, text
+                            continue
+                        line = strip(number, text, envelope)
+                        if line is None:
+                            skipped += 1
+                            continue
+                        if not line.text.strip():
+                            blank += 1
+                            continue
+                        yield line
+                    number = first + len(block) - 1
+                if cut is None:
                     continue
-                first = number + 1
-                positions, noise, *raw = prefilter(block)
-                skipped += noise
-                if len(block) > len(positions) + noise:
-                    self.passed.append((first, len(block) - len(positions) - noise))
-                if len(raw) > 1:
-                    texts = raw[1]
-                elif isinstance(block, RawBlock):
-                    texts = block.lines_at(positions)
+                number += 1
+                line = strip(number, cut, envelope)
+                if line is None:
+                    skipped += 1
+                    marks[number] = "noise"
+                    self.cut_texts[number] = cut
+                    self.cut_skipped.add(number)
+                elif not line.text.strip():
+                    blank += 1
                 else:
-                    texts = [block[p] for p in positions]
-                # Lines the prefilter flagged go to the parser as (number, text), without a Line.
-                flags = raw[0] if raw else itertools.repeat(False)
-                for position, text, whole in zip(positions, texts, flags):
-                    number = first + position
-                    if whole:
-                        yield number, text
-                        continue
-                    line = strip(number, text, envelope)
-                    if line is None:
-                        skipped += 1
-                        continue
-                    if not line.text.strip():
-                        blank += 1
-                        continue
+                    marks[number] = "parsed"
+                    self.cut_texts[number] = line.text
                     yield line
-                number = first + len(block) - 1
         finally:
             self.total = number
             self.blank = blank
             self.skipped = skipped
+
+
+def _read_ahead(blocks: Iterable[Sequence[str]]) -> Iterator[Sequence[str]]:
+    """Yield each block once the next one has been read, so that what the input records at its end is known."""
+    iterator = iter(blocks)
+    block = next(iterator, _END)
+    while block is not _END:
+        following = next(iterator, _END)
+        yield block
+        block = following
+
+
+_END = object()
+
+
+def _without_last(block: Sequence[str]) -> Sequence[str]:
+    """Return a block without its last line, keeping the bytes of a :class:`RawBlock` or :class:`TextBlock`."""
+    if len(block) < 2:
+        return []
+    data = getattr(block, "data", None)
+    if data is None:
+        return block[:-1]
+    data = data[:data.rfind(b"\n")]
+    if isinstance(block, RawBlock):
+        return RawBlock(data)
+    rest = TextBlock(block[:-1])
+    rest.data = data
+    return rest
 
 
 def _split_head(blocks: Iterator[list[str]], size: int) -> tuple[list[str], Iterator[list[str]]]:

@@ -42,12 +42,16 @@ class ChainContext(ParseContext):
     def noise(self, line: Line) -> None:
         """Count a line that carries no evidence, in its file too."""
         self.noise_lines += 1
+        if self.cut_lines and line.number in self.cut_lines:
+            self.cut_lines[line.number] = "noise"
         reading = self.chain.reading
         reading.noise[reading.part_of(line.number)] += 1
 
     def unrecognised(self, line: Line) -> None:
         """Count a line the parser could not read, warning for the first few of each file."""
         self.unrecognised_lines += 1
+        if self.cut_lines and line.number in self.cut_lines:
+            self.cut_lines[line.number] = "unrecognised"
         reading = self.chain.reading
         part = reading.part_of(line.number)
         reading.unrecognised[part] += 1

@@ -232,3 +232,42 @@ def test_delivery_line_counts(tmp_path):
         assert report["encoding"] == "utf-8"
     signals = smtplogkit.read_signals(str(tmp_path / "maillog*"))
     assert sum(f["lines"] for f in signals.attrs["files"]) == len(lines)
+
+
+def test_cut_last_record_warns(tmp_path):
+    # The log was copied while Postfix wrote a delivery record: the record lost its end and gives no row.
+    lines = CAPTURE.read_text().splitlines(keepends=True)
+    record = next(index for index, text in enumerate(lines) if "status=" in text and text.rstrip().endswith(")"))
+    whole = tmp_path / "whole.maillog"
+    whole.write_text("".join(lines[:record + 1]))
+    path = tmp_path / "cut.maillog"
+    path.write_text("".join(lines[:record]) + lines[record].rstrip()[:-12])
+    deliveries = smtplogkit.read_deliveries(path)
+    (report,) = deliveries.attrs["files"]
+
+    assert len(deliveries) == len(smtplogkit.read_deliveries(whole)) - 1
+    assert report["lines"] == record + 1
+    assert report["warnings"] == [f"{path}:{record + 1}: the file's last line has no line end and gave no record; "
+                                  "the log was probably copied or read while it was being written"]
+
+
+def test_whole_last_record_without_line_end(tmp_path):
+    lines = CAPTURE.read_text().splitlines(keepends=True)
+    record = next(index for index, text in enumerate(lines) if "status=" in text)
+    path = tmp_path / "no-newline.maillog"
+    path.write_text("".join(lines[:record]) + lines[record].rstrip("\n"))
+    deliveries = smtplogkit.read_deliveries(path)
+
+    assert deliveries["line"].max() == record + 1
+    assert deliveries.attrs["files"][0]["warnings"] == []
+
+
+def test_cut_rotation_warns_in_its_file(tmp_path):
+    lines = CAPTURE.read_text().splitlines(keepends=True)
+    (tmp_path / "maillog.1").write_text("".join(lines[:13]) + "Dec  4 21:40:00 capture postfix/smtp[1]: 1F0")
+    (tmp_path / "maillog").write_text("".join(lines[13:]))
+    reports = smtplogkit.read_deliveries(str(tmp_path / "maillog*")).attrs["files"]
+
+    assert [r["source"] for r in reports] == [str(tmp_path / "maillog.1"), str(tmp_path / "maillog")]
+    assert [len(r["warnings"]) for r in reports] == [1, 0]
+    assert reports[0]["warnings"][0].startswith(f"{tmp_path / 'maillog.1'}:14: the file's last line has no line end")

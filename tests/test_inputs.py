@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import json
 import lzma
 import shutil
@@ -153,6 +154,134 @@ def test_truncated_last_line(tmp_path):
     assert_accounted(report)
     assert len(frame) == 1
     assert frame["cause"].iloc[0] == "greylisted"
+    assert cut_warnings(report, path) == [report["lines"]]
+
+
+CUT_WARNING = "the file's last line has no line end and was not read"
+
+
+def cut_warnings(report: dict, name) -> list[int]:
+    """Return the line numbers of the report's warnings about a cut last line, checking that they name the file."""
+    numbers = []
+    for warning in report["warnings"]:
+        if CUT_WARNING in warning:
+            head = warning.split(": ", 1)[0]
+            assert head.rsplit(":", 1)[0] == str(name)
+            numbers.append(int(head.rsplit(":", 1)[1]))
+    return numbers
+
+
+def test_cut_noise_line_warns(tmp_path):
+    # A retcode line that lost its end still starts as a noise line does.
+    body = tmp_path / "body.log"
+    body.write_text(SAMPLE.read_text())
+    path = tmp_path / "cut-noise.log"
+    path.write_text(body.read_text() + "reply: retcode (250); Msg: b'2.1")
+    report = file_report(smtplogkit.read_logs(path))
+    before = file_report(smtplogkit.read_logs(body))
+
+    assert report["lines"] == before["lines"] + 1
+    assert report["noise"] == before["noise"] + 1
+    assert report["parsed"] == before["parsed"]
+    assert_accounted(report)
+    assert cut_warnings(report, path) == [report["lines"]]
+    assert any("counted as noise" in w and "retcode (250)" in w for w in report["warnings"])
+
+
+def test_cut_unreadable_line_warns(tmp_path):
+    text = SAMPLE.read_text()
+    path = tmp_path / "cut-garbage.log"
+    path.write_text(text + "Traceb")
+    report = file_report(smtplogkit.read_logs(path))
+
+    assert report["lines"] == len(text.splitlines()) + 1
+    assert report["unrecognised"] == 1
+    assert_accounted(report)
+    assert cut_warnings(report, path) == [report["lines"]]
+    assert any(f"{path}:{report['lines']}: unrecognised line" in w for w in report["warnings"])
+
+
+def test_last_line_read_without_line_end(tmp_path, original):
+    # The last line misses only its line end: it is read as it is, without a warning.
+    path = tmp_path / "no-newline.log"
+    path.write_bytes(SAMPLE.read_bytes().rstrip(b"\n"))
+    frame = smtplogkit.read_logs(path)
+    report = file_report(frame)
+
+    assert labels(frame) == labels(original)
+    assert {key: report[key] for key in ("lines", "parsed", "noise", "unrecognised")} == {
+        key: file_report(original)[key] for key in ("lines", "parsed", "noise", "unrecognised")}
+    # The warnings of the file with its line end (about the missing times), and no more.
+    assert [w.split(": ", 1)[1] for w in report["warnings"]] == [
+        w.split(": ", 1)[1] for w in file_report(original)["warnings"]]
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b"\r"])
+def test_line_ends_are_not_cut(tmp_path, ending):
+    data = SAMPLE.read_bytes().replace(b"\n", ending) + b"reply: retcode (250); Msg: b'2.1.0 Ok'" + ending
+    path = tmp_path / "ended.log"
+    path.write_bytes(data)
+    report = file_report(smtplogkit.read_logs(path))
+
+    assert cut_warnings(report, path) == []
+    assert_accounted(report)
+
+
+CUT_TEXT = SAMPLE.read_text() + "reply: retcode (221); Msg: b"
+
+
+def _cut_gzip(path: Path) -> Path:
+    path = path.with_name("cut.log.gz")
+    path.write_bytes(gzip.compress(CUT_TEXT.encode()))
+    return path
+
+
+def _cut_utf16(path: Path) -> Path:
+    path.write_bytes(CUT_TEXT.encode("utf-16"))
+    return path
+
+
+def _cut_latin1(path: Path) -> Path:
+    path.write_bytes(CUT_TEXT.replace("capture 1", "capture caf\xe9 1").encode("latin-1"))
+    return path
+
+
+def _cut_crlf(path: Path) -> Path:
+    path.write_bytes(CUT_TEXT.replace("\n", "\r\n").encode())
+    return path
+
+
+@pytest.mark.parametrize("write", [_cut_gzip, _cut_utf16, _cut_latin1, _cut_crlf])
+def test_cut_line_in_any_encoding(tmp_path, write):
+    path = write(tmp_path / "cut.log")
+    report = file_report(smtplogkit.read_logs(path))
+
+    assert report["lines"] == CUT_TEXT.count("\n") + 1
+    assert_accounted(report)
+    assert cut_warnings(report, path) == [report["lines"]]
+
+
+def test_cut_line_in_stream():
+    stream = io.StringIO(CUT_TEXT)
+    stream.name = "pasted.log"
+    report = file_report(smtplogkit.read_logs(stream))
+
+    assert_accounted(report)
+    assert cut_warnings(report, "pasted.log") == [CUT_TEXT.count("\n") + 1]
+
+
+def test_cut_line_in_each_rotation(tmp_path):
+    # A rotated copy that was cut too: each file's warning names its own file and line.
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "app.log.1").write_text(CUT_TEXT)
+    (folder / "app.log").write_text(SAMPLE.read_text() + "reply: retco")
+    reports = smtplogkit.read_logs(folder).attrs["files"]
+
+    assert [report["source"] for report in reports] == [str(folder / "app.log.1"), str(folder / "app.log")]
+    for report in reports:
+        assert_accounted(report)
+        assert cut_warnings(report, report["source"]) == [report["lines"]]
 
 
 @pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)])

@@ -322,6 +322,21 @@ def test_timeline_counts_undated_failures():
     assert "hour_weekday" not in report.figures
 
 
+def test_summary_counts_sessions_without_time():
+    """A log without times beside a dated one: the span of times does not claim the undated sessions."""
+    paths = [str(CASES / "smtplib-002.log"), str(CASES / "postfix-003.log")]
+    report = report_from_logs(paths)
+    sessions = load_logs(paths).sessions
+    untimed = int(sessions["start"].isna().sum())
+    markdown = report.to_markdown()
+
+    assert 0 < untimed < len(sessions)
+    assert f", or at times the logs do not give ({untimed} of the {len(sessions)})" in report.summary[0]
+    assert report.reading["untimed"] == untimed
+    assert f"sessions without a time: {untimed}" in markdown
+    assert "<dt>sessions without a time</dt>" in report.to_html()
+
+
 def test_timeline_notes_some_undated(fleet_loaded):
     """Dated failures are drawn, and the undated rest are counted beside the figure."""
     sessions = fleet_loaded.sessions.copy()

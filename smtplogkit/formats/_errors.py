@@ -320,3 +320,29 @@ DOCKER_NOISE_RE = re.compile(
 def is_tool_noise(text: str) -> bool:
     """Return whether a line is container tooling output around the application's log."""
     return DOCKER_NOISE_RE.match(text.strip()) is not None
+
+
+# Words of a log record about sending mail, and words of a failure.  An application's own record with
+# both may report an SMTP failure in words that no reader reads, so it stays unrecognised and gets a warning.
+MAIL_WORDS_RE = re.compile(r"smtp|mail|\bmx\b|starttls|\brcpt\b|recipient|sender|\b[45]\d\d[ -][245]\.\d", re.IGNORECASE)
+FAILURE_WORDS_RE = re.compile(r"error|fail|refused|timed? ?out|reject|denied|invalid|unable|could ?n[o']t|cannot|can't"
+                              r"|exception|bounce|defer|unreachable|reset by|\b[45]\d\d[ -]", re.IGNORECASE)
+
+
+# A structured logger's JSON object with a time or level field: zap, Sidekiq, Monolog's JsonFormatter.
+JSON_RECORD_RE = re.compile(r'^\s*\{.*"(?:ts|time|timestamp|@timestamp|datetime|level|lvl|severity|level_name)"\s*:')
+
+
+def is_app_record(line: Line, layout: re.Pattern | None = None) -> bool:
+    """Return whether a line is one of the application's own log records that reports no SMTP failure.
+
+    Such a record has a time from its envelope (a logger's date, syslog,
+    Docker), is a structured logger's JSON object, or matches ``layout``,
+    a format's pattern for its framework's levelled lines that carry no
+    date.  A record that names mail and a failure is not one: the reader
+    could not read it, so it is unrecognised.
+    """
+    text = line.text
+    if line.ts is None and (layout is None or layout.match(text) is None) and JSON_RECORD_RE.match(text) is None:
+        return False
+    return not (MAIL_WORDS_RE.search(text) and FAILURE_WORDS_RE.search(text))

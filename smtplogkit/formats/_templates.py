@@ -340,7 +340,7 @@ _TAIL = object()  # the first part of a tail template's key, which no other key 
 
 def count_noise(ctx: ParseContext, lines: list[Line | tuple[int, str]], positions: tuple[int, ...]) -> None:
     """Count the lines at ``positions`` as noise, as :meth:`ParseContext.noise` would one by one."""
-    if type(ctx).noise is ParseContext.noise:
+    if type(ctx).noise is ParseContext.noise and not ctx.cut_lines:
         ctx.noise_lines += len(positions)  # the plain context only counts them
         return
     for index in positions:

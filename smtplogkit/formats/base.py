@@ -75,14 +75,21 @@ class ParseContext:
     envelope: Any = None
     # False while a file is read again (reread.session_events): its warnings were logged the first time.
     loud: bool = True
+    # The numbers of the lines that end a file without a line end, each with how it was counted: "parsed"
+    # until the parser counts it as "noise" or "unrecognised".  Set by the reader (reader._Counted).
+    cut_lines: dict[int, str] = field(default_factory=dict)
 
     def noise(self, line: Line) -> None:
         """Count a line that the format prints but that carries no evidence."""
         self.noise_lines += 1
+        if self.cut_lines and line.number in self.cut_lines:
+            self.cut_lines[line.number] = "noise"
 
     def unrecognised(self, line: Line) -> None:
         """Count a line that the parser could not read, warning for the first few."""
         self.unrecognised_lines += 1
+        if self.cut_lines and line.number in self.cut_lines:
+            self.cut_lines[line.number] = "unrecognised"
         if self.unrecognised_lines <= MAX_LINE_WARNINGS:
             message = f"{self.source}:{line.number}: unrecognised line: {redact_text(line.text)[:120]!r}"
             self.warnings.append(message)

@@ -61,6 +61,14 @@ SIGNATURE_RE = re.compile(r"dial tcp|read tcp .*->|write tcp .*->|x509: |tls: fi
                           r"smtp: server doesn't support|unencrypted connection")
 
 
+# The levelled lines of Go loggers that print no date: logrus on a terminal ("INFO[0042] text", its
+# level cut to four letters and coloured), logrus and slog without a time ("level=info msg=..."), and
+# zerolog's console writer ("3:04PM INF text").
+_ANSI = r"(?:\x1b\[[\d;]*m)?"
+APP_LAYOUT_RE = re.compile(rf"^{_ANSI}(?:PANI|FATA|ERRO|WARN|INFO|DEBU|TRAC){_ANSI}\[[^\]]*\] "
+                           rf"|^level=\w+ msg="
+                           rf"|^{_ANSI}\d{{1,2}}:\d\d(?:AM|PM){_ANSI} {_ANSI}(?:TRC|DBG|INF|WRN|ERR|FTL|PNC)\b")
+
 # Weaker signs: logrus fields around a reply (the envelope has removed logrus' own
 # prefix), and the bare second line of a reply that textproto joined with "\n".
 WEAK_SIGNATURE_RE = re.compile(r'(?:^|\s)(?:error|err)="[45]\d\d[ -]|^[245]\.\d{1,3}\.\d{1,3}  \S')
@@ -88,7 +96,7 @@ def _read_line(line: Line, sessions: ErrorSessions) -> Iterator[Event | SessionE
     text = line.text
     if REPLY_CONTINUATION_RE.match(text.strip()) and sessions.attach(line):
         return  # the second line of a multi-line reply inside the error before it
-    if _errors.is_tool_noise(text):
+    if _errors.is_tool_noise(text) or _errors.is_app_record(line, APP_LAYOUT_RE):
         sessions.ctx.noise(line)
         return
     sessions.ctx.unrecognised(line)

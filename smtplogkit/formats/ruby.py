@@ -81,6 +81,13 @@ FRAME_STAGES: dict[str, Stage] = {
     "helo": Stage.EHLO, "ehlo": Stage.EHLO, "do_helo": Stage.EHLO, "tcp_socket": Stage.CONNECT,
 }
 
+# Rails' own records where the log has no dates (its development log): requests, views, ActionMailer
+# and ActiveJob, after any tags ("[ActiveJob] [ActionMailer::MailDeliveryJob] [job id] ").
+RAILS_RECORD_RE = re.compile(
+    r"^(?:\[[^\]]*\] )*\s*(?:Started (?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) |Processing by \S+ as "
+    r"|Completed \d{3} |Redirected to |Rendering |Rendered |Parameters: \{|Delivered mail |Skipped delivery of mail "
+    r"|\S+#\S+: processed outbound mail in |(?:Enqueued|Performing|Performed) \S+ \(Job ID: )")
+
 SIGNATURE_RE = re.compile(r"Net::SMTP|Net::(?:Read|Open)Timeout|OpenSSL::SSL::SSLError|SSL_connect returned=|"
                           r"net/smtp\.rb|action_?mailer|ActionMailer|Errno::E[A-Z]+|SocketError: getaddrinfo|"
                           r"EOFError: end of file reached")
@@ -119,8 +126,8 @@ def _read_line(line: Line, sessions: ErrorSessions) -> Iterator[Event | SessionE
         return
     if CLOSING_RE.match(text) and sessions.attach(line, evidence=False):
         return  # the "):" that closes Rails' "Class (message" form
-    if _errors.is_tool_noise(text):
-        sessions.ctx.noise(line)
+    if _errors.is_tool_noise(text) or _errors.is_app_record(line, RAILS_RECORD_RE):
+        sessions.ctx.noise(line)  # Logger, Sidekiq and syslog lines are dated by their envelope
         return
     sessions.ctx.unrecognised(line)
 

@@ -53,6 +53,9 @@ CLIENT = "python-smtplib"
 PRIORITY = 10
 # Sessions follow one another; one ends when the next begins (see base.parse_items).
 SESSIONS_IN_ORDER = True
+# Appended to the reader's warning about a file whose sessions have no time at all.
+NO_TIME_HINT = ("smtplib prints no time at debug level 1 or in a traceback, and set_debuglevel(2) puts the time of "
+                "day in front of every debug line")
 # The prefilter flags debug lines with a time of day, which have no envelope; the reader then hands
 # them over raw, as (number, text) tuples.
 RAW_LINES = True

@@ -82,6 +82,12 @@ METHOD_STAGES: tuple[tuple[str, Stage], ...] = (
 SIGNATURE_RE = re.compile(r"Expected response code|Swift_|Symfony\\\\+Component\\\\+Mailer|TransportException|"
                           r"Failed to authenticate on SMTP server|Connection could not be established with host|"
                           r'Connection to "[^"]+" (?:timed out|has been closed unexpectedly)')
+# The console handler of Symfony's Monolog bridge (messenger:consume -vv): the time of day, the level
+# padded to nine characters, the channel.  And the blocks and comments a console command prints
+# (" [OK] Consuming messages ...", " // Quit the worker with CONTROL-C.").  Monolog's file lines are
+# dated by their envelope.
+APP_LAYOUT_RE = re.compile(r"^\d\d:\d\d:\d\d (?:DEBUG|INFO|NOTICE|WARNING|ERROR|CRITICAL|ALERT|EMERGENCY) +\[[\w.-]+\] "
+                           r"|^ ?\[(?:OK|NOTE|INFO|WARNING|CAUTION|ERROR)\] | ?// \S")
 # PHP's stream functions appear in every PHP mailer's errors, so files with PHPMailer's own lines are left to it.
 PHP_STREAM_RE = re.compile(r"stream_socket_(?:client|enable_crypto)\(\)")
 PHPMAILER_RE = re.compile(r"^(?:SMTP ERROR:|Connection: opening to|SERVER -> CLIENT:|CLIENT -> SERVER:)|phpmailer", re.IGNORECASE)
@@ -125,7 +131,7 @@ def _read_line(line: Line, sessions: ErrorSessions) -> Iterator[Event | SessionE
     if record is not None:
         yield from sessions.add(record)
         return
-    if frame or _errors.is_tool_noise(text):
+    if frame or _errors.is_tool_noise(text) or _errors.is_app_record(line, APP_LAYOUT_RE):
         sessions.ctx.noise(line)
         return
     sessions.ctx.unrecognised(line)

@@ -272,6 +272,7 @@ def _reading(report: Report) -> str:
         "sessions": f"{totals['sessions']:,} read, {report.totals['sessions']:,} in the report",
         "first session": reading["first"] or "none",
         "last session": reading["last"] or "none",
+        "sessions without a time": f"{reading['untimed']:,}",
         "timestamps without an offset read as": reading["read_tz"],
     }
     if reading["window"]:

@@ -185,7 +185,8 @@ def _reading(report: Report) -> str:
         f"- Lines: {totals['lines']:,} ({totals['parsed']:,} parsed, {totals['noise']:,} noise, "
         f"{totals['unrecognised']:,} unrecognised)",
         f"- Sessions: {totals['sessions']:,} read, {report.totals['sessions']:,} in the report",
-        f"- First session: {reading['first'] or 'none'}; last session: {reading['last'] or 'none'}",
+        f"- First session: {reading['first'] or 'none'}; last session: {reading['last'] or 'none'}; "
+        f"sessions without a time: {reading['untimed']:,}",
         f"- Timestamps without an offset read as {reading['read_tz']}",
     ]
     if reading["window"]:

@@ -461,7 +461,7 @@ def _totals(sessions, failed) -> dict[str, Any]:
 
 
 def reading_details(sessions, tz: str) -> dict[str, Any]:
-    """Return how the data was read: per-file line counts, skipped files, time span and zone."""
+    """Return how the data was read: per-file line counts, skipped files, time span, sessions without a time, zone."""
     files = [redact_value(dict(entry)) for entry in sessions.attrs.get("files", [])]
     totals = {key: sum(int(entry.get(key) or 0) for entry in files)
               for key in ("lines", "parsed", "noise", "unrecognised", "sessions")}
@@ -472,6 +472,7 @@ def reading_details(sessions, tz: str) -> dict[str, Any]:
         "totals": totals,
         "first": format_time(start.min(), tz) if len(start) else None,
         "last": format_time(start.max(), tz) if len(start) else None,
+        "untimed": len(sessions) - len(start),
         "read_tz": sessions.attrs.get("tz", "UTC"),
         "shown_tz": tz,
         "window": dict(sessions.attrs.get("window", {})),
@@ -561,8 +562,12 @@ def summary_sentences(sessions, failed, findings: list[dict[str, Any]], affected
         return ["No SMTP sessions were found in the logs read.",
                 "No network, identity or host can be named as affected.",
                 "Check the section on how the data was read for files that were skipped or not recognised."]
-    if sessions["start"].notna().any():
+    untimed = int(sessions["start"].isna().sum())
+    if untimed < total:
         span = f"between {format_time(sessions['start'].min(), tz)} and {format_time(sessions['start'].max(), tz)}"
+        if untimed:
+            # Sessions without a start (smtplib's debug level 1, an openssl transcript) are outside that span.
+            span += f", or at times the logs do not give ({untimed:,} of the {total:,})"
     else:
         span = "at times the logs do not give"
     if not failures:

@@ -142,3 +142,29 @@ def test_leading_time_then_number_kept():
     line = strip("2026-12-05 10:30:00 +42 retries left")
     assert line.text == "+42 retries left"
     assert line.ts == datetime(2026, 12, 5, 10, 30, 0, tzinfo=timezone.utc)
+
+
+def test_slog_text_line():
+    # slog's text handler quotes neither the time nor a message without spaces.
+    line = strip('time=2026-03-02T08:00:31.250+01:00 level=ERROR msg=send err="dial tcp 192.0.2.7:587: i/o timeout"')
+    assert line.text == 'send err="dial tcp 192.0.2.7:587: i/o timeout"'
+    assert line.ts == datetime(2026, 3, 2, 7, 0, 31, 250000, tzinfo=timezone.utc)
+
+
+def test_ruby_logger_line():
+    line = strip("E, [2026-03-02T08:00:05.220000 #12] ERROR -- : [ActiveJob] Error performing: Net::ReadTimeout")
+    assert line.text == "[ActiveJob] Error performing: Net::ReadTimeout"
+    assert line.ts == datetime(2026, 3, 2, 8, 0, 5, 220000, tzinfo=timezone.utc)
+
+
+def test_ruby_logger_program_name_and_old_layout():
+    # The format string of older Rubies has no space before the process id.
+    line = strip("W, [2014-01-02T03:04:05.123456#42]  WARN -- sidekiq: retrying")
+    assert line.text == "retrying"
+    assert line.ts == datetime(2014, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc)
+
+
+def test_ruby_logger_look_alike_untouched():
+    line = strip("I, [not a time #1]  INFO -- : text")
+    assert line.text == "I, [not a time #1]  INFO -- : text"
+    assert line.ts is None

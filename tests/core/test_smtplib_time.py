@@ -1,9 +1,12 @@
-"""smtplib debuglevel 2 prints the time of day only: where the date comes from."""
+"""smtplib debuglevel 2 prints the time of day only: where the date comes from.  Debug level 1 prints no time."""
 
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import smtplogkit
 
@@ -53,3 +56,75 @@ def test_dated_file_does_not_warn(tmp_path):
     log = tmp_path / "worker-2026-03-02.log"
     log.write_text(NIGHT)
     assert not any("no timestamp" in w for w in smtplogkit.read_logs(log).attrs["files"][0]["warnings"])
+
+
+LEVEL_1 = [line.split(" ", 1)[1] for line in NIGHT.splitlines(keepends=True)]  # the same lines without times
+CAPTURES = Path(__file__).resolve().parents[1] / "captures"
+NO_TIME = "no time because no line of"
+
+
+def _no_time_warnings(frame) -> list[str]:
+    return [w for report in frame.attrs["files"] for w in report["warnings"] if NO_TIME in w]
+
+
+def test_level_1_warns_once_per_file(tmp_path):
+    log = tmp_path / "worker.log"
+    log.write_text("".join(LEVEL_1 * 3))  # three sessions
+    frame = smtplogkit.read_logs(log)
+
+    assert len(frame) == 3
+    assert frame["start"].isna().all()
+    assert frame["end"].isna().all()
+    (warning,) = _no_time_warnings(frame)
+    assert warning.startswith(f"{log}: all 3 sessions have no time")
+    assert "set_debuglevel(2)" in warning
+    assert not any("no timestamp" in w for w in frame.attrs["files"][0]["warnings"])  # not the warning about dates
+
+
+def test_level_1_warns_for_each_file(tmp_path):
+    paths = sorted(CAPTURES.glob("smtplib/*.debug1.log"))[:3]
+    frame = smtplogkit.read_logs(paths)
+    warnings = _no_time_warnings(frame)
+
+    assert len(paths) == 3
+    assert [w.split(": ", 1)[0] for w in warnings] == [str(path) for path in paths]
+    assert all("its session has no time" in w and "set_debuglevel(2)" in w for w in warnings)
+
+
+def test_level_2_does_not_warn_about_time(tmp_path):
+    log = tmp_path / "worker-2026-03-02.log"
+    log.write_text(NIGHT)
+    undated = smtplogkit.read_logs(io.StringIO(NIGHT))
+
+    assert _no_time_warnings(smtplogkit.read_logs(log)) == []
+    assert _no_time_warnings(undated) == []  # the warning about dates covers these
+
+
+def test_some_sessions_without_time(tmp_path):
+    # A level 1 session, then the application switched to level 2.
+    log = tmp_path / "worker-2026-03-02.log"
+    log.write_text("".join(LEVEL_1) + NIGHT)
+    frame = smtplogkit.read_logs(log)
+    (warning,) = _no_time_warnings(frame)
+
+    assert frame["start"].isna().tolist() == [True, False]
+    assert warning.startswith(f"{log}: 1 of 2 sessions has no time")
+    assert "set_debuglevel" not in warning  # the file has debug level 2 lines already
+
+
+def test_transcript_without_times_warns_without_hint():
+    # openssl s_client prints no time.
+    path = sorted(CAPTURES.glob("openssl/*.log"))[0]
+    (warning,) = _no_time_warnings(smtplogkit.read_logs(path))
+
+    assert warning.startswith(f"{path}: its session has no time")
+    assert "set_debuglevel" not in warning
+
+
+def test_parse_summary_counts_sessions_without_time(tmp_path):
+    log = tmp_path / "worker-2026-03-02.log"
+    log.write_text("".join(LEVEL_1 * 2) + NIGHT)
+    run = subprocess.run([sys.executable, "-m", "smtplogkit", "parse", str(log)], capture_output=True, text=True,
+                         timeout=60, check=True)
+
+    assert "3 sessions, 2 without a time (timestamps without an offset read as UTC)" in run.stdout

@@ -118,3 +118,47 @@ def test_unrelated_eof_not_session(tmp_path):
     assert len(frame) == 2
     assert list(frame["cause"]) == ["connect_timeout", "server_disconnected"]
     assert report["unrecognised"] == 1
+
+
+def _unrecognised_lines(report: dict) -> list[int]:
+    """Return the numbers of the lines the report warns about as unrecognised."""
+    return [int(w.split(": ", 1)[0].rsplit(":", 1)[1]) for w in report["warnings"] if ": unrecognised line: " in w]
+
+
+def test_own_log_records_are_noise(tmp_path):
+    # The standard log package with the file name flag, as a notifier service prints it.
+    frame, report = parse_excerpt(tmp_path, """
+        2026/03/02 08:00:00 main.go:31: [Info] notifier 1.4.2 starting, pid 3470
+        2026/03/02 08:00:00 http.go:58: [Info] admin listening on :8800
+        2026/03/02 08:00:12 queue.go:102: [Debug] picked job 17 (welcome email for user 412)
+        2026/03/02 08:00:42 mailer.go:96: [Error] gomail: could not send email 1: dial tcp 203.0.113.5:587: i/o timeout
+        2026/03/02 08:00:42 queue.go:131: [Info] job 17 failed after 30.1s, will retry in 5m0s
+        2026/03/02 08:05:43 mailer.go:96: [Error] Mail Error: SMTP Connection timed out
+        panic: runtime error: index out of range [3] with length 3
+    """, format="go")
+
+    (row,) = rows(frame)
+    assert labels(row) == ("connect", "connect_timeout", None, None)
+    assert report["noise"] == 4
+    # A mail failure in words the reader does not know, and a line that is no log record, stay unrecognised.
+    assert _unrecognised_lines(report) == [6, 7]
+    assert report["unrecognised"] == 2
+
+
+def test_levelled_lines_without_date_are_noise(tmp_path):
+    # logrus on a terminal, zerolog's console writer, slog's text handler, logrus without a time.
+    frame, report = parse_excerpt(tmp_path, """
+        \x1b[36mINFO\x1b[0m[0000] notifier starting                              \x1b[36mversion\x1b[0m=1.4.2
+        INFO[0000] connected to queue                             broker="redis:6379"
+        WARN[0012] slow queue poll                                took=2.3s
+        ERRO[0030] could not send email                           error="dial tcp 203.0.113.5:587: connect: connection refused"
+        8:00AM INF http server listening addr=:8080
+        time=2026-03-02T08:00:31.000Z level=INFO msg="job done" id=18
+        level=info msg="shutting down"
+        INFO shutting down
+    """, format="go")
+
+    (row,) = rows(frame)
+    assert labels(row) == ("connect", "connect_refused", None, None)
+    assert report["noise"] == 6
+    assert _unrecognised_lines(report) == [8]  # a level word alone is no known layout

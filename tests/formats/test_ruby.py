@@ -76,3 +76,68 @@ def test_activejob_with_reply_continuation(tmp_path):
     assert labels(second) == ("data", "read_timeout", None, None)
     assert report["unrecognised"] == 0
     assert report["noise"] == 3
+
+
+def test_rails_log_records_are_noise(tmp_path):
+    # A Rails production log through Ruby's Logger, with ActionMailer's and ActiveJob's own lines.
+    frame, report = parse_excerpt(tmp_path, """
+        I, [2026-03-02T08:00:00.100000 #12]  INFO -- : [4c1d9e] Started POST "/users" for 203.0.113.9 at 2026-03-02 08:00:00 +0000
+        I, [2026-03-02T08:00:00.110000 #12]  INFO -- : [4c1d9e] Processing by UsersController#create as HTML
+        I, [2026-03-02T08:00:00.150000 #12]  INFO -- : [4c1d9e] Completed 302 Found in 41ms (ActiveRecord: 6.2ms | Allocations: 8812)
+        I, [2026-03-02T08:00:00.200000 #12]  INFO -- : [ActiveJob] [ActionMailer::MailDeliveryJob] [b1e70c2a] Performing ActionMailer::MailDeliveryJob (Job ID: b1e70c2a) from Async(default) enqueued at 2026-03-02T08:00:00Z with arguments: "UserMailer", "welcome", "deliver_now"
+        I, [2026-03-02T08:00:00.210000 #12]  INFO -- : [ActiveJob] [ActionMailer::MailDeliveryJob] [b1e70c2a]   Rendered user_mailer/welcome.html.erb within layouts/mailer (Duration: 2.1ms | Allocations: 412)
+        E, [2026-03-02T08:00:05.220000 #12] ERROR -- : [ActiveJob] [ActionMailer::MailDeliveryJob] [b1e70c2a] Error performing ActionMailer::MailDeliveryJob (Job ID: b1e70c2a) from Async(default) in 5012.3ms: Net::ReadTimeout (Net::ReadTimeout with #<TCPSocket:(closed)>):
+        /usr/local/lib/ruby/3.2.0/net/protocol.rb:229:in `rbuf_fill'
+        /usr/local/bundle/gems/net-smtp-0.4.0/lib/net/smtp.rb:1050:in `recv_response'
+        /usr/local/bundle/gems/net-smtp-0.4.0/lib/net/smtp.rb:1009:in `block in data'
+        I, [2026-03-02T08:01:00.000000 #12]  INFO -- : [ActiveJob] [ActionMailer::MailDeliveryJob] [d0c4] Delivered mail 65e2f0c1a@web-1.mail (812.4ms)
+        W, [2026-03-02T08:02:00.000000 #12]  WARN -- : [Notifier] could not deliver mail to ops@example.org, giving up
+        bundler: failed to load command: puma (/usr/local/bundle/bin/puma)
+    """, format="ruby")
+
+    (row,) = rows(frame)
+    assert labels(row) == ("data", "read_timeout", None, None)
+    assert row["start"].isoformat() == "2026-03-02T08:00:05.220000+00:00"  # the Logger line's time
+    # Six records, and the two frames that name no step.
+    assert report["noise"] == 8
+    # A mail failure in words the reader does not know, and a line that is no log record, stay unrecognised.
+    unrecognised = [w for w in report["warnings"] if ": unrecognised line: " in w]
+    assert [w.split(": ", 1)[0].rsplit(":", 1)[1] for w in unrecognised] == ["11", "12"]
+    assert report["unrecognised"] == 2
+
+
+def test_development_log_records_are_noise(tmp_path):
+    # Rails' development log prints its records without a date or level.
+    frame, report = parse_excerpt(tmp_path, """
+        Started POST "/password_resets" for 127.0.0.1 at 2026-03-02 08:00:00 +0000
+        Processing by PasswordResetsController#create as TURBO_STREAM
+          Parameters: {"authenticity_token"=>"[FILTERED]", "email"=>"[FILTERED]"}
+        [ActiveJob] Enqueued ActionMailer::MailDeliveryJob (Job ID: 7d1e) to Async(default) with arguments: "UserMailer", "reset", "deliver_now"
+        Redirected to http://localhost:3000/
+        Completed 303 See Other in 18ms (ActiveRecord: 1.1ms | Allocations: 5120)
+        [ActiveJob] [ActionMailer::MailDeliveryJob] [7d1e] Performing ActionMailer::MailDeliveryJob (Job ID: 7d1e) from Async(default)
+        [ActiveJob] [ActionMailer::MailDeliveryJob] [7d1e]   Rendering user_mailer/reset.html.erb within layouts/mailer
+        [ActiveJob] [ActionMailer::MailDeliveryJob] [7d1e] UserMailer#reset: processed outbound mail in 9.4ms
+        [ActiveJob] [ActionMailer::MailDeliveryJob] [7d1e] Error performing ActionMailer::MailDeliveryJob (Job ID: 7d1e) from Async(default) in 30012.5ms: Net::OpenTimeout (execution expired):
+        Puma caught this error: undefined method `name' for nil
+    """, format="ruby")
+
+    (row,) = rows(frame)
+    assert labels(row) == ("connect", "connect_timeout", None, None)
+    assert report["noise"] == 9
+    assert report["unrecognised"] == 1  # the last line, which is no Rails record
+
+
+def test_sidekiq_json_records_are_noise(tmp_path):
+    # Sidekiq's JSON lines between the Rails log's, as a worker container prints them.
+    frame, report = parse_excerpt(tmp_path, """
+        {"ts":"2026-03-02T08:00:03.194Z","pid":1,"tid":"2f45","lvl":"INFO","msg":"start","ctx":{"class":"DigestJob","jid":"05b0f7c2"}}
+        E, [2026-03-02T08:00:05.220000 #1] ERROR -- : [ActiveJob] [ActionMailer::MailDeliveryJob] [b1e7] Error performing ActionMailer::MailDeliveryJob (Job ID: b1e7) from Sidekiq(mailers) in 5012.3ms: Net::ReadTimeout (Net::ReadTimeout with #<TCPSocket:(closed)>):
+        {"ts":"2026-03-02T08:00:05.231Z","pid":1,"tid":"2f45","lvl":"INFO","msg":"done","ctx":{"class":"DigestJob","jid":"05b0f7c2","elapsed":2.04}}
+        {"ts":"2026-03-02T08:00:05.300Z","pid":1,"tid":"2f46","lvl":"WARN","msg":"mail job failed, retrying","ctx":{"class":"ActionMailer::MailDeliveryJob"}}
+    """, format="ruby")
+
+    (row,) = rows(frame)
+    assert labels(row) == ("greeting", "read_timeout", None, None)
+    assert report["noise"] == 2
+    assert report["unrecognised"] == 1  # the record of a mail job's failure, in words the reader does not read

@@ -91,3 +91,29 @@ def test_xoauth2_authenticator(tmp_path):
     assert labels(row) == ("auth", "oauth_token_invalid", 535, "5.7.3")
     assert row["auth_mechanism"] == "XOAUTH2"
     assert row["identity"] == "helpdesk@example.com"
+
+
+def test_framework_log_records_are_noise(tmp_path):
+    # Monolog's file lines from a web request, then a messenger:consume -vv worker on the console.
+    frame, report = parse_excerpt(tmp_path, r"""
+        [2026-03-02T08:00:00.123456+00:00] request.INFO: Matched route "app_register". {"route":"app_register","request_uri":"https://example.com/register","method":"POST"} []
+        [2026-03-02T08:00:00.234567+00:00] security.DEBUG: Checking for authenticator support. {"firewall_name":"main","authenticators":1} []
+        [2026-03-02T08:00:00.345678+00:00] doctrine.DEBUG: Executing statement: INSERT INTO user (email, password) VALUES (?, ?) {"sql":"INSERT INTO user (email, password) VALUES (?, ?)"} []
+        [2026-03-02T08:00:00.456789+00:00] messenger.INFO: Sending message Symfony\Component\Mailer\Messenger\SendEmailMessage with async sender using Symfony\Component\Messenger\Bridge\Doctrine\Transport\DoctrineTransport {"alias":"async"} []
+        [2026-03-02T08:00:30.000000+00:00] app.CRITICAL: Mail delivery failed for order 1182, customer not notified [] []
+         [OK] Consuming messages from transport "async".
+         // Quit the worker with CONTROL-C.
+        08:00:05 INFO      [messenger] Received message Symfony\Component\Mailer\Messenger\SendEmailMessage ["class" => "Symfony\Component\Mailer\Messenger\SendEmailMessage"]
+        08:00:35 WARNING   [messenger] Error thrown while handling message Symfony\Component\Mailer\Messenger\SendEmailMessage. Sending for retry #1 using 1000 ms delay. Error: "Connection to "smtp.example.com:587" timed out." ["retryCount" => 1]
+        08:00:36 INFO      [messenger] Message Symfony\Component\Mailer\Messenger\SendEmailMessage handled by Symfony\Component\Mailer\Messenger\MessageHandler::__invoke ["class" => "Symfony\Component\Mailer\Messenger\SendEmailMessage"]
+        Segmentation fault (core dumped)
+    """, format="symfony")
+
+    (row,) = rows(frame)
+    assert labels(row) == ("greeting", "read_timeout", None, None)
+    assert row["host"] == "smtp.example.com"
+    assert report["noise"] == 8
+    # A mail failure in words the reader does not know, and a line that is no log record, stay unrecognised.
+    unrecognised = [w for w in report["warnings"] if ": unrecognised line: " in w]
+    assert [w.split(": ", 1)[0].rsplit(":", 1)[1] for w in unrecognised] == ["5", "11"]
+    assert report["unrecognised"] == 2

@@ -123,6 +123,40 @@ def test_prefilter_gives_same_frame(tmp_path, monkeypatch, seed):
     assert len(fast) > 2000
 
 
+# Last lines cut short, each with how the parser counts it: None for parsed, which gets no warning.
+CUT_LAST_LINES = [
+    ("Dec  4 22:00:00 mx1 postfix/smtpd[11]: disconnect from a.exa", "noise"),  # dropped before the parser
+    ("Dec  4 22:00:00 mx1 dovecot: imap(u@example.org): Logged o", "noise"),
+    ("Dec  4 22:00:00 mx1 postfix/anvil[701]: statistics: max connection co", "noise"),
+    ("Dec  4 22:00:00 mx1 postfix/qmgr[700]: 1F00A: remo", None),  # a message fact, read by read_deliveries
+    ("Dec  4 22:00:00 mx1 postfix/smtp[123]: connect to mx.example.org[198.51.100.10]:25: Connection ti", None),
+    ("Dec  4 22:00:00 mx1 postfix/sm", "unrecognised"),
+    ("Dec  4 22:0", "unrecognised"),
+]
+
+
+@pytest.mark.parametrize("last, counted_as", CUT_LAST_LINES)
+def test_prefilter_counts_cut_last_line(tmp_path, monkeypatch, last, counted_as):
+    whole = tmp_path / "whole-2026-12-04"
+    whole.write_text(_maillog(4, 3000))
+    path = tmp_path / "maillog-2026-12-04"
+    path.write_text(whole.read_text() + last)
+    fast = smtplogkit.read_logs(path, format="postfix", progress=False)
+    before = smtplogkit.read_logs(whole, format="postfix", progress=False).attrs["files"][0]
+    (report,) = fast.attrs["files"]
+
+    assert report["lines"] == before["lines"] + 1
+    assert report[counted_as or "parsed"] == before[counted_as or "parsed"] + 1
+    cut = [w for w in report["warnings"] if "last line has no line end" in w]
+    assert cut == ([f"{path}:{report['lines']}: the file's last line has no line end and was not read "
+                    f"(counted as {counted_as}); the log was probably copied or read while it was being written: "
+                    f"{last!r}"] if counted_as else [])
+    monkeypatch.delattr(postfix, "prefilter")
+    general = smtplogkit.read_logs(path, format="postfix", progress=False)
+    pd.testing.assert_frame_equal(by_line(fast), by_line(general), check_exact=True)
+    assert fast.attrs == general.attrs
+
+
 @pytest.mark.parametrize("path", POSTFIX_INPUTS, ids=lambda p: p.name)
 def test_prefilter_gives_same_frame_on_fixtures(monkeypatch, path):
     fast = smtplogkit.read_logs(path, format="postfix", progress=False)

@@ -12,7 +12,7 @@ from smtplogkit import parallel
 from smtplogkit.formats import postfix
 from smtplogkit.inputs import expand
 
-from test_fast_paths import _maillog, by_line  # the same directory, which pytest puts on the path
+from test_fast_paths import CUT_LAST_LINES, _maillog, by_line  # the same directory, which pytest puts on the path
 
 OPTIONS = {"format": "postfix", "labels": {}, "tz": None, "date": None}
 
@@ -110,6 +110,19 @@ def test_real_capture_in_shares(monkeypatch):
 
     assert len(single) > 10
     assert_same_rows(shared, single)
+
+
+@pytest.mark.parametrize("last", [text for text, _ in CUT_LAST_LINES]
+                         + ["Dec  4 22:00:00 mx1 postfix/smtp[128]: connect to mx.example.org[198.51.100.10]:25: Con"])
+def test_cut_last_line_in_shares(maillog, last):
+    # The last line of an smtp process of each share, and lines no share's parser reads.
+    maillog.write_text(maillog.read_text() + last)
+    single = smtplogkit.read_logs(maillog, format="postfix", progress=False)
+    shared = smtplogkit.read_logs(maillog, format="postfix", workers=2)
+
+    assert_same_rows(shared, single)
+    report = single.attrs["files"][0]
+    assert report["parsed"] + report["noise"] + report["unrecognised"] == report["lines"]
 
 
 def test_share_count_at_most_ten(maillog):
