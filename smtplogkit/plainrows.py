@@ -10,6 +10,7 @@ agree.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,19 @@ def _nanoseconds(pd, values: tuple) -> tuple[Any, Any]:
     return converted[codes.clip(min=0)] if len(converted) else codes.astype("int64"), present
 
 
+_RECORD, _SESSION_ID, _FILE = (operator.itemgetter(index) for index in range(3))
+
+
+def _file_columns(files: list[FileColumns]) -> dict[str, list[Any]]:
+    """Return the source, format and client columns of rows whose file columns are ``files``."""
+    count = len(files)
+    if count and files.count(files[0]) == count:  # one file, the usual case: no value to look up per row
+        first = files[0]
+        return {"source": [first.source] * count, "format": [first.format] * count, "client": [first.client] * count}
+    return {"source": [f.source for f in files], "format": [f.format for f in files],
+            "client": [f.client for f in files]}
+
+
 def plain_columns(entries: list[tuple[PlainSession, str, FileColumns]], names: list[str],
                   targets: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the values of the columns ``names`` for records with their session ids and file columns.
@@ -69,8 +83,8 @@ def plain_columns(entries: list[tuple[PlainSession, str, FileColumns]], names: l
     import pandas as pd
 
     count = len(entries)
-    records = [entry[0] for entry in entries]
-    files = [entry[2] for entry in entries]
+    records = list(map(_RECORD, entries))
+    files = list(map(_FILE, entries))
     fields = dict(zip(PlainSession._fields, zip(*records)))
 
     connected, _ = _nanoseconds(pd, fields["connected_at"])
@@ -87,10 +101,8 @@ def plain_columns(entries: list[tuple[PlainSession, str, FileColumns]], names: l
     timings["data_s"] = np.where(has_sent, np.maximum((sent_ns - tls_ns) / 1e9, 0.0), np.nan)
 
     columns: dict[str, Any] = {
-        "session_id": [entry[1] for entry in entries],
-        "source": [f.source for f in files],
-        "format": [f.format for f in files],
-        "client": [f.client for f in files],
+        "session_id": list(map(_SESSION_ID, entries)),
+        **_file_columns(files),
         "line": list(fields["line"]),
         "start": pd.to_datetime(connected, utc=True, unit="ns"),
         "end": pd.to_datetime(end_ns, utc=True, unit="ns"),

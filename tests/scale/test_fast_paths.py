@@ -262,6 +262,16 @@ def test_plain_columns_equal_record_rows():
                 assert value == want, (name, record)
 
 
+def test_plain_columns_two_files():
+    records = _records(9, 60)
+    files = [FileColumns("a.log", "postfix", "postfix", ()), FileColumns("b.log", "exim", None, ())]
+    entries = [(record, f"x:{record.line}", files[index % 2]) for index, record in enumerate(records)]
+    columns = plain_columns(entries, list(reader.SESSION_COLUMNS))
+    assert columns["source"] == [files[index % 2].source for index in range(len(records))]
+    assert columns["format"] == [files[index % 2].format for index in range(len(records))]
+    assert columns["client"] == [files[index % 2].client for index in range(len(records))]
+
+
 def test_plain_columns_typed_equal_converted():
     # Columns plain_columns makes in their dtypes equal the reader's conversion of its lists.
     records = _records(8, 400)
