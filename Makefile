@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test install clean
 
-$(VENV)/.installed: pyproject.toml setup.py $(wildcard smtplogkit/formats/*.pyx)
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard smtplogkit/formats/*.pyx smtplogkit/formats/*.pxd)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[notebooks,dask,test]'

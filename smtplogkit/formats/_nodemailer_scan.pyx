@@ -17,10 +17,9 @@ a line too short for a pattern fails it either way.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
 from libc.string cimport memchr, memcmp
 
-ctypedef const unsigned char* text_t
+from ._bytes cimport decode, digit, text_t
 
 cdef enum:
     SID_WIDTH = 16  # nodemailer._SID_WIDTH: connection ids longer than this are left to the parser
@@ -30,9 +29,6 @@ QUIET = (b"TRACE ", b"DEBUG ", b"INFO  ")
 LOUD = (b"WARN  ", b"ERROR ", b"FATAL ")
 DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
-
-cdef inline bint _digit(unsigned char c) noexcept:
-    return 48 <= c <= 57
 
 
 cdef inline bint _at(text_t s, Py_ssize_t n, Py_ssize_t i, bytes word) noexcept:
@@ -57,7 +53,7 @@ cdef bint _logger_head(text_t s, Py_ssize_t n) noexcept:
         return False
     for i in range(22):
         if shape[i] == b"d":
-            if not _digit(s[i]):
+            if not digit(s[i]):
                 return False
         elif s[i] != <unsigned char>shape[i]:
             return False
@@ -237,10 +233,7 @@ def scan(bytes data, Py_ssize_t count, tuple note_starts, bint raw=False, bint t
         if raw:
             flags.append(arrays.loggers[index] != 0)
         if texts:
-            kept_texts.append(
-                PyUnicode_DecodeUTF8(<char*>buf + arrays.starts[index],
-                                     arrays.starts[index + 1] - 1 - arrays.starts[index], NULL) if utf8
-                else PyUnicode_DecodeASCII(<char*>buf + arrays.starts[index],
-                                           arrays.starts[index + 1] - 1 - arrays.starts[index], NULL))
+            kept_texts.append(decode(buf + arrays.starts[index], arrays.starts[index + 1] - 1 - arrays.starts[index],
+                                     utf8))
     return (positions, count - len(positions), flags if raw else None, kept_texts if texts else None,
             None if opener < 0 else opener)

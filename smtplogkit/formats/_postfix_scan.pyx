@@ -17,10 +17,9 @@ same matches as reading characters.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
 from libc.string cimport memchr, memcmp
 
-ctypedef const unsigned char* text_t
+from ._bytes cimport decode, digit, text_t
 
 # What a line's syslog tag names (see _tag_kind).
 cdef enum Tag:
@@ -39,9 +38,6 @@ NOISE_NAMES = (b"smtpd", b"postscreen", b"anvil", b"bounce", b"master", b"pickup
 RECORD_NAMES = (b"discard", b"error", b"local", b"pipe", b"retry", b"virtual")
 QUEUE_NAMES = (b"qmgr", b"cleanup")
 
-
-cdef inline bint _digit(unsigned char c) noexcept:
-    return 48 <= c <= 57
 
 
 cdef inline int _month(text_t s) noexcept:
@@ -89,7 +85,7 @@ cdef inline bint _stamp(text_t s, Py_ssize_t n) noexcept:
     if d0 == b" " or d0 == b"0":
         day = 49 <= d1 <= 57
     elif d0 == b"1":
-        day = _digit(d1)
+        day = digit(d1)
     elif d0 == b"2":
         day = 48 <= d1 <= 56 or (d1 == b"9" and month != 2)
     elif d0 == b"3":
@@ -99,15 +95,15 @@ cdef inline bint _stamp(text_t s, Py_ssize_t n) noexcept:
     if not day:
         return False
     cdef unsigned char h0 = s[7], h1 = s[8]
-    if not ((h0 == b"0" or h0 == b"1") and _digit(h1) or h0 == b"2" and 48 <= h1 <= 51):
+    if not ((h0 == b"0" or h0 == b"1") and digit(h1) or h0 == b"2" and 48 <= h1 <= 51):
         return False
-    return (s[9] == b":" and 48 <= s[10] <= 53 and _digit(s[11])
-            and s[12] == b":" and 48 <= s[13] <= 53 and _digit(s[14]))
+    return (s[9] == b":" and 48 <= s[10] <= 53 and digit(s[11])
+            and s[12] == b":" and 48 <= s[13] <= 53 and digit(s[14]))
 
 
 cdef inline bint _qid_char(unsigned char c) noexcept:
     """A character of postfix's long queue ids: digits and letters without vowels (nor "z")."""
-    if _digit(c):
+    if digit(c):
         return True
     if 66 <= c <= 90:  # B to Z
         return c != b"E" and c != b"I" and c != b"O" and c != b"U"
@@ -122,7 +118,7 @@ cdef Py_ssize_t _qid_colon(text_t s, Py_ssize_t i, Py_ssize_t n) noexcept:
     cdef unsigned char c
     while j < n:  # [0-9A-F]{5,15}
         c = s[j]
-        if not (_digit(c) or 65 <= c <= 70):
+        if not (digit(c) or 65 <= c <= 70):
             break
         j += 1
     if 5 <= j - i <= 15 and j + 1 < n and s[j] == b":" and s[j + 1] == b" ":
@@ -160,7 +156,7 @@ cdef Tag _tag_kind(text_t s, Py_ssize_t n):
         return UNUSUAL
     cdef Py_ssize_t i
     for i in range(bracket + 1, n - 1):
-        if not _digit(s[i]):
+        if not digit(s[i]):
             return UNUSUAL
     cdef Py_ssize_t slash = bracket - 1
     while slash >= 7 and s[slash] != b"/":
@@ -208,7 +204,7 @@ cdef inline bint _starts(text_t s, Py_ssize_t i, Py_ssize_t n, bytes word) noexc
 
 cdef inline Py_ssize_t _digits(text_t s, Py_ssize_t i, Py_ssize_t n) noexcept:
     """Return the end of the run of ASCII digits at ``i``."""
-    while i < n and _digit(s[i]):
+    while i < n and digit(s[i]):
         i += 1
     return i
 
@@ -279,7 +275,7 @@ cdef bint _sent_line(text_t s, Py_ssize_t i, Py_ssize_t n) noexcept:
         return False
     i += 7
     j = i
-    while j < n and (_digit(s[j]) or s[j] == b"."):
+    while j < n and (digit(s[j]) or s[j] == b"."):
         j += 1
     if j == i or not _starts(s, j, n, b","):
         return False
@@ -287,12 +283,12 @@ cdef bint _sent_line(text_t s, Py_ssize_t i, Py_ssize_t n) noexcept:
     if _starts(s, i, n, b" delays="):
         i += 8
         j = i
-        while j < n and (_digit(s[j]) or s[j] == b"." or s[j] == b"/"):
+        while j < n and (digit(s[j]) or s[j] == b"." or s[j] == b"/"):
             j += 1
         if j == i or not _starts(s, j, n, b","):
             return False
         i = j + 1
-    if not _starts(s, i, n, b" dsn=") or i + 6 >= n or not _digit(s[i + 5]) or s[i + 6] != b".":
+    if not _starts(s, i, n, b" dsn=") or i + 6 >= n or not digit(s[i + 5]) or s[i + 6] != b".":
         return False
     i += 7
     j = _digits(s, i, n)  # \d{1,3}\.\d{1,3}
@@ -396,8 +392,7 @@ def scan(bytes data, Py_ssize_t count, int share_index=0, int share_count=1, bin
                 flags.append(parts.colon_space and kind == SESSION_SERVICE
                              and (_tls_line(s, parts.body, n) or _sent_line(s, parts.body, n)))
             if raw and texts:
-                kept_texts.append(PyUnicode_DecodeUTF8(<char*>s, n, NULL) if utf8
-                                  else PyUnicode_DecodeASCII(<char*>s, n, NULL))
+                kept_texts.append(decode(s, n, utf8))
         start = end + 1
         index += 1
     result = [positions, noise]

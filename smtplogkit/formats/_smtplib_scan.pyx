@@ -11,33 +11,29 @@ and the kept lines as strings, so the reader does not decode them again.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
 from libc.string cimport memchr, memcmp
 
-ctypedef const unsigned char* text_t
+from ._bytes cimport decode, digit, text_t
 
 # The length of ``HH:MM:SS.ffffff `` (smtplib.QUICK_STAMP), where the kind starts.
 cdef enum:
     KIND_START = 16
 
 
-cdef inline bint _digit(unsigned char c) noexcept:
-    return 48 <= c <= 57
-
 
 cdef inline bint _stamped(text_t s, Py_ssize_t n) noexcept:
     """Whether a line starts with smtplib.QUICK_STAMP: a time of day with microseconds, then a space."""
     if n < KIND_START:
         return False
-    if not ((s[0] == b"0" or s[0] == b"1") and _digit(s[1]) or s[0] == b"2" and 48 <= s[1] <= 51):
+    if not ((s[0] == b"0" or s[0] == b"1") and digit(s[1]) or s[0] == b"2" and 48 <= s[1] <= 51):
         return False
-    if s[2] != b":" or not 48 <= s[3] <= 53 or not _digit(s[4]) or s[5] != b":" or not 48 <= s[6] <= 53:
+    if s[2] != b":" or not 48 <= s[3] <= 53 or not digit(s[4]) or s[5] != b":" or not 48 <= s[6] <= 53:
         return False
-    if not _digit(s[7]) or s[8] != b".":
+    if not digit(s[7]) or s[8] != b".":
         return False
     cdef Py_ssize_t i
     for i in range(9, 15):
-        if not _digit(s[i]):
+        if not digit(s[i]):
             return False
     return s[15] == b" "
 
@@ -100,8 +96,7 @@ def scan(bytes data, Py_ssize_t count, tuple kinds, list droppable, bint raw=Fal
                 if texts:
                     s = buf + starts[index]
                     n = starts[index + 1] - 1 - starts[index]
-                    kept_texts.append(PyUnicode_DecodeUTF8(<char*>s, n, NULL) if utf8
-                                      else PyUnicode_DecodeASCII(<char*>s, n, NULL))
+                    kept_texts.append(decode(s, n, utf8))
     finally:
         PyMem_Free(starts)
         PyMem_Free(codes)

@@ -15,9 +15,9 @@ import random
 import pytest
 
 from smtplogkit.formats import smtplib
-from smtplogkit.inputs import RawBlock, TextBlock
 
 from .test_masked_keys import _fixtures, _smtplib_log
+from .test_postfix_scan import _block
 
 pytestmark = pytest.mark.skipif(
     smtplib.SCAN is None and bool(os.environ.get("SMTPLOGKIT_PURE_PYTHON")),
@@ -26,16 +26,6 @@ pytestmark = pytest.mark.skipif(
 KINDS = ["reply: retcode (250); Msg: b'OK'", "reply: b'250 OK\\r\\n'", "send: 'mail FROM:<a@example.org>\\r\\n'",
          "data: (250, b'OK')", "connect: b'220 mx ready'", 'connect: b"220 mx"', "connect fail: ('mx', 25)",
          "connect: to ('mx.example.org', 587) None", "reply: b'250-8BITMIME\\r\\n'"]
-
-
-def _block(texts: list[str]):
-    """Return ``texts`` as the reader's block: bytes kept, ASCII in a RawBlock, anything else in a TextBlock."""
-    data = "\n".join(texts).encode("utf-8")
-    if data.isascii():
-        return RawBlock(data)
-    block = TextBlock(texts)
-    block.data = data
-    return block
 
 
 def _both(texts: list[str]) -> tuple[tuple, tuple]:
