@@ -19,7 +19,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.string cimport memchr, memcmp
 
-from ._bytes cimport decode, digit, text_t
+from ._bytes cimport decode, digit, line_end, text_t
 
 cdef enum:
     SID_WIDTH = 16  # nodemailer._SID_WIDTH: connection ids longer than this are left to the parser
@@ -120,13 +120,11 @@ cdef Py_ssize_t _read_block(text_t buf, Py_ssize_t size, Py_ssize_t count, tuple
     cdef Py_ssize_t index, start = 0, end, n, close, at, previous_close = -1, opener = -1
     cdef text_t s
     cdef text_t previous = NULL
-    cdef text_t newline
     cdef bint logger, quiet, frame, has_id, read, drop, previous_logger = False, previous_id = False
     cdef bytes level, start_word
     for index in range(count):
         s = buf + start
-        newline = <text_t>memchr(s, 10, size - start)
-        end = size if newline == NULL else newline - buf
+        end = line_end(buf, start, size)
         starts[index] = start
         n = end - start
         logger = quiet = has_id = False

@@ -19,7 +19,7 @@ same matches as reading characters.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.string cimport memchr, memcmp
 
-from ._bytes cimport decode, digit, text_t
+from ._bytes cimport decode, digit, line_end, text_t
 
 # What a line's syslog tag names (see _tag_kind).
 cdef enum Tag:
@@ -366,11 +366,9 @@ def scan(bytes data, Py_ssize_t count, int share_index=0, int share_count=1, bin
     cdef list positions = [], flags = [], kept_texts = []
     cdef bytes mine = "".join([str(d) for d in range(10) if d % share_count == share_index]).encode()
     cdef bytes others = "".join([str(d) for d in range(10) if d % share_count != 0]).encode()
-    cdef text_t newline
     while index < count:
         s = buf + start
-        newline = <text_t>memchr(s, 10, size - start)
-        end = size if newline == NULL else newline - buf
+        end = line_end(buf, start, size)
         n = end - start
         keep = True
         if _split(s, n, parts):

@@ -13,7 +13,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.string cimport memchr, memcmp
 
-from ._bytes cimport decode, digit, text_t
+from ._bytes cimport decode, digit, line_end, text_t
 
 # The length of ``HH:MM:SS.ffffff `` (smtplib.QUICK_STAMP), where the kind starts.
 cdef enum:
@@ -67,15 +67,13 @@ def scan(bytes data, Py_ssize_t count, tuple kinds, list droppable, bint raw=Fal
         raise MemoryError()
     cdef Py_ssize_t index, start = 0, n, end
     cdef text_t s
-    cdef text_t newline
     cdef list positions = [], flags = [], kept_texts = []
     cdef bint utf8 = not data.isascii()
     cdef bint drop
     try:
         for index in range(count):
             s = buf + start
-            newline = <text_t>memchr(s, 10, size - start)
-            end = size if newline == NULL else newline - buf
+            end = line_end(buf, start, size)
             starts[index] = start
             n = end - start
             codes[index] = _kind(s, n, kinds) if _stamped(s, n) else 0
