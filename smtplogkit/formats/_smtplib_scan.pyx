@@ -11,7 +11,7 @@ and the kept lines as strings, so the reader does not decode them again.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from libc.string cimport memchr, memcmp
+from libc.string cimport memcmp
 
 from ._bytes cimport decode, digit, line_end, text_t
 
