@@ -214,11 +214,15 @@ print(json.dumps({"cpu": own.ru_utime + own.ru_stime + pool.ru_utime + pool.ru_s
 """
 
 
-def run_smtplogkit(paths: list[str], trace: bool, workers: int = 1) -> dict:
-    """Run read_logs in a new Python process; wall time includes start-up and imports, as pflogsumm's does."""
+def run_smtplogkit(paths: list[str], trace: bool, workers: int = 1, pure: bool = False) -> dict:
+    """Run read_logs in a new Python process; wall time includes start-up and imports, as pflogsumm's does.
+
+    With ``pure``, the child runs without the compiled modules (``SMTPLOGKIT_PURE_PYTHON=1``).
+    """
     args = [sys.executable, "-c", SMTPLOGKIT_CHILD, json.dumps(paths), "trace" if trace else "-", str(workers)]
+    env = {**os.environ, "SMTPLOGKIT_PURE_PYTHON": "1"} if pure else None
     started = time.perf_counter()
-    run = subprocess.run(args, capture_output=True, text=True, check=False)
+    run = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - started
     if run.returncode != 0:
         raise SystemExit(f"smtplogkit failed: {run.stderr.strip()[-500:]}")
@@ -247,6 +251,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                         help="time smtplogkit with each of these numbers of processes (default: 1 2)")
     parser.add_argument("--relays", type=int, default=1, help="split the lines over this many maillogs (default 1)")
+    parser.add_argument("--pure", action="store_true",
+                        help="also time one process without the compiled modules (SMTPLOGKIT_PURE_PYTHON=1)")
     args = parser.parse_args()
 
     path = args.keep or os.path.join(tempfile.mkdtemp(prefix="maillog-bench-"), "maillog")
@@ -257,30 +263,34 @@ def main() -> int:
     print(f"generated {lines} lines ({size / 2**20:.0f} MiB) in {len(paths)} file(s) in "
           f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
 
-    runs = [(run_pflogsumm(paths), [run_smtplogkit(paths, args.tracemalloc, n) for n in args.workers])
+    # (workers, without the compiled modules) of each smtplogkit run.
+    setups = [(n, False) for n in args.workers] + ([(1, True)] if args.pure else [])
+    runs = [(run_pflogsumm(paths), [run_smtplogkit(paths, args.tracemalloc, n, pure) for n, pure in setups])
             for _ in range(max(args.repeat, 1))]
     pflog = _median([p for p, _ in runs])
-    ours = [_median([o[index] for _, o in runs]) for index in range(len(args.workers))]
+    ours = [_median([o[index] for _, o in runs]) for index in range(len(setups))]
+    names = [f"smtplogkit, {n} process{'es' if n > 1 else ''}" + (", no compiled modules" if pure else "")
+             for n, pure in setups]
     if len(runs) > 1:
-        for index, workers in enumerate(args.workers):
+        for index, name in enumerate(names):
             ratios = ", ".join(f"{p['seconds'] / o[index]['seconds']:.2f}x" for p, o in runs)
-            print(f"wall-time speed ratio of each run, {workers} process(es): {ratios}", file=sys.stderr)
+            print(f"wall-time speed ratio of each run, {name}: {ratios}", file=sys.stderr)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"command: {' '.join(sys.argv)}")
     print()
     print("| tool | wall s | CPU s | lines/s (wall) | lines/s (CPU) | peak RSS (MiB) | notes |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     rows = [("pflogsumm", pflog, "summary report")]
-    for workers, result in zip(args.workers, ours):
+    for name, result in zip(names, ours):
         note = (f"{result['rows']:,} session rows, {result['unrecognised']} unrecognised lines"
                 + (f", Python heap peak {result['traced_mb']:.0f} MiB" if result["traced_mb"] else ""))
-        rows.append((f"smtplogkit, {workers} process{'es' if workers > 1 else ''}", result, note))
+        rows.append((name, result, note))
     for name, result, note in rows:
         print(f"| {name} | {result['seconds']:.1f} | {result['cpu']:.1f} | {lines / result['seconds']:,.0f} | "
               f"{lines / result['cpu']:,.0f} | {result['peak_mb']:.0f} | {note} |")
     print()
-    for workers, result in zip(args.workers, ours):
-        print(f"smtplogkit with {workers} process{'es' if workers > 1 else ''} relative to pflogsumm: "
+    for name, result in zip(names, ours):
+        print(f"{name} relative to pflogsumm: "
               f"{pflog['seconds'] / result['seconds']:.2f}x wall, {pflog['cpu'] / result['cpu']:.2f}x CPU")
     if not args.keep:
         for each in paths:
