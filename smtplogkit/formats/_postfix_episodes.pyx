@@ -93,6 +93,8 @@ cdef Episode _new(Py_ssize_t number, object ts, object tls_at, str host, object 
 
 cdef inline bint _tls_head(str text, Py_ssize_t body):
     """Whether the message at ``body`` starts with one of _postfix_lean.TLS_HEADS."""
+    if body >= len(text):
+        return False
     cdef Py_UCS4 first = text[body]
     if first == "T":
         return text.startswith("Trusted TLS", body)
