@@ -108,7 +108,9 @@ cdef inline bint _tls_head(str text, Py_ssize_t body):
 
 
 cdef inline Py_ssize_t _find(str text, Py_UCS4 char, Py_ssize_t start):
-    """Return the position of ``char`` at or after ``start``, or -1."""
+    """Return the position of ``char`` at or after ``start``, or -1 (also for a negative ``start``)."""
+    if start < 0:
+        return -1  # the search before found nothing: never read before the text
     cdef Py_ssize_t size = len(text)
     while start < size:
         if text[start] == char:
