@@ -155,6 +155,32 @@ def test_episodes_twins_take_alike(seed):
     assert any(isinstance(status, tuple) for status in statuses)  # some refused
 
 
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_episodes_twins_alike_on_odd_raw_lines(seed):
+    """Raw lines of unusual shapes (empty recipients, relay forms, queue id forms) read alike in both classes."""
+    if len(EPISODE_CLASSES) < 2:
+        pytest.skip("the compiled twin is not built")
+    from tests.formats.test_postfix_scan import RAW_EDGES, _mutated
+
+    rng = random.Random(seed)
+    texts = [text for text in RAW_EDGES + _mutated(rng, 6000) if re.match(postfix.RAW_LINE, text + "\n")]
+    rng.shuffle(texts)
+    results = []
+    for cls in EPISODE_CLASSES:
+        reader_ = cls(lambda stamp: stamp)
+        statuses = []
+        for number, text in enumerate(texts, 1):
+            status = reader_.take(number, text, {})
+            if status == lean.REFUSED:
+                name, _ = lean.process_key(text)
+                statuses.append(reader_.current.pop(name).lines)
+            else:
+                statuses.append(status)
+        results.append((statuses, list(reader_.finish())))
+    assert results[0] == results[1]
+    assert len(texts) > 300
+
+
 def test_raw_lines_are_taken(tmp_path):
     # Most generated lines reach the parser raw, so the comparisons above test the raw reading.
     block = _maillog(5, 2000).splitlines()
