@@ -35,9 +35,33 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"invalid date {text!r}: expected YYYY-MM-DD") from error
 
 
+class _Version(argparse.Action):
+    """``--version``: print the version, the Python version and the state of each compiled module, then exit."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    """Return smtplogkit's version, Python's, and for each compiled module whether it is in use (see formats.base.compiled)."""
+    import platform
+
+    from . import __version__
+    from .formats import base, nodemailer, postfix, smtplib  # noqa: F401 - importing them asks for their compiled modules
+
+    lines = [f"smtplogkit {__version__} (Python {platform.python_version()})", "compiled modules:"]
+    lines += [f"  {name}: {state}" for name, state in sorted(base.COMPILED.items())]
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="smtplogkit", description="Find out why outgoing mail fails, from SMTP logs.")
+    parser.add_argument("--version", action=_Version, help="print the version and which compiled modules are in use")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (repeat for debug output)")
     parser.add_argument("--verbose-libraries", action="store_true",
                         help="log other libraries (matplotlib, asyncio...) at the -v level too; "

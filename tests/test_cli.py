@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 CASES = Path(__file__).parent / "cases"
 ONE_SESSION = CASES / "smtplib-002.log"
@@ -113,3 +116,18 @@ def test_parse_output_type_checked_first(tmp_path):
     # The output name is checked before any input is read, so a long parse does not end in this error.
     assert "unknown output type" in run.stderr
     assert "no such file" not in run.stderr
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["compiled", "pure"])
+def test_version_lists_compiled_modules(pure):
+    env = {key: value for key, value in os.environ.items() if key != "SMTPLOGKIT_PURE_PYTHON"}
+    if pure:
+        env["SMTPLOGKIT_PURE_PYTHON"] = "1"
+    done = subprocess.run([sys.executable, "-m", "smtplogkit", "--version"], capture_output=True, text=True,
+                          env=env, check=True)
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("smtplogkit ")
+    states = dict(line.strip().split(": ", 1) for line in lines[2:])
+    assert set(states) == {"_postfix_scan", "_postfix_episodes", "_smtplib_scan", "_nodemailer_scan"}
+    want = "turned off by SMTPLOGKIT_PURE_PYTHON" if pure else "in use"
+    assert set(states.values()) == {want}

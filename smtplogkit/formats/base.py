@@ -328,10 +328,12 @@ def compiled(name: str) -> Any:
     warning.
     """
     if os.environ.get("SMTPLOGKIT_PURE_PYTHON"):
+        COMPILED[name] = "turned off by SMTPLOGKIT_PURE_PYTHON"
         return None
     try:
         module = importlib.import_module(f"{__package__}.{name}")
     except ImportError:
+        COMPILED[name] = "not built"
         return None
     built = Path(module.__file__)
     source = built.with_name(f"{name}.pyx")
@@ -339,8 +341,14 @@ def compiled(name: str) -> Any:
         # An edited .pyx next to an old build (an editable install): the build would not match the source.
         logger.warning("%s is newer than its build %s; using the Python code instead (rebuild with "
                        "'make install' or 'pip install -e .')", source, built.name)
+        COMPILED[name] = "older than its source, not used"
         return None
+    COMPILED[name] = "in use"
     return module
+
+
+# What compiled() found for each module it was asked for: "in use", or why the Python code runs instead.
+COMPILED: dict[str, str] = {}
 
 
 def stale(built: Path, source: Path) -> bool:
