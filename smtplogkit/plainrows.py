@@ -151,7 +151,7 @@ def plain_columns(entries: list[tuple[PlainSession, str, FileColumns]], names: l
 
 
 def _typed_columns(pd, columns: dict[str, Any], targets: dict[str, Any], count: int, has_tls, has_sent) -> None:
-    """Replace the stage, cause and outcome columns and the always-empty ones with arrays of their dtypes.
+    """Replace the stage, cause and outcome columns, the reply code and the counts with arrays of their dtypes.
 
     The values are the ones :func:`plain_columns` gives as lists, and the
     arrays the ones the reader would make of them.
