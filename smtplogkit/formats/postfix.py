@@ -459,6 +459,11 @@ def _to_general(name: str, episode: _lean.Episode, raw: tuple[int, str] | None, 
             if process is None:
                 process = processes[key] = _Process()
             general[name] = key
+            if episode.tls_at is not None and process.open is None and not process.waiting:
+                # The episode's TLS line: the attempt _quick_agent_line would start, from the fields read already.
+                process.waiting.append(PlainAttempt(ctx, line, episode.host, episode.ip, episode.port,
+                                                    TlsMode(episode.tls_mode)))
+                continue
         handled = yield from _quick_agent_line(line, process, ctx)
         if not handled:
             yield from _agent_line(line, process, ctx)
