@@ -26,20 +26,22 @@ USED = {
     "_nodemailer_scan": lambda: nodemailer.SCAN,
 }
 
-HOW_TO_BUILD = ("Install a C compiler and the Python headers (on Debian or Ubuntu: apt-get install gcc python3-dev), "
-                "then reinstall: '.venv/bin/pip install -e .' (or 'make clean test'). "
-                "To run the tests on the Python code alone, set SMTPLOGKIT_PURE_PYTHON=1.")
+ROOT = Path(__file__).resolve().parents[2]
+REINSTALL = f"'{sys.executable} -m pip install -e {ROOT}'"
+PURE_PYTHON = "To run the tests on the Python code alone, set SMTPLOGKIT_PURE_PYTHON=1."
 
 
 def _reason_unused(name: str) -> str:
-    """Return why ``smtplogkit.formats.<name>`` is not used: not built, or older than its source."""
+    """Return why ``smtplogkit.formats.<name>`` is not used, not built or older than its source, and the fix."""
     try:
         module = importlib.import_module(f"smtplogkit.formats.{name}")
     except ImportError as error:
-        return f"smtplogkit.formats.{name} is not built ({error}), so smtplogkit uses its slower Python code."
+        return (f"smtplogkit.formats.{name} is not built ({error}), so smtplogkit uses its slower Python code. "
+                "Install a C compiler and the Python headers (on Debian or Ubuntu: apt-get install gcc python3-dev), "
+                f"then reinstall with {REINSTALL} (or 'make clean test'). {PURE_PYTHON}")
     built = Path(module.__file__)
     return (f"{built} is older than {built.with_name(name + '.pyx')}, so smtplogkit uses its slower Python code "
-            "until it is rebuilt.")
+            f"until it is rebuilt with {REINSTALL} (or 'make install'). {PURE_PYTHON}")
 
 
 @pytest.mark.parametrize("name", sorted(USED))
@@ -49,5 +51,5 @@ def test_compiled_module_is_built(name):
         assert used is None, f"SMTPLOGKIT_PURE_PYTHON is set, yet smtplogkit uses {name}"
         assert base.compiled(name) is None
         return
-    assert used is not None, f"{_reason_unused(name)} {HOW_TO_BUILD}"
+    assert used is not None, _reason_unused(name)
     assert used is base.compiled(name)

@@ -211,3 +211,4 @@ def test_scan_stale_build_not_used(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(base, "stale", lambda built, source: True)
     assert base.compiled("_postfix_scan") is None
     assert "newer than its build" in caplog.text
+    assert f"'{sys.executable} -m pip install -e " in caplog.text  # the interpreter in use, not whichever pip is first
