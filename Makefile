@@ -21,5 +21,6 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# Also the compiled modules and their generated C, so that the next install builds them anew.
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info smtplogkit/formats/*.c smtplogkit/formats/*.so

@@ -7,8 +7,14 @@ smtplogkit uses the Python code they mirror (same results, slower).
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-setup(ext_modules=cythonize(
-    [Extension(f"smtplogkit.formats.{name}", [f"smtplogkit/formats/{name}.pyx"], optional=True)
+EXTENSIONS = cythonize(
+    [Extension(f"smtplogkit.formats.{name}", [f"smtplogkit/formats/{name}.pyx"])
      for name in ("_postfix_scan", "_postfix_episodes", "_smtplib_scan", "_nodemailer_scan")],
     compiler_directives={"language_level": "3"},
-))
+)
+for extension in EXTENSIONS:
+    # cythonize() returns new Extension objects with optional=False, even for optional ones, so it is set
+    # here. Without it a machine that has no C compiler fails the whole install.
+    extension.optional = True
+
+setup(ext_modules=EXTENSIONS)

@@ -13,7 +13,9 @@ import email.generator
 import hashlib
 import io
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -93,6 +95,18 @@ def test_bundled_copy_is_reproducible(tmp_path):
 def test_bundled_copy_is_small():
     total = sum(p.stat().st_size for p in sample_data_path().rglob("*") if p.is_file())
     assert total < 5_000_000
+
+
+def test_missing_samples_error_names_fix(tmp_path):
+    # An install from a wheel: the package without the repository's sample_data/ next to it.
+    shutil.copytree(Path(smtplogkit.__file__).parent, tmp_path / "site" / "smtplogkit",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.c"))
+    script = "import sys; from smtplogkit.cli import main; sys.exit(main(['parse']))"
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, timeout=120)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "python -m smtplogkit.samples --out sample_data" in done.stderr
 
 
 def test_scale_grows_output(tmp_path):

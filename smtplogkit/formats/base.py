@@ -16,6 +16,7 @@ import importlib
 import logging
 import os
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -339,8 +340,10 @@ def compiled(name: str) -> Any:
     source = built.with_name(f"{name}.pyx")
     if stale(built, source):
         # An edited .pyx next to an old build (an editable install): the build would not match the source.
-        logger.warning("%s is newer than its build %s; using the Python code instead (rebuild with "
-                       "'make install' or 'pip install -e .')", source, built.name)
+        checkout = source.parents[2]
+        logger.warning("%s is newer than its build %s, so smtplogkit uses its Python code instead. Rebuild with "
+                       "'%s -m pip install -e %s' (or 'make install' in %s)", source, built.name, sys.executable,
+                       checkout, checkout)
         COMPILED[name] = "older than its source, not used"
         return None
     COMPILED[name] = "in use"

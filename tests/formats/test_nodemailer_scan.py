@@ -10,7 +10,6 @@ Python prefilter gives with those answers.
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -20,8 +19,8 @@ from smtplogkit.formats import nodemailer
 from smtplogkit.inputs import Decoded, RawBlock, Source, TextBlock, open_blocks
 
 pytestmark = pytest.mark.skipif(
-    nodemailer.SCAN is None and bool(os.environ.get("SMTPLOGKIT_PURE_PYTHON")),
-    reason="SMTPLOGKIT_PURE_PYTHON is set: the compiled scanner is turned off")
+    nodemailer.SCAN is None,
+    reason="_nodemailer_scan is not built or is turned off (test_compiled_built tells which)")
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = sorted((ROOT / "tests").rglob("*.log")) + sorted((ROOT / "sample_data").rglob("*.log"))
@@ -64,11 +63,6 @@ def _same_answers(data: bytes, count: int) -> None:
     want = nodemailer._droppable(data, count)
     got = nodemailer.SCAN.droppable(data, count, nodemailer._NOTE_START_BYTES)
     assert (list(want[0]), list(want[1]), want[2]) == got
-
-
-def test_scan_is_built():
-    assert nodemailer.SCAN is not None, ("the compiled nodemailer prefilter is not built: install a C compiler and "
-                                         "reinstall, or set SMTPLOGKIT_PURE_PYTHON=1 to test without it")
 
 
 @pytest.mark.parametrize("path", LOGS, ids=lambda path: str(path.relative_to(ROOT)))

@@ -9,7 +9,6 @@ times go backwards, and kept beside lines that are no debug lines.
 
 from __future__ import annotations
 
-import os
 import random
 
 import pytest
@@ -20,8 +19,8 @@ from .test_masked_keys import _fixtures, _smtplib_log
 from .test_postfix_scan import _block
 
 pytestmark = pytest.mark.skipif(
-    smtplib.SCAN is None and bool(os.environ.get("SMTPLOGKIT_PURE_PYTHON")),
-    reason="SMTPLOGKIT_PURE_PYTHON is set: the compiled scanner is turned off")
+    smtplib.SCAN is None,
+    reason="_smtplib_scan is not built or is turned off (test_compiled_built tells which)")
 
 KINDS = ["reply: retcode (250); Msg: b'OK'", "reply: b'250 OK\\r\\n'", "send: 'mail FROM:<a@example.org>\\r\\n'",
          "data: (250, b'OK')", "connect: b'220 mx ready'", 'connect: b"220 mx"', "connect fail: ('mx', 25)",
@@ -58,11 +57,6 @@ def _made(seed: int, count: int) -> list[str]:
             text = text[:15] + text[16:]
         lines.append(text)
     return lines
-
-
-def test_scan_is_built():
-    assert smtplib.SCAN is not None, ("the compiled smtplib prefilter is not built: install a C compiler and "
-                                      "reinstall, or set SMTPLOGKIT_PURE_PYTHON=1 to test without it")
 
 
 @pytest.mark.parametrize("path", _fixtures("smtplib"), ids=lambda path: path.name)

@@ -9,7 +9,6 @@ sockets, and lines of the same process with an ISO 8601 stamp.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 
@@ -123,10 +122,6 @@ def test_raw_lines_give_general_rows_on_fixtures(monkeypatch, path, episodes):
     general = _without_raw_lines(monkeypatch, path)
     pd.testing.assert_frame_equal(by_line(raw), by_line(general), check_exact=True)
     assert raw.attrs == general.attrs
-
-
-def test_episodes_compiled_twin_built():
-    assert len(EPISODE_CLASSES) == 2 or os.environ.get("SMTPLOGKIT_PURE_PYTHON"), "_postfix_episodes is not built"
 
 
 @pytest.mark.parametrize("seed", [11, 12])

@@ -1,0 +1,55 @@
+"""The four compiled modules are built and used, unless SMTPLOGKIT_PURE_PYTHON turns them off.
+
+Without them smtplogkit gives the same results from its Python code, and
+the tests that compare the two ways skip.  So that a build that failed (no
+C compiler, no Python headers) or is older than its ``.pyx`` is not missed,
+each module has one test here that fails with the fix in its message.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from smtplogkit.formats import _postfix_lean, base, nodemailer, postfix, smtplib
+
+# Each compiled module's name, and the module its reader uses (None for the Python code).
+USED = {
+    "_postfix_scan": lambda: postfix.SCAN,
+    "_postfix_episodes": lambda: None if postfix.EPISODES is _postfix_lean.Episodes
+    else sys.modules[postfix.EPISODES.__module__],
+    "_smtplib_scan": lambda: smtplib.SCAN,
+    "_nodemailer_scan": lambda: nodemailer.SCAN,
+}
+
+ROOT = Path(__file__).resolve().parents[2]
+REINSTALL = f"'{sys.executable} -m pip install -e {ROOT}'"
+PURE_PYTHON = "To run the tests on the Python code alone, set SMTPLOGKIT_PURE_PYTHON=1."
+
+
+def _reason_unused(name: str) -> str:
+    """Return why ``smtplogkit.formats.<name>`` is not used, not built or older than its source, and the fix."""
+    try:
+        module = importlib.import_module(f"smtplogkit.formats.{name}")
+    except ImportError as error:
+        return (f"smtplogkit.formats.{name} is not built ({error}), so smtplogkit uses its slower Python code. "
+                "Install a C compiler and the Python headers (on Debian or Ubuntu: apt-get install gcc python3-dev), "
+                f"then reinstall with {REINSTALL} (or 'make clean test'). {PURE_PYTHON}")
+    built = Path(module.__file__)
+    return (f"{built} is older than {built.with_name(name + '.pyx')}, so smtplogkit uses its slower Python code "
+            f"until it is rebuilt with {REINSTALL} (or 'make install'). {PURE_PYTHON}")
+
+
+@pytest.mark.parametrize("name", sorted(USED))
+def test_compiled_module_is_built(name):
+    used = USED[name]()
+    if os.environ.get("SMTPLOGKIT_PURE_PYTHON"):
+        assert used is None, f"SMTPLOGKIT_PURE_PYTHON is set, yet smtplogkit uses {name}"
+        assert base.compiled(name) is None
+        return
+    assert used is not None, _reason_unused(name)
+    assert used is base.compiled(name)
