@@ -277,3 +277,19 @@ def test_session_events_in_second_pass(tmp_path, caplog):
         events = session_events(sessions, session_id, tz="America/New_York")
         assert events["ts"].min() == pd.Timestamp(log.instants[line])
     assert "not the one read before" not in caplog.text
+
+
+def test_msmtp_log_in_repeated_hour(tmp_path):
+    # msmtp's own log file starts each line with a stamp that envelope.syslog_time reads.
+    zone = ZoneInfo("America/New_York")
+    change = CHANGES["America/New_York"]
+    instants = [change - timedelta(minutes=40) + timedelta(minutes=4 * n) for n in range(20)]
+    lines = [f"{instant.astimezone(zone):%b %d %H:%M:%S} host=smtp.example.com tls=on auth=on user=a@example.com "
+             f"from=a@example.com recipients=b@example.org errormsg='cannot connect to smtp.example.com, port 587: "
+             f"Connection timed out' exitcode=EX_TEMPFAIL" for instant in instants]
+    path = tmp_path / "msmtp-2026-11-01.log"
+    path.write_text("\n".join(lines) + "\n")
+    frame = smtplogkit.read_logs(path, format="msmtp", tz="America/New_York", progress=False)
+    expected = pd.to_datetime([instants[line - 1] for line in frame["line"]], utc=True)
+    assert len(frame) == 20
+    assert (frame["start"].dt.tz_convert("UTC").to_numpy() == expected.to_numpy()).all()
