@@ -203,13 +203,18 @@ class WallClock:
     stamp is more than :data:`STEP_BACK` earlier than the latest one before
     it.  A stamp
     of the hour on that line or a later one is read in the second pass,
-    any other in the first.  The answer depends on the line's number only,
+    any other in the first.  The pass depends on the line's number only,
     so a line read again later, or by one of several shares of the file,
     gets the same time.
 
     Times in a repeated hour get a fixed offset (``-04:00`` or ``-05:00``)
     rather than the zone, so that subtracting and comparing them with the
     zone's times gives the real intervals.
+
+    NOTE: a file that starts in the second pass shows no step back, so its
+    stamps of the hour are read in the first pass.  Where a prefilter drops
+    lines, stamps inside another envelope are observed only on the lines it
+    keeps.
     """
 
     def __init__(self, options: EnvelopeOptions, spans: list[_Span]) -> None:
@@ -258,14 +263,17 @@ class WallClock:
             return
         last = first + len(block) - 1
         low, high = _edge_walls(block, self._options)
-        if low is not None or high is not None:
-            if (low is None or high is None or high < low
-                    or any(low < span.end and high >= span.start for span in self._open)):
-                for number, text in enumerate(block, first):
-                    if number > self._seen and self._open:
-                        wall = classic_wall(text, self._options)
-                        if wall is not None:
-                            self.observe(number, wall)
+        if low is None and high is None:
+            # No line starts with a classic stamp.  Stamps inside other envelopes (docker
+            # compose around syslog) are observed as strip_envelope reads the lines.
+            return
+        if (low is None or high is None or high < low
+                or any(low < span.end and high >= span.start for span in self._open)):
+            for number, text in enumerate(block, first):
+                if number > self._seen and self._open:
+                    wall = classic_wall(text, self._options)
+                    if wall is not None:
+                        self.observe(number, wall)
         # The block's lines count as observed even when it was not read, so that a
         # share, which reads only some of them later, never observes them itself.
         self._seen = max(self._seen, last)

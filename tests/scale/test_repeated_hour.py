@@ -293,3 +293,28 @@ def test_msmtp_log_in_repeated_hour(tmp_path):
     expected = pd.to_datetime([instants[line - 1] for line in frame["line"]], utc=True)
     assert len(frame) == 20
     assert (frame["start"].dt.tz_convert("UTC").to_numpy() == expected.to_numpy()).all()
+
+
+def test_smtplib_in_compose_in_repeated_hour(tmp_path):
+    # smtplib's debug output in syslog in docker compose: the stamp is not at the start of the
+    # line, and smtplib's prefilter reads the blocks.
+    zone = ZoneInfo("America/New_York")
+    change = CHANGES["America/New_York"]
+    lines, instants = [], []
+    for session in range(480):
+        at = change - timedelta(minutes=120) + timedelta(seconds=30 * session)
+        for offset, text in [(0, "send: 'ehlo client.example\\r\\n'"), (1, "reply: b'250 smtp.example.com\\r\\n'"),
+                             (2, "reply: retcode (250); Msg: b'smtp.example.com'"),
+                             (3, "send: 'mail FROM:<a@example.com>\\r\\n'"),
+                             (9, "reply: b'421 4.7.0 Try again later\\r\\n'"),
+                             (9, "reply: retcode (421); Msg: b'4.7.0 Try again later'")]:
+            instant = at + timedelta(seconds=offset)
+            lines.append(f"web-1  | {_stamp(instant, zone)} host app[12]: {text}")
+            instants.append(instant)
+    path = tmp_path / "app-2026-11-01.log"
+    path.write_text("\n".join(lines) + "\n")
+    frame = smtplogkit.read_logs(path, format="smtplib", tz="America/New_York", progress=False)
+    expected = pd.to_datetime([instants[line - 1] for line in frame["line"]], utc=True)
+    assert len(frame) == 480
+    assert (frame["start"].dt.tz_convert("UTC").to_numpy() == expected.to_numpy()).all()
+    assert (frame["duration_s"] == 9.0).all()
