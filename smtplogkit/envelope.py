@@ -201,11 +201,10 @@ class WallClock:
     the order of the file's lines: :meth:`observe` takes one line, and
     :meth:`see` a whole block of raw lines.  It records the line where a
     stamp is more than :data:`STEP_BACK` earlier than the latest one before
-    it.  A stamp
-    of the hour on that line or a later one is read in the second pass,
-    any other in the first.  The pass depends on the line's number only,
-    so a line read again later, or by one of several shares of the file,
-    gets the same time.
+    it.  A stamp of the hour on that line or a later one is read in the
+    second pass, any other in the first.  The pass depends on the line's
+    number only, so a line read again later, or by one of several shares
+    of the file, gets the same time.
 
     Times in a repeated hour get a fixed offset (``-04:00`` or ``-05:00``)
     rather than the zone, so that subtracting and comparing them with the
