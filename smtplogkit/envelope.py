@@ -75,12 +75,15 @@ class EnvelopeOptions:
     ``tz`` is the zone of timestamps that carry no offset.  ``year`` is the
     year of the last line of a syslog file without years (from the file's
     modification time); earlier lines whose month is later than the last
-    line's belong to the year before.
+    line's belong to the year before.  ``clock``, when set, tells which pass
+    of a repeated hour a classic syslog stamp is in.  It follows the lines
+    of one file, so each file needs options of its own.
     """
 
     tz: tzinfo = timezone.utc
     year: int | None = None
     last_month: int | None = None
+    clock: WallClock | None = None  # set by watch_repeated_hours when ``tz`` repeats an hour in these years
 
 
 _PAST_MICROSECONDS_RE = re.compile(r"^(.*?\.\d{6})\d+(.*)$")
@@ -106,23 +109,209 @@ def parse_timestamp(text: str, tz: tzinfo) -> datetime | None:
     return value
 
 
-def syslog_time(match: re.Match, options: EnvelopeOptions) -> datetime | None:
+def syslog_time(match: re.Match, options: EnvelopeOptions, number: int | None = None) -> datetime | None:
     """Return the time of a classic syslog stamp, or None for one no clock shows (``Apr 31``, ``24:00:01``).
 
     ``match`` has the month name, day, hours, minutes, seconds and fraction as groups 1 to 6.
+    ``number`` is the line's number in its file: with it, a stamp in an hour
+    the zone shows twice is read in the pass ``options.clock`` finds it in
+    (see :class:`WallClock`); without it, in the first pass.
     """
     month = MONTHS[match.group(1)]
-    year = options.year or datetime.now(timezone.utc).year
-    if options.last_month is not None and month > options.last_month:
-        year -= 1
+    year = _year(month, options)
     micro = int((match.group(6) or "0")[:6].ljust(6, "0"))
     day, clock = int(match.group(2)), (int(match.group(3)), int(match.group(4)), int(match.group(5)), micro)
     try:
         if month == 2 and day == 29:  # in a year inferred wrongly, the day after 28 February
-            return (datetime(year, 2, 28, *clock) + timedelta(days=1)).replace(tzinfo=options.tz)
-        return datetime(year, month, day, *clock, tzinfo=options.tz)
+            value = (datetime(year, 2, 28, *clock) + timedelta(days=1)).replace(tzinfo=options.tz)
+        else:
+            value = datetime(year, month, day, *clock, tzinfo=options.tz)
     except ValueError:
         return None
+    if options.clock is not None and number is not None:
+        return options.clock.resolve(value, number)
+    return value
+
+
+def _year(month: int, options: EnvelopeOptions) -> int:
+    """Return the year of a classic syslog stamp in ``month``: the last line's, or the year before for a later month."""
+    year = options.year or datetime.now(timezone.utc).year
+    if options.last_month is not None and month > options.last_month:
+        year -= 1
+    return year
+
+
+@lru_cache(maxsize=64)
+def repeated_hours(tz: tzinfo, year: int) -> tuple[tuple[datetime, datetime, timedelta, timedelta], ...]:
+    """Return the wall-clock spans of ``year`` that ``tz`` shows twice, as the clocks go back.
+
+    Each span is (first naive wall time, end, offset in the first pass,
+    offset in the second pass).  A fixed offset repeats nothing.
+    """
+    if isinstance(tz, timezone):
+        return ()
+    spans = []
+    step = timedelta(hours=6)
+    instant = datetime(year - 1, 12, 30, tzinfo=timezone.utc)
+    offset = instant.astimezone(tz).utcoffset()
+    while instant.year <= year:
+        following = instant + step
+        next_offset = following.astimezone(tz).utcoffset()
+        if next_offset is not None and offset is not None and next_offset < offset:
+            # Whole seconds since the epoch: the offset changes after low, at or before high.
+            low, high = int(instant.timestamp()), int(following.timestamp())
+            while high - low > 1:
+                middle = (low + high) // 2
+                if datetime.fromtimestamp(middle, tz).utcoffset() == offset:
+                    low = middle
+                else:
+                    high = middle
+            high = datetime.fromtimestamp(high, timezone.utc)
+            start = (high + next_offset).replace(tzinfo=None)
+            if start.year == year:
+                spans.append((start, (high + offset).replace(tzinfo=None), offset, next_offset))
+        instant, offset = following, next_offset
+    return tuple(spans)
+
+
+# A stamp in a repeated hour this much earlier than the latest one before it starts the second pass.
+STEP_BACK = timedelta(minutes=1)
+
+
+class _Span:
+    """One repeated hour as a file's lines show it: the latest first-pass stamp, and the line the second pass starts on."""
+
+    __slots__ = ("start", "end", "first", "second", "top", "jump")
+
+    def __init__(self, start: datetime, end: datetime, first: timedelta, second: timedelta) -> None:
+        self.start, self.end = start, end
+        self.first, self.second = timezone(first), timezone(second)
+        self.top: datetime | None = None
+        self.jump: int | None = None
+
+
+class WallClock:
+    """Which pass of a repeated hour each classic syslog stamp of one file is in.
+
+    When the clocks go back, the zone shows an hour twice (in New York on
+    1 November 2026, 01:00 to 02:00 first as EDT, then as EST), and a
+    stamp in it names two instants.  A log written in order shows the wall
+    clock step back, from 01:59:59 to 01:00:00: its lines from there on
+    are in the second pass.  The clock watches the stamps of that hour in
+    the order of the file's lines: :meth:`observe` takes one line, and
+    :meth:`see` a whole block of raw lines.  It records the line where a
+    stamp is more than :data:`STEP_BACK` earlier than the latest one before
+    it.  A stamp of the hour on that line or a later one is read in the
+    second pass, any other in the first.  The pass depends on the line's
+    number only, so a line read again later, or by one of several shares
+    of the file, gets the same time.
+
+    Times in a repeated hour get a fixed offset (``-04:00`` or ``-05:00``)
+    rather than the zone, so that subtracting and comparing them with the
+    zone's times gives the real intervals.
+
+    NOTE: a file that starts in the second pass shows no step back, so its
+    stamps of the hour are read in the first pass.  Where a prefilter drops
+    lines, stamps inside another envelope are observed only on the lines it
+    keeps.
+    """
+
+    def __init__(self, options: EnvelopeOptions, spans: list[_Span]) -> None:
+        self._options = options
+        self._spans = spans
+        self._open = list(spans)  # those whose second pass has not started yet
+        self._seen = 0  # the last line observed
+        self.days = frozenset(day for span in spans for day in ((span.start.month, span.start.day),
+                                                                (span.end.month, span.end.day)))
+
+    def resolve(self, value: datetime, number: int) -> datetime:
+        """Return ``value``, the time of line ``number`` in the zone, in the pass of the repeated hour it is in."""
+        if (value.month, value.day) not in self.days:
+            return value
+        wall = value.replace(tzinfo=None)
+        for span in self._spans:
+            if span.start <= wall < span.end:
+                if number > self._seen:
+                    self.observe(number, wall)
+                second = span.jump is not None and number >= span.jump
+                return wall.replace(tzinfo=span.second if second else span.first)
+        return value
+
+    def observe(self, number: int, wall: datetime) -> None:
+        """Follow the wall clock to line ``number``, whose naive stamp is ``wall``; lines come in the file's order."""
+        self._seen = number
+        for span in self._open:
+            if span.start <= wall < span.end:
+                if span.top is not None and wall < span.top - STEP_BACK:
+                    span.jump = number
+                    self._open.remove(span)
+                elif span.top is None or wall > span.top:
+                    span.top = wall
+                return
+
+    def see(self, block, first: int) -> None:
+        """Observe the classic syslog stamps of a block of raw lines, the first of which is line ``first``.
+
+        Only a block whose first or last stamps come near an hour still in
+        its first pass is read line by line, so the other blocks cost two
+        stamps each.
+        """
+        if not self._open or not len(block):
+            return
+        if first + len(block) - 1 <= self._seen:
+            return
+        last = first + len(block) - 1
+        low, high = _edge_walls(block, self._options)
+        if low is None and high is None:
+            # No line starts with a classic stamp.  Stamps inside other envelopes (docker
+            # compose around syslog) are observed as strip_envelope reads the lines.
+            return
+        if (low is None or high is None or high < low
+                or any(low < span.end and high >= span.start for span in self._open)):
+            for number, text in enumerate(block, first):
+                if number > self._seen and self._open:
+                    wall = classic_wall(text, self._options)
+                    if wall is not None:
+                        self.observe(number, wall)
+        # The block's lines count as observed even when it was not read, so that a
+        # share, which reads only some of them later, never observes them itself.
+        self._seen = max(self._seen, last)
+
+
+def watch_repeated_hours(options: EnvelopeOptions) -> EnvelopeOptions:
+    """Give ``options`` a :class:`WallClock` when its zone shows an hour twice in the years its stamps can be in."""
+    year = options.year or datetime.now(timezone.utc).year
+    spans = [_Span(*span) for candidate in (year - 1, year) for span in repeated_hours(options.tz, candidate)]
+    options.clock = WallClock(options, spans) if spans else None
+    return options
+
+
+def classic_wall(text: str, options: EnvelopeOptions) -> datetime | None:
+    """Return the naive time of a line that starts with a classic syslog stamp (``Nov  1 01:30:00``), or None."""
+    if len(text) < 15 or text[3] != " " or text[9] != ":" or text[12] != ":":
+        return None
+    month = MONTHS.get(text[:3])
+    if month is None:
+        return None
+    try:
+        return datetime(_year(month, options), month, int(text[4:6]), int(text[7:9]), int(text[10:12]),
+                        int(text[13:15]))
+    except ValueError:
+        return None
+
+
+def _edge_walls(block, options: EnvelopeOptions) -> tuple[datetime | None, datetime | None]:
+    """Return the naive times of the first and last classic syslog stamps among a block's first and last four lines."""
+    data = getattr(block, "data", None)
+    if isinstance(data, bytes):  # a block kept as bytes: read its ends without decoding it
+        heads = [raw.decode("utf-8", "replace") for raw in data[:4096].split(b"\n", 4)[:4]]
+        tails = [raw.decode("utf-8", "replace") for raw in data[-4096:].rsplit(b"\n", 4)[-4:]]
+    else:
+        heads, tails = block[:4], block[-4:]
+    low = next((wall for wall in (classic_wall(text, options) for text in heads) if wall is not None), None)
+    high = next((wall for wall in (classic_wall(text, options) for text in reversed(tails)) if wall is not None),
+                None)
+    return low, high
 
 
 def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
@@ -158,7 +347,7 @@ def _strip_once(line: Line, options: EnvelopeOptions) -> bool:
     if first in MONTHS_FIRST and text[:3] in MONTHS:
         match = BSD_SYSLOG_RE.match(text)
         if match:
-            line.ts = line.ts or syslog_time(match, options)
+            line.ts = line.ts or syslog_time(match, options, line.number)
             line.log_host, line.program, line.pid = match.group(7), match.group(8), match.group(9)
             line.text = match.group(10)
             return True

@@ -21,7 +21,7 @@ from datetime import date, datetime, timezone, tzinfo
 from typing import Any
 
 from . import formats
-from .envelope import EnvelopeOptions, strip_envelope
+from .envelope import EnvelopeOptions, strip_envelope, watch_repeated_hours
 from .errors import FormatError, OptionError
 from .formats.base import MAX_LINE_WARNINGS, ParseContext, ParseOptions, parse_items
 from .inputs import (TEMPLATE_RE, Chain, Decoded, RawBlock, Source, TextBlock, block_after, expand, group_rotations,
@@ -181,21 +181,22 @@ def _envelope_options(source: Source, tz: tzinfo) -> EnvelopeOptions:
     checking out a file resets its modification time.  The month after the
     named one still counts as that year, for a daily file that runs past the
     end of a month.  Without a date in the name, the modification time gives
-    the last line's year and month.
+    the last line's year and month.  When ``tz`` shows an hour twice in
+    those years, the options get a clock of their own for this file
+    (:class:`~smtplogkit.envelope.WallClock`).
     """
     options = EnvelopeOptions(tz=tz)
     named = _file_date(source.name)
     if named is not None:
         options.year = named.year + (1 if named.month == 12 else 0)
         options.last_month = named.month % 12 + 1
-        return options
-    if source.path is not None:
+    elif source.path is not None:
         try:
             mtime = datetime.fromtimestamp(source.path.stat().st_mtime, tz)
             options.year, options.last_month = mtime.year, mtime.month
         except OSError:
             pass
-    return options
+    return watch_repeated_hours(options)
 
 
 def _read_source(source: Source, result: ReadResult, *, format: str, labels: dict[str, Any], tz: tzinfo,
@@ -629,6 +630,7 @@ class _Counted:
                     self.cut_texts[line.number] = line.text
                 yield line
             strip, envelope, prefilter = self._strip, self._envelope, self._prefilter
+            clock = envelope.clock
             for block in self._blocks if cuts is None else _read_ahead(self._blocks):
                 cut = None
                 if cuts is not None and number + len(block) in cuts():
@@ -645,6 +647,9 @@ class _Counted:
                         yield line
                 elif block:
                     first = number + 1
+                    if clock is not None:
+                        # The prefilter leaves most lines unread, so the clock reads every stamp first.
+                        clock.see(block, first)
                     positions, noise, *raw = prefilter(block)
                     skipped += noise
                     if len(block) > len(positions) + noise:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from . import formats
-from .envelope import strip_envelope
+from .envelope import WallClock, strip_envelope
 from .errors import InputError
 from .formats.base import ParseOptions, parse_items
 from .inputs import ROTATED_RE, Chain, Decoded, Source, dated_copy, group_rotations, open_blocks
@@ -108,7 +108,7 @@ def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None,
     strip = getattr(module, "strip_or_noise", None) or getattr(module, "strip_envelope", strip_envelope)
     start = max(1, first - LOOKBACK)
     exhausted: list[bool] = []  # gets an item once every line has been read
-    blocks = _blocks_from(open_blocks(source, Decoded()), start, exhausted)
+    blocks = _blocks_from(open_blocks(source, Decoded()), start, exhausted, envelope.clock)
     counted = _Counted([], blocks, strip, envelope, start=start - 1)
     items = parse_items(module, counted, ctx)
     try:
@@ -193,13 +193,21 @@ def _place(source: Source, number: int) -> tuple[str, int]:
     return locate(source, number) if isinstance(source, Chain) else (source.name, number)
 
 
-def _blocks_from(blocks, first: int, exhausted: list[bool]):
-    """Yield the blocks of lines from line ``first`` on (the first line is 1); append to ``exhausted`` at the end."""
+def _blocks_from(blocks, first: int, exhausted: list[bool], clock: WallClock | None = None):
+    """Yield the blocks of lines from line ``first`` on (the first line is 1); append to ``exhausted`` at the end.
+
+    ``clock``, if given, reads the stamps of the lines before ``first``, to
+    find where the wall clock stepped back in an hour the zone repeats.
+    """
     skipped = 0
     for block in blocks:
         if skipped + len(block) < first:
+            if clock is not None:
+                clock.see(block, skipped + 1)
             skipped += len(block)
             continue
+        if clock is not None and first - 1 - skipped > 0:
+            clock.see(block[:first - 1 - skipped], skipped + 1)
         yield block[first - 1 - skipped:]
         yield from blocks
         break

@@ -151,9 +151,12 @@ cdef class Episodes:
             stamp = text[:15]
             ts = self.stamps.get(stamp)
             if ts is None:
+                ts = self.stamp_of(stamp)
+                if ts is None:
+                    return REFUSED  # a time the general code reads: never kept, as in _postfix_lean
                 if len(self.stamps) > 4096:
                     self.stamps.clear()
-                ts = self.stamps[stamp] = self.stamp_of(stamp)
+                self.stamps[stamp] = ts
             self.last_stamp, self.last_ts = stamp, ts
         if not self._read(name, tag_end + 2, number, text, ts):
             return REFUSED

@@ -23,7 +23,7 @@ from ..records import PlainBatch, PlainSession
 TAKEN = 0    # added to its process's episode
 FULL = 1     # added, and ``ended`` holds a batch of records to yield
 GENERAL = 2  # not read: the general code holds the process
-REFUSED = 3  # not read: the process's episode must go to the general code with this line
+REFUSED = 3  # not read: the process (its episode, if any) must go to the general code with this line
 # Records of ended episodes are yielded this many at a time.
 BATCH = 4096
 
@@ -97,7 +97,10 @@ class Episodes:
     :meth:`take` takes a raw line and follows what the general code's quick
     path does with it.  ``ended`` collects the records of finished episodes
     until the parser yields them.  ``stamp_of`` returns the time of a
-    syslog stamp; each stamp is read once while it recurs.
+    syslog stamp; each stamp is read once while it recurs.  A stamp it
+    returns None for (one in an hour the zone repeats, whose time depends
+    on the line, or of a day no calendar has) is never kept, and its line
+    is refused: the general code reads it.
 
     ``_postfix_episodes.pyx`` is a compiled twin of this class, with the
     same methods and results.
@@ -118,9 +121,12 @@ class Episodes:
         stamps = self.stamps
         ts = stamps.get(stamp)
         if ts is None:
+            ts = self.stamp_of(stamp)
+            if ts is None:
+                return REFUSED
             if len(stamps) > 4096:
                 stamps.clear()
-            ts = stamps[stamp] = self.stamp_of(stamp)
+            stamps[stamp] = ts
         if not self.read(name, body, number, text, ts):
             return REFUSED
         return FULL if len(self.ended) >= BATCH else TAKEN

@@ -118,7 +118,7 @@ def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionE
 def _logfile_line(line: Line, text: str, ctx: ParseContext) -> _mta.Attempt:
     stamp = LOGFILE_TIME_RE.match(text) if line.ts is None else None
     if stamp is not None:
-        line.ts = syslog_time(stamp, ctx.envelope or EnvelopeOptions(tz=ctx.options.tz))
+        line.ts = syslog_time(stamp, ctx.envelope or EnvelopeOptions(tz=ctx.options.tz), line.number)
     fields = _fields(text)
     attempt = _mta.Attempt(_mta.new_key(), host=fields.get("host"))
     recipients = [r for r in fields.get("recipients", "").split(",") if r]

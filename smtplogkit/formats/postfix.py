@@ -301,7 +301,13 @@ def _kept(array, positions, noise: int, raw: bool) -> tuple[Any, ...]:
 
 @lru_cache(maxsize=1024)
 def _stamp(stamp: str, year: int | None, last_month: int | None, tz: tzinfo) -> datetime | None:
-    """Return the time of a syslog or ISO 8601 stamp, or None to leave it to the general reader."""
+    """Return the time of a syslog or ISO 8601 stamp, or None to leave it to the general reader.
+
+    Classic stamps of an hour that ``tz`` shows twice go to the general
+    reader.  The same stamp names another instant in the second pass, and
+    only the file's :class:`~smtplogkit.envelope.WallClock` finds the pass,
+    from the line's number.  So such a stamp's time must not be cached here.
+    """
     if stamp[4] == "-":
         return envelope.parse_timestamp(stamp, tz)
     month = MONTHS[stamp[:3]]
@@ -309,10 +315,13 @@ def _stamp(stamp: str, year: int | None, last_month: int | None, tz: tzinfo) -> 
     if last_month is not None and month > last_month:
         year -= 1  # a line from December in a file last written in January
     try:
-        return datetime(year, month, int(stamp[4:6]), int(stamp[7:9]), int(stamp[10:12]), int(stamp[13:15]),
-                        tzinfo=tz)
+        value = datetime(year, month, int(stamp[4:6]), int(stamp[7:9]), int(stamp[10:12]), int(stamp[13:15]),
+                         tzinfo=tz)
     except ValueError:
         return None
+    if type(tz) is not timezone and value.replace(fold=1).utcoffset() < value.utcoffset():
+        return None  # in an hour the zone repeats
+    return value
 
 
 def detect(sample: list[str]) -> float:
@@ -396,7 +405,7 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
                 status = lean.take(number, text, general)
             if status == _lean.REFUSED:
                 name, _ = _lean.process_key(line[1])
-                yield from _to_general(name, lean.current.pop(name), line, processes, general, ctx, options)
+                yield from _to_general(name, lean.current.pop(name, None), line, processes, general, ctx, options)
             elif status == _lean.FULL:
                 yield lean.ended
                 lean.ended = PlainBatch()
@@ -442,16 +451,17 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
         yield ended
 
 
-def _to_general(name: str, episode: _lean.Episode, raw: tuple[int, str] | None, processes: dict[tuple, _Process],
-                general: dict[str, tuple], ctx: ParseContext, options: EnvelopeOptions) -> Iterator[Event | SessionEnd]:
-    """Hand a process over to the general code: replay its episode's lines, then the raw line ``raw``, if any.
+def _to_general(name: str, episode: _lean.Episode | None, raw: tuple[int, str] | None,
+                processes: dict[tuple, _Process], general: dict[str, tuple], ctx: ParseContext,
+                options: EnvelopeOptions) -> Iterator[Event | SessionEnd]:
+    """Hand a process over to the general code: replay its episode's lines, if any, then the raw line ``raw``, if any.
 
     The process's state in the general code is empty while it builds
     episodes, so replaying the lines gives the state the general code would
     have reached reading them itself.
     """
     process = None
-    for number, text in [*episode.lines, *([raw] if raw is not None else [])]:
+    for number, text in [*(episode.lines if episode is not None else ()), *([raw] if raw is not None else [])]:
         line = strip_envelope(number, text, options)
         if process is None:
             key = (line.log_host, line.program, line.pid)
