@@ -469,7 +469,7 @@ def _to_general(name: str, episode: _lean.Episode | None, raw: tuple[int, str] |
             if process is None:
                 process = processes[key] = _Process()
             general[name] = key
-            if episode.tls_at is not None and process.open is None and not process.waiting:
+            if episode is not None and episode.tls_at is not None and process.open is None and not process.waiting:
                 # The episode's TLS line: the attempt _quick_agent_line would start, from the fields read already.
                 process.waiting.append(PlainAttempt(ctx, line, episode.host, episode.ip, episode.port,
                                                     TlsMode(episode.tls_mode)))
