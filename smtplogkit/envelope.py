@@ -191,7 +191,7 @@ class _Span:
 
 
 class WallClock:
-    """Which pass of a repeated hour each classic syslog stamp of one file is in.
+    """The pass of a repeated hour that each classic syslog stamp of one file falls in.
 
     When the clocks go back, the zone shows an hour twice (in New York on
     1 November 2026, 01:00 to 02:00 first as EDT, then as EST), and a

@@ -578,7 +578,7 @@ class _Counted:
     count as parsed.  It may return a third item, a flag per position: a
     flagged line reaches the parser as a ``(number, text)`` tuple, with its
     envelope, and never blank (see ``RAW_LINES`` in formats.postfix).  A
-    fourth item, if any, holds the kept lines' texts, which saves decoding
+    fourth item, if any, contains the kept lines' texts, which saves decoding
     them again.
 
     ``cuts``, if given, returns the numbers of the lines known so far that

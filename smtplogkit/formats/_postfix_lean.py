@@ -19,10 +19,10 @@ from datetime import datetime
 
 from ..records import PlainBatch, PlainSession
 
-# What Episodes.take did with a raw line.
+# The results of Episodes.take for a raw line.
 TAKEN = 0    # added to its process's episode
-FULL = 1     # added, and ``ended`` holds a batch of records to yield
-GENERAL = 2  # not read: the general code holds the process
+FULL = 1     # added, and ``ended`` contains a batch of records to yield
+GENERAL = 2  # not read: the general code reads the process's lines
 REFUSED = 3  # not read: the process (its episode, if any) must go to the general code with this line
 # Records of ended episodes are yielded this many at a time.
 BATCH = 4096
@@ -113,7 +113,7 @@ class Episodes:
         self.stamps: dict[str, datetime | None] = {}  # the times of recent syslog stamps
 
     def take(self, number: int, text: str, general: dict[str, tuple]) -> int:
-        """Read raw line ``number`` unless ``general`` holds its process; return TAKEN, FULL, GENERAL or REFUSED."""
+        """Read raw line ``number`` unless its process is in ``general``; return TAKEN, FULL, GENERAL or REFUSED."""
         name, body = process_key(text)
         if name in general:
             return GENERAL

@@ -20,7 +20,7 @@ takes its times from the same lines.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -467,6 +467,27 @@ class SessionGroups:
             return True
         self.misses += 1
         return False
+
+    def settle_tail(self, start: int | None, prefix: Callable[[], list[Any]], read: Callable[[Any], bool],
+                    segment: list[Any], new_key: bool) -> Generator[Line, None, tuple[bool, Any, int | None]]:
+        """Read a segment through its tail template, or as usual when its key is new; say whether that settled it.
+
+        Yields the segment's lines for the usual path when the tail did not
+        read as the template's, or when the segment has no template and its
+        key is new (its second segment makes the template).  Returns whether
+        the segment is settled, and the tail key and split of
+        :meth:`find_tail` for a caller that reads it itself.
+        """
+        tail_key, tail, split = self.find_tail(start, prefix)
+        if tail is not None:
+            if not self.use_tail(tail, read):
+                yield from as_lines(segment)  # the tail did not read as the template's: read it all as usual
+            return True, tail_key, split
+        if new_key and split is None:
+            self.misses += 1
+            yield from as_lines(segment)  # a key not seen before is read as usual; its second makes the template
+            return True, tail_key, split
+        return False, tail_key, split
 
     @property
     def worth_trying(self) -> bool:

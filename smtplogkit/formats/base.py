@@ -350,7 +350,7 @@ def compiled(name: str) -> Any:
     return module
 
 
-# What compiled() found for each module it was asked for: "in use", or why the Python code runs instead.
+# The state compiled() found for each module it was asked for: "in use", or why the Python code runs instead.
 COMPILED: dict[str, str] = {}
 
 

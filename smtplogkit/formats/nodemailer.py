@@ -315,7 +315,7 @@ def prefilter(block: list[str], state: PrefilterState | None = None,
     The block is read as bytes with numpy, at fixed positions from each
     line's start: a logger line's head is ASCII, so up to its message its
     characters are its bytes.  The compiled scanner (:data:`SCAN`), when
-    built, reads the bytes line by line instead, with the same answer, and
+    built, reads the bytes line by line instead, with the same result, and
     adds the kept lines' texts as a fourth item.  With ``raw``, a third item flags each kept
     logger line that :func:`strip_envelope` would hand on as it is, and the
     reader hands those to :func:`parse` as ``(number, text)`` tuples.
@@ -324,10 +324,10 @@ def prefilter(block: list[str], state: PrefilterState | None = None,
     data = getattr(block, "data", None)
     if SCAN is not None and data is not None and state is not None and not state.opened and count:
         texts = isinstance(block, RawBlock)  # a TextBlock holds its strings already
-        positions, noise, flags, kept, opener = SCAN.scan(data, count, _NOTE_START_BYTES, raw, texts)
+        positions, noise, flags, kept_texts, opener = SCAN.scan(data, count, _NOTE_START_BYTES, raw, texts)
         if opener is not None:
             state.opened = True
-        return (positions, noise, flags, kept) if raw and texts else (positions, noise, flags)[:3 if raw else 2]
+        return (positions, noise, flags, kept_texts) if raw and texts else (positions, noise, flags)[:3 if raw else 2]
     lines = getattr(block, "lines", None)
     if lines is not None:
         lines()  # decoded whole and kept, so the reader picks the kept lines from a list
@@ -1343,14 +1343,10 @@ class _Segments:
 
         # No template for the whole segment: one for its lines before the first failing line, if any.
         start = _tail_start(parts)
-        tail_key, tail, split = groups.find_tail(start, lambda: _full_parts(segment[:start], parts[:start]))
-        if tail is not None:
-            if not groups.use_tail(tail, lambda template: self._apply_tail(template, segment, own)):
-                yield from as_lines(segment)  # the tail did not read as the template's: read it all as usual
-            return
-        if new_key and split is None:
-            groups.misses += 1
-            yield from as_lines(segment)  # a key not seen before is read as usual; its second makes the template
+        settled, tail_key, split = yield from groups.settle_tail(
+            start, lambda: _full_parts(segment[:start], parts[:start]),
+            lambda template: self._apply_tail(template, segment, own), segment, new_key)
+        if settled:
             return
 
         segment = list(as_lines(segment))

@@ -241,7 +241,7 @@ def prefilter(block: list[str], share: tuple[int, int] | None = None, raw: bool 
 
     When the compiled scanner is built (:data:`SCAN`, from
     ``_postfix_scan.pyx``) and the block keeps its bytes, one pass over them
-    gives the answer; with ``raw``, it adds a fourth item, the kept lines as
+    gives the result; with ``raw``, it adds a fourth item, the kept lines as
     strings.  Otherwise a block of raw lines is matched at once with
     pyarrow's regular expressions (RE2), which give the same answer.  A line is left out only when :func:`strip_or_noise`
     would read its envelope and :func:`parse` would count it without reading

@@ -135,7 +135,7 @@ def prefilter(block: list[str], raw: bool = False) -> tuple[Any, ...]:
     each kind's prefix after it, which is what matching QUICK_LINE would
     find (its kinds are tried in order, so an earlier kind wins).  The
     compiled scanner (:data:`SCAN`), when built, reads a block's bytes
-    instead and gives the same answer, with the kept lines' texts as a
+    instead and gives the same result, with the kept lines' texts as a
     fourth item.
 
     With ``raw``, a third item flags each kept debug line with a time of
@@ -677,14 +677,10 @@ class _Segments:
 
         # No template for the whole segment: one for its lines before the first failing line, if any.
         start = _tail_start(key)
-        tail_key, tail, split = groups.find_tail(start, lambda: _full_parts(segment[:start], key[:start]))
-        if tail is not None:
-            if not groups.use_tail(tail, lambda template: self._apply_tail(template, segment)):
-                yield from as_lines(segment)  # the tail did not read as the template's: read it all as usual
-            return
-        if new_key and split is None:
-            groups.misses += 1
-            yield from as_lines(segment)  # a key not seen before is read as usual; its second makes the template
+        settled, tail_key, split = yield from groups.settle_tail(
+            start, lambda: _full_parts(segment[:start], key[:start]), lambda template: self._apply_tail(template, segment),
+            segment, new_key)
+        if settled:
             return
 
         segment = list(as_lines(segment))

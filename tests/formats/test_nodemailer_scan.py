@@ -1,4 +1,4 @@
-"""The compiled nodemailer block reader (``_nodemailer_scan.pyx``) answers as the numpy one does.
+"""The compiled nodemailer block reader (``_nodemailer_scan.pyx``) returns what the numpy one returns.
 
 ``droppable`` must give ``nodemailer._droppable``'s drop flags, logger flags
 and first opener for every block of every log in the repository (of any

@@ -1,4 +1,4 @@
-"""The compiled Postfix prefilter (``_postfix_scan.pyx``) answers as the pyarrow one does.
+"""The compiled Postfix prefilter (``_postfix_scan.pyx``) returns what the pyarrow one returns.
 
 :func:`smtplogkit.formats.postfix.prefilter` has two ways to pick the lines
 the parser must see: pyarrow's regular expressions over a block, and the
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(
 
 SHARES = [None, (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)]
 
-# Lines of each kind the prefilter tells apart, to change at random.
+# Lines of each kind the prefilter distinguishes, to change at random.
 TEMPLATES = [
     "Dec  4 21:00:01 mx1 postfix/smtp[4213]: Trusted TLS connection established to mx.example.net[198.51.100.20]:25:"
     " TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)",
@@ -123,7 +123,7 @@ def _block(texts: list[str]):
 
 
 def _both(texts: list[str], share) -> tuple[tuple, tuple]:
-    """Return the pyarrow prefilter's answer for ``texts`` and the scanner's, as comparable tuples."""
+    """Return the pyarrow prefilter's result for ``texts`` and the scanner's, as comparable tuples."""
     if len(texts) < postfix.PREFILTER_MIN:
         texts = texts + [""] * (postfix.PREFILTER_MIN - len(texts))
     positions, noise, flags = postfix.prefilter(list(texts), share, raw=True)
@@ -136,7 +136,7 @@ def _both(texts: list[str], share) -> tuple[tuple, tuple]:
 
 
 def _first_difference(texts: list[str], want: tuple, got: tuple) -> str:
-    """Return the first line on which the two answers differ, for the failure message."""
+    """Return the first line on which the two results differ, for the failure message."""
     kept_want, kept_got = set(want[0]), set(got[0])
     for position in sorted(kept_want ^ kept_got):
         return f"kept by one only: {texts[position]!r}"

@@ -1,4 +1,4 @@
-"""The compiled smtplib prefilter (``_smtplib_scan.pyx``) answers as the pyarrow one does.
+"""The compiled smtplib prefilter (``_smtplib_scan.pyx``) returns what the pyarrow one returns.
 
 Both must keep the same lines, count the same noise and flag the same
 debug lines, on every smtplib log of the repository, on the generated logs
@@ -28,7 +28,7 @@ KINDS = ["reply: retcode (250); Msg: b'OK'", "reply: b'250 OK\\r\\n'", "send: 'm
 
 
 def _both(texts: list[str]) -> tuple[tuple, tuple]:
-    """Return the pyarrow prefilter's answer and the scanner's for a block of ``texts``."""
+    """Return the pyarrow prefilter's result and the scanner's for a block of ``texts``."""
     texts = texts + [""] * max(0, smtplib.PREFILTER_MIN - len(texts))
     positions, noise, flags = smtplib.prefilter(list(texts), raw=True)
     block = _block(texts)

@@ -126,7 +126,7 @@ def test_raw_lines_give_general_rows_on_fixtures(monkeypatch, path, episodes):
 
 @pytest.mark.parametrize("seed", [11, 12])
 def test_episodes_twins_take_alike(seed):
-    """Both classes answer each raw line alike and end with the same records and episodes."""
+    """Both classes return the same status for each raw line and end with the same records and episodes."""
     if len(EPISODE_CLASSES) < 2:
         pytest.skip("the compiled twin is not built")
     texts = [text for text in _maillog(seed, 3000).splitlines() if re.match(postfix.RAW_LINE, text)]
