@@ -678,8 +678,8 @@ class _Segments:
         # No template for the whole segment: one for its lines before the first failing line, if any.
         start = _tail_start(key)
         settled, tail_key, split = yield from groups.settle_tail(
-            start, lambda: _full_parts(segment[:start], key[:start]), lambda template: self._apply_tail(template, segment),
-            segment, new_key)
+            start, lambda: _full_parts(segment[:start], key[:start]),
+            lambda template: self._apply_tail(template, segment), segment, new_key)
         if settled:
             return
 
