@@ -3,11 +3,11 @@
 
 :func:`smtplogkit.formats.nodemailer._droppable` reads each line's first
 48 bytes as numpy words, and pyarrow searches the other lines for a
-possible opener.  :func:`droppable` gives the same three answers (which
+possible opener.  :func:`droppable` gives the same three results (which
 lines may be left out, which are logger lines, the first opener) from the
 bytes, line by line; :func:`smtplogkit.formats.nodemailer.prefilter` then
 applies them as before.  The comments name the part of ``_droppable`` each
-check stands for.  ``tests/formats/test_nodemailer_scan.py`` compares the
+check implements.  ``tests/formats/test_nodemailer_scan.py`` compares the
 two.
 
 Bytes past a line's end are never read here: the numpy version reads them
@@ -28,7 +28,6 @@ cdef enum:
 QUIET = (b"TRACE ", b"DEBUG ", b"INFO  ")
 LOUD = (b"WARN  ", b"ERROR ", b"FATAL ")
 DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
 
 
 cdef inline bint _at(text_t s, Py_ssize_t n, Py_ssize_t i, bytes word) noexcept:

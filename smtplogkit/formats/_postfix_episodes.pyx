@@ -2,7 +2,8 @@
 """The compiled twin of :class:`smtplogkit.formats._postfix_lean.Episodes`.
 
 Same methods, same state, same records: the Postfix parser uses this class
-when it is built and the Python one otherwise.  Most lines of a relay's
+when :func:`smtplogkit.formats.base.compiled` finds it, and the Python one
+otherwise.  Most lines of a relay's
 smtp processes pass through :meth:`Episodes.take`, so running it without
 the interpreter's per-operation cost is most of what this module is for.
 The field readers follow ``_postfix_lean.tls_fields`` and ``sent_fields``:

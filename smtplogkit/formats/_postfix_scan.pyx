@@ -3,10 +3,10 @@
 
 :func:`smtplogkit.formats.postfix.prefilter` matches a block of raw lines
 against four RE2 expressions with pyarrow.  :func:`scan` gives the same
-answer by reading each line's bytes once: the syslog stamp and tag by
+result by reading each line's bytes once: the syslog stamp and tag by
 position, then, for an smtp or lmtp line, whether its message has one of
 the two shapes :mod:`smtplogkit.formats._postfix_lean` reads.  Each check
-below names the part of the expression it stands for, and
+below names the part of the expression it implements, and
 ``tests/formats/test_postfix_scan.py`` compares both on every sample log
 and on lines made to sit on each expression's edges.
 
@@ -37,7 +37,6 @@ NOISE_NAMES = (b"smtpd", b"postscreen", b"anvil", b"bounce", b"master", b"pickup
                b"postdrop", b"flush", b"showq", b"spawn", b"oqmgr", b"postlog", b"policyd-spf")
 RECORD_NAMES = (b"discard", b"error", b"local", b"pipe", b"retry", b"virtual")
 QUEUE_NAMES = (b"qmgr", b"cleanup")
-
 
 
 cdef inline int _month(text_t s) noexcept:

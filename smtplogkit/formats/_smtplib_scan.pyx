@@ -4,7 +4,7 @@
 :func:`smtplogkit.formats.smtplib.prefilter` finds with pyarrow which lines
 of a block are debug lines with a time of day (and of which kind), then
 leaves out the retcode summaries, ``data:`` lines and repeated greetings
-that change nothing.  :func:`scan` gives the same answer from the bytes,
+that change nothing.  :func:`scan` gives the same result from the bytes,
 and the kept lines as strings, so the reader does not decode them again.
 ``tests/formats/test_smtplib_scan.py`` compares both.
 """
@@ -18,7 +18,6 @@ from ._bytes cimport decode, digit, line_end, text_t
 # The length of ``HH:MM:SS.ffffff `` (smtplib.QUICK_STAMP), where the kind starts.
 cdef enum:
     KIND_START = 16
-
 
 
 cdef inline bint _stamped(text_t s, Py_ssize_t n) noexcept:
@@ -60,7 +59,7 @@ def scan(bytes data, Py_ssize_t count, tuple kinds, list droppable, bint raw=Fal
     cdef text_t buf = <text_t>PyBytes_AS_STRING(data)
     cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
     cdef Py_ssize_t* starts = <Py_ssize_t*>PyMem_Malloc((count + 1) * sizeof(Py_ssize_t))
-    cdef int* codes = <int*>PyMem_Malloc(count * sizeof(int))
+    cdef int* codes = <int*>PyMem_Malloc((count + 1) * sizeof(int))  # + 1: never a request for 0 bytes
     if starts == NULL or codes == NULL:
         PyMem_Free(starts)
         PyMem_Free(codes)
