@@ -10,7 +10,7 @@ meaning of its reply code.  Reply code knowledge itself lives in
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from . import replycodes as rc
@@ -245,7 +245,10 @@ def _first(rules: tuple[Rule, ...], stage: Stage, code: int | None, text: str) -
 _CANDIDATES: dict[tuple[int, Stage, int | None], tuple[tuple[Rule, ...], tuple[Rule, ...]]] = {}
 
 
-@lru_cache(maxsize=8192)
+# An address in angle brackets, as replies quote a sender or recipient ("550 5.1.1 <r@example.org>: ...").
+ADDRESS_RE = re.compile(r"<[^<>\s@]*@[^<>\s]*>")
+
+
 def classify(failure: Failure) -> tuple[Stage, Cause]:
     """Return the failure stage and root cause for a session's failure.
 
@@ -253,9 +256,23 @@ def classify(failure: Failure) -> tuple[Stage, Cause]:
     session that explains the failure, such as a quoted earlier reply.  Then
     the failing reply's text, the client's error text and what the AUTH
     exchange showed.  Last comes the generic meaning of the reply code at
-    that stage.  Results are cached, because large MTA logs repeat the same
-    failure texts many times.
+    that stage.
+
+    Addresses in angle brackets are replaced by ``<address>`` first: no
+    rule is about an address, and a word inside one (``<spam-desk@...>``)
+    must not decide a cause.  That also lets the results be cached across
+    replies that differ only in the recipient, which large MTA logs repeat
+    many times.
     """
+    if "@" in failure.text or "@" in failure.context:
+        failure = replace(failure, text=ADDRESS_RE.sub("<address>", failure.text),
+                          context=ADDRESS_RE.sub("<address>", failure.context))
+    return _classify(failure)
+
+
+@lru_cache(maxsize=8192)
+def _classify(failure: Failure) -> tuple[Stage, Cause]:
+    """Return :func:`classify`'s result for a failure whose addresses are replaced already."""
     stage = failure.stage
     everything = f"{failure.text}\n{failure.context}"
 

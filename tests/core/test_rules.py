@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smtplogkit.labels import Cause, Stage, TlsMode
+from smtplogkit import rules
 from smtplogkit.rules import Failure, classify
 
 REPLIES = [
@@ -119,3 +120,18 @@ def test_temporary_auth_failure_after_xoauth2_is_server_side():
     failure = Failure(stage=Stage.AUTH, text="454 4.7.0 Temporary authentication failure", code=454, connected=True,
                       mechanism="XOAUTH2")
     assert classify(failure) == (Stage.AUTH, Cause.SERVER_UNAVAILABLE)
+
+
+@pytest.mark.parametrize("name", ["quota", "greylist", "blacklist", "throttle", "dnsbl", "reputation"])
+def test_address_words_decide_nothing(name):
+    text = f"550 5.1.1 <{name}@example.org>: Recipient address rejected: User unknown in virtual mailbox table"
+    assert classify(Failure(Stage.RCPT_TO, text, 550, "5.1.1")) == (Stage.RCPT_TO, Cause.RECIPIENT_REJECTED)
+
+
+def test_replies_differing_in_address_share_cache():
+    before = rules._classify.cache_info()
+    for number in range(5):
+        text = f"550 5.1.1 <r{number}@example.net>: Recipient address rejected: mailbox full in table"
+        classify(Failure(Stage.RCPT_TO, text, 550, "5.1.1"))
+    after = rules._classify.cache_info()
+    assert after.hits - before.hits >= 4
