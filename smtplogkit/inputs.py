@@ -511,7 +511,7 @@ def open_blocks(source: Source, decoded: Decoded) -> Iterator[list[str]]:
                 decoded.warnings.append(message)
                 logger.warning("%s", message)
             elif decoded.encoding not in ("binary", "utf-16") and reader.last not in (b"", b"\n", b"\r"):
-                decoded.cut = count  # a line cut short is told by the warning above when reading failed
+                decoded.cut = count  # the warning above reports a line cut short when reading failed
     except OSError as error:
         decoded.warnings.append(f"{source.name}: reading stopped early: {error}")
         logger.warning("%s: reading stopped early: %s", source.name, error)

@@ -470,7 +470,7 @@ class SessionGroups:
 
     def settle_tail(self, start: int | None, prefix: Callable[[], list[Any]], read: Callable[[Any], bool],
                     segment: list[Any], new_key: bool) -> Generator[Line, None, tuple[bool, Any, int | None]]:
-        """Read a segment through its tail template, or as usual when its key is new; say whether that settled it.
+        """Read a segment through its tail template, or as usual when its key is new; return whether that settled it.
 
         Yields the segment's lines for the usual path when the tail did not
         read as the template's, or when the segment has no template and its

@@ -5,7 +5,7 @@ and first opener for every block of every log in the repository (of any
 format: the reader must not misread other lines as logger lines either),
 and for logger lines changed at random around the stamp, the level, the
 connection id and the message's first bytes.  ``scan`` must give what the
-Python prefilter gives with those answers.
+Python prefilter gives with those results.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ the parser must see: pyarrow's regular expressions over a block, and the
 compiled scanner that reads the block's bytes once.  Both must give the
 same positions, noise count and raw-line flags for every share of a file.
 The inputs are every Postfix log of the repository, and lines made by
-changing the bytes of typical lines at random, which lands many of them on
-the edges of the expressions: a day the month lacks, a hex digit short of
-a queue id, a bracket in a host name, a missing space.
+changing the bytes of typical lines at random.  Many of those land on the
+edges of the expressions: a day the month lacks, a hex digit short of a
+queue id, a bracket in a host name, a missing space.
 """
 
 from __future__ import annotations

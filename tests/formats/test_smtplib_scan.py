@@ -1,10 +1,11 @@
 """The compiled smtplib prefilter (``_smtplib_scan.pyx``) returns what the pyarrow one returns.
 
 Both must keep the same lines, count the same noise and flag the same
-debug lines, on every smtplib log of the repository, on the generated logs
-of ``test_masked_keys`` and on debug lines whose times and kinds are
-changed at random, so that lines are left out, kept between lines whose
-times go backwards, and kept beside lines that are no debug lines.
+debug lines.  The inputs are every smtplib log of the repository, the
+generated logs of ``test_masked_keys``, and debug lines whose times and
+kinds are changed at random.  Among those, lines are left out, kept
+between lines whose times go backwards, and kept beside lines that are
+no debug lines.
 """
 
 from __future__ import annotations
