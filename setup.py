@@ -1,4 +1,6 @@
-"""Build the optional compiled parts of the Postfix, smtplib and nodemailer readers; everything else is in pyproject.toml.
+"""Build the optional compiled parts of the Postfix, smtplib and nodemailer readers.
+
+Everything else about the package is in pyproject.toml.
 
 The extensions are optional: without a C compiler the install goes on, and
 smtplogkit uses the Python code they mirror (same results, slower).

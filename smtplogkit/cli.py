@@ -36,7 +36,7 @@ def _date(text: str) -> date:
 
 
 class _Version(argparse.Action):
-    """``--version``: print the version, the Python version and the state of each compiled module, then exit."""
+    """The ``--version`` action: prints the version, the Python version and the state of each compiled module."""
 
     def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None) -> None:
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)

@@ -322,8 +322,8 @@ def _end_in_order(items: Iterable[Any]) -> Iterator[Any]:
 def compiled(name: str) -> Any:
     """Return the compiled module ``smtplogkit.formats.<name>``, or None if it is not built or is turned off.
 
-    ``setup.py`` builds these modules when a C compiler is there; each has
-    a Python counterpart that gives the same results.  Setting
+    ``setup.py`` builds these modules when a C compiler is available.  Each
+    has a Python counterpart that gives the same results.  Setting
     ``SMTPLOGKIT_PURE_PYTHON=1`` turns them all off, to compare or to rule
     them out.  A build older than its ``.pyx`` source is not used, with a
     warning.
@@ -350,7 +350,7 @@ def compiled(name: str) -> Any:
     return module
 
 
-# The state compiled() found for each module it was asked for: "in use", or why the Python code runs instead.
+# The state compiled() found for each requested module: "in use", or why the Python code runs instead.
 COMPILED: dict[str, str] = {}
 
 

@@ -226,7 +226,7 @@ RAW_LINE = _lean.line_pattern(_DAY, _TIME, QID)
 RAW_LINES = True
 # The compiled prefilter, or None to use pyarrow's regular expressions (see base.compiled).
 SCAN = compiled("_postfix_scan")
-# The class that reads raw lines (see _parse): the compiled twin of _lean.Episodes, when it is there.
+# The class that reads raw lines (see _parse): the compiled twin of _lean.Episodes, when it is built.
 EPISODES = getattr(compiled("_postfix_episodes"), "Episodes", _lean.Episodes)
 
 
@@ -241,11 +241,12 @@ def prefilter(block: list[str], share: tuple[int, int] | None = None, raw: bool 
 
     When the compiled scanner is built (:data:`SCAN`, from
     ``_postfix_scan.pyx``) and the block keeps its bytes, one pass over them
-    gives the result; with ``raw``, it adds a fourth item, the kept lines as
-    strings.  Otherwise a block of raw lines is matched at once with
-    pyarrow's regular expressions (RE2), which give the same answer.  A line is left out only when :func:`strip_or_noise`
-    would read its envelope and :func:`parse` would count it without reading
-    it.  Lines of other programs, and of Postfix daemons the parser does not
+    gives the result.  With ``raw``, it adds a fourth item, the kept lines
+    as strings.  Otherwise a block of raw lines is matched at once with
+    pyarrow's regular expressions (RE2), which give the same result.  A line
+    is left out only when :func:`strip_or_noise` would read its envelope
+    and :func:`parse` would count it without reading it.  Lines of other
+    programs, and of Postfix daemons the parser does not
     analyse, are noise.  A qmgr or cleanup line about a queue id, and a line
     of ``error``, ``retry`` or another record-only agent, counts as parsed.
     Every other line, including any with an unusual envelope, goes to the
