@@ -9,6 +9,8 @@ $(VENV)/.installed: pyproject.toml setup.py $(wildcard smtplogkit/formats/*.pyx 
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[notebooks,dask,test]'
+	# Bytecode, as a wheel install writes it: an editable install never does where PYTHONDONTWRITEBYTECODE is set.
+	$(BIN)/python -m compileall -q smtplogkit
 	touch $@
 
 install: $(VENV)/.installed

@@ -21,6 +21,7 @@ from typing import Any
 
 from . import cache as parquet_cache
 from .errors import InputError
+from .formats import base as formats_base
 from .inputs import Chain, Source
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
         # frames and no parser's state.  That keeps the peak memory of a large maillog read in
         # shares near that of one process reading it.
         shares: dict[int, list] = {}
+        formats_base.check_builds()
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
             futures = [(i, pool.submit(read_source_frame, sources[i], options, (k, n) if n > 1 else None,
                                        keep_events)) for i, k, n in tasks]

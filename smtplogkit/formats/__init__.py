@@ -31,7 +31,20 @@ def registry() -> dict[str, ModuleType]:
 
 
 def get(name: str) -> ModuleType:
-    """Return the format module called ``name``; raise :class:`FormatError` if unknown."""
+    """Return the format module called ``name``; raise :class:`FormatError` if unknown.
+
+    A format's module carries its name, so a known name loads that module
+    alone; the others load only when a list of them is needed.
+    """
+    if name.isidentifier() and not name.startswith("_") and name not in HELPER_MODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise
+        else:
+            if getattr(module, "NAME", None) == name:
+                return module
     formats = registry()
     if name not in formats:
         known = ", ".join(sorted(formats))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import multiprocessing
 import os
 import re
 import sys
@@ -341,7 +342,13 @@ def compiled(name: str) -> Any:
     if stale(built, source):
         # An edited .pyx next to an old build (an editable install): the build would not match the source.
         checkout = source.parents[2]
-        logger.warning("%s is newer than its build %s, so smtplogkit uses its Python code instead. Rebuild with "
+        # Once per process, and not in a pool's workers: the process that started them warns for
+        # every stale build first (check_builds), and forked workers inherit that it did.
+        if name in _WARNED:
+            return None
+        _WARNED.add(name)
+        log = logger.warning if multiprocessing.parent_process() is None else logger.debug
+        log("%s is newer than its build %s, so smtplogkit uses its Python code instead. Rebuild with "
                        "'%s -m pip install -e %s' (or 'make install' in %s)", source, built.name, sys.executable,
                        checkout, checkout)
         COMPILED[name] = "older than its source, not used"
@@ -352,6 +359,18 @@ def compiled(name: str) -> Any:
 
 # The state compiled() found for each requested module: "in use", or why the Python code runs instead.
 COMPILED: dict[str, str] = {}
+# The modules whose stale build compiled() has warned about in this process.
+_WARNED: set[str] = set()
+
+
+def check_builds() -> None:
+    """Look at every compiled module that has its ``.pyx`` source here, and warn for each stale build.
+
+    The reader calls this before it starts worker processes, so that a
+    stale build gives one warning, not one per worker.
+    """
+    for source in sorted(Path(__file__).parent.glob("_*.pyx")):
+        compiled(source.stem)
 
 
 def stale(built: Path, source: Path) -> bool:

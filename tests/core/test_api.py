@@ -23,6 +23,26 @@ def test_import_does_not_load_heavy_libraries():
     assert run.stdout.strip() == ""
 
 
+def test_named_format_loads_only_its_module(tmp_path):
+    # Each format module compiles its patterns on import; a read with format= given pays for one.
+    log = tmp_path / "maillog"
+    log.write_text("Mar  2 10:00:00 relay postfix/smtp[1]: 4A1B2C3D4E: to=<a@example.org>, "
+                   "relay=mx.example.org[192.0.2.1]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)\n")
+    code = ("import sys, smtplogkit; smtplogkit.read_logs(sys.argv[1], format='postfix', progress=False); "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('smtplogkit.formats.') and not "
+            "m.rsplit('.', 1)[1].startswith('_'))))")
+    run = subprocess.run([sys.executable, "-c", code, str(log)], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["smtplogkit.formats.base", "smtplogkit.formats.postfix"]
+
+
+@pytest.mark.parametrize("name", ["nosuch", "base", "_mta", "post fix"])
+def test_unknown_format_names_the_known_ones(name):
+    from smtplogkit import formats
+
+    with pytest.raises(smtplogkit.FormatError, match="known formats: .*postfix"):
+        formats.get(name)
+
+
 def test_label_values_are_the_contract():
     assert [s.value for s in smtplogkit.Stage] == [
         "dns", "connect", "tls", "greeting", "ehlo", "starttls", "auth", "mail_from", "rcpt_to", "data", "quit", "none",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -53,3 +55,38 @@ def test_compiled_module_is_built(name):
         return
     assert used is not None, _reason_unused(name)
     assert used is base.compiled(name)
+
+
+STALE_READ = """
+import logging, sys
+logging.basicConfig(level=logging.WARNING, format="%(processName)s %(message)s")
+import smtplogkit
+frame = smtplogkit.read_logs(sys.argv[1:], date="2026-03-02", workers=2, progress=False)
+print(len(frame))
+"""
+
+
+def test_stale_build_warns_once_with_workers(tmp_path):
+    # A copy of the package whose smtplib .pyx is newer than its build, read by two worker processes.
+    if USED["_smtplib_scan"]() is None:
+        pytest.skip("the compiled modules are not in use")
+    package = tmp_path / "pkg" / "smtplogkit"
+    shutil.copytree(ROOT / "smtplogkit", package, ignore=shutil.ignore_patterns("__pycache__", "*.c"))
+    source = package / "formats" / "_smtplib_scan.pyx"
+    built = next((package / "formats").glob("_smtplib_scan.*.so"))
+    os.utime(source, (built.stat().st_mtime + 60,) * 2)
+    logs = []
+    for index in range(2):
+        log = tmp_path / f"worker-{index}.log"
+        log.write_text("10:00:00.000001 connect: to ('smtp.example.com', 587) None\n"
+                       "10:00:00.100000 reply: b'220 ready\\r\\n'\n"
+                       "10:00:00.200000 reply: retcode (220); Msg: b'ready'\n")
+        logs.append(str(log))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "pkg")}
+    env.pop("SMTPLOGKIT_PURE_PYTHON", None)
+    run = subprocess.run([sys.executable, "-c", STALE_READ, *logs], capture_output=True, text=True, env=env,
+                         cwd=tmp_path, check=True)
+    assert run.stdout.strip() == "2"
+    warnings = [line for line in run.stderr.splitlines() if "newer than its build" in line]
+    assert len(warnings) == 1, run.stderr
+    assert warnings[0].startswith("MainProcess ") and "_smtplib_scan.pyx" in warnings[0]
