@@ -46,6 +46,8 @@ import smtplogkit
 from smtplogkit import cache as parquet_cache
 from smtplogkit.parallel import combine
 
+from machine import two_process_scaling
+
 REPLIES = ["250 2.1.0 Ok", "250 2.1.0 Ok", "250 2.1.0 Ok", "421 4.7.0 Try again later, closing connection."]
 
 
@@ -281,6 +283,7 @@ def main() -> None:
     clients = [name.strip() for name in args.clients.split(",") if name.strip()]
     rows: list[str] = []
     load = os.getloadavg()[0]
+    ceiling = [two_process_scaling(args.repeat)]
     with tempfile.TemporaryDirectory(prefix="smtplogkit-bench-") as tmp:
         for client in clients:
             folder = Path(tmp) / client
@@ -293,6 +296,7 @@ def main() -> None:
         parquet_cache.store(Path(tmp) / "cache", "bench", million, {"source": "bench"})
         reload = timed(lambda: combine([parquet_cache.load(Path(tmp) / "cache", "bench")], [], None), args.repeat)
         fresh = timed_fresh(Path(tmp) / "cache", args.repeat)
+    ceiling.append(two_process_scaling(args.repeat))
 
     table = [
         f"### {time.strftime('%Y-%m-%d')}: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, pandas {pd.__version__}",
@@ -307,6 +311,8 @@ def main() -> None:
         *rows,
         f"| cache reload, 1,000,000 sessions | {reload:.2f} s |",
         f"| the same in a new process (a notebook opened again) | {fresh:.2f} s |",
+        f"| two copies of a fixed Python loop at once (benchmarks/machine.py), before and after | "
+        f"{ceiling[0]:.2f}x and {ceiling[1]:.2f}x one copy |",
         "",
     ]
     text = "\n".join(table)

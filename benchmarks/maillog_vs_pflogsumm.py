@@ -45,6 +45,8 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 
+from machine import two_process_scaling
+
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 DOMAINS = ["gmail.com", "outlook.com", "yahoo.com", "example.org", "example.net", "corp.example", "mail.example"]
 MX = {
@@ -293,6 +295,9 @@ def main() -> int:
             ratios = ", ".join(f"{p['seconds'] / o[index]['seconds']:.2f}x" for p, o in runs)
             print(f"wall-time speed ratio of each run, {name}: {ratios}", file=sys.stderr)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    if any(n > 1 for n, _ in setups):
+        print(f"two copies of a fixed Python loop at once (benchmarks/machine.py): "
+              f"{two_process_scaling(args.repeat):.2f}x one copy")
     print(f"command: {' '.join(sys.argv)}")
     print()
     print("| tool | wall s | CPU s | lines/s (wall) | lines/s (CPU) | peak RSS (MiB) | notes |")
