@@ -10,8 +10,10 @@ newer, which the ``test`` extra installs.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,26 @@ def test_build_without_compiler_succeeds(tmp_path):
     for name in MODULES:
         assert f'building extension "smtplogkit.formats.{name}" failed' in done.stderr
     assert not list(tmp_path.rglob("*.so"))
+
+
+def test_sdist_carries_the_tests(tmp_path):
+    # A packager runs the tests from the sdist: every test file and every file a test reads must be in it.
+    pytest.importorskip("Cython", reason="setup.py needs Cython (pip install -e '.[test]')")
+    # From a copy without build leftovers: an old egg-info's SOURCES.txt would add its files to the sdist.
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(".git", ".venv", "*.egg-info", "build", "dist", "out",
+                                                              "__pycache__", "*.so", "*.c"))
+    done = subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", str(tmp_path)], cwd=tree,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (archive,) = tmp_path.glob("smtplogkit-*.tar.gz")
+    with tarfile.open(archive) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    wanted = {str(path.relative_to(ROOT)) for folder in ("tests", "sample_data", "notebooks", "docs", "benchmarks")
+              for path in (ROOT / folder).rglob("*") if path.is_file() and "__pycache__" not in path.parts
+              and path.suffix != ".pyc" and not path.match("notebooks/incident*")
+              and "smtplogkit-cache" not in path.parts}
+    assert "tests/formats/test_postfix_scan.py" in wanted
+    assert sorted(wanted - names) == []
+    assert [name for name in names if name.endswith((".pyc", ".so", ".c"))] == []
+    assert "smtplogkit/formats/_postfix_scan.pyx" in names
