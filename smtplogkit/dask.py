@@ -7,6 +7,12 @@ the pandas reader's columns and dtypes, so the analysis functions accept it
 after filtering and ``.compute()``.  Paths with a protocol (``s3://``,
 ``gcs://``, ``memory://``) are opened through fsspec.
 
+With ``shares=N``, a large log in a format that can be read in shares
+(Postfix, as with ``workers`` in the pandas reader) becomes N partitions,
+so a relay's maillog of several gigabytes is not parsed by one worker
+alone.  Each such partition reads the whole file and builds the sessions
+of its own share of the smtp processes.
+
 Requires the ``dask`` extra: ``pip install 'smtplogkit[dask]'``.
 """
 
@@ -14,9 +20,12 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, tzinfo
 from typing import Any
 
+from .errors import OptionError
 from .inputs import Source, expand, group_rotations
 
 PROTOCOL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -33,27 +42,64 @@ def _remote_sources(patterns: list[str]) -> list[Source]:
     return sources
 
 
-def _partition(source: Source, options: dict[str, Any]):
+def _is_remote(source: Source) -> bool:
+    return source.path is None and source.stream is None and PROTOCOL_RE.match(source.name) is not None
+
+
+@contextmanager
+def _remote_text(source: Source) -> Iterator[Source]:
+    """Open a remote file through fsspec and give it as a source that reads its decoded text."""
+    import fsspec
+
+    with fsspec.open(source.name, mode="rb", compression="infer") as handle:
+        text = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline=None)
+        yield Source(source.name, stream=text, labels=source.labels)
+
+
+def _partition(part: tuple[Source, tuple[int, int] | None], options: dict[str, Any]):
+    """Read one partition: a whole input, or share k of n of a large one."""
     from .parallel import read_source_frame
 
-    if source.path is None and source.stream is None and PROTOCOL_RE.match(source.name):
-        import fsspec
-
-        with fsspec.open(source.name, mode="rb", compression="infer") as handle:
-            text = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline=None)
-            frame, _ = read_source_frame(Source(source.name, stream=text, labels=source.labels), options)
-            return frame
-    frame, _ = read_source_frame(source, options)
+    source, share = part
+    if _is_remote(source):
+        with _remote_text(source) as opened:
+            frame, _ = read_source_frame(opened, options, share)
+    else:
+        frame, _ = read_source_frame(source, options, share)
     frame.attrs = {}
     return frame
 
 
+def _share_count(source: Source, options: dict[str, Any], shares: int) -> int:
+    """Return how many partitions ``source`` becomes: ``shares`` (at most ten) for a large file read in shares, else 1."""
+    from . import parallel
+    from .reader import source_format
+
+    if shares < 2:
+        return 1
+    if not _is_remote(source):
+        return parallel.share_count(source, options, shares)
+    from fsspec.core import url_to_fs
+
+    filesystem, path = url_to_fs(source.name)
+    if filesystem.size(path) < parallel.SHARE_BYTES:
+        return 1
+    with _remote_text(source) as opened:
+        module = source_format(opened, options.get("format", "auto"), options.get("tz"))
+    return min(shares, parallel.MAX_SHARES) if getattr(module, "SHARES", False) else 1
+
+
 def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = None,
-              tz: str | tzinfo | None = None, date: date | str | None = None):
+              tz: str | tzinfo | None = None, date: date | str | None = None, shares: int = 1):
     """Return a Dask DataFrame of sessions, one partition per input file or chain of rotations.
 
     Takes the arguments of :func:`smtplogkit.read_logs` except ``workers``
     and ``cache``: Dask's scheduler decides where partitions are parsed.
+    ``shares`` above 1 makes each large file in a format read in shares
+    (16 MiB or more, Postfix) that many partitions, ten at most.  A
+    file's shares come one after the other, each with its rows in the
+    order of their first lines; sort by ``source`` and ``line`` for the
+    order of the pandas reader.
     """
     import dask.dataframe as dd
 
@@ -73,5 +119,11 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
     meta = apply_session_dtypes(pd.DataFrame(columns=SESSION_COLUMNS + label_names))
     if not sources:
         return dd.from_pandas(meta, npartitions=1)
-    return dd.from_map(_partition, sources, options=options, meta=meta, enforce_metadata=False,
+    if shares < 1:
+        raise OptionError(f"shares must be 1 or more, not {shares}")
+    parts: list[tuple[Source, tuple[int, int] | None]] = []
+    for source in sources:
+        count = _share_count(source, options, shares)
+        parts.extend((source, (k, count) if count > 1 else None) for k in range(count))
+    return dd.from_map(_partition, parts, options=options, meta=meta, enforce_metadata=False,
                        label="smtplogkit-sessions")

@@ -1,4 +1,4 @@
-"""Fixtures for reading many files: a small fleet of smtplib logs."""
+"""Fixtures for reading many files: a small fleet of smtplib logs, and a maillog to read in shares."""
 
 from __future__ import annotations
 
@@ -31,3 +31,16 @@ def fleet(tmp_path: Path) -> Path:
             text = "".join(TRANSCRIPT.format(n=n, reply=replies[(n + index) % 3]) for n in range(6))
             (folder / "2026-03-02.log").write_text(text)
     return tmp_path
+
+
+@pytest.fixture()
+def maillog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Write a maillog of 3,000 relay messages and the edge lines, and let even a file this small be read in shares."""
+    from smtplogkit import parallel
+
+    from test_fast_paths import _maillog  # the same directory, which pytest puts on the path
+
+    monkeypatch.setattr(parallel, "SHARE_BYTES", 0)
+    path = tmp_path / "maillog-2026-12-04"
+    path.write_text(_maillog(5, 3000))
+    return path

@@ -52,3 +52,51 @@ def test_dask_result_diagnoses_like_pandas(fleet):
     assert not result.index.is_unique  # one RangeIndex per partition
     expected = smtplogkit.diagnose(smtplogkit.read_logs(template))
     assert [f.to_dict() for f in smtplogkit.diagnose(result)] == [f.to_dict() for f in expected]
+
+
+def in_line_order(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.sort_values(["source", "line", "session_id"], kind="stable").reset_index(drop=True)
+    frame.attrs = {}
+    return frame
+
+
+def test_dask_shares_equal_pandas_on_cluster(maillog):
+    import smtplogkit.dask as sdask
+
+    expected = smtplogkit.read_logs(maillog, format="postfix", progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        lazy = sdask.read_logs(str(maillog), format="postfix", shares=3)
+        assert lazy.npartitions == 3
+        result = lazy.compute()
+    assert len(expected) > 1000
+    pd.testing.assert_frame_equal(in_line_order(expected), in_line_order(result), check_exact=True)
+
+
+def test_dask_shares_of_remote_maillog(maillog):
+    import fsspec
+
+    import smtplogkit.dask as sdask
+
+    fsspec.filesystem("memory").pipe("/relay/maillog", maillog.read_bytes())
+    lazy = sdask.read_logs("memory://relay/maillog", format="postfix", shares=2)
+    assert lazy.npartitions == 2
+    result = lazy.compute(scheduler="synchronous")
+    expected = smtplogkit.read_logs(maillog, format="postfix", progress=False)
+    assert set(result["source"]) == {"memory:///relay/maillog"}
+    assert result["session_id"].str.startswith("memory:///relay/maillog:").all()
+    names = ["source", "session_id"]  # the file's name, and the session ids made from it
+    pd.testing.assert_frame_equal(in_line_order(expected).drop(columns=names),
+                                  in_line_order(result).drop(columns=names), check_exact=True)
+
+
+def test_dask_shares_leave_small_and_client_logs_whole(fleet, maillog, monkeypatch):
+    import smtplogkit.dask as sdask
+    from smtplogkit import parallel
+
+    template = str(fleet / "{network}" / "{worker}" / "*.log")
+    assert sdask.read_logs(template, shares=4).npartitions == 6  # smtplib logs are not read in shares
+    monkeypatch.setattr(parallel, "SHARE_BYTES", maillog.stat().st_size + 1)
+    assert sdask.read_logs(str(maillog), format="postfix", shares=4).npartitions == 1
+    with pytest.raises(smtplogkit.OptionError, match="shares must be 1 or more"):
+        sdask.read_logs(str(maillog), shares=0)

@@ -22,14 +22,6 @@ def assert_same_rows(shared: pd.DataFrame, single: pd.DataFrame) -> None:
     assert shared.attrs == single.attrs
 
 
-@pytest.fixture()
-def maillog(tmp_path, monkeypatch):
-    monkeypatch.setattr(parallel, "SHARE_BYTES", 0)  # share out even a small test file
-    path = tmp_path / "maillog-2026-12-04"
-    path.write_text(_maillog(5, 3000))
-    return path
-
-
 @pytest.mark.parametrize("workers", [2, 3])
 def test_shares_equal_single_read(maillog, workers):
     single = smtplogkit.read_logs(maillog, format="postfix", progress=False)
