@@ -109,6 +109,19 @@ def parse_timestamp(text: str, tz: tzinfo) -> datetime | None:
     return value
 
 
+def iso_time(text: str, options: EnvelopeOptions, number: int | None = None) -> datetime | None:
+    """Return the time of an ISO 8601 stamp, as :func:`parse_timestamp` reads it.
+
+    A stamp without an offset in an hour ``options.tz`` shows twice is read
+    in the pass that ``options.clock`` finds line ``number`` in, as
+    :func:`syslog_time` reads a classic stamp.
+    """
+    value = parse_timestamp(text, options.tz)
+    if value is not None and options.clock is not None and number is not None and value.tzinfo is options.tz:
+        return options.clock.resolve(value, number)
+    return value
+
+
 def syslog_time(match: re.Match, options: EnvelopeOptions, number: int | None = None) -> datetime | None:
     """Return the time of a classic syslog stamp, or None for one no clock shows (``Apr 31``, ``24:00:01``).
 
@@ -191,7 +204,7 @@ class _Span:
 
 
 class WallClock:
-    """The pass of a repeated hour that each classic syslog stamp of one file falls in.
+    """The pass of a repeated hour that each local stamp of one file falls in: classic syslog, or ISO 8601 without an offset.
 
     When the clocks go back, the zone shows an hour twice (in New York on
     1 November 2026, 01:00 to 02:00 first as EDT, then as EST), and a
@@ -355,7 +368,7 @@ def _strip_once(line: Line, options: EnvelopeOptions) -> bool:
     if first == "t" and text.startswith("time="):
         match = LOGRUS_RE.match(text)
         if match:
-            line.ts = line.ts or parse_timestamp(match.group(1) or match.group(2), options.tz)
+            line.ts = line.ts or iso_time(match.group(1) or match.group(2), options, line.number)
             message = match.group(4).replace('\\"', '"') if match.group(4) is not None else match.group(5)
             line.text = message + match.group(6)
             return True
@@ -363,14 +376,14 @@ def _strip_once(line: Line, options: EnvelopeOptions) -> bool:
     if text[1:4] == ", [":
         match = RUBY_LOGGER_RE.match(text)
         if match:
-            line.ts = line.ts or parse_timestamp(match.group(1), options.tz)
+            line.ts = line.ts or iso_time(match.group(1), options, line.number)
             line.text = match.group(2)
             return True
 
     if first == "[":
         match = MONOLOG_RE.match(text)
         if match:
-            line.ts = line.ts or parse_timestamp(match.group(1).split(" ", 2)[0] + "T" + match.group(1).split(" ")[1] if " " in match.group(1) else match.group(1), options.tz)
+            line.ts = line.ts or iso_time(match.group(1).split(" ", 2)[0] + "T" + match.group(1).split(" ")[1] if " " in match.group(1) else match.group(1), options, line.number)
             line.text = match.group(2)
             return True
 
@@ -401,7 +414,7 @@ def _strip_docker_json(line: Line, options: EnvelopeOptions) -> bool:
         return False
     line.text = record["log"].rstrip("\r\n")
     if isinstance(record.get("time"), str):
-        line.ts = line.ts or parse_timestamp(record["time"], options.tz)
+        line.ts = line.ts or iso_time(record["time"], options, line.number)
     return True
 
 
@@ -412,13 +425,13 @@ def _strip_digit_prefix(line: Line, options: EnvelopeOptions) -> bool:
 
     match = CRI_RE.match(text)
     if match:
-        line.ts = line.ts or parse_timestamp(match.group(1), options.tz)
+        line.ts = line.ts or iso_time(match.group(1), options, line.number)
         line.text = match.group(4)
         return True
 
     match = ISO_SYSLOG_RE.match(text)
     if match and not match.group(2)[0].isdigit():
-        line.ts = line.ts or parse_timestamp(match.group(1), options.tz)
+        line.ts = line.ts or iso_time(match.group(1), options, line.number)
         line.log_host, line.program, line.pid = match.group(2), match.group(3), match.group(4)
         line.text = match.group(5)
         return True
@@ -426,7 +439,7 @@ def _strip_digit_prefix(line: Line, options: EnvelopeOptions) -> bool:
     match = LEADING_TS_RE.match(text)
     if match:
         stamp = OFFSET_SPACE_RE.sub("", match.group(1))  # fromisoformat takes no space before the offset
-        line.ts = line.ts or parse_timestamp(stamp, options.tz)
+        line.ts = line.ts or iso_time(stamp, options, line.number)
         rest = match.group(2)
         named = PY_NAME_FIRST_RE.match(rest) if rest[:1] == "-" else None
         if named:

@@ -20,6 +20,7 @@ import pytest
 
 import smtplogkit
 from smtplogkit import parallel
+from smtplogkit.envelope import EnvelopeOptions, strip_envelope, watch_repeated_hours
 from smtplogkit.formats import _postfix_lean as lean
 from smtplogkit.formats import postfix
 from smtplogkit.reread import session_events
@@ -293,6 +294,39 @@ def test_msmtp_log_in_repeated_hour(tmp_path):
     expected = pd.to_datetime([instants[line - 1] for line in frame["line"]], utc=True)
     assert len(frame) == 20
     assert (frame["start"].dt.tz_convert("UTC").to_numpy() == expected.to_numpy()).all()
+
+
+def test_exim_mainlog_in_repeated_hour(tmp_path):
+    # Exim's main log stamps its lines in ISO 8601 without an offset: local time, as classic stamps are.
+    zone = ZoneInfo("America/New_York")
+    change = CHANGES["America/New_York"]
+    instants = [change - timedelta(minutes=40) + timedelta(minutes=4 * n) for n in range(20)]
+    lines = [f"{instant.astimezone(zone):%Y-%m-%d %H:%M:%S} 1tX{n:03d}-000abc-AB == b@example.org R=dnslookup "
+             f"T=remote_smtp defer (110): Connection timed out" for n, instant in enumerate(instants)]
+    path = tmp_path / "mainlog-2026-11-01"
+    path.write_text("\n".join(lines) + "\n")
+    frame = smtplogkit.read_logs(path, format="exim", tz="America/New_York", progress=False)
+    expected = pd.to_datetime([instants[line - 1] for line in frame["line"]], utc=True)
+    assert len(frame) == 20
+    assert (frame["start"].dt.tz_convert("UTC").to_numpy() == expected.to_numpy()).all()
+
+
+@pytest.mark.parametrize("stamp", ["{local:%Y-%m-%d %H:%M:%S},250 ERROR mailer: send failed",
+                                   "{local:%Y-%m-%dT%H:%M:%S} mx1 postfix/smtp[310]: connect to mx.example.org",
+                                   "{local:%Y-%m-%dT%H:%M:%S}.250{offset} mx1 postfix/smtp[310]: connect to x"])
+def test_iso_envelope_in_repeated_hour(stamp):
+    # Python logging's and syslog's ISO 8601 stamps; one with an offset names its instant whatever the clock.
+    zone = ZoneInfo("America/New_York")
+    change = CHANGES["America/New_York"]
+    instants = [change - timedelta(minutes=50) + timedelta(minutes=5 * n) for n in range(20)]
+    options = watch_repeated_hours(EnvelopeOptions(tz=zone, year=2026))
+    for number, instant in enumerate(instants, 1):
+        local = instant.astimezone(zone)
+        offset = local.strftime("%z")
+        line = strip_envelope(number, stamp.format(local=local, offset=f"{offset[:3]}:{offset[3:]}"), options)
+        expected = instant + timedelta(milliseconds=250 if ".250" in stamp or ",250" in stamp else 0)
+        assert line.ts == expected, (number, local)
+        assert line.ts.utcoffset() == local.utcoffset()
 
 
 def test_smtplib_in_compose_in_repeated_hour(tmp_path):
