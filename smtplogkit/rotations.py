@@ -50,11 +50,12 @@ class ChainContext(ParseContext):
     def unrecognised(self, line: Line) -> None:
         """Count a line the parser could not read, warning for the first few of each file."""
         self.unrecognised_lines += 1
-        if self.cut_lines and line.number in self.cut_lines:
-            self.cut_lines[line.number] = "unrecognised"
         reading = self.chain.reading
         part = reading.part_of(line.number)
         reading.unrecognised[part] += 1
+        if self.cut_lines and line.number in self.cut_lines:
+            self.cut_lines[line.number] = "unrecognised"
+            return  # the reader's warning about the cut last line says how it was counted
         if reading.unrecognised[part] <= MAX_LINE_WARNINGS:
             self.warn(line, f"unrecognised line: {redact_text(line.text)[:120]!r}")
 

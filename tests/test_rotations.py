@@ -218,3 +218,19 @@ def test_transcript_in_log_order(tmp_path, postfix_whole):
 
     assert [text for _, _, text in transcript.rows] == list(original["text"])
     assert transcript.source == str(older)
+
+
+def test_cut_last_line_of_chain_warns_once(tmp_path, fleet_logs):
+    # The newer file of a chain ends in a cut line that nothing reads: one warning, under its own name.
+    log = sorted(fleet_logs.glob("*/*/*.log"))[0]
+    text = log.read_text()
+    older, newer = cut_log(text, len(text.splitlines()) // 2, tmp_path, log.name)
+    newer.write_text(newer.read_text() + "Traceb")
+    frame = smtplogkit.read_logs(tmp_path)
+    report = next(report for report in frame.attrs["files"] if report["source"] == str(newer))
+    about_last = [w for w in report["warnings"] if w.startswith(f"{newer}:{report['lines']}:")]
+
+    assert report["unrecognised"] == 1
+    assert report["parsed"] + report["noise"] + report["unrecognised"] == report["lines"]
+    assert len(about_last) == 1
+    assert "no line end and was not read (counted as unrecognised)" in about_last[0]

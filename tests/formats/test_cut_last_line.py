@@ -68,6 +68,8 @@ def test_cut_at_any_byte(tmp_path, monkeypatch, name, make, module):
         else:
             (warning,) = warnings
             assert warning.startswith(f"{path}:{report['lines']}: ")
+            # One warning about the line: not an "unrecognised line" warning as well.
+            assert [w for w in report["warnings"] if w.startswith(f"{path}:{report['lines']}: ")] == [warning]
             counted_as = "noise" if report["noise"] == before["noise"] + 1 else "unrecognised"
             assert report[counted_as] == before[counted_as] + 1
             assert f"(counted as {counted_as})" in warning
