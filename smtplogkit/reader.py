@@ -29,7 +29,7 @@ from .inputs import (TEMPLATE_RE, Chain, Decoded, RawBlock, Source, TextBlock, b
 from .plainrows import FileColumns, plain_columns, record_row
 from .labels import Cause
 from .records import NOTE, Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
-from .redact import redact_text
+from .redact import excerpt
 from .progress import with_block_progress
 from .rotations import ChainContext, ChainCounted, read_chain
 from .sessions import build_session
@@ -381,7 +381,7 @@ def _warn_cut_lines(ctx: ParseContext, counted: _Counted, own_only: bool = False
     for number, counted_as in sorted(ctx.cut_lines.items()):
         if counted_as == "parsed" or own_only and number in counted.cut_skipped:
             continue
-        text = redact_text(counted.cut_texts.get(number, ""))[:120]
+        text = excerpt(counted.cut_texts.get(number, ""))
         message = (f"the file's last line has no line end and was not read (counted as {counted_as}); "
                    f"the log was probably copied or read while it was being written: {text!r}")
         ctx.warn(Line(number, text), message)

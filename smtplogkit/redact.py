@@ -87,6 +87,23 @@ def redact_text(text: str) -> str:
     return GOOGLE_TOKEN_RE.sub(REDACTED, text)
 
 
+# A run of one unreadable character: U+FFFD (a NUL byte or an invalid byte, as the reader decodes them) or a control.
+_UNREADABLE_RUN_RE = re.compile(r"([\ufffd\x00-\x08\x0b-\x1f\x7f])\1{3,}")
+
+
+def excerpt(text: str, limit: int = 120) -> str:
+    """Return the start of a line for a warning: redacted, each run of 4 or more unreadable characters shortened.
+
+    A run such as 4,096 U+FFFD (the NUL bytes a crash leaves in a log)
+    becomes ``[4096 x U+FFFD]``, so the readable text after it still shows
+    within ``limit`` characters.
+    """
+    text = redact_text(text)
+    if len(text) > 3 and _UNREADABLE_RUN_RE.search(text) is not None:
+        text = _UNREADABLE_RUN_RE.sub(lambda m: f"[{len(m.group(0))} x U+{ord(m.group(1)):04X}]", text)
+    return text[:limit]
+
+
 def _payload_like(word: str) -> bool:
     """Return whether a word after ``AUTH <mechanism>`` looks like a base64 payload rather than prose."""
     if word.upper() in MECHANISMS:

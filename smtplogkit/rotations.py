@@ -23,7 +23,7 @@ from typing import Any
 from .formats.base import MAX_LINE_WARNINGS, ParseContext
 from .inputs import Chain, ChainReading, Decoded
 from .records import Line
-from .redact import redact_text
+from .redact import excerpt
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class ChainContext(ParseContext):
             self.cut_lines[line.number] = "unrecognised"
             return  # the reader's warning about the cut last line says how it was counted
         if reading.unrecognised[part] <= MAX_LINE_WARNINGS:
-            self.warn(line, f"unrecognised line: {redact_text(line.text)[:120]!r}")
+            self.warn(line, f"unrecognised line: {excerpt(line.text)!r}")
 
     def warn(self, line: Line, message: str) -> None:
         """Record a warning about one line, under its file's name."""

@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import replycodes as rc
 from ..records import CLIENT, ERROR, LOCAL, NOTE, SERVER, Event, Line, SessionEnd
-from ..redact import REDACTED, auth_payload_note, redact_command, redact_text
+from ..redact import REDACTED, auth_payload_note, excerpt, redact_command, redact_text
 from ..sessions import auth_attrs
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class ParseContext:
             self.cut_lines[line.number] = "unrecognised"
             return  # the reader's warning about the cut last line says how it was counted
         if self.unrecognised_lines <= MAX_LINE_WARNINGS:
-            message = f"{self.source}:{line.number}: unrecognised line: {redact_text(line.text)[:120]!r}"
+            message = f"{self.source}:{line.number}: unrecognised line: {excerpt(line.text)!r}"
             self.warnings.append(message)
             if self.loud:
                 logger.warning("%s", message)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 
-from smtplogkit.redact import REDACTED, auth_payload_note, redact_command, redact_text
+import pytest
+
+import smtplogkit
+from smtplogkit.redact import REDACTED, auth_payload_note, excerpt, redact_command, redact_text
 
 PASSWORD = "Tr0ub4dor&3-secret"
 PLAIN = base64.b64encode(f"\0alice@example.com\0{PASSWORD}".encode()).decode()
@@ -90,3 +93,24 @@ def test_auth_prose_kept():
                  "535 5.7.8 Authentication credentials invalid", "AUTH PLAIN authentication rejected",
                  "queued as 4XyZaBcDeFgHiJkLmNoP", "250 2.0.0 OK 1733389200 a1b2c3d4e5f6.12 - gsmtp"):
         assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("\ufffd" * 4096 + "reply: b'421 4.7.0 Try later'", "[4096 x U+FFFD]reply: b'421 4.7.0 Try later'"),
+    ("abc\ufffd\ufffd\ufffd ok", "abc\ufffd\ufffd\ufffd ok"),  # three are kept as they are
+    ("\x00" * 5 + "x" + "\x1b" * 4, "[5 x U+0000]x[4 x U+001B]"),
+    ("AUTH PLAIN AGFsaWNlAHMzY3JldA== " + "\ufffd" * 9, "AUTH PLAIN <redacted> [9 x U+FFFD]"),
+    ("y" * 300, "y" * 120),
+])
+def test_excerpt_shortens_unreadable_runs(text, expected):
+    assert excerpt(text) == expected
+
+
+def test_unrecognised_warning_after_nul_bytes(tmp_path):
+    # A crash can leave NUL bytes where lines were: the warning shows the readable text after them.
+    path = tmp_path / "app-2026-03-02.log"
+    good = "08:00:00.100000 connect: to ('smtp.example.com', 587) None\n" * 2000  # the NUL bytes come after the 64 KiB the binary check reads
+    path.write_bytes(good.encode() + b"\x00" * 600 + b"lost: mail to bob failed\n")
+    frame = smtplogkit.read_logs(path, format="smtplib", progress=False)
+    warnings = [w for w in frame.attrs["files"][0]["warnings"] if "unrecognised line" in w]
+    assert warnings == [f"{path}:2001: unrecognised line: '[600 x U+FFFD]lost: mail to bob failed'"]
