@@ -1034,7 +1034,10 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         or chain of rotations, keyed by path, size and modification time.
     progress
         Show a tqdm progress bar per file; by default on when stderr is a
-        terminal or in a Jupyter kernel.
+        terminal or in a Jupyter kernel.  With ``workers`` above 1 or a
+        ``cache``, one bar counts the files as each is parsed by a worker or
+        loaded from the cache, and each file parsed in this process has its
+        own bar over its lines as well.
 
     Returns
     -------
@@ -1054,7 +1057,8 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
 
         expansion = expand(paths)
         options = {"format": format, "labels": labels or {}, "tz": tz, "date": as_date(date)}
-        parts = parallel.read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache)
+        parts = parallel.read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache,
+                                     progress=progress)
         return parallel.combine(parts, expansion.skipped, tz)
     result = read(paths, format=format, labels=labels, tz=tz, date=date, progress=progress)
     return sessions_frame(result, tz)

@@ -55,6 +55,21 @@ def test_labels_from_template(fleet):
     assert (frame["cause"] == "rate_limited").sum() == 12
 
 
+@pytest.mark.parametrize("options", [{"workers": 2}, {"cache": "cache"}, {"cache": "cache", "workers": 2}])
+def test_progress_over_files(fleet, tmp_path_factory, capfd, options):
+    # A pooled or cached read draws one bar over the files, in this process, as each result comes in.
+    if "cache" in options:
+        options = {**options, "cache": tmp_path_factory.mktemp("cache")}
+    read(fleet, progress=True, **options)
+    parsed = capfd.readouterr().err
+    assert "reading logs" in parsed and "6/6" in parsed
+    if "cache" in options:
+        read(fleet, progress=True, **options)  # every file from the cache now
+        assert "6/6" in capfd.readouterr().err
+    read(fleet, progress=False, **options)
+    assert capfd.readouterr().err == ""
+
+
 def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 
