@@ -82,7 +82,7 @@ def merge_shares(parts: list[tuple[Any, list[dict[str, Any]]]]) -> tuple[Any, li
     chain of rotations.  A single process gives the same rows in another
     order, so the two reads are equal once sorted by source and line.
     """
-    from .reader import FileReport, apply_session_dtypes, merge_share_reports
+    from .reader import FileReport, apply_session_dtypes, log_file_counts, merge_share_reports
 
     import numpy as np
 
@@ -98,8 +98,11 @@ def merge_shares(parts: list[tuple[Any, list[dict[str, Any]]]]) -> tuple[Any, li
     order = np.lexsort((line, rank))  # stable: sessions that start on one line keep their order
     frame = apply_session_dtypes(frame.take(order).reset_index(drop=True))
     # One report per file: a chain of rotations has several, in the same order in every share.
-    merged = [merge_share_reports([FileReport(**share_reports[index]) for share_reports in reports]).as_dict()
-              for index in range(len(reports[0]))]
+    merged = []
+    for index in range(len(reports[0])):
+        report = merge_share_reports([FileReport(**share_reports[index]) for share_reports in reports])
+        log_file_counts(report)
+        merged.append(report.as_dict())
     return frame, merged
 
 
@@ -160,6 +163,8 @@ def _read_all(sources: list[Source], options: dict[str, Any], workers: int, cach
         # shares near that of one process reading it.
         shares: dict[int, list] = {}
         formats_base.check_builds()
+        # NOTE: a worker's log records (the per-file INFO line, warnings) reach the caller's handlers only
+        # when workers are forked, the default on Linux; under "spawn" or "forkserver" they are lost.
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
             futures = {pool.submit(read_source_frame, sources[i], options, (k, n) if n > 1 else None,
                                    keep_events): (i, k, n) for i, k, n in tasks}
