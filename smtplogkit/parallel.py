@@ -183,9 +183,13 @@ def _read_all(sources: list[Source], options: dict[str, Any], workers: int, cach
             bar.done()
 
     if cache_dir is not None:
-        for index in todo:
-            if keys[index] is not None:
-                parquet_cache.store(cache_dir, keys[index], *results[index], keep_events=keep_events or True)
+        stored = [index for index in todo if keys[index] is not None]
+        failures = []
+        for index in stored:
+            error = parquet_cache.store(cache_dir, keys[index], *results[index], keep_events=keep_events or True)
+            if error is not None:
+                failures.append((sources[index].name, error))
+        parquet_cache.warn_not_written(cache_dir, failures, len(stored))
     return results
 
 

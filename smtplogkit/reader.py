@@ -338,7 +338,7 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     report.warnings.extend(decoded.warnings + ctx.warnings)
     if share is None:
         log_file_counts(report)
-    else:  # a share counts only part of the file: parallel.read_frames logs the merged counts
+    else:  # a share counts only part of the file, so parallel.merge_shares logs the merged counts
         logger.debug("%s: share %d of %d read", source.name, share[0] + 1, share[1])
     result.files.append(report)
 
