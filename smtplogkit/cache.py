@@ -93,10 +93,13 @@ def _read(path: Path):
 
 
 def store(folder: str | os.PathLike, key: str, frame, reports: list[dict[str, Any]], events=None,
-          keep_events: bool | str = True) -> None:
+          keep_events: bool | str = True) -> OSError | None:
     """Write one input's sessions frame and file reports, and its events if given, to the cache.
 
-    ``keep_events`` is the value the events were read with (True or ``"failed"``).
+    ``keep_events`` is the value the events were read with (True or
+    ``"failed"``).  Return the error that kept the entry from being written,
+    or ``None``: the sessions are read either way, so the caller reports the
+    failures of a whole read once (see :func:`warn_not_written`).
     """
     path = Path(folder)
     try:
@@ -106,8 +109,29 @@ def store(folder: str | os.PathLike, key: str, frame, reports: list[dict[str, An
         _write(frame, path / f"{key}.parquet")
         (path / f"{key}.json").write_text(json.dumps(reports, default=str))
     except OSError as error:
-        # The sessions are read; only the next run has to parse this file again.
-        logger.warning("cache entry %s not written, so the next read parses the file again: %s", path / key, error)
+        return error
+    return None
+
+
+def warn_not_written(folder: str | os.PathLike, failures: list[tuple[str, OSError]], total: int) -> None:
+    """Log one warning for the cache entries of a read that were not written, and which logs they were at DEBUG.
+
+    ``failures`` lists ``(log name, error)``; ``total`` is the number of
+    entries the read tried to write.
+    """
+    if not failures:
+        return
+    reasons = list(dict.fromkeys(_reason(error) for _, error in failures))
+    logger.warning("cache folder %s: %d of %d entries not written (%s), so the next read parses those logs again. "
+                   "Choose a cache folder that this user can create and write to, with free space, or read without one",
+                   folder, len(failures), total, "; ".join(reasons))
+    for name, error in failures:
+        logger.debug("%s: not cached: %s", name, error)
+
+
+def _reason(error: OSError) -> str:
+    """Return an OSError's message without its file name, which is an entry's hash and differs for every log."""
+    return error.strerror or str(error)
 
 
 def _write(frame, target: Path) -> None:

@@ -401,7 +401,7 @@ class _LowerLevelFormatter(logging.Formatter):
 
 
 def _drop_file_counts(record: logging.LogRecord) -> bool:
-    """Drop the reader's per-file INFO lines, which parse and diagnose print as their own output."""
+    """Drop the reader's per-file INFO lines, which diagnose prints on stderr as its own output after reading."""
     return not (record.name == "smtplogkit.reader" and record.levelno == logging.INFO)
 
 
@@ -410,7 +410,8 @@ def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LowerLevelFormatter())
-    if args.command in ("parse", "diagnose"):
+    # parse keeps them: with -v they show each file as it is read, before the counts are printed at the end.
+    if args.command == "diagnose":
         handler.addFilter(_drop_file_counts)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -16,6 +16,7 @@ from datetime import tzinfo
 import pandas as pd
 
 from .enrichment import enrich
+from .errors import require_pandas_frame
 from .findings import DETECTORS, KINDS, MIN_SESSIONS, Context, Findings
 from .findings.base import ALPHA, MIN_SHARE
 from .findings.overview import failure_overview
@@ -61,6 +62,7 @@ def diagnose(sessions: pd.DataFrame, *, tz: str | tzinfo = "UTC", refreshes: pd.
         with their largest per-host and per-network shares against
         ``min_share``, and the DNS blocklists named in failing replies.
     """
+    require_pandas_frame(sessions, "sessions", "diagnose")
     selected = set(KINDS if kinds is None else kinds)
     unknown = selected - set(KINDS)
     if unknown:

@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .errors import require_pandas_frame
+
 logger = logging.getLogger(__name__)
 
 # Where a session's network comes from when no label gives it.  The source
@@ -196,6 +198,7 @@ def token_refreshes(events: pd.DataFrame, pattern: re.Pattern[str] = REFRESH_RE)
         the line names none), ``source`` and ``expires_in_s`` (the lifetime
         the line states, as in ``expires_in=3599``, else NaN).
     """
+    require_pandas_frame(events, "events", "token_refreshes")
     rows = events
     if "verb" in rows.columns:
         rows = rows[rows["verb"].astype("string").str.lower() == "note"]
@@ -368,6 +371,9 @@ def enrich(sessions: pd.DataFrame, *, tz: str | tzinfo = "UTC", label_table: pd.
         docstring; ``attrs`` are kept.  A frame whose index repeats (a Dask
         result after ``.compute()``, one index per partition) is renumbered.
     """
+    require_pandas_frame(sessions, "sessions", "enrich")
+    for name, table in (("label_table", label_table), ("refreshes", refreshes), ("tokens", tokens)):
+        require_pandas_frame(table, name, "enrich")
     out = sessions
     if not out.index.is_unique:
         out = out.reset_index(drop=True)

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SmtpLogKitError(Exception):
     """Root of every exception smtplogkit raises on purpose."""
@@ -30,3 +32,16 @@ class FormatError(SmtpLogKitError, ValueError):
 
 class OptionError(SmtpLogKitError, ValueError):
     """A reading option has an invalid value, such as an unknown time zone name."""
+
+
+def require_pandas_frame(frame: Any, argument: str, function: str) -> None:
+    """Raise TypeError when ``frame`` is a Dask DataFrame or Series, which ``function`` cannot compute on.
+
+    The type is recognised by its module name, so dask is never imported
+    here: without dask installed, no frame can be one.
+    """
+    module = type(frame).__module__ or ""
+    if module == "dask" or module.startswith(("dask.", "dask_expr")):
+        raise TypeError(f"{function}() needs a pandas DataFrame as {argument}, not a {type(frame).__name__} "
+                        f"from {module}; call .compute() on it first, after filtering it to the sessions "
+                        f"you need, so the result fits in memory")

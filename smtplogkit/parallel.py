@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import tzinfo
 from typing import Any
 
@@ -23,6 +23,7 @@ from . import cache as parquet_cache
 from .errors import InputError
 from .formats import base as formats_base
 from .inputs import Chain, Source
+from .progress import InputsProgress, progress_default
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +35,19 @@ MAX_SHARES = 10
 
 
 def read_source_frame(source: Source, options: dict[str, Any], share: tuple[int, int] | None = None,
-                      keep_events: bool | str = False):
+                      keep_events: bool | str = False, progress: bool | None = False):
     """Parse one input, or share k of n of it, and return its sessions frame and file reports.
 
     A chain of rotations has one report per file.  With ``keep_events``, the
-    events frame comes third.
+    events frame comes third.  ``progress`` draws the bar over the input's
+    lines, for an input read in this process.
     """
     from .reader import ReadResult, _read_source, _resolve_tz, events_frame, sessions_frame
 
     result = ReadResult()
     tz = _resolve_tz(options.get("tz"))
     _read_source(source, result, format=options.get("format", "auto"), labels=options.get("labels") or {}, tz=tz,
-                 day=options.get("date"), keep_events=keep_events, share=share)
+                 day=options.get("date"), keep_events=keep_events, share=share, progress=progress)
     frame = sessions_frame(result, tz)
     reports = [report.as_dict() for report in result.files] or [{"source": source.name}]
     if keep_events:
@@ -80,7 +82,7 @@ def merge_shares(parts: list[tuple[Any, list[dict[str, Any]]]]) -> tuple[Any, li
     chain of rotations.  A single process gives the same rows in another
     order, so the two reads are equal once sorted by source and line.
     """
-    from .reader import FileReport, apply_session_dtypes, merge_share_reports
+    from .reader import FileReport, apply_session_dtypes, log_file_counts, merge_share_reports
 
     import numpy as np
 
@@ -96,13 +98,17 @@ def merge_shares(parts: list[tuple[Any, list[dict[str, Any]]]]) -> tuple[Any, li
     order = np.lexsort((line, rank))  # stable: sessions that start on one line keep their order
     frame = apply_session_dtypes(frame.take(order).reset_index(drop=True))
     # One report per file: a chain of rotations has several, in the same order in every share.
-    merged = [merge_share_reports([FileReport(**share_reports[index]) for share_reports in reports]).as_dict()
-              for index in range(len(reports[0]))]
+    merged = []
+    for index in range(len(reports[0])):
+        report = merge_share_reports([FileReport(**share_reports[index]) for share_reports in reports])
+        log_file_counts(report)
+        merged.append(report.as_dict())
     return frame, merged
 
 
 def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int = 1,
-                cache_dir: str | os.PathLike | None = None, keep_events: bool | str = False) -> list[tuple]:
+                cache_dir: str | os.PathLike | None = None, keep_events: bool | str = False,
+                progress: bool | None = False) -> list[tuple]:
     """Return ``(frame, reports)`` for every source, in source order.
 
     A :class:`~smtplogkit.inputs.Chain` of rotations is one source, parsed
@@ -112,12 +118,25 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
     open streams are always read in this process.  With ``keep_events``
     (True or ``"failed"``, as for :func:`smtplogkit.reader.read`), each
     tuple has the source's events frame third, and no file is read in
-    shares.
+    shares.  ``progress`` (None: when stderr is a terminal or in Jupyter)
+    draws a bar over the sources in this process, moved on as each one's
+    sessions arrive from a worker or load from the cache, and a bar over
+    the lines of each source read in this process.
     """
     if cache_dir is not None:
         cache_dir = os.path.expanduser(os.fspath(cache_dir))
         if os.path.exists(cache_dir) and not os.path.isdir(cache_dir):
             raise InputError(cache_dir, "the cache must be a folder, and this is a file")
+    if progress is None:
+        progress = progress_default()
+    with InputsProgress(len(sources), "reading logs", progress) as bar:
+        results = _read_all(sources, options, workers, cache_dir, keep_events, progress, bar)
+    return [r for r in results if r is not None]
+
+
+def _read_all(sources: list[Source], options: dict[str, Any], workers: int, cache_dir: str | None,
+              keep_events: bool | str, progress: bool, bar: InputsProgress) -> list[tuple | None]:
+    """Read ``sources`` for :func:`read_frames`, counting each one on ``bar`` as its result comes in."""
     results: list[tuple | None] = [None] * len(sources)
     keys: list[str | None] = [None] * len(sources)
     todo: list[int] = []
@@ -128,6 +147,7 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
             if cached is not None:
                 logger.info("%s: sessions%s loaded from the cache", source.name, " and events" if keep_events else "")
                 results[index] = parquet_cache.renamed(cached, _part_names(source))
+                bar.done()
                 continue
         todo.append(index)
 
@@ -147,23 +167,34 @@ def read_frames(sources: list[Source], options: dict[str, Any], *, workers: int 
         # for its frames, and this process again to take the frames back (about 0.4 s each).
         import pandas  # noqa: F401
         import pyarrow  # noqa: F401
+        # NOTE: a worker's log records (the per-file INFO line, warnings) reach the caller's handlers only
+        # when workers are forked, the default on Linux; under "spawn" or "forkserver" they are lost.
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
-            futures = [(i, pool.submit(read_source_frame, sources[i], options, (k, n) if n > 1 else None,
-                                       keep_events)) for i, k, n in tasks]
-            for index, future in futures:
-                shares.setdefault(index, []).append(future.result())
+            futures = {pool.submit(read_source_frame, sources[i], options, (k, n) if n > 1 else None,
+                                   keep_events): (i, k, n) for i, k, n in tasks}
+            for future in as_completed(futures):
+                index, share, count = futures[future]
+                parts = shares.setdefault(index, [None] * count)
+                parts[share] = future.result()
+                if all(part is not None for part in parts):
+                    bar.done()  # the last share of this input is in
         for index in list(shares):
             parts = shares.pop(index)
             results[index] = merge_shares(parts) if len(parts) > 1 else parts[0]
     for index in todo:
         if results[index] is None:
-            results[index] = read_source_frame(sources[index], options, keep_events=keep_events)
+            results[index] = read_source_frame(sources[index], options, keep_events=keep_events, progress=progress)
+            bar.done()
 
     if cache_dir is not None:
-        for index in todo:
-            if keys[index] is not None:
-                parquet_cache.store(cache_dir, keys[index], *results[index], keep_events=keep_events or True)
-    return [r for r in results if r is not None]
+        stored = [index for index in todo if keys[index] is not None]
+        failures = []
+        for index in stored:
+            error = parquet_cache.store(cache_dir, keys[index], *results[index], keep_events=keep_events or True)
+            if error is not None:
+                failures.append((sources[index].name, error))
+        parquet_cache.warn_not_written(cache_dir, failures, len(stored))
+    return results
 
 
 def _key_options(options: dict[str, Any]) -> dict[str, Any]:

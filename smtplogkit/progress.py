@@ -1,15 +1,21 @@
-"""An optional tqdm progress bar over the lines of one input.
+"""Optional tqdm progress bars: over the lines of one input, and over the inputs of a pooled or cached read.
 
-The bar is on by default when stderr is a terminal or the code runs in a
+A bar is on by default when stderr is a terminal or the code runs in a
 Jupyter kernel (``tqdm.auto`` then draws a notebook widget), and off
-otherwise, so logs and pipes stay clean.  It appears only for inputs that
-take longer than a second to read.
+otherwise, so logs and pipes stay clean.  It is drawn once a read has taken
+a second, and once more with the final count when the read ends.
+
+A read through worker processes or the cache (:func:`smtplogkit.parallel.read_frames`)
+draws one bar in the calling process over its inputs, moved on as each
+input's sessions arrive from a worker or load from the cache; the workers
+draw none, so their bars cannot overwrite each other.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 
 def progress_default() -> bool:
@@ -48,3 +54,34 @@ def _counted_blocks(blocks: Iterable[list[str]], name: str) -> Iterator[list[str
             yield block
             bar.update(len(block))
         bar.refresh()  # show the last count, which the update interval may have held back
+
+
+class InputsProgress:
+    """A tqdm bar over the inputs of one read, or nothing when progress is off.
+
+    Use it as a context manager and call :meth:`done` once per input whose
+    sessions are in (parsed, or loaded from the cache).
+    """
+
+    def __init__(self, total: int, name: str, enabled: bool | None) -> None:
+        if enabled is None:
+            enabled = progress_default()
+        self._bar: Any = None
+        if enabled and total:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=name, unit=" files", delay=1.0, leave=False, mininterval=0.5)
+
+    def done(self, count: int = 1) -> None:
+        """Count ``count`` more inputs as read."""
+        if self._bar is not None:
+            self._bar.update(count)
+
+    def __enter__(self) -> InputsProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            if exc_info[0] is None:
+                self._bar.refresh()  # show the last count, which the update interval may have held back
+            self._bar.close()

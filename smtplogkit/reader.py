@@ -336,10 +336,18 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     _warn_cut_lines(ctx, counted, own_only=share is not None and share[0] > 0)
     report.encoding, report.compression = decoded.encoding, decoded.compression
     report.warnings.extend(decoded.warnings + ctx.warnings)
-    logger.info("%s: %s, %d line%s: %d parsed, %d noise, %d unrecognised; %d session%s", source.name, module.NAME,
-                report.lines, "" if report.lines == 1 else "s", report.parsed, report.noise, report.unrecognised,
-                report.sessions, "" if report.sessions == 1 else "s")
+    if share is None:
+        log_file_counts(report)
+    else:  # a share counts only part of the file, so parallel.merge_shares logs the merged counts
+        logger.debug("%s: share %d of %d read", source.name, share[0] + 1, share[1])
     result.files.append(report)
+
+
+def log_file_counts(report: FileReport) -> None:
+    """Log one INFO line with a file's format and line and session counts, as the CLI's ``-v`` shows them."""
+    logger.info("%s: %s, %d line%s: %d parsed, %d noise, %d unrecognised; %d session%s", report.source,
+                report.format, report.lines, "" if report.lines == 1 else "s", report.parsed, report.noise,
+                report.unrecognised, report.sessions, "" if report.sessions == 1 else "s")
 
 
 def _no_time_message(name: str, undated: int, count: int, hint: str | None) -> str:
@@ -759,6 +767,7 @@ def _choose_format(source: Source, sample: list[Line], format: str, report: File
     if format != "auto":
         module = formats.get(format)
         report.format, report.confidence = module.NAME, 1.0
+        logger.debug("%s: read as %s, the format given", source.name, module.NAME)
         return module
     if not texts:
         if report.encoding != "binary":  # a binary file has its own warning
@@ -777,6 +786,8 @@ def _choose_format(source: Source, sample: list[Line], format: str, report: File
         report.warnings.append(message)
         logger.warning("%s", message)
     report.format, report.confidence = module.NAME, round(score, 3)
+    logger.debug("%s: read as %s, detected from %d lines with confidence %.2f", source.name, module.NAME,
+                 len(texts), score)
     return module
 
 
@@ -1034,7 +1045,10 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         or chain of rotations, keyed by path, size and modification time.
     progress
         Show a tqdm progress bar per file; by default on when stderr is a
-        terminal or in a Jupyter kernel.
+        terminal or in a Jupyter kernel.  With ``workers`` above 1 or a
+        ``cache``, one bar counts the files as each is parsed by a worker or
+        loaded from the cache, and each file parsed in this process has its
+        own bar over its lines as well.
 
     Returns
     -------
@@ -1054,7 +1068,8 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
 
         expansion = expand(paths)
         options = {"format": format, "labels": labels or {}, "tz": tz, "date": as_date(date)}
-        parts = parallel.read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache)
+        parts = parallel.read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache,
+                                     progress=progress)
         return parallel.combine(parts, expansion.skipped, tz)
     result = read(paths, format=format, labels=labels, tz=tz, date=date, progress=progress)
     return sessions_frame(result, tz)

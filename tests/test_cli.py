@@ -131,3 +131,36 @@ def test_version_lists_compiled_modules(pure):
     assert set(states) == {"_postfix_scan", "_postfix_episodes", "_smtplib_scan", "_nodemailer_scan"}
     want = "turned off by SMTPLOGKIT_PURE_PYTHON" if pure else "in use"
     assert set(states.values()) == {want}
+
+
+def test_parse_workers_progress_on_terminal(tmp_path):
+    # As for one process, the bar is drawn when stderr is a terminal, and never into a pipe.
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    sample = Path(__file__).resolve().parent.parent / "sample_data" / "office"
+    command = [sys.executable, "-m", "smtplogkit", "parse", str(sample), "--workers", "2", "--jsonl"]
+    controller, terminal = pty.openpty()
+    try:
+        # A new terminal is 0 columns wide, in which tqdm draws nothing.
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        run = subprocess.run(command, stdout=subprocess.PIPE, stderr=terminal, timeout=120, check=False)
+        os.close(terminal)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal is closed and drained
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(controller)
+    assert run.returncode == 0
+    assert b"reading logs" in drawn
+    assert b"reading logs" not in run.stdout
+    piped = _run("parse", str(sample), "--workers", "2", "--jsonl")
+    assert piped.returncode == 0 and "reading logs" not in piped.stderr

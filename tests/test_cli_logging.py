@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "office" / "support-agent"
 
@@ -15,12 +18,31 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 
 def test_verbose_counts_once():
-    run = _cli("-v", "parse", str(SAMPLE))
+    # diagnose prints the counts on stderr itself, so the reader's per-file INFO lines would repeat them.
+    run = _cli("-v", "diagnose", str(SAMPLE))
     output = run.stdout + run.stderr
     first = sorted(SAMPLE.iterdir())[0]
 
     assert run.returncode == 0
     assert output.count(f"{first}: smtplib") == 1
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_verbose_parse_logs_each_file(workers):
+    files = sorted(SAMPLE.iterdir())
+    quiet = _cli("parse", str(SAMPLE), "--workers", workers, "--jsonl")
+    verbose = _cli("-v", "parse", str(SAMPLE), "--workers", workers, "--jsonl")
+    debug = _cli("-vv", "parse", str(SAMPLE), "--workers", workers, "--jsonl")
+
+    assert quiet.returncode == verbose.returncode == debug.returncode == 0
+    assert "smtplogkit: info:" not in quiet.stderr
+    for path in files:
+        assert verbose.stderr.count(f"smtplogkit: info: {path}: smtplib, ") == 1, verbose.stderr
+        assert f"smtplogkit: debug: {path}: read as smtplib" in debug.stderr
+    assert "smtplogkit: debug:" not in verbose.stderr
+    # The log goes to stderr only: stdout has the same JSON lines with and without -v.
+    assert verbose.stdout == debug.stdout == quiet.stdout
+    assert all(json.loads(line) for line in verbose.stdout.splitlines())
 
 
 def test_debug_report_quiet_libraries(tmp_path):

@@ -97,7 +97,9 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
         (ISO 8601 strings or timestamps; naive values are read in ``tz``).
         ``None`` leaves that side open.
     progress
-        Show a progress bar while files are read (in this process only).
+        Show a progress bar while files are read: over each file's lines,
+        and with ``workers`` above 1 or a ``cache``, over the files as each
+        is parsed by a worker or loaded from the cache.
     cache
         A folder for a Parquet cache of each file's sessions and events
         (``None`` or ``""`` for none),
@@ -140,7 +142,7 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
         skipped += item_skipped
     if cache is not None or workers > 1:
         sessions, event_frame = _read_pooled(paths, skipped, format=format, labels=labels, tz=tz, date=date,
-                                      cache=cache, workers=workers, keep=keep)
+                                      cache=cache, workers=workers, keep=keep, progress=progress)
     else:
         result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=keep, progress=progress)
         # read() reads only the chosen paths, so the files the folder skipped as not logs are added here.
@@ -155,7 +157,7 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
 
 def _read_pooled(paths: list[str], skipped: list[tuple[str, str]], *, format: str, labels: dict[str, Any] | None,
                  tz: str | tzinfo | None, date: date_type | None, cache: str | os.PathLike | None, workers: int,
-                 keep: bool | str = True):
+                 keep: bool | str = True, progress: bool | None = False):
     """Return the sessions and events frames of ``paths`` through the cache and a process pool."""
     import pandas as pd
 
@@ -167,7 +169,7 @@ def _read_pooled(paths: list[str], skipped: list[tuple[str, str]], *, format: st
     skipped = skipped + [item for item in expansion.skipped if item not in skipped]
     options = {"format": format, "labels": labels or {}, "tz": tz, "date": as_date(date)}
     parts = read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache,
-                        keep_events=keep)
+                        keep_events=keep, progress=progress)
     sessions = combine([(frame, reports) for frame, reports, _ in parts], skipped, tz)
     frames = [events for _, _, events in parts if len(events)]
     events = pd.concat(frames, ignore_index=True) if frames else events_frame(ReadResult())

@@ -100,3 +100,19 @@ def test_dask_shares_leave_small_and_client_logs_whole(fleet, maillog, monkeypat
     assert sdask.read_logs(str(maillog), format="postfix", shares=4).npartitions == 1
     with pytest.raises(smtplogkit.OptionError, match="shares must be 1 or more"):
         sdask.read_logs(str(maillog), shares=0)
+
+
+@pytest.mark.parametrize("function", ["diagnose", "enrich", "token_refreshes"])
+def test_dask_frame_rejected_with_hint(fleet, function):
+    template = str(fleet / "{network}" / "{worker}" / "*.log")
+    frame = smtplogkit.read_events(template) if function == "token_refreshes" else smtplogkit.read_logs(template)
+    lazy = dd.from_pandas(frame, npartitions=2)
+    with pytest.raises(TypeError) as raised:
+        getattr(smtplogkit, function)(lazy)
+    message = str(raised.value)
+
+    assert f"{function}() needs a pandas DataFrame" in message
+    assert type(lazy).__name__ in message
+    assert "call .compute() on it first" in message
+    # The computed frame is accepted.
+    getattr(smtplogkit, function)(lazy.compute())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -53,6 +54,22 @@ def test_labels_from_template(fleet):
     assert sorted(frame["network"].unique()) == ["office", "prod"]
     assert sorted(frame["worker"].unique()) == ["agent", "billing", "onboarding"]
     assert (frame["cause"] == "rate_limited").sum() == 12
+
+
+@pytest.mark.parametrize("options", [{"workers": 2}, {"cache": "cache"}, {"cache": "cache", "workers": 2}])
+def test_progress_over_files(fleet, tmp_path_factory, capfd, options):
+    # A pooled or cached read draws one bar over the files, in this process, as each result comes in.
+    if "cache" in options:
+        options = {**options, "cache": tmp_path_factory.mktemp("cache")}
+    read(fleet, progress=True, **options)
+    parsed = capfd.readouterr().err
+    assert "reading logs" in parsed
+    assert "6/6" in parsed
+    if "cache" in options:
+        read(fleet, progress=True, **options)  # every file from the cache now
+        assert "6/6" in capfd.readouterr().err
+    read(fleet, progress=False, **options)
+    assert capfd.readouterr().err == ""
 
 
 def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -155,14 +172,26 @@ def test_cache_folder_is_a_file(fleet, tmp_path_factory):
         read(fleet, cache=place)
 
 
-def test_cache_not_writable(fleet, tmp_path_factory, caplog):
-    # A folder inside a file cannot be made, even by root: the read goes on without the cache.
-    place = tmp_path_factory.mktemp("cache") / "file"
-    place.write_text("")
-    with caplog.at_level("WARNING", logger="smtplogkit.cache"):
-        frame = read(fleet, cache=place / "cache")
+@pytest.mark.parametrize("under_file", [True, False])
+def test_cache_not_writable(fleet, tmp_path_factory, caplog, under_file):
+    # A folder inside a file, or under /proc, cannot be made, even by root: the read goes on without the cache.
+    if under_file:
+        place = tmp_path_factory.mktemp("cache") / "file"
+        place.write_text("")
+        cache = place / "cache"
+    else:
+        cache = Path("/proc/smtplogkit-cache")
+    with caplog.at_level("DEBUG", logger="smtplogkit.cache"):
+        frame = read(fleet, cache=cache)
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    debug = [record.getMessage() for record in caplog.records if record.levelname == "DEBUG"]
+
     assert len(frame) == 36
-    assert caplog.text.count("not written") == 6
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(f"cache folder {cache}: 6 of 6 entries not written (")
+    assert "Choose a cache folder" in warnings[0]
+    not_cached = sorted(message.split(": not cached: ")[0] for message in debug)
+    assert not_cached == sorted(report["source"] for report in frame.attrs["files"])
 
 
 def test_workers_below_one(fleet):

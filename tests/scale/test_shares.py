@@ -30,6 +30,20 @@ def test_shares_equal_single_read(maillog, workers):
     assert_same_rows(shared, single)
 
 
+def test_shares_log_whole_file_counts(maillog, caplog):
+    # Each share counts part of the file, so only the merged counts are logged, once, as a single read logs them.
+    with caplog.at_level("INFO", logger="smtplogkit"):
+        smtplogkit.read_logs(maillog, format="postfix", progress=False)
+    single = [record.getMessage() for record in caplog.records if record.levelname == "INFO"]
+    caplog.clear()
+    with caplog.at_level("INFO", logger="smtplogkit"):
+        smtplogkit.read_logs(maillog, format="postfix", workers=3, progress=False)
+    counts = [record.getMessage() for record in caplog.records if record.levelname == "INFO"]
+
+    assert len(single) == 1
+    assert counts == single
+
+
 def test_shares_without_prefilter(maillog, monkeypatch):
     single = smtplogkit.read_logs(maillog, format="postfix", progress=False)
     monkeypatch.delattr(postfix, "prefilter")
