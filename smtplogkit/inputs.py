@@ -17,8 +17,9 @@ import lzma
 import os
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,6 +49,8 @@ ROTATION_RE = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<ext>\.(?:gz|bz2|
 ROTATED_RE = re.compile(r"^(?P<base>.+)\.(?P<n>\d{1,3})(?:\.(?:gz|bz2|xz))?$")
 # A rotated copy named by logrotate's dateext option, by day or hour: maillog-20261129, app.log-2026112900.gz,
 # maillog-2026-11-29 (dateformat -%Y-%m-%d), and app-20261129.log (extension .log) for the log app.log.
+# A date anywhere in a file's name, which dates its lines when they carry no date of their own.
+FILE_DATE_RE = re.compile(r"(20\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])")
 DATED_RE = re.compile(r"^(?P<stem>.+?)-(?P<date>(?:19|20)\d\d-?[01]\d-?[0-3]\d(?:-?[0-2]\d)?)(?P<ext>\.log)?"
                       r"(?:\.(?:gz|bz2|xz))?$")
 
@@ -76,6 +79,9 @@ class Chain(Source):
 
     parts: list[Source] = field(default_factory=list)
     reading: ChainReading | None = None
+    # Called with a file's index in ``parts`` and the number of its first line in the joined stream
+    # as :func:`open_blocks` opens it (see ``rotations.ChainContext``, which dates each file by its name).
+    opened: Callable[[int, int], None] | None = None
 
 
 @dataclass(slots=True)
@@ -109,6 +115,17 @@ class Expansion:
 
     sources: list[Source] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def name_date(name: str) -> date | None:
+    """Return the date a file's name carries (``relay/2026-03-02.log``, ``app.log-20260302.xz``), or None."""
+    match = FILE_DATE_RE.search(os.path.basename(name))
+    if not match:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
 
 
 def dated_copy(name: str) -> tuple[str, str] | None:
@@ -527,6 +544,8 @@ def _chain_blocks(chain: Chain) -> Iterator[list[str]]:
         for name in ("yielded", "passed", "noise", "unrecognised"):
             getattr(reading, name).append(0)
         reading.warnings.append([])
+        if chain.opened is not None:
+            chain.opened(len(reading.starts) - 1, number)
         for block in open_blocks(part, decoded):
             number += len(block)
             yield block

@@ -25,7 +25,7 @@ from .envelope import EnvelopeOptions, strip_envelope, watch_repeated_hours
 from .errors import FormatError, OptionError
 from .formats.base import MAX_LINE_WARNINGS, ParseContext, ParseOptions, parse_items
 from .inputs import (TEMPLATE_RE, Chain, Decoded, RawBlock, Source, TextBlock, block_after, expand, group_rotations,
-                     open_blocks)
+                     name_date, open_blocks)
 from .plainrows import FileColumns, plain_columns, record_row
 from .labels import Cause
 from .records import NOTE, Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
@@ -44,7 +44,6 @@ MIN_CONFIDENCE = 0.05
 GC_THRESHOLD = 1_000_000
 # ``keep_events`` value that keeps the events of failed sessions, every note and every line outside a session.
 FAILED_EVENTS = "failed"
-FILE_DATE_RE = re.compile(r"(20\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])")
 
 SESSION_COLUMNS = [
     "session_id", "source", "line", "format", "start", "end", "host", "ip", "port", "tls_mode",
@@ -102,16 +101,6 @@ def _resolve_tz(tz: str | tzinfo | None) -> tzinfo:
             raise OptionError(f"invalid time zone {tz!r}: expected an IANA zone name such as Europe/Berlin, "
                               "or UTC") from error
     return tz
-
-
-def _file_date(name: str) -> date | None:
-    match = FILE_DATE_RE.search(os.path.basename(name))
-    if not match:
-        return None
-    try:
-        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    except ValueError:
-        return None
 
 
 def as_date(value: Any) -> date | None:
@@ -186,7 +175,7 @@ def _envelope_options(source: Source, tz: tzinfo) -> EnvelopeOptions:
     (:class:`~smtplogkit.envelope.WallClock`).
     """
     options = EnvelopeOptions(tz=tz)
-    named = _file_date(source.name)
+    named = name_date(source.name)
     if named is not None:
         options.year = named.year + (1 if named.month == 12 else 0)
         options.last_month = named.month % 12 + 1
@@ -410,8 +399,8 @@ def merge_share_reports(reports: list[FileReport]) -> FileReport:
 def _parse_context(source: Source, options: ParseOptions) -> ParseContext:
     """Return the parse context for a file, or for a chain of rotations one that counts lines per file."""
     if isinstance(source, Chain):
-        return ChainContext(source.name, options, file_date=_file_date(source.name), chain=source)
-    return ParseContext(source.name, options, file_date=_file_date(source.name))
+        return ChainContext(source.name, options, chain=source)  # dates each file by its own name
+    return ParseContext(source.name, options, file_date=name_date(source.name))
 
 
 def _read_chain(chain: Chain, result: ReadResult, **options: Any) -> None:
