@@ -248,7 +248,10 @@ def expand(paths: Any) -> Expansion:
 
     A pattern may list alternatives as the shell does: ``{network}/*.log{,.1}``
     matches ``*.log`` and ``*.log.1``.  The matches of all alternatives are
-    read together, each log's rotations oldest first.
+    read together, each log's rotations oldest first.  A file a pattern
+    matches brings its rotated copies in the same folder along, with its
+    labels: ``logs/*.log`` also reads ``app.log.1.bz2`` and
+    ``app.log-20260301`` next to ``app.log``.
 
     Folders are searched recursively; files whose suffix marks them as
     something other than a log (README, JSON ground truth, notebooks, images)
@@ -290,6 +293,7 @@ def _expand_one(item: str, result: Expansion) -> None:
             found[match] = labeled.groupdict() if labeled else {}
     if not found:
         raise InputError(item, "the pattern matches no file")
+    _add_rotations(item, found)
     for match in sorted(found, key=lambda p: _rotation_key(Path(p))):
         path = Path(match)
         if path.is_dir():
@@ -300,6 +304,46 @@ def _expand_one(item: str, result: Expansion) -> None:
                 result.skipped.append((str(path), reason))
                 continue
             result.sources.append(Source(str(path), path, labels=found[match]))
+
+
+def rotation_of(name: str) -> str | None:
+    """Return the name of the log that a file named ``name`` is a rotated copy of, or None.
+
+    ``app.log.1``, ``app.log.2.gz``, ``app.log-20260301``, ``app.log-20260302.xz`` and
+    ``app-20260301.log`` are rotated copies of ``app.log``.
+    """
+    dated = dated_copy(name)
+    if dated is not None:
+        return dated[0]
+    rotated = ROTATED_RE.match(name)
+    return rotated["base"] if rotated else None
+
+
+def _add_rotations(pattern: str, found: dict[str, dict[str, str]]) -> None:
+    """Add to ``found`` the rotated copies of each file a pattern matched, with that file's labels.
+
+    A pattern such as ``logs/{network}/*.log`` names the live logs, and their
+    rotations (``app.log.1.bz2``, ``app.log-20260301``) belong to them, as a
+    folder read groups them.  A copy the pattern matched itself keeps its own labels.
+    """
+    logs: dict[str, dict[str, str]] = {}  # folder -> {name of a matched file: the match as glob gave it}
+    for match in found:
+        folder, name = os.path.split(match)
+        logs.setdefault(folder, {})[name] = match
+    added: list[str] = []
+    for folder, names in logs.items():
+        try:
+            entries = sorted(entry.name for entry in os.scandir(folder or "."))
+        except OSError:
+            continue
+        for entry in entries:
+            log = rotation_of(entry)
+            path = os.path.join(folder, entry)
+            if log in names and path not in found:
+                found[path] = dict(found[names[log]])
+                added.append(path)
+    if added:
+        logger.info("%s: also reading the rotations of the files it matches: %s", pattern, ", ".join(added))
 
 
 def _alternatives(pattern: str) -> list[str]:

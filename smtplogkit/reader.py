@@ -995,7 +995,8 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         open text stream, or a list of these.  Folders are searched
         recursively; files that are not logs (README, JSON, notebooks) that
         a folder or pattern finds are skipped and listed in
-        ``df.attrs["skipped"]``, while a file named on its own is read.  Rotations of one log
+        ``df.attrs["skipped"]``, while a file named on its own is read.  A
+        file a pattern matches brings its rotations along, with its labels.  Rotations of one log
         (``maillog.2.gz``, ``maillog.1``, ``maillog``) are parsed as one
         stream, oldest first, so a session cut by a rotation is one row; its
         ``session_id``, ``source`` and ``line`` name the file and line where

@@ -517,6 +517,40 @@ def test_alternatives_read_together(tmp_path):
     assert frame["worker"].notna().all()
 
 
+ROTATIONS = ["app.log-20260301", "app.log-20260302.xz", "app.log.2.gz", "app.log.1.bz2", "app.log"]
+
+
+def write_rotations(folder: Path) -> None:
+    """Write a log and its rotations, numbered and named by date, some compressed, in ``folder``."""
+    folder.mkdir(parents=True)
+    data = (CAPTURES / "smtplib" / "greylisted.debug2.log").read_bytes()
+    compressors = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+    for name in ROTATIONS:
+        compress = compressors.get(Path(name).suffix)
+        (folder / name).write_bytes(compress(data) if compress else data)
+
+
+@pytest.mark.parametrize("pattern", ["{network}/{worker}/*.log", "*/*/app.log", "prod/w?/app.lo[g]",
+                                     "{network}/{worker}/*.log{,.[0-9],-[0-9]*}{,.gz,.bz2,.xz}"])
+def test_pattern_reads_rotations(tmp_path, pattern):
+    """A pattern that matches a log reads its rotations too, as a folder read does, with the log's labels."""
+    write_rotations(tmp_path / "prod" / "w1")
+    (tmp_path / "prod" / "w1" / "app.log.notes").write_text("not a rotation\n")
+    (tmp_path / "prod" / "w1" / "mail.1").write_bytes(SAMPLE.read_bytes())  # a rotation of a log not matched
+    folder = smtplogkit.read_logs(tmp_path / "prod" / "w1")
+
+    frame = smtplogkit.read_logs(str(tmp_path / pattern))
+
+    names = [Path(report["source"]).name for report in frame.attrs["files"]]
+    assert names == ROTATIONS
+    assert [report["source"] for report in frame.attrs["files"]] == [
+        report["source"] for report in folder.attrs["files"] if Path(report["source"]).name in ROTATIONS]
+    assert len(frame) == len(ROTATIONS)
+    if "{" in pattern:
+        assert frame["network"].tolist() == ["prod"] * len(ROTATIONS)
+        assert frame["worker"].tolist() == ["w1"] * len(ROTATIONS)
+
+
 def test_alternatives_without_match(tmp_path):
     with pytest.raises(smtplogkit.InputError):
         smtplogkit.read_logs(str(tmp_path / "*.log{,.1}"))
