@@ -16,6 +16,7 @@ import logging
 import lzma
 import os
 import re
+import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,10 @@ BINARY_CONTROL_SHARE = 20  # more than one control byte in this many: binary, ev
 TEXT_CONTROLS = frozenset(b"\t\n\r\x0b\x0c\x1b")
 CONTROL_BYTES = bytes(b for b in [*range(32), 127] if b not in TEXT_CONTROLS)
 COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+# The reasons a path found by a folder or a pattern, or named, is not read although it is there.
+BROKEN_LINK = "broken symbolic link"
+NOT_REGULAR = "not a regular file"
+UNREADABLE = "cannot be read"
 TEMPLATE_RE = re.compile(r"\{(\w+)\}")
 ALTERNATIVES_RE = re.compile(r"\{([^{}]*,[^{}]*)\}")  # shell-style "{a,b}"; a "{label}" has no comma
 ROTATION_RE = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<ext>\.(?:gz|bz2|xz))?$")
@@ -255,9 +260,11 @@ def expand(paths: Any) -> Expansion:
 
     Folders are searched recursively; files whose suffix marks them as
     something other than a log (README, JSON ground truth, notebooks, images)
-    are skipped and listed in ``Expansion.skipped``.  Raises
-    :class:`InputError` when a named path does not exist or a glob matches
-    nothing.
+    are skipped and listed in ``Expansion.skipped``, as are broken symbolic
+    links, FIFOs, sockets and devices (see :func:`unreadable_reason`), which
+    are never opened.  The caller logs them (:func:`log_skipped`).  Raises
+    :class:`InputError` when a named path does not exist, is one of those,
+    or a glob matches nothing.
     """
     if isinstance(paths, (str, os.PathLike)) or hasattr(paths, "read"):
         paths = [paths]
@@ -274,6 +281,9 @@ def _expand_one(item: str, result: Expansion) -> None:
     alternatives = _alternatives(item)
     if len(alternatives) == 1 and not TEMPLATE_RE.search(item) and not glob.has_magic(item):
         path = Path(item)
+        reason = unreadable_reason(path)
+        if reason is not None:
+            raise InputError(item, reason)
         if path.is_dir():
             _expand_folder(path, result)
         elif path.is_file():
@@ -298,12 +308,15 @@ def _expand_one(item: str, result: Expansion) -> None:
         path = Path(match)
         if path.is_dir():
             _expand_folder(path, result, found[match])
-        elif path.is_file():
-            reason = _not_a_log(path)  # a pattern such as logs/* also matches a README, as a folder read does
-            if reason is not None:
-                result.skipped.append((str(path), reason))
-                continue
-            result.sources.append(Source(str(path), path, labels=found[match]))
+            continue
+        # A pattern such as logs/* also matches a README, as a folder read does, and glob matches broken links.
+        reason = unreadable_reason(path) or _not_a_log(path)
+        if reason is None and not path.is_file():
+            reason = "not found when read: removed after the pattern matched it"
+        if reason is not None:
+            result.skipped.append((str(path), reason))
+            continue
+        result.sources.append(Source(str(path), path, labels=found[match]))
 
 
 def rotation_of(name: str) -> str | None:
@@ -356,16 +369,47 @@ def _alternatives(pattern: str) -> list[str]:
 
 
 def _expand_folder(folder: Path, result: Expansion, labels: dict[str, str] | None = None) -> None:
-    files = sorted((p for p in folder.rglob("*") if p.is_file()), key=_rotation_key)
+    files = sorted((p for p in folder.rglob("*") if not p.is_dir()), key=_rotation_key)
     for path in files:
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             result.skipped.append((str(path), "hidden file"))
             continue
-        reason = _not_a_log(path)
+        reason = unreadable_reason(path) or _not_a_log(path)
         if reason is not None:
             result.skipped.append((str(path), reason))
             continue
         result.sources.append(Source(str(path), path, labels=dict(labels or {})))
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Return why ``path`` cannot be read as a log (a broken symbolic link, a FIFO, a socket or a device), or None.
+
+    None also for a path that does not exist.  The file is never opened,
+    because opening a FIFO blocks until something writes to it.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return f"{BROKEN_LINK} to {os.readlink(path)}"
+        return None
+    except OSError as error:  # a loop of symbolic links, or a folder that may not be searched
+        return f"{UNREADABLE}: {error.strerror or error}"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kinds = ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+             (stat.S_ISBLK, "block device"))
+    kind = next((name for test, name in kinds if test(mode)), "unknown type")
+    return f"{NOT_REGULAR} ({kind})"
+
+
+def log_skipped(skipped: Iterable[tuple[str, str]]) -> None:
+    """Log each skipped path with its reason: a warning for one that cannot be read, else an info line."""
+    for path, reason in skipped:
+        if reason.startswith((BROKEN_LINK, NOT_REGULAR, UNREADABLE)):
+            logger.warning("%s: skipped, %s", path, reason)
+        else:
+            logger.info("skipped %s: %s", path, reason)
 
 
 def _not_a_log(path: Path) -> str | None:

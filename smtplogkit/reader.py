@@ -25,7 +25,7 @@ from .envelope import EnvelopeOptions, strip_envelope, watch_repeated_hours
 from .errors import FormatError, OptionError
 from .formats.base import MAX_LINE_WARNINGS, ParseContext, ParseOptions, parse_items
 from .inputs import (TEMPLATE_RE, Chain, Decoded, RawBlock, Source, TextBlock, block_after, expand, group_rotations,
-                     name_date, open_blocks)
+                     log_skipped, name_date, open_blocks)
 from .plainrows import FileColumns, plain_columns, record_row
 from .labels import Cause
 from .records import NOTE, Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
@@ -136,8 +136,7 @@ def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = No
     _check_label_names(paths, labels)
     expansion = expand(paths)
     result = ReadResult(skipped=expansion.skipped)
-    for path, reason in expansion.skipped:
-        logger.info("skipped %s: %s", path, reason)
+    log_skipped(expansion.skipped)
     zone = _resolve_tz(tz)
     for source in group_rotations(expansion.sources):
         _read_source(source, result, format=format, labels=labels or {}, tz=zone, day=date, keep_events=keep_events,
@@ -1043,6 +1042,7 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         from . import parallel
 
         expansion = expand(paths)
+        log_skipped(expansion.skipped)
         options = {"format": format, "labels": labels or {}, "tz": tz, "date": as_date(date)}
         parts = parallel.read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache)
         return parallel.combine(parts, expansion.skipped, tz)

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import lzma
+import os
 import shutil
 import subprocess
 import sys
@@ -653,3 +654,45 @@ def test_block_after_keeps_bytes(texts):
         rest = inputs.block_after(block, count)
         assert list(rest) == texts[count:]
         assert rest.data == "\n".join(texts[count:]).encode("utf-8")
+
+
+def damaged_folder(root: Path) -> dict[str, str]:
+    """Write a folder with a log, a broken symbolic link and a FIFO; return each skipped path's expected reason."""
+    for worker in ("w1", "w2", "w3"):
+        (root / worker).mkdir(parents=True)
+    (root / "w1" / "app.log").symlink_to(root / "gone")
+    os.mkfifo(root / "w2" / "app.log")
+    shutil.copyfile(SAMPLE, root / "w3" / "app.log")
+    return {str(root / "w1" / "app.log"): f"broken symbolic link to {root / 'gone'}",
+            str(root / "w2" / "app.log"): "not a regular file (FIFO)"}
+
+
+@pytest.mark.parametrize("pattern", ["", "{worker}/app.log", "*/app.lo[g]"], ids=["folder", "template", "glob"])
+def test_unreadable_entries_reported(tmp_path, caplog, pattern):
+    """A broken link or a FIFO that a folder or pattern finds is skipped with its reason and a warning."""
+    expected = damaged_folder(tmp_path / "logs")
+
+    with caplog.at_level("WARNING", logger="smtplogkit"):
+        frame = smtplogkit.read_logs(str(tmp_path / "logs" / pattern))
+
+    assert dict(frame.attrs["skipped"]) == expected
+    assert [report["source"] for report in frame.attrs["files"]] == [str(tmp_path / "logs" / "w3" / "app.log")]
+    for path, reason in expected.items():
+        assert sum(path in record.getMessage() and reason in record.getMessage() for record in caplog.records) == 1
+
+
+def test_unreadable_entries_cli(tmp_path):
+    """Named on its own, a FIFO or a broken link is an error with its reason; neither is opened."""
+    expected = damaged_folder(tmp_path / "logs")
+
+    run = run_cli("parse", str(tmp_path / "logs"))
+
+    assert run.returncode == 0, run.stderr
+    for path, reason in expected.items():
+        assert f"warning: {path}: skipped, {reason}" in run.stderr
+        assert f"skipped {path}: {reason}" in run.stdout + run.stderr
+    for path, reason in expected.items():
+        named = run_cli("parse", path)
+        assert named.returncode != 0
+        assert f"{path}: {reason}" in named.stderr
+        assert "no such file" not in named.stderr
