@@ -173,6 +173,9 @@ def _envelope_options(source: Source, tz: tzinfo) -> EnvelopeOptions:
     those years, the options get a clock of their own for this file
     (:class:`~smtplogkit.envelope.WallClock`).
     """
+    # NOTE: a Chain gets one year for all of its files, from its newest file's name or modification time.
+    # A dated copy whose year differs from that (maillog-20251205 next to a live maillog copied a year
+    # later) has its classic syslog stamps dated in the newest file's year, unlike when it is read alone.
     options = EnvelopeOptions(tz=tz)
     named = name_date(source.name)
     if named is not None:
