@@ -26,7 +26,7 @@ from datetime import date, tzinfo
 from typing import Any
 
 from .errors import OptionError
-from .inputs import Source, expand, group_rotations
+from .inputs import Source, expand, group_rotations, log_skipped
 
 PROTOCOL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
@@ -108,7 +108,11 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
     items = [paths] if isinstance(paths, str) else [str(p) for p in paths]
     remote = [p for p in items if PROTOCOL_RE.match(p) and not p.startswith("file://")]
     local = [p.removeprefix("file://") for p in items if p not in remote]
-    sources = group_rotations(expand(local).sources) if local else []
+    sources = []
+    if local:
+        expansion = expand(local)
+        log_skipped(expansion.skipped)
+        sources = group_rotations(expansion.sources)
     if remote:
         sources += _remote_sources(remote)
 

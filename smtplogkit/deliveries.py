@@ -20,7 +20,7 @@ from typing import Any
 
 from .envelope import strip_envelope
 from .formats.base import ParseContext, ParseOptions
-from .inputs import Chain, Decoded, Source, expand, group_rotations, open_lines
+from .inputs import Chain, Decoded, Source, expand, group_rotations, log_skipped, open_lines
 from .reader import SAMPLE_LINES, FileReport, _choose_format, _envelope_options, _resolve_tz
 from .rotations import locate
 
@@ -45,7 +45,9 @@ def _records(paths: Any, kind: str, format: str, tz: str | tzinfo | None) -> tup
     zone = _resolve_tz(tz)
     # Rotations of one log are read as one stream, so a record whose message
     # facts (sender, message-id) are in the previous rotation still gets them.
-    for source in group_rotations(expand(paths).sources):
+    expansion = expand(paths)
+    log_skipped(expansion.skipped)
+    for source in group_rotations(expansion.sources):
         report = FileReport(source.name)
         envelope = _envelope_options(source, zone)
         decoded = Decoded()

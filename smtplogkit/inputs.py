@@ -16,9 +16,11 @@ import logging
 import lzma
 import os
 import re
+import stat
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,6 +43,10 @@ BINARY_CONTROL_SHARE = 20  # more than one control byte in this many: binary, ev
 TEXT_CONTROLS = frozenset(b"\t\n\r\x0b\x0c\x1b")
 CONTROL_BYTES = bytes(b for b in [*range(32), 127] if b not in TEXT_CONTROLS)
 COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+# The reasons a path found by a folder or a pattern, or named, is not read although it is there.
+BROKEN_LINK = "broken symbolic link"
+NOT_REGULAR = "not a regular file"
+UNREADABLE = "cannot be read"
 TEMPLATE_RE = re.compile(r"\{(\w+)\}")
 ALTERNATIVES_RE = re.compile(r"\{([^{}]*,[^{}]*)\}")  # shell-style "{a,b}"; a "{label}" has no comma
 ROTATION_RE = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<ext>\.(?:gz|bz2|xz))?$")
@@ -48,6 +54,8 @@ ROTATION_RE = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<ext>\.(?:gz|bz2|
 ROTATED_RE = re.compile(r"^(?P<base>.+)\.(?P<n>\d{1,3})(?:\.(?:gz|bz2|xz))?$")
 # A rotated copy named by logrotate's dateext option, by day or hour: maillog-20261129, app.log-2026112900.gz,
 # maillog-2026-11-29 (dateformat -%Y-%m-%d), and app-20261129.log (extension .log) for the log app.log.
+# A date anywhere in a file's name, which dates its lines when they carry no date of their own.
+FILE_DATE_RE = re.compile(r"(20\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])")
 DATED_RE = re.compile(r"^(?P<stem>.+?)-(?P<date>(?:19|20)\d\d-?[01]\d-?[0-3]\d(?:-?[0-2]\d)?)(?P<ext>\.log)?"
                       r"(?:\.(?:gz|bz2|xz))?$")
 
@@ -76,6 +84,9 @@ class Chain(Source):
 
     parts: list[Source] = field(default_factory=list)
     reading: ChainReading | None = None
+    # Called with a file's index in ``parts`` and the number of its first line in the joined stream
+    # as :func:`open_blocks` opens it (see ``rotations.ChainContext``, which dates each file by its name).
+    opened: Callable[[int, int], None] | None = None
 
 
 @dataclass(slots=True)
@@ -109,6 +120,17 @@ class Expansion:
 
     sources: list[Source] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def name_date(name: str) -> date | None:
+    """Return the date a file's name carries (``relay/2026-03-02.log``, ``app.log-20260302.xz``), or None."""
+    match = FILE_DATE_RE.search(os.path.basename(name))
+    if not match:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
 
 
 def dated_copy(name: str) -> tuple[str, str] | None:
@@ -231,13 +253,18 @@ def expand(paths: Any) -> Expansion:
 
     A pattern may list alternatives as the shell does: ``{network}/*.log{,.1}``
     matches ``*.log`` and ``*.log.1``.  The matches of all alternatives are
-    read together, each log's rotations oldest first.
+    read together, each log's rotations oldest first.  A file a pattern
+    matches brings its rotated copies in the same folder along, with its
+    labels: ``logs/*.log`` also reads ``app.log.1.bz2`` and
+    ``app.log-20260301`` next to ``app.log``.
 
     Folders are searched recursively; files whose suffix marks them as
     something other than a log (README, JSON ground truth, notebooks, images)
-    are skipped and listed in ``Expansion.skipped``.  Raises
-    :class:`InputError` when a named path does not exist or a glob matches
-    nothing.
+    are skipped and listed in ``Expansion.skipped``, as are broken symbolic
+    links, FIFOs, sockets and devices (see :func:`unreadable_reason`), which
+    are never opened.  The caller logs them (:func:`log_skipped`).  Raises
+    :class:`InputError` when a named path does not exist, is one of those,
+    or a glob matches nothing.
     """
     if isinstance(paths, (str, os.PathLike)) or hasattr(paths, "read"):
         paths = [paths]
@@ -254,6 +281,9 @@ def _expand_one(item: str, result: Expansion) -> None:
     alternatives = _alternatives(item)
     if len(alternatives) == 1 and not TEMPLATE_RE.search(item) and not glob.has_magic(item):
         path = Path(item)
+        reason = unreadable_reason(path)
+        if reason is not None:
+            raise InputError(item, reason)
         if path.is_dir():
             _expand_folder(path, result)
         elif path.is_file():
@@ -273,16 +303,60 @@ def _expand_one(item: str, result: Expansion) -> None:
             found[match] = labeled.groupdict() if labeled else {}
     if not found:
         raise InputError(item, "the pattern matches no file")
+    _add_rotations(item, found)
     for match in sorted(found, key=lambda p: _rotation_key(Path(p))):
         path = Path(match)
         if path.is_dir():
             _expand_folder(path, result, found[match])
-        elif path.is_file():
-            reason = _not_a_log(path)  # a pattern such as logs/* also matches a README, as a folder read does
-            if reason is not None:
-                result.skipped.append((str(path), reason))
-                continue
-            result.sources.append(Source(str(path), path, labels=found[match]))
+            continue
+        # A pattern such as logs/* also matches a README, as a folder read does, and glob matches broken links.
+        reason = unreadable_reason(path) or _not_a_log(path)
+        if reason is None and not path.is_file():
+            reason = "not found when read: removed after the pattern matched it"
+        if reason is not None:
+            result.skipped.append((str(path), reason))
+            continue
+        result.sources.append(Source(str(path), path, labels=found[match]))
+
+
+def rotation_of(name: str) -> str | None:
+    """Return the name of the log that a file named ``name`` is a rotated copy of, or None.
+
+    ``app.log.1``, ``app.log.2.gz``, ``app.log-20260301``, ``app.log-20260302.xz`` and
+    ``app-20260301.log`` are rotated copies of ``app.log``.
+    """
+    dated = dated_copy(name)
+    if dated is not None:
+        return dated[0]
+    rotated = ROTATED_RE.match(name)
+    return rotated["base"] if rotated else None
+
+
+def _add_rotations(pattern: str, found: dict[str, dict[str, str]]) -> None:
+    """Add to ``found`` the rotated copies of each file a pattern matched, with that file's labels.
+
+    A pattern such as ``logs/{network}/*.log`` names the live logs, and their
+    rotations (``app.log.1.bz2``, ``app.log-20260301``) belong to them, as a
+    folder read groups them.  A copy the pattern matched itself keeps its own labels.
+    """
+    logs: dict[str, dict[str, str]] = {}  # folder -> {name of a matched file: the match as glob gave it}
+    for match in found:
+        folder, name = os.path.split(match)
+        logs.setdefault(folder, {})[name] = match
+    added: list[str] = []
+    for folder, names in logs.items():
+        try:
+            entries = sorted(entry.name for entry in os.scandir(folder or "."))
+        except OSError:
+            continue
+        for entry in entries:
+            log = rotation_of(entry)
+            path = os.path.join(folder, entry)
+            if log in names and path not in found:
+                found[path] = dict(found[names[log]])
+                added.append(path)
+    if added:
+        logger.info("%s: also reading the rotations of the files it matches: %s", pattern, ", ".join(added))
 
 
 def _alternatives(pattern: str) -> list[str]:
@@ -295,16 +369,47 @@ def _alternatives(pattern: str) -> list[str]:
 
 
 def _expand_folder(folder: Path, result: Expansion, labels: dict[str, str] | None = None) -> None:
-    files = sorted((p for p in folder.rglob("*") if p.is_file()), key=_rotation_key)
+    files = sorted((p for p in folder.rglob("*") if not p.is_dir()), key=_rotation_key)
     for path in files:
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             result.skipped.append((str(path), "hidden file"))
             continue
-        reason = _not_a_log(path)
+        reason = unreadable_reason(path) or _not_a_log(path)
         if reason is not None:
             result.skipped.append((str(path), reason))
             continue
         result.sources.append(Source(str(path), path, labels=dict(labels or {})))
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Return why ``path`` cannot be read as a log (a broken symbolic link, a FIFO, a socket or a device), or None.
+
+    None also for a path that does not exist.  The file is never opened,
+    because opening a FIFO blocks until something writes to it.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return f"{BROKEN_LINK} to {os.readlink(path)}"
+        return None
+    except OSError as error:  # a loop of symbolic links, or a folder that may not be searched
+        return f"{UNREADABLE}: {error.strerror or error}"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kinds = ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+             (stat.S_ISBLK, "block device"))
+    kind = next((name for test, name in kinds if test(mode)), "unknown type")
+    return f"{NOT_REGULAR} ({kind})"
+
+
+def log_skipped(skipped: Iterable[tuple[str, str]]) -> None:
+    """Log each skipped path with its reason: a warning for one that cannot be read, else an info line."""
+    for path, reason in skipped:
+        if reason.startswith((BROKEN_LINK, NOT_REGULAR, UNREADABLE)):
+            logger.warning("%s: skipped, %s", path, reason)
+        else:
+            logger.info("skipped %s: %s", path, reason)
 
 
 def _not_a_log(path: Path) -> str | None:
@@ -527,6 +632,8 @@ def _chain_blocks(chain: Chain) -> Iterator[list[str]]:
         for name in ("yielded", "passed", "noise", "unrecognised"):
             getattr(reading, name).append(0)
         reading.warnings.append([])
+        if chain.opened is not None:
+            chain.opened(len(reading.starts) - 1, number)
         for block in open_blocks(part, decoded):
             number += len(block)
             yield block

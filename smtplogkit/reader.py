@@ -25,7 +25,7 @@ from .envelope import EnvelopeOptions, strip_envelope, watch_repeated_hours
 from .errors import FormatError, OptionError
 from .formats.base import MAX_LINE_WARNINGS, ParseContext, ParseOptions, parse_items
 from .inputs import (TEMPLATE_RE, Chain, Decoded, RawBlock, Source, TextBlock, block_after, expand, group_rotations,
-                     open_blocks)
+                     log_skipped, name_date, open_blocks)
 from .plainrows import FileColumns, plain_columns, record_row
 from .labels import Cause
 from .records import NOTE, Event, Line, PlainBatch, PlainSession, SessionEnd, SessionRow
@@ -44,7 +44,6 @@ MIN_CONFIDENCE = 0.05
 GC_THRESHOLD = 1_000_000
 # ``keep_events`` value that keeps the events of failed sessions, every note and every line outside a session.
 FAILED_EVENTS = "failed"
-FILE_DATE_RE = re.compile(r"(20\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])")
 
 SESSION_COLUMNS = [
     "session_id", "source", "line", "format", "start", "end", "host", "ip", "port", "tls_mode",
@@ -104,16 +103,6 @@ def _resolve_tz(tz: str | tzinfo | None) -> tzinfo:
     return tz
 
 
-def _file_date(name: str) -> date | None:
-    match = FILE_DATE_RE.search(os.path.basename(name))
-    if not match:
-        return None
-    try:
-        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    except ValueError:
-        return None
-
-
 def as_date(value: Any) -> date | None:
     """Return ``value`` (a date, a datetime or an ISO ``YYYY-MM-DD`` string) as a date; None stays None.
 
@@ -147,8 +136,7 @@ def read(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None = No
     _check_label_names(paths, labels)
     expansion = expand(paths)
     result = ReadResult(skipped=expansion.skipped)
-    for path, reason in expansion.skipped:
-        logger.info("skipped %s: %s", path, reason)
+    log_skipped(expansion.skipped)
     zone = _resolve_tz(tz)
     for source in group_rotations(expansion.sources):
         _read_source(source, result, format=format, labels=labels or {}, tz=zone, day=date, keep_events=keep_events,
@@ -185,8 +173,11 @@ def _envelope_options(source: Source, tz: tzinfo) -> EnvelopeOptions:
     those years, the options get a clock of their own for this file
     (:class:`~smtplogkit.envelope.WallClock`).
     """
+    # NOTE: a Chain gets one year for all of its files, from its newest file's name or modification time.
+    # A dated copy whose year differs from that (maillog-20251205 next to a live maillog copied a year
+    # later) has its classic syslog stamps dated in the newest file's year, unlike when it is read alone.
     options = EnvelopeOptions(tz=tz)
-    named = _file_date(source.name)
+    named = name_date(source.name)
     if named is not None:
         options.year = named.year + (1 if named.month == 12 else 0)
         options.last_month = named.month % 12 + 1
@@ -418,8 +409,8 @@ def merge_share_reports(reports: list[FileReport]) -> FileReport:
 def _parse_context(source: Source, options: ParseOptions) -> ParseContext:
     """Return the parse context for a file, or for a chain of rotations one that counts lines per file."""
     if isinstance(source, Chain):
-        return ChainContext(source.name, options, file_date=_file_date(source.name), chain=source)
-    return ParseContext(source.name, options, file_date=_file_date(source.name))
+        return ChainContext(source.name, options, chain=source)  # dates each file by its own name
+    return ParseContext(source.name, options, file_date=name_date(source.name))
 
 
 def _read_chain(chain: Chain, result: ReadResult, **options: Any) -> None:
@@ -1017,7 +1008,8 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         open text stream, or a list of these.  Folders are searched
         recursively; files that are not logs (README, JSON, notebooks) that
         a folder or pattern finds are skipped and listed in
-        ``df.attrs["skipped"]``, while a file named on its own is read.  Rotations of one log
+        ``df.attrs["skipped"]``, while a file named on its own is read.  A
+        file a pattern matches brings its rotations along, with its labels.  Rotations of one log
         (``maillog.2.gz``, ``maillog.1``, ``maillog``) are parsed as one
         stream, oldest first, so a session cut by a rotation is one row; its
         ``session_id``, ``source`` and ``line`` name the file and line where
@@ -1067,6 +1059,7 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
         from . import parallel
 
         expansion = expand(paths)
+        log_skipped(expansion.skipped)
         options = {"format": format, "labels": labels or {}, "tz": tz, "date": as_date(date)}
         parts = parallel.read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache,
                                      progress=progress)

@@ -119,6 +119,8 @@ def session_events(sessions, session_id: str, *, tz: str | tzinfo | None = None,
         close = getattr(items, "close", None)
         if close is not None:
             close()  # a parser stopped early closes its file now, not when it is collected
+        if isinstance(source, Chain):
+            source.opened = None
     complete = True
     if found and not _same_start(row, found):
         logger.warning("%s: the session on line %d is not the one read before; the file changed since it was read",

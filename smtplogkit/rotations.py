@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .formats.base import MAX_LINE_WARNINGS, ParseContext
-from .inputs import Chain, ChainReading, Decoded
+from .inputs import Chain, ChainReading, Decoded, name_date
 from .records import Line
 from .redact import excerpt
 
@@ -35,9 +35,33 @@ class ChainContext(ParseContext):
     """A :class:`ParseContext` that also counts noise and unrecognised lines per file of a chain.
 
     Warnings about a line name its file and its line number in that file.
+    A log that prints only the time of day is dated file by file as each
+    file would be read on its own: the first file by the date in its name,
+    and every later file whose name carries a date (``app.log-20260302``)
+    by that date from its first line on.  A file without a date in its name
+    (the live ``app.log``) goes on from the day its older sibling reached.
     """
 
     chain: Chain | None = None
+
+    def __post_init__(self) -> None:
+        self.file_date = name_date(self.chain.parts[0].name)
+        self._dated: set[int] = set()
+        self.chain.opened = self._opened
+        reading = self.chain.reading
+        if reading is not None:  # the reader opened some files before it made this context
+            for index, start in enumerate(reading.starts):
+                self._opened(index, start)
+
+    def _opened(self, index: int, start: int) -> None:
+        """Queue the date in the name of the file ``index`` of the chain, which starts on line ``start``."""
+        day = name_date(self.chain.parts[index].name) if index > 0 else None
+        if day is None or index in self._dated:
+            return
+        self._dated.add(index)
+        clock = self.clock
+        clock.turns.append((start, day))
+        clock.turn = min(clock.turn, start)
 
     def noise(self, line: Line) -> None:
         """Count a line that carries no evidence, in its file too."""
@@ -191,7 +215,10 @@ def read_chain(chain: Chain, result, read_one: Callable[..., None], **options: A
     from .reader import FileReport, ReadResult, _rows_frame, apply_session_dtypes
 
     joined = ReadResult()
-    read_one(chain, joined, **options)
+    try:
+        read_one(chain, joined, **options)
+    finally:
+        chain.opened = None  # the read's parse context no longer listens
     (report,) = joined.files
     if report.format is None:
         for part in chain.parts:

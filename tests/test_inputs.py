@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import lzma
+import os
 import shutil
 import subprocess
 import sys
@@ -520,6 +521,40 @@ def test_alternatives_read_together(tmp_path):
     assert frame["worker"].notna().all()
 
 
+ROTATIONS = ["app.log-20260301", "app.log-20260302.xz", "app.log.2.gz", "app.log.1.bz2", "app.log"]
+
+
+def write_rotations(folder: Path) -> None:
+    """Write a log and its rotations, numbered and named by date, some compressed, in ``folder``."""
+    folder.mkdir(parents=True)
+    data = (CAPTURES / "smtplib" / "greylisted.debug2.log").read_bytes()
+    compressors = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+    for name in ROTATIONS:
+        compress = compressors.get(Path(name).suffix)
+        (folder / name).write_bytes(compress(data) if compress else data)
+
+
+@pytest.mark.parametrize("pattern", ["{network}/{worker}/*.log", "*/*/app.log", "prod/w?/app.lo[g]",
+                                     "{network}/{worker}/*.log{,.[0-9],-[0-9]*}{,.gz,.bz2,.xz}"])
+def test_pattern_reads_rotations(tmp_path, pattern):
+    """A pattern that matches a log reads its rotations too, as a folder read does, with the log's labels."""
+    write_rotations(tmp_path / "prod" / "w1")
+    (tmp_path / "prod" / "w1" / "app.log.notes").write_text("not a rotation\n")
+    (tmp_path / "prod" / "w1" / "mail.1").write_bytes(SAMPLE.read_bytes())  # a rotation of a log not matched
+    folder = smtplogkit.read_logs(tmp_path / "prod" / "w1")
+
+    frame = smtplogkit.read_logs(str(tmp_path / pattern))
+
+    names = [Path(report["source"]).name for report in frame.attrs["files"]]
+    assert names == ROTATIONS
+    assert [report["source"] for report in frame.attrs["files"]] == [
+        report["source"] for report in folder.attrs["files"] if Path(report["source"]).name in ROTATIONS]
+    assert len(frame) == len(ROTATIONS)
+    if "{" in pattern:
+        assert frame["network"].tolist() == ["prod"] * len(ROTATIONS)
+        assert frame["worker"].tolist() == ["w1"] * len(ROTATIONS)
+
+
 def test_alternatives_without_match(tmp_path):
     with pytest.raises(smtplogkit.InputError):
         smtplogkit.read_logs(str(tmp_path / "*.log{,.1}"))
@@ -622,3 +657,45 @@ def test_block_after_keeps_bytes(texts):
         rest = inputs.block_after(block, count)
         assert list(rest) == texts[count:]
         assert rest.data == "\n".join(texts[count:]).encode("utf-8")
+
+
+def damaged_folder(root: Path) -> dict[str, str]:
+    """Write a folder with a log, a broken symbolic link and a FIFO; return each skipped path's expected reason."""
+    for worker in ("w1", "w2", "w3"):
+        (root / worker).mkdir(parents=True)
+    (root / "w1" / "app.log").symlink_to(root / "gone")
+    os.mkfifo(root / "w2" / "app.log")
+    shutil.copyfile(SAMPLE, root / "w3" / "app.log")
+    return {str(root / "w1" / "app.log"): f"broken symbolic link to {root / 'gone'}",
+            str(root / "w2" / "app.log"): "not a regular file (FIFO)"}
+
+
+@pytest.mark.parametrize("pattern", ["", "{worker}/app.log", "*/app.lo[g]"], ids=["folder", "template", "glob"])
+def test_unreadable_entries_reported(tmp_path, caplog, pattern):
+    """A broken link or a FIFO that a folder or pattern finds is skipped with its reason and a warning."""
+    expected = damaged_folder(tmp_path / "logs")
+
+    with caplog.at_level("WARNING", logger="smtplogkit"):
+        frame = smtplogkit.read_logs(str(tmp_path / "logs" / pattern))
+
+    assert dict(frame.attrs["skipped"]) == expected
+    assert [report["source"] for report in frame.attrs["files"]] == [str(tmp_path / "logs" / "w3" / "app.log")]
+    for path, reason in expected.items():
+        assert sum(path in record.getMessage() and reason in record.getMessage() for record in caplog.records) == 1
+
+
+def test_unreadable_entries_cli(tmp_path):
+    """Named on its own, a FIFO or a broken link is an error with its reason; neither is opened."""
+    expected = damaged_folder(tmp_path / "logs")
+
+    run = run_cli("parse", str(tmp_path / "logs"))
+
+    assert run.returncode == 0, run.stderr
+    for path, reason in expected.items():
+        assert f"warning: {path}: skipped, {reason}" in run.stderr
+        assert f"skipped {path}: {reason}" in run.stdout + run.stderr
+    for path, reason in expected.items():
+        named = run_cli("parse", path)
+        assert named.returncode != 0
+        assert f"{path}: {reason}" in named.stderr
+        assert "no such file" not in named.stderr

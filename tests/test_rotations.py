@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import lzma
 import os
 import re
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +23,7 @@ import pytest
 
 import smtplogkit
 from smtplogkit.reader import apply_session_dtypes
+from smtplogkit.reread import session_events
 
 DATA = Path(__file__).parent / "data" / "postfix"
 CAPTURE = DATA / "capture.maillog"
@@ -234,3 +237,80 @@ def test_cut_last_line_of_chain_warns_once(tmp_path, fleet_logs):
     assert report["parsed"] + report["noise"] + report["unrecognised"] == report["lines"]
     assert len(about_last) == 1
     assert "no line end and was not read (counted as unrecognised)" in about_last[0]
+
+
+SMTPLIB_CAPTURES = Path(__file__).parent / "captures" / "smtplib"
+
+
+def time_of_day_log(names: list[str], copies: int, first_hour: int = 1) -> str:
+    """Return an smtplib debug log (times of day only) of ``copies`` rounds of the named captures, times in order.
+
+    The first round is in the hour ``first_hour``.
+    """
+    texts = [(SMTPLIB_CAPTURES / f"{name}.debug2.log").read_text() for name in names]
+    rounds = []
+    for hour in range(first_hour, first_hour + copies):
+        for text in texts:
+            # Each round an hour later, so that the times never go back and no day rolls over.
+            rounds.append(re.sub(r"^21:", f"{hour:02d}:", text, flags=re.MULTILINE))
+    return "".join(rounds)
+
+
+@pytest.mark.parametrize("cut", [False, True], ids=["between-sessions", "in-a-session"])
+@pytest.mark.parametrize("pure", [False, True], ids=["compiled", "pure"])
+def test_dated_rotation_own_date(tmp_path, monkeypatch, pure, cut):
+    """Each file of a chain named by date is dated by its own name, as when it is read alone.
+
+    Cut in a session, the newer file starts with a greeting, as when the
+    connect line was lost: its first time is read on the parser's quick
+    path.  Cut between sessions, its first session may come from a
+    template of the older file's sessions.
+    """
+    if pure:
+        monkeypatch.setenv("SMTPLOGKIT_PURE_PYTHON", "1")
+    # Many repeated sessions, so that rows come from templates as well as from reading lines.
+    older_text = time_of_day_log(["greylisted", "success", "auth_535"], 6)
+    # Later hours than the older file's: the day does not roll over where the files meet.
+    newer_text = time_of_day_log(["success", "rate_limited"], 5, first_hour=8)
+    if cut:
+        newer_text = newer_text.split("\n", 1)[1]
+    alone = {}
+    for name, text, compress in (("app.log-20260301", older_text, None),
+                                 ("app.log-20260302.xz", newer_text, lzma.compress)):
+        folder = tmp_path / "alone" / name
+        folder.mkdir(parents=True)
+        data = text.encode()
+        (folder / name).write_bytes(compress(data) if compress else data)
+        alone[name] = smtplogkit.read_logs(folder / name)
+    chain = tmp_path / "chain"
+    chain.mkdir()
+    (chain / "app.log-20260301").write_text(older_text)
+    (chain / "app.log-20260302.xz").write_bytes(lzma.compress(newer_text.encode()))
+    (chain / "app.log").write_text(time_of_day_log(["success"], 2, first_hour=14))
+
+    frame = smtplogkit.read_logs(chain)
+    events = smtplogkit.read_events(chain)
+
+    assert [Path(report["source"]).name for report in frame.attrs["files"]] == [
+        "app.log-20260301", "app.log-20260302.xz", "app.log"]
+    for name, single in alone.items():
+        got = frame[frame["source"] == str(chain / name)]
+        assert single["start"].dt.date.unique().tolist() == [date.fromisoformat(f"{name[8:12]}-{name[12:14]}-"
+                                                                                 f"{name[14:16]}")]
+        # Cut in a session, the older file's last session goes on into the newer file: compare the
+        # sessions that lie in one file.
+        whole = slice(None) if not cut else slice(None, -1) if name == "app.log-20260301" else slice(1, None)
+        for column in ("start", "end"):
+            assert got[column].tolist()[whole] == single[column].tolist()[whole], name
+        assert events[events["source"] == str(chain / name)]["ts"].dropna().dt.date.unique().tolist() == \
+            single["start"].dt.date.unique().tolist()
+    if cut:
+        crossing = frame[frame["source"] == str(chain / "app.log-20260301")].iloc[-1]
+        assert crossing["end"] == pd.Timestamp("2026-03-02 08:53:13.958148", tz="UTC")
+    # The live log has no date in its name: it goes on from the day of the copy before it.
+    live = frame[frame["source"] == str(chain / "app.log")]
+    assert live["start"].dt.date.unique().tolist() == [date(2026, 3, 2)]
+    # Read again from its own file, a session of the newer copy keeps its date.
+    session = frame[frame["source"] == str(chain / "app.log-20260302.xz")].iloc[3]
+    again = session_events(frame, session["session_id"])
+    assert again["ts"].min() == session["start"]

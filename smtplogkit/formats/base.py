@@ -33,6 +33,7 @@ from ..sessions import auth_attrs
 logger = logging.getLogger(__name__)
 
 MAX_LINE_WARNINGS = 5
+NO_TURN = 1 << 62  # DayClock.turn when no file of a chain is waiting to be dated by its name
 COMMAND_RE = re.compile(r"^\s*([A-Za-z]{4,8}|\.)\b")
 
 
@@ -194,6 +195,8 @@ class ParseContext:
         enrichment finds token refreshes, and never become session rows.
         """
         if line.ts is not None:
+            if line.number >= self.clock.turn:
+                self.turn_day(line.number)
             self.clock.seen = line.ts.date()  # dates the time-of-day lines that follow
         return Event(line.number, LOCAL, redact_text(line.text if text is None else text), None, line.ts, NOTE)
 
@@ -210,8 +213,10 @@ class ParseContext:
         """
         if line.ts is not None:
             return line.ts
-        seconds = clock.hour * 3600 + clock.minute * 60 + clock.second + clock.microsecond / 1e6
         state = self.clock
+        if line.number >= state.turn:
+            self.turn_day(line.number)
+        seconds = clock.hour * 3600 + clock.minute * 60 + clock.second + clock.microsecond / 1e6
         day = state.day
         seen, state.seen = state.seen, None
         if seen is not None and self.options.date is None and (day is None or seen > day):
@@ -226,6 +231,22 @@ class ParseContext:
             return None
         state.day, state.seconds = day, seconds
         return datetime.combine(day, clock, tzinfo=self.options.tz)
+
+    def turn_day(self, number: int) -> None:
+        """Start the day clock afresh for the file of a chain that line ``number`` is in, dated by its name.
+
+        Each file of a chain of rotations whose name carries a date
+        (``app.log-20260302``) is dated as it would be read on its own:
+        by its own name, not by the date its older sibling reached.  The
+        reader queues such a file's first line number and date in
+        ``clock.turns`` (see :class:`smtplogkit.rotations.ChainContext`).
+        """
+        state = self.clock
+        turns = state.turns
+        while turns and turns[0][0] <= number:
+            _, self.file_date = turns.pop(0)
+            state.day, state.seconds, state.seen = None, 0.0, None
+        state.turn = turns[0][0] if turns else NO_TURN
 
 
 @dataclass(slots=True)
@@ -242,6 +263,11 @@ class DayClock:
     day: date | None = None
     seconds: float = 0.0
     seen: date | None = None
+    # The first line of the next file of a chain that is dated by its own name, and the queue of
+    # such files as (first line, date), in line order.  Every reading of a line at or after
+    # ``turn`` goes through ``time_of_day``, which starts the clock afresh for that file.
+    turn: int = NO_TURN
+    turns: list[tuple[int, date]] = field(default_factory=list)
 
 
 TEXT_CACHE_SIZE = 4096

@@ -250,7 +250,7 @@ def _parse_lines(lines: Iterable[Line], ctx: ParseContext, state: _State, quick:
                     hour, minute, second, whole = clock
                     micro = int(fraction)
                     day = day_clock.day
-                    if day is None or day_clock.seen is not None:
+                    if day is None or day_clock.seen is not None or line.number >= day_clock.turn:
                         line.ts = ctx.time_of_day(None, time(hour, minute, second, micro), line)
                     else:
                         # ParseContext.time_of_day, without making a time object.
@@ -666,6 +666,10 @@ class _Segments:
 
     def _close(self, segment: list[Line | tuple[int, str]], key: tuple[str, ...]) -> Iterator[Line]:
         """Add the row of a finished segment, from its template or from reading its lines."""
+        if number_of(segment[-1]) >= self.ctx.clock.turn:
+            # The segment reaches a file of a chain dated by its own name: its lines are dated on the usual path.
+            yield from as_lines(segment)
+            return
         groups = self.groups
         template, full, new_key = groups.templates.get(key), key, False  # the usual case, without a call
         if template is None:

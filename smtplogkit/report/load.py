@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..inputs import expand
+from ..inputs import expand, log_skipped
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,8 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
                                       cache=cache, workers=workers, keep=keep, progress=progress)
     else:
         result = read(paths, format=format, labels=labels, tz=tz, date=date, keep_events=keep, progress=progress)
-        # read() reads only the chosen paths, so the files the folder skipped as not logs are added here.
+        # read() reads and logs only the chosen paths, so the files the folder skipped are added here.
+        log_skipped([item for item in skipped if item not in result.skipped])
         result.skipped = skipped + [item for item in result.skipped if item not in skipped]
         sessions = sessions_frame(result, tz)
         event_frame = events_frame(result)
@@ -167,6 +168,7 @@ def _read_pooled(paths: list[str], skipped: list[tuple[str, str]], *, format: st
 
     expansion = expand(paths)
     skipped = skipped + [item for item in expansion.skipped if item not in skipped]
+    log_skipped(skipped)
     options = {"format": format, "labels": labels or {}, "tz": tz, "date": as_date(date)}
     parts = read_frames(group_rotations(expansion.sources), options, workers=workers, cache_dir=cache,
                         keep_events=keep, progress=progress)
