@@ -297,7 +297,8 @@ def _command_report(args: argparse.Namespace) -> int:
         raise SmtpLogKitError(f"{output}: is a folder; give a file name for the report, such as "
                               f"{os.path.join(output, 'incident.md' if args.markdown else 'incident.html')}")
     report = report_from_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz,
-                              date=args.date, title=args.title, cache=args.cache, workers=args.workers)
+                              date=args.date, title=args.title, cache=args.cache, workers=args.workers,
+                              progress=None)
     _warn_if_nothing_read(_default_paths(args.paths), report.reading["files"], report.reading["skipped"])
     written = report.write(output, markdown=args.markdown)
     sessions = report.totals['sessions']
@@ -321,7 +322,7 @@ def _command_diagnose(args: argparse.Namespace) -> int:
     # so both commands see the same networks and reach the same findings.
     # The findings need the sessions and the token refresh notes, which "failed" keeps, not every transcript.
     loaded = load_logs(args.paths or None, format=args.format, labels=dict(args.label), tz=args.tz, date=args.date,
-                       cache=args.cache, workers=args.workers, events="failed")
+                       cache=args.cache, workers=args.workers, events="failed", progress=None)
     frame = loaded.sessions
     findings = diagnose(frame, tz=args.tz, refreshes=token_refreshes(loaded.events))
     _write_counts(frame, sys.stderr)

@@ -133,7 +133,8 @@ def test_version_lists_compiled_modules(pure):
     assert set(states.values()) == {want}
 
 
-def test_parse_workers_progress_on_terminal(tmp_path):
+@pytest.mark.parametrize("command", ["parse", "diagnose", "report"])
+def test_workers_progress_on_terminal(tmp_path, command):
     # As for one process, the bar is drawn when stderr is a terminal, and never into a pipe.
     import fcntl
     import pty
@@ -141,7 +142,9 @@ def test_parse_workers_progress_on_terminal(tmp_path):
     import termios
 
     sample = Path(__file__).resolve().parent.parent / "sample_data" / "office"
-    command = [sys.executable, "-m", "smtplogkit", "parse", str(sample), "--workers", "2", "--jsonl"]
+    extra = {"parse": ["--jsonl"], "diagnose": ["--json"], "report": ["-o", str(tmp_path / "incident.html")]}[command]
+    arguments = [command, str(sample), "--workers", "2", *extra]
+    command = [sys.executable, "-m", "smtplogkit", *arguments]
     controller, terminal = pty.openpty()
     try:
         # A new terminal is 0 columns wide, in which tqdm draws nothing.
@@ -162,5 +165,5 @@ def test_parse_workers_progress_on_terminal(tmp_path):
     assert run.returncode == 0
     assert b"reading logs" in drawn
     assert b"reading logs" not in run.stdout
-    piped = _run("parse", str(sample), "--workers", "2", "--jsonl")
+    piped = _run(*arguments)
     assert piped.returncode == 0 and "reading logs" not in piped.stderr

@@ -81,7 +81,7 @@ def _collect(logs, template: str | None) -> tuple[list[str], list[tuple[str, str
 
 def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, format: str = "auto",
               labels: dict[str, Any] | None = None, tz: str | tzinfo | None = "UTC", date: date_type | None = None,
-              start: Any = None, end: Any = None, progress: bool = False,
+              start: Any = None, end: Any = None, progress: bool | None = False,
               cache: str | os.PathLike | None = None, workers: int = 1, events: str = "all") -> LoadedLogs:
     """Read sessions and their events in one pass, limited to a time window.
 
@@ -99,7 +99,9 @@ def load_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, form
     progress
         Show a progress bar while files are read: over each file's lines,
         and with ``workers`` above 1 or a ``cache``, over the files as each
-        is parsed by a worker or loaded from the cache.
+        is parsed by a worker or loaded from the cache.  ``None`` shows it
+        when stderr is a terminal or the code runs in Jupyter, as the
+        command line does.
     cache
         A folder for a Parquet cache of each file's sessions and events
         (``None`` or ``""`` for none),
@@ -213,7 +215,7 @@ def select_window(sessions, events=None, *, start: Any = None, end: Any = None, 
 def report_from_logs(logs: Any = None, *, template: str | None = DEFAULT_TEMPLATE, format: str = "auto",
                      labels: dict[str, Any] | None = None, tz: str | tzinfo | None = "UTC",
                      date: date_type | None = None, start: Any = None, end: Any = None,
-                     title: str = "SMTP incident report", progress: bool = False,
+                     title: str = "SMTP incident report", progress: bool | None = False,
                      cache: str | os.PathLike | None = None, workers: int = 1, events: str = "failed"):
     """Read logs, run the diagnosis and build the incident report.
 
