@@ -256,7 +256,8 @@ def expand(paths: Any) -> Expansion:
     read together, each log's rotations oldest first.  A file a pattern
     matches brings its rotated copies in the same folder along, with its
     labels: ``logs/*.log`` also reads ``app.log.1.bz2`` and
-    ``app.log-20260301`` next to ``app.log``.
+    ``app.log-20260301`` next to ``app.log``.  A file that several paths
+    or patterns name is read once, with the labels of the first.
 
     Folders are searched recursively; files whose suffix marks them as
     something other than a log (README, JSON ground truth, notebooks, images)
@@ -274,7 +275,23 @@ def expand(paths: Any) -> Expansion:
             result.sources.append(Source(getattr(item, "name", "<stream>") if isinstance(getattr(item, "name", None), str) else "<stream>", stream=item))
             continue
         _expand_one(str(item), result)
+    _drop_repeats(result)
     return result
+
+
+def _drop_repeats(result: Expansion) -> None:
+    """Keep one source per file: the first, with its labels, when several paths or patterns name the same file."""
+    seen: set[str] = set()
+    kept: list[Source] = []
+    for source in result.sources:
+        if source.path is not None:
+            key = os.path.realpath(source.path)
+            if key in seen:
+                logger.info("%s: named more than once, read once", source.name)
+                continue
+            seen.add(key)
+        kept.append(source)
+    result.sources[:] = kept
 
 
 def _expand_one(item: str, result: Expansion) -> None:

@@ -555,6 +555,20 @@ def test_pattern_reads_rotations(tmp_path, pattern):
         assert frame["worker"].tolist() == ["w1"] * len(ROTATIONS)
 
 
+@pytest.mark.parametrize("paths", [["prod/w1/*.log", "prod/w1/*.log.1.bz2"], ["prod/w1", "prod/w1/app.log"],
+                                   ["{network}/{worker}/app.log", "prod/w1/app.log.2.gz"]])
+def test_file_named_twice_read_once(tmp_path, paths):
+    # A pattern brings a log's rotations along, so two paths can name one file: it is read once.
+    write_rotations(tmp_path / "prod" / "w1")
+    frame = smtplogkit.read_logs([str(tmp_path / path) for path in paths])
+
+    names = [Path(report["source"]).name for report in frame.attrs["files"]]
+    assert sorted(names) == sorted(ROTATIONS)
+    assert frame["session_id"].is_unique
+    if "{" in paths[0]:
+        assert frame["network"].tolist() == ["prod"] * len(ROTATIONS)  # the first path's labels
+
+
 def test_alternatives_without_match(tmp_path):
     with pytest.raises(smtplogkit.InputError):
         smtplogkit.read_logs(str(tmp_path / "*.log{,.1}"))
