@@ -22,11 +22,12 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, tzinfo
 from typing import Any
 
 from .errors import OptionError
-from .inputs import Source, expand, group_rotations, log_skipped
+from .inputs import Chain, Source, expand, group_rotations, log_skipped
 
 PROTOCOL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
@@ -61,6 +62,9 @@ def _partition(part: tuple[Source, tuple[int, int] | None], options: dict[str, A
     from .parallel import read_source_frame
 
     source, share = part
+    if isinstance(source, Chain):
+        # A read keeps its state on the chain, and the threaded scheduler reads the shares at once.
+        source = replace(source, reading=None, opened=None)
     if _is_remote(source):
         with _remote_text(source) as opened:
             frame, _ = read_source_frame(opened, options, share)

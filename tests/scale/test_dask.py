@@ -116,3 +116,32 @@ def test_dask_frame_rejected_with_hint(fleet, function):
     assert "call .compute() on it first" in message
     # The computed frame is accepted.
     getattr(smtplogkit, function)(lazy.compute())
+
+
+
+def test_dask_partition_leaves_chain_untouched(tmp_path, monkeypatch):
+    # All the shares of a chain of rotations hold one Chain, and the threaded scheduler reads them at
+    # once: a read must keep its state (where each file starts, its counts) off the shared object.
+    from smtplogkit import parallel
+    from smtplogkit.dask import _partition
+    from smtplogkit.inputs import Chain, expand, group_rotations
+
+    from test_fast_paths import _maillog  # the same directory, which pytest puts on the path
+
+    import smtplogkit.dask as sdask
+
+    monkeypatch.setattr(parallel, "SHARE_BYTES", 0)
+    (tmp_path / "maillog.1").write_text(_maillog(5, 3000))
+    (tmp_path / "maillog").write_text(_maillog(6, 3000))
+    expected = in_line_order(smtplogkit.read_logs(tmp_path, format="postfix", progress=False))
+    lazy = sdask.read_logs(str(tmp_path), format="postfix", shares=2)
+    options = {"format": "postfix", "labels": {}, "tz": None, "date": None}
+    (chain,) = group_rotations(expand(str(tmp_path)).sources)
+    assert isinstance(chain, Chain)
+
+    shares = [_partition((chain, (k, 2)), options) for k in range(2)]
+
+    assert chain.reading is None
+    assert chain.opened is None
+    pd.testing.assert_frame_equal(expected, in_line_order(pd.concat(shares)), check_exact=True)
+    pd.testing.assert_frame_equal(expected, in_line_order(lazy.compute(scheduler="threads")), check_exact=True)
