@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import multiprocessing
 import os
 import re
 import sys
@@ -369,13 +368,12 @@ def compiled(name: str) -> Any:
     if stale(built, source):
         # An edited .pyx next to an old build (an editable install): the build would not match the source.
         checkout = source.parents[2]
-        # Once per process, and not in a pool's workers: the process that started them warns for
-        # every stale build first (check_builds), and forked workers inherit that it did.
+        # Once per process.  A reader that starts a pool warns for every stale build first
+        # (check_builds), and its forked workers inherit that it did.
         if name in _WARNED:
             return None
         _WARNED.add(name)
-        log = logger.warning if multiprocessing.parent_process() is None else logger.debug
-        log("%s is newer than its build %s, so smtplogkit uses its Python code instead. Rebuild with "
+        logger.warning("%s is newer than its build %s, so smtplogkit uses its Python code instead. Rebuild with "
                        "'%s -m pip install -e %s' (or 'make install' in %s)", source, built.name, sys.executable,
                        checkout, checkout)
         COMPILED[name] = "older than its source, not used"

@@ -65,9 +65,25 @@ frame = smtplogkit.read_logs(sys.argv[1:], date="2026-03-02", workers=2, progres
 print(len(frame))
 """
 
+# A program of the user's that reads logs in a child process of its own, as a task queue's worker does.
+STALE_CHILD_READ = """
+import logging, multiprocessing, sys
+logging.basicConfig(level=logging.WARNING, format="%(processName)s %(message)s")
 
-def test_stale_build_warns_once_with_workers(tmp_path):
-    # A copy of the package whose smtplib .pyx is newer than its build, read by two worker processes.
+def work(paths):
+    import smtplogkit
+    print(len(smtplogkit.read_logs(paths, date="2026-03-02", progress=False)), flush=True)
+
+if __name__ == "__main__":
+    child = multiprocessing.get_context("fork").Process(target=work, args=(sys.argv[1:],))
+    child.start()
+    child.join()
+"""
+
+
+@pytest.fixture()
+def stale_copy(tmp_path):
+    """Return the environment that imports a copy of the package whose smtplib .pyx is newer than its build, and two logs."""
     if USED["_smtplib_scan"]() is None:
         pytest.skip("the compiled modules are not in use")
     package = tmp_path / "pkg" / "smtplogkit"
@@ -84,9 +100,28 @@ def test_stale_build_warns_once_with_workers(tmp_path):
         logs.append(str(log))
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "pkg")}
     env.pop("SMTPLOGKIT_PURE_PYTHON", None)
-    run = subprocess.run([sys.executable, "-c", STALE_READ, *logs], capture_output=True, text=True, env=env,
-                         cwd=tmp_path, check=True)
-    assert run.stdout.strip() == "2"
-    warnings = [line for line in run.stderr.splitlines() if "newer than its build" in line]
-    assert len(warnings) == 1, run.stderr
+    return env, logs
+
+
+def _stale_warnings(script: str, env: dict, logs: list[str], cwd) -> tuple[str, list[str]]:
+    run = subprocess.run([sys.executable, "-c", script, *logs], capture_output=True, text=True, env=env, cwd=cwd,
+                         check=True)
+    return run.stdout.strip(), [line for line in run.stderr.splitlines() if "newer than its build" in line]
+
+
+def test_stale_build_warns_once_with_workers(tmp_path, stale_copy):
+    # Two worker processes read the logs; the reading process warns, once.
+    env, logs = stale_copy
+    output, warnings = _stale_warnings(STALE_READ, env, logs, tmp_path)
+    assert output == "2"
+    assert len(warnings) == 1, warnings
     assert warnings[0].startswith("MainProcess ") and "_smtplib_scan.pyx" in warnings[0]
+
+
+def test_stale_build_warns_in_user_child(tmp_path, stale_copy):
+    # A child process of the user's own that reads logs warns too.
+    env, logs = stale_copy
+    output, warnings = _stale_warnings(STALE_CHILD_READ, env, logs, tmp_path)
+    assert output == "2"
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("ForkProcess-1 ")
