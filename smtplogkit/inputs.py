@@ -282,16 +282,16 @@ def expand(paths: Any) -> Expansion:
 def _drop_repeats(result: Expansion) -> None:
     """Keep one source per file: the first, with its labels, when several paths or patterns name the same file."""
     seen: set[str] = set()
-    kept: list[Source] = []
+    unique: list[Source] = []
     for source in result.sources:
         if source.path is not None:
-            key = os.path.realpath(source.path)
-            if key in seen:
+            real = os.path.realpath(source.path)
+            if real in seen:
                 logger.info("%s: named more than once, read once", source.name)
                 continue
-            seen.add(key)
-        kept.append(source)
-    result.sources[:] = kept
+            seen.add(real)
+        unique.append(source)
+    result.sources[:] = unique
 
 
 def _expand_one(item: str, result: Expansion) -> None:

@@ -167,8 +167,8 @@ def _read_all(sources: list[Source], options: dict[str, Any], workers: int, cach
         # for its frames, and this process again to take the frames back (about 0.4 s each).
         import pandas  # noqa: F401
         import pyarrow  # noqa: F401
-        # NOTE: a worker's log records (the per-file INFO line, warnings) reach the caller's handlers only
-        # when workers are forked, the default on Linux; under "spawn" or "forkserver" they are lost.
+        # NOTE: a worker's log records (the per-file INFO line, warnings) reach the caller's handlers
+        # only because Linux forks the workers.  Under "spawn" or "forkserver" they are lost.
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
             futures = {pool.submit(read_source_frame, sources[i], options, (k, n) if n > 1 else None,
                                    keep_events): (i, k, n) for i, k, n in tasks}

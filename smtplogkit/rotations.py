@@ -79,7 +79,7 @@ class ChainContext(ParseContext):
         reading.unrecognised[part] += 1
         if self.cut_lines and line.number in self.cut_lines:
             self.cut_lines[line.number] = "unrecognised"
-            return  # the reader's warning about the cut last line says how it was counted
+            return  # the reader's warning about the cut last line states how it was counted
         if reading.unrecognised[part] <= MAX_LINE_WARNINGS:
             self.warn(line, f"unrecognised line: {excerpt(line.text)!r}")
 

@@ -47,13 +47,13 @@ def test_sdist_carries_the_tests(tmp_path):
     (archive,) = tmp_path.glob("smtplogkit-*.tar.gz")
     with tarfile.open(archive) as tar:
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
-    wanted = {str(path.relative_to(ROOT))
+    expected_files = {str(path.relative_to(ROOT))
               for folder in ("tests", "sample_data", "notebooks", "docs", "benchmarks", "tools")
               for path in (ROOT / folder).rglob("*") if path.is_file() and "__pycache__" not in path.parts
               and path.suffix != ".pyc" and not path.match("notebooks/incident*")
               and "smtplogkit-cache" not in path.parts and "node_modules" not in path.parts}
-    assert "tests/formats/test_postfix_scan.py" in wanted
-    assert sorted(wanted - names) == []
+    assert "tests/formats/test_postfix_scan.py" in expected_files
+    assert sorted(expected_files - names) == []
     assert [name for name in names if name.endswith((".pyc", ".so", ".c"))] == []
     assert "smtplogkit/formats/_postfix_scan.pyx" in names
     assert "tools/capture/servers.py" in names  # tests/conftest.py imports the loopback servers from there

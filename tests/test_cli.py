@@ -166,4 +166,5 @@ def test_workers_progress_on_terminal(tmp_path, command):
     assert b"reading logs" in drawn
     assert b"reading logs" not in run.stdout
     piped = _run(*arguments)
-    assert piped.returncode == 0 and "reading logs" not in piped.stderr
+    assert piped.returncode == 0
+    assert "reading logs" not in piped.stderr

@@ -199,7 +199,7 @@ def test_cut_unreadable_line_warns(tmp_path):
     assert report["unrecognised"] == 1
     assert_accounted(report)
     assert cut_warnings(report, path) == [report["lines"]]
-    # The warning about the cut line says it was counted as unrecognised, and no other warning repeats it.
+    # The warning about the cut line states it was counted as unrecognised, and no other warning repeats it.
     assert [w for w in report["warnings"] if w.startswith(f"{path}:{report['lines']}:")] == [
         next(w for w in report["warnings"] if CUT_WARNING in w)]
     assert any("counted as unrecognised" in w and "Traceb" in w for w in report["warnings"])

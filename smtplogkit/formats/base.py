@@ -92,7 +92,7 @@ class ParseContext:
         self.unrecognised_lines += 1
         if self.cut_lines and line.number in self.cut_lines:
             self.cut_lines[line.number] = "unrecognised"
-            return  # the reader's warning about the cut last line says how it was counted
+            return  # the reader's warning about the cut last line states how it was counted
         if self.unrecognised_lines <= MAX_LINE_WARNINGS:
             message = f"{self.source}:{line.number}: unrecognised line: {excerpt(line.text)!r}"
             self.warnings.append(message)

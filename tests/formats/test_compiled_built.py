@@ -109,19 +109,13 @@ def _stale_warnings(script: str, env: dict, logs: list[str], cwd) -> tuple[str, 
     return run.stdout.strip(), [line for line in run.stderr.splitlines() if "newer than its build" in line]
 
 
-def test_stale_build_warns_once_with_workers(tmp_path, stale_copy):
-    # Two worker processes read the logs; the reading process warns, once.
+@pytest.mark.parametrize(("script", "process"), [(STALE_READ, "MainProcess"), (STALE_CHILD_READ, "ForkProcess-1")],
+                         ids=["pool of two workers", "user's child process"])
+def test_stale_build_warns_once(tmp_path, stale_copy, script, process):
+    # With a pool, the reading process warns and its workers do not; a user's own child process warns.
     env, logs = stale_copy
-    output, warnings = _stale_warnings(STALE_READ, env, logs, tmp_path)
+    output, warnings = _stale_warnings(script, env, logs, tmp_path)
     assert output == "2"
     assert len(warnings) == 1, warnings
-    assert warnings[0].startswith("MainProcess ") and "_smtplib_scan.pyx" in warnings[0]
-
-
-def test_stale_build_warns_in_user_child(tmp_path, stale_copy):
-    # A child process of the user's own that reads logs warns too.
-    env, logs = stale_copy
-    output, warnings = _stale_warnings(STALE_CHILD_READ, env, logs, tmp_path)
-    assert output == "2"
-    assert len(warnings) == 1, warnings
-    assert warnings[0].startswith("ForkProcess-1 ")
+    assert warnings[0].startswith(f"{process} ")
+    assert "_smtplib_scan.pyx" in warnings[0]

@@ -280,32 +280,27 @@ def test_session_events_in_second_pass(tmp_path, caplog):
     assert "not the one read before" not in caplog.text
 
 
-def test_msmtp_log_in_repeated_hour(tmp_path):
-    # msmtp's own log file starts each line with a stamp that envelope.syslog_time reads.
+# Logs whose lines start with a local stamp: msmtp's own log file (a classic stamp that
+# envelope.syslog_time reads) and Exim's main log (ISO 8601 without an offset).
+LOCAL_STAMP_LOGS = {
+    "msmtp": ("msmtp-2026-11-01.log", "{local:%b %d %H:%M:%S} host=smtp.example.com tls=on auth=on "
+              "user=a@example.com from=a@example.com recipients=b@example.org errormsg='cannot connect to "
+              "smtp.example.com, port 587: Connection timed out' exitcode=EX_TEMPFAIL"),
+    "exim": ("mainlog-2026-11-01", "{local:%Y-%m-%d %H:%M:%S} 1tX{n:03d}-000abc-AB == b@example.org R=dnslookup "
+             "T=remote_smtp defer (110): Connection timed out"),
+}
+
+
+@pytest.mark.parametrize("format_name", sorted(LOCAL_STAMP_LOGS))
+def test_local_stamps_in_repeated_hour(tmp_path, format_name):
     zone = ZoneInfo("America/New_York")
     change = CHANGES["America/New_York"]
     instants = [change - timedelta(minutes=40) + timedelta(minutes=4 * n) for n in range(20)]
-    lines = [f"{instant.astimezone(zone):%b %d %H:%M:%S} host=smtp.example.com tls=on auth=on user=a@example.com "
-             f"from=a@example.com recipients=b@example.org errormsg='cannot connect to smtp.example.com, port 587: "
-             f"Connection timed out' exitcode=EX_TEMPFAIL" for instant in instants]
-    path = tmp_path / "msmtp-2026-11-01.log"
+    name, template = LOCAL_STAMP_LOGS[format_name]
+    lines = [template.format(local=instant.astimezone(zone), n=n) for n, instant in enumerate(instants)]
+    path = tmp_path / name
     path.write_text("\n".join(lines) + "\n")
-    frame = smtplogkit.read_logs(path, format="msmtp", tz="America/New_York", progress=False)
-    expected = pd.to_datetime([instants[line - 1] for line in frame["line"]], utc=True)
-    assert len(frame) == 20
-    assert (frame["start"].dt.tz_convert("UTC").to_numpy() == expected.to_numpy()).all()
-
-
-def test_exim_mainlog_in_repeated_hour(tmp_path):
-    # Exim's main log stamps its lines in ISO 8601 without an offset: local time, as classic stamps are.
-    zone = ZoneInfo("America/New_York")
-    change = CHANGES["America/New_York"]
-    instants = [change - timedelta(minutes=40) + timedelta(minutes=4 * n) for n in range(20)]
-    lines = [f"{instant.astimezone(zone):%Y-%m-%d %H:%M:%S} 1tX{n:03d}-000abc-AB == b@example.org R=dnslookup "
-             f"T=remote_smtp defer (110): Connection timed out" for n, instant in enumerate(instants)]
-    path = tmp_path / "mainlog-2026-11-01"
-    path.write_text("\n".join(lines) + "\n")
-    frame = smtplogkit.read_logs(path, format="exim", tz="America/New_York", progress=False)
+    frame = smtplogkit.read_logs(path, format=format_name, tz="America/New_York", progress=False)
     expected = pd.to_datetime([instants[line - 1] for line in frame["line"]], utc=True)
     assert len(frame) == 20
     assert (frame["start"].dt.tz_convert("UTC").to_numpy() == expected.to_numpy()).all()
