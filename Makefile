@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test install clean
 
-$(VENV)/.installed: pyproject.toml setup.py $(wildcard smtplogkit/formats/*.pyx smtplogkit/formats/*.pxd)
+# The modules compiled whole (smtplogkit/native.py) are rebuilt when their .py files change.
+WHOLE := smtplogkit/native.py smtplogkit/sessions.py smtplogkit/formats/_templates.py smtplogkit/formats/base.py \
+	smtplogkit/formats/smtplib.py smtplogkit/formats/nodemailer.py
+
+$(VENV)/.installed: pyproject.toml setup.py setup.cfg $(WHOLE) $(wildcard smtplogkit/formats/*.pyx smtplogkit/formats/*.pxd)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[notebooks,dask,test]'
@@ -25,4 +29,4 @@ test: install
 
 # Also the compiled modules and their generated C, so that the next install builds them anew.
 clean:
-	rm -rf $(VENV) build dist *.egg-info smtplogkit/formats/*.c smtplogkit/formats/*.so
+	rm -rf $(VENV) build dist *.egg-info smtplogkit/*.c smtplogkit/*.so smtplogkit/formats/*.c smtplogkit/formats/*.so

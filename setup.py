@@ -1,18 +1,39 @@
-"""Build the optional compiled parts of the Postfix, smtplib and nodemailer readers.
+"""Build the optional compiled parts of the reading path.
 
 Everything else about the package is in pyproject.toml.
 
-The extensions are optional: without a C compiler the install goes on, and
-smtplogkit uses the Python code they mirror (same results, slower).
+Two kinds of module are compiled with Cython: the ``.pyx`` twins of some
+functions of the Postfix, smtplib and nodemailer readers, and the modules
+that ``smtplogkit/native.py`` lists, compiled whole from their ``.py``
+files as they are.  Both are optional: without a C compiler the install goes
+on, and smtplogkit runs the Python code (same results, slower).
 """
+
+import ast
+from pathlib import Path
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-EXTENSIONS = cythonize(
-    [Extension(f"smtplogkit.formats.{name}", [f"smtplogkit/formats/{name}.pyx"])
-     for name in ("_postfix_scan", "_postfix_episodes", "_smtplib_scan", "_nodemailer_scan")],
-    compiler_directives={"language_level": "3"},
+
+def whole_modules() -> tuple[str, ...]:
+    """Return ``MODULES`` from smtplogkit/native.py, read without importing smtplogkit."""
+    tree = ast.parse(Path("smtplogkit/native.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == "MODULES" for target in node.targets):
+            return ast.literal_eval(node.value)
+    raise RuntimeError("smtplogkit/native.py has no MODULES")
+
+
+TWINS = [Extension(f"smtplogkit.formats.{name}", [f"smtplogkit/formats/{name}.pyx"])
+         for name in ("_postfix_scan", "_postfix_episodes", "_smtplib_scan", "_nodemailer_scan")]
+WHOLE = [Extension(name, [name.replace(".", "/") + ".py"]) for name in whole_modules()]
+
+EXTENSIONS = cythonize(TWINS, compiler_directives={"language_level": "3"}) + cythonize(
+    WHOLE,
+    # binding: functions keep their signatures and can be pickled and inspected as Python functions are.
+    # annotation_typing off: a hint such as "list[Line]" stays a hint, as it is for Python, not a type check.
+    compiler_directives={"language_level": "3", "binding": True, "annotation_typing": False},
 )
 for extension in EXTENSIONS:
     # cythonize() returns new Extension objects with optional=False, even for optional ones, so it is set

@@ -8,6 +8,10 @@ smtplogkit stays quick.
 
 from __future__ import annotations
 
+from . import native
+
+native.install()  # before the compiled modules load: see smtplogkit/native.py
+
 from .errors import FormatError, InputError, OptionError, SmtpLogKitError
 from .deliveries import link_sessions, read_deliveries, read_signals
 from .labels import Cause, Outcome, Stage, TlsMode

@@ -47,14 +47,20 @@ class _Version(argparse.Action):
 
 
 def version_text() -> str:
-    """Return smtplogkit's version, Python's, and for each compiled module whether it is in use (see formats.base.compiled)."""
+    """Return smtplogkit's version, Python's, and for each compiled module whether it is in use.
+
+    Two kinds are listed: the ``.pyx`` twins of some functions (see
+    ``formats.base.compiled``) and the modules compiled whole from their
+    ``.py`` files (see ``smtplogkit.native``).
+    """
     import platform
 
-    from . import __version__
+    from . import __version__, native
     from .formats import base, nodemailer, postfix, smtplib  # noqa: F401 - importing them asks for their compiled modules
 
     lines = [f"smtplogkit {__version__} (Python {platform.python_version()})", "compiled modules:"]
     lines += [f"  {name}: {state}" for name, state in sorted(base.COMPILED.items())]
+    lines += [f"  {name}: {native.STATES.get(name, 'not loaded')}" for name in sorted(native.MODULES)]
     return "\n".join(lines)
 
 

@@ -1,0 +1,91 @@
+"""Modules of the reading path that setup.py also compiles, and the import hook that keeps a stale build out.
+
+``setup.py`` compiles the modules in :data:`MODULES` with Cython from their
+``.py`` files as they are, when a C compiler is available: the build and the
+source are one program, not twins.  Python's import system loads such a
+build in preference to the ``.py`` file next to it, even when the ``.py``
+file was edited after the build, so an editable install would run old code
+without a word.  :class:`SourceWhenStale` sits first on ``sys.meta_path``
+and loads the ``.py`` file instead when the build is older than it, with a
+warning, or when ``SMTPLOGKIT_PURE_PYTHON`` is set.
+
+The hook is installed when smtplogkit is imported, before any of these
+modules is.  :data:`STATES` records what each module was loaded from, for
+``smtplogkit --version``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from importlib.abc import MetaPathFinder
+from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
+from importlib.util import spec_from_file_location
+from pathlib import Path
+from typing import Sequence
+
+logger = logging.getLogger(__name__)
+
+# Compiled whole.  The .pyx modules in smtplogkit/formats are another kind: hand-typed twins of some Python
+# functions, chosen at run time by formats.base.compiled().
+MODULES = (
+    "smtplogkit.sessions",
+    "smtplogkit.formats._templates",
+    "smtplogkit.formats.base",
+    "smtplogkit.formats.smtplib",
+    "smtplogkit.formats.nodemailer",
+)
+
+# The state of each module of MODULES once imported: compiled, not built, turned off or stale.
+STATES: dict[str, str] = {}
+
+
+def build_of(source: Path) -> Path | None:
+    """Return the compiled build next to the Python file ``source``, or None if there is none."""
+    stem = source.name[:-len(".py")]
+    for suffix in EXTENSION_SUFFIXES:
+        built = source.with_name(stem + suffix)
+        if built.exists():
+            return built
+    return None
+
+
+class SourceWhenStale(MetaPathFinder):
+    """Load a module of :data:`MODULES` from its ``.py`` file when its build must not be used.
+
+    For any other module, and for a build that may be used, it returns None
+    and the usual finders go on.
+    """
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None, target: object = None) -> ModuleSpec | None:
+        """Return a spec for the ``.py`` file of a module whose build is stale or turned off, else None."""
+        if fullname not in MODULES or not path:
+            return None
+        leaf = fullname.rpartition(".")[2]
+        source = next((Path(folder) / f"{leaf}.py" for folder in path if (Path(folder) / f"{leaf}.py").exists()),
+                      None)
+        if source is None:
+            return None
+        built = build_of(source)
+        if built is None:
+            STATES[fullname] = "not built"
+            return None
+        if os.environ.get("SMTPLOGKIT_PURE_PYTHON"):
+            STATES[fullname] = "turned off by SMTPLOGKIT_PURE_PYTHON"
+        elif source.stat().st_mtime > built.stat().st_mtime:
+            STATES[fullname] = "older than its source, not used"
+            checkout = source.parents[2] if fullname.count(".") == 2 else source.parents[1]
+            logger.warning("%s is newer than its build %s, so smtplogkit uses the Python file instead. Rebuild "
+                           "with '%s -m pip install -e %s' (or 'make install' in %s)", source, built.name,
+                           sys.executable, checkout, checkout)
+        else:
+            STATES[fullname] = "compiled"
+            return None
+        return spec_from_file_location(fullname, source)
+
+
+def install() -> None:
+    """Put :class:`SourceWhenStale` first on ``sys.meta_path``, once."""
+    if not any(isinstance(finder, SourceWhenStale) for finder in sys.meta_path):
+        sys.meta_path.insert(0, SourceWhenStale())
