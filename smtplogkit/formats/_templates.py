@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..labels import STAGE_ORDER, Cause, Stage
@@ -36,6 +36,7 @@ MAX_TEMPLATES = 1024
 # A file stops looking for repeated segments after this many segments that
 # were not repeats, when they outnumber the repeats.
 MAX_MISSES = 64
+_ONE_SECOND = timedelta(seconds=1)
 
 
 @dataclass(slots=True)
@@ -60,42 +61,64 @@ class RowTemplate:
         """
         return self.instantiate_at(lines[self.line_index].number, stamp)
 
-    def instantiate_at(self, number: int, stamp: Callable[[int], datetime]) -> dict[str, Any]:
+    def instantiate_at(self, number: int, stamp: Callable[[int], datetime],
+                       micros: Callable[[int], int] | None = None) -> dict[str, Any]:
         """Return the row for a segment with the same key, as :meth:`instantiate` does, from its row's line number.
 
         ``number`` is the number of the segment's line at :attr:`line_index`.
+        A parser whose segment's times all share one day and one time zone
+        may pass ``micros(i)``: the time of ``lines[i]`` in microseconds
+        since the start of that day.  The durations then come from those
+        integers, and ``stamp`` is called for the start and end times only.
+        Both ways give equal rows, because datetimes with one ``tzinfo``
+        subtract as wall times do.
         """
         row = self.row.copy()
         row["line"] = number
-        times = {index: stamp(index) for index in self.indexes}  # several stages are often reached on one line
-        start = None if self.start_index is None else times[self.start_index]
-        end = None if self.end_index is None else times[self.end_index]
+        start_index, end_index = self.start_index, self.end_index
+        if micros is None:
+            times = {index: stamp(index) for index in self.indexes}  # several stages are often reached on one line
+            unit: Any = _ONE_SECOND
+            start = None if start_index is None else times[start_index]
+            end = None if end_index is None else times[end_index]
+        else:
+            times = {index: micros(index) for index in self.indexes}
+            unit = 1_000_000
+            start = None if start_index is None else stamp(start_index)
+            if end_index is None:
+                end = None
+            elif end_index == start_index:
+                end = start
+            else:
+                end = stamp(end_index)
         row["start"] = start
         row["end"] = end
         if start is None:
             return row  # the template's time columns are all None already
-        if start == end and len(set(times.values())) == 1:
+        first = times[start_index]
+        if len(set(times.values())) == 1 and end is not None:
             # Every stage was reached at the same time, as on a log that prints whole seconds, so
             # each timed stage took 0 seconds, whichever order the stages are taken in.
             for column in self.columns:
                 row[column] = 0.0
-            row["duration_s"] = 0.0 if end is not None else None
+            row["duration_s"] = 0.0
             return row
         # As sessions.build_session computes them: each timed stage's seconds since the stage
         # reached before it, in the order of the times, and equal times in stage order.  The
         # stages are kept in the order of their lines, then of the stages, which is that order
-        # whenever each later line has a later time.
+        # whenever each later line has a later time.  A timedelta divided by one second is its
+        # total_seconds(), and microseconds divided by 1,000,000 give the same float.
         passed = [(times[index], order, column) for index, order, column in self.timed]
         timed = self.timed
         for number in range(1, len(timed)):
             if timed[number][0] != timed[number - 1][0] and passed[number][0] <= passed[number - 1][0]:
                 passed.sort()
                 break
-        previous = start
+        previous = first
         for reached, _, column in passed:
-            row[column] = max((reached - previous).total_seconds(), 0.0)
+            row[column] = max((reached - previous) / unit, 0.0)
             previous = reached
-        row["duration_s"] = None if end is None else (end - start).total_seconds()
+        row["duration_s"] = None if end is None else (times[end_index] - first) / unit
         return row
 
 

@@ -813,7 +813,8 @@ class _Segments:
         state.opened, state.closed, state.in_body, state.sent, state.replied = template.end_state
         state.failed = None
         state.ssl_connect = None
-        count_noise(ctx, segment, template.noise)
+        if template.noise:
+            count_noise(ctx, segment, template.noise)
         clock = ctx.clock
         day = clock.day
         first, last = text_of(segment[0]), text_of(segment[-1])
@@ -830,4 +831,11 @@ class _Segments:
             hour, minute, second, _ = clocks[text[:9]]
             return datetime(year, month, mday, hour, minute, second, int(text[9:15]), tz)
 
-        self.groups.add_row(state.session, template.instantiate_at(number_of(segment[template.line_index]), stamp))
+        def micros(index: int) -> int:
+            # Every line of the segment gets the same day and zone from stamp(), so these differ as its times do.
+            line = segment[index]
+            text = line[1] if type(line) is tuple else line.text
+            return clocks[text[:9]][3] * 1_000_000 + int(text[9:15])
+
+        row = template.instantiate_at(number_of(segment[template.line_index]), stamp, micros)
+        self.groups.add_row(state.session, row)

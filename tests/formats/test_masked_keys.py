@@ -242,8 +242,8 @@ def _masked_hits(monkeypatch) -> list[int]:
 
     instantiate = _templates.RowTemplate.instantiate_at
 
-    def counted(self, number, stamp):
-        row = instantiate(self, number, stamp)
+    def counted(self, number, stamp, micros=None):
+        row = instantiate(self, number, stamp, micros)
         if row.pop("_masked", False):
             hits[0] += 1
         return row
