@@ -6,8 +6,8 @@ source are one program, not twins.  Python's import system loads such a
 build in preference to the ``.py`` file next to it, even when the ``.py``
 file was edited after the build, so an editable install would run old code
 without a word.  :class:`SourceWhenStale` sits first on ``sys.meta_path``
-and loads the ``.py`` file instead when the build is older than it, with a
-warning, or when ``SMTPLOGKIT_PURE_PYTHON`` is set.
+and loads the ``.py`` file instead when the build is older than it in a
+source checkout, with a warning, or when ``SMTPLOGKIT_PURE_PYTHON`` is set.
 
 The hook is installed when smtplogkit is imported, before any of these
 modules is.  :data:`STATES` records what each module was loaded from, for
@@ -71,11 +71,14 @@ class SourceWhenStale(MetaPathFinder):
         if built is None:
             STATES[fullname] = "not built"
             return None
+        # The folder that contains the smtplogkit package: a checkout has setup.py there, and site-packages has not.
+        checkout = source.parents[fullname.count(".")]
         if os.environ.get("SMTPLOGKIT_PURE_PYTHON"):
             STATES[fullname] = "turned off by SMTPLOGKIT_PURE_PYTHON"
-        elif source.stat().st_mtime > built.stat().st_mtime:
+        elif (checkout / "setup.py").exists() and source.stat().st_mtime > built.stat().st_mtime:
+            # Only in a checkout: pip unpacks a wheel's files in name order, so an installed
+            # smtplib.py is always a little newer than smtplib.cpython-*.so next to it.
             STATES[fullname] = "older than its source, not used"
-            checkout = source.parents[2] if fullname.count(".") == 2 else source.parents[1]
             logger.warning("%s is newer than its build %s, so smtplogkit uses the Python file instead. Rebuild "
                            "with '%s -m pip install -e %s' (or 'make install' in %s)", source, built.name,
                            sys.executable, checkout, checkout)

@@ -92,17 +92,24 @@ def test_pure_python_loads_every_py_file():
             assert report["states"][name] == "turned off by SMTPLOGKIT_PURE_PYTHON", name
 
 
-@pytest.fixture()
-def stale_copy(tmp_path):
-    """Return a copy of the package whose smtplib.py was changed after its build."""
+def _copy_with_newer_smtplib(tmp_path: Path, checkout: bool) -> Path:
+    """Return a folder with a copy of the package whose smtplib.py is newer than its build, and setup.py if ``checkout``."""
     if not _built() or os.environ.get("SMTPLOGKIT_PURE_PYTHON"):
         pytest.skip("the compiled modules are not in use")
     package = tmp_path / "pkg" / "smtplogkit"
     shutil.copytree(ROOT / "smtplogkit", package, ignore=shutil.ignore_patterns("__pycache__", "*.c"))
+    if checkout:
+        shutil.copy2(ROOT / "setup.py", package.parent / "setup.py")
     source = package / "formats" / "smtplib.py"
     built = native.build_of(source)
     os.utime(source, (built.stat().st_mtime + 60,) * 2)
-    return tmp_path / "pkg"
+    return package.parent
+
+
+@pytest.fixture()
+def stale_copy(tmp_path):
+    """Return a checkout whose smtplib.py was changed after its build."""
+    return _copy_with_newer_smtplib(tmp_path, checkout=True)
 
 
 def test_stale_build_gives_way_to_its_source(tmp_path, stale_copy):
@@ -116,6 +123,16 @@ def test_stale_build_gives_way_to_its_source(tmp_path, stale_copy):
     assert warnings[0].startswith("smtplogkit.native WARNING ")
     assert "smtplib.py" in warnings[0]
     assert "pip install -e" in warnings[0]
+
+
+def test_installed_package_keeps_its_builds(tmp_path):
+    # pip unpacks a wheel's files in name order, so each .py ends up a little newer than its build.
+    installed = _copy_with_newer_smtplib(tmp_path, checkout=False)
+    run = _run(REPORT, env=_env(installed), cwd=tmp_path)
+    report = json.loads(run.stdout)
+    assert report["states"]["smtplogkit.formats.smtplib"] == "compiled"
+    assert not report["loaded"]["smtplogkit.formats.smtplib"].endswith(".py")
+    assert "newer than its build" not in run.stderr
 
 
 def test_version_lists_the_whole_modules():
@@ -155,7 +172,7 @@ def test_every_listed_module_exists():
         assert name.startswith("smtplogkit.")
 
 
-def test_makefile_rebuilds_when_a_listed_module_changes():
+def test_makefile_lists_compiled_modules():
     # make's install step must depend on every module compiled whole, or an edit would leave a stale build.
     text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
     line = next(line for line in text.splitlines() if line.startswith("WHOLE :="))
