@@ -10,6 +10,7 @@ on, and smtplogkit runs the Python code (same results, slower).
 """
 
 import ast
+import sys
 from pathlib import Path
 
 from Cython.Build import cythonize
@@ -27,11 +28,15 @@ def whole_modules() -> tuple[str, ...]:
 
 TWINS = [Extension(f"smtplogkit.formats.{name}", [f"smtplogkit/formats/{name}.pyx"])
          for name in ("_postfix_scan", "_postfix_episodes", "_smtplib_scan", "_nodemailer_scan")]
-WHOLE = [Extension(name, [name.replace(".", "/") + ".py"]) for name in whole_modules()]
+# Without debug information: it made these builds several MB each (nodemailer 5.4 MB), and a traceback
+# through them names the .py file and line all the same.
+NO_DEBUG_INFO = [] if sys.platform == "win32" else ["-g0"]
+WHOLE = [Extension(name, [name.replace(".", "/") + ".py"], extra_compile_args=NO_DEBUG_INFO)
+         for name in whole_modules()]
 
 EXTENSIONS = cythonize(TWINS, compiler_directives={"language_level": "3"}) + cythonize(
     WHOLE,
-    # binding: functions keep their signatures and can be pickled and inspected as Python functions are.
+    # binding: functions keep their signatures and docstrings, and can be pickled, as Python functions can.
     # annotation_typing off: a hint such as "list[Line]" stays a hint, as it is for Python, not a type check.
     compiler_directives={"language_level": "3", "binding": True, "annotation_typing": False},
 )

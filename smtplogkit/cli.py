@@ -42,6 +42,8 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
+        # argparse runs this before main() sets up logging: a stale build's warning gets the usual prefix so.
+        _configure_logging(argparse.Namespace(verbose=0, verbose_libraries=False, command=None))
         print(version_text())
         parser.exit()
 
@@ -60,7 +62,8 @@ def version_text() -> str:
 
     lines = [f"smtplogkit {__version__} (Python {platform.python_version()})", "compiled modules:"]
     lines += [f"  {name}: {state}" for name, state in sorted(base.COMPILED.items())]
-    lines += [f"  {name}: {native.STATES.get(name, 'not loaded')}" for name in sorted(native.MODULES)]
+    native.load_all()
+    lines += [f"  {name}: {native.STATES.get(name, 'unknown')}" for name in sorted(native.MODULES)]
     return "\n".join(lines)
 
 

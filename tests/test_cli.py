@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from smtplogkit import native
+
 CASES = Path(__file__).parent / "cases"
 ONE_SESSION = CASES / "smtplib-002.log"
 
@@ -128,7 +130,8 @@ def test_version_lists_compiled_modules(pure):
     lines = done.stdout.splitlines()
     assert lines[0].startswith("smtplogkit ")
     states = dict(line.strip().split(": ", 1) for line in lines[2:])
-    assert set(states) == {"_postfix_scan", "_postfix_episodes", "_smtplib_scan", "_nodemailer_scan"}
+    twins = {"_postfix_scan", "_postfix_episodes", "_smtplib_scan", "_nodemailer_scan"}
+    assert set(states) == twins | set(native.MODULES)
     want = "turned off by SMTPLOGKIT_PURE_PYTHON" if pure else "in use"
     assert set(states.values()) == {want}
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import re
 import sys
 from collections import Counter
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import replycodes as rc
+from ..native import load_all, pure_python
 from ..records import CLIENT, ERROR, LOCAL, NOTE, SERVER, Event, Line, SessionEnd
 from ..redact import REDACTED, auth_payload_note, excerpt, redact_command, redact_text
 from ..sessions import auth_attrs
@@ -355,7 +355,7 @@ def compiled(name: str) -> Any:
     them out.  A build older than its ``.pyx`` source is not used, with a
     warning.
     """
-    if os.environ.get("SMTPLOGKIT_PURE_PYTHON"):
+    if pure_python():
         COMPILED[name] = "turned off by SMTPLOGKIT_PURE_PYTHON"
         return None
     try:
@@ -392,10 +392,12 @@ def check_builds() -> None:
     """Look at every compiled module that has its ``.pyx`` source here, and warn for each stale build.
 
     The reader calls this before it starts worker processes, so that a
-    stale build gives one warning, not one per worker.
+    stale build gives one warning, not one per worker.  It also imports
+    the modules compiled whole, for their own check.
     """
     for source in sorted(Path(__file__).parent.glob("_*.pyx")):
         compiled(source.stem)
+    load_all()  # the modules compiled whole (smtplogkit.native)
 
 
 def stale(built: Path, source: Path) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from smtplogkit import native
 from smtplogkit.formats import _postfix_lean, base, nodemailer, postfix, smtplib
 
 # Each compiled module's name, and the module its reader uses (None for the Python code).
@@ -81,15 +83,21 @@ if __name__ == "__main__":
 """
 
 
-@pytest.fixture()
-def stale_copy(tmp_path):
-    """Return the environment that imports a copy of the package whose smtplib .pyx is newer than its build, and two logs."""
-    if USED["_smtplib_scan"]() is None:
+@pytest.fixture(params=["_smtplib_scan.pyx", "smtplib.py"], ids=["twin", "module compiled whole"])
+def stale_copy(tmp_path, request):
+    """Return the environment that imports a checkout's copy with one source newer than its build, and two logs.
+
+    The source is the smtplib reader's .pyx twin, or the smtplib reader
+    itself, which setup.py compiles whole (see smtplogkit.native).
+    """
+    if USED["_smtplib_scan"]() is None or native.STATES.get("smtplogkit.formats.smtplib") != "in use":
         pytest.skip("the compiled modules are not in use")
     package = tmp_path / "pkg" / "smtplogkit"
     shutil.copytree(ROOT / "smtplogkit", package, ignore=shutil.ignore_patterns("__pycache__", "*.c"))
-    source = package / "formats" / "_smtplib_scan.pyx"
-    built = next((package / "formats").glob("_smtplib_scan.*.so"))
+    shutil.copy2(ROOT / "setup.py", package.parent / "setup.py")  # a checkout, where a stale build is looked for
+    source = package / "formats" / request.param
+    stem = request.param.split(".")[0]
+    built = next((package / "formats").glob(f"{stem}.*.so"))
     os.utime(source, (built.stat().st_mtime + 60,) * 2)
     logs = []
     for index in range(2):
@@ -118,4 +126,4 @@ def test_stale_build_warns_once(tmp_path, stale_copy, script, process):
     assert output == "2"
     assert len(warnings) == 1, warnings
     assert warnings[0].startswith(f"{process} ")
-    assert "_smtplib_scan.pyx" in warnings[0]
+    assert re.search(r"/formats/(_smtplib_scan\.pyx|smtplib\.py) is newer", warnings[0])
