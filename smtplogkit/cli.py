@@ -42,7 +42,8 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        # argparse runs this before main() sets up logging: a stale build's warning gets the usual prefix so.
+        # argparse runs this before main() sets up logging, so it is set up here: a stale build's warning
+        # then has the command line's prefix.
         _configure_logging(argparse.Namespace(verbose=0, verbose_libraries=False, command=None))
         print(version_text())
         parser.exit()

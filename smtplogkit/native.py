@@ -10,8 +10,8 @@ and loads the ``.py`` file instead when the build is older than it in a
 source checkout, with a warning, or when ``SMTPLOGKIT_PURE_PYTHON`` is set.
 
 The hook is installed when smtplogkit is imported, before any of these
-modules is.  :data:`STATES` records what each module was loaded from, for
-``smtplogkit --version``.
+modules is.  :data:`STATES` records each module's state (in use, stale,
+turned off or not built) for ``smtplogkit --version``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import importlib
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 from importlib.util import spec_from_file_location
 from pathlib import Path
-from typing import Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +84,11 @@ class SourceWhenStale:
         if pure_python():
             STATES[fullname] = "turned off by SMTPLOGKIT_PURE_PYTHON"
         elif (checkout / "setup.py").exists() and source.stat().st_mtime > built.stat().st_mtime:
-            # Only in a checkout: pip unpacks a wheel's files in name order, so an installed
-            # smtplib.py is always a little newer than smtplib.cpython-*.so next to it.
+            # Only in a checkout: pip unpacks a wheel's files in the wheel's order, so an installed
+            # smtplib.py can be a little newer than the smtplib.cpython-*.so before it.
             STATES[fullname] = "older than its source, not used"
             logger.warning("%s is newer than its build %s, so smtplogkit uses the Python file instead. Rebuild "
-                           "with '%s -m pip install -e %s' (or 'make install' in %s)", source, built.name,
+                           "with '%s -m pip install -e %s' (or 'make install' in %s).", source, built.name,
                            sys.executable, checkout, checkout)
         else:
             STATES[fullname] = "in use"
@@ -99,8 +99,8 @@ class SourceWhenStale:
 def load_all() -> None:
     """Import every module of :data:`MODULES`, so that a stale build warns here, once.
 
-    The reader calls this before its worker processes fork: they inherit
-    the modules, where each would otherwise import them, and warn, itself.
+    The reader calls this before its worker processes fork, so that they
+    inherit the modules instead of each importing them and warning again.
     """
     for name in MODULES:
         importlib.import_module(name)

@@ -134,7 +134,7 @@ def test_pure_python_values(monkeypatch, value, pure):
 
 
 def test_installed_package_keeps_its_builds(tmp_path):
-    # pip unpacks a wheel's files in name order, so each .py ends up a little newer than its build.
+    # pip unpacks a wheel's files in the wheel's order, so a .py can end up a little newer than its build.
     installed = _copy_with_newer_smtplib(tmp_path, checkout=False)
     run = _run(REPORT, env=_env(installed), cwd=tmp_path)
     report = json.loads(run.stdout)
