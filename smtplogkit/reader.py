@@ -297,6 +297,7 @@ def _read_one(source: Source, result: ReadResult, *, format: str, labels: dict[s
     # Sessions still open at the end of the file, in the order they started.
     for events in sorted(grouped.values(), key=lambda evs: evs[0].line):
         builder.add(events)
+    builder.finish()
 
     report.lines = counted.total
     report.noise = ctx.noise_lines + counted.blank + counted.skipped
@@ -487,6 +488,12 @@ class _SessionRows:
         # A label named like a session column is set only where the row leaves it empty,
         # which the column-wise rows of plain sessions do not check.
         self.plain_ok = not any(name in _SESSION_COLUMN_SET or name == "queue_id" for name in labels)
+        # Rows of earlier inputs still waiting for their chunk, and whether this one added plain records.
+        # _rows_frame puts a chunk's plain records after its dicts, so a chunk with plain records
+        # ends with this input, and its chunks are cut where a read of this input alone cuts them:
+        # the rows then come in the order of a read of each input on its own (workers, cache).
+        self.before = len(result.sessions)
+        self.plain = False
 
     def add(self, events: list[Event]) -> None:
         """Build the row for one session and append it (and its events) to the result.
@@ -509,6 +516,7 @@ class _SessionRows:
         if not self.plain_ok:
             self.add_row(record_row(record))
             return
+        self.plain = True
         self._append((record, self._session_id(record.line), self.file_columns))
 
     def add_batch(self, records: list[PlainSession]) -> None:
@@ -524,12 +532,10 @@ class _SessionRows:
         else:
             session_id = self._session_id
             ids = [session_id(line) for line in lines]
-        sessions = self.result.sessions
-        sessions.extend(zip(records, ids, itertools.repeat(self.file_columns, len(records))))
+        self.plain = True
+        self.result.sessions.extend(zip(records, ids, itertools.repeat(self.file_columns, len(records))))
         self.count += len(records)
-        if len(sessions) >= CHUNK_ROWS:
-            self.result.frames.append(_rows_frame(sessions))
-            self.result.sessions = []
+        self._end_chunk(CHUNK_ROWS)
 
     def _session_id(self, line: int) -> str:
         """Return a session id for a session starting on ``line`` that no earlier session of the file has."""
@@ -539,10 +545,21 @@ class _SessionRows:
     def _append(self, row: Any) -> None:
         sessions = self.result.sessions
         sessions.append(row)
-        if len(sessions) >= CHUNK_ROWS:
-            self.result.frames.append(_rows_frame(sessions))
-            self.result.sessions = []
+        if len(sessions) - self.before >= CHUNK_ROWS:
+            self._end_chunk(CHUNK_ROWS)
         self.count += 1
+
+    def _end_chunk(self, size: int) -> None:
+        """Turn the waiting rows into a frame if this input added ``size`` of them or more."""
+        if len(self.result.sessions) - self.before >= size:
+            self.result.frames.append(_rows_frame(self.result.sessions))
+            self.result.sessions = []
+            self.before = 0
+
+    def finish(self) -> None:
+        """End the input's last chunk if it holds plain records (see ``before`` in ``__init__``)."""
+        if self.plain:
+            self._end_chunk(1)
 
     def add_row(self, row: dict[str, Any]) -> str:
         """Append one session's row, with the file's columns added, and return its session id."""

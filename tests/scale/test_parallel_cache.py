@@ -245,3 +245,22 @@ def test_cache_names_rotations_as_given(tmp_path_factory, monkeypatch):
     pd.testing.assert_frame_equal(_sorted(plain, SESSION_KEYS), _sorted(cached, SESSION_KEYS))
     assert cached.attrs["files"] == plain.attrs["files"]
     assert set(cached["source"]) == {"relay/maillog.1", "relay/maillog"}
+
+
+def test_mixed_formats_keep_input_order(tmp_path):
+    """Files of both kinds of rows (a maillog's plain sessions, client logs' dicts) read to one order every way.
+
+    A chunk of rows puts its plain sessions after its dicts, so a single
+    process once gave a maillog's plain sessions after the rows of the
+    files read after it, where workers and the cache kept each file's rows
+    together.
+    """
+    folder = Path(__file__).resolve().parents[2] / "sample_data" / "prod"
+    inputs = [str(folder / "relay"), str(folder / "support-agent")]
+    single = smtplogkit.read_logs(inputs, progress=False)
+    assert "postfix" in set(single["format"]) and len(set(single["format"])) > 1
+    sources = single["source"].tolist()
+    runs = [source for index, source in enumerate(sources) if index == 0 or sources[index - 1] != source]
+    assert len(runs) == len(set(runs)), "a file's rows are split"
+    for options in ({"workers": 2}, {"cache": tmp_path / "cache"}, {"cache": tmp_path / "cache"}):
+        pd.testing.assert_frame_equal(single, smtplogkit.read_logs(inputs, progress=False, **options))
