@@ -8,6 +8,11 @@ reads a pattern once and returns strings of which any match must contain
 one.  A text that contains none of them, compared in lower case, cannot
 match, and the search is skipped.
 
+A table of rules asks that question of one text for every rule, about a
+hundred literals in all.  :class:`LiteralIndex` answers it for all of them
+in one pass over the text, with an Aho-Corasick automaton (pyahocorasick),
+and gives a bit mask of the literals found.
+
 The check is exact only for ASCII text.  Under ``re.IGNORECASE`` a few
 non-ASCII letters match ASCII ones (the Kelvin sign matches ``k``), so
 :func:`could_match` always lets the search run for a non-ASCII text.
@@ -16,8 +21,11 @@ non-ASCII letters match ASCII ones (the Kelvin sign matches ``k``), so
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from re import _constants as sre
+
+import ahocorasick
 from re import _parser as sre_parse
 
 # Literals shorter than this rule out too few texts to be worth checking.
@@ -143,3 +151,60 @@ def could_match(literals: tuple[str, ...] | None, text: str) -> bool:
         if literal in lower:
             return True
     return False
+
+
+class LiteralIndex:
+    """Which groups of lower-case literals have a member in a text, found in one pass.
+
+    Groups are numbered in the order given, and a group of None stands for
+    "no literal known": it is always found.  ``also`` are literals of no
+    group, indexed for :meth:`mask` only.  :meth:`search` returns a bit
+    mask of the groups with a literal in the text, so that bit ``i`` is set
+    exactly when :func:`could_match` would return True for group ``i``,
+    and a bit mask of the literals found, for :meth:`mask`.
+    """
+
+    def __init__(self, groups: Iterable[Iterable[str] | None], also: Iterable[str] = ()) -> None:
+        self.bits: dict[str, int] = {}
+        owners: dict[str, int] = dict.fromkeys(also, 0)  # literals for mask() that belong to no group
+        self.always = 0
+        count = 0
+        for number, group in enumerate(groups):
+            count = number + 1
+            if group is None:
+                self.always |= 1 << number
+                continue
+            for literal in group:
+                owners[literal] = owners.get(literal, 0) | 1 << number
+        self.every = (1 << count) - 1
+        self._automaton = ahocorasick.Automaton()
+        for literal in sorted(owners):
+            bit = self.bits[literal] = 1 << len(self.bits)
+            self._automaton.add_word(literal, (bit, owners[literal]))
+        if self.bits:
+            self._automaton.make_automaton()
+
+    def mask(self, literals: Iterable[str] | None) -> int | None:
+        """Return the bits of ``literals`` (each in some group), or None for None: no literal to require."""
+        if literals is None:
+            return None
+        mask = 0
+        for literal in literals:
+            mask |= self.bits[literal]
+        return mask
+
+    def search(self, text: str) -> tuple[int, int]:
+        """Return the bits of the groups and of the literals found in ``text``, in any case.
+
+        A non-ASCII text finds every group and every literal: as with
+        :func:`could_match`, the patterns must be searched.
+        """
+        lower = lowered(text)
+        if lower is None:
+            return self.every, -1
+        groups, found = self.always, 0
+        if self.bits:
+            for _, (bit, owners) in self._automaton.iter(lower):
+                found |= bit
+                groups |= owners
+        return groups, found

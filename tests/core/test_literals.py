@@ -9,7 +9,8 @@ import pytest
 
 import smtplogkit
 from smtplogkit import rules
-from smtplogkit.literals import branches, could_match, required_literals
+from smtplogkit.labels import Stage
+from smtplogkit.literals import LiteralIndex, branches, could_match, required_literals
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_RULES = [*rules.SESSION_RULES, *rules.REPLY_RULES, *rules.ERROR_RULES]
@@ -36,6 +37,19 @@ def test_non_ascii_text_is_always_searched():
     assert re.search("kelvin", "\u212aelvin", re.IGNORECASE)
     assert could_match(("kelvin",), "\u212aelvin")
     assert not could_match(("kelvin",), "celsius")
+
+
+def test_index_finds_groups_with_a_literal_in_text():
+    index = LiteralIndex([("try again later",), ("again", "quota"), None, ("spam",)], also=["later"])
+    groups, found = index.search("421 4.7.0 Try AGAIN later")
+    assert groups == 0b0111  # overlapping literals both count; a group of None is always found
+    assert found & index.mask(["later"])
+    assert not found & index.mask(["spam", "quota"])
+    assert index.mask(None) is None
+    assert index.search("250 ok") == (0b0100, 0)
+    # A non-ASCII text finds everything, as could_match lets its search run.
+    assert index.search("\u212a try")[0] == 0b1111
+    assert LiteralIndex([None]).search("anything") == (1, 0)
 
 
 def _corpus() -> list[str]:
@@ -67,6 +81,23 @@ def test_rule_search_equals_regex():
             skipped += not could_match(rule.literals, text)
     # Most searches are skipped, or the literals would not be worth having.
     assert skipped > len(corpus) * len(ALL_RULES) // 2
+
+
+# Stages and reply codes under which the tables' conditions differ: a table's plan is made per pair.
+PLANS = [(Stage.MAIL_FROM, 421), (Stage.RCPT_TO, 550), (Stage.AUTH, 535), (Stage.AUTH, None), (Stage.CONNECT, None),
+         (Stage.GREETING, 554), (Stage.DATA, 552), (Stage.NONE, None), (Stage.STARTTLS, 454)]
+
+
+def test_first_rule_equals_trying_each_regex():
+    """The indexed search of a table finds the rule that trying each rule's whole pattern in order finds."""
+    corpus = _corpus()
+    for table in (rules.SESSION_RULES, rules.REPLY_RULES, rules.ERROR_RULES):
+        for stage, code in PLANS:
+            candidates = [rule for rule in table if (rule.codes is None or code in rule.codes)
+                          and (rule.stages is None or stage in rule.stages)]
+            for text in corpus:
+                expected = next((rule for rule in candidates if rule.regex.search(text)), None)
+                assert rules._first(table, stage, code, text) is expected, (stage, code, text)
 
 
 @pytest.mark.parametrize(("pattern", "expected"), [
