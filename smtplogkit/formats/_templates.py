@@ -20,6 +20,7 @@ takes its times from the same lines.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -329,6 +330,28 @@ _SUCCESS = ("2", "3")
 MASKED_PARTS: dict[str, Masked] = {
     prefix: masked(prefix) for prefix in (f"{code}{separator}" for code in range(200, 400) for separator in _SEPARATORS)
     if maskable(prefix)}
+
+
+# A MAIL FROM or RCPT TO command, and its address in angle brackets: no space, quote or backslash.
+_ADDRESS_COMMAND_RE = re.compile(r"(?:MAIL FROM|RCPT TO):<([^<>\s\"'\\]+)>", re.IGNORECASE)
+
+
+def without_address(command: str) -> str | None:
+    """Return a MAIL FROM or RCPT TO command with the address between its angle brackets left out, or None.
+
+    A key part may leave the address out.  The parsers read such a command
+    to its verb alone (:meth:`~smtplogkit.formats.base.ParseContext.client`).
+    A session's row holds no client command's text, and the classification
+    of its failure reads only replies and errors; a reply that quotes the
+    address keeps it in its own part.  So a sender whose messages each go
+    to another recipient still repeats its keys.  None for any other command, and for an address with a space, a
+    quote or a backslash, which a debug log's escaping could turn into more
+    than one command.
+    """
+    match = _ADDRESS_COMMAND_RE.match(command)
+    if match is None:
+        return None
+    return command[:match.start(1)] + command[match.end(1):]
 
 
 def as_lines(lines: Iterable[Line | tuple[int, str]]) -> Iterator[Line]:

@@ -51,7 +51,8 @@ from ..envelope import strip_envelope as _strip_envelope
 from ..inputs import RawBlock
 from ..sessions import finish_row, walk_events
 from ._templates import (Masked, RowTemplate, SessionGroups, TailContext, TailTemplate, as_lines, count_noise,
-                         make_tail_template, make_template, maskable, masked, number_of, text_of)
+                         make_tail_template, make_template, maskable, masked, number_of, text_of,
+                         without_address)
 from .base import ParseContext, compiled, hit_score
 
 NAME = "nodemailer"
@@ -1111,7 +1112,9 @@ class _Segments:
     ``Send error for <id>:`` prefix, as the parser does, and a message the
     quick path counts as noise (message body, lifecycle notes) gives only
     :data:`_NOISE`.  A 2xx or 3xx reply (not 334) gives a
-    :class:`~smtplogkit.formats._templates.Masked` part without its text.
+    :class:`~smtplogkit.formats._templates.Masked` part without its text,
+    and a MAIL FROM or RCPT TO command its text without the address
+    (:func:`~smtplogkit.formats._templates.without_address`).
     ``Message sent: <id>`` gives :data:`_SENT`, and any other line its
     whole text.  The first segment with a key is read as usual, with no
     template made, because most keys that never repeat belong to failures
@@ -1235,6 +1238,10 @@ class _Segments:
             return _NOISE
         if message[:3] == "S: " and maskable(message[3:7]):
             return masked(message[3:7])  # a success reply: see _templates.Masked
+        if message[:3] == "C: ":
+            command = without_address(message[3:])
+            if command is not None:
+                return f"C: {command}"
         return message
 
     def _stamp(self, text: str) -> datetime:

@@ -41,7 +41,7 @@ from ..records import CONNECT, Event, Line, SessionRow
 from . import _python
 from ..sessions import finish_row, walk_events
 from ._templates import (MASKED_PARTS, Masked, RowTemplate, SessionGroups, TailContext, TailTemplate, as_lines,
-                         count_noise, make_tail_template, make_template, number_of, text_of)
+                         count_noise, make_tail_template, make_template, number_of, text_of, without_address)
 from ..envelope import EnvelopeOptions
 from ..envelope import strip_envelope as _strip_envelope
 from ..inputs import RawBlock, block_array
@@ -500,6 +500,28 @@ def _reply_part(tail: str) -> Any:
 
 
 
+def _send_part(tail: str) -> str:
+    """Return the key part of a ``send: '...'`` line: its text after the time of day, MAIL FROM and RCPT TO addresses left out.
+
+    Each command of the line (pipelining sends several) loses its address
+    (see :func:`~smtplogkit.formats._templates.without_address`) when the
+    line's only escapes are the ``\\r\\n`` that end its commands.
+    """
+    payload = tail[8:-1]
+    if (tail[:8] != " send: '" or tail[-5:] != "\\r\\n'"
+            or payload.count("\\") != 2 * payload.count(_ESCAPED_CRLF)):
+        return tail
+    commands = payload.split(_ESCAPED_CRLF)
+    for index, command in enumerate(commands):
+        command = without_address(command)
+        if command is not None:
+            commands[index] = command
+    return " send: '" + _ESCAPED_CRLF.join(commands) + "'"
+
+
+_ESCAPED_CRLF = "\\r\\n"  # as repr() prints a CRLF
+
+
 _ABSENT = object()  # an AUTH state the context did not hold
 
 
@@ -532,6 +554,8 @@ class _Segments:
     whatever their text (retcode summaries, ``data:`` lines, repeated
     greetings), and for a 2xx or 3xx reply (not 334) of the usual shape a
     :class:`~smtplogkit.formats._templates.Masked` part without its text.
+    A MAIL FROM or RCPT TO command sent alone gives its text without the
+    address (:func:`_send_part`).
     The first segment with a key is read as usual, with no template made,
     because most keys that never repeat belong to failures whose replies
     carry ids.  The second is read through the usual path too, and its row
@@ -577,7 +601,7 @@ class _Segments:
         elif head == " data: (" or (head == " connect" and tail[10:11] == "b"):
             part = _NOISE
         else:
-            part = tail
+            part = _send_part(tail) if head == " send: '" else tail
         if len(self.parts) >= _PARTS_CACHE_SIZE:
             self.parts.clear()
         self.parts[tail] = part

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from smtplogkit import formats
-from smtplogkit.formats import _templates, smtplib
+from smtplogkit.formats import _templates, nodemailer, smtplib
 
 from .format_helpers import read_both_dates, restamp
 
@@ -47,24 +47,36 @@ SMTPLIB_REPLY = re.compile(r"^(\d\d:\d\d:\d\d\.\d{6} reply: b')(?P<reply>[2-5]\d
 NODEMAILER_REPLY = re.compile(r"^(\[[^\]]*\] \w+ +\[[\w-]+\] S: )(?P<reply>[2-5]\d\d[ -].*)$")
 
 
+ADDRESS = re.compile(r"<([\w.+-]+)@([\w.-]+)>")
+
+
 def _numbered(texts: list[str], pattern: re.Pattern, rng: random.Random) -> list[str]:
     """Return a session's lines with a random number after each reply text, in the reply and wherever it is quoted.
 
     Most numbers come from a small set, so some sessions repeat with every
-    text, and the rest are new, as queue ids are.
+    text, and the rest are new, as queue ids are.  Each address in angle
+    brackets gets a number too, in every line that names it, as a sender
+    writing to many recipients names another in each session.
     """
     changes: dict[str, str] = {}
+    addresses: dict[str, str] = {}
     for text in texts:
         match = pattern.match(text)
         if match and match.group("reply") not in changes and not match.group("reply").startswith("334"):
             number = rng.choice((1, 2)) if rng.random() < 0.7 else rng.randrange(10**6)
             changes[match.group("reply")] = f"{match.group('reply')} q{number}"
+    for text in texts:
+        for address in ADDRESS.finditer(text):
+            if address.group(0) not in addresses:
+                number = rng.choice((1, 2)) if rng.random() < 0.3 else rng.randrange(10**6)
+                addresses[address.group(0)] = f"<{address.group(1)}{number}@{address.group(2)}>"
     out = []
     for text in texts:
         for old in sorted(changes, key=len, reverse=True):
             if old in text:
                 text = text.replace(old, changes[old])
                 break
+        text = ADDRESS.sub(lambda address: addresses.get(address.group(0), address.group(0)), text)
         out.append(text)
     return out
 
@@ -294,6 +306,24 @@ def test_masked_key_parts():
                  " reply: b'250 caf\\xc3\\xa9\\r\\n'", " reply: b\"250 it's\\r\\n\""):
         assert smtplib._reply_part(kept) == kept
     assert smtplib._reply_part(" reply: retcode (250); Msg: b'ok 1'") is smtplib._reply_part(" reply: retcode (421); Msg: b'x'")
+
+
+def test_address_left_out_of_key_parts():
+    assert _templates.without_address("RCPT TO:<b7@example.org>") == "RCPT TO:<>"
+    assert _templates.without_address("mail FROM:<a@example.com> size=512") == "mail FROM:<> size=512"
+    assert _templates.without_address("MAIL FROM:<>") is None  # nothing to leave out
+    for kept in ("RCPT TO:<a b@x>", "RCPT TO:<a\\r\\nDATA@x>", "RCPT TO:<a'@x>", "RCPT TO: <a@x>", "DATA",
+                 "AUTH PLAIN <a@x>", "EHLO <a@x>", "RCPT TO:a@x"):
+        assert _templates.without_address(kept) is None, kept
+    assert smtplib._send_part(" send: 'rcpt TO:<c9@example.org>\\r\\n'") == " send: 'rcpt TO:<>\\r\\n'"
+    pipelined = " send: 'mail FROM:<a@x>\\r\\nrcpt TO:<b@x>\\r\\ndata\\r\\n'"
+    assert smtplib._send_part(pipelined) == " send: 'mail FROM:<>\\r\\nrcpt TO:<>\\r\\ndata\\r\\n'"
+    # A line with any other escape keeps its whole text.
+    for kept in (" send: 'rcpt TO:<a@x>\\t\\r\\n'", " send: 'rcpt TO:<a\\\\r\\n@x>\\r\\n'",
+                 " send: b'rcpt TO:<a@x>\\r\\n'", " send: 'rcpt TO:<a@x>'"):
+        assert smtplib._send_part(kept) == kept
+    assert nodemailer._Segments._read_part("DEBUG", "C: RCPT TO:<d@example.org>") == "C: RCPT TO:<>"
+    assert nodemailer._Segments._read_part("ERROR", "C: RCPT TO:<d@example.org>") == ("!", "C: RCPT TO:<d@example.org>")
 
 
 def test_failing_reply_skips_quick_rows():

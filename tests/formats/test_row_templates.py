@@ -213,12 +213,14 @@ def test_template_needs_own_times():
 
 
 def _unique(lines: list[str], number: int) -> list[str]:
-    """Return a session's lines with a sender address that no other session sends.
+    """Return a session's lines with an EHLO name that no other session sends.
 
-    A command's text stays in a segment's key, unlike the text of a success
-    reply, so no two such sessions share a template.
+    An EHLO command's text stays in a segment's key, unlike the text of a
+    success reply or the address of MAIL FROM and RCPT TO, so no two such
+    sessions share a template.
     """
-    return [text.replace("agent@example.com>", f"agent{number}@example.com>") for text in lines]
+    return [text.replace("ehlo worker-7", f"ehlo worker-{number}").replace("EHLO [10.0.0.7]", f"EHLO [w{number}]")
+            for text in lines]
 
 
 def test_templates_stop_on_unique_sessions(tmp_path, monkeypatch):
