@@ -196,7 +196,9 @@ class ParseContext:
         if line.ts is not None:
             if line.number >= self.clock.turn:
                 self.turn_day(line.number)
-            self.clock.seen = line.ts.date()  # dates the time-of-day lines that follow
+            ts = line.ts
+            self.clock.seen = ts.date()  # dates the time-of-day lines that follow
+            self.clock.seen_seconds = ts.hour * 3600 + ts.minute * 60 + ts.second + ts.microsecond / 1e6
         return Event(line.number, LOCAL, redact_text(line.text if text is None else text), None, line.ts, NOTE)
 
     def time_of_day(self, session_key: Any, clock: time, line: Line) -> datetime | None:
@@ -207,8 +209,10 @@ class ParseContext:
         Python logging's ``2026-12-05 08:00:01,123 INFO ...``), else a date in
         the file name.  When the clock goes backwards by more than an hour,
         the date moves on by a day (a log that runs past midnight), and a
-        later dated line moves it on too.  Returns ``None`` when no date is
-        known.
+        later dated line moves it on too.  A dated line also moves it back
+        when the clock ran more than an hour past the line's own time.  That
+        happens after a single line out of order by more than an hour, which
+        reads as midnight.  Returns ``None`` when no date is known.
         """
         if line.ts is not None:
             return line.ts
@@ -218,7 +222,11 @@ class ParseContext:
         seconds = clock.hour * 3600 + clock.minute * 60 + clock.second + clock.microsecond / 1e6
         day = state.day
         seen, state.seen = state.seen, None
-        if seen is not None and self.options.date is None and (day is None or seen > day):
+        if seen is not None and self.options.date is None and (
+                day is None or seen > day
+                or (day - seen).days * 86400 + state.seconds - state.seen_seconds > _DRIFT_SECONDS):
+            # The dated line is ahead of the clock, or the clock is more than an hour ahead of it
+            # because a line out of order moved the date on a day.
             day = seen
         elif day is not None:
             if seconds + 3600 < state.seconds:
@@ -262,6 +270,7 @@ class DayClock:
     day: date | None = None
     seconds: float = 0.0
     seen: date | None = None
+    seen_seconds: float = 0.0  # the time of day of the dated line that set ``seen``
     # The first line of the next file of a chain that is dated by its own name, and the queue of
     # such files as (first line, date), in line order.  Every reading of a line at or after
     # ``turn`` goes through ``time_of_day``, which starts the clock afresh for that file.
@@ -271,6 +280,8 @@ class DayClock:
 
 TEXT_CACHE_SIZE = 4096
 _UNSEEN = object()
+# How far the day clock may run ahead of a dated line before that line's date is taken.
+_DRIFT_SECONDS = 3600
 
 
 def _read_reply(reply: str) -> tuple[int, bool, str | None, str] | None:

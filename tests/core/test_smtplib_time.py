@@ -128,3 +128,33 @@ def test_parse_summary_counts_sessions_without_time(tmp_path):
                          timeout=60, check=True)
 
     assert "3 sessions, 2 without a time (timestamps without an offset read as UTC)" in run.stdout
+
+
+SESSION = """\
+{t}.100000 connect: to ('smtp.example.com', 587) None
+{t}.200000 reply: b'220 ready\\r\\n'
+{t}.300000 send: 'quit\\r\\n'
+{t}.400000 reply: b'221 bye\\r\\n'
+"""
+
+
+def test_dated_line_undoes_a_false_midnight(tmp_path):
+    # A stray line an hour and more earlier than its neighbours reads as midnight; the next dated line sets the date back.
+    log = tmp_path / "worker-2026-03-08.log"
+    log.write_text(SESSION.format(t="15:37:00") + "11:02:03.45 reply: b'250-smtp.gma\n"
+                   + SESSION.format(t="15:37:30") + "2026-03-08 15:37:49,331 INFO job done\n"
+                   + SESSION.format(t="15:38:00"))
+    frame = smtplogkit.read_logs(log)
+    starts = [stamp.isoformat() for stamp in frame["start"]]
+    assert starts[0] == "2026-03-08T15:37:00.100000+00:00"
+    assert starts[-1] == "2026-03-08T15:38:00.100000+00:00"
+
+
+def test_dated_line_just_before_midnight_keeps_the_new_day(tmp_path):
+    # A logging line stamped a moment before midnight, written after the first lines past it.
+    log = tmp_path / "worker-2026-03-02.log"
+    log.write_text(SESSION.format(t="23:59:50") + SESSION.format(t="00:00:01")
+                   + "2026-03-02 23:59:59,990 INFO job done\n" + SESSION.format(t="00:00:05"))
+    starts = [stamp.isoformat() for stamp in smtplogkit.read_logs(log)["start"]]
+    assert starts == ["2026-03-02T23:59:50.100000+00:00", "2026-03-03T00:00:01.100000+00:00",
+                      "2026-03-03T00:00:05.100000+00:00"]
