@@ -367,14 +367,20 @@ def _starts_connection(state: _State, kind: str, payload: str) -> bool:
     ``set_debuglevel`` is often called after ``smtplib.SMTP(host)`` has
     connected, so no ``connect:`` line or greeting is printed.  smtplib opens
     every connection with EHLO or HELO, so one sent after QUIT, after a 221 or
-    421 reply, or after an exception belongs to the next connection.  The QUIT
-    a ``with`` block sends after a 421 still belongs to the closed one.
+    421 reply, or after an exception belongs to the next connection.  So
+    does any other command after QUIT or a 221 or 421 reply: smtplib prints
+    it and then finds the connection closed ("please run connect() first"),
+    which is another attempt, not more of the closed session.  The QUIT a
+    ``with`` block sends after a 421 still belongs to the closed one.
     """
     if not state.opened:
         return True
     if kind != "send" or not (state.closed or state.failed is not None):
         return False
-    return payload.lstrip("b'\"").lower().startswith(("ehlo", "helo"))
+    command = payload.lstrip("b'\"").lower()
+    if command.startswith(("ehlo", "helo")):
+        return True
+    return state.closed and not command.startswith("quit") and not state.in_body
 
 
 def _debug_line(line: Line, kind: str, payload: str, state: _State, ctx: ParseContext) -> Iterator[Event]:

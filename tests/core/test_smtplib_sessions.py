@@ -50,6 +50,15 @@ def test_quit_after_421_stays_in_session():
     assert rows.iloc[2]["failure_stage"] == "mail_from"
 
 
+def test_command_after_close_is_another_attempt():
+    # smtplib prints a command before it finds the connection closed: the closed session keeps its end.
+    rows = read(TWO_CONNECTIONS + "10:15:00.000001 send: 'noop\\r\\n'\n"
+                "smtplib.SMTPServerDisconnected: please run connect() first\n")
+    assert rows["line"].tolist() == [1, 10, 18, 23]
+    assert rows.iloc[2]["end"].isoformat() == "2026-03-02T10:00:02.000005+00:00"
+    assert rows.iloc[3]["start"].isoformat() == "2026-03-02T10:15:00.000001+00:00"
+
+
 def test_starttls_sets_tls_mode():
     rows = read(TWO_CONNECTIONS)
     assert rows.iloc[0]["tls_mode"] == "starttls"
