@@ -147,6 +147,10 @@ def _read_all(sources: list[Source], options: dict[str, Any], workers: int, cach
             if cached is not None:
                 logger.info("%s: sessions%s loaded from the cache", source.name, " and events" if keep_events else "")
                 results[index] = parquet_cache.renamed(cached, _part_names(source))
+                # The read that filled the cache logged these warnings; a read from it logs them again.
+                for report in results[index][1]:
+                    for warning in report.get("warnings", ()):
+                        logger.warning("%s", warning)
                 bar.done()
                 continue
         todo.append(index)

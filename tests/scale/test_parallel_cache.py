@@ -264,3 +264,21 @@ def test_mixed_formats_keep_input_order(tmp_path):
     assert len(runs) == len(set(runs)), "a file's rows are split"
     for options in ({"workers": 2}, {"cache": tmp_path / "cache"}, {"cache": tmp_path / "cache"}):
         pd.testing.assert_frame_equal(single, smtplogkit.read_logs(inputs, progress=False, **options))
+
+
+def test_cached_read_warns_again(fleet, tmp_path, caplog):
+    """A file's warnings come with its sessions from the cache, as they come from parsing it."""
+    log = fleet / "prod" / "agent" / "2026-03-02.log"
+    with open(log, "a") as handle:
+        handle.write("garbage that no format reads\n")
+
+    def warnings(**options) -> list[str]:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="smtplogkit"):
+            read(fleet, **options)
+        return sorted(record.getMessage() for record in caplog.records if record.levelname == "WARNING")
+
+    parsed = warnings()
+    assert any("garbage that no format reads" in message for message in parsed)
+    assert warnings(cache=tmp_path / "cache") == parsed
+    assert warnings(cache=tmp_path / "cache") == parsed  # now from the cache
