@@ -62,6 +62,7 @@ def _partition(part: tuple[Source, tuple[int, int] | None], options: dict[str, A
     from .parallel import read_source_frame
 
     source, share = part
+    columns = options.get("columns")
     if isinstance(source, Chain):
         # A read keeps its state on the chain, and the threaded scheduler reads the shares at once.
         source = replace(source, reading=None, opened=None)
@@ -71,7 +72,22 @@ def _partition(part: tuple[Source, tuple[int, int] | None], options: dict[str, A
     else:
         frame, _ = read_source_frame(source, options, share)
     frame.attrs = {}
+    if columns is not None and list(frame.columns) != columns:
+        # Every partition has the meta's columns, in its order: a client log has no queue ids.
+        from .reader import apply_session_dtypes
+
+        frame = apply_session_dtypes(frame.reindex(columns=columns))
     return frame
+
+
+def _format_of(source: Source, options: dict[str, Any]):
+    """Return the format module ``source`` would be read with, from its first lines, or None."""
+    from .reader import source_format
+
+    if not _is_remote(source):
+        return source_format(source, options.get("format", "auto"), options.get("tz"))
+    with _remote_text(source) as opened:
+        return source_format(opened, options.get("format", "auto"), options.get("tz"))
 
 
 def _share_count(source: Source, options: dict[str, Any], shares: int) -> int:
@@ -124,7 +140,12 @@ def read_logs(paths: Any, *, format: str = "auto", labels: dict[str, Any] | None
     label_names = sorted({*(labels or {}), *(name for s in sources for name in s.labels)})
     import pandas as pd
 
-    meta = apply_session_dtypes(pd.DataFrame(columns=SESSION_COLUMNS + label_names))
+    # The pandas reader adds a queue_id column when a row has one, and only an MTA log's rows
+    # have one.  A Dask frame's columns are fixed before any file is read, so they include it
+    # when the first lines of an input read as an MTA log.
+    queue_ids = ["queue_id"] if any(getattr(_format_of(source, options), "QUEUE_IDS", False) for source in sources) else []
+    meta = apply_session_dtypes(pd.DataFrame(columns=SESSION_COLUMNS + label_names + queue_ids))
+    options["columns"] = list(meta.columns)
     if not sources:
         return dd.from_pandas(meta, npartitions=1)
     if shares < 1:

@@ -46,6 +46,8 @@ from . import _mta
 from .base import ParseContext, hit_score
 
 NAME = "exim"
+# Its session rows carry the queue id of the message an attempt delivered (a queue_id column).
+QUEUE_IDS = True
 DESCRIPTION = "Exim mainlog and exim -d debug output: remote deliveries"
 CLIENT = "exim"
 PRIORITY = 20

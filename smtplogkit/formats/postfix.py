@@ -59,6 +59,8 @@ from ._postfix_attempts import ConnectFailure, PlainAttempt, add_failure_events
 from .base import ParseContext, compiled, hit_score
 
 NAME = "postfix"
+# Its session rows carry the queue id of the message an attempt delivered (a queue_id column).
+QUEUE_IDS = True
 DESCRIPTION = "Postfix maillog (syslog, ISO 8601 syslog, journalctl): smtp/lmtp delivery attempts"
 CLIENT = "postfix"
 PRIORITY = 20

@@ -30,6 +30,8 @@ from . import _mta
 from .base import ParseContext, hit_score
 
 NAME = "sendmail"
+# Its session rows carry the queue id of the message an attempt delivered (a queue_id column).
+QUEUE_IDS = True
 DESCRIPTION = "Sendmail maillog (sendmail, sm-mta): remote deliveries"
 CLIENT = "sendmail"
 PRIORITY = 20

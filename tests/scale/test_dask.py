@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -145,3 +147,18 @@ def test_dask_partition_leaves_chain_untouched(tmp_path, monkeypatch):
     assert chain.opened is None
     pd.testing.assert_frame_equal(expected, in_line_order(pd.concat(shares)), check_exact=True)
     pd.testing.assert_frame_equal(expected, in_line_order(lazy.compute(scheduler="threads")), check_exact=True)
+
+
+def test_dask_mixed_inputs_keep_queue_ids():
+    """Client logs and a relay's maillog in one frame: the maillog's queue ids stay, as in the pandas reader."""
+    import smtplogkit.dask as sdask
+
+    folder = Path(__file__).resolve().parents[2] / "sample_data" / "prod"
+    inputs = [str(folder / "support-agent"), str(folder / "relay")]
+    expected = smtplogkit.read_logs(inputs, progress=False)
+    result = sdask.read_logs(inputs).compute(scheduler="synchronous")
+    assert "queue_id" in expected and expected["queue_id"].notna().sum() > 100
+    pd.testing.assert_frame_equal(in_line_order(expected), in_line_order(result), check_exact=True)
+    client_only = sdask.read_logs(inputs[:1])
+    assert "queue_id" not in client_only.columns
+    assert list(client_only.compute(scheduler="synchronous").columns) == list(client_only.columns)
