@@ -8,8 +8,9 @@ Added columns
 -------------
 ``network``
     The egress label.  Kept when a path template or ``--label`` set it,
-    otherwise the client IP (``client_ip`` column, if any), the log host, the
-    container or the source file, in that order.
+    otherwise the client IP (``client_ip`` column, if any), the log host or
+    the container, in that order, else missing: one network per source file
+    would split a real network.
 ``burst_identity_1m``, ``burst_identity_10m``, ``burst_network_1m``, ``burst_network_10m``
     Attempts by the same identity (by the same network) that started in the
     1 or 10 minutes up to and including this one.

@@ -179,6 +179,22 @@ def test_report_blocker_is_first_finding(tmp_path):
     assert "firewall_block (confidence 0.85) explains more failed sessions: 40 against 10." in report.summary[2]
 
 
+def test_report_names_each_other_finding_once(tmp_path):
+    from smtplogkit.report import build_report
+
+    sessions = read_logs(_maillog(tmp_path / "maillog", sent=60, timeouts=4, listed=0))
+    findings = [{"kind": "token_expiry", "confidence": 0.92, "summary": "expired", "evidence": {"failures": 10}},
+                {"kind": "firewall_block", "confidence": 0.85, "summary": "blocked", "evidence": {"failures": 40}},
+                {"kind": "greylisting", "confidence": 0.6, "summary": "later", "evidence": {"failures": 5}},
+                {"kind": "greylisting", "confidence": 0.5, "summary": "later", "evidence": {"failures": 4}}]
+
+    summary = build_report(sessions, findings=findings).summary[2]
+
+    # firewall_block is named as the finding behind more failures, so not again among the others.
+    assert summary.endswith(" Also found: greylisting.")
+    assert summary.count("firewall_block") == 1
+
+
 def test_overview_singular_counts(tmp_path):
     host, ip = HOSTS[0]
     log = tmp_path / "maillog"

@@ -89,9 +89,15 @@ def detect(ctx: Context) -> list[Finding]:
             networks = sorted(by_network)
             start = failing["start"].min()
             until = f"until {stop.isoformat()}" if stop is not None else "until the end of the log"
-            summary = f"{host} failed for {names(networks)} from {start.isoformat()} {until}"
-            if len(networks) < 2:
+            if networks:
+                summary = f"{host} failed for {names(networks)} from {start.isoformat()} {until}"
+            else:
+                summary = f"{host} failed from {start.isoformat()} {until}"
+            if len(networks) == 1:
                 summary += " (seen from one network only, so a fault on that network looks the same)"
+            elif not networks:
+                summary += (" (no session has a network label, so a fault on the senders' network looks the same;"
+                            " label the logs by network to tell them apart)")
             next_step = (f"Check the status page of the provider behind {host} for this window and keep retrying "
                          "with backoff; if it persists, fail over to a second relay.")
             base = 0.8 if len(networks) >= 2 else 0.55

@@ -631,7 +631,9 @@ def _blocker_sentence(findings: list[dict[str, Any]], cause: str, stage: str, tz
     if widest is not top and _failures_explained(widest) > _failures_explained(top):
         wider = (f" {widest['kind']} (confidence {widest['confidence']:.2f}) explains more failed sessions: "
                  f"{_failures_explained(widest):,} against {_failures_explained(top):,}.")
-    others = [f["kind"] for f in findings if f is not top]
+    named = (top, widest) if wider else (top,)
+    # Each other finding's kind once, in the order of the list.
+    others = list(dict.fromkeys(f["kind"] for f in findings if not any(f is n for n in named)))
     also = f" Also found: {', '.join(others)}." if others else ""
     return (f"The likely blocker is {top['kind']}{where}, with confidence {top['confidence']:.2f}"
             + (f"; next step: {step}." if step else ".") + wider + also)
