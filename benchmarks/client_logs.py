@@ -2,7 +2,8 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/client_logs.py [--sessions N] [--files F] [--repeat R] [--unique-replies] [--out FILE]
+    .venv/bin/python benchmarks/client_logs.py [--sessions N] [--files F] [--repeat R] [--unique-replies]
+        [--unique-recipients] [--out FILE]
 
 Writes seeded smtplib debuglevel 2 logs and nodemailer 10 logger logs to a
 temporary folder, then times ``read_logs`` on each with one process (CPU
@@ -22,7 +23,9 @@ real logs, so no session prints another's transcript.  The sessions without
 a failure still share templates, whose keys leave out the text of success
 replies.  The failing sessions (one in four) share the lines before their
 421 reply, so each reads only its lines from that reply on
-(``_templates.TailTemplate``).
+(``_templates.TailTemplate``).  ``--unique-recipients`` gives every
+session a recipient address of its own, as a queue worker writing to many
+customers does.
 """
 
 from __future__ import annotations
@@ -183,12 +186,13 @@ UNIQUE_REPLIES = ("Ok: queued", "OK queued", "2.1.5 Ok", "2.1.5 OK", "Try again 
 
 
 def write_logs(folder: Path, sessions: int, files: int, seed: int = 7, client: str = "smtplib",
-               unique: bool = False) -> int:
+               unique: bool = False, recipients: bool = False) -> int:
     """Write the logs and return their line count.
 
     With ``unique``, the replies that usually repeat (``queued``, the RCPT
     reply and the 421 reply) carry the session's number, as queue ids make
     real replies differ, so no two sessions print the same transcript.
+    With ``recipients``, the recipient address does.
     """
     rng = random.Random(seed)
     write = CLIENTS[client]
@@ -205,6 +209,9 @@ def write_logs(folder: Path, sessions: int, files: int, seed: int = 7, client: s
                 for position in range(start, len(lines)):
                     for reply in UNIQUE_REPLIES:
                         lines[position] = lines[position].replace(reply, f"{reply} {index}.{number}")
+            if recipients:
+                for position in range(start, len(lines)):
+                    lines[position] = lines[position].replace("customer@", f"customer-{index}-{number}@")
         (folder / f"worker-{index}-2026-03-02.log").write_text("\n".join(lines) + "\n")
         total += len(lines)
     return total
@@ -275,6 +282,8 @@ def main() -> None:
                         help="comma-separated clients to time (default smtplib,nodemailer)")
     parser.add_argument("--unique-replies", action="store_true",
                         help="give every session replies of its own (queue ids and the like), so no session repeats")
+    parser.add_argument("--unique-recipients", action="store_true",
+                        help="give every session a recipient address of its own")
     parser.add_argument("--out", help="Markdown file to append the table to, such as benchmarks/RESULTS-scale.md "
                                       "(default: print only)")
     args = parser.parse_args()
@@ -288,7 +297,8 @@ def main() -> None:
         for client in clients:
             folder = Path(tmp) / client
             folder.mkdir()
-            lines = write_logs(folder, args.sessions, args.files, client=client, unique=args.unique_replies)
+            lines = write_logs(folder, args.sessions, args.files, client=client, unique=args.unique_replies,
+                               recipients=args.unique_recipients)
             rows += measure(folder, lines, day, args.repeat, client, args.files)
 
         frame = smtplogkit.read_logs(Path(tmp) / clients[0], date=day)
@@ -302,7 +312,8 @@ def main() -> None:
         f"### {time.strftime('%Y-%m-%d')}: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, pandas {pd.__version__}",
         "",
         f"Command: `.venv/bin/python benchmarks/client_logs.py --sessions {args.sessions} --files {args.files} "
-        f"--repeat {args.repeat} --clients {','.join(clients)}{' --unique-replies' if args.unique_replies else ''}` "
+        f"--repeat {args.repeat} --clients {','.join(clients)}{' --unique-replies' if args.unique_replies else ''}"
+        f"{' --unique-recipients' if args.unique_recipients else ''}` "
         f"({'medians' if args.repeat > 1 else 'one run'}; load average {load:.1f} at the start, "
         f"{os.getloadavg()[0]:.1f} at the end)",
         "",
