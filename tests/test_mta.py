@@ -151,6 +151,32 @@ def test_postfix_dns_failures(tmp_path):
     assert [r["enhanced_code"] for r in got] == ["5.4.4", "4.4.3"]
 
 
+# Long queue ids (enable_long_queue_ids): the time in base 52, "z" included, then "z" and the inode in base 51.
+LONG_IDS = ["4R5tWq9Kzbz3Fk", "4R5tWzzKzbzzMCp", "4R5tWq9KXbzT"]
+
+
+@pytest.mark.parametrize("prefilter", [True, False])
+def test_postfix_long_queue_ids(tmp_path, monkeypatch, prefilter):
+    if not prefilter:
+        monkeypatch.delattr(postfix, "prefilter")
+    lines = []
+    for second, qid in enumerate(LONG_IDS):
+        stamp = f"Dec  4 10:00:0{second} mx"
+        lines += [f"{stamp} postfix/qmgr[700]: {qid}: from=<s@example.com>, size=300, nrcpt=1 (queue active)",
+                  f"{stamp} postfix/smtp[10{second}]: {qid}: to=<r{second}@example.org>, relay=mx.example.org"
+                  f"[198.51.100.10]:25, delay=1, delays=0/0/0.5/0.5, dsn=4.7.0, status=deferred (host mx.example.org"
+                  f"[198.51.100.10] said: 421 4.7.0 Too many messages from your IP (in reply to MAIL FROM command))",
+                  f"{stamp} postfix/qmgr[700]: {qid}: removed"]
+    path = write(tmp_path, "maillog", "\n".join(lines * 200) + "\n")  # long enough for the prefilter's blocks
+    sessions = smtplogkit.read_logs(path, format="postfix", progress=False)
+    assert sessions["queue_id"].value_counts().to_dict() == dict.fromkeys(LONG_IDS, 200)
+    assert (sessions["cause"] == "rate_limited").all()
+    (report,) = sessions.attrs["files"]
+    assert report["unrecognised"] == 0
+    deliveries = smtplogkit.read_deliveries(path)
+    assert deliveries["queue_id"].value_counts().to_dict() == dict.fromkeys(LONG_IDS, 200)
+
+
 def test_postfix_tls_and_mx_fallback(tmp_path):
     text = (
         "Dec  4 10:00:00 mx postfix/smtp[200]: warning: TLS library problem: error:0A000410:SSL routines::sslv3 alert handshake failure\n"

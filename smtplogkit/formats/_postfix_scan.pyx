@@ -101,7 +101,7 @@ cdef inline bint _stamp(text_t s, Py_ssize_t n) noexcept:
 
 
 cdef inline bint _qid_char(unsigned char c) noexcept:
-    """A character of postfix's long queue ids: digits and letters without vowels (nor "z")."""
+    """A character of the inode part of postfix's long queue ids: digits and letters without vowels (nor "z")."""
     if digit(c):
         return True
     if 66 <= c <= 90:  # B to Z
@@ -122,16 +122,17 @@ cdef Py_ssize_t _qid_colon(text_t s, Py_ssize_t i, Py_ssize_t n) noexcept:
         j += 1
     if 5 <= j - i <= 15 and j + 1 < n and s[j] == b":" and s[j + 1] == b" ":
         return j + 2
+    # [...z]{8,15}z[...]{1,12}: the time part may hold a "z", so the separator is the run's last "z".
+    cdef Py_ssize_t last_z = -1
     j = i
-    while j < n and _qid_char(s[j]):  # [...]{8,15}z[...]{1,12}
+    while j < n and (_qid_char(s[j]) or s[j] == b"z"):
+        if s[j] == b"z":
+            last_z = j
         j += 1
-    if not (8 <= j - i <= 15) or j >= n or s[j] != b"z":
+    if last_z < 0 or not (8 <= last_z - i <= 15) or not (1 <= j - last_z - 1 <= 12):
         return -1
-    cdef Py_ssize_t k = j + 1
-    while k < n and _qid_char(s[k]):
-        k += 1
-    if 1 <= k - j - 1 <= 12 and k + 1 < n and s[k] == b":" and s[k + 1] == b" ":
-        return k + 2
+    if j + 1 < n and s[j] == b":" and s[j + 1] == b" ":
+        return j + 2
     return -1
 
 

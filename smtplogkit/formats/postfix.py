@@ -67,7 +67,10 @@ PRIORITY = 20
 # A file can be read in shares by several processes (see _parse).
 SHARES = True
 
-QID = r"(?:[0-9A-F]{5,15}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{8,15}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{1,12})"
+# A queue id: short (hexadecimal), or long (enable_long_queue_ids).  A long one is the time in
+# Postfix's base-52 alphabet (digits and letters without vowels, "z" included), then "z", then the
+# inode number in base 51 (without "z"): the separator is the last "z".
+QID = r"(?:[0-9A-F]{5,15}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{8,15}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{1,12})"
 QID_LINE_RE = re.compile(rf"^({QID}): (.*)$")
 STATUS_RE = re.compile(
     r"^to=<([^>]*)>,(?: orig_to=<([^>]*)>,)? relay=([^,]*),(?: conn_use=(\d+),)? delay=([\d.]+),"

@@ -58,7 +58,11 @@ _SENT_PARTS = {
             "4dN3Fq1x2Gzz9Kq",
             # The long form's two runs of letters at and past their lengths (8 to 15, then 1 to 12).
             *[("4dN3Fq1x2GhjkmnpqrSt"[:before] + "z" + "9Kq1x2G9Kq1x2G"[:after])
-              for before in (7, 8, 15, 16) for after in (0, 1, 12, 13)]],
+              for before in (7, 8, 15, 16) for after in (0, 1, 12, 13)],
+            # The time part in base 52 may hold "z" too; the separator is the last "z".
+            *[("4dNzFq1x2zhjkmnpqzSt"[:before] + "z" + "9Kq1x2G9Kq1x2G"[:after])
+              for before in (7, 8, 15, 16) for after in (0, 1, 12, 13)],
+            "4R5tWzzKzbzzMCp", "zzzzzzzzzzz9", "4dN3Fq1x2Gz9Kqz"],
     "to": ["b@example.net", "", "b>c@example.net", "b <c>", "b,c"],
     "orig": ["", " orig_to=<o@example.org>,", " orig_to=<o@example.org>", " orig_to=<>,", " orig_to=<o>x>,"],
     "relay": ["mx.example.net[198.51.100.20]:25", "mx.example.net[198.51.100.20]", "[198.51.100.20]:25",
