@@ -136,7 +136,8 @@ REPLY_RULES: tuple[Rule, ...] = (
     Rule(Cause.AUTH_DISABLED_BY_POLICY, r"\b5\.7\.139\b|SmtpClientAuthentication is disabled|basic authentication is disabled"),
     Rule(Cause.AUTH_DISABLED_BY_POLICY, r"\b5\.7\.14\b|log in via your web browser|WebLoginRequired"),
     Rule(Cause.AUTH_DISABLED_BY_POLICY, r"\b5\.7\.3\b.*(?:not allowed|disabled)|\b5\.7\.0\b.*account.*disabled"),
-    Rule(Cause.APP_PASSWORD_REQUIRED, r"\b5\.7\.9\b|application-specific password|app password"),
+    # QQ Mail and NetEase (163.com) call their app passwords "authorization codes".
+    Rule(Cause.APP_PASSWORD_REQUIRED, r"\b5\.7\.9\b|application-specific password|app password|enter your authorization code|authorization code to log ?in"),
     # STARTTLS demanded before a command.
     Rule(Cause.STARTTLS_REQUIRED, r"must issue a starttls|starttls (?:is )?required|\b5\.7\.3\b.*starttls|encryption required|must use tls|tls required"),
     Rule(Cause.STARTTLS_UNAVAILABLE, r"tls not available|starttls.*not (?:available|supported)", codes=_codes(454, 502, 500, 503)),

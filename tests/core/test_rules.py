@@ -12,6 +12,8 @@ REPLIES = [
     # (stage, code, text, expected cause)
     (Stage.AUTH, 535, "535 5.7.8 Username and Password not accepted.", Cause.AUTH_FAILED),
     (Stage.AUTH, 534, "534-5.7.9 Application-specific password required.", Cause.APP_PASSWORD_REQUIRED),
+    (Stage.AUTH, 535, "535 Login Fail. Please enter your authorization code to login. More information in "
+     "http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=28&&no=1001256", Cause.APP_PASSWORD_REQUIRED),
     (Stage.AUTH, 534, "534-5.7.14 Please log in via your web browser", Cause.AUTH_DISABLED_BY_POLICY),
     (Stage.AUTH, 535, "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled", Cause.AUTH_DISABLED_BY_POLICY),
     (Stage.MAIL_FROM, 530, "530 5.7.0 Must issue a STARTTLS command first.", Cause.STARTTLS_REQUIRED),
