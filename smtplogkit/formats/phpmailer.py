@@ -224,7 +224,7 @@ def _server(line: Line, reply: str, state: _State, ctx: ParseContext) -> Iterato
     if len(pieces) > 1 and all(p[:3] == code for p in pieces):
         replies = pieces
     else:
-        replies = [reply]
+        replies = _glued_lines(reply) or [reply]
     for text in replies:
         event = ctx.server(line, text, state.key())
         if event is None and _readable(text) != text:
@@ -243,6 +243,26 @@ def _server(line: Line, reply: str, state: _State, ctx: ParseContext) -> Iterato
         state.reply_continues = bool(event.attrs.get("continued"))
         state.in_body = event.code == rc.START_MAIL_INPUT
         yield event
+
+
+def _glued_lines(reply: str) -> list[str] | None:
+    """Return the lines of a multi-line reply printed without line breaks, or None for any other reply.
+
+    Debugoutput ``html`` drops the line breaks of a reply, so its lines run
+    together: ``250-mx Hello [192.0.2.1]250-SIZE 52428800250 HELP``.  The
+    reply is cut before each later ``NNN-`` or ``NNN `` of its own code, and
+    taken as glued only when every piece but the last continues (``NNN-``).
+    """
+    code = reply[:3]
+    if reply[3:4] != "-" or not code.isdigit():
+        return None
+    starts = [match.start() for match in re.finditer(f"(?={code}[ -])", reply) if match.start() > 0]
+    if not starts:
+        return None
+    pieces = [reply[begin:end].strip() for begin, end in zip([0, *starts], [*starts, len(reply)])]
+    if any(piece[3:4] != "-" for piece in pieces[:-1]):
+        return None
+    return pieces
 
 
 def _read_failure(line: Line, text: str, state: _State, ctx: ParseContext) -> Event:

@@ -123,6 +123,59 @@ def test_old_wording_joined_reply(excerpt):
     assert list(events["reply_code"].dropna()[:5]) == [220, 250, 250, 250, 250]
 
 
+# Debugoutput "html" drops the line breaks inside a reply, so its lines run together.
+GLUED = """
+2019-03-04 09:12:01 SERVER -&gt; CLIENT: 220-mail.example.com ESMTP Exim 4.91 #1 Mon, 04 Mar 2019 02:12:01 -0700 220-We do not authorize the use of this system to transport unsolicited, 220 and/or bulk e-mail.<br>
+2019-03-04 09:12:01 CLIENT -&gt; SERVER: EHLO localhost<br>
+2019-03-04 09:12:01 SERVER -&gt; CLIENT: 250-mail.example.com Hello localhost [198.51.100.7]250-SIZE 52428800250-8BITMIME250-PIPELINING250-AUTH PLAIN LOGIN250-CHUNKING250-STARTTLS250 HELP<br>
+2019-03-04 09:12:01 CLIENT -&gt; SERVER: STARTTLS<br>
+2019-03-04 09:12:01 SERVER -&gt; CLIENT: 220 TLS go ahead<br>
+2019-03-04 09:12:01 CLIENT -&gt; SERVER: EHLO localhost<br>
+2019-03-04 09:12:01 SERVER -&gt; CLIENT: 250-mail.example.com Hello localhost [198.51.100.7]250-SIZE 52428800250-AUTH PLAIN LOGIN250 HELP<br>
+2019-03-04 09:12:01 CLIENT -&gt; SERVER: AUTH LOGIN<br>
+2019-03-04 09:12:01 SERVER -&gt; CLIENT: 334 VXNlcm5hbWU6<br>
+2019-03-04 09:12:01 CLIENT -&gt; SERVER: dXNlckBleGFtcGxlLmNvbQ==<br>
+2019-03-04 09:12:01 SERVER -&gt; CLIENT: 334 UGFzc3dvcmQ6<br>
+2019-03-04 09:12:01 CLIENT -&gt; SERVER: c2VjcmV0<br>
+2019-03-04 09:12:03 SERVER -&gt; CLIENT: 535 Incorrect authentication data<br>
+2019-03-04 09:12:03 SMTP ERROR: Password command failed: 535 Incorrect authentication data<br>
+"""
+GLUED_REFUSAL = """
+2018-03-21 00:08:13 SERVER -&gt; CLIENT: 250 2.1.0 OK m185sm1106113ywf.52 - gsmtp<br>
+2018-03-21 00:08:14 CLIENT -&gt; SERVER: RCPT TO:&lt;to@example.net&gt;<br>
+2018-03-21 00:08:14 SERVER -&gt; CLIENT: 530-5.5.1 Authentication Required. Learn more at530 5.5.1 https://support.google.com/mail/?p=WantAuthError m185sm1106113ywf.52 - gsmtp<br>
+"""
+
+
+def test_html_glued_reply_lines(excerpt):
+    frame = excerpt.sessions(GLUED)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("auth", "auth_failed", 535)
+    assert got["tls_mode"] == "starttls"
+    events = excerpt.events(GLUED)
+    assert list(events["reply_code"].dropna()[:10]) == [220, 220, 220, 250, 250, 250, 250, 250, 250, 250]
+    assert counts(frame)[2] == 0
+
+
+def test_html_glued_failing_reply(excerpt):
+    frame = excerpt.sessions("2018-03-21 00:08:13 CLIENT -&gt; SERVER: MAIL FROM:&lt;me@example.com&gt;<br>"
+                             + GLUED_REFUSAL)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("rcpt_to", "auth_required", 530)
+    assert got["reply_text"].startswith("530-5.5.1 Authentication Required. Learn more at 530 5.5.1 https://")
+
+
+def test_glued_split_keeps_other_replies():
+    from smtplogkit.formats.phpmailer import _glued_lines
+
+    assert _glued_lines("250-a250-b250 c") == ["250-a", "250-b", "250 c"]
+    assert _glued_lines("250 2.0.0 OK 1700000250 abc") is None  # a last line first: nothing to cut
+    assert _glued_lines("250-SIZE 250 KB250-X") is None  # "250 KB" would be a last line before another
+    assert _glued_lines("534-5.7.14 <https://accounts.google.com/signin") is None
+
+
 def test_exception_message_only(excerpt):
     text = ("Message could not be sent. Mailer Error: SMTP Error: data not accepted.SMTP server error: "
             "DATA END command failed Detail: Message rejected: spam detected SMTP code: 554 "
