@@ -148,7 +148,8 @@ REPLY_RULES: tuple[Rule, ...] = (
     Rule(Cause.REPUTATION_BLOCKED, r"\[TS0\d\]|spamhaus|block ?list|black ?list|\bDNSBL\b|\bRBL\b|blocked using|reputation|unsolicited mail|banned sender|\b5\.7\.(?:606|511)\b|listed (?:at|on|in)"),
     Rule(Cause.GREYLISTED, r"gr[ae]y ?list"),
     Rule(Cause.SENDER_REJECTED, r"sender address rejected|sender (?:not|is not) (?:authorized|allowed)|not (?:allowed|authorized|permitted) to send as|send as this sender|\b5\.7\.60\b|\b5\.1\.[78]\b|sender verify failed|domain of sender"),
-    Rule(Cause.POLICY_REJECTED, r"relay access denied|relaying denied|client host rejected|not permitted to relay|unable to relay|relay not permitted|\b5\.7\.54\b|\b5\.7\.2[3-7]\b|spf|dmarc|dkim|policy"),
+    # A server that refuses clients without reverse DNS ("421 Refused. Your reverse DNS entry does not resolve").
+    Rule(Cause.POLICY_REJECTED, r"relay access denied|relaying denied|client host rejected|not permitted to relay|unable to relay|relay not permitted|\b5\.7\.54\b|\b5\.7\.2[3-7]\b|spf|dmarc|dkim|policy|reverse dns|reverse lookup|\brdns\b|\bptr record"),
     Rule(Cause.RECIPIENT_REJECTED, r"\b5\.1\.(?:1|2|3|6|10)\b|user unknown|recipient address rejected|no such (?:user|recipient|mailbox)|mailbox (?:unavailable|not found|does not exist)|unknown (?:user|recipient)|does not exist", stages=frozenset({Stage.RCPT_TO, Stage.DATA, Stage.NONE})),
     Rule(Cause.MESSAGE_REJECTED, r"\b5\.3\.4\b|\b5\.2\.3\b|message (?:size|too (?:big|large))|exceeds .*size|\b5\.6\.\d+\b|content rejected|spam|virus|malware"),
     Rule(Cause.AUTH_REQUIRED, r"authentication required|not authenticated|\b5\.7\.57\b|auth(?:entication)? (?:is )?needed|must authenticate|sender must authenticate", codes=_codes(530, 550, 553, 554, 503)),

@@ -28,6 +28,7 @@ REPLIES = [
     (Stage.RCPT_TO, 550, "550 5.1.1 <a@example.org>: Recipient address rejected: User unknown", Cause.RECIPIENT_REJECTED),
     (Stage.RCPT_TO, 504, "504 5.5.2 <webmaster@localhost>: Sender address rejected: need fully-qualified address", Cause.SENDER_REJECTED),
     (Stage.RCPT_TO, 554, "554 5.7.1 <you@example.com>: Relay access denied", Cause.POLICY_REJECTED),
+    (Stage.GREETING, 421, "421 Refused. Your reverse DNS entry does not resolve to an IP.", Cause.POLICY_REJECTED),
     (Stage.DATA, 552, "552 5.3.4 Message size exceeds fixed limit", Cause.MESSAGE_REJECTED),
     (Stage.EHLO, 501, "501 5.5.4 Invalid Address", Cause.CLIENT_ERROR),
     (Stage.GREETING, 421, "421 4.3.2 Service not available", Cause.SERVER_UNAVAILABLE),
