@@ -147,11 +147,12 @@ REPLY_RULES: tuple[Rule, ...] = (
     Rule(Cause.RATE_LIMITED, r"\b4\.7\.(?:28|500|650|651)\b|receiving mail (?:too quickly|at a rate)|rate limit|too many (?:messages|mails|emails|recipients|connections|login attempts|concurrent)|quota|throttl|sending limit|try again later, closing connection|exceeded the (?:rate|limit)|\b5\.4\.5\b"),
     Rule(Cause.REPUTATION_BLOCKED, r"\[TS0\d\]|spamhaus|block ?list|black ?list|\bDNSBL\b|\bRBL\b|blocked using|reputation|unsolicited mail|banned sender|\b5\.7\.(?:606|511)\b|listed (?:at|on|in)"),
     Rule(Cause.GREYLISTED, r"gr[ae]y ?list"),
-    Rule(Cause.SENDER_REJECTED, r"sender address rejected|sender (?:not|is not) (?:authorized|allowed)|not (?:allowed|authorized|permitted) to send as|send as this sender|\b5\.7\.60\b|\b5\.1\.[78]\b|sender verify failed|domain of sender"),
+    Rule(Cause.SENDER_REJECTED, r"sender address rejected|sender (?:not|is not) (?:authorized|allowed)|not (?:allowed|authorized|permitted) to send as|send as this sender|SendAsDenied|\b5\.7\.60\b|\b5\.1\.[78]\b|sender verify failed|domain of sender"),
     # A server that refuses clients without reverse DNS ("421 Refused. Your reverse DNS entry does not resolve").
     Rule(Cause.POLICY_REJECTED, r"relay access denied|relaying denied|client host rejected|not permitted to relay|unable to relay|relay not permitted|\b5\.7\.54\b|\b5\.7\.2[3-7]\b|spf|dmarc|dkim|policy|reverse dns|reverse lookup|\brdns\b|\bptr record"),
     Rule(Cause.RECIPIENT_REJECTED, r"\b5\.1\.(?:1|2|3|6|10)\b|user unknown|recipient address rejected|no such (?:user|recipient|mailbox)|mailbox (?:unavailable|not found|does not exist)|unknown (?:user|recipient)|does not exist", stages=frozenset({Stage.RCPT_TO, Stage.DATA, Stage.NONE})),
-    Rule(Cause.MESSAGE_REJECTED, r"\b5\.3\.4\b|\b5\.2\.3\b|message (?:size|too (?:big|large))|exceeds .*size|\b5\.6\.\d+\b|content rejected|spam|virus|malware"),
+    # "DT:SPM": NetEase (163.com) judged the message spam.
+    Rule(Cause.MESSAGE_REJECTED, r"\b5\.3\.4\b|\b5\.2\.3\b|message (?:size|too (?:big|large))|exceeds .*size|\b5\.6\.\d+\b|content rejected|spam|virus|malware|\bDT:SPM\b"),
     Rule(Cause.AUTH_REQUIRED, r"authentication required|not authenticated|\b5\.7\.57\b|auth(?:entication)? (?:is )?needed|must authenticate|sender must authenticate", codes=_codes(530, 550, 553, 554, 503)),
     Rule(Cause.AUTH_MECHANISM_UNSUPPORTED, r"unrecognized authentication type|mechanism (?:not supported|unsupported|not available)|unsupported (?:authentication|auth) mechanism|\b5\.7\.4\b", stages=frozenset({Stage.AUTH})),
     Rule(Cause.AUTH_FAILED, r"\b5\.7\.8\b|username and password not accepted|authentication (?:unsuccessful|failed|credentials invalid)|invalid (?:login|credentials|user ?name or password)|auth(?:entication)? failure|incorrect authentication|bad credentials|login denied", stages=frozenset({Stage.AUTH, Stage.MAIL_FROM})),

@@ -247,6 +247,10 @@ def _exception(line: Line, match: re.Match, state: _State, ctx: ParseContext) ->
         ctx.noise(line)
         return
     stage = EXCEPTION_STAGES.get(name) or _message_stage(message)
+    if name == "SMTPSendFailedException" and stage is None and not state.greeted:
+        # Without a transcript: JavaMail throws it for DATA and the end of data (MAIL FROM has its
+        # own SMTPSenderFailedException and RCPT TO SMTPAddressFailedException), never at the greeting.
+        stage = Stage.DATA
     if name == "SocketTimeoutException" and "connect timed out" in message:
         stage = Stage.CONNECT
     if state.awaiting_exception is not False:

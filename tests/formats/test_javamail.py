@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .format_helpers import counts, excerpt, row  # noqa: F401 - excerpt is a fixture
 
 AUTH_FAILED = """
@@ -148,3 +150,26 @@ def test_starttls_pkix_failure(excerpt):
 
     got = row(frame)
     assert (got["failure_stage"], got["cause"], got["tls_mode"]) == ("tls", "certificate_invalid", "starttls")
+
+
+# The end of a mail.debug trace pasted without the transcript before it.
+SEND_FAILED = """\
+DEBUG SMTP: MessagingException while sending, THROW:
+com.sun.mail.smtp.SMTPSendFailedException: 554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception
+\tat com.sun.mail.smtp.SMTPTransport.issueSendCommand(SMTPTransport.java:2374)
+\tat com.sun.mail.smtp.SMTPTransport.finishData(SMTPTransport.java:2095)
+""".replace("\\t", "\t")
+
+
+@pytest.mark.parametrize(("reply", "cause"), [
+    ("554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied;", "sender_rejected"),
+    ("554 DT:SPM 163 smtp14,EsCowAD3_1 1565091330,please see http://mail.163.com/help/help_spam_16.htm?ip=1",
+     "message_rejected"),
+])
+def test_send_failed_without_transcript(excerpt, reply, cause):
+    # JavaMail throws SMTPSendFailedException for DATA and the end of data, never at the greeting.
+    frame = excerpt.sessions(SEND_FAILED.replace(
+        "554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied;", reply))
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("data", cause, 554)
