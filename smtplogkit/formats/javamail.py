@@ -55,6 +55,9 @@ EXCEPTION_RE = re.compile(
 FRAME_RE = re.compile(r"^\s*(?:at [\w$.<>/]+\(|\.\.\. \d+ (?:more|common frames omitted))")
 COMMAND_RE = re.compile(r"^(?:(?:EHLO|HELO|STARTTLS|AUTH|DATA|QUIT|RSET|NOOP|BDAT)\b|MAIL FROM:|RCPT TO:)", re.I)
 
+# "Could not connect to SMTP host: mail.example.com, port: 25;" in a MessagingException.
+HOST_PORT_RE = re.compile(r"Could not connect to SMTP host: ([^\s,;]+), port: (\d+)")
+
 EXCEPTION_STAGES: dict[str, Stage] = {
     "AuthenticationFailedException": Stage.AUTH,
     "SMTPAddressFailedException": Stage.RCPT_TO,
@@ -267,7 +270,9 @@ def _exception(line: Line, match: re.Match, state: _State, ctx: ParseContext) ->
             ctx.noise(state.auth_failed[0])
             state.auth_failed = None
     connected = stage not in (None, Stage.DNS, Stage.CONNECT, Stage.TLS) or state.greeted
-    yield _error(line, f"{name}: {message}".rstrip(": "), state, ctx, stage, code=code, connected=connected)
+    target = HOST_PORT_RE.search(message)  # a trace pasted without the "trying to connect" line names them here
+    found = {"host": target.group(1), "port": int(target.group(2))} if target else {}
+    yield _error(line, f"{name}: {message}".rstrip(": "), state, ctx, stage, code=code, connected=connected, **found)
 
 
 def _flush_auth_failure(state: _State, ctx: ParseContext) -> Iterator[Event]:
@@ -279,8 +284,8 @@ def _flush_auth_failure(state: _State, ctx: ParseContext) -> Iterator[Event]:
 
 
 def _error(line: Line, text: str, state: _State, ctx: ParseContext, stage: Stage | None, *,
-           code: int | None = None, connected: bool = False) -> Event:
-    attrs: dict[str, Any] = {"connected": True} if connected else {}
+           code: int | None = None, connected: bool = False, **found: Any) -> Event:
+    attrs: dict[str, Any] = {"connected": True, **found} if connected else found
     event = ctx.error(line, text, state.key(), stage=stage.value if stage else None, code=code, **attrs)
     _mark_plain(event, state)
     state.error = event

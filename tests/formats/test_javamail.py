@@ -73,6 +73,15 @@ def test_connect_refused_nested(excerpt):
     assert counts(frame) == (2, 4, 0)
 
 
+def test_connect_failure_names_host_without_trace(excerpt):
+    # Pasted from the exception on: the host and port come from its message.
+    frame = excerpt.sessions(CONNECT_REFUSED.split("\n", 2)[2])
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("connect", "connect_refused")
+    assert (got["host"], got["port"]) == ("mail.example.com", 25)
+
+
 def test_ssl_on_plain_port(excerpt):
     text = (
         'DEBUG SMTP: trying to connect to host "smtp.example.com", port 587, isSSL true\n'
