@@ -815,7 +815,10 @@ def _fill_failure(row: dict[str, Any], state: SessionState, failure: _Candidate,
     if stage is Stage.RCPT_TO and state.messages_sent:
         outcome = _PARTIAL
 
-    error_texts = [c.text for c in state.failures if c.event is not None and c.event.direction == LOCAL]
+    if failure.event is not None and failure.event.direction == LOCAL:
+        error_texts = [failure.text]  # the error that failed the session, not one that followed it
+    else:
+        error_texts = [c.text for c in state.failures if c.event is not None and c.event.direction == LOCAL]
     row.update(
         failure_stage=stage.value,
         cause=cause.value,

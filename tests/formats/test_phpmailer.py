@@ -300,3 +300,30 @@ def test_tls_record_reply_readable_tail(excerpt):
     assert counts(frame)[2] == 0
     quit_error = events[events["text"].str.startswith("QUIT command failed")]["text"].iloc[0]
     assert quit_error.endswith("<unreadable bytes>")
+
+
+RESET_AFTER_STARTTLS = """
+2019-01-30 09:56:22 Connection: opening to mail.example.com:587, timeout=300, options=array()
+2019-01-30 09:56:22 Connection: opened
+2019-01-30 09:56:22 SERVER -> CLIENT: 220 mail.example.com ESMTP
+2019-01-30 09:56:22 CLIENT -> SERVER: EHLO web01
+2019-01-30 09:56:22 SERVER -> CLIENT: 250-mail.example.com
+2019-01-30 09:56:22 SERVER -> CLIENT: 250 STARTTLS
+2019-01-30 09:56:23 CLIENT -> SERVER: STARTTLS
+2019-01-30 09:56:23 SERVER -> CLIENT: 220 2.0.0 SMTP server ready
+2019-01-30 09:56:23 Connection failed. Error #2: stream_socket_enable_crypto(): SSL: Connection reset by peer [/srv/app/vendor/phpmailer/phpmailer/src/SMTP.php line 406]
+2019-01-30 09:56:23 SMTP Error: Could not connect to SMTP host.
+2019-01-30 09:56:23 CLIENT -> SERVER: QUIT
+2019-01-30 09:56:23 Connection failed. Error #8: fwrite(): send of 6 bytes failed with errno=32 Broken pipe [/srv/app/vendor/phpmailer/phpmailer/src/SMTP.php line 1024]
+2019-01-30 09:56:23 SERVER -> CLIENT:
+2019-01-30 09:56:23 SMTP ERROR: QUIT command failed:
+2019-01-30 09:56:23 Connection: closed
+"""
+
+
+def test_error_text_is_the_failing_error(excerpt):
+    # The errors of the QUIT that PHPMailer sends after the failure are not what failed the session.
+    got = row(excerpt.sessions(RESET_AFTER_STARTTLS))
+
+    assert (got["failure_stage"], got["cause"]) == ("tls", "connection_reset")
+    assert got["error_text"].startswith("stream_socket_enable_crypto(): SSL: Connection reset by peer")
