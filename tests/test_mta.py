@@ -177,6 +177,22 @@ def test_postfix_long_queue_ids(tmp_path, monkeypatch, prefilter):
     assert deliveries["queue_id"].value_counts().to_dict() == dict.fromkeys(LONG_IDS, 200)
 
 
+def test_postfix_trailing_blanks(tmp_path):
+    # Logs pasted or saved by an editor can end lines in blanks; no record may turn into noise for that.
+    lines = ["Aug 27 07:12:19 host postfix/smtp[76]: A4997FB6AA: to=<u@example.com>, relay=smtp.example.com"
+             "[192.0.2.5]:587, delay=6, delays=0.01/0.03/6/0, dsn=4.7.0, status=deferred (SASL authentication failed;"
+             " cannot authenticate to server smtp.example.com[192.0.2.5]: no mechanism available)   ",
+             "Aug 27 07:12:20 host postfix/smtp[77]: B4997FB6AA: to=<u@example.com>, relay=smtp.example.com"
+             "[192.0.2.5]:587, delay=1, delays=0.01/0.03/0.5/0.4, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4F1A) \t",
+             "Aug 27 07:12:21 host postfix/qmgr[70]: B4997FB6AA: removed "]
+    path = write(tmp_path, "maillog", "\n".join(lines * 40) + "\n")  # long enough for the prefilter's blocks
+    sessions = smtplogkit.read_logs(path, progress=False)
+    assert sessions["cause"].value_counts()[["auth_mechanism_unsupported", "ok"]].tolist() == [40, 40]
+    (report,) = sessions.attrs["files"]
+    assert (report["parsed"], report["noise"]) == (120, 0)
+    assert smtplogkit.read_deliveries(path)["status"].value_counts()[["deferred", "sent"]].tolist() == [40, 40]
+
+
 def test_postfix_tls_and_mx_fallback(tmp_path):
     text = (
         "Dec  4 10:00:00 mx postfix/smtp[200]: warning: TLS library problem: error:0A000410:SSL routines::sslv3 alert handshake failure\n"

@@ -417,6 +417,8 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
                 lean.ended = PlainBatch()
             continue
 
+        if line.text[-1:] in _BLANKS:
+            line.text = line.text.rstrip(" \t")  # pasted or edited logs carry trailing blanks; the patterns end at $
         program = line.program
         service = services.get(program, False)
         if service is False:
@@ -508,6 +510,7 @@ def _guess_service(text: str) -> str:
     return ""
 
 
+_BLANKS = (" ", "\t")
 TLS_PREFIXES = ("Trusted TLS", "Untrusted TLS", "Anonymous TLS", "Verified TLS")
 
 
@@ -870,6 +873,8 @@ def records(lines: Iterable[Line], ctx: ParseContext) -> Iterator[tuple[str, dic
     for line in lines:
         service = _service(line)
         text = line.text
+        if text[-1:] in _BLANKS:
+            text = text.rstrip(" \t")
         if service is None:
             service = _guess_service(text) or "smtpd"
         if service == "":
