@@ -134,7 +134,7 @@ REPLY_RULES: tuple[Rule, ...] = (
          codes=_codes(421, 451, 454)),
     # Microsoft 365 and Gmail policy on basic authentication.
     Rule(Cause.AUTH_DISABLED_BY_POLICY, r"\b5\.7\.139\b|SmtpClientAuthentication is disabled|basic authentication is disabled"),
-    Rule(Cause.AUTH_DISABLED_BY_POLICY, r"\b5\.7\.14\b|log in via your web browser|WebLoginRequired"),
+    Rule(Cause.AUTH_DISABLED_BY_POLICY, r"\b5\.7\.14\b|log in (?:via|with) your web browser|WebLoginRequired"),
     Rule(Cause.AUTH_DISABLED_BY_POLICY, r"\b5\.7\.3\b.*(?:not allowed|disabled)|\b5\.7\.0\b.*account.*disabled"),
     # QQ Mail and NetEase (163.com) call their app passwords "authorization codes".
     Rule(Cause.APP_PASSWORD_REQUIRED, r"\b5\.7\.9\b|application-specific password|app password|enter your authorization code|authorization code to log ?in"),
@@ -145,7 +145,8 @@ REPLY_RULES: tuple[Rule, ...] = (
     Rule(Cause.RECIPIENT_REJECTED, r"\b[45]\.2\.2\b|mailbox (?:is )?full|mailbox for user is full"),
     # Throttles and quotas, before reputation: Microsoft's 4.7.650/651 cite reputation too.
     Rule(Cause.RATE_LIMITED, r"\b4\.7\.(?:28|500|650|651)\b|receiving mail (?:too quickly|at a rate)|rate limit|too many (?:messages|mails|emails|recipients|connections|login attempts|concurrent)|quota|throttl|sending limit|try again later, closing connection|exceeded the (?:rate|limit)|\b5\.4\.5\b"),
-    Rule(Cause.REPUTATION_BLOCKED, r"\[TS0\d\]|spamhaus|block ?list|black ?list|\bDNSBL\b|\bRBL\b|blocked using|reputation|unsolicited mail|banned sender|\b5\.7\.(?:606|511)\b|listed (?:at|on|in)"),
+    # Yahoo's [TS0n] and [TSS0n] deferrals; T-Online marks its blocklist "(BL)".
+    Rule(Cause.REPUTATION_BLOCKED, r"\[TSS?0\d\]|\(BL\)|spamhaus|block ?list|black ?list|\bDNSBL\b|\bRBL\b|blocked using|reputation|unsolicited mail|banned sender|\b5\.7\.(?:606|511)\b|listed (?:at|on|in)"),
     Rule(Cause.GREYLISTED, r"gr[ae]y ?list"),
     Rule(Cause.SENDER_REJECTED, r"sender address rejected|sender (?:not|is not) (?:authorized|allowed)|not (?:allowed|authorized|permitted) to send as|send as this sender|SendAsDenied|\b5\.7\.60\b|\b5\.1\.[78]\b|sender verify failed|domain of sender"),
     # A server that refuses clients without reverse DNS ("421 Refused. Your reverse DNS entry does not resolve").
@@ -154,7 +155,8 @@ REPLY_RULES: tuple[Rule, ...] = (
     # "DT:SPM": NetEase (163.com) judged the message spam.
     Rule(Cause.MESSAGE_REJECTED, r"\b5\.3\.4\b|\b5\.2\.3\b|message (?:size|too (?:big|large))|exceeds .*size|\b5\.6\.\d+\b|content rejected|spam|virus|malware|\bDT:SPM\b"),
     Rule(Cause.AUTH_REQUIRED, r"authentication required|not authenticated|\b5\.7\.57\b|auth(?:entication)? (?:is )?needed|must authenticate|sender must authenticate", codes=_codes(530, 550, 553, 554, 503)),
-    Rule(Cause.AUTH_MECHANISM_UNSUPPORTED, r"unrecognized authentication type|mechanism (?:not supported|unsupported|not available)|unsupported (?:authentication|auth) mechanism|\b5\.7\.4\b", stages=frozenset({Stage.AUTH})),
+    # Postfix's SASL client: "SASL authentication failed; cannot authenticate to server ...: no mechanism available".
+    Rule(Cause.AUTH_MECHANISM_UNSUPPORTED, r"unrecognized authentication type|mechanism (?:not supported|unsupported|not available)|no mechanism available|no worthy mechs|unsupported (?:authentication|auth) mechanism|\b5\.7\.4\b", stages=frozenset({Stage.AUTH})),
     Rule(Cause.AUTH_FAILED, r"\b5\.7\.8\b|username and password not accepted|authentication (?:unsuccessful|failed|credentials invalid)|invalid (?:login|credentials|user ?name or password)|auth(?:entication)? failure|incorrect authentication|bad credentials|login denied", stages=frozenset({Stage.AUTH, Stage.MAIL_FROM})),
     Rule(Cause.SERVER_UNAVAILABLE, r"service not available|\b4\.3\.[0-2]\b|\b4\.4\.5\b|temporar(?:y|ily) (?:local )?(?:problem|failure|unavailable)|internal server error|system (?:not accepting|busy)|server busy|try again later", codes=_codes(421, 450, 451, 452, 454)),
 )
@@ -179,7 +181,8 @@ ERROR_RULES: tuple[Rule, ...] = (
     Rule(Cause.TLS_HANDSHAKE_FAILURE, r"handshake failure|HANDSHAKE_FAILURE|no protocols available|unsupported protocol|tlsv1 alert|no shared cipher|tls handshake failed|ssl_connect error|cannot start tls|tls startup failed|SSL handshake|handshake_failure|dh key too small|sslv3 alert|TLS negotiation failed|ssl routines|establish an SSL or TLS connection|remote party has closed the transport stream|no appropriate protocol"),
     # TCP.
     Rule(Cause.CONNECT_REFUSED, r"connection refused|ECONNREFUSED|actively refused|\[WinError 10061\]|\[Errno 111\]|\[Errno 61\]", stages=HANDSHAKE, stage=Stage.CONNECT),
-    Rule(Cause.NETWORK_UNREACHABLE, r"network is unreachable|ENETUNREACH|no route to host|EHOSTUNREACH|host is unreachable|cannot assign requested address|EADDRNOTAVAIL|\[Errno 101\]|\[Errno 113\]|\[WinError 10051\]|\[WinError 10065\]", stages=PRE_CONNECT, stage=Stage.CONNECT),
+    # "Address not available" is EADDRNOTAVAIL in BSD and musl wording (IPv6 without a route, in Alpine containers).
+    Rule(Cause.NETWORK_UNREACHABLE, r"network is unreachable|ENETUNREACH|no route to host|EHOSTUNREACH|host is unreachable|cannot assign requested address|address not available|EADDRNOTAVAIL|\[Errno 101\]|\[Errno 113\]|\[WinError 10051\]|\[WinError 10065\]", stages=PRE_CONNECT, stage=Stage.CONNECT),
     Rule(Cause.CONNECT_TIMEOUT, r"dial tcp .*i/o timeout|dial tcp .*timed out|connection timed out|connect timed out|ETIMEDOUT|\[WinError 10060\]|\[Errno 110\]|\[Errno 60\]|operation timed out|OpenTimeout|execution expired|connection attempt failed|timed out|timeout", stages=PRE_CONNECT, stage=Stage.CONNECT),
     Rule(Cause.CONNECTION_RESET, r"connection reset|ECONNRESET|\[Errno 104\]|\[Errno 54\]|forcibly closed|broken pipe|EPIPE|\[WinError 10054\]"),
     Rule(Cause.STARTTLS_UNAVAILABLE, r"TLS is required, but was not offered|starttls extension not supported|(?:does not|doesn't) support starttls|does not support secure connections|\bunencrypted connection\b|starttls (?:is )?not (?:supported|offered|advertised)|STARTTLS.*not.*(?:offered|supported)|did not advertise starttls|didn't find starttls"),
