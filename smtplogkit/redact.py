@@ -39,9 +39,13 @@ MECHANISMS = frozenset({"PLAIN", "LOGIN", "XOAUTH", "XOAUTH2", "OAUTHBEARER", "C
                         "SCRAM-SHA-256-PLUS"})
 # A run of base64 long enough to carry a SASL credential.  _sasl_payload decodes it to check.
 BASE64_RUN_RE = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+# A command line pasted into a log: curl's "--user name:secret" (also -u, --user=, -uname:secret,
+# and --proxy-user / -U), and the secret after swaks's --auth-password (-ap) or curl's --oauth2-bearer.
+CLI_USER_RE = re.compile(r"((?:^|\s)(?:--user|--proxy-user|-u|-U)(?:\s+|=)?['\"]?[^:'\"\s]*:)([^'\"\s]+)")
+CLI_SECRET_RE = re.compile(r"((?:^|\s)(?:--auth-password|-ap|--password|--oauth2-bearer)(?:\s+|=)['\"]?)([^'\"\s]+)")
 # Every pattern above needs one of these words, so a line without any is safe
 # as it is.  One search here saves three substitutions on most lines.
-SECRET_HINT_RE = re.compile(r"://|pass|pwd|secret|token|api_?key|bearer|ya29\.|auth", re.IGNORECASE)
+SECRET_HINT_RE = re.compile(r"://|pass|pwd|secret|token|api_?key|bearer|ya29\.|auth|-u|-ap", re.IGNORECASE)
 BASE64_LINE_RE = re.compile(r"^[A-Za-z0-9+/]{4,}={0,2}$")
 # Nodemailer's logger prints this in place of the password or token inside an
 # AUTH payload: the client did send a credential, it is only hidden.
@@ -69,11 +73,11 @@ def may_hold_secret(text: str) -> bool:
     lowered = text.lower()
     return ("pass" in lowered or "pwd" in lowered or "secret" in lowered or "token" in lowered
             or "://" in lowered or "bearer" in lowered or "apikey" in lowered or "api_key" in lowered
-            or "ya29." in lowered or "auth" in lowered)
+            or "ya29." in lowered or "auth" in lowered or "-u" in lowered or "-ap" in lowered)
 
 
 def redact_text(text: str) -> str:
-    """Return ``text`` with AUTH payloads, SASL credentials in base64, URL passwords, secret fields and bearer tokens replaced."""
+    """Return ``text`` with AUTH payloads, SASL credentials in base64, URL passwords, secret fields, bearer tokens and command-line credentials replaced."""
     if BASE64_RUN_RE.search(text) is not None:
         text = BASE64_RUN_RE.sub(_sasl_payload, text)
     if not may_hold_secret(text):
@@ -84,6 +88,9 @@ def redact_text(text: str) -> str:
         text = AUTH_ANYWHERE_RE.sub(_auth_payload, text)
     text = FIELD_SECRET_RE.sub(rf"\1{REDACTED}", text)
     text = BEARER_RE.sub(rf"\1{REDACTED}", text)
+    if "-u" in text or "-U" in text or "-ap" in text or "--" in text:
+        text = CLI_USER_RE.sub(rf"\1{REDACTED}", text)
+        text = CLI_SECRET_RE.sub(rf"\1{REDACTED}", text)
     return GOOGLE_TOKEN_RE.sub(REDACTED, text)
 
 

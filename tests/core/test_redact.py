@@ -114,3 +114,34 @@ def test_unrecognised_warning_after_nul_bytes(tmp_path):
     frame = smtplogkit.read_logs(path, format="smtplib", progress=False)
     warnings = [w for w in frame.attrs["files"][0]["warnings"] if "unrecognised line" in w]
     assert warnings == [f"{path}:2001: unrecognised line: '[600 x U+FFFD]lost: mail to bob failed'"]
+
+
+@pytest.mark.parametrize("line", [
+    f"$ curl --url 'smtp.qq.com:587' --mail-from 'a@qq.com' --user 'a.b@qq.com:{PASSWORD}' -v --upload-file m.txt",
+    f"curl -u bob:{PASSWORD} smtp://mail.example.com",
+    f"curl -ubob:{PASSWORD} smtp://mail.example.com",
+    f"curl --user=bob:{PASSWORD} --ssl-reqd smtp://mail.example.com",
+    f"curl --proxy-user bob:{PASSWORD} -x proxy:3128 smtp://mail.example.com",
+    f'swaks --to a@example.org -au bob -ap "{PASSWORD}" --server mail.example.com',
+    f"curl --oauth2-bearer {PASSWORD} smtp://mail.example.com",
+])
+def test_command_line_credentials_removed(line):
+    # A command pasted above its output reaches the warnings as an unrecognised line.
+    assert PASSWORD not in redact_text(line)
+    assert REDACTED in redact_text(line)
+
+
+def test_command_line_without_credentials_kept():
+    for line in ("curl --user-agent mailer/1.0 smtp://mail.example.com", "re-use the --user-agent header",
+                 "swaks --to a@example.org -au bob --server mail.example.com", "250-SMTPUTF8"):
+        assert redact_text(line) == line
+
+
+def test_pasted_curl_command_warning(tmp_path):
+    path = tmp_path / "curl-paste.log"
+    path.write_text(f"$ curl --url 'smtp://mail.example.com:587' --user 'bob@example.com:{PASSWORD}' -v\n"
+                    "* Connected to mail.example.com (192.0.2.5) port 587 (#0)\n"
+                    "< 220 mail.example.com ESMTP\n> EHLO client\n< 250 mail.example.com\n")
+    frame = smtplogkit.read_logs(path, progress=False)
+    warnings = [w for report in frame.attrs["files"] for w in report["warnings"]]
+    assert not any(PASSWORD[:8] in w for w in warnings)
