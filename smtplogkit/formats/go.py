@@ -56,7 +56,7 @@ NET_SMTP_RE = re.compile(r"(?P<text>smtp: server doesn't support AUTH|unencrypte
 GENERIC_CORES = frozenset({"EOF", "unexpected EOF", "i/o timeout", "context deadline exceeded"})
 SMTP_CONTEXT_RE = re.compile(r"smtp|mail|send|deliver|dial", re.IGNORECASE)
 REPLY_CONTINUATION_RE = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\s{1,2}\S")
-FIELD_RE = re.compile(r'\b(host|smtp_host|server|port|worker|identity|user|username)"?(?:=|: ?)("(?:[^"\\]|\\.)*"|[^\s",}]+)')
+FIELD_RE = re.compile(r'\b(host|smtp_host|server|port|worker|identity|user|username)(?:=|": ?)("(?:[^"\\]|\\.)*"|[^\s",}]+)')
 SIGNATURE_RE = re.compile(r"dial tcp|read tcp .*->|write tcp .*->|x509: |tls: first record|gomail: |net/smtp\.\(|"
                           r"smtp: server doesn't support|unencrypted connection")
 

@@ -162,3 +162,13 @@ def test_levelled_lines_without_date_are_noise(tmp_path):
     assert labels(row) == ("connect", "connect_refused", None, None)
     assert report["noise"] == 6
     assert _unrecognised_lines(report) == [8]  # a level word alone is no known layout
+
+
+def test_prose_before_a_colon_is_no_field(tmp_path):
+    # "dialing SMTP server: dial tcp ..." names no server: the address comes from the dial error.
+    frame, _ = parse_excerpt(tmp_path, 'time="2022-04-20T07:00:35Z" level=error msg="Error while dialing SMTP server: '
+                                       'dial tcp 192.0.2.69:587: i/o timeout"\n')
+
+    row = rows(frame)[0]
+    assert (row["host"], row["ip"], row["port"]) == (None, "192.0.2.69", 587)
+    assert row["cause"] == "connect_timeout"
