@@ -36,6 +36,8 @@ from functools import lru_cache
 from .records import Line
 
 MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+# journalctl prints the month in the reader's locale: the German names that differ from the English ones.
+MONTHS.update({"Mär": 3, "Mrz": 3, "Mai": 5, "Okt": 10, "Dez": 12})
 
 COMPOSE_RE = re.compile(r"^([A-Za-z0-9][\w.-]*)\s+\|\s?(.*)$")
 PM2_RE = re.compile(r"^\d+\|([\w.@-]+)\s*\| ?(.*)$")
@@ -44,7 +46,7 @@ ISO_SYSLOG_RE = re.compile(
     r"^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?) (\S+) ([\w./@-]+?)(?:\[(\d+)\])?: (.*)$"
 )
 BSD_SYSLOG_RE = re.compile(
-    r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\S+) ([\w./@-]+?)(?:\[(\d+)\])?: ?(.*)$"
+    rf"^({'|'.join(MONTHS)}) +(\d{{1,2}}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\S+) ([\w./@-]+?)(?:\[(\d+)\])?: ?(.*)$"
 )
 # The offset may follow a space, as in Serilog's default "yyyy-MM-dd HH:mm:ss.fff zzz" timestamps.
 LEADING_TS_RE = re.compile(

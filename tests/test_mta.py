@@ -193,6 +193,20 @@ def test_postfix_trailing_blanks(tmp_path):
     assert smtplogkit.read_deliveries(path)["status"].value_counts()[["deferred", "sent"]].tolist() == [40, 40]
 
 
+def test_postfix_german_month_names(tmp_path):
+    # journalctl prints months in the reader's locale; rsyslog files keep English ones.
+    lines = []
+    for month, number in (("Mär", 3), ("Mrz", 3), ("Mai", 5), ("Okt", 10), ("Dez", 12)):
+        lines += [f"{month} 15 23:48:15 c3 postfix/lmtp[4846]: C8876{number:02d}F60D: to=<a@example.org>, "
+                  "relay=mail.example.org[private/dovecot-lmtp], delay=0.1, delays=0.02/0/0/0.08, dsn=5.2.2, "
+                  "status=bounced (host mail.example.org[private/dovecot-lmtp] said: 552 5.2.2 <a@example.org> "
+                  "Mailbox is full (in reply to end of DATA command))"] * 20
+    sessions = smtplogkit.read_logs(write(tmp_path, "maillog", "\n".join(lines) + "\n"), progress=False)
+    assert sessions.attrs["files"][0]["format"] == "postfix"
+    assert sessions["start"].dt.month.tolist() == [3] * 40 + [5] * 20 + [10] * 20 + [12] * 20
+    assert (sessions["cause"] == "recipient_rejected").all()
+
+
 def test_postfix_tls_and_mx_fallback(tmp_path):
     text = (
         "Dec  4 10:00:00 mx postfix/smtp[200]: warning: TLS library problem: error:0A000410:SSL routines::sslv3 alert handshake failure\n"
