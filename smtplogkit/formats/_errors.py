@@ -69,7 +69,8 @@ REPLY_STAGE_HINTS: tuple[StageHint, ...] = (
     StageHint(Stage.MAIL_FROM, r"starttls|\b5\.7\.57\b|not authenticated|authentication required", frozenset({530, 550, 553, 554})),
     StageHint(Stage.AUTH, r".", frozenset({334, 432, 534, 535, 538})),
     StageHint(Stage.AUTH, r"\b5\.7\.(?:8|9|14|139|3)\b|username and password|authentication (?:unsuccessful|failed)"),
-    StageHint(Stage.MAIL_FROM, r"\b5\.1\.[78]\b|\b5\.7\.60\b|sender address rejected|send as"),
+    StageHint(Stage.MAIL_FROM, r"\b5\.1\.[78]\b|\b5\.7\.60\b|sender address rejected|send as|envelope sender|"
+              r"sender (?:is )?not (?:allowed|authori[sz]ed|permitted)"),
     StageHint(Stage.RCPT_TO, r"\b[45]\.1\.(?:1|2|3|6|10)\b|\b[45]\.2\.[12]\b|recipient|user unknown|mailbox unavailable|no such user|relay"),
     StageHint(Stage.DATA, r"\b5\.3\.4\b|\b5\.2\.3\b|\b5\.6\.\d+\b|message (?:size|too (?:big|large))|spam|content", frozenset({552, 554, 550})),
     StageHint(Stage.DATA, r".", frozenset({552})),

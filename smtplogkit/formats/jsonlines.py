@@ -90,7 +90,9 @@ STAGE_WORDS: dict[str, Stage] = {
     "recipient": Stage.RCPT_TO, "message": Stage.DATA, "body": Stage.DATA,
 }
 SENT_RE = re.compile(r"\b(?:message |mail |email )?(?:sent|delivered|accepted for delivery|queued as)\b", re.IGNORECASE)
-FAILED_LEVELS = frozenset({"error", "err", "fatal", "critical", "crit", "alert", "emerg", "panic", "dpanic", "50", "60"})
+# Words, and numbers: pino's and bunyan's 50 and 60, Monolog's 400 (error) to 600 (emergency).
+FAILED_LEVELS = frozenset({"error", "err", "fatal", "critical", "crit", "alert", "emerg", "emergency", "panic", "dpanic",
+                           "50", "60", "400", "500", "550", "600"})
 SMTP_KEYS = frozenset(name for key in ("host", "port", "code", "response", "command", "error") for name in FIELDS[key])
 # A message that is one line of an SMTP transcript: "S: 250 OK", "[Jx8a] C: EHLO host", "<- 220 ...".
 TRANSCRIPT_RE = re.compile(r"^(?:\[[\w-]+\] )?(?:[SC]: |<- |-> |<<< |>>> )")

@@ -124,3 +124,20 @@ def test_transcript_in_json_scores_low():
               json.dumps({"level": 20, "msg": "[Jx8a] C: EHLO client.example.org", "tnx": "client"})]
 
     assert formats.get("jsonlines").detect(sample) <= 0.25
+
+
+def test_monolog_numeric_level(tmp_path):
+    # Monolog writes its level as a number (400 error to 600 emergency) beside level_name.
+    text = jsonl(
+        {"message": 'Email transport "Symfony\\Component\\Mailer\\Transport\\Smtp\\SmtpTransport" started',
+         "context": {}, "level": 100, "level_name": "DEBUG", "channel": "mailer",
+         "datetime": "2023-01-31T15:07:34.034673+01:00", "extra": {}},
+        {"message": 'Send Mail Fail. \\r\\nError Code: 550 \\r\\nMessage: Expected response code "250" but got code '
+                    '"550", with message "550 "envelope sender not allowed a@example.org"".',
+         "context": {}, "level": 600, "level_name": "EMERGENCY", "channel": "app",
+         "datetime": "2023-01-31T15:07:34.046563+01:00", "extra": {}},
+    )
+    frame, report = parse_excerpt(tmp_path, text)
+
+    assert report["format"] == "jsonlines"
+    assert [labels(row) for row in rows(frame)] == [("mail_from", "sender_rejected", 550, None)]
