@@ -56,10 +56,13 @@ TIMEOUT_RE = re.compile(r'Connection to "?(?P<target>[^"\s]+?)"? (?:has )?timed 
 CLOSED_RE = re.compile(r'Connection to "?(?P<target>[^"\s]+?)"? has been closed unexpectedly')
 TLS_RE = re.compile(r"Unable to connect with (?:STARTTLS|TLS encryption)|stream_socket_enable_crypto\(\)")
 STREAM_RE = re.compile(r"stream_socket_client\(\): (?P<rest>.*)")
-FRAME_RE = re.compile(r"^\s*#\d+ (?:\S+\(\d+\): |\[internal function\]: )?(?P<call>.*)$")
+# A stack frame as PHP prints it ("#3 /srv/app/Smtp.php(42): ...->executeCommand(...)"), and as Symfony's
+# debug page does ("at Swift_Transport_EsmtpTransport->executeCommand(' . ', array('250')) in File.php line 270").
+FRAME_RE = re.compile(r"^\s*#\d+ (?:\S+\(\d+\): |\[internal function\]: )?(?P<call>.*)$"
+                      r"|^\s*at (?P<page_call>\S+(?:->|::)\w+\(.*\)) in \S+ line \d+\s*$")
 COMMAND_ARG_RE = re.compile(r"executeCommand\('(?P<command>[^']*)")
 TARGET_RE = re.compile(r"^(?:(?:ssl|tls|tcp)://)?(?P<host>[^:/\s]+)(?::(?P<port>\d+))?")
-CONTINUATION_RE = re.compile(r'^\s*"? in \S+:\d+\s*$|^\s*Stack trace:\s*$|^\s*\[stacktrace\]\s*$|^\s*"\}\s*$|^\s*#\d+ \{main\}')
+CONTINUATION_RE = re.compile(r'^\s*"? in \S+:\d+\s*$|^\s*in \S+ line \d+\s*$|^\s*Stack trace:\s*$|^\s*\[stacktrace\]\s*$|^\s*"\}\s*$|^\s*#\d+ \{main\}')
 PREVIOUS_RE = re.compile(r"^\s*\[previous exception\] (?P<rest>.*)$")
 OPENSSL_RE = re.compile(r"^\s*error:[0-9A-Fa-f]+:")
 
@@ -71,6 +74,7 @@ COMMAND_STAGES: tuple[tuple[str, Stage], ...] = (
     ("MAIL FROM", Stage.MAIL_FROM), ("RCPT TO", Stage.RCPT_TO), ("DATA", Stage.DATA), ("EHLO", Stage.EHLO),
     ("HELO", Stage.EHLO), ("STARTTLS", Stage.STARTTLS), ("AUTH", Stage.AUTH), ("QUIT", Stage.QUIT),
     ("\\r\\n.\\r\\n", Stage.DATA), (".\\r\\n", Stage.DATA),
+    (".", Stage.DATA),  # the end of data, its CRLFs shown as spaces on Symfony's debug page: ' . '
 )
 METHOD_STAGES: tuple[tuple[str, Stage], ...] = (
     ("doMailFromCommand", Stage.MAIL_FROM), ("doRcptToCommand", Stage.RCPT_TO), ("doDataCommand", Stage.DATA),
@@ -112,7 +116,7 @@ def _read_line(line: Line, sessions: ErrorSessions) -> Iterator[Event | SessionE
     text = line.text
     frame = FRAME_RE.match(text)
     if frame and sessions.record is not None:
-        stage = _frame_stage(frame.group("call"))
+        stage = _frame_stage(frame.group("call") or frame.group("page_call"))
         sessions.attach(line, stage=stage, evidence=False)
         return
     previous = PREVIOUS_RE.match(text) or OPENSSL_RE.match(text)
@@ -140,7 +144,7 @@ def _read_line(line: Line, sessions: ErrorSessions) -> Iterator[Event | SessionE
 def _frame_stage(call: str) -> Stage | None:
     command = COMMAND_ARG_RE.search(call)
     if command:
-        argument = command.group("command").upper()
+        argument = command.group("command").strip().upper()
         for prefix, stage in COMMAND_STAGES:
             if argument.startswith(prefix):
                 return stage

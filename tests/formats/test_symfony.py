@@ -117,3 +117,21 @@ def test_framework_log_records_are_noise(tmp_path):
     unrecognised = [w for w in report["warnings"] if ": unrecognised line: " in w]
     assert [w.split(": ", 1)[0].rsplit(":", 1)[1] for w in unrecognised] == ["5", "11"]
     assert report["unrecognised"] == 2
+
+
+# SwiftMailer 5's exception as Symfony's debug page prints it: "at Class->method(...) in File line N" frames.
+DEBUG_PAGE = """\
+Swift_TransportException in AbstractSmtpTransport.php line 383: Expected response code 250 but got code "550", with message "550 5.7.60 SMTP; Client does not have permissions to send as this sender"
+in AbstractSmtpTransport.php line 383
+at Swift_Transport_AbstractSmtpTransport->_assertResponseCode('550 5.7.60 SMTP; Client does not have permissions to send as this sender ', array('250')) in AbstractSmtpTransport.php line 281
+at Swift_Transport_AbstractSmtpTransport->executeCommand(' . ', array('250'), array()) in EsmtpTransport.php line 270
+at Swift_Transport_EsmtpTransport->executeCommand(' . ', array('250')) in AbstractSmtpTransport.php line 333
+at Swift_Transport_AbstractSmtpTransport->_streamMessage(object(Swift_Message)) in AbstractSmtpTransport.php line 428
+"""
+
+
+def test_debug_page_frames_give_the_step(tmp_path):
+    frame, report = parse_excerpt(tmp_path, DEBUG_PAGE)
+
+    assert [labels(row) for row in rows(frame)] == [("data", "sender_rejected", 550, "5.7.60")]
+    assert report["unrecognised"] == 0
