@@ -86,6 +86,7 @@ class _State:
         self.challenged = False
         self.quoted_reply: str | None = None
         self.nested = False
+        self.send_failed: Event | None = None  # an SMTPSendFailedException whose stage is a guess (_exception)
 
     def new_session(self) -> int:
         self.session += 1
@@ -97,6 +98,7 @@ class _State:
         self.awaiting_exception = False
         self.auth_failed = None
         self.error = None
+        self.send_failed = None
         self.challenged = False
         self.quoted_reply = None
         return self.session
@@ -134,6 +136,8 @@ def _line(line: Line, state: _State, ctx: ParseContext) -> Iterator[Event]:
         yield from _debug(line, text, state, ctx)
         return
     if FRAME_RE.match(text):
+        if state.send_failed is not None and ".SMTPTransport.mailFrom(" in text:
+            state.send_failed.attrs["stage"] = Stage.MAIL_FROM.value  # see _exception
         ctx.noise(line)
         return
     exception = EXCEPTION_RE.match(text.strip())
@@ -250,9 +254,10 @@ def _exception(line: Line, match: re.Match, state: _State, ctx: ParseContext) ->
         ctx.noise(line)
         return
     stage = EXCEPTION_STAGES.get(name) or _message_stage(message)
-    if name == "SMTPSendFailedException" and stage is None and not state.greeted:
-        # Without a transcript: JavaMail throws it for DATA and the end of data (MAIL FROM has its
-        # own SMTPSenderFailedException and RCPT TO SMTPAddressFailedException), never at the greeting.
+    guessed = name == "SMTPSendFailedException" and stage is None and not state.greeted
+    if guessed:
+        # Without a transcript: JavaMail throws it for MAIL FROM, DATA and the end of data, never at
+        # the greeting.  DATA is taken until a frame of SMTPTransport.mailFrom follows.
         stage = Stage.DATA
     if name == "SocketTimeoutException" and "connect timed out" in message:
         stage = Stage.CONNECT
@@ -272,7 +277,9 @@ def _exception(line: Line, match: re.Match, state: _State, ctx: ParseContext) ->
     connected = stage not in (None, Stage.DNS, Stage.CONNECT, Stage.TLS) or state.greeted
     target = HOST_PORT_RE.search(message)  # a trace pasted without the "trying to connect" line names them here
     found = {"host": target.group(1), "port": int(target.group(2))} if target else {}
-    yield _error(line, f"{name}: {message}".rstrip(": "), state, ctx, stage, code=code, connected=connected, **found)
+    event = _error(line, f"{name}: {message}".rstrip(": "), state, ctx, stage, code=code, connected=connected, **found)
+    state.send_failed = event if guessed else None
+    yield event
 
 
 def _flush_auth_failure(state: _State, ctx: ParseContext) -> Iterator[Event]:

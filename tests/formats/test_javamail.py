@@ -182,3 +182,13 @@ def test_send_failed_without_transcript(excerpt, reply, cause):
 
     got = row(frame)
     assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("data", cause, 554)
+
+
+def test_send_failed_at_mail_from(excerpt):
+    # The same exception thrown for MAIL FROM: a frame of SMTPTransport.mailFrom names the step.
+    text = SEND_FAILED.replace("554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied;",
+                               "553 5.7.1 Sender address rejected: not owned by user a@example.org").replace(
+        "SMTPTransport.finishData(SMTPTransport.java:2095)", "SMTPTransport.mailFrom(SMTPTransport.java:1624)")
+
+    got = row(excerpt.sessions(text))
+    assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("mail_from", "sender_rejected", 553)
