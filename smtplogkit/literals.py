@@ -8,7 +8,7 @@ reads a pattern once and returns strings of which any match must contain
 one.  A text that contains none of them, compared in lower case, cannot
 match, and the search is skipped.
 
-A table of rules asks that question of one text for every rule, about a
+A table of rules needs that check on one text for every rule, about a
 hundred literals in all.  :class:`LiteralIndex` answers it for all of them
 in one pass over the text, with an Aho-Corasick automaton (pyahocorasick),
 and gives a bit mask of the literals found.
@@ -154,7 +154,7 @@ def could_match(literals: tuple[str, ...] | None, text: str) -> bool:
 
 
 class LiteralIndex:
-    """Which groups of lower-case literals have a member in a text, found in one pass.
+    """An index of groups of lower-case literals, which finds in one pass the groups with a member in a text.
 
     Groups are numbered in the order given, and a group of None stands for
     "no literal known": it is always found.  ``also`` are literals of no

@@ -489,9 +489,9 @@ class _SessionRows:
         # which the column-wise rows of plain sessions do not check.
         self.plain_ok = not any(name in _SESSION_COLUMN_SET or name == "queue_id" for name in labels)
         # Rows of earlier inputs still waiting for their chunk, and whether this one added plain records.
-        # _rows_frame puts a chunk's plain records after its dicts, so a chunk with plain records
-        # ends with this input, and its chunks are cut where a read of this input alone cuts them:
-        # the rows then come in the order of a read of each input on its own (workers, cache).
+        # _rows_frame puts a chunk's plain records after its dicts.  So a chunk with plain records ends
+        # with this input, and its chunks are cut where a read of this input alone cuts them.  The rows
+        # then come in the order of a read of each input on its own (workers, cache).
         self.before = len(result.sessions)
         self.plain = False
 
@@ -557,7 +557,7 @@ class _SessionRows:
             self.before = 0
 
     def finish(self) -> None:
-        """End the input's last chunk if it holds plain records (see ``before`` in ``__init__``)."""
+        """End the input's last chunk if it contains plain records (see ``before`` in ``__init__``)."""
         if self.plain:
             self._end_chunk(1)
 

@@ -286,8 +286,8 @@ def _first(rules: tuple[Rule, ...], stage: Stage, code: int | None, text: str) -
 def _plan(rules: tuple[Rule, ...], stage: Stage, code: int | None) -> tuple[LiteralIndex, tuple[tuple[Any, ...], ...]]:
     """Return how :func:`_first` searches a table for a stage and a reply code.
 
-    The candidates are the rules whose code and stage conditions hold.  The
-    index holds their literals, one group per rule.  The plan lists them in
+    The candidates are the rules whose code and stage conditions are met.
+    The index contains their literals, one group per rule.  The plan lists them in
     table order, each as (rule, its alternatives each with the mask of
     their literals, its compiled pattern when it has no alternatives).
     """

@@ -298,12 +298,13 @@ def test_ipv6_fallback_is_no_firewall(tmp_path):
 
 
 def test_outage_without_network_labels():
-    # Logs read without a template or labels: no session has a network, so the outage cannot be told apart.
+    # Logs read without a template or labels: no session has a network, so a fault on the senders' side looks the same.
     frame = BLOCKERS["provider_outage"][0](_background(11)).frame()
     frame[["network", "log_host", "container"]] = None
     findings = diagnose(frame)
     outage = [finding for finding in findings if finding.kind == "provider_outage"]
     assert outage, findings.kinds()
     summary = outage[0].summary
-    assert "  " not in summary and " for  " not in summary
+    assert "  " not in summary
+    assert " for  " not in summary
     assert "no session has a network label" in summary

@@ -138,7 +138,7 @@ SESSION = """\
 """
 
 
-def test_dated_line_undoes_a_false_midnight(tmp_path):
+def test_dated_line_undoes_false_midnight(tmp_path):
     # A stray line an hour and more earlier than its neighbours reads as midnight; the next dated line sets the date back.
     log = tmp_path / "worker-2026-03-08.log"
     log.write_text(SESSION.format(t="15:37:00") + "11:02:03.45 reply: b'250-smtp.gma\n"
@@ -150,7 +150,7 @@ def test_dated_line_undoes_a_false_midnight(tmp_path):
     assert starts[-1] == "2026-03-08T15:38:00.100000+00:00"
 
 
-def test_dated_line_just_before_midnight_keeps_the_new_day(tmp_path):
+def test_dated_line_before_midnight(tmp_path):
     # A logging line stamped a moment before midnight, written after the first lines past it.
     log = tmp_path / "worker-2026-03-02.log"
     log.write_text(SESSION.format(t="23:59:50") + SESSION.format(t="00:00:01")

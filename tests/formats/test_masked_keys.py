@@ -312,16 +312,16 @@ def test_address_left_out_of_key_parts():
     assert _templates.without_address("RCPT TO:<b7@example.org>") == "RCPT TO:<>"
     assert _templates.without_address("mail FROM:<a@example.com> size=512") == "mail FROM:<> size=512"
     assert _templates.without_address("MAIL FROM:<>") is None  # nothing to leave out
-    for kept in ("RCPT TO:<a b@x>", "RCPT TO:<a\\r\\nDATA@x>", "RCPT TO:<a'@x>", "RCPT TO: <a@x>", "DATA",
-                 "AUTH PLAIN <a@x>", "EHLO <a@x>", "RCPT TO:a@x"):
-        assert _templates.without_address(kept) is None, kept
+    for unchanged in ("RCPT TO:<a b@x>", "RCPT TO:<a\\r\\nDATA@x>", "RCPT TO:<a'@x>", "RCPT TO: <a@x>", "DATA",
+                      "AUTH PLAIN <a@x>", "EHLO <a@x>", "RCPT TO:a@x"):
+        assert _templates.without_address(unchanged) is None, unchanged
     assert smtplib._send_part(" send: 'rcpt TO:<c9@example.org>\\r\\n'") == " send: 'rcpt TO:<>\\r\\n'"
     pipelined = " send: 'mail FROM:<a@x>\\r\\nrcpt TO:<b@x>\\r\\ndata\\r\\n'"
     assert smtplib._send_part(pipelined) == " send: 'mail FROM:<>\\r\\nrcpt TO:<>\\r\\ndata\\r\\n'"
     # A line with any other escape keeps its whole text.
-    for kept in (" send: 'rcpt TO:<a@x>\\t\\r\\n'", " send: 'rcpt TO:<a\\\\r\\n@x>\\r\\n'",
-                 " send: b'rcpt TO:<a@x>\\r\\n'", " send: 'rcpt TO:<a@x>'"):
-        assert smtplib._send_part(kept) == kept
+    for unchanged in (" send: 'rcpt TO:<a@x>\\t\\r\\n'", " send: 'rcpt TO:<a\\\\r\\n@x>\\r\\n'",
+                      " send: b'rcpt TO:<a@x>\\r\\n'", " send: 'rcpt TO:<a@x>'"):
+        assert smtplib._send_part(unchanged) == unchanged
     assert nodemailer._Segments._read_part("DEBUG", "C: RCPT TO:<d@example.org>") == "C: RCPT TO:<>"
     assert nodemailer._Segments._read_part("ERROR", "C: RCPT TO:<d@example.org>") == ("!", "C: RCPT TO:<d@example.org>")
 

@@ -140,7 +140,7 @@ GLUED = """
 2019-03-04 09:12:03 SERVER -&gt; CLIENT: 535 Incorrect authentication data<br>
 2019-03-04 09:12:03 SMTP ERROR: Password command failed: 535 Incorrect authentication data<br>
 """
-GLUED_REFUSAL = """
+GLUED_530 = """
 2018-03-21 00:08:13 SERVER -&gt; CLIENT: 250 2.1.0 OK m185sm1106113ywf.52 - gsmtp<br>
 2018-03-21 00:08:14 CLIENT -&gt; SERVER: RCPT TO:&lt;to@example.net&gt;<br>
 2018-03-21 00:08:14 SERVER -&gt; CLIENT: 530-5.5.1 Authentication Required. Learn more at530 5.5.1 https://support.google.com/mail/?p=WantAuthError m185sm1106113ywf.52 - gsmtp<br>
@@ -160,7 +160,7 @@ def test_html_glued_reply_lines(excerpt):
 
 def test_html_glued_failing_reply(excerpt):
     frame = excerpt.sessions("2018-03-21 00:08:13 CLIENT -&gt; SERVER: MAIL FROM:&lt;me@example.com&gt;<br>"
-                             + GLUED_REFUSAL)
+                             + GLUED_530)
 
     got = row(frame)
     assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("rcpt_to", "auth_required", 530)

@@ -258,7 +258,8 @@ def test_mixed_formats_keep_input_order(tmp_path):
     folder = Path(__file__).resolve().parents[2] / "sample_data" / "prod"
     inputs = [str(folder / "relay"), str(folder / "support-agent")]
     single = smtplogkit.read_logs(inputs, progress=False)
-    assert "postfix" in set(single["format"]) and len(set(single["format"])) > 1
+    assert "postfix" in set(single["format"])
+    assert len(set(single["format"])) > 1
     sources = single["source"].tolist()
     runs = [source for index, source in enumerate(sources) if index == 0 or sources[index - 1] != source]
     assert len(runs) == len(set(runs)), "a file's rows are split"
