@@ -39,7 +39,9 @@ MAILBOX_NAME_INVALID = 553
 TRANSACTION_FAILED = 554
 
 ENHANCED_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
-REPLY_RE = re.compile(r"^([2-5]\d\d)(?:([ -])(.*))?$")
+# A reply's second digit is its category, 0 to 5 (RFC 5321 section 4.2.1).  "292 delivering ..." is an
+# Exim debug line of process 292, not a reply.
+REPLY_RE = re.compile(r"^([2-5][0-5]\d)(?:([ -])(.*))?$")
 
 # Subjects and details from RFC 3463 and the IANA "Enumerated Status Codes"
 # registry; only the ones mail operators meet often.

@@ -147,3 +147,22 @@ def test_replies_differing_in_address_share_cache():
         classify(Failure(Stage.RCPT_TO, text, 550, "5.1.1"))
     after = rules._classify.cache_info()
     assert after.hits - before.hits >= 4
+
+
+def test_reply_category_digit():
+    # A reply's second digit is 0 to 5, so an Exim debug line of process 292 is no reply.
+    from smtplogkit import replycodes
+
+    assert replycodes.split_reply("250 2.0.0 Ok") == (250, True, "2.0.0 Ok")
+    assert replycodes.split_reply("554-5.7.1 refused") == (554, False, "5.7.1 refused")
+    assert replycodes.split_reply("292 delivering 1mqjmk-00004h-Q0") is None
+    assert replycodes.split_reply("560 odd") is None
+
+
+def test_exim_debug_retry_lines_make_no_session(tmp_path):
+    import smtplogkit
+
+    path = tmp_path / "exim-debug.log"
+    path.write_text("292 delivering 1mqjmk-00004h-Q0\n292 R: smarthost for a@example.org\n"
+                    "293 T: remote_smtp_smarthost for a@example.org\n292 LOG: retry_defer MAIN\n")
+    assert len(smtplogkit.read_logs(path, progress=False)) == 0
