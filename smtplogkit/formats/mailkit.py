@@ -39,7 +39,7 @@ PRIORITY = 6
 # Sessions follow one another; one ends when the next begins (see base.parse_items).
 SESSIONS_IN_ORDER = True
 
-CONNECTED_RE = re.compile(r"^Connected to (smtps?)://(\[[^\]]+\]|[^:/\s]+)(?::(\d+))?/?(?:\?starttls=([\w-]+))?", re.I)
+CONNECTED_RE = re.compile(r"^\s*Connected to (smtps?)://(\[[^\]]+\]|[^:/\s]+)(?::(\d+))?/?(?:\?starttls=([\w-]+))?", re.I)
 PREFIX_RE = re.compile(r"^([CS]): ?(.*)$")
 EXCEPTION_RE = re.compile(r"^(?:Unhandled exception\. |---> |\s*)?((?:[A-Z]\w*\.)+\w*Exception)(?: \((\d+)\))?: (.*)$")
 FRAME_RE = re.compile(r"^\s+at \S|^\s*--- End of (?:inner exception|stack trace)")

@@ -126,7 +126,9 @@ def _line(line: Line, state: _Telnet, ctx: ParseContext) -> Iterator[Event]:
         ctx.noise(line)
         return
     if rc.split_reply(stripped) is not None:
-        for event in state.server(line, stripped):
+        # A paste that leaves out telnet's "Trying ..." line: the reply opens the session the shell command named.
+        attrs = state.target if not state.open else {}
+        for event in state.server(line, stripped, **attrs):
             state.last_code = event.code
             yield event
         return

@@ -128,3 +128,12 @@ def test_log_timestamps(excerpt):
     assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("mail_from", "greylisted", 451)
     assert got["start"].isoformat() == "2026-03-02T08:00:00+00:00"
     assert got["duration_s"] == 2.0
+
+
+def test_indented_connected_line(excerpt):
+    # A Markdown paste can indent the first line; the log is still MailKit's, with its server.
+    frame = excerpt.sessions(" " + XOAUTH2.lstrip("\n"))
+
+    got = row(frame)
+    assert frame.attrs["files"][0]["format"] == "mailkit"
+    assert (got["host"], got["port"]) == ("smtp.example.com", 465)

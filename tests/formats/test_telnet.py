@@ -122,3 +122,24 @@ def test_client_failures(excerpt, text, stage, cause):
     got = row(frame)
     assert (got["failure_stage"], got["cause"]) == (stage, cause)
     assert counts(frame)[2] == 0
+
+
+def test_shell_command_names_server_without_trying_line(excerpt):
+    # A paste that keeps the command but leaves out telnet's "Trying ..." and "Connected to" lines.
+    frame = excerpt.sessions("""
+        telnet smtp.example.net 587
+        220 ESMTP service ready at mx1.example.net
+        ehlo client
+        250-smtp.example.net
+        250 AUTH PLAIN LOGIN
+        auth login
+        334 VXNlcm5hbWU6
+        YXBpa2V5
+        334 UGFzc3dvcmQ6
+        c2VjcmV0
+        451 Authentication failed: Could not authenticate
+    """)
+
+    got = row(frame)
+    assert (got["host"], got["port"]) == ("smtp.example.net", 587)
+    assert got["failure_stage"] == "auth"
