@@ -342,7 +342,7 @@ def without_address(command: str) -> str | None:
     A key part may leave the address out.  The parsers read such a command
     to its verb alone (:meth:`~smtplogkit.formats.base.ParseContext.client`).
     A session's row contains no client command's text, and the classification
-    of its failure reads only replies and errors; a reply that quotes the
+    of its failure reads only replies and errors.  A reply that quotes the
     address keeps it in its own part.  So a sender whose messages each go
     to another recipient still repeats its keys.  None for any other command, and for an address with a space, a
     quote or a backslash, which a debug log's escaping could turn into more
