@@ -9,6 +9,7 @@ files or partitions concatenate without changing dtype.
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cache
 
 
 class Stage(StrEnum):
@@ -94,29 +95,35 @@ class TlsMode(StrEnum):
 STAGE_ORDER: dict[Stage, int] = {stage: index for index, stage in enumerate(Stage)}
 
 
+# Each dtype is built once: a new CategoricalDtype checks and hashes its
+# categories, and the read of every file built several.
+@cache
 def stage_dtype():
-    """Return the ordered categorical dtype of stage columns."""
+    """Return the ordered categorical dtype of stage columns, the same object at every call."""
     import pandas as pd
 
     return pd.CategoricalDtype([s.value for s in Stage], ordered=True)
 
 
+@cache
 def cause_dtype():
-    """Return the categorical dtype of the ``cause`` column."""
+    """Return the categorical dtype of the ``cause`` column, the same object at every call."""
     import pandas as pd
 
     return pd.CategoricalDtype([c.value for c in Cause])
 
 
+@cache
 def outcome_dtype():
-    """Return the categorical dtype of the ``outcome`` column."""
+    """Return the categorical dtype of the ``outcome`` column, the same object at every call."""
     import pandas as pd
 
     return pd.CategoricalDtype([o.value for o in Outcome])
 
 
+@cache
 def tls_mode_dtype():
-    """Return the categorical dtype of the ``tls_mode`` column."""
+    """Return the categorical dtype of the ``tls_mode`` column, the same object at every call."""
     import pandas as pd
 
     return pd.CategoricalDtype([m.value for m in TlsMode])

@@ -910,9 +910,12 @@ def _categorical(pd, values: list[Any], target: Any):
     """
     import numpy as np
 
-    codes = _CATEGORY_CODES.get(target)
-    if codes is None:
-        codes = _CATEGORY_CODES[target] = {category: code for code, category in enumerate(target.categories)}
+    # Keyed by the dtype object: hashing a CategoricalDtype hashes its categories every time.
+    known = _CATEGORY_CODES.get(id(target))
+    if known is None or known[0] is not target:
+        known = _CATEGORY_CODES[id(target)] = (target, {category: code for code, category
+                                                         in enumerate(target.categories)})
+    codes = known[1]
     try:
         found = np.fromiter(map(codes.get, values, itertools.repeat(-1)), dtype=np.int32, count=len(values))
     except TypeError:  # a value that cannot be a dict key
@@ -920,7 +923,7 @@ def _categorical(pd, values: list[Any], target: Any):
     return pd.Categorical.from_codes(found, dtype=target)
 
 
-_CATEGORY_CODES: dict[Any, dict[Any, int]] = {}
+_CATEGORY_CODES: dict[int, tuple[Any, dict[Any, int]]] = {}
 
 
 def _string_array(pd, values: list[Any], target: Any):
@@ -951,37 +954,53 @@ def apply_session_dtypes(frame):
     Frames read from different files, processes or a cache compare equal only
     because they all pass through here.
     """
+    import pandas as pd
+
+    extra = tuple(c for c in frame.columns if c not in _SESSION_COLUMN_SET)
+    targets = _session_targets(extra)
+    if (len(frame.columns) == len(targets) and all(frame.columns == list(targets))
+            and isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1
+            and all(dtype is target or dtype == target for dtype, target in zip(frame.dtypes, targets.values()))):
+        # Built in its final shape (:func:`_rows_frame`, the cache): a new frame object, no column looked at again.
+        return frame.copy(deep=False)
     frame = frame.copy(deep=False)  # copy-on-write: the caller's frame is never changed
     for column in SESSION_COLUMNS:
         if column not in frame.columns:
             frame[column] = None
-    extra = [c for c in frame.columns if c not in SESSION_COLUMNS]
-    frame = frame[SESSION_COLUMNS + extra]
-
-    targets = _session_targets(extra)
+    frame = frame[[*SESSION_COLUMNS, *extra]]
     for column, target in targets.items():
         if frame[column].dtype == target:
-            continue  # already right, as in frames loaded from the cache
+            continue  # already right
         frame[column] = _convert(frame[column], column, target)
     return frame.reset_index(drop=True)
 
 
-def _session_targets(extra: list[str]) -> dict[str, Any]:
-    """Return the dtype of each session column and of the ``extra`` (label) columns."""
+def _session_targets(extra: Iterable[str]) -> dict[str, Any]:
+    """Return the dtype of each session column and of the ``extra`` (label) columns, in column order.
+
+    The dict is shared between calls with the same ``extra``: do not change it.
+    """
+    return _targets(tuple(extra))
+
+
+@functools.lru_cache(maxsize=64)
+def _targets(extra: tuple[str, ...]) -> dict[str, Any]:
     import pandas as pd
 
     from .labels import cause_dtype, outcome_dtype, stage_dtype, tls_mode_dtype
 
-    targets: dict[str, Any] = {"start": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]"}
-    targets.update({c: "Int64" for c in ("line", "port", "reply_code", "messages_sent", "recipients",
-                                          "recipients_rejected")})
-    targets.update(last_stage_reached=stage_dtype(), failure_stage=stage_dtype(), cause=cause_dtype(),
-                   outcome=outcome_dtype(), tls_mode=tls_mode_dtype())
-    targets.update({c: "float64" for c in SESSION_COLUMNS if c.endswith("_s")})
+    kinds: dict[str, Any] = {"start": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]"}
+    kinds.update({c: "Int64" for c in ("line", "port", "reply_code", "messages_sent", "recipients",
+                                        "recipients_rejected")})
+    kinds.update(last_stage_reached=stage_dtype(), failure_stage=stage_dtype(), cause=cause_dtype(),
+                 outcome=outcome_dtype(), tls_mode=tls_mode_dtype())
+    kinds.update({c: "float64" for c in SESSION_COLUMNS if c.endswith("_s")})
     text = pd.StringDtype()  # missing values are pd.NA, as in the other nullable columns
-    targets.update({c: text for c in ("session_id", "source", "format", "host", "ip", "client", "enhanced_code",
-                                      "reply_text", "error_text", "auth_mechanism", "identity", "log_host",
-                                      "container", *extra)})
+    kinds.update({c: text for c in ("session_id", "source", "format", "host", "ip", "client", "enhanced_code",
+                                    "reply_text", "error_text", "auth_mechanism", "identity", "log_host",
+                                    "container")})
+    targets = {column: kinds[column] for column in SESSION_COLUMNS}
+    targets.update({column: text for column in extra})
     return targets
 
 
