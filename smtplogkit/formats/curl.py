@@ -105,6 +105,11 @@ ERROR_NOTES: tuple[tuple[str, Stage | None], ...] = (
 ERROR_NOTE_RE = re.compile(r"^(?:OpenSSL/[\d.]+: )?error:[0-9A-F]{8}:|^\w+ failed: \d{3}$")
 
 
+# A line that scores starts with one of these once a progress meter's row is cut off its front.
+STRONG_STARTS = ("*   Trying ", "* Connected to ", "curl: (", "* Rebuilt URL")
+DETECT_SIGNS = STRONG_STARTS
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like curl's verbose output."""
     hits = 0
@@ -115,7 +120,7 @@ def detect(sample: list[str]) -> float:
             continue
         if MARKER_RE.match(body):
             hits += 1
-        if body.startswith(("*   Trying ", "* Connected to ", "curl: (", "* Rebuilt URL")):
+        if body.startswith(STRONG_STARTS):
             strong += 1
     if not strong:
         return 0.0

@@ -35,6 +35,7 @@ DESCRIPTION = "Django e-mail backend tracebacks and debug error pages (smtplib u
 CLIENT = "python-django"
 
 DJANGO_RE = re.compile(r"django[/\\.](?:core[/\\.]mail|request|contrib)|Internal Server Error: /|Django Version:")
+DETECT_SIGNS = (DJANGO_RE,)  # detect scores a sample only if a line matches it
 SMTPLIB_DEBUG_RE = re.compile(r"(?:^|\s)(?:send: [b]?['\"]|reply: b['\"]|reply: retcode \()")
 LOG_NOISE_RE = re.compile(
     r"^(?:Internal Server Error: /|\[[^\]]+\] \"[A-Z]+ \S+ HTTP/[\d.]+\" \d{3}|\"[A-Z]+ \S+ HTTP/[\d.]+\" \d{3}|"

@@ -170,6 +170,7 @@ SIGNATURE_RE = re.compile(
     r"^(?:Unhandled exception\. )?System\.[\w.]*Exception: |remote certificate is invalid|"
     r"SmtpException|Failure sending mail\.|SecureSocketOptions|^\s+at System\.Net\."
 )
+DETECT_SIGNS = (SIGNATURE_RE, "requires a secure connection")
 
 
 def detect(sample: list[str]) -> float:

@@ -107,11 +107,15 @@ class _State:
         return self.session if self.open else self.new_session()
 
 
+DEBUG_STARTS = ("DEBUG SMTP:", "DEBUG: setDebug: Jakarta Mail", "DEBUG: setDebug: JavaMail", "DEBUG: getProvider()")
+PACKAGE_RE = re.compile(r"\b(?:javax|jakarta)\.mail\.|com\.sun\.mail\.")
+DETECT_SIGNS = (*DEBUG_STARTS, PACKAGE_RE)
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like JavaMail debug output."""
-    hits = sum(1 for text in sample if text.startswith(("DEBUG SMTP:", "DEBUG: setDebug: Jakarta Mail",
-                                                        "DEBUG: setDebug: JavaMail", "DEBUG: getProvider()")))
-    java = sum(1 for text in sample if re.search(r"\b(?:javax|jakarta)\.mail\.|com\.sun\.mail\.", text))
+    hits = sum(1 for text in sample if text.startswith(DEBUG_STARTS))
+    java = sum(1 for text in sample if PACKAGE_RE.search(text))
     if not hits and not java:
         return 0.0
     return min(1.0, 0.6 + (hits + java) / max(len(sample), 1))

@@ -40,6 +40,7 @@ PRIORITY = 20
 
 FIELD_RE = re.compile(r"(\w+)=('(?:[^']|'\\'')*'|\S*)")
 LOGFILE_RE = re.compile(r"\bhost=\S+ .*\bexitcode=\w+")
+DETECT_SIGNS = (LOGFILE_RE, "msmtp: ")
 # The stamp that starts a log file line ("Dec 04 21:00:01"), in the group layout that envelope.syslog_time reads.
 LOGFILE_TIME_RE = re.compile(r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d):(\d\d):(\d\d)()\s")
 STDERR_RE = re.compile(r"^msmtp: (.*)$")

@@ -174,16 +174,21 @@ class _State:
         return self.counter
 
 
+LOGGER_SIGNS = ("] C: ", "] S: ", "Creating transport", "Connection established")
+OBJECT_SIGN_RE = re.compile(r"type: '(?:server|client)'")
+ERROR_SIGN_RE = re.compile(
+    r"code: '(?:EAUTH|ESOCKET|ECONNECTION|ETIMEDOUT|EENVELOPE|EMESSAGE|EDNS|ETLS|EPROTOCOL)'|"
+    r"command: '(?:CONN|API|AUTH \w+)'|^Error: Invalid login: \d{3}|\[AuthError: |Greeting never received")
+# A box header line is "SERVER 12:" or "CLIENT 12:".
+DETECT_SIGNS = (*LOGGER_SIGNS, "SERVER ", "CLIENT ", BOX_DATA, OBJECT_SIGN_RE, ERROR_SIGN_RE)
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like nodemailer output."""
-    logger_lines = sum(1 for text in sample if LOGGER_RE.match(text) and ("] C: " in text or "] S: " in text
-                                                                          or "Creating transport" in text
-                                                                          or "Connection established" in text))
+    logger_lines = sum(1 for text in sample if LOGGER_RE.match(text) and any(sign in text for sign in LOGGER_SIGNS))
     box = sum(1 for text in sample if BOX_HEADER_RE.match(text) or text.startswith(BOX_DATA))
-    objects = sum(1 for text in sample if re.search(r"type: '(?:server|client)'", text))
-    errors = sum(1 for text in sample if re.search(
-        r"code: '(?:EAUTH|ESOCKET|ECONNECTION|ETIMEDOUT|EENVELOPE|EMESSAGE|EDNS|ETLS|EPROTOCOL)'|"
-        r"command: '(?:CONN|API|AUTH \w+)'|^Error: Invalid login: \d{3}|\[AuthError: |Greeting never received", text))
+    objects = sum(1 for text in sample if OBJECT_SIGN_RE.search(text))
+    errors = sum(1 for text in sample if ERROR_SIGN_RE.search(text))
     hits = logger_lines + box + objects + errors
     return hit_score(hits, sample)
 

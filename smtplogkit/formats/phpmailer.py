@@ -129,12 +129,17 @@ class _State:
         return self.session
 
 
+SIGNATURES = ("SERVER -> CLIENT:", "CLIENT -> SERVER:", "SMTP -> FROM SERVER:", "SMTP -> ERROR:",
+              "Connection: opening to", "SMTP connect() failed", "SMTP ERROR:", "SMTP INBOUND:", "SMTP Error: ",
+              "SMTP server error:")
+# The signatures as a line holds them before _clean: the html output escapes "<", ">", "&" and quotes
+# (htmlspecialchars), so each is cut before its first such character.
+DETECT_SIGNS = tuple(sorted({re.split(r"[<>&\"']", signature)[0] for signature in SIGNATURES}))
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like PHPMailer debug output."""
-    signatures = ("SERVER -> CLIENT:", "CLIENT -> SERVER:", "SMTP -> FROM SERVER:", "SMTP -> ERROR:",
-                  "Connection: opening to", "SMTP connect() failed", "SMTP ERROR:", "SMTP INBOUND:",
-                  "SMTP Error: ", "SMTP server error:")
-    hits = sum(1 for text in sample if any(s in _clean(text) for s in signatures))
+    hits = sum(1 for text in sample if any(s in _clean(text) for s in SIGNATURES))
     if not hits:
         return 0.0
     return min(1.0, 0.6 + hits / max(len(sample), 1))

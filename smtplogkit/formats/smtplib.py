@@ -67,6 +67,9 @@ SMTPLIB_TRACE_RE = re.compile(r"(?<!aio)smtplib(?:\.py|\.SMTP|\.\w*Error|\.\w*Re
 SIGNATURE_RE = re.compile(r"(?:^|\s)(?:send: [b]?['\"]|reply: b['\"]|reply: retcode \(|connect: to \()")
 
 
+DETECT_SIGNS = (SIGNATURE_RE, SMTPLIB_TRACE_RE, "Traceback (most recent call last)")
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like smtplib debug output or tracebacks.
 

@@ -95,6 +95,7 @@ APP_LAYOUT_RE = re.compile(r"^\d\d:\d\d:\d\d (?:DEBUG|INFO|NOTICE|WARNING|ERROR|
 # PHP's stream functions appear in every PHP mailer's errors, so files with PHPMailer's own lines are left to it.
 PHP_STREAM_RE = re.compile(r"stream_socket_(?:client|enable_crypto)\(\)")
 PHPMAILER_RE = re.compile(r"^(?:SMTP ERROR:|Connection: opening to|SERVER -> CLIENT:|CLIENT -> SERVER:)|phpmailer", re.IGNORECASE)
+DETECT_SIGNS = (SIGNATURE_RE, PHP_STREAM_RE)
 
 
 def detect(sample: list[str]) -> float:

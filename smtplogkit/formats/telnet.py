@@ -58,14 +58,35 @@ NOISE_LINES = ("Escape character is", "Ncat: Version", "^]", "telnet>", "Connect
 CLOSED_RE = re.compile(r"^Connection closed by (?:foreign|remote) host\.?$|^nc: (?:write|read) failed \(\d+/\d+\): (.*)$")
 
 
+_CODE_FIRST = frozenset("2345")
+
+
+def _any_of(*patterns: re.Pattern[str]) -> re.Pattern[str]:
+    """Return one pattern that matches where one of ``patterns`` matches: one call, not one per pattern.
+
+    Each keeps its case rule in a group of its own.  A back-reference's
+    number would change, and other flags would apply to every pattern.
+    """
+    parts = []
+    for pattern in patterns:
+        if pattern.flags & ~(re.IGNORECASE | re.UNICODE) or re.search(r"\\[1-9]|\(\?P=", pattern.pattern):
+            raise ValueError(f"cannot join {pattern.pattern!r} to other patterns")
+        parts.append(f"(?{'i' if pattern.flags & re.IGNORECASE else ''}:{pattern.pattern})")
+    return re.compile("|".join(parts))
+
+
+# A telnet or nc line of its own, not an SMTP reply or command.
+MARKER_RE = _any_of(TRYING_RE, CONNECTED_RE, NC_OK_RE, NC_OPEN_RE, NCAT_OK_RE, SHELL_RE, CLOSED_RE, *FAILURE_RES)
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like a telnet or nc session."""
-    patterns = (TRYING_RE, CONNECTED_RE, NC_OK_RE, NC_OPEN_RE, NCAT_OK_RE, SHELL_RE, CLOSED_RE, *FAILURE_RES)
-    markers = sum(1 for text in sample
-                  if text.startswith("Escape character is") or any(p.match(text) for p in patterns))
-    replies = sum(1 for text in sample if rc.split_reply(text.strip()) is not None)
+    markers = sum(1 for text in sample if text.startswith("Escape character is") or MARKER_RE.match(text))
     if markers:
         return min(1.0, 0.6 + markers / max(len(sample), 1))
+    # A reply starts with its code's first digit, 2 to 5: a cheaper test than the pattern's.
+    replies = sum(1 for text in sample
+                  if text.lstrip()[:1] in _CODE_FIRST and rc.split_reply(text.strip()) is not None)
     if replies and replies * 3 >= len(sample):
         return 0.25  # bare commands and replies: a session pasted without telnet's own lines
     return 0.0

@@ -1,0 +1,108 @@
+"""Formats' detection signs: a format skipped for lack of a sign would have scored 0 anyway.
+
+Compared over every log in the test corpus and the sample data, as files
+(their first 400 lines, as the reader samples them) and line by line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from smtplogkit import formats
+from smtplogkit.envelope import EnvelopeOptions, strip_envelope
+
+ROOT = Path(__file__).parents[2]
+CORPUS = sorted(path for folder in (ROOT / "tests", ROOT / "sample_data") for path in folder.rglob("*")
+                if path.is_file() and path.suffix in {".log", ".jsonl", ".maillog"})
+
+
+# Lines that score through a sign the corpus shows only next to another.
+EXTRA_LINES = [
+    "The SMTP server requires a secure connection or the client was not authenticated.",
+    "Dec 04 21:00:01 host=smtp.example.com tls=on auth=on user=agent from=a@example.com "
+    "recipients=b@example.net mailsize=120 exitcode=EX_OK",
+    "DEBUG: setDebug: JavaMail version 1.6.2",
+    "CLIENT 12:",
+    "SERVER 12:",
+    "Traceback (most recent call last):",
+]
+
+
+def _texts(path: Path) -> list[str]:
+    options = EnvelopeOptions()
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.text for line in (strip_envelope(n, text, options) for n, text in enumerate(lines, 1))
+            if line.text.strip()]
+
+
+def _every_score(sample: list[str]) -> dict[str, float]:
+    """The scores of every format's own detect, none skipped."""
+    scores = {}
+    for name, module in formats.registry().items():
+        try:
+            scores[name] = float(module.detect(sample))
+        except (ValueError, TypeError, IndexError):
+            scores[name] = 0.0
+    return scores
+
+
+def test_corpus_is_found():
+    assert len(CORPUS) > 200
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_file_scores_match_full_detection(path):
+    sample = _texts(path)[:400]
+    assert formats.detect(sample)[2] == _every_score(sample)
+
+
+def test_line_scores_match_full_detection():
+    seen: set[str] = set()
+    for path in CORPUS:
+        for text in _texts(path):
+            if text in seen or len(seen) >= 20000:
+                continue
+            seen.add(text)
+            assert formats.detect([text])[2] == _every_score([text]), (path.name, text)
+
+
+@pytest.mark.parametrize("text", EXTRA_LINES)
+def test_rare_line_sign_kept(text):
+    scores = formats.detect([text])[2]
+    assert scores == _every_score([text])
+    assert max(scores.values()) > 0
+
+
+def test_telnet_has_no_sign():
+    # telnet scores bare replies without a line of its own, so it has no sign.
+    assert getattr(formats.get("telnet"), "DETECT_SIGNS", None) is None
+    _, _, scores = formats.detect(["220 smtp.example.com ESMTP", "EHLO me", "250 ok"])
+    assert scores["telnet"] == 0.25
+
+
+def test_format_without_sign_skipped(monkeypatch):
+    tried = []
+    phpmailer = formats.get("phpmailer")
+    monkeypatch.setattr(phpmailer, "detect", lambda sample: tried.append(sample) or 0.0)
+    formats.detect(["08:00:00.100000 send: 'ehlo worker-7\\r\\n'"])
+    assert tried == []
+    formats.detect(["2026-03-02 08:00:00\tCLIENT -> SERVER: EHLO worker-7"])
+    assert len(tried) == 1
+
+
+def test_sign_found_in_any_case():
+    sample = ["2026-03-02 08:00:00\tclient -> server: EHLO worker-7"]
+    assert formats.detect(sample)[2]["phpmailer"] == formats.get("phpmailer").detect(sample)
+
+
+def test_sign_without_literal_disables_skip():
+    assert formats.sign_literals(("abc", re.compile(r"\d+"))) is None
+    assert formats.sign_literals(("ABC def", re.compile(r"xyz|uvw"))) == {"abc def", "xyz", "uvw"}
+
+
+def test_phpmailer_sign_in_html_output():
+    line = "2026-03-02 08:00:00\tSERVER -&gt; CLIENT: 220 smtp.example.com ESMTP<br>"
+    assert formats.detect([line])[2]["phpmailer"] > 0
