@@ -673,6 +673,13 @@ def test_block_after_keeps_bytes(texts):
         assert rest.data == "\n".join(texts[count:]).encode("utf-8")
 
 
+@pytest.mark.parametrize("data", [b"", b"a", b"a\n", b"\n\n", b"one\ntwo\nthree"])
+def test_raw_block_counts_lines(data):
+    block = inputs.RawBlock(data)
+    assert len(block) == len(data.decode("ascii").split("\n"))
+    assert list(block) == data.decode("ascii").split("\n")
+
+
 def damaged_folder(root: Path) -> dict[str, str]:
     """Write a folder with a log, a broken symbolic link and a FIFO; return each skipped path's expected reason."""
     for worker in ("w1", "w2", "w3"):
