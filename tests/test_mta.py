@@ -622,6 +622,7 @@ def test_exim_retry_items_name_failed_hosts(tmp_path):
         " 4711 added retry item for T:mx2.example.net:192.0.2.6:2525: errno=110 more_errno=1,M flags=2\n"
         " 4711 added retry item for T:mx3.example.net:2001:db8::7: errno=-44 more_errno=51,M flags=2\n"
         " 4711 added retry item for T:mx4.example.net:192.0.2.8: errno=110 more_errno=0,M flags=2\n"
+        " 4711 added retry item for T:mx5.example.net:192.0.2.9: errno=-45 more_errno=13056 flags=2\n"
         "all host address lookups for 'example.org' failed permanently\n"
     )
     got = rows(write(tmp_path, "exim-debug.log", text), format="exim")
@@ -630,12 +631,14 @@ def test_exim_retry_items_name_failed_hosts(tmp_path):
         ("mx.example.net", "192.0.2.5", None),
         ("mx2.example.net", "192.0.2.6", 2525),
         ("mx3.example.net", "2001:db8::7", None),
+        ("mx5.example.net", "192.0.2.9", None),
         ("example.org", None, None),
     ]
     assert [(r["failure_stage"], r["cause"], r["reply_code"]) for r in got] == [
         ("connect", "connect_refused", None),
         ("connect", "connect_timeout", None),
         ("rcpt_to", "server_unavailable", 451),
+        ("mail_from", "server_unavailable", 451),
         ("dns", "dns_nxdomain", None),
     ]
 

@@ -262,9 +262,11 @@ RETRY_REPLY_ERRNOS = {-44: (Stage.RCPT_TO, "RCPT TO"), -45: (Stage.MAIL_FROM, "M
 
 def _retry_attempt(item: re.Match, line: Line, state: _State, ctx: ParseContext) -> _mta.Attempt | None:
     """Return the failed attempt a retry item reports, or ``None`` when the item adds nothing to the excerpt."""
-    host, rest, errno_text, more_text, _ = item.groups()
+    host, rest, errno_text, more_text, letter = item.groups()
     ip, port = _key_address(rest)
     errno, high = int(errno_text), int(more_text)
+    if letter is None:
+        high = (high >> 8) & 255  # printed whole, without the A or M that marks the split form
     if ip is None or ip in state.tried:
         return None  # the attempt is in the excerpt already, or the key names no address
     if errno in RETRY_REPLY_ERRNOS and high:
