@@ -16,7 +16,9 @@ container line, for example):
 * Ruby's ``Logger`` (``I, [2026-03-02T08:00:00.123456 #42]  INFO -- : text``);
 * Monolog (``[2017-07-29 14:46:32] channel.ERROR: text``);
 * Python logging: a leading ``YYYY-MM-DD HH:MM:SS,mmm`` with an optional
-  level and logger name, and ``basicConfig``'s ``LEVEL:logger:text``;
+  level and logger name, ``basicConfig``'s ``LEVEL:logger:text``, and the
+  level before the time (``ERROR 2024-05-01 10:00:00,123 text``, as
+  Django's ``verbose`` formatter starts a line);
 * Serilog's file sink: ``YYYY-MM-DD HH:MM:SS.fff +01:00 [ERR] text``;
 * Go's ``log`` package: a leading ``YYYY/MM/DD HH:MM:SS`` (with optional
   microseconds).
@@ -61,6 +63,8 @@ SERILOG_LEVEL_RE = re.compile(r"^\[(?:VRB|DBG|INF|WRN|ERR|FTL)\] ?(.*)$")
 # The logging cookbook's "%(asctime)s - %(name)s - %(levelname)s - %(message)s".
 PY_NAME_FIRST_RE = re.compile(r"^-\s+[\w.-]+\s+-\s+(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\s+-\s+(.*)$")
 PY_BASIC_RE = re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:(.*)$")
+# "%(levelname)s %(asctime)s ...": the level, then the time (Django's "verbose" formatter).
+PY_LEVEL_FIRST_RE = re.compile(r"^(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL) +(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?) +(.*)$")
 MONOLOG_RE = re.compile(r"^\[(\d{4}-\d\d-\d\d[ T][\d:.]+[^\]]*)\] [\w.-]+\.(?:DEBUG|INFO|NOTICE|WARNING|ERROR|CRITICAL|ALERT|EMERGENCY): (.*)$")
 # logrus quotes the time and the message.  slog's text handler quotes neither unless it contains a space.
 LOGRUS_RE = re.compile(r'^time=(?:"([^"]+)"|(\S+)) level=(\w+) msg=(?:"((?:[^"\\]|\\.)*)"|(\S*))(.*)$')
@@ -338,7 +342,8 @@ def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
         first = text[0]
         if not (first == "{" or first in MONTHS_FIRST or first == "t" or first == "["
                 or (first.isdigit() and len(text) >= 19 and text[4] in "-/")
-                or (first in "DIWEC" and ":" in text[:9]) or (first in "DIWEFAU" and text[1:4] == ", [")
+                or (first in "DIWEC" and (":" in text[:9] or " " in text[4:9]))
+                or (first in "DIWEFAU" and text[1:4] == ", [")
                 or "|" in text[:64]):
             return line
     for _ in range(4):
@@ -393,6 +398,13 @@ def _strip_once(line: Line, options: EnvelopeOptions) -> bool:
         match = PY_BASIC_RE.match(text)
         if match:
             line.text = match.group(1)
+            return True
+
+    if first in "DIWEC" and " " in text[4:9]:
+        match = PY_LEVEL_FIRST_RE.match(text)
+        if match:
+            line.ts = line.ts or iso_time(match.group(1), options, line.number)
+            line.text = match.group(2)
             return True
 
     if "|" in text[:64] and line.container is None:

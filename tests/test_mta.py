@@ -579,3 +579,137 @@ def test_exim_auth_defer_alone(tmp_path):
 
     assert row["failure_stage"] == "auth"
     assert row["cause"] == "auth_failed"
+
+
+def test_exim_debug_retry_lines_only(tmp_path):
+    # An exim -d excerpt about retries alone: Exim tried no host, so no session, but the file reads as Exim.
+    text = (
+        " 4711 Retry rule: *  *  F,2h,15m; G,16h,1h,1.5; F,4d,6h;\n"
+        " 4711 no retry data available\n"
+        " 4711 LOG: retry_defer MAIN\n"
+        " 4711   == bob@example.net R=dnslookup T=remote_smtp defer (-53): retry time not reached for any host "
+        "for 'example.net'\n"
+    )
+    frame = smtplogkit.read_logs(write(tmp_path, "exim-debug.log", text))
+    (report,) = frame.attrs["files"]
+
+    assert report["format"] == "exim"
+    assert len(frame) == 0
+    assert report["unrecognised"] == 0
+    assert any("Exim tried no host" in warning for warning in report["warnings"])
+
+
+def test_exim_retry_lines_without_process_ids(tmp_path):
+    text = (
+        "Retry rule: *  *  F,2h,15m; G,16h,1h,1.5; F,4d,6h;\n"
+        "no retry data available\n"
+        "SMTP timeout\n"
+        "all hosts for 'example.net' have been failing for a long time (and retry time not reached)\n"
+    )
+    frame = smtplogkit.read_logs(write(tmp_path, "pasted.log", text))
+    (report,) = frame.attrs["files"]
+
+    assert report["format"] == "exim"
+    assert len(frame) == 0
+    assert report["unrecognised"] == 0
+
+
+def test_exim_retry_items_name_failed_hosts(tmp_path):
+    # Exim records each failed host as a retry item; its errno gives the step and cause.
+    text = (
+        " 4711 checking retry status of mx.example.net\n"
+        " 4711 added retry item for T:mx.example.net:192.0.2.5: errno=111 more_errno=0,M flags=2\n"
+        " 4711 added retry item for T:mx2.example.net:192.0.2.6:2525: errno=110 more_errno=1,M flags=2\n"
+        " 4711 added retry item for T:mx3.example.net:2001:db8::7: errno=-44 more_errno=51,M flags=2\n"
+        " 4711 added retry item for T:mx4.example.net:192.0.2.8: errno=110 more_errno=0,M flags=2\n"
+        " 4711 added retry item for T:mx5.example.net:192.0.2.9: errno=-45 more_errno=13056 flags=2\n"
+        "all host address lookups for 'example.org' failed permanently\n"
+    )
+    got = rows(write(tmp_path, "exim-debug.log", text), format="exim")
+
+    assert [(r["host"], r["ip"], r["port"]) for r in got] == [
+        ("mx.example.net", "192.0.2.5", None),
+        ("mx2.example.net", "192.0.2.6", 2525),
+        ("mx3.example.net", "2001:db8::7", None),
+        ("mx5.example.net", "192.0.2.9", None),
+        ("example.org", None, None),
+    ]
+    assert [(r["failure_stage"], r["cause"], r["reply_code"]) for r in got] == [
+        ("connect", "connect_refused", None),
+        ("connect", "connect_timeout", None),
+        ("rcpt_to", "server_unavailable", 451),
+        ("mail_from", "server_unavailable", 451),
+        ("dns", "dns_nxdomain", None),
+    ]
+
+
+def test_exim_retry_item_repeats_attempt(tmp_path):
+    text = (
+        " 4711 Connecting to mx.example.net [192.0.2.5]:25 ... failed: Connection refused\n"
+        " 4711 added retry item for T:mx.example.net:192.0.2.5: errno=111 more_errno=0,M flags=2\n"
+    )
+    (row,) = rows(write(tmp_path, "exim-debug.log", text), format="exim")
+
+    assert (row["line"], row["port"], row["cause"]) == (1, 25, "connect_refused")
+
+
+@pytest.mark.parametrize("after, stage", [
+    ("RCPT TO:<a@example.net>", "rcpt_to"),
+    ("pipelined RCPT TO:<a@example.net>", "rcpt_to"),
+    ("MAIL FROM:<alice@example.com> SIZE=1234", "mail_from"),
+    ("pipelined end of data", "data"),
+    ("initial connection", "greeting"),
+])
+def test_exim_debug_cut_middle_stage_from_log_line(tmp_path, after, stage):
+    # The excerpt's middle was cut: the failing reply is missing and DATA was the last command shown.
+    # The stage comes from the "after ..." of the main-log copy, on the attempt the transcript opened.
+    text = (
+        " 5120 Connecting to mx.example.net [192.0.2.5]:25 ... connected\n"
+        " 5120   SMTP<< 220 mx.example.net ESMTP\n"
+        " 5120   SMTP>> EHLO relay.example.com\n"
+        "...\n"
+        " 5120   SMTP>> DATA\n"
+        " 5120 LOG: MAIN\n"
+        f" 5120   H=mx.example.net [192.0.2.5]: SMTP error from remote mail server after {after}: "
+        "550 5.7.1 Rejected\n"
+    )
+    (row,) = rows(write(tmp_path, "exim-debug.log", text), format="exim")
+
+    assert (row["host"], row["port"]) == ("mx.example.net", 25)
+    assert row["failure_stage"] == stage
+    assert row["reply_code"] == 550
+
+
+def test_exim_smtp_timeout_after_command(tmp_path):
+    # "SMTP timeout after X" is a reply that never came to X, not a connect timeout.
+    debug = (
+        " 5120 Connecting to mx.example.net [192.0.2.5]:25 ... connected\n"
+        " 5120   SMTP>> RCPT TO:<a@example.net>\n"
+        " 5120 LOG: MAIN\n"
+        " 5120   H=mx.example.net [192.0.2.5]: SMTP timeout after RCPT TO:<a@example.net>: Connection timed out\n"
+    )
+    mainlog = (
+        "2026-12-05 10:00:00 1tAbCd-000123-AB == bob@example.net R=dnslookup T=remote_smtp defer (110): "
+        "Connection timed out H=mx.example.net [192.0.2.5]: SMTP timeout after end of data (1234 bytes written)\n"
+    )
+    (from_debug,) = rows(write(tmp_path, "exim-debug.log", debug), format="exim")
+    (from_mainlog,) = rows(write(tmp_path, "mainlog", mainlog))
+    (delivery,) = smtplogkit.read_deliveries(tmp_path / "mainlog").to_dict(orient="records")
+
+    assert (from_debug["failure_stage"], from_debug["cause"]) == ("rcpt_to", "read_timeout")
+    assert (from_mainlog["failure_stage"], from_mainlog["cause"]) == ("data", "read_timeout")
+    assert (delivery["failure_stage"], delivery["cause"]) == ("data", "read_timeout")
+
+
+def test_exim_debug_bare_smtp_timeout(tmp_path):
+    text = (
+        " 5120 Connecting to mx.example.net [192.0.2.5]:25 ... connected\n"
+        " 5120   SMTP<< 220 mx.example.net ESMTP\n"
+        " 5120   SMTP>> EHLO relay.example.com\n"
+        " 5120   SMTP<< 250 mx.example.net Hello\n"
+        " 5120   SMTP>> MAIL FROM:<alice@example.com>\n"
+        " 5120 SMTP timeout\n"
+    )
+    (row,) = rows(write(tmp_path, "exim-debug.log", text), format="exim")
+
+    assert (row["failure_stage"], row["cause"]) == ("mail_from", "read_timeout")

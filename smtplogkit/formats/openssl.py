@@ -28,15 +28,28 @@ a terminal, which echoes them) are read as such.
 last line of that reply can show up after the handshake summary.  A log that
 ends right after ``CONNECTED`` means the server sent nothing before s_client
 was stopped, and is read as a greeting timeout.
+
+s_client never prints the server it connects to, so the host and port come
+from the command line when the paste includes it, with or without a shell
+prompt (``$ ``, ``# ``, ``user@host:~$ ``, ``PS C:\\> ``): ``-connect
+host:port`` anywhere among the options, ``-host h -port p``, or the target
+argument of OpenSSL 3 (``s_client host:port``).  An IP address there goes
+to ``ip``, and ``-servername`` then names the host.  ``-starttls`` gives the
+TLS mode ``starttls``, its absence ``implicit``.  The command line gives no
+event of its own (it is noise), so no secret typed on it (``-pass``,
+``-psk``) reaches a row.  Each command line starts a new run; its server
+stays in force for the sessions after it until the next command line.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from .. import replycodes as rc
-from ..labels import Stage
+from ..labels import Stage, TlsMode
 from ..records import CONNECTED, TLS_OK, Event, Line
 from .base import COMMAND_RE, ParseContext
 
@@ -79,16 +92,94 @@ PEM_LINE_RE = re.compile(r"^[A-Za-z0-9+/]{40,}={0,2}$|^[A-Za-z0-9+/]{1,76}={1,2}
 CHAIN_LINE_RE = re.compile(r"^\s*(?:\d+ s:|[iav]:)")
 # Order of commands in a typical dialogue, used when a reply does not name its command.
 DIALOGUE = ("EHLO", "AUTH", "MAIL", "RCPT", "DATA", ".", "QUIT")
+# The command line as pasted: an optional shell prompt ("$ ", "# ", "user@host:~$ ", "PS C:\\> "), possibly
+# other words ("sudo", "timeout 5", "echo QUIT |") or a path, then "openssl s_client" and its arguments.
+COMMAND_LINE_RE = re.compile(r"^(?:.*[\s|;&$#>%/\\])?openssl(?:\.exe)? +s_client(?: +(.*))?$")
+# s_client's default port when the target names none.
+DEFAULT_PORT = 4433
+# Options whose value could look like a target ("host:port") but names something else.
+VALUE_OPTIONS = frozenset({"-proxy", "-bind", "-name", "-xmpphost", "-verify_hostname", "-CAfile", "-CApath", "-cert",
+                           "-key", "-pass", "-psk", "-psk_identity", "-sess_in", "-sess_out", "-keylogfile",
+                           "-alpn", "-nextprotoneg", "-cipher", "-ciphersuites", "-curves", "-groups", "-sigalgs",
+                           "-starttls", "-servername", "-host", "-port", "-connect", "-unix", "-msgfile", "-proxy_user",
+                           "-proxy_pass", "-srpuser", "-srppass", "-chainCAfile", "-verify", "-Verify"})
+TARGET_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+)(?::(\d{1,5}))?$")
+IP_RE = re.compile(r"^(?:\d{1,3}\.){3}\d{1,3}$|^[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*$")
 
 
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like openssl s_client output."""
     strong = sum(1 for text in sample if CONNECTED_RE.match(text) or VERIFY_ERROR_RE.match(text)
-                 or text.startswith(("SSL handshake has read", "verify return:", "Verify return code")))
+                 or text.startswith(("SSL handshake has read", "verify return:", "Verify return code"))
+                 or "s_client" in text and COMMAND_LINE_RE.match(text.strip()))
     errors = sum(1 for text in sample if OPENSSL_ERROR_RE.match(text))
     if not strong and not errors:
         return 0.0
     return min(1.0, 0.5 + (strong + errors) / max(len(sample), 1))
+
+
+def command_target(text: str) -> dict[str, Any] | None:
+    """Return the server a pasted ``openssl s_client`` command line names, or ``None`` for another line.
+
+    The result contains ``host`` and/or ``ip``, ``port`` and ``tls_mode``; it is
+    empty for a command line that names no server.
+    """
+    match = COMMAND_LINE_RE.match(text.strip())
+    if match is None:
+        return None
+    words = _arguments(match.group(1) or "")
+    target: dict[str, Any] = {}
+    options: dict[str, str] = {}
+    previous = None
+    for word in words:
+        if previous in VALUE_OPTIONS:
+            options.setdefault(previous, word)
+            previous = None
+            continue
+        if word.startswith("-"):
+            previous = word.split("=", 1)[0] if word.startswith("--") else word
+            continue
+        previous = None
+        options.setdefault("target", word)  # OpenSSL 3 takes the server as an argument too
+    address = options.get("-connect") or options.get("target")
+    host, port = _split_target(address) if address else (None, None)
+    if options.get("-host"):
+        host = options["-host"]
+    if options.get("-port", "").isdigit():
+        port = int(options["-port"])
+    if host is None and port is None:
+        return target
+    if host is not None:
+        target["ip" if IP_RE.match(host) else "host"] = host
+    if options.get("-servername") and "host" not in target:
+        target["host"] = options["-servername"]
+    target["port"] = port if port is not None else DEFAULT_PORT
+    target["tls_mode"] = TlsMode.STARTTLS if "-starttls" in options else TlsMode.IMPLICIT
+    return target
+
+
+def _arguments(text: str) -> list[str]:
+    """Return the words of s_client's arguments, up to a pipe or the end of the command, without redirections."""
+    try:
+        words = shlex.split(text, comments=False)
+    except ValueError:  # an unbalanced quote in a pasted line
+        words = text.split()
+    arguments = []
+    for word in words:
+        if word in ("|", "||", "&&", ";", "&") or word.startswith("|"):
+            break
+        if re.match(r"^\d?[<>]", word):
+            continue  # a redirection: "< commands.txt", "2>&1"
+        arguments.append(word)
+    return arguments
+
+
+def _split_target(address: str) -> tuple[str | None, int | None]:
+    match = TARGET_RE.match(address)
+    if match is None:
+        return None, None
+    port = match.group(2)
+    return match.group(1).strip("[]") or None, int(port) if port else None
 
 
 class _State:
@@ -104,27 +195,47 @@ class _State:
         self.in_body = False
         self.echoed = False
         self.greeted = False
+        self.target_given = False  # whether the session's first event carries the command line's server
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
     """Turn s_client output into events."""
     state = _State()
+    target: dict[str, Any] = {}  # the server of the last command line, for every run until the next one
     for line in lines:
         text = line.text.rstrip()
+        if "s_client" in text:
+            named = command_target(text)
+            if named is not None:
+                yield from _silent_end(state, ctx)
+                state.__init__()  # a new run: the next line starts its session
+                target = named
+                ctx.noise(line)
+                continue
         if CONNECTED_RE.match(text):
             yield from _silent_end(state, ctx)
             state.__init__()
             state.session = line.number
             state.started = True
             state.connected_line = line
-            yield ctx.local(line, CONNECTED, text, state.session)
+            yield _with_target(ctx.local(line, CONNECTED, text, state.session), state, target)
             continue
         if not state.started:
             state.started = True
             state.session = line.number
         state.output_after_connect = True
-        yield from _line(line, text, state, ctx)
+        for event in _line(line, text, state, ctx):
+            yield _with_target(event, state, target)
     yield from _silent_end(state, ctx)
+
+
+def _with_target(event: Event, state: _State, target: dict[str, Any]) -> Event:
+    """Give the first event of a session the server the command line named."""
+    if not state.target_given and target:
+        state.target_given = True
+        for key, value in target.items():
+            event.attrs.setdefault(key, value)
+    return event
 
 
 def _silent_end(state: _State, ctx: ParseContext) -> Iterator[Event]:

@@ -68,6 +68,19 @@ def test_plain_line_untouched():
     assert line.ts is None
 
 
+def test_python_logging_level_first():
+    # Django's "verbose" formatter: "{levelname} {asctime} {module} {message}".
+    line = strip("ERROR 2026-03-02 08:00:00,123 mailer Failed to send email: [Errno 111] Connection refused")
+    assert line.text == "mailer Failed to send email: [Errno 111] Connection refused"
+    assert line.ts == datetime(2026, 3, 2, 8, 0, 0, 123000, tzinfo=timezone.utc)
+
+
+def test_level_word_without_time_untouched():
+    line = strip("ERROR sending mail: [Errno 111] Connection refused")
+    assert line.text == "ERROR sending mail: [Errno 111] Connection refused"
+    assert line.ts is None
+
+
 def test_python_logging_name_first():
     line = strip("2024-01-01 10:00:00,123 - mailer - ERROR - SMTPAuthenticationError: (535, b'5.7.8 bad')")
     assert line.text == "SMTPAuthenticationError: (535, b'5.7.8 bad')"
