@@ -207,6 +207,46 @@ def test_postfix_german_month_names(tmp_path):
     assert (sessions["cause"] == "recipient_rejected").all()
 
 
+# Postfix's syslog_name may be anything (multi-instance set-ups): NAME/DAEMON[pid] tags Postfix's daemons.
+OTHER_SYSLOG_NAMES = [
+    "Dec  3 10:00:00 mx1 example.com/qmgr[70]: 4F1A2B3C4D: from=<s@example.com>, size=300, nrcpt=1 (queue active)",
+    "Dec  3 10:00:01 mx1 example.com/smtp[76]: connect to mx.example.net[192.0.2.5]:25: Connection timed out",
+    "Dec  3 10:00:01 mx1 example.com/smtp[76]: 4F1A2B3C4D: to=<a@example.net>, relay=none, delay=30, "
+    "delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to mx.example.net[192.0.2.5]:25: Connection timed out)",
+    "Dec  3 10:00:02 mx1 mta2/smtp[77]: Trusted TLS connection established to mx.example.org[198.51.100.10]:25: "
+    "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)",
+    "Dec  3 10:00:02 mx1 mta2/smtp[77]: 5F1A2B3C4D: to=<b@example.org>, relay=mx.example.org[198.51.100.10]:25, "
+    "delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 1A)",
+    "Dec  3 10:00:03 mx1 mta2/smtpd[78]: NOQUEUE: reject: RCPT from unknown[203.0.113.9]: 554 5.7.1 "
+    "<z@example.org>: Relay access denied; from=<x@example.com> to=<z@example.org> proto=ESMTP helo=<y>",
+    # Other programs, whatever their tag's shape.
+    "Dec  3 10:00:04 mx1 dovecot/imap[40]: Logged out in=1 out=2",
+    "Dec  3 10:00:04 mx1 sshd[12]: Accepted publickey for admin",
+    "Dec  3 10:00:04 mx1 amavis[7]: (07-01) Passed CLEAN",
+    "Dec  3 10:00:05 mx1 example.com/smtp: connect to mx.example.net[192.0.2.5]:25: Connection timed out",
+]
+
+
+@pytest.mark.parametrize("prefilter", [True, False])
+def test_postfix_other_syslog_names(tmp_path, monkeypatch, prefilter):
+    if not prefilter:
+        monkeypatch.delattr(postfix, "prefilter")
+    path = write(tmp_path, "maillog", "\n".join(OTHER_SYSLOG_NAMES * 20) + "\n")  # long enough for the prefilter
+    sessions = smtplogkit.read_logs(path, progress=False)
+    assert sessions.attrs["files"][0]["format"] == "postfix"
+    assert sessions["cause"].value_counts()[["connect_timeout", "ok"]].tolist() == [20, 20]
+    assert len(sessions) == 40
+    assert set(sessions["queue_id"]) == {"4F1A2B3C4D", "5F1A2B3C4D"}
+    (report,) = sessions.attrs["files"]
+    assert (report["parsed"], report["noise"], report["unrecognised"]) == (100, 100, 0)
+    deliveries = smtplogkit.read_deliveries(path)
+    assert deliveries["status"].value_counts()[["deferred", "sent"]].tolist() == [20, 20]
+    assert len(deliveries) == 40
+    assert set(deliveries["sender"].dropna()) == {"s@example.com"}
+    signals = smtplogkit.read_signals(path)
+    assert signals["kind"].tolist() == ["smtpd_reject"] * 20
+
+
 def test_postfix_tls_and_mx_fallback(tmp_path):
     text = (
         "Dec  4 10:00:00 mx postfix/smtp[200]: warning: TLS library problem: error:0A000410:SSL routines::sslv3 alert handshake failure\n"

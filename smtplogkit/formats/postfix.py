@@ -181,20 +181,28 @@ def strip_or_noise(number: int, text: str, options: EnvelopeOptions) -> Line | N
     analysed = _ANALYSED.get(program)
     if analysed is None:
         analysed = _ANALYSED[program] = _analysed(program)
-    if not analysed:
+    if not analysed or analysed == _WITH_PID and not _is_pid(pid):
         return None
     return Line(number, message, ts, host, None, program, pid)
 
 
-def _analysed(program: str) -> bool:
-    """Return whether :func:`parse` reads any line of ``program`` (else it counts them all as noise)."""
-    if not program.startswith("postfix"):
-        return False
-    service = program.rsplit("/", 1)[-1]
-    return service in SESSION_SERVICES or service in RECORD_SERVICES or service in ("qmgr", "cleanup")
+def _analysed(program: str) -> int:
+    """Return whether :func:`parse` reads any line of ``program`` (else it counts them all as noise).
+
+    The result is 0 (no), 1 (yes) or :data:`_WITH_PID`: yes for a line
+    whose tag has a process id, as a syslog name of its own needs (see
+    :func:`_program_service`).
+    """
+    service, needs_pid = _program_service(program)
+    if not (service in SESSION_SERVICES or service in RECORD_SERVICES or service in ("qmgr", "cleanup")):
+        return 0
+    if needs_pid:
+        return _WITH_PID
+    return 1
 
 
-_ANALYSED: dict[str, bool] = {}
+_WITH_PID = 2
+_ANALYSED: dict[str, int] = {}
 
 
 # Regular expressions for :func:`prefilter`, in RE2 syntax.  A stamp matches
@@ -209,19 +217,27 @@ NOISE_SERVICES = ("smtpd", "postscreen", "anvil", "bounce", "master", "pickup", 
                   "verify", "dnsblog", "tlsproxy", "trivial-rewrite", "postsuper", "postqueue", "sendmail",
                   "postdrop", "flush", "showq", "spawn", "oqmgr", "postlog", "policyd-spf")
 _COUNTED_SERVICES = (*sorted(RECORD_SERVICES), "qmgr", "cleanup")
+# The daemons a syslog name of its own may tag as Postfix's (see _program_service).
+POSTFIX_SERVICES = frozenset({*SESSION_SERVICES, *NOISE_SERVICES, *_COUNTED_SERVICES})
 # A syslog tag that does not start with "postfix": RE2 has no lookahead, so
 # each way of leaving the word early is spelled out, the empty tag included.
 _OTHER_TAG = "|".join([f"{'postfix'[:i]}[^ {'postfix'[i]}][^ ]*" for i in range(7)]
                       + ["postfix"[:i] for i in range(7)])
+# The tag of a Postfix daemon's line, under any syslog name: NAME/DAEMON[pid].
+_DAEMON_TAG = r"[^ \[]+/"
 # A line whose envelope strip_or_noise reads.
 STAMPED = rf"^{_DAY} {_TIME} [^ ]+ [^ ]*: ."
 # A line to leave out: its envelope reads, and its tag is another program's
-# or a Postfix daemon's whose lines the parser only counts.
-SKIPPED = (rf"^{_DAY} {_TIME} [^ ]+ (?:postfix[^ \[]*/(?:"
+# or a Postfix daemon's whose lines the parser only counts.  A tag of
+# another program's shape that names smtp or lmtp with a process id is
+# Postfix's after all (see _program_service), so prefilter keeps the lines
+# that SESSION_TAG matches.
+SKIPPED = (rf"^{_DAY} {_TIME} [^ ]+ (?:{_DAEMON_TAG}(?:"
            + "|".join(re.escape(s) for s in (*NOISE_SERVICES, *_COUNTED_SERVICES))
            + rf")\[\d+\]|{_OTHER_TAG}): .")
+SESSION_TAG = rf"^{_DAY} {_TIME} [^ ]+ {_DAEMON_TAG}(?:smtp|lmtp)\[\d+\]: ."
 # Of the lines left out, those the parser counts as parsed.
-PARSED_TAG = (r"^.{15} [^ ]+ postfix[^ \[]*/(?:(?:" + "|".join(sorted(RECORD_SERVICES))
+PARSED_TAG = (rf"^.{{15}} [^ ]+ {_DAEMON_TAG}(?:(?:" + "|".join(sorted(RECORD_SERVICES))
               + r")\[\d+\]: |(?:qmgr|cleanup)\[\d+\]: " + QID + ": )")
 # Blocks shorter than this go through the parser line by line.
 PREFILTER_MIN = 64
@@ -238,7 +254,7 @@ EPISODES = getattr(compiled("_postfix_episodes"), "Episodes", _lean.Episodes)
 def _agent_of_shares(shares: tuple[int, ...], count: int) -> str:
     """Return an RE2 expression for the lines of smtp and lmtp processes that ``shares`` of ``count`` read (see _share_of)."""
     digits = "".join(str(digit) for digit in range(10) if digit % count in shares)
-    return rf"^{_DAY} {_TIME} [^ ]+ postfix[^ \[]*/(?:smtp|lmtp)\[\d*[{digits}]\]: "
+    return rf"^{_DAY} {_TIME} [^ ]+ {_DAEMON_TAG}(?:smtp|lmtp)\[\d*[{digits}]\]: "
 
 
 def prefilter(block: list[str], share: tuple[int, int] | None = None, raw: bool = False) -> tuple[Any, ...]:
@@ -283,7 +299,7 @@ def prefilter(block: list[str], share: tuple[int, int] | None = None, raw: bool 
         skip = pc.and_(usual, pc.invert(pc.match_substring_regex(array, _agent_of_shares((index,), count))))
         skip = skip.to_numpy(zero_copy_only=False)
         return _kept(array, np.flatnonzero(~skip), 0, raw)
-    skip = pc.match_substring_regex(array, SKIPPED)
+    skip = pc.and_(pc.match_substring_regex(array, SKIPPED), pc.invert(pc.match_substring_regex(array, SESSION_TAG)))
     parsed = pc.sum(pc.and_(skip, pc.match_substring_regex(array, PARSED_TAG))).as_py() or 0
     noise = (pc.sum(skip).as_py() or 0) - parsed
     if count > 1:
@@ -363,9 +379,35 @@ def _service(line: Line) -> str | None:
     program = line.program
     if program is None:
         return None
-    if not program.startswith("postfix"):
-        return ""
-    return program.rsplit("/", 1)[-1]
+    service, needs_pid = _program_service(program)
+    return "" if needs_pid and not _is_pid(line.pid) else service
+
+
+@lru_cache(maxsize=1024)
+def _program_service(program: str) -> tuple[str, bool]:
+    """Return the Postfix daemon a syslog program name names (``""`` for none), and whether that needs a process id.
+
+    A name that starts with ``postfix`` is Postfix's (``postfix/smtp``,
+    ``postfix-out/smtp``, ``postfix/submission/smtpd``): its last part is
+    the daemon.  Postfix's ``syslog_name`` may be anything, though
+    (``example.com/smtp``, ``mta2/smtpd``).  Another name counts only as
+    ``NAME/DAEMON`` with a non-empty ``NAME`` and a daemon from
+    :data:`POSTFIX_SERVICES`, and only on a line whose tag gives a process
+    id in ASCII digits (``[76]``), as Postfix's daemons log it.  So
+    ``sshd[12]``, ``dovecot/imap[40]`` and ``amavis[7]`` stay other
+    programs.
+    """
+    if program.startswith("postfix"):
+        return program.rsplit("/", 1)[-1], False
+    name, _, service = program.rpartition("/")
+    if name and service in POSTFIX_SERVICES:
+        return service, True
+    return "", False
+
+
+def _is_pid(pid: str | None) -> bool:
+    """Return whether a syslog tag's process id is one or more ASCII digits."""
+    return pid is not None and pid.isascii() and pid.isdigit()
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
@@ -383,7 +425,7 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
     # k modulo n, and the first share also reads every line of no such process.
     share, shares = ctx.share or (0, 1)
     processes: dict[tuple, _Process] = {}
-    services: dict[str | None, str | None] = {}  # syslog tag -> daemon, computed once per tag
+    services: dict[str | None, tuple] = {}  # syslog program -> (daemon, needs a process id), computed once per name
     # Raw lines (see RAW_LINE) of a process whose state the general code does
     # not hold build its current attempt as an Episode.  `general` maps the
     # other processes' raw keys to their keys in `processes`.
@@ -420,9 +462,12 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
         if line.text[-1:] in _BLANKS:
             line.text = line.text.rstrip(" \t")  # pasted or edited logs carry trailing blanks; the patterns end at $
         program = line.program
-        service = services.get(program, False)
-        if service is False:
-            service = services[program] = _service(line)
+        known = services.get(program)
+        if known is None:
+            known = services[program] = _program_service(program) if program is not None else (None, False)
+        service, needs_pid = known
+        if needs_pid and not _is_pid(line.pid):
+            service = ""  # another syslog name without a process id: not a Postfix daemon (see _program_service)
         if service is None:
             service = _guess_service(line.text)
         if shares > 1 and _share_of(line, service, shares) != share:

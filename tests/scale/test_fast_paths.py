@@ -61,6 +61,19 @@ EDGE_LINES = [
     ("", True),
     # A Postfix daemon the prefilter does not know by name goes to the parser.
     ("Dec  4 21:00:01 mx1 postfix/postmulti[16]: starting", True),
+    # A syslog_name of its own: NAME/DAEMON[pid] is Postfix's when DAEMON is one of its daemons.
+    ("Dec  4 21:00:01 mx1 example.com/smtp[17]: connect to mx.example.net[198.51.100.20]:25: Connection timed out",
+     True),
+    ("Dec  4 21:00:01 mx1 mta2/lmtp[18]: 4F2B1C0A3D: to=<c@example.org>, relay=h[private/dovecot-lmtp], "
+     "delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)", True),
+    ("Dec  4 21:00:01 mx1 example.com/qmgr[700]: 4F2B1C0A3D: from=<a@example.org>, size=9, nrcpt=1 (queue active)",
+     False),
+    ("Dec  4 21:00:01 mx1 mta2/smtpd[11]: connect from a.example[192.0.2.1]", False),
+    # Not a Postfix daemon: another program, a process id that is no number, no name before the slash.
+    ("Dec  4 21:00:01 mx1 dovecot/imap[40]: Logged out in=1 out=2", False),
+    ("Dec  4 21:00:01 mx1 example.com/smtp[1x]: connect to mx.example.net[198.51.100.20]:25: Connection refused",
+     False),
+    ("Dec  4 21:00:01 mx1 /smtp[19]: connect to mx.example.net[198.51.100.20]:25: Connection refused", False),
 ]
 
 
@@ -83,9 +96,10 @@ def test_prefilter_keeps_lines_the_parser_reads():
     kept = {block[p] for p in positions}
     for text, must_see in EDGE_LINES:
         assert (text in kept) is must_see, text
-    # Left out: the filler, smtpd, dovecot, the queue-less qmgr warning and Dec 31 are noise; the
-    # qmgr and error records count as parsed.
-    assert noise == postfix.PREFILTER_MIN + 4
+    # Left out: the filler, smtpd (under two syslog names), dovecot (twice), the queue-less qmgr
+    # warning, Dec 31 and the two smtp tags that are not Postfix's are noise; the qmgr (twice) and
+    # error records count as parsed.
+    assert noise == postfix.PREFILTER_MIN + 8
 
 
 def _maillog(seed: int, count: int) -> str:
