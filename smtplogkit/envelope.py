@@ -10,7 +10,11 @@ container line, for example):
 * ``docker logs -t`` timestamps: ``2026-03-02T08:00:00.123456789Z text``;
 * syslog and ``journalctl`` (``Mar  2 08:00:00 host prog[pid]: text``, and
   the ISO 8601 form ``2026-03-02T08:00:00+01:00 host prog[pid]: text``),
-  giving ``log_host``, ``program`` and ``pid``;
+  giving ``log_host``, ``program`` and ``pid``.  A severity may come between
+  host and tag (``host INFO prog[pid]:``, BusyBox's ``host mail.info
+  prog[pid]:``), and in the ISO form an uppercase level may take the host's
+  place (``2026-03-02T08:00:00.123456+00:00 INFO    prog[pid]: text``, as
+  the boky/postfix image logs);
 * logrus key-value lines (``time="..." level=error msg="..."``), and Go
   slog's text handler, which leaves the time unquoted;
 * Ruby's ``Logger`` (``I, [2026-03-02T08:00:00.123456 #42]  INFO -- : text``);
@@ -42,11 +46,21 @@ MONTHS.update({"Mär": 3, "Mrz": 3, "Mai": 5, "Okt": 10, "Dez": 12})
 COMPOSE_RE = re.compile(r"^([A-Za-z0-9][\w.-]*)\s+\|\s?(.*)$")
 PM2_RE = re.compile(r"^\d+\|([\w.@-]+)\s*\| ?(.*)$")
 CRI_RE = re.compile(r"^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)) (stdout|stderr) ([FP]) ?(.*)$")
+# Severity words some collectors print before the syslog tag: rsyslog templates with
+# %syslogseverity-text% (uppercase or not), and BusyBox syslogd's facility.level ("mail.info").
+LEVELS = ("EMERG", "ALERT", "CRIT", "ERR", "ERROR", "WARNING", "WARN", "NOTICE", "INFO", "DEBUG")
+_SEVERITY = (r"(?i:(?:(?:kern|user|mail|daemon|auth|authpriv|syslog|lpr|news|uucp|cron|ftp|local[0-7])\.)?"
+             r"(?:emerg|alert|crit|err|error|warning|warn|notice|info|debug))")
+# An ISO 8601 syslog line, with a host or, in its place, an uppercase level padded with spaces
+# (boky/postfix's "2024-01-05T10:00:01.123456+00:00 INFO    postfix/smtp[123]: ...").  A
+# severity may follow the host.
 ISO_SYSLOG_RE = re.compile(
-    r"^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?) (\S+) ([\w./@-]+?)(?:\[(\d+)\])?: (.*)$"
+    rf"^(\d{{4}}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?) (?:(?:{'|'.join(LEVELS)}) +|(\S+) (?:{_SEVERITY} +)?)"
+    r"([\w./@-]+?)(?:\[(\d+)\])?: (.*)$"
 )
 BSD_SYSLOG_RE = re.compile(
-    rf"^({'|'.join(MONTHS)}) +(\d{{1,2}}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\S+) ([\w./@-]+?)(?:\[(\d+)\])?: ?(.*)$"
+    rf"^({'|'.join(MONTHS)}) +(\d{{1,2}}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\S+) (?:{_SEVERITY} +)?"
+    r"([\w./@-]+?)(?:\[(\d+)\])?: ?(.*)$"
 )
 # The offset may follow a space, as in Serilog's default "yyyy-MM-dd HH:mm:ss.fff zzz" timestamps.
 LEADING_TS_RE = re.compile(
@@ -432,9 +446,10 @@ def _strip_digit_prefix(line: Line, options: EnvelopeOptions) -> bool:
         return True
 
     match = ISO_SYSLOG_RE.match(text)
-    if match and not match.group(2)[0].isdigit():
+    if match and not (match.group(2) or "x")[0].isdigit():
         line.ts = line.ts or iso_time(match.group(1), options, line.number)
-        line.log_host, line.program, line.pid = match.group(2), match.group(3), match.group(4)
+        line.log_host = match.group(2) or line.log_host  # without a host of its own, the outer envelope's stays
+        line.program, line.pid = match.group(3), match.group(4)
         line.text = match.group(5)
         return True
 

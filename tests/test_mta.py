@@ -247,6 +247,59 @@ def test_postfix_other_syslog_names(tmp_path, monkeypatch, prefilter):
     assert signals["kind"].tolist() == ["smtpd_reject"] * 20
 
 
+# The prefixes of containers and collectors: boky/postfix's level in the host's place, a severity
+# between host and tag, and Docker's syslog driver around a container's own stamped line.
+CONTAINER_PREFIXES = [
+    "2024-01-05T10:00:00.100000+00:00 INFO    postfix/qmgr[70]: 4F1A2B3C4D: from=<s@example.com>, size=300, "
+    "nrcpt=1 (queue active)",
+    "2024-01-05T10:00:01.123456+00:00 INFO    postfix/smtp[76]: connect to mx.example.net[192.0.2.5]:25: "
+    "Connection timed out",
+    "2024-01-05T10:00:01.223456+00:00 INFO    postfix/smtp[76]: 4F1A2B3C4D: to=<a@example.net>, relay=none, "
+    "delay=30, delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to mx.example.net[192.0.2.5]:25: "
+    "Connection timed out)",
+    "2024-01-05T10:00:02.000001+00:00 WARNING postfix/smtp[77]: warning: TLS library problem: "
+    "error:0A000410:SSL routines::sslv3 alert handshake failure",
+    "2024-01-05T10:00:02.000002+00:00 INFO    postfix/smtp[77]: SSL_connect error to "
+    "mx.example.org[198.51.100.10]:25: -1",
+    "2024-01-05T10:00:02.000003+00:00 INFO    postfix/smtp[77]: 5F1A2B3C4D: to=<b@example.org>, "
+    "relay=mx.example.org[198.51.100.10]:25, delay=1, delays=0/0/0.5/0.5, dsn=4.7.5, status=deferred "
+    "(Cannot start TLS: handshake failure)",
+    "2024-01-05T10:00:05.000000+00:00 INFO    postfix/smtpd[80]: connect from unknown[203.0.113.4]",
+    "Jan  5 10:00:03 mx1 INFO postfix/smtp[78]: 6F1A2B3C4D: to=<c@example.org>, relay=mx.example.org"
+    "[198.51.100.10]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 1A)",
+    "Jan  5 10:00:04 5de1a1801612 mail.info postfix/smtp[79]: 7F1A2B3C4D: to=<d@example.org>, relay=mx.example.org"
+    "[198.51.100.10]:25, delay=1, delays=0/0/0.5/0.5, dsn=5.1.1, status=bounced (host mx.example.org"
+    "[198.51.100.10] said: 550 5.1.1 <d@example.org>: Recipient address rejected (in reply to RCPT TO command))",
+    "Jan  5 10:00:06 docker-host postfix-relay[904]: 2024-01-05T10:00:06.000001+00:00 INFO    postfix/smtp[81]: "
+    "8F1A2B3C4D: to=<e@example.org>, relay=mx.example.org[198.51.100.10]:25, delay=1, delays=0/0/0.5/0.5, "
+    "dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 2A)",
+    "Jan  5 10:00:07 docker-host 3a5b6c7d8e9f[904]: Jan  5 10:00:07 mx2 postfix/smtp[82]: 9F1A2B3C4D: "
+    "to=<f@example.org>, relay=mx.example.org[198.51.100.10]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, "
+    "status=sent (250 2.0.0 Ok: queued as 3A)",
+]
+
+
+@pytest.mark.parametrize("prefilter", [True, False])
+def test_postfix_container_prefixes(tmp_path, monkeypatch, prefilter):
+    if not prefilter:
+        monkeypatch.delattr(postfix, "prefilter")
+    path = write(tmp_path, "maillog-2024-01-05", "\n".join(CONTAINER_PREFIXES * 10) + "\n")
+    sessions = smtplogkit.read_logs(path, progress=False)
+    (report,) = sessions.attrs["files"]
+    assert report["format"] == "postfix"
+    assert (report["parsed"], report["noise"], report["unrecognised"]) == (100, 10, 0)
+    causes = sessions["cause"].value_counts()
+    assert causes[["connect_timeout", "tls_handshake_failure", "recipient_rejected", "ok"]].tolist() == [10, 10, 10, 30]
+    assert len(sessions) == 60
+    first = sessions[sessions["line"] == 2].iloc[0]
+    assert first["start"] == pd.Timestamp("2024-01-05 10:00:01.123456", tz="UTC")
+    assert pd.isna(first["log_host"])
+    assert set(sessions["log_host"].dropna()) == {"mx1", "5de1a1801612", "docker-host", "mx2"}
+    deliveries = smtplogkit.read_deliveries(path)
+    assert len(deliveries) == 60
+    assert (deliveries["sender"] == "s@example.com").sum() == 10
+
+
 def test_postfix_tls_and_mx_fallback(tmp_path):
     text = (
         "Dec  4 10:00:00 mx postfix/smtp[200]: warning: TLS library problem: error:0A000410:SSL routines::sslv3 alert handshake failure\n"

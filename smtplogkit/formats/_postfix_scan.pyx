@@ -364,6 +364,15 @@ cdef bint _split(text_t s, Py_ssize_t n, _Line parts) noexcept:
     return True
 
 
+cdef bint _nested(text_t s, Py_ssize_t i, Py_ssize_t n) noexcept:
+    """Whether the message at ``i`` starts with another stamp (postfix.NESTED): ``{_DAY} {_TIME} `` or ``\\d{4}-\\d\\d-\\d\\dT``."""
+    if _stamp(s + i, n - i):
+        return True
+    return (n - i >= 11 and digit(s[i]) and digit(s[i + 1]) and digit(s[i + 2]) and digit(s[i + 3])
+            and s[i + 4] == b"-" and digit(s[i + 5]) and digit(s[i + 6]) and s[i + 7] == b"-"
+            and digit(s[i + 8]) and digit(s[i + 9]) and s[i + 10] == b"T")
+
+
 cdef inline bint _pid_in(text_t s, Py_ssize_t tag_end, bytes digits) noexcept:
     """Whether the last digit of the process id (the byte before the tag's "]") is in ``digits``."""
     return memchr(PyBytes_AS_STRING(digits), s[tag_end - 2], PyBytes_GET_SIZE(digits)) != NULL
@@ -395,6 +404,9 @@ def scan(bytes data, Py_ssize_t count, int share_index=0, int share_count=1, bin
         keep = True
         if _split(s, n, parts):
             kind = _tag_kind(s + parts.tag_start, parts.tag_end - parts.tag_start)
+            if parts.stamped and _nested(s, parts.body, n):
+                parts.stamped = False  # an envelope inside another: every share keeps it, as an unusual one
+                kind = UNUSUAL
             if share_index > 0:
                 # Only this share's smtp and lmtp processes, and lines with an unusual envelope.
                 keep = not parts.stamped or (kind == SESSION_SERVICE and _pid_in(s, parts.tag_end, mine))

@@ -123,7 +123,9 @@ def _split_syslog(text: str, options: EnvelopeOptions) -> tuple | None:
 
     ``Mmm dd hh:mm:ss host prog[pid]: text`` and its ISO 8601 variant are
     read without a regular expression, and the timestamp of consecutive
-    lines, which mostly share one second, is parsed once.
+    lines, which mostly share one second, is parsed once.  Lines with a
+    level in the host's place, or a second envelope inside the message,
+    go to the general reader (None).
     """
     if len(text) <= 20:
         return None
@@ -132,6 +134,8 @@ def _split_syslog(text: str, options: EnvelopeOptions) -> tuple | None:
     elif text[4] == "-" and text[10] == "T":
         space = text.find(" ", 19)
         stamp, rest = text[:space], text[space + 1:]
+        if rest[:rest.find(" ")] in _LEVELS:
+            return None  # a level in the host's place (boky/postfix): the general reader reads it
     else:
         return None
     host_end = rest.find(" ")
@@ -144,12 +148,18 @@ def _split_syslog(text: str, options: EnvelopeOptions) -> tuple | None:
     ts = _stamp(stamp, options.year, options.last_month, options.tz)
     if ts is None:
         return None
+    message = rest[tag_end + 2:]
+    if (message[4:5] == "-" or message[3:4] == " ") and _NESTED_RE.match(message):
+        return None  # another envelope inside (a container's log forwarded to syslog): the general reader reads both
     bracket = tag.find("[")
     if bracket > 0 and tag[-1] == "]":
         program, pid = tag[:bracket], tag[bracket + 1:-1]
     else:
         program, pid = tag, None
-    return ts, rest[:host_end], program, pid, rest[tag_end + 2:]
+    return ts, rest[:host_end], program, pid, message
+
+
+_LEVELS = frozenset(envelope.LEVELS)
 
 
 def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
@@ -225,8 +235,12 @@ _OTHER_TAG = "|".join([f"{'postfix'[:i]}[^ {'postfix'[i]}][^ ]*" for i in range(
                       + ["postfix"[:i] for i in range(7)])
 # The tag of a Postfix daemon's line, under any syslog name: NAME/DAEMON[pid].
 _DAEMON_TAG = r"[^ \[]+/"
-# A line whose envelope strip_or_noise reads.
+# A line whose envelope strip_or_noise reads, unless NESTED matches it too.
 STAMPED = rf"^{_DAY} {_TIME} [^ ]+ [^ ]*: ."
+# A stamped line whose message starts with another stamp: a container's log forwarded to
+# syslog, as Docker's syslog driver does.  _split_syslog leaves it to the general reader.
+NESTED = rf"^{_DAY} {_TIME} [^ ]+ [^ ]*: (?:{_DAY} {_TIME} |\d{{4}}-\d\d-\d\dT)"
+_NESTED_RE = re.compile(rf"(?:{_DAY} {_TIME} |\d{{4}}-\d\d-\d\dT)", re.ASCII)
 # A line to leave out: its envelope reads, and its tag is another program's
 # or a Postfix daemon's whose lines the parser only counts.  A tag of
 # another program's shape that names smtp or lmtp with a process id is
@@ -294,18 +308,20 @@ def prefilter(block: list[str], share: tuple[int, int] | None = None, raw: bool 
 
     array = block_array(block)  # values may end with their LF, so the expressions do not use "$"
     index, count = share or (0, 1)
+    flat = pc.invert(pc.match_substring_regex(array, NESTED))  # a line with one envelope only
     if index > 0:
-        usual = pc.match_substring_regex(array, STAMPED)
+        usual = pc.and_(pc.match_substring_regex(array, STAMPED), flat)
         skip = pc.and_(usual, pc.invert(pc.match_substring_regex(array, _agent_of_shares((index,), count))))
         skip = skip.to_numpy(zero_copy_only=False)
         return _kept(array, np.flatnonzero(~skip), 0, raw)
-    skip = pc.and_(pc.match_substring_regex(array, SKIPPED), pc.invert(pc.match_substring_regex(array, SESSION_TAG)))
+    skip = pc.and_(pc.and_(pc.match_substring_regex(array, SKIPPED), flat),
+                   pc.invert(pc.match_substring_regex(array, SESSION_TAG)))
     parsed = pc.sum(pc.and_(skip, pc.match_substring_regex(array, PARSED_TAG))).as_py() or 0
     noise = (pc.sum(skip).as_py() or 0) - parsed
     if count > 1:
         # Left out too, but neither noise nor this share's: counted as parsed, as the other share reads them.
         others = tuple(range(1, count))
-        skip = pc.or_(skip, pc.match_substring_regex(array, _agent_of_shares(others, count)))
+        skip = pc.or_(skip, pc.and_(pc.match_substring_regex(array, _agent_of_shares(others, count)), flat))
     skip = skip.to_numpy(zero_copy_only=False)
     return _kept(array, np.flatnonzero(~skip), noise, raw)
 

@@ -74,6 +74,16 @@ EDGE_LINES = [
     ("Dec  4 21:00:01 mx1 example.com/smtp[1x]: connect to mx.example.net[198.51.100.20]:25: Connection refused",
      False),
     ("Dec  4 21:00:01 mx1 /smtp[19]: connect to mx.example.net[198.51.100.20]:25: Connection refused", False),
+    # A severity between host and tag, and a container's stamped line inside syslog's: the general reader's.
+    ("Dec  4 21:00:01 mx1 INFO postfix/smtp[20]: connect to mx.example.net[198.51.100.20]:25: Connection refused",
+     True),
+    ("Dec  4 21:00:01 docker-host relay[904]: 2026-12-04T21:00:01.000001+00:00 INFO    postfix/smtp[21]: connect to "
+     "mx.example.net[198.51.100.20]:25: Connection refused", True),
+    ("Dec  4 21:00:01 docker-host 3a5b6c7d8e9f[904]: Dec  4 21:00:01 mx2 postfix/smtpd[22]: connect from "
+     "a.example[192.0.2.1]", True),
+    ("Dec  4 21:00:01 mx1 postfix/smtpd[11]: Dec  4 21:00:01 mx2 postfix/smtp[23]: connect to "
+     "mx.example.net[198.51.100.20]:25: Connection refused", True),
+    ("Dec  4 21:00:01 mx1 dockerd[5]: 2026-12-04 21:00:01 level=info msg=started", False),
 ]
 
 
@@ -97,9 +107,9 @@ def test_prefilter_keeps_lines_the_parser_reads():
     for text, must_see in EDGE_LINES:
         assert (text in kept) is must_see, text
     # Left out: the filler, smtpd (under two syslog names), dovecot (twice), the queue-less qmgr
-    # warning, Dec 31 and the two smtp tags that are not Postfix's are noise; the qmgr (twice) and
-    # error records count as parsed.
-    assert noise == postfix.PREFILTER_MIN + 8
+    # warning, Dec 31, the two smtp tags that are not Postfix's and dockerd are noise; the qmgr
+    # (twice) and error records count as parsed.
+    assert noise == postfix.PREFILTER_MIN + 9
 
 
 def _maillog(seed: int, count: int) -> str:
