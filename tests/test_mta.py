@@ -207,6 +207,33 @@ def test_postfix_german_month_names(tmp_path):
     assert (sessions["cause"] == "recipient_rejected").all()
 
 
+# journalctl in French, Spanish, Italian, Portuguese and Dutch locales: each month's abbreviation.
+LOCALE_MONTH_NAMES = {
+    "fr": ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."],
+    "fr-ascii": ["janv", "fevr", "mars", "avr", "mai", "juin", "juil", "aout", "sept", "oct", "nov", "dec"],
+    "es": ["ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"],
+    "it": ["gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic"],
+    "pt": ["jan", "fev", "mar", "abr", "mai", "jun", "jul", "ago", "set", "out", "nov", "dez"],
+    "nl": ["jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"],
+    "es-capitalised": ["Ene", "Feb", "Mar", "Abr", "May", "Jun", "Jul", "Ago", "Sep", "Oct", "Nov", "Dic"],
+}
+
+
+@pytest.mark.parametrize("locale", LOCALE_MONTH_NAMES)
+def test_postfix_locale_month_names(tmp_path, locale):
+    lines = []
+    for number, month in enumerate(LOCALE_MONTH_NAMES[locale], 1):
+        lines += [f"{month} 03 10:00:01 mx1 postfix/smtp[76]: 4F1A2B{number:02d}3C: to=<a@example.org>, "
+                  "relay=mx.example.org[198.51.100.10]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, "
+                  "status=sent (250 2.0.0 Ok: queued as 1A)"] * 10
+    sessions = smtplogkit.read_logs(write(tmp_path, "maillog-2026-12-31", "\n".join(lines) + "\n"), progress=False)
+    (report,) = sessions.attrs["files"]
+    assert report["format"] == "postfix"
+    assert report["parsed"] == 120
+    assert sorted(sessions["start"].dt.month.tolist()) == [month for month in range(1, 13) for _ in range(10)]
+    assert (sessions["start"].dt.day == 3).all()
+
+
 # Postfix's syslog_name may be anything (multi-instance set-ups): NAME/DAEMON[pid] tags Postfix's daemons.
 OTHER_SYSLOG_NAMES = [
     "Dec  3 10:00:00 mx1 example.com/qmgr[70]: 4F1A2B3C4D: from=<s@example.com>, size=300, nrcpt=1 (queue active)",

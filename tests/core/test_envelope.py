@@ -76,6 +76,21 @@ def test_syslog_around_container_line():
     assert (line.log_host, line.program, line.pid, line.text) == ("docker-host", "postfix/smtp", "81", "x")
 
 
+def test_locale_month_names_agree():
+    # A name that several locales share gives the same month in each.
+    for name, month in [("mar", 3), ("Mar", 3), ("mars", 3), ("Mär", 3), ("mai", 5), ("Mai", 5), ("may", 5),
+                        ("ago", 8), ("août", 8), ("set", 9), ("sept.", 9), ("out", 10), ("okt", 10), ("Okt", 10),
+                        ("dez", 12), ("Dez", 12), ("déc.", 12), ("DIC", 12), ("janv.", 1), ("gen", 1)]:
+        line = strip(f"{name} 03 10:00:01 mx1 postfix/smtp[76]: x")
+        assert (line.ts.month, line.ts.day, line.program) == (month, 3, "postfix/smtp"), name
+
+
+def test_unknown_month_name_is_no_stamp():
+    line = strip("foo. 03 10:00:01 mx1 postfix/smtp[76]: x")
+    assert line.ts is None
+    assert line.program is None
+
+
 def test_python_logging_prefix():
     line = strip("2026-03-02 08:00:00,123 INFO agent.mail: token refreshed, expires_in=3599")
     assert line.text == "token refreshed, expires_in=3599"

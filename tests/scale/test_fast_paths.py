@@ -84,6 +84,9 @@ EDGE_LINES = [
     ("Dec  4 21:00:01 mx1 postfix/smtpd[11]: Dec  4 21:00:01 mx2 postfix/smtp[23]: connect to "
      "mx.example.net[198.51.100.20]:25: Connection refused", True),
     ("Dec  4 21:00:01 mx1 dockerd[5]: 2026-12-04 21:00:01 level=info msg=started", False),
+    # A month of another locale: the prefilter reads only English stamps.
+    ("déc. 04 21:00:01 mx1 postfix/smtpd[11]: connect from a.example[192.0.2.1]", True),
+    ("dic 04 21:00:01 mx1 postfix/smtp[24]: connect to mx.example.net[198.51.100.20]:25: Connection refused", True),
 ]
 
 
