@@ -327,6 +327,68 @@ def test_postfix_container_prefixes(tmp_path, monkeypatch, prefilter):
     assert (deliveries["sender"] == "s@example.com").sum() == 10
 
 
+def _transcript(pid: int, peer: str, lines: list[str], second: int = 1) -> list[str]:
+    """Return the lines of an smtp -v or debug_peer_list transcript of one smtp process."""
+    return [f"Dec  3 10:00:{second:02d} mx1 postfix/smtp[{pid}]: {line[0]} {peer}: {line[2:]}" for line in lines]
+
+
+# A pasted excerpt of smtp -v output without delivery records: the failing replies give the sessions.
+TRANSCRIPT_EXCERPT = _transcript(76, "smtp.example.net[192.0.2.5]:587", [
+    "< 220 smtp.example.net ESMTP ready", "> EHLO mx1.example.com", "< 250-smtp.example.net",
+    "< 250 SIZE 35882577", "> MAIL FROM:<a@example.com>", "< 530 5.7.0 Must issue a STARTTLS command first",
+    "> QUIT", "< 221 2.0.0 Bye"]) + _transcript(77, "smtp.example.org[198.51.100.10]:587", [
+    "< 220 smtp.example.org ESMTP", "> EHLO mx1.example.com", "< 502 5.5.2 Error: command not recognized",
+    "> HELO mx1.example.com", "< 250 smtp.example.org", "> AUTH LOGIN", "< 334 VXNlcm5hbWU6",
+    "> dXNlckBleGFtcGxlLmNvbQ==", "< 334 UGFzc3dvcmQ6", "> c2VjcmV0LXBhc3N3b3Jk",
+    "< 535 5.7.8 Authentication credentials invalid"], second=2) + _transcript(78, "mx.example.com[203.0.113.7]:25", [
+    "< 554-mx.example.com Your address is listed", "< 554 5.7.1 Blocked, see the list's site"], second=3)
+
+
+def test_postfix_transcript_without_records(tmp_path):
+    sessions = smtplogkit.read_logs(write(tmp_path, "maillog", "\n".join(TRANSCRIPT_EXCERPT) + "\n"), progress=False)
+    (report,) = sessions.attrs["files"]
+    assert report["format"] == "postfix"
+    assert (report["parsed"], report["noise"], report["unrecognised"]) == (5, 16, 0)
+    got = sessions.sort_values("line")
+    assert got["line"].tolist() == [6, 19, 21]
+    assert got["failure_stage"].astype(str).tolist() == ["mail_from", "auth", "greeting"]
+    assert got["cause"].astype(str).tolist()[:2] == ["starttls_required", "auth_failed"]
+    assert got["reply_code"].tolist() == [530, 535, 554]
+    assert got["port"].tolist() == [587, 587, 25]
+    events = smtplogkit.read_events(write(tmp_path, "excerpt", "\n".join(TRANSCRIPT_EXCERPT) + "\n"))
+    assert not events["text"].str.contains("dXNlckBleGFtcGxlLmNvbQ|c2VjcmV0").any()  # AUTH LOGIN's user and password
+
+
+@pytest.mark.parametrize("prefilter", [True, False])
+def test_postfix_transcript_with_records(tmp_path, monkeypatch, prefilter):
+    # With its delivery record, a transcript's failing reply is no session of its own.
+    if not prefilter:
+        monkeypatch.delattr(postfix, "prefilter")
+    peer = "mx.example.org[198.51.100.10]:25"
+    lines = []
+    for n in range(20):
+        qid = f"{0x4F1A2 + n:X}B3C4D"
+        lines += _transcript(100 + n, peer, [
+            "< 220 mx.example.org ESMTP", "> EHLO mx1.example.com", "< 250 STARTTLS", "> STARTTLS",
+            "< 220 2.0.0 Ready to start TLS"])
+        lines.append(f"Dec  3 10:00:01 mx1 postfix/smtp[{100 + n}]: Verified TLS connection established to {peer}: "
+                     "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)")
+        lines += _transcript(100 + n, peer, [
+            "> MAIL FROM:<a@example.com>", "< 250 2.1.0 Ok", "> RCPT TO:<b@example.org>",
+            "< 550 5.1.1 <b@example.org>: Recipient address rejected: User unknown"])
+        lines.append(f"Dec  3 10:00:01 mx1 postfix/smtp[{100 + n}]: {qid}: to=<b@example.org>, relay={peer}, "
+                     "delay=0.3, delays=0/0/0.2/0.1, dsn=5.1.1, status=bounced (host mx.example.org[198.51.100.10] "
+                     "said: 550 5.1.1 <b@example.org>: Recipient address rejected: User unknown (in reply to RCPT TO "
+                     "command))")
+        lines += _transcript(100 + n, peer, ["> QUIT", "< 221 2.0.0 Bye"])
+    sessions = smtplogkit.read_logs(write(tmp_path, "maillog", "\n".join(lines) + "\n"), progress=False)
+    assert len(sessions) == 20
+    assert (sessions["cause"] == "recipient_rejected").all()
+    assert (sessions["tls_mode"] == "starttls").all()
+    (report,) = sessions.attrs["files"]
+    assert (report["parsed"], report["noise"], report["unrecognised"]) == (60, 200, 0)
+
+
 def test_postfix_tls_and_mx_fallback(tmp_path):
     text = (
         "Dec  4 10:00:00 mx postfix/smtp[200]: warning: TLS library problem: error:0A000410:SSL routines::sslv3 alert handshake failure\n"

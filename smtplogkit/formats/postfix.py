@@ -94,7 +94,18 @@ NON_QUEUE_PREFIXES = ("connect to ", "Trusted TLS", "Untrusted TLS", "Anonymous 
                       "certificate verification", "server certificate verification", "warning: ")
 SIGNATURE_RE = re.compile(
     rf"^{QID}: (?:to=<[^>]*>,.* status=|from=<[^>]*>, (?:size=\d+, nrcpt=|status=expired)|client=|message-id=|removed$)|^connect to \S+?\[[^\]]*\]:\d+: |^NOQUEUE: |^(?:dis)?connect from \S+\["
+    r"|^(?:Trusted|Untrusted|Anonymous|Verified) TLS connection established to |^< \S+?\[[^\]]*\]:\d+: [2-5]\d\d[ -]"
 )
+# A line of the SMTP dialogue that "smtp -v" or debug_peer_list logs: a command sent (">") or a
+# reply line received ("<"), each after the peer.
+TRANSCRIPT_RE = re.compile(r"^([<>]) (\S+?)\[([^\]]*)\]:(\d+): (.*)$")
+REPLY_RE = re.compile(r"^([2-5])\d\d(?:[ -]|$)")
+# The commands a transcript's replies answer, by their first word.  Any other line the client
+# sends (an AUTH LOGIN user name or password, a message line) leaves the last command in place,
+# so that no such text is kept.
+COMMAND_VERBS = {"EHLO": "EHLO", "HELO": "HELO", "LHLO": "LHLO", "STARTTLS": "STARTTLS", "AUTH": "AUTH",
+                 "MAIL": "MAIL FROM", "RCPT": "RCPT TO", "DATA": "DATA", "BDAT": "BDAT", ".": "end of DATA",
+                 "QUIT": "QUIT", "RSET": "RSET", "XCLIENT": "XCLIENT", "XFORWARD": "XFORWARD", "NOOP": "NOOP"}
 
 # Postfix tries at most smtp_mx_address_limit addresses per delivery (5 by
 # default).  Far more attempts waiting for a delivery record in one process
@@ -376,6 +387,8 @@ class _Process:
     open: _mta.Attempt | None = None
     open_relay: str | None = None
     tls_problem: str | None = None
+    command: str | None = None  # the last command of a transcript (see _transcript_line), None before the greeting
+    failed_reply: tuple | None = None  # a transcript's failing reply that no record has reported yet
 
     def close_open(self) -> Iterator[Event | SessionEnd]:
         if self.open is not None:
@@ -464,6 +477,7 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
                         yield from _agent_line(line, process, ctx)
                     continue
                 # A new connection with nothing waiting: the general code's state ends here.
+                yield from _unreported_failure(process, ctx)
                 yield from process.close_open()
                 del general[name]
                 status = lean.take(number, text, general)
@@ -514,6 +528,7 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
         else:
             ctx.noise(line)
     for process in processes.values():
+        yield from _unreported_failure(process, ctx)
         yield from process.close_all()
     ended = lean.finish()
     if ended:
@@ -620,6 +635,7 @@ def _quick_agent_line(line: Line, process: _Process, ctx: ParseContext) -> Itera
         open_attempt.recipients += 1
         open_attempt.addresses.add(recipient)
         open_attempt.mark_sent(line, reason)
+        process.failed_reply = None
         return True
 
     relay_match = RELAY_RE.match(relay)
@@ -649,6 +665,7 @@ def _quick_agent_line(line: Line, process: _Process, ctx: ParseContext) -> Itera
     attempt.addresses.add(recipient)
     attempt.mark_sent(line, reason)
     process.open, process.open_relay = attempt, relay
+    process.failed_reply = None
     return True
 
 
@@ -657,7 +674,14 @@ def _agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Ev
     if not text.startswith(NON_QUEUE_PREFIXES):
         match = QID_LINE_RE.match(text)
         if match:
+            process.failed_reply = None  # the record or the given-up host reports the attempt
             yield from _queue_line(line, match.group(1), match.group(2), process, ctx)
+            return
+
+    if text[:2] in _TRANSCRIPT_HEADS:
+        match = TRANSCRIPT_RE.match(text)
+        if match:
+            yield from _transcript_line(line, match, process, ctx)
             return
 
     match = CONNECT_TO_RE.match(text)
@@ -705,6 +729,64 @@ def _agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Ev
         process.tls_problem = text[len("warning: TLS library problem:"):].strip()
         return
     ctx.noise(line)
+
+
+_TRANSCRIPT_HEADS = ("> ", "< ")
+
+
+def _transcript_line(line: Line, match: re.Match, process: _Process,
+                     ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    """Follow one line of an ``smtp -v`` or debug_peer_list transcript.
+
+    The delivery record that follows a failing reply reports the attempt,
+    so the reply is only kept until then.  When the log has no such record
+    (an excerpt), the next greeting or the end of the log makes the reply
+    the failure of a session (see :func:`_unreported_failure`).  A failing
+    reply counts as parsed, any other transcript line as noise.
+    """
+    direction, host, ip, port, content = match.groups()
+    if direction == ">":
+        verb = COMMAND_VERBS.get(content.split(" ", 1)[0].split(":", 1)[0].upper())
+        if verb is not None:
+            process.command = verb
+        ctx.noise(line)
+        return
+    reply = REPLY_RE.match(content)
+    if reply is None:
+        ctx.noise(line)
+        return
+    failed = process.failed_reply
+    if process.command is None and failed is not None and failed[4][3:4] != "-":
+        yield from _unreported_failure(process, ctx)  # a new greeting: the failure before it had no record
+    if reply.group(1) in "45":
+        process.failed_reply = (line, host, ip, port, content, process.command)
+        return
+    if process.command in ("QUIT", "RSET"):
+        if process.command == "QUIT":
+            process.command = None  # the next reply is a new connection's greeting
+    else:
+        process.failed_reply = None  # the dialogue went on, as after a HELO that replaced a rejected EHLO
+    ctx.noise(line)
+
+
+def _unreported_failure(process: _Process, ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    """End the session of a transcript's failing reply that no delivery record reported, if there is one.
+
+    The reason is worded as Postfix words a record's, so it gives the stage
+    and cause a record would.
+    """
+    failed, process.failed_reply, process.command = process.failed_reply, None, None
+    if failed is None:
+        return
+    line, host, ip, port, reply, command = failed
+    if command is None:
+        reason = f"host {host}[{ip}] refused to talk to me: {reply}"
+    else:
+        reason = f"host {host}[{ip}] said: {reply} (in reply to {command} command)"
+    stage = _describe(reason)[0]
+    attempt = _take_connected(process, ip) or _mta.connected(ctx, line, host, ip, _port(port))
+    _add_failure(ctx, line, attempt, reason, stage, None)
+    yield from attempt.finish()
 
 
 def _port(value: str | None) -> int | None:

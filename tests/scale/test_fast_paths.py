@@ -84,6 +84,10 @@ EDGE_LINES = [
     ("Dec  4 21:00:01 mx1 postfix/smtpd[11]: Dec  4 21:00:01 mx2 postfix/smtp[23]: connect to "
      "mx.example.net[198.51.100.20]:25: Connection refused", True),
     ("Dec  4 21:00:01 mx1 dockerd[5]: 2026-12-04 21:00:01 level=info msg=started", False),
+    # smtp -v transcript lines: a failing reply with no record after it becomes a session.
+    ("Dec  4 21:00:01 mx1 postfix/smtp[25]: > mx.example.net[198.51.100.20]:25: RCPT TO:<r@example.org>", True),
+    ("Dec  4 21:00:01 mx1 postfix/smtp[25]: < mx.example.net[198.51.100.20]:25: 550 5.1.1 <r@example.org>: "
+     "User unknown", True),
     # A month of another locale: the prefilter reads only English stamps.
     ("déc. 04 21:00:01 mx1 postfix/smtpd[11]: connect from a.example[192.0.2.1]", True),
     ("dic 04 21:00:01 mx1 postfix/smtp[24]: connect to mx.example.net[198.51.100.20]:25: Connection refused", True),
@@ -109,9 +113,9 @@ def test_prefilter_keeps_lines_the_parser_reads():
     kept = {block[p] for p in positions}
     for text, must_see in EDGE_LINES:
         assert (text in kept) is must_see, text
-    # Left out: the filler, smtpd (under two syslog names), dovecot (twice), the queue-less qmgr
-    # warning, Dec 31, the two smtp tags that are not Postfix's and dockerd are noise; the qmgr
-    # (twice) and error records count as parsed.
+    # Left out as noise: the filler, smtpd under two syslog names, dovecot twice, the queue-less
+    # qmgr warning, Dec 31, two smtp tags that are not Postfix's, and dockerd.
+    # Left out as parsed: two qmgr records and the error record.
     assert noise == postfix.PREFILTER_MIN + 9
 
 
