@@ -10,7 +10,12 @@ container line, for example):
 * ``docker logs -t`` timestamps: ``2026-03-02T08:00:00.123456789Z text``;
 * syslog and ``journalctl`` (``Mar  2 08:00:00 host prog[pid]: text``, and
   the ISO 8601 form ``2026-03-02T08:00:00+01:00 host prog[pid]: text``),
-  giving ``log_host``, ``program`` and ``pid``;
+  giving ``log_host``, ``program`` and ``pid``.  The month may be named in
+  another locale (:data:`LOCALE_MONTHS`).  A severity may come between
+  host and tag (``host INFO prog[pid]:``, BusyBox's ``host mail.info
+  prog[pid]:``), and in the ISO form an uppercase level may take the host's
+  place (``2026-03-02T08:00:00.123456+00:00 INFO    prog[pid]: text``, as
+  the boky/postfix image logs);
 * logrus key-value lines (``time="..." level=error msg="..."``), and Go
   slog's text handler, which leaves the time unquoted;
 * Ruby's ``Logger`` (``I, [2026-03-02T08:00:00.123456 #42]  INFO -- : text``);
@@ -40,15 +45,58 @@ from .records import Line
 MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 # journalctl prints the month in the reader's locale: the German names that differ from the English ones.
 MONTHS.update({"Mär": 3, "Mrz": 3, "Mai": 5, "Okt": 10, "Dez": 12})
+# Month abbreviations of other locales, which journalctl prints in lower case and, in French,
+# with a dot ("janv.").  They are read without the dot and in any case.  Each month lists its
+# names in English, French (with and without accents), Spanish, Italian, Portuguese, Dutch and
+# German.  A name that several languages share is the same month in each ("mar", "mai", "ago").
+LOCALE_MONTHS: dict[str, int] = {
+    name: number
+    for number, names in enumerate([
+        "jan janv ene gen",
+        "feb févr fevr fév fev",
+        "mar mars mär mrz mrt",
+        "apr avr avril abr",
+        "may mai mag mei",
+        "jun juin giu",
+        "jul juil lug",
+        "aug août aout ago",
+        "sep sept set",
+        "oct okt ott out",
+        "nov",
+        "dec déc dic dez",
+    ], 1)
+    for name in names.split()
+}
+# The first three letters of each name, in lower case: a quick test before the pattern.
+MONTH_HEADS = frozenset(name[:3] for name in LOCALE_MONTHS)
+
+
+def month_number(name: str) -> int | None:
+    """Return the month (1 to 12) that a syslog stamp's month name gives (``Dec``, ``Okt``, ``déc.``, ``ene``), or None."""
+    number = MONTHS.get(name)
+    if number is None:
+        number = LOCALE_MONTHS.get(name.rstrip(".").lower())
+    return number
 
 COMPOSE_RE = re.compile(r"^([A-Za-z0-9][\w.-]*)\s+\|\s?(.*)$")
 PM2_RE = re.compile(r"^\d+\|([\w.@-]+)\s*\| ?(.*)$")
 CRI_RE = re.compile(r"^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)) (stdout|stderr) ([FP]) ?(.*)$")
+# Severity words some collectors print before the syslog tag: rsyslog templates with
+# %syslogseverity-text% (uppercase or not), and BusyBox syslogd's facility.level ("mail.info").
+LEVELS = ("EMERG", "ALERT", "CRIT", "ERR", "ERROR", "WARNING", "WARN", "NOTICE", "INFO", "DEBUG")
+_SEVERITY = (r"(?i:(?:(?:kern|user|mail|daemon|auth|authpriv|syslog|lpr|news|uucp|cron|ftp|local[0-7])\.)?"
+             r"(?:emerg|alert|crit|err|error|warning|warn|notice|info|debug))")
+# An ISO 8601 syslog line, with a host or, in its place, an uppercase level padded with spaces
+# (boky/postfix's "2024-01-05T10:00:01.123456+00:00 INFO    postfix/smtp[123]: ...").  A
+# severity may follow the host.
 ISO_SYSLOG_RE = re.compile(
-    r"^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?) (\S+) ([\w./@-]+?)(?:\[(\d+)\])?: (.*)$"
+    rf"^(\d{{4}}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?) (?:(?:{'|'.join(LEVELS)}) +|(\S+) (?:{_SEVERITY} +)?)"
+    r"([\w./@-]+?)(?:\[(\d+)\])?: (.*)$"
 )
+_MONTH_NAME = rf"(?:{'|'.join(MONTHS)}|(?i:{'|'.join(sorted(LOCALE_MONTHS, key=len, reverse=True))})\.?)"
 BSD_SYSLOG_RE = re.compile(
-    rf"^({'|'.join(MONTHS)}) +(\d{{1,2}}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\S+) ([\w./@-]+?)(?:\[(\d+)\])?: ?(.*)$"
+    rf"^({_MONTH_NAME}) +(\d{{1,2}}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\S+) (?:{_SEVERITY} +)?"
+    r"([\w./@-]+?)(?:\[(\d+)\])?: ?(.*)$"
 )
 # The offset may follow a space, as in Serilog's default "yyyy-MM-dd HH:mm:ss.fff zzz" timestamps.
 LEADING_TS_RE = re.compile(
@@ -136,7 +184,7 @@ def syslog_time(match: re.Match, options: EnvelopeOptions, number: int | None = 
     the zone shows twice is read in the pass ``options.clock`` finds it in
     (see :class:`WallClock`); without it, in the first pass.
     """
-    month = MONTHS[match.group(1)]
+    month = month_number(match.group(1))
     year = _year(month, options)
     micro = int((match.group(6) or "0")[:6].ljust(6, "0"))
     day, clock = int(match.group(2)), (int(match.group(3)), int(match.group(4)), int(match.group(5)), micro)
@@ -340,7 +388,7 @@ def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
         # Most lines of most logs carry no envelope: rule out each kind by its
         # first character before trying the patterns (the tests of _strip_once).
         first = text[0]
-        if not (first == "{" or first in MONTHS_FIRST or first == "t" or first == "["
+        if not (first == "{" or first in MONTHS_FIRST and _month_head(text) or first == "t" or first == "["
                 or (first.isdigit() and len(text) >= 19 and text[4] in "-/")
                 or (first in "DIWEC" and (":" in text[:9] or " " in text[4:9]))
                 or (first in "DIWEFAU" and text[1:4] == ", [")
@@ -364,7 +412,7 @@ def _strip_once(line: Line, options: EnvelopeOptions) -> bool:
     if first.isdigit() and _strip_digit_prefix(line, options):
         return True
 
-    if first in MONTHS_FIRST and text[:3] in MONTHS:
+    if first in MONTHS_FIRST and _month_head(text):
         match = BSD_SYSLOG_RE.match(text)
         if match:
             line.ts = line.ts or syslog_time(match, options, line.number)
@@ -416,7 +464,14 @@ def _strip_once(line: Line, options: EnvelopeOptions) -> bool:
     return False
 
 
-MONTHS_FIRST = frozenset(m[0] for m in MONTHS)
+MONTHS_FIRST = frozenset(m[0] for m in MONTHS) | frozenset(head[0] for head in MONTH_HEADS) | frozenset(
+    head[0].upper() for head in MONTH_HEADS)
+
+
+def _month_head(text: str) -> bool:
+    """Return whether ``text`` may start with a month name of a syslog stamp (see :data:`MONTH_HEADS`)."""
+    head = text[:3]
+    return head in MONTHS or head.lower() in MONTH_HEADS
 
 
 def _strip_docker_json(line: Line, options: EnvelopeOptions) -> bool:
@@ -444,9 +499,10 @@ def _strip_digit_prefix(line: Line, options: EnvelopeOptions) -> bool:
         return True
 
     match = ISO_SYSLOG_RE.match(text)
-    if match and not match.group(2)[0].isdigit():
+    if match and not (match.group(2) or "x")[0].isdigit():
         line.ts = line.ts or iso_time(match.group(1), options, line.number)
-        line.log_host, line.program, line.pid = match.group(2), match.group(3), match.group(4)
+        line.log_host = match.group(2) or line.log_host  # without a host of its own, the outer envelope's stays
+        line.program, line.pid = match.group(3), match.group(4)
         line.text = match.group(5)
         return True
 

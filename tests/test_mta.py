@@ -207,6 +207,188 @@ def test_postfix_german_month_names(tmp_path):
     assert (sessions["cause"] == "recipient_rejected").all()
 
 
+# journalctl in French, Spanish, Italian, Portuguese and Dutch locales: each month's abbreviation.
+LOCALE_MONTH_NAMES = {
+    "fr": ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."],
+    "fr-ascii": ["janv", "fevr", "mars", "avr", "mai", "juin", "juil", "aout", "sept", "oct", "nov", "dec"],
+    "es": ["ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"],
+    "it": ["gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic"],
+    "pt": ["jan", "fev", "mar", "abr", "mai", "jun", "jul", "ago", "set", "out", "nov", "dez"],
+    "nl": ["jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"],
+    "es-capitalised": ["Ene", "Feb", "Mar", "Abr", "May", "Jun", "Jul", "Ago", "Sep", "Oct", "Nov", "Dic"],
+}
+
+
+@pytest.mark.parametrize("locale", LOCALE_MONTH_NAMES)
+def test_postfix_locale_month_names(tmp_path, locale):
+    lines = []
+    for number, month in enumerate(LOCALE_MONTH_NAMES[locale], 1):
+        lines += [f"{month} 03 10:00:01 mx1 postfix/smtp[76]: 4F1A2B{number:02d}3C: to=<a@example.org>, "
+                  "relay=mx.example.org[198.51.100.10]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, "
+                  "status=sent (250 2.0.0 Ok: queued as 1A)"] * 10
+    sessions = smtplogkit.read_logs(write(tmp_path, "maillog-2026-12-31", "\n".join(lines) + "\n"), progress=False)
+    (report,) = sessions.attrs["files"]
+    assert report["format"] == "postfix"
+    assert report["parsed"] == 120
+    assert sorted(sessions["start"].dt.month.tolist()) == [month for month in range(1, 13) for _ in range(10)]
+    assert (sessions["start"].dt.day == 3).all()
+
+
+# Postfix's syslog_name may be anything (multi-instance set-ups): NAME/DAEMON[pid] tags Postfix's daemons.
+OTHER_SYSLOG_NAMES = [
+    "Dec  3 10:00:00 mx1 example.com/qmgr[70]: 4F1A2B3C4D: from=<s@example.com>, size=300, nrcpt=1 (queue active)",
+    "Dec  3 10:00:01 mx1 example.com/smtp[76]: connect to mx.example.net[192.0.2.5]:25: Connection timed out",
+    "Dec  3 10:00:01 mx1 example.com/smtp[76]: 4F1A2B3C4D: to=<a@example.net>, relay=none, delay=30, "
+    "delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to mx.example.net[192.0.2.5]:25: Connection timed out)",
+    "Dec  3 10:00:02 mx1 mta2/smtp[77]: Trusted TLS connection established to mx.example.org[198.51.100.10]:25: "
+    "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)",
+    "Dec  3 10:00:02 mx1 mta2/smtp[77]: 5F1A2B3C4D: to=<b@example.org>, relay=mx.example.org[198.51.100.10]:25, "
+    "delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 1A)",
+    "Dec  3 10:00:03 mx1 mta2/smtpd[78]: NOQUEUE: reject: RCPT from unknown[203.0.113.9]: 554 5.7.1 "
+    "<z@example.org>: Relay access denied; from=<x@example.com> to=<z@example.org> proto=ESMTP helo=<y>",
+    # Other programs, whatever their tag's shape.
+    "Dec  3 10:00:04 mx1 dovecot/imap[40]: Logged out in=1 out=2",
+    "Dec  3 10:00:04 mx1 sshd[12]: Accepted publickey for admin",
+    "Dec  3 10:00:04 mx1 amavis[7]: (07-01) Passed CLEAN",
+    "Dec  3 10:00:05 mx1 example.com/smtp: connect to mx.example.net[192.0.2.5]:25: Connection timed out",
+]
+
+
+@pytest.mark.parametrize("prefilter", [True, False])
+def test_postfix_other_syslog_names(tmp_path, monkeypatch, prefilter):
+    if not prefilter:
+        monkeypatch.delattr(postfix, "prefilter")
+    path = write(tmp_path, "maillog", "\n".join(OTHER_SYSLOG_NAMES * 20) + "\n")  # long enough for the prefilter
+    sessions = smtplogkit.read_logs(path, progress=False)
+    assert sessions.attrs["files"][0]["format"] == "postfix"
+    assert sessions["cause"].value_counts()[["connect_timeout", "ok"]].tolist() == [20, 20]
+    assert len(sessions) == 40
+    assert set(sessions["queue_id"]) == {"4F1A2B3C4D", "5F1A2B3C4D"}
+    (report,) = sessions.attrs["files"]
+    assert (report["parsed"], report["noise"], report["unrecognised"]) == (100, 100, 0)
+    deliveries = smtplogkit.read_deliveries(path)
+    assert deliveries["status"].value_counts()[["deferred", "sent"]].tolist() == [20, 20]
+    assert len(deliveries) == 40
+    assert set(deliveries["sender"].dropna()) == {"s@example.com"}
+    signals = smtplogkit.read_signals(path)
+    assert signals["kind"].tolist() == ["smtpd_reject"] * 20
+
+
+# The prefixes of containers and collectors: boky/postfix's level in the host's place, a severity
+# between host and tag, and Docker's syslog driver around a container's own stamped line.
+CONTAINER_PREFIXES = [
+    "2024-01-05T10:00:00.100000+00:00 INFO    postfix/qmgr[70]: 4F1A2B3C4D: from=<s@example.com>, size=300, "
+    "nrcpt=1 (queue active)",
+    "2024-01-05T10:00:01.123456+00:00 INFO    postfix/smtp[76]: connect to mx.example.net[192.0.2.5]:25: "
+    "Connection timed out",
+    "2024-01-05T10:00:01.223456+00:00 INFO    postfix/smtp[76]: 4F1A2B3C4D: to=<a@example.net>, relay=none, "
+    "delay=30, delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to mx.example.net[192.0.2.5]:25: "
+    "Connection timed out)",
+    "2024-01-05T10:00:02.000001+00:00 WARNING postfix/smtp[77]: warning: TLS library problem: "
+    "error:0A000410:SSL routines::sslv3 alert handshake failure",
+    "2024-01-05T10:00:02.000002+00:00 INFO    postfix/smtp[77]: SSL_connect error to "
+    "mx.example.org[198.51.100.10]:25: -1",
+    "2024-01-05T10:00:02.000003+00:00 INFO    postfix/smtp[77]: 5F1A2B3C4D: to=<b@example.org>, "
+    "relay=mx.example.org[198.51.100.10]:25, delay=1, delays=0/0/0.5/0.5, dsn=4.7.5, status=deferred "
+    "(Cannot start TLS: handshake failure)",
+    "2024-01-05T10:00:05.000000+00:00 INFO    postfix/smtpd[80]: connect from unknown[203.0.113.4]",
+    "Jan  5 10:00:03 mx1 INFO postfix/smtp[78]: 6F1A2B3C4D: to=<c@example.org>, relay=mx.example.org"
+    "[198.51.100.10]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 1A)",
+    "Jan  5 10:00:04 5de1a1801612 mail.info postfix/smtp[79]: 7F1A2B3C4D: to=<d@example.org>, relay=mx.example.org"
+    "[198.51.100.10]:25, delay=1, delays=0/0/0.5/0.5, dsn=5.1.1, status=bounced (host mx.example.org"
+    "[198.51.100.10] said: 550 5.1.1 <d@example.org>: Recipient address rejected (in reply to RCPT TO command))",
+    "Jan  5 10:00:06 docker-host postfix-relay[904]: 2024-01-05T10:00:06.000001+00:00 INFO    postfix/smtp[81]: "
+    "8F1A2B3C4D: to=<e@example.org>, relay=mx.example.org[198.51.100.10]:25, delay=1, delays=0/0/0.5/0.5, "
+    "dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 2A)",
+    "Jan  5 10:00:07 docker-host 3a5b6c7d8e9f[904]: Jan  5 10:00:07 mx2 postfix/smtp[82]: 9F1A2B3C4D: "
+    "to=<f@example.org>, relay=mx.example.org[198.51.100.10]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, "
+    "status=sent (250 2.0.0 Ok: queued as 3A)",
+]
+
+
+@pytest.mark.parametrize("prefilter", [True, False])
+def test_postfix_container_prefixes(tmp_path, monkeypatch, prefilter):
+    if not prefilter:
+        monkeypatch.delattr(postfix, "prefilter")
+    path = write(tmp_path, "maillog-2024-01-05", "\n".join(CONTAINER_PREFIXES * 10) + "\n")
+    sessions = smtplogkit.read_logs(path, progress=False)
+    (report,) = sessions.attrs["files"]
+    assert report["format"] == "postfix"
+    assert (report["parsed"], report["noise"], report["unrecognised"]) == (100, 10, 0)
+    causes = sessions["cause"].value_counts()
+    assert causes[["connect_timeout", "tls_handshake_failure", "recipient_rejected", "ok"]].tolist() == [10, 10, 10, 30]
+    assert len(sessions) == 60
+    first = sessions[sessions["line"] == 2].iloc[0]
+    assert first["start"] == pd.Timestamp("2024-01-05 10:00:01.123456", tz="UTC")
+    assert pd.isna(first["log_host"])
+    assert set(sessions["log_host"].dropna()) == {"mx1", "5de1a1801612", "docker-host", "mx2"}
+    deliveries = smtplogkit.read_deliveries(path)
+    assert len(deliveries) == 60
+    assert (deliveries["sender"] == "s@example.com").sum() == 10
+
+
+def _transcript(pid: int, peer: str, lines: list[str], second: int = 1) -> list[str]:
+    """Return the lines of an smtp -v or debug_peer_list transcript of one smtp process."""
+    return [f"Dec  3 10:00:{second:02d} mx1 postfix/smtp[{pid}]: {line[0]} {peer}: {line[2:]}" for line in lines]
+
+
+# A pasted excerpt of smtp -v output without delivery records: the failing replies give the sessions.
+TRANSCRIPT_EXCERPT = _transcript(76, "smtp.example.net[192.0.2.5]:587", [
+    "< 220 smtp.example.net ESMTP ready", "> EHLO mx1.example.com", "< 250-smtp.example.net",
+    "< 250 SIZE 35882577", "> MAIL FROM:<a@example.com>", "< 530 5.7.0 Must issue a STARTTLS command first",
+    "> QUIT", "< 221 2.0.0 Bye"]) + _transcript(77, "smtp.example.org[198.51.100.10]:587", [
+    "< 220 smtp.example.org ESMTP", "> EHLO mx1.example.com", "< 502 5.5.2 Error: command not recognized",
+    "> HELO mx1.example.com", "< 250 smtp.example.org", "> AUTH LOGIN", "< 334 VXNlcm5hbWU6",
+    "> dXNlckBleGFtcGxlLmNvbQ==", "< 334 UGFzc3dvcmQ6", "> c2VjcmV0LXBhc3N3b3Jk",
+    "< 535 5.7.8 Authentication credentials invalid"], second=2) + _transcript(78, "mx.example.com[203.0.113.7]:25", [
+    "< 554-mx.example.com Your address is listed", "< 554 5.7.1 Blocked, see the list's site"], second=3)
+
+
+def test_postfix_transcript_without_records(tmp_path):
+    sessions = smtplogkit.read_logs(write(tmp_path, "maillog", "\n".join(TRANSCRIPT_EXCERPT) + "\n"), progress=False)
+    (report,) = sessions.attrs["files"]
+    assert report["format"] == "postfix"
+    assert (report["parsed"], report["noise"], report["unrecognised"]) == (5, 16, 0)
+    got = sessions.sort_values("line")
+    assert got["line"].tolist() == [6, 19, 21]
+    assert got["failure_stage"].astype(str).tolist() == ["mail_from", "auth", "greeting"]
+    assert got["cause"].astype(str).tolist()[:2] == ["starttls_required", "auth_failed"]
+    assert got["reply_code"].tolist() == [530, 535, 554]
+    assert got["port"].tolist() == [587, 587, 25]
+    events = smtplogkit.read_events(write(tmp_path, "excerpt", "\n".join(TRANSCRIPT_EXCERPT) + "\n"))
+    assert not events["text"].str.contains("dXNlckBleGFtcGxlLmNvbQ|c2VjcmV0").any()  # AUTH LOGIN's user and password
+
+
+@pytest.mark.parametrize("prefilter", [True, False])
+def test_postfix_transcript_with_records(tmp_path, monkeypatch, prefilter):
+    # With its delivery record, a transcript's failing reply is no session of its own.
+    if not prefilter:
+        monkeypatch.delattr(postfix, "prefilter")
+    peer = "mx.example.org[198.51.100.10]:25"
+    lines = []
+    for n in range(20):
+        qid = f"{0x4F1A2 + n:X}B3C4D"
+        lines += _transcript(100 + n, peer, [
+            "< 220 mx.example.org ESMTP", "> EHLO mx1.example.com", "< 250 STARTTLS", "> STARTTLS",
+            "< 220 2.0.0 Ready to start TLS"])
+        lines.append(f"Dec  3 10:00:01 mx1 postfix/smtp[{100 + n}]: Verified TLS connection established to {peer}: "
+                     "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)")
+        lines += _transcript(100 + n, peer, [
+            "> MAIL FROM:<a@example.com>", "< 250 2.1.0 Ok", "> RCPT TO:<b@example.org>",
+            "< 550 5.1.1 <b@example.org>: Recipient address rejected: User unknown"])
+        lines.append(f"Dec  3 10:00:01 mx1 postfix/smtp[{100 + n}]: {qid}: to=<b@example.org>, relay={peer}, "
+                     "delay=0.3, delays=0/0/0.2/0.1, dsn=5.1.1, status=bounced (host mx.example.org[198.51.100.10] "
+                     "said: 550 5.1.1 <b@example.org>: Recipient address rejected: User unknown (in reply to RCPT TO "
+                     "command))")
+        lines += _transcript(100 + n, peer, ["> QUIT", "< 221 2.0.0 Bye"])
+    sessions = smtplogkit.read_logs(write(tmp_path, "maillog", "\n".join(lines) + "\n"), progress=False)
+    assert len(sessions) == 20
+    assert (sessions["cause"] == "recipient_rejected").all()
+    assert (sessions["tls_mode"] == "starttls").all()
+    (report,) = sessions.attrs["files"]
+    assert (report["parsed"], report["noise"], report["unrecognised"]) == (60, 200, 0)
+
+
 def test_postfix_tls_and_mx_fallback(tmp_path):
     text = (
         "Dec  4 10:00:00 mx postfix/smtp[200]: warning: TLS library problem: error:0A000410:SSL routines::sslv3 alert handshake failure\n"

@@ -27,11 +27,11 @@ REFUSED = 3  # not read: the process (its episode, if any) must go to the genera
 # Records of ended episodes are yielded this many at a time.
 BATCH = 4096
 
-# A syslog tag of an smtp or lmtp process, and the shapes of the two kinds of
+# A syslog tag of an smtp or lmtp process (under any syslog name), and the shapes of the two kinds of
 # lines, in RE2 syntax for pyarrow.  Brackets are allowed only around the
 # address, so that splitting at the first "[" and "]" reads the fields as
 # the parser's regular expressions do.  Values end with their LF.
-_TAG = r"postfix[^ \[]*/(?:smtp|lmtp)\[\d+\]: "
+_TAG = r"[^ \[]+/(?:smtp|lmtp)\[\d+\]: "
 _TLS = r"(?:Trusted|Untrusted|Anonymous|Verified) TLS connection established to [^ \[\]]+\[[^\[\]]*\]:\d+: "
 _SENT = (r"{qid}: to=<[^>]*>,(?: orig_to=<[^>]*>,)? relay=[^ ,\[\]]+\[[^,\[\]]*\](?::\d+)?,(?: conn_use=\d+,)?"
          r" delay=[\d.]+,(?: delays=[\d./]+,)? dsn=\d\.\d{{1,3}}\.\d{{1,3}}, status=sent(?: \(.*\))?\n?$")

@@ -23,7 +23,7 @@ from ._bytes cimport decode, digit, line_end, text_t
 
 # What a line's syslog tag names (see _tag_kind).
 cdef enum Tag:
-    OTHER_PROGRAM = 0   # not a Postfix tag: noise
+    OTHER_PROGRAM = 0   # not a Postfix tag (postfix._program_service): noise
     NOISE_SERVICE = 1   # a Postfix daemon whose lines are only counted as noise
     RECORD_SERVICE = 2  # a delivery agent whose lines count as parsed
     QUEUE_SERVICE = 3   # qmgr or cleanup: parsed when about a queue id, else noise
@@ -164,23 +164,30 @@ _add_names(RECORD_NAMES, RECORD_SERVICE)
 
 
 cdef Tag _tag_kind(text_t s, Py_ssize_t n):
-    """Classify a syslog tag as SKIPPED, PARSED_TAG and RAW_LINE's ``postfix[^ \\[]*/(?:...)\\[\\d+\\]`` read it."""
-    if n < 7 or memcmp(s, b"postfix", 7) != 0:
-        return OTHER_PROGRAM
-    cdef Py_ssize_t bracket = 7
+    """Classify a syslog tag as SKIPPED, SESSION_TAG, PARSED_TAG and RAW_LINE's ``[^ \\[]+/(?:...)\\[\\d+\\]`` read it.
+
+    A tag that starts with "postfix" is Postfix's: an unusual one goes to
+    the parser.  Any other is Postfix's only as ``NAME/DAEMON[pid]`` with a
+    daemon of the tables and a process id of digits (postfix._program_service);
+    else it is another program's.
+    """
+    cdef bint ours = n >= 7 and memcmp(s, b"postfix", 7) == 0
+    cdef Tag unusual = UNUSUAL if ours else OTHER_PROGRAM
+    cdef Py_ssize_t bracket = 7 if ours else 0
     while bracket < n and s[bracket] != b"[":
         bracket += 1
     if bracket >= n or s[n - 1] != b"]" or n - bracket < 3:
-        return UNUSUAL
+        return unusual
     cdef Py_ssize_t i
     for i in range(bracket + 1, n - 1):
         if not digit(s[i]):
-            return UNUSUAL
+            return unusual
+    cdef Py_ssize_t lowest = 7 if ours else 1  # another name has one byte or more before the slash
     cdef Py_ssize_t slash = bracket - 1
-    while slash >= 7 and s[slash] != b"/":
+    while slash >= lowest and s[slash] != b"/":
         slash -= 1
-    if slash < 7:
-        return UNUSUAL
+    if slash < lowest:
+        return unusual
     cdef text_t service = s + slash + 1
     cdef Py_ssize_t size = bracket - slash - 1
     if size == 4 and (memcmp(service, b"smtp", 4) == 0 or memcmp(service, b"lmtp", 4) == 0):
@@ -188,7 +195,7 @@ cdef Tag _tag_kind(text_t s, Py_ssize_t n):
     for i in range(_NAME_COUNT):
         if _NAMES[i].size == size and memcmp(service, _NAMES[i].text, size) == 0:
             return _NAMES[i].kind
-    return UNUSUAL
+    return unusual
 
 
 cdef Py_ssize_t _run_until(text_t s, Py_ssize_t i, Py_ssize_t n, bytes stops) noexcept:
@@ -357,6 +364,15 @@ cdef bint _split(text_t s, Py_ssize_t n, _Line parts) noexcept:
     return True
 
 
+cdef bint _nested(text_t s, Py_ssize_t i, Py_ssize_t n) noexcept:
+    """Whether the message at ``i`` starts with another stamp (postfix.NESTED): ``{_DAY} {_TIME} `` or ``\\d{4}-\\d\\d-\\d\\dT``."""
+    if _stamp(s + i, n - i):
+        return True
+    return (n - i >= 11 and digit(s[i]) and digit(s[i + 1]) and digit(s[i + 2]) and digit(s[i + 3])
+            and s[i + 4] == b"-" and digit(s[i + 5]) and digit(s[i + 6]) and s[i + 7] == b"-"
+            and digit(s[i + 8]) and digit(s[i + 9]) and s[i + 10] == b"T")
+
+
 cdef inline bint _pid_in(text_t s, Py_ssize_t tag_end, bytes digits) noexcept:
     """Whether the last digit of the process id (the byte before the tag's "]") is in ``digits``."""
     return memchr(PyBytes_AS_STRING(digits), s[tag_end - 2], PyBytes_GET_SIZE(digits)) != NULL
@@ -388,6 +404,9 @@ def scan(bytes data, Py_ssize_t count, int share_index=0, int share_count=1, bin
         keep = True
         if _split(s, n, parts):
             kind = _tag_kind(s + parts.tag_start, parts.tag_end - parts.tag_start)
+            if parts.stamped and _nested(s, parts.body, n):
+                parts.stamped = False  # an envelope inside another: every share keeps it, as an unusual one
+                kind = UNUSUAL
             if share_index > 0:
                 # Only this share's smtp and lmtp processes, and lines with an unusual envelope.
                 keep = not parts.stamped or (kind == SESSION_SERVICE and _pid_in(s, parts.tag_end, mine))

@@ -94,7 +94,18 @@ NON_QUEUE_PREFIXES = ("connect to ", "Trusted TLS", "Untrusted TLS", "Anonymous 
                       "certificate verification", "server certificate verification", "warning: ")
 SIGNATURE_RE = re.compile(
     rf"^{QID}: (?:to=<[^>]*>,.* status=|from=<[^>]*>, (?:size=\d+, nrcpt=|status=expired)|client=|message-id=|removed$)|^connect to \S+?\[[^\]]*\]:\d+: |^NOQUEUE: |^(?:dis)?connect from \S+\["
+    r"|^(?:Trusted|Untrusted|Anonymous|Verified) TLS connection established to |^< \S+?\[[^\]]*\]:\d+: [2-5]\d\d[ -]"
 )
+# A line of the SMTP dialogue that "smtp -v" or debug_peer_list logs: a command sent (">") or a
+# reply line received ("<"), each after the peer.
+TRANSCRIPT_RE = re.compile(r"^([<>]) (\S+?)\[([^\]]*)\]:(\d+): (.*)$")
+REPLY_RE = re.compile(r"^([2-5])\d\d(?:[ -]|$)")
+# The commands a transcript's replies answer, by their first word.  Any other line the client
+# sends (an AUTH LOGIN user name or password, a message line) leaves the last command in place,
+# so that no such text is kept.
+COMMAND_VERBS = {"EHLO": "EHLO", "HELO": "HELO", "LHLO": "LHLO", "STARTTLS": "STARTTLS", "AUTH": "AUTH",
+                 "MAIL": "MAIL FROM", "RCPT": "RCPT TO", "DATA": "DATA", "BDAT": "BDAT", ".": "end of DATA",
+                 "QUIT": "QUIT", "RSET": "RSET", "XCLIENT": "XCLIENT", "XFORWARD": "XFORWARD", "NOOP": "NOOP"}
 
 # Postfix tries at most smtp_mx_address_limit addresses per delivery (5 by
 # default).  Far more attempts waiting for a delivery record in one process
@@ -123,7 +134,9 @@ def _split_syslog(text: str, options: EnvelopeOptions) -> tuple | None:
 
     ``Mmm dd hh:mm:ss host prog[pid]: text`` and its ISO 8601 variant are
     read without a regular expression, and the timestamp of consecutive
-    lines, which mostly share one second, is parsed once.
+    lines, which mostly share one second, is parsed once.  Lines with a
+    level in the host's place, or a second envelope inside the message,
+    go to the general reader (None).
     """
     if len(text) <= 20:
         return None
@@ -132,6 +145,8 @@ def _split_syslog(text: str, options: EnvelopeOptions) -> tuple | None:
     elif text[4] == "-" and text[10] == "T":
         space = text.find(" ", 19)
         stamp, rest = text[:space], text[space + 1:]
+        if rest[:rest.find(" ")] in _LEVELS:
+            return None  # a level in the host's place (boky/postfix): the general reader reads it
     else:
         return None
     host_end = rest.find(" ")
@@ -144,12 +159,18 @@ def _split_syslog(text: str, options: EnvelopeOptions) -> tuple | None:
     ts = _stamp(stamp, options.year, options.last_month, options.tz)
     if ts is None:
         return None
+    message = rest[tag_end + 2:]
+    if (message[4:5] == "-" or message[3:4] == " ") and _NESTED_RE.match(message):
+        return None  # another envelope inside (a container's log forwarded to syslog): the general reader reads both
     bracket = tag.find("[")
     if bracket > 0 and tag[-1] == "]":
         program, pid = tag[:bracket], tag[bracket + 1:-1]
     else:
         program, pid = tag, None
-    return ts, rest[:host_end], program, pid, rest[tag_end + 2:]
+    return ts, rest[:host_end], program, pid, message
+
+
+_LEVELS = frozenset(envelope.LEVELS)
 
 
 def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
@@ -181,20 +202,28 @@ def strip_or_noise(number: int, text: str, options: EnvelopeOptions) -> Line | N
     analysed = _ANALYSED.get(program)
     if analysed is None:
         analysed = _ANALYSED[program] = _analysed(program)
-    if not analysed:
+    if not analysed or analysed == _WITH_PID and not _is_pid(pid):
         return None
     return Line(number, message, ts, host, None, program, pid)
 
 
-def _analysed(program: str) -> bool:
-    """Return whether :func:`parse` reads any line of ``program`` (else it counts them all as noise)."""
-    if not program.startswith("postfix"):
-        return False
-    service = program.rsplit("/", 1)[-1]
-    return service in SESSION_SERVICES or service in RECORD_SERVICES or service in ("qmgr", "cleanup")
+def _analysed(program: str) -> int:
+    """Return whether :func:`parse` reads any line of ``program`` (else it counts them all as noise).
+
+    The result is 0 (no), 1 (yes) or :data:`_WITH_PID`: yes for a line
+    whose tag has a process id, as a syslog name of its own needs (see
+    :func:`_program_service`).
+    """
+    service, needs_pid = _program_service(program)
+    if not (service in SESSION_SERVICES or service in RECORD_SERVICES or service in ("qmgr", "cleanup")):
+        return 0
+    if needs_pid:
+        return _WITH_PID
+    return 1
 
 
-_ANALYSED: dict[str, bool] = {}
+_WITH_PID = 2
+_ANALYSED: dict[str, int] = {}
 
 
 # Regular expressions for :func:`prefilter`, in RE2 syntax.  A stamp matches
@@ -209,19 +238,31 @@ NOISE_SERVICES = ("smtpd", "postscreen", "anvil", "bounce", "master", "pickup", 
                   "verify", "dnsblog", "tlsproxy", "trivial-rewrite", "postsuper", "postqueue", "sendmail",
                   "postdrop", "flush", "showq", "spawn", "oqmgr", "postlog", "policyd-spf")
 _COUNTED_SERVICES = (*sorted(RECORD_SERVICES), "qmgr", "cleanup")
+# The daemons a syslog name of its own may tag as Postfix's (see _program_service).
+POSTFIX_SERVICES = frozenset({*SESSION_SERVICES, *NOISE_SERVICES, *_COUNTED_SERVICES})
 # A syslog tag that does not start with "postfix": RE2 has no lookahead, so
 # each way of leaving the word early is spelled out, the empty tag included.
 _OTHER_TAG = "|".join([f"{'postfix'[:i]}[^ {'postfix'[i]}][^ ]*" for i in range(7)]
                       + ["postfix"[:i] for i in range(7)])
-# A line whose envelope strip_or_noise reads.
+# The tag of a Postfix daemon's line, under any syslog name: NAME/DAEMON[pid].
+_DAEMON_TAG = r"[^ \[]+/"
+# A line whose envelope strip_or_noise reads, unless NESTED matches it too.
 STAMPED = rf"^{_DAY} {_TIME} [^ ]+ [^ ]*: ."
+# A stamped line whose message starts with another stamp: a container's log forwarded to
+# syslog, as Docker's syslog driver does.  _split_syslog leaves it to the general reader.
+NESTED = rf"^{_DAY} {_TIME} [^ ]+ [^ ]*: (?:{_DAY} {_TIME} |\d{{4}}-\d\d-\d\dT)"
+_NESTED_RE = re.compile(rf"(?:{_DAY} {_TIME} |\d{{4}}-\d\d-\d\dT)", re.ASCII)
 # A line to leave out: its envelope reads, and its tag is another program's
-# or a Postfix daemon's whose lines the parser only counts.
-SKIPPED = (rf"^{_DAY} {_TIME} [^ ]+ (?:postfix[^ \[]*/(?:"
+# or a Postfix daemon's whose lines the parser only counts.  A tag of
+# another program's shape that names smtp or lmtp with a process id is
+# Postfix's after all (see _program_service), so prefilter keeps the lines
+# that SESSION_TAG matches.
+SKIPPED = (rf"^{_DAY} {_TIME} [^ ]+ (?:{_DAEMON_TAG}(?:"
            + "|".join(re.escape(s) for s in (*NOISE_SERVICES, *_COUNTED_SERVICES))
            + rf")\[\d+\]|{_OTHER_TAG}): .")
+SESSION_TAG = rf"^{_DAY} {_TIME} [^ ]+ {_DAEMON_TAG}(?:smtp|lmtp)\[\d+\]: ."
 # Of the lines left out, those the parser counts as parsed.
-PARSED_TAG = (r"^.{15} [^ ]+ postfix[^ \[]*/(?:(?:" + "|".join(sorted(RECORD_SERVICES))
+PARSED_TAG = (rf"^.{{15}} [^ ]+ {_DAEMON_TAG}(?:(?:" + "|".join(sorted(RECORD_SERVICES))
               + r")\[\d+\]: |(?:qmgr|cleanup)\[\d+\]: " + QID + ": )")
 # Blocks shorter than this go through the parser line by line.
 PREFILTER_MIN = 64
@@ -238,7 +279,7 @@ EPISODES = getattr(compiled("_postfix_episodes"), "Episodes", _lean.Episodes)
 def _agent_of_shares(shares: tuple[int, ...], count: int) -> str:
     """Return an RE2 expression for the lines of smtp and lmtp processes that ``shares`` of ``count`` read (see _share_of)."""
     digits = "".join(str(digit) for digit in range(10) if digit % count in shares)
-    return rf"^{_DAY} {_TIME} [^ ]+ postfix[^ \[]*/(?:smtp|lmtp)\[\d*[{digits}]\]: "
+    return rf"^{_DAY} {_TIME} [^ ]+ {_DAEMON_TAG}(?:smtp|lmtp)\[\d*[{digits}]\]: "
 
 
 def prefilter(block: list[str], share: tuple[int, int] | None = None, raw: bool = False) -> tuple[Any, ...]:
@@ -278,18 +319,20 @@ def prefilter(block: list[str], share: tuple[int, int] | None = None, raw: bool 
 
     array = block_array(block)  # values may end with their LF, so the expressions do not use "$"
     index, count = share or (0, 1)
+    flat = pc.invert(pc.match_substring_regex(array, NESTED))  # a line with one envelope only
     if index > 0:
-        usual = pc.match_substring_regex(array, STAMPED)
+        usual = pc.and_(pc.match_substring_regex(array, STAMPED), flat)
         skip = pc.and_(usual, pc.invert(pc.match_substring_regex(array, _agent_of_shares((index,), count))))
         skip = skip.to_numpy(zero_copy_only=False)
         return _kept(array, np.flatnonzero(~skip), 0, raw)
-    skip = pc.match_substring_regex(array, SKIPPED)
+    skip = pc.and_(pc.and_(pc.match_substring_regex(array, SKIPPED), flat),
+                   pc.invert(pc.match_substring_regex(array, SESSION_TAG)))
     parsed = pc.sum(pc.and_(skip, pc.match_substring_regex(array, PARSED_TAG))).as_py() or 0
     noise = (pc.sum(skip).as_py() or 0) - parsed
     if count > 1:
         # Left out too, but neither noise nor this share's: counted as parsed, as the other share reads them.
         others = tuple(range(1, count))
-        skip = pc.or_(skip, pc.match_substring_regex(array, _agent_of_shares(others, count)))
+        skip = pc.or_(skip, pc.and_(pc.match_substring_regex(array, _agent_of_shares(others, count)), flat))
     skip = skip.to_numpy(zero_copy_only=False)
     return _kept(array, np.flatnonzero(~skip), noise, raw)
 
@@ -344,6 +387,8 @@ class _Process:
     open: _mta.Attempt | None = None
     open_relay: str | None = None
     tls_problem: str | None = None
+    command: str | None = None  # the last command of a transcript (see _transcript_line), None before the greeting
+    failed_reply: tuple | None = None  # a transcript's failing reply that no record has reported yet
 
     def close_open(self) -> Iterator[Event | SessionEnd]:
         if self.open is not None:
@@ -363,9 +408,35 @@ def _service(line: Line) -> str | None:
     program = line.program
     if program is None:
         return None
-    if not program.startswith("postfix"):
-        return ""
-    return program.rsplit("/", 1)[-1]
+    service, needs_pid = _program_service(program)
+    return "" if needs_pid and not _is_pid(line.pid) else service
+
+
+@lru_cache(maxsize=1024)
+def _program_service(program: str) -> tuple[str, bool]:
+    """Return the Postfix daemon a syslog program name names (``""`` for none), and whether that needs a process id.
+
+    A name that starts with ``postfix`` is Postfix's (``postfix/smtp``,
+    ``postfix-out/smtp``, ``postfix/submission/smtpd``): its last part is
+    the daemon.  Postfix's ``syslog_name`` may be anything, though
+    (``example.com/smtp``, ``mta2/smtpd``).  Another name counts only as
+    ``NAME/DAEMON`` with a non-empty ``NAME`` and a daemon from
+    :data:`POSTFIX_SERVICES`, and only on a line whose tag gives a process
+    id in ASCII digits (``[76]``), as Postfix's daemons log it.  So
+    ``sshd[12]``, ``dovecot/imap[40]`` and ``amavis[7]`` stay other
+    programs.
+    """
+    if program.startswith("postfix"):
+        return program.rsplit("/", 1)[-1], False
+    name, _, service = program.rpartition("/")
+    if name and service in POSTFIX_SERVICES:
+        return service, True
+    return "", False
+
+
+def _is_pid(pid: str | None) -> bool:
+    """Return whether a syslog tag's process id is one or more ASCII digits."""
+    return pid is not None and pid.isascii() and pid.isdigit()
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
@@ -383,7 +454,7 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
     # k modulo n, and the first share also reads every line of no such process.
     share, shares = ctx.share or (0, 1)
     processes: dict[tuple, _Process] = {}
-    services: dict[str | None, str | None] = {}  # syslog tag -> daemon, computed once per tag
+    services: dict[str | None, tuple] = {}  # syslog program -> (daemon, needs a process id), computed once per name
     # Raw lines (see RAW_LINE) of a process whose state the general code does
     # not hold build its current attempt as an Episode.  `general` maps the
     # other processes' raw keys to their keys in `processes`.
@@ -406,6 +477,7 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
                         yield from _agent_line(line, process, ctx)
                     continue
                 # A new connection with nothing waiting: the general code's state ends here.
+                yield from _unreported_failure(process, ctx)
                 yield from process.close_open()
                 del general[name]
                 status = lean.take(number, text, general)
@@ -420,9 +492,12 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
         if line.text[-1:] in _BLANKS:
             line.text = line.text.rstrip(" \t")  # pasted or edited logs carry trailing blanks; the patterns end at $
         program = line.program
-        service = services.get(program, False)
-        if service is False:
-            service = services[program] = _service(line)
+        known = services.get(program)
+        if known is None:
+            known = services[program] = _program_service(program) if program is not None else (None, False)
+        service, needs_pid = known
+        if needs_pid and not _is_pid(line.pid):
+            service = ""  # another syslog name without a process id: not a Postfix daemon (see _program_service)
         if service is None:
             service = _guess_service(line.text)
         if shares > 1 and _share_of(line, service, shares) != share:
@@ -453,6 +528,7 @@ def _parse(lines: Iterable[Line | tuple[int, str]], ctx: ParseContext) -> Iterat
         else:
             ctx.noise(line)
     for process in processes.values():
+        yield from _unreported_failure(process, ctx)
         yield from process.close_all()
     ended = lean.finish()
     if ended:
@@ -559,6 +635,7 @@ def _quick_agent_line(line: Line, process: _Process, ctx: ParseContext) -> Itera
         open_attempt.recipients += 1
         open_attempt.addresses.add(recipient)
         open_attempt.mark_sent(line, reason)
+        process.failed_reply = None
         return True
 
     relay_match = RELAY_RE.match(relay)
@@ -588,6 +665,7 @@ def _quick_agent_line(line: Line, process: _Process, ctx: ParseContext) -> Itera
     attempt.addresses.add(recipient)
     attempt.mark_sent(line, reason)
     process.open, process.open_relay = attempt, relay
+    process.failed_reply = None
     return True
 
 
@@ -596,7 +674,14 @@ def _agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Ev
     if not text.startswith(NON_QUEUE_PREFIXES):
         match = QID_LINE_RE.match(text)
         if match:
+            process.failed_reply = None  # the record or the given-up host reports the attempt
             yield from _queue_line(line, match.group(1), match.group(2), process, ctx)
+            return
+
+    if text[:2] in _TRANSCRIPT_HEADS:
+        match = TRANSCRIPT_RE.match(text)
+        if match:
+            yield from _transcript_line(line, match, process, ctx)
             return
 
     match = CONNECT_TO_RE.match(text)
@@ -644,6 +729,64 @@ def _agent_line(line: Line, process: _Process, ctx: ParseContext) -> Iterator[Ev
         process.tls_problem = text[len("warning: TLS library problem:"):].strip()
         return
     ctx.noise(line)
+
+
+_TRANSCRIPT_HEADS = ("> ", "< ")
+
+
+def _transcript_line(line: Line, match: re.Match, process: _Process,
+                     ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    """Follow one line of an ``smtp -v`` or debug_peer_list transcript.
+
+    The delivery record that follows a failing reply reports the attempt,
+    so the reply is only kept until then.  When the log has no such record
+    (an excerpt), the next greeting or the end of the log makes the reply
+    the failure of a session (see :func:`_unreported_failure`).  A failing
+    reply counts as parsed, any other transcript line as noise.
+    """
+    direction, host, ip, port, content = match.groups()
+    if direction == ">":
+        verb = COMMAND_VERBS.get(content.split(" ", 1)[0].split(":", 1)[0].upper())
+        if verb is not None:
+            process.command = verb
+        ctx.noise(line)
+        return
+    reply = REPLY_RE.match(content)
+    if reply is None:
+        ctx.noise(line)
+        return
+    failed = process.failed_reply
+    if process.command is None and failed is not None and failed[4][3:4] != "-":
+        yield from _unreported_failure(process, ctx)  # a new greeting: the failure before it had no record
+    if reply.group(1) in "45":
+        process.failed_reply = (line, host, ip, port, content, process.command)
+        return
+    if process.command in ("QUIT", "RSET"):
+        if process.command == "QUIT":
+            process.command = None  # the next reply is a new connection's greeting
+    else:
+        process.failed_reply = None  # the dialogue went on, as after a HELO that replaced a rejected EHLO
+    ctx.noise(line)
+
+
+def _unreported_failure(process: _Process, ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+    """End the session of a transcript's failing reply that no delivery record reported, if there is one.
+
+    The reason is worded as Postfix words a record's, so it gives the stage
+    and cause a record would.
+    """
+    failed, process.failed_reply, process.command = process.failed_reply, None, None
+    if failed is None:
+        return
+    line, host, ip, port, reply, command = failed
+    if command is None:
+        reason = f"host {host}[{ip}] refused to talk to me: {reply}"
+    else:
+        reason = f"host {host}[{ip}] said: {reply} (in reply to {command} command)"
+    stage = _describe(reason)[0]
+    attempt = _take_connected(process, ip) or _mta.connected(ctx, line, host, ip, _port(port))
+    _add_failure(ctx, line, attempt, reason, stage, None)
+    yield from attempt.finish()
 
 
 def _port(value: str | None) -> int | None:

@@ -51,6 +51,46 @@ def test_iso_syslog():
     assert line.ts.utcoffset().total_seconds() == 3600
 
 
+def test_iso_syslog_level_for_host():
+    # boky/postfix prints an uppercase level, padded with spaces, where the host would be.
+    for level in ("INFO    ", "WARNING ", "ERROR   ", "NOTICE  "):
+        line = strip(f"2024-01-05T10:00:01.123456+00:00 {level}postfix/smtp[123]: 4F1A2B3C4D: removed")
+        assert (line.log_host, line.program, line.pid) == (None, "postfix/smtp", "123")
+        assert line.text == "4F1A2B3C4D: removed"
+        assert line.ts == datetime(2024, 1, 5, 10, 0, 1, 123456, tzinfo=timezone.utc)
+
+
+def test_syslog_severity_after_host():
+    # rsyslog templates with %syslogseverity-text%, and BusyBox syslogd's facility.level.
+    for severity in ("INFO", "info", "mail.info", "mail.warn", "local0.err"):
+        line = strip(f"Dec  3 10:00:01 mx1 {severity} postfix/smtp[76]: 4F1A2B3C4D: removed")
+        assert (line.log_host, line.program, line.pid) == ("mx1", "postfix/smtp", "76")
+        assert line.text == "4F1A2B3C4D: removed"
+        line = strip(f"2024-01-05T10:00:01+00:00 mx1 {severity} postfix/smtp[76]: 4F1A2B3C4D: removed")
+        assert (line.log_host, line.program, line.pid) == ("mx1", "postfix/smtp", "76")
+
+
+def test_syslog_around_container_line():
+    # Docker's syslog driver forwards a container's lines as the message of its own.
+    line = strip("Jan  5 10:00:06 docker-host relay[904]: 2024-01-05T10:00:06.000001+00:00 INFO    postfix/smtp[81]: x")
+    assert (line.log_host, line.program, line.pid, line.text) == ("docker-host", "postfix/smtp", "81", "x")
+
+
+def test_locale_month_names_agree():
+    # A name that several locales share gives the same month in each.
+    for name, month in [("mar", 3), ("Mar", 3), ("mars", 3), ("Mär", 3), ("mai", 5), ("Mai", 5), ("may", 5),
+                        ("ago", 8), ("août", 8), ("set", 9), ("sept.", 9), ("out", 10), ("okt", 10), ("Okt", 10),
+                        ("dez", 12), ("Dez", 12), ("déc.", 12), ("DIC", 12), ("janv.", 1), ("gen", 1)]:
+        line = strip(f"{name} 03 10:00:01 mx1 postfix/smtp[76]: x")
+        assert (line.ts.month, line.ts.day, line.program) == (month, 3, "postfix/smtp"), name
+
+
+def test_unknown_month_name_is_no_stamp():
+    line = strip("foo. 03 10:00:01 mx1 postfix/smtp[76]: x")
+    assert line.ts is None
+    assert line.program is None
+
+
 def test_python_logging_prefix():
     line = strip("2026-03-02 08:00:00,123 INFO agent.mail: token refreshed, expires_in=3599")
     assert line.text == "token refreshed, expires_in=3599"

@@ -46,6 +46,14 @@ TEMPLATES = [
     "Aug 31 01:02:03 mx1 postfix/smtpd[11]: connect from a.example[192.0.2.1]",
     "Sep  9 01:02:03 mx1 opendkim[400]: 4F2B1C0A3D: DKIM-Signature field added",
     "Mar 29 01:02:03 mx1 postfix/smtp[4210]: connect to mx.example.net[198.51.100.20]:25: Connection timed out",
+    # Postfix under a syslog_name of its own, and another program with a daemon-like tag.
+    "Dec  4 21:00:01 mx1 example.com/smtp[4213]: 4F2B1C0A3D: to=<b@example.net>, relay=mx.example.net"
+    "[198.51.100.20]:25, delay=1.2, dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+    "Feb 28 23:00:00 mx1 mta-2/qmgr[700]: 4F2B1C0A3D: from=<a@example.org>, size=9, nrcpt=1 (queue active)",
+    "Sep  9 01:02:03 mx1 dovecot/imap[400]: Logged out in=1 out=2",
+    # A container's stamped line inside syslog's.
+    "Dec  4 21:00:01 docker-host relay[904]: 2026-12-04T21:00:01.000001+00:00 INFO    postfix/smtp[21]: x",
+    "Dec  4 21:00:01 docker-host 3a5b6c7d8e9f[904]: Dec  4 21:00:01 mx2 postfix/smtpd[22]: x",
 ]
 # Bytes to put in: those the expressions give a meaning to, and a few others.
 ALPHABET = " []:<>,./0123456789zZAaFfEe()\n\té"

@@ -61,6 +61,36 @@ EDGE_LINES = [
     ("", True),
     # A Postfix daemon the prefilter does not know by name goes to the parser.
     ("Dec  4 21:00:01 mx1 postfix/postmulti[16]: starting", True),
+    # A syslog_name of its own: NAME/DAEMON[pid] is Postfix's when DAEMON is one of its daemons.
+    ("Dec  4 21:00:01 mx1 example.com/smtp[17]: connect to mx.example.net[198.51.100.20]:25: Connection timed out",
+     True),
+    ("Dec  4 21:00:01 mx1 mta2/lmtp[18]: 4F2B1C0A3D: to=<c@example.org>, relay=h[private/dovecot-lmtp], "
+     "delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)", True),
+    ("Dec  4 21:00:01 mx1 example.com/qmgr[700]: 4F2B1C0A3D: from=<a@example.org>, size=9, nrcpt=1 (queue active)",
+     False),
+    ("Dec  4 21:00:01 mx1 mta2/smtpd[11]: connect from a.example[192.0.2.1]", False),
+    # Not a Postfix daemon: another program, a process id that is no number, no name before the slash.
+    ("Dec  4 21:00:01 mx1 dovecot/imap[40]: Logged out in=1 out=2", False),
+    ("Dec  4 21:00:01 mx1 example.com/smtp[1x]: connect to mx.example.net[198.51.100.20]:25: Connection refused",
+     False),
+    ("Dec  4 21:00:01 mx1 /smtp[19]: connect to mx.example.net[198.51.100.20]:25: Connection refused", False),
+    # A severity between host and tag, and a container's stamped line inside syslog's: the general reader's.
+    ("Dec  4 21:00:01 mx1 INFO postfix/smtp[20]: connect to mx.example.net[198.51.100.20]:25: Connection refused",
+     True),
+    ("Dec  4 21:00:01 docker-host relay[904]: 2026-12-04T21:00:01.000001+00:00 INFO    postfix/smtp[21]: connect to "
+     "mx.example.net[198.51.100.20]:25: Connection refused", True),
+    ("Dec  4 21:00:01 docker-host 3a5b6c7d8e9f[904]: Dec  4 21:00:01 mx2 postfix/smtpd[22]: connect from "
+     "a.example[192.0.2.1]", True),
+    ("Dec  4 21:00:01 mx1 postfix/smtpd[11]: Dec  4 21:00:01 mx2 postfix/smtp[23]: connect to "
+     "mx.example.net[198.51.100.20]:25: Connection refused", True),
+    ("Dec  4 21:00:01 mx1 dockerd[5]: 2026-12-04 21:00:01 level=info msg=started", False),
+    # smtp -v transcript lines: a failing reply with no record after it becomes a session.
+    ("Dec  4 21:00:01 mx1 postfix/smtp[25]: > mx.example.net[198.51.100.20]:25: RCPT TO:<r@example.org>", True),
+    ("Dec  4 21:00:01 mx1 postfix/smtp[25]: < mx.example.net[198.51.100.20]:25: 550 5.1.1 <r@example.org>: "
+     "User unknown", True),
+    # A month of another locale: the prefilter reads only English stamps.
+    ("déc. 04 21:00:01 mx1 postfix/smtpd[11]: connect from a.example[192.0.2.1]", True),
+    ("dic 04 21:00:01 mx1 postfix/smtp[24]: connect to mx.example.net[198.51.100.20]:25: Connection refused", True),
 ]
 
 
@@ -83,9 +113,10 @@ def test_prefilter_keeps_lines_the_parser_reads():
     kept = {block[p] for p in positions}
     for text, must_see in EDGE_LINES:
         assert (text in kept) is must_see, text
-    # Left out: the filler, smtpd, dovecot, the queue-less qmgr warning and Dec 31 are noise; the
-    # qmgr and error records count as parsed.
-    assert noise == postfix.PREFILTER_MIN + 4
+    # Left out as noise: the filler, smtpd under two syslog names, dovecot twice, the queue-less
+    # qmgr warning, Dec 31, two smtp tags that are not Postfix's, and dockerd.
+    # Left out as parsed: two qmgr records and the error record.
+    assert noise == postfix.PREFILTER_MIN + 9
 
 
 def _maillog(seed: int, count: int) -> str:
