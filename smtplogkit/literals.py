@@ -21,7 +21,7 @@ non-ASCII letters match ASCII ones (the Kelvin sign matches ``k``), so
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from functools import lru_cache
 from re import _constants as sre
 
@@ -140,7 +140,7 @@ def lowered(text: str) -> str | None:
     return text.lower() if text.isascii() else None
 
 
-def could_match(literals: tuple[str, ...] | None, text: str) -> bool:
+def could_match(literals: Collection[str] | None, text: str) -> bool:
     """Return False only when ``text`` is ASCII and contains none of ``literals`` in any case."""
     if literals is None:
         return True
@@ -151,6 +151,24 @@ def could_match(literals: tuple[str, ...] | None, text: str) -> bool:
         if literal in lower:
             return True
     return False
+
+
+def sign_literals(signs: tuple[str | re.Pattern[str], ...]) -> frozenset[str] | None:
+    """Return lower-case literals, one of which is in every line that contains or matches one of ``signs``.
+
+    A sign is a string, which must occur as it is, or a compiled pattern.
+    None means a pattern has no such literal (see :func:`required_literals`).
+    """
+    literals: set[str] = set()
+    for sign in signs:
+        if isinstance(sign, str):
+            literals.add(sign.lower())
+            continue
+        found = required_literals(sign.pattern, sign.flags)
+        if found is None:
+            return None
+        literals.update(found)
+    return frozenset(literals)
 
 
 class LiteralIndex:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import re
 from functools import lru_cache
 from types import ModuleType
 
 from ..errors import FormatError
-from ..literals import LiteralIndex, required_literals
+from ..literals import LiteralIndex, sign_literals
 
 HELPER_MODULES = frozenset({"base"})
 
@@ -82,20 +81,6 @@ def detect(sample: list[str]) -> tuple[ModuleType | None, float, dict[str, float
     if scores[best] <= 0:
         return None, 0.0, scores
     return registry()[best], scores[best], scores
-
-
-def sign_literals(signs: tuple[str | re.Pattern[str], ...]) -> frozenset[str] | None:
-    """Return the lower-case literals one of which a line with one of ``signs`` contains, or None if a sign has none."""
-    literals: set[str] = set()
-    for sign in signs:
-        if isinstance(sign, str):
-            literals.add(sign.lower())
-            continue
-        found = required_literals(sign.pattern, sign.flags)
-        if found is None:
-            return None
-        literals.update(found)
-    return frozenset(literals)
 
 
 @lru_cache(maxsize=1)

@@ -43,6 +43,7 @@ from collections.abc import Iterable, Iterator
 
 from .. import replycodes as rc
 from ..labels import Stage
+from ..literals import could_match, sign_literals
 from ..records import Event, Line, SessionEnd
 from ..redact import redact_text
 from . import _errors, _python
@@ -83,8 +84,17 @@ NODE_STAGES = {"ECONNREFUSED": Stage.CONNECT, "EHOSTUNREACH": Stage.CONNECT, "EN
                "ENOTFOUND": Stage.DNS, "EAI_AGAIN": Stage.DNS}
 
 
+# A line with evidence (_evidence) contains one of these literals or the start of a reply tuple.  One
+# search of the whole sample for them costs 0.4 ms on 400 lines of an smtplib log, reading each line 11.6 ms.
+_EVIDENCE_LITERALS = sign_literals((ERRNO_RE, NODE_CODE_RE, SSL_REASON_RE, SMTP_EXCEPTION_RE, BARE_EXCEPTION_RE))
+_REPLY_TUPLE_START_RE = re.compile(r"\(\s*[45]\d\d,")
+
+
 def detect(sample: list[str]) -> float:
     """Score a sample that contains application error lines this format reads and no traceback."""
+    whole = "\n".join(sample)
+    if not (could_match(_EVIDENCE_LITERALS, whole) or _REPLY_TUPLE_START_RE.search(whole)):
+        return 0.0
     if any(TRACEBACK_RE.match(text) for text in sample):
         return 0.0  # a traceback's frames name the step; the smtplib, django and aiosmtplib readers know them
     hits = sum(1 for text in sample if _evidence(text) is not None)

@@ -13,6 +13,7 @@ import pytest
 
 from smtplogkit import formats
 from smtplogkit.envelope import EnvelopeOptions, strip_envelope
+from smtplogkit.literals import sign_literals
 
 ROOT = Path(__file__).parents[2]
 CORPUS = sorted(path for folder in (ROOT / "tests", ROOT / "sample_data") for path in folder.rglob("*")
@@ -99,10 +100,30 @@ def test_sign_found_in_any_case():
 
 
 def test_sign_without_literal_disables_skip():
-    assert formats.sign_literals(("abc", re.compile(r"\d+"))) is None
-    assert formats.sign_literals(("ABC def", re.compile(r"xyz|uvw"))) == {"abc def", "xyz", "uvw"}
+    assert sign_literals(("abc", re.compile(r"\d+"))) is None
+    assert sign_literals(("ABC def", re.compile(r"xyz|uvw"))) == {"abc def", "xyz", "uvw"}
 
 
 def test_phpmailer_sign_in_html_output():
     line = "2026-03-02 08:00:00\tSERVER -&gt; CLIENT: 220 smtp.example.com ESMTP<br>"
     assert formats.detect([line])[2]["phpmailer"] > 0
+
+
+def _applog_without_gate(sample: list[str]) -> float:
+    applog = formats.get("applog")
+    if any(applog.TRACEBACK_RE.match(text) for text in sample):
+        return 0.0
+    return applog.SCORE if any(applog._evidence(text) is not None for text in sample) else 0.0
+
+
+def test_applog_gate_matches_line_reading():
+    applog = formats.get("applog")
+    texts = [text for path in CORPUS for text in _texts(path)]
+    texts += ["Sending mail to ops failed: (535, b'5.7.8 Username and Password not accepted')",
+              "mail to ops failed:  ( 451 , \"4.7.1 try later\")"]
+    scored = 0
+    for text in dict.fromkeys(texts):
+        score = applog.detect([text])
+        assert score == _applog_without_gate([text]), text
+        scored += score > 0
+    assert scored > 10
