@@ -45,6 +45,9 @@ GENERIC_EXCEPTIONS = frozenset({"SMTPReadTimeoutError", "SMTPTimeoutError", "SMT
                                 "SMTPResponseException", "SMTPException"})
 
 
+DETECT_SIGNS = (SIGNATURE_RE,)
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like aiosmtplib tracebacks."""
     hits = sum(1 for text in sample if SIGNATURE_RE.search(text))

@@ -103,6 +103,11 @@ ERRNO_TEXT = {"111": "Connection refused", "110": "Connection timed out", "101":
               "113": "No route to host"}
 
 
+# A line of SIGNATURE_RE (whose two-character marks, " =>" and the like, follow a space) or of RETRY_LINE_RE.
+DETECT_SIGNS = (" =>", " ->", " **", " ==", " <=", " Completed", " SMTP error", " H=", "Connecting to ", "LOG: ",
+                "SMTP<<", "SMTP>>", RETRY_LINE_RE)
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample reads as Exim mainlog or debug lines."""
     hits = sum(1 for text in sample if SIGNATURE_RE.search(text) or RETRY_LINE_RE.match(_debug_body(text)))

@@ -74,6 +74,10 @@ APP_LAYOUT_RE = re.compile(rf"^{_ANSI}(?:PANI|FATA|ERRO|WARN|INFO|DEBU|TRAC){_AN
 WEAK_SIGNATURE_RE = re.compile(r'(?:^|\s)(?:error|err)="[45]\d\d[ -]|^[245]\.\d{1,3}\.\d{1,3}  \S')
 
 
+# A line of SIGNATURE_RE or WEAK_SIGNATURE_RE: the second's alternatives need 'err="' or two spaces.
+DETECT_SIGNS = (SIGNATURE_RE, 'err="', 'error="', "  ")
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like Go SMTP errors."""
     texts = [text for text in sample if not text.lstrip().startswith("{")]

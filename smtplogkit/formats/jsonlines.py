@@ -102,6 +102,9 @@ MAX_PENDING_LINES = 5
 ERROR_READERS = (go.read_error, dotnet.read_error, ruby.read_error, symfony.read_error)
 
 
+DETECT_SIGNS = ("{",)  # only a line that starts with "{" is read as a JSON object
+
+
 def detect(sample: list[str]) -> float:
     """Score the share of JSON objects in the sample, when they have SMTP fields."""
     objects = [record for record in (_load(text) for text in sample) if record is not None]

@@ -51,6 +51,9 @@ EXCEPTION_STAGES: dict[str, Stage] = {
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 
 
+DETECT_SIGNS = (CONNECTED_RE, "MailKit.")  # detect scores 0 without a connect line or "MailKit."
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like MailKit protocol logs."""
     connected = sum(1 for text in sample if CONNECTED_RE.match(text))

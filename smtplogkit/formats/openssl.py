@@ -107,6 +107,11 @@ TARGET_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+)(?::(\d{1,5}))?$")
 IP_RE = re.compile(r"^(?:\d{1,3}\.){3}\d{1,3}$|^[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*$")
 
 
+# Lines that detect counts contain one of these: what the patterns match, the starts, and "s_client".
+DETECT_SIGNS = (CONNECTED_RE, VERIFY_ERROR_RE, OPENSSL_ERROR_RE, "SSL handshake has read", "verify return:",
+                "Verify return code", "s_client")
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like openssl s_client output."""
     strong = sum(1 for text in sample if CONNECTED_RE.match(text) or VERIFY_ERROR_RE.match(text)

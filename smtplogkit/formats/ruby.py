@@ -93,6 +93,9 @@ SIGNATURE_RE = re.compile(r"Net::SMTP|Net::(?:Read|Open)Timeout|OpenSSL::SSL::SS
                           r"EOFError: end of file reached")
 
 
+DETECT_SIGNS = (SIGNATURE_RE,)
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like Ruby SMTP errors."""
     hits = sum(1 for text in sample if SIGNATURE_RE.search(text))

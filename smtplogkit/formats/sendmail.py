@@ -44,6 +44,9 @@ CONNECT_WORDS = ("connection timed out", "connection refused", "network is unrea
                  "connection reset")
 
 
+DETECT_SIGNS = (SIGNATURE_RE,)
+
+
 def detect(sample: list[str]) -> float:
     """Score how much of the sample reads as Sendmail delivery lines."""
     hits = sum(1 for text in sample if SIGNATURE_RE.search(text))

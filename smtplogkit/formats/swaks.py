@@ -55,6 +55,10 @@ NOTE_NOISE = ("TLS no local certificate", "TLS peer DN", "TLS peer certificate",
               "TLS client certificate", "Local certificate", "TLS local DN")
 
 
+# detect's strong starts each begin with a prefix that PREFIX_RE matches.
+DETECT_SIGNS = (PREFIX_RE,)
+
+
 def detect(sample: list[str]) -> float:
     """Score the share of sample lines that carry a swaks prefix."""
     hits = sum(1 for text in sample if PREFIX_RE.match(text))

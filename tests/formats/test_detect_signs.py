@@ -29,6 +29,27 @@ EXTRA_LINES = [
     "CLIENT 12:",
     "SERVER 12:",
     "Traceback (most recent call last):",
+    # Exim main log and debug lines, and the rarer lines of other formats.
+    "1rABcd-000Ab1-Xy => a@example.net R=dnslookup T=remote_smtp",
+    "1rABcd-000Ab1-Xy -> b@example.net R=dnslookup T=remote_smtp",
+    "1rABcd-000Ab1-Xy ** c@example.net: Unrouteable address",
+    "1rABcd-000Ab1-Xy == d@example.net R=dnslookup T=remote_smtp defer (-44)",
+    "1rABcd-000Ab1-Xy <= agent@example.com P=esmtpsa S=1024",
+    "1rABcd-000Ab1-Xy Completed",
+    "1rABcd-000Ab1-Xy H=mx.example.net [192.0.2.5] Connection refused",
+    "1rABcd-000Ab1-Xy SMTP error from remote mail server after RCPT TO",
+    "  4711 Connecting to mx.example.net [192.0.2.5]:25 ...",
+    "  4711 LOG: MAIN",
+    "  4711   SMTP<< 220 mx.example.net ESMTP",
+    "  4711   SMTP>> EHLO relay.example.com",
+    "  4711 no retry data available",
+    "retry time not reached for any host",
+    "4B1C2D3E4F5G6H: to=<a@example.net>, delay=00:00:01, mailer=esmtp, stat=Sent (ok)",
+    'time="2026-03-02T08:00:00Z" level=error msg="send failed" error="550 5.1.1 unknown user"',
+    'level=warning msg="send failed" err="421 4.7.0 try again later"',
+    "5.7.1  Relaying denied",
+    "MailKit.Security.AuthenticationException: 535: 5.7.8 Authentication failed",
+    "openssl s_client -connect smtp.example.com:587 -starttls smtp",
 ]
 
 
