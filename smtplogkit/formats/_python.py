@@ -152,11 +152,12 @@ def parse_exception(text: str) -> dict[str, Any] | None:
     reply = REPLY_TUPLE_RE.search(message)
     if reply:
         result["code"] = int(reply.group(1))
-        result["reply"] = _unquote(reply.group(3))
+        result["reply"] = literal_text(reply.group(3))
     return result
 
 
-def _unquote(text: str) -> str:
+def literal_text(text: str) -> str:
+    """Return the text of a string or bytes literal's body as Python printed it (``\\'`` and ``\\n`` escapes read)."""
     try:
         value = ast.literal_eval(f"'{text}'")
     except (ValueError, SyntaxError):

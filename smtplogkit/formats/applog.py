@@ -37,7 +37,6 @@ stops at a traceback, so any format with signs of its own wins.
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Iterable, Iterator
 
@@ -130,7 +129,7 @@ def read_error(line: Line) -> Record | None:
     reply = REPLY_TUPLE_RE.search(text)
     if reply is not None:
         record.code = int(reply.group(1))
-        record.reply = _unquote(reply.group(3))
+        record.reply = _python.literal_text(reply.group(3))
         record.enhanced = rc.find_enhanced(record.reply[:16])
         record.connected = True
         record.set_stage(_errors.guess_stage(record.code, record.reply), GUESSED)
@@ -166,12 +165,3 @@ def _evidence(text: str) -> tuple[Stage | None, int, str] | None:
         name = text.split(":", 1)[0].rsplit(".", 1)[-1]
         return (Stage.DNS if name in ("gaierror", "herror") else None), NAMED, text
     return None
-
-
-def _unquote(text: str) -> str:
-    """Return the text of a bytes literal's body as Python printed it (``\\'`` and ``\\n`` escapes read)."""
-    try:
-        value = ast.literal_eval(f"'{text}'")
-    except (ValueError, SyntaxError):
-        return text
-    return value if isinstance(value, str) else text

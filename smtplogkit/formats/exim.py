@@ -272,6 +272,7 @@ def _retry_attempt(item: re.Match, line: Line, state: _State, ctx: ParseContext)
     errno, high = int(errno_text), int(more_text)
     if letter is None:
         high = (high >> 8) & 255  # printed whole, without the A or M that marks the split form
+
     if ip is None or ip in state.tried:
         return None  # the attempt is in the excerpt already, or the key names no address
     if errno in RETRY_REPLY_ERRNOS and high:
@@ -281,12 +282,14 @@ def _retry_attempt(item: re.Match, line: Line, state: _State, ctx: ParseContext)
         _mta.add_reply_failure(ctx, line, attempt, f"{400 + high} reply to {command} (its text is not in the excerpt)",
                                stage)
         return attempt
+
     if errno == 110 and high & (RTEF_CTOUT >> 8):
         stage, cause, text = Stage.CONNECT, Cause.CONNECT_TIMEOUT, "Connection timed out"
     elif errno in RETRY_ERRNOS:
         stage, cause, text = RETRY_ERRNOS[errno]
     else:
         return None  # a timeout after connecting, or an errno that names no step
+
     state.tried.add(ip)
     message = f"{host} [{ip}]: {text} (errno {errno}, from Exim's retry item)"
     if stage is Stage.CONNECT:

@@ -132,7 +132,7 @@ class _State:
 SIGNATURES = ("SERVER -> CLIENT:", "CLIENT -> SERVER:", "SMTP -> FROM SERVER:", "SMTP -> ERROR:",
               "Connection: opening to", "SMTP connect() failed", "SMTP ERROR:", "SMTP INBOUND:", "SMTP Error: ",
               "SMTP server error:")
-# The signatures as a line holds them before _clean: the html output escapes "<", ">", "&" and quotes
+# The signatures as they appear in a line before _clean: the html output escapes "<", ">", "&" and quotes
 # (htmlspecialchars), so each is cut before its first such character.
 DETECT_SIGNS = tuple(sorted({re.split(r"[<>&\"']", signature)[0] for signature in SIGNATURES}))
 

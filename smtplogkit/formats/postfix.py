@@ -100,7 +100,7 @@ SIGNATURE_RE = re.compile(
 # reply line received ("<"), each after the peer.
 TRANSCRIPT_RE = re.compile(r"^([<>]) (\S+?)\[([^\]]*)\]:(\d+): (.*)$")
 REPLY_RE = re.compile(r"^([2-5])\d\d(?:[ -]|$)")
-# The commands a transcript's replies answer, by their first word.  Any other line the client
+# The commands whose replies a transcript shows, by their first word.  Any other line the client
 # sends (an AUTH LOGIN user name or password, a message line) leaves the last command in place,
 # so that no such text is kept.
 COMMAND_VERBS = {"EHLO": "EHLO", "HELO": "HELO", "LHLO": "LHLO", "STARTTLS": "STARTTLS", "AUTH": "AUTH",
