@@ -4,10 +4,11 @@ Each module in this package that defines ``NAME`` is a format.  Modules whose
 name starts with an underscore, and ``base``, hold shared helpers.
 
 A format module may list its ``DETECT_SIGNS``: strings and compiled
-patterns of which one line of any sample its ``detect`` scores above 0
-contains, or matches.  :func:`detect` then scores 0 without calling it when
-the sample contains none of their literals (:mod:`smtplogkit.literals`), in
-one pass over the sample for every format.  Trying every format on 400
+patterns such that whenever its ``detect`` scores a sample above 0, a line
+of the sample contains one of the strings or matches one of the patterns.
+:func:`detect` then scores the format 0 without calling it when the sample
+contains none of their literals (:mod:`smtplogkit.literals`), found in one
+pass over the sample for every format.  Trying every format on 400
 lines costs about as much as reading 5,000 lines of a large client log (an
 estimate from instruction counts), and most formats have no sign in a
 given file.
