@@ -30,6 +30,7 @@ from typing import Any
 
 from .. import replycodes as rc
 from ..labels import Stage, TlsMode
+from ..literals import could_match, sign_literals
 from ..records import CONNECT, CONNECTED, LOCAL, NOTE, Event, Line
 from ._transcript import Transcript
 from .base import ParseContext
@@ -77,11 +78,17 @@ def _any_of(*patterns: re.Pattern[str]) -> re.Pattern[str]:
 
 # A telnet or nc line of its own, not an SMTP reply or command.
 MARKER_RE = _any_of(TRYING_RE, CONNECTED_RE, NC_OK_RE, NC_OPEN_RE, NCAT_OK_RE, SHELL_RE, CLOSED_RE, *FAILURE_RES)
+# A marker line contains one of these: the patterns' literals, the shell command's program and the space after
+# it, and the start of "Escape character is".
+MARKER_LITERALS = sign_literals((TRYING_RE, CONNECTED_RE, NC_OK_RE, NC_OPEN_RE, NCAT_OK_RE, CLOSED_RE, *FAILURE_RES,
+                                 "telnet ", "nc ", "ncat ", "netcat ", "Escape character is"))
 
 
 def detect(sample: list[str]) -> float:
     """Score how much of the sample looks like a telnet or nc session."""
-    markers = sum(1 for text in sample if text.startswith("Escape character is") or MARKER_RE.match(text))
+    markers = 0
+    if could_match(MARKER_LITERALS, "\n".join(sample)):
+        markers = sum(1 for text in sample if text.startswith("Escape character is") or MARKER_RE.match(text))
     if markers:
         return min(1.0, 0.6 + markers / max(len(sample), 1))
     # A reply starts with its code's first digit, 2 to 5: a cheaper test than the pattern's.

@@ -148,3 +148,32 @@ def test_applog_gate_matches_line_reading():
         assert score == _applog_without_gate([text]), text
         scored += score > 0
     assert scored > 10
+
+
+def _telnet_without_gate(sample: list[str]) -> float:
+    telnet = formats.get("telnet")
+    markers = sum(1 for text in sample if text.startswith("Escape character is") or telnet.MARKER_RE.match(text))
+    if markers:
+        return min(1.0, 0.6 + markers / max(len(sample), 1))
+    return telnet.detect(sample)  # no marker: the gate changed nothing
+
+
+TELNET_LINES = ["$ telnet smtp.example.com 587", "user@box:~$ nc -v smtp.example.com 25",
+                "ncat smtp.example.com 465", "netcat smtp.example.com 25", "Escape character is '^]'.",
+                "smtp.example.com [192.0.2.5] 25 (smtp) open", "Connection closed by foreign host."]
+
+
+def test_telnet_gate_matches_line_reading():
+    telnet = formats.get("telnet")
+    texts = [text for path in CORPUS for text in _texts(path)] + TELNET_LINES
+    marked = 0
+    for text in dict.fromkeys(texts):
+        score = telnet.detect([text])
+        assert score == _telnet_without_gate([text]), text
+        marked += score >= 0.6
+    assert marked > 10
+
+
+@pytest.mark.parametrize("text", TELNET_LINES)
+def test_telnet_marker_line_scores(text):
+    assert formats.get("telnet").detect([text]) >= 0.6
