@@ -26,7 +26,11 @@ container line, for example):
   Django's ``verbose`` formatter starts a line);
 * Serilog's file sink: ``YYYY-MM-DD HH:MM:SS.fff +01:00 [ERR] text``;
 * Go's ``log`` package: a leading ``YYYY/MM/DD HH:MM:SS`` (with optional
-  microseconds).
+  microseconds);
+* a column with the time of day and a tab, which a console, an IDE or a
+  log viewer puts before each line it shows (``19:40:11:013\t...``).  It
+  has no date, so it gives no timestamp, and the line's own time, if any,
+  stays.
 
 A bare leading date and time is taken as the line's timestamp and removed, so
 format parsers see the message only and read the time from ``Line.ts``.
@@ -118,6 +122,8 @@ MONOLOG_RE = re.compile(r"^\[(\d{4}-\d\d-\d\d[ T][\d:.]+[^\]]*)\] [\w.-]+\.(?:DE
 LOGRUS_RE = re.compile(r'^time=(?:"([^"]+)"|(\S+)) level=(\w+) msg=(?:"((?:[^"\\]|\\.)*)"|(\S*))(.*)$')
 # Ruby's Logger::Formatter: severity letter, ISO time, process id, level, program name.  The space before
 # the "#" is optional, as in the format string of older Rubies.
+# A console's or viewer's time of day in a column of its own, before a tab.  Its fraction may follow a colon.
+TIME_COLUMN_RE = re.compile(r"^(?:[01]?\d|2[0-3]):[0-5]\d:[0-5]\d(?:[.:,]\d{1,9})?\t(.*)$")
 RUBY_LOGGER_RE = re.compile(r"^[DIWEFAU], \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) ?#\d+\] +"
                             r"(?:DEBUG|INFO|WARN|ERROR|FATAL|ANY|UNKNOWN) -- [^:]*: ?(.*)$")
 
@@ -390,6 +396,7 @@ def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
         first = text[0]
         if not (first == "{" or first in MONTHS_FIRST and _month_head(text) or first == "t" or first == "["
                 or (first.isdigit() and len(text) >= 19 and text[4] in "-/")
+                or (first.isdigit() and ":" in text[1:3] and "\t" in text[5:20])
                 or (first in "DIWEC" and (":" in text[:9] or " " in text[4:9]))
                 or (first in "DIWEFAU" and text[1:4] == ", [")
                 or "|" in text[:64]):
@@ -411,6 +418,12 @@ def _strip_once(line: Line, options: EnvelopeOptions) -> bool:
 
     if first.isdigit() and _strip_digit_prefix(line, options):
         return True
+
+    if first.isdigit() and ":" in text[1:3] and "\t" in text[5:20]:
+        match = TIME_COLUMN_RE.match(text)
+        if match:
+            line.text = match.group(1)
+            return True
 
     if first in MONTHS_FIRST and _month_head(text):
         match = BSD_SYSLOG_RE.match(text)

@@ -155,6 +155,12 @@ FRAME_STAGES: tuple[tuple[str, Stage], ...] = (
     ("SmtpClient.<Authenticate", Stage.AUTH),
     ("SmtpClient.MailFrom", Stage.MAIL_FROM),
     ("SmtpClient.<MailFrom", Stage.MAIL_FROM),
+    # MailKit's handlers of the reply, innermost when it throws SmtpCommandException.
+    ("SmtpClient.ProcessMailFromResponse", Stage.MAIL_FROM),
+    ("SmtpClient.OnSenderNotAccepted", Stage.MAIL_FROM),
+    ("SmtpClient.ProcessRcptToResponse", Stage.RCPT_TO),
+    ("SmtpClient.OnRecipientNotAccepted", Stage.RCPT_TO),
+    ("SmtpClient.OnMessageNotAccepted", Stage.DATA),
     ("SmtpClient.RcptTo", Stage.RCPT_TO),
     ("SmtpClient.<RcptTo", Stage.RCPT_TO),
     ("SmtpClient.MessageData", Stage.DATA),
@@ -330,6 +336,8 @@ def _describe(record: Record, cls: str | None, message: str) -> None:
         quoted = status.group("reply")
         record.connected = True
     elif short in ("SmtpCommandException", "SmtpProtocolException") or _errors.find_reply(message):
+        # NOTE: MailKit prints no reply code, so a temporary reply whose text names a timeout ("4.4.1
+        # Connection timed out", the server's own next hop) is read as read_timeout at that step.
         quoted = message
         found = _errors.find_reply(message)
         if found is not None:

@@ -53,6 +53,10 @@ EXCEPTION_RE = re.compile(
     r'^(?:Exception in thread "[^"]*" |Caused by: )?((?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error))(?:: ?(.*))?$'
 )
 FRAME_RE = re.compile(r"^\s*(?:at [\w$.<>/]+\(|\.\.\. \d+ (?:more|common frames omitted))")
+# The cause that Spring's exceptions name in their own message: "MailAuthenticationException: Authentication
+# failed; nested exception is javax.mail.AuthenticationFailedException: 535-5.7.8 ...".
+NESTED_RE = re.compile(r";\s*nested exception is:?\s*(?:[a-z_$][\w$]*\.)+([A-Z][\w$]*(?:Exception|Error))(?::\s?(.*))?$")
+REPLY_START_RE = re.compile(r"^(\d{3})([ -])")
 COMMAND_RE = re.compile(r"^(?:(?:EHLO|HELO|STARTTLS|AUTH|DATA|QUIT|RSET|NOOP|BDAT)\b|MAIL FROM:|RCPT TO:)", re.I)
 
 # "Could not connect to SMTP host: mail.example.com, port: 25;" in a MessagingException.
@@ -255,8 +259,14 @@ def _exception(line: Line, match: re.Match, state: _State, ctx: ParseContext) ->
         stage = EXCEPTION_STAGES.get(name)
         if stage is not None and "stage" not in wrapper.attrs:
             wrapper.attrs["stage"] = stage.value
+        _take_reply(wrapper, message, state)
         ctx.noise(line)
         return
+    # A wrapper that names its cause in its own message is read by that cause (the innermost one).
+    nested = NESTED_RE.search(message)
+    while nested is not None:
+        name, message = nested.group(1), (nested.group(2) or "").strip()
+        nested = NESTED_RE.search(message)
     stage = EXCEPTION_STAGES.get(name) or _message_stage(message)
     guessed = name == "SMTPSendFailedException" and stage is None and not state.greeted
     if guessed:
@@ -270,7 +280,6 @@ def _exception(line: Line, match: re.Match, state: _State, ctx: ParseContext) ->
         state.awaiting_exception = False
     code_match = re.match(r"^(\d{3})([ -])", message)
     code = int(code_match.group(1)) if code_match else None
-    state.quoted_reply = code_match.group(1) if code_match and code_match.group(2) == "-" else None
     if state.auth_failed is not None:
         stage = stage or Stage.AUTH
         if code is None:
@@ -281,9 +290,23 @@ def _exception(line: Line, match: re.Match, state: _State, ctx: ParseContext) ->
     connected = stage not in (None, Stage.DNS, Stage.CONNECT, Stage.TLS) or state.greeted
     target = HOST_PORT_RE.search(message)  # a trace pasted without the "trying to connect" line names them here
     found = {"host": target.group(1), "port": int(target.group(2))} if target else {}
-    event = _error(line, f"{name}: {message}".rstrip(": "), state, ctx, stage, code=code, connected=connected, **found)
+    text = f"{match.group(1).rsplit('.', 1)[-1]}: {(match.group(2) or '').strip()}".rstrip(": ")
+    event = _error(line, text, state, ctx, stage, code=code, connected=connected, **found)
+    # Set once the error has its session, since a new session starts with none.
+    state.quoted_reply = code_match.group(1) if code_match and code_match.group(2) == "-" else None
     state.send_failed = event if guessed else None
     yield event
+
+
+def _take_reply(wrapper: Event, message: str, state: _State) -> None:
+    """Give a wrapper exception the reply code and enhanced code its cause quotes (``535-5.7.8 ...``)."""
+    code_match = REPLY_START_RE.match(message)
+    if code_match is None:
+        return
+    wrapper.code = int(code_match.group(1))
+    wrapper.enhanced = wrapper.enhanced or rc.find_enhanced(message)
+    wrapper.attrs["connected"] = True
+    state.quoted_reply = code_match.group(1) if code_match.group(2) == "-" else None
 
 
 def _flush_auth_failure(state: _State, ctx: ParseContext) -> Iterator[Event]:

@@ -17,9 +17,12 @@ name or else from the file's modification time.  A syslog envelope's time,
 when there is one, comes first.  NOTE: a stamp in another form, set with
 msmtp's ``logfile_time_format``, is not read.
 
-On stderr msmtp prints ``msmtp: cannot connect to H, port P: <error>``,
-``msmtp: server message: <reply>`` and finally ``msmtp: could not send mail
-(account ...)``, which ends the run (one session).
+On stderr msmtp prints the failed step (``msmtp: cannot connect to H, port
+P: <error>``, ``msmtp: authentication failed (method PLAIN)``, ``msmtp:
+envelope from address A not accepted by the server``), then the server's
+reply with one ``msmtp: server message: <reply line>`` per line of it, and
+finally ``msmtp: could not send mail (account ...)``, which ends the run (one
+session).  A reply printed before the message that names its step is read too.
 """
 
 from __future__ import annotations
@@ -90,12 +93,12 @@ def _stage(error: str) -> Stage | None:
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionEnd]:
     """Turn msmtp log and stderr lines into one session per msmtp run."""
-    run: _mta.Attempt | None = None
+    run: _Run | None = None
     for line in lines:
         text = line.text
         if LOGFILE_RE.search(text):
             if run is not None:
-                yield from run.finish()
+                yield from run.finish(ctx)
                 run = None
             yield from _logfile_line(line, text, ctx).finish()
             continue
@@ -107,13 +110,46 @@ def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event | SessionE
         if message.startswith("could not send mail"):
             ctx.noise(line)  # the summary that ends a failed run
             if run is not None:
-                yield from run.finish()
+                yield from run.finish(ctx)
                 run = None
             continue
-        run = run or _mta.Attempt(_mta.new_key())
+        run = run or _Run()
         _stderr_message(line, message, run, ctx)
     if run is not None:
-        yield from run.finish()
+        yield from run.finish(ctx)
+
+
+class _Run:
+    """One msmtp run read from stderr: its attempt, and a failed step waiting for the reply that follows it."""
+
+    def __init__(self) -> None:
+        self.attempt = _mta.Attempt(_mta.new_key())
+        self.step: tuple[Line, str, Stage] | None = None  # the message that named the step, not yet recorded
+        self.reply: list[str] = []  # the lines of the server's reply, from its "server message:" lines
+        self.reply_line: Line | None = None
+
+    def add_reply(self, line: Line, text: str) -> None:
+        """Keep one line of the server's reply."""
+        if not self.reply:
+            self.reply_line = line
+        self.reply.append(text.strip())
+
+    def record_step(self, ctx: ParseContext) -> None:
+        """Record the failed step, with the reply quoted before or after it, if any."""
+        if self.step is None:
+            return
+        line, message, stage = self.step
+        self.step = None
+        if self.reply:
+            _mta.add_reply_failure(ctx, self.reply_line or line, self.attempt, " ".join(self.reply), stage)
+            self.reply = []
+        self.attempt.add(ctx.error(line, message, self.attempt.key, stage=stage.value,
+                                   connected=stage not in (Stage.DNS, Stage.CONNECT)))
+
+    def finish(self, ctx: ParseContext) -> Iterator[Event | SessionEnd]:
+        """Yield the run's events once it is over."""
+        self.record_step(ctx)
+        yield from self.attempt.finish()
 
 
 def _logfile_line(line: Line, text: str, ctx: ParseContext) -> _mta.Attempt:
@@ -152,27 +188,29 @@ def _one_line(value: str | None) -> str | None:
     return value.replace("\\n", " ") if value else value
 
 
-def _stderr_message(line: Line, message: str, run: _mta.Attempt, ctx: ParseContext) -> None:
+def _stderr_message(line: Line, message: str, run: _Run, ctx: ParseContext) -> None:
+    attempt = run.attempt
     match = CONNECT_RE.search(message)
     if match:
         host, port, error = match.groups()
-        run.add(ctx.local(line, CONNECT, message, run.key, host=host, port=int(port)))
-        run.add(ctx.error(line, message, run.key, stage=Stage.CONNECT.value))
+        attempt.add(ctx.local(line, CONNECT, message, attempt.key, host=host, port=int(port)))
+        attempt.add(ctx.error(line, message, attempt.key, stage=Stage.CONNECT.value))
         return
     match = LOCATE_RE.search(message)
     if match:
-        run.add(ctx.local(line, CONNECT, message, run.key, host=match.group(1)))
-        run.add(ctx.error(line, message, run.key, stage=Stage.DNS.value))
+        attempt.add(ctx.local(line, CONNECT, message, attempt.key, host=match.group(1)))
+        attempt.add(ctx.error(line, message, attempt.key, stage=Stage.DNS.value))
         return
     if message.startswith("server message: "):
-        # The reply comes before the message that says which step it answered.
-        run.reason = message[len("server message: "):]
+        # One line per line of the reply.  It usually follows the message that names the failed
+        # step, which waits in run.step until the reply is complete.
+        run.add_reply(line, message[len("server message: "):])
         return
     stage = _stage(message)
     if stage is None:
-        _mta.add_note(ctx, line, run, message)
+        _mta.add_note(ctx, line, attempt, message)
         return
-    if run.reason is not None:
-        _mta.add_reply_failure(ctx, line, run, run.reason, stage)
-        run.reason = None
-    run.add(ctx.error(line, message, run.key, stage=stage.value, connected=stage not in (Stage.DNS, Stage.CONNECT)))
+    run.record_step(ctx)  # an earlier step of the same run, with its reply
+    run.step = (line, message, stage)
+    if run.reply:
+        run.record_step(ctx)  # the reply came first, so it belongs to this step

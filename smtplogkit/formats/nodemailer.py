@@ -130,6 +130,8 @@ class _ErrorObject:
     open_bracket: bool = False
     fields: dict[str, str] = field(default_factory=dict)
     in_message: bool = True  # no stack frame or field read yet: further lines of a reply may follow
+    more: list[str] = field(default_factory=list)  # the further lines of a multi-line reply in the message
+    continued: str | None = None  # the field whose string value goes on over the next lines ("'...' +")
 
 
 @dataclass
@@ -936,16 +938,30 @@ def _error_detail(line: Line, error: _ErrorObject, ctx: ParseContext) -> bool:
     if error.in_message and REPLY_LINE_RE.match(text):
         # A multi-line reply in the message ("Invalid login: 535-5.7.8 ... go to" and then
         # "535 5.7.8  https://..."): its further lines come before the stack frames.
+        error.more.append(stripped)
         ctx.noise(line)
         return True
     error.in_message = False
+    if error.continued is not None and stripped[:1] in ("'", '"'):
+        # Node.js splits a long string value into quoted pieces joined by "+", one per line.
+        piece = stripped.rstrip(",").rstrip()
+        name, error.continued = error.continued, None
+        if piece.endswith("+"):
+            piece, error.continued = piece[:-1].rstrip(), name
+        error.fields[name] = error.fields.get(name, "") + _unquote(piece)
+        ctx.noise(line)
+        return True
+    error.continued = None
     if FRAME_RE.match(text) or stripped in ("}", "{", "},", "]", "],") or stripped.startswith("] {"):
         ctx.noise(line)
         return True
     field_match = FIELD_RE.match(text) if text[:1] in (" ", "{", "\t") else None
     if field_match:
-        if len(text) - len(text.lstrip()) <= 2:
-            error.fields.setdefault(field_match.group(1), _unquote(field_match.group(2).rstrip(",")))
+        name, value = field_match.group(1), field_match.group(2).rstrip(",").rstrip()
+        if len(text) - len(text.lstrip()) <= 2 and name not in error.fields:
+            if value.endswith("+"):  # the first piece of a string that goes on over the next lines
+                value, error.continued = value[:-1].rstrip(), name
+            error.fields[name] = _unquote(value)
         ctx.noise(line)
         return True
     if text.startswith((" ", "\t")):
@@ -962,7 +978,7 @@ def _finish_error(state: _State, ctx: ParseContext) -> Iterator[Event]:
     session = state.by_key.get(error.session) or state.session()
     earlier = session.errors.get(error.message)
     if earlier is None:
-        yield _error_event(error.line, error.message, session, ctx, error.fields, name=error.name)
+        yield _error_event(error.line, error.message, session, ctx, error.fields, name=error.name, more=error.more)
         return
     # The logger printed this error already, without the object's fields, so add the stage and code they give.
     ctx.noise(error.line)
@@ -974,7 +990,7 @@ def _finish_error(state: _State, ctx: ParseContext) -> Iterator[Event]:
 
 
 def _error_event(line: Line, message: str, session: _Session, ctx: ParseContext, fields: dict[str, str],
-                 name: str = "Error") -> Event:
+                 name: str = "Error", more: list[str] | None = None) -> Event:
     attrs: dict[str, Any] = {}
     stage = _error_stage(message, fields, session)
     if stage is not None and stage not in (Stage.DNS, Stage.CONNECT):
@@ -990,11 +1006,7 @@ def _error_event(line: Line, message: str, session: _Session, ctx: ParseContext,
     if tls_failure and fields.get("command", "CONN") == "CONN" and not session.greeted:
         attrs["tls_mode"] = TlsMode.IMPLICIT  # a TLS error before any greeting: TLS was spoken first
 
-    # Old versions print "Invalid login" alone and keep the reply in the object's response field.
-    full = message
-    response = fields.get("response", "").replace("\\n", " ").strip()
-    if response and response[:12] not in message:
-        full = f"{message}: {response}"
+    full = _whole_message(message, more or [], fields.get("response", ""))
     code = fields.get("responseCode", "")
     reply_code = int(code) if code.isdigit() else _reply_code(full)
 
@@ -1006,6 +1018,25 @@ def _error_event(line: Line, message: str, session: _Session, ctx: ParseContext,
     event = ctx.error(line, text, session.key, stage=stage.value if stage else None, code=reply_code, **attrs)
     session.errors[message.strip()] = event
     return event
+
+
+def _whole_message(message: str, more: list[str], response: str) -> str:
+    """Return an error's message with every line of the reply it quotes, joined by spaces.
+
+    The message shows the reply's further lines after its first line
+    (``more``), and the object's ``response`` field contains the whole reply,
+    its lines separated by ``\\n``.  Old versions print ``Invalid login``
+    alone, and the reply is only in the field.
+    """
+    whole = " ".join([message, *more]) if more else message
+    response = " ".join(part.strip() for part in response.split("\\n") if part.strip())
+    if not response:
+        return whole
+    start = message.find(response[:12])
+    if start < 0:
+        return f"{message}: {response}"
+    from_field = message[:start] + response
+    return from_field if len(from_field) > len(whole) else whole
 
 
 def _error_stage(message: str, fields: dict[str, str], session: _Session) -> Stage | None:

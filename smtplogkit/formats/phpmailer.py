@@ -74,6 +74,16 @@ APP_PREFIX_RE = re.compile(r"^(?:.*?Mailer Error:\s*|Message could not be sent\.
 # Starts of PHPMailer's error messages (its English language strings) that applications print.
 PHPMAILER_ERRORS = ("SMTP Error:", "The following From address failed", "The following recipients failed",
                     "SMTP server error:", "Could not authenticate", "Could not connect to SMTP host")
+# The same messages inside another program's line: an exception print (``PHPMailer\\PHPMailer\\Exception:
+# SMTP Error: ...``, PHP 5's ``Uncaught exception 'phpmailerException' with message '...'``) or an
+# application's or web server's log line (``Error sending email: SMTP Error: ...``).
+EMBEDDED_ERROR_RE = re.compile(r"(?:^|(?<=[\s'\"(:]))(?=" + "|".join(
+    re.escape(start) for start in (*PHPMAILER_ERRORS, "SMTP connect() failed")) + ")")
+# The text such a line adds after the message: PHP's " in /path/file.php:123" or " in ... on line 123",
+# the closing quote of PHP 5's message, and Apache's ", referer: ...".
+EMBEDDED_TAIL_RE = re.compile(r"(?:['\"]? in (?:/|[A-Za-z]:\\|\S+\.php)\S*(?: on line \d+)?|, referer: \S*|['\"])\s*$")
+# PHP's stack trace after an uncaught exception.
+PHP_TRACE_RE = re.compile(r"^(?:Stack trace:|#\d+ \S|thrown in \S)")
 NOISE_PREFIXES = (
     "SMTP INBOUND:", "SMTP -> get_lines()", "SMTP -> FROM SERVER: ", "Connection: closed", "Auth method",
     "Requested auth method", "SMTP NOTICE:", "Auth methods available", "Server -> Client", "CLIENT -> SMTP:",
@@ -369,6 +379,16 @@ def _message(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterato
             return
         yield _error(line, message, state, ctx)
         return
+    embedded = _embedded_error(text)
+    if embedded is not None:
+        if embedded in state.errors:
+            ctx.noise(line)  # the same message, printed by the application or PHP as well
+            return
+        yield _error(line, embedded, state, ctx)
+        return
+    if PHP_TRACE_RE.match(text):
+        ctx.noise(line)
+        return
     if message.startswith(("Message has been sent", "Message sent")):
         ctx.noise(line)  # the application's own success line; the transcript shows the 250
         return
@@ -379,6 +399,18 @@ def _message(line: Line, text: str, state: _State, ctx: ParseContext) -> Iterato
         yield ctx.local(line, NOTE, text, state.key())
         return
     ctx.unrecognised(line)
+
+
+def _embedded_error(text: str) -> str | None:
+    """Return the PHPMailer message inside another program's line, without what that line adds after it."""
+    match = EMBEDDED_ERROR_RE.search(text)
+    if match is None:
+        return None
+    message = text[match.start():]
+    tail = EMBEDDED_TAIL_RE.search(message)
+    if tail is not None:
+        message = message[:tail.start()]
+    return message.strip() or None
 
 
 def _error(line: Line, message: str, state: _State, ctx: ParseContext, stage: Stage | None = None, *,

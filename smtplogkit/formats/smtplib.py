@@ -94,8 +94,10 @@ def strip_envelope(number: int, text: str, options: EnvelopeOptions) -> Line:
     A line that opens with a digit and has a colon third (``08:00:00.1 ...``)
     can carry no envelope: every envelope pattern that starts with a digit
     needs four of them, and a compose service name cannot hold a colon.
+    The exception is a viewer's time-of-day column, which a tab ends
+    (``19:40:11:013\t08:00:00.1 ...``).
     """
-    if text[2:3] == ":" and text[:1].isdigit():
+    if text[2:3] == ":" and text[:1].isdigit() and "\t" not in text[5:20]:
         return Line(number, text)
     return _strip_envelope(number, text, options)
 

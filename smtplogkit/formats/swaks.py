@@ -17,6 +17,11 @@ client prefix; those lines up to the ``.`` are noise.  ``*** Error
 connecting to host:port:`` is followed by a tab-indented ``***`` line with
 the socket error, and the two are read as one error.  swaks has no
 timestamps; each ``=== Trying`` line starts a session.
+
+A reply that never came (``<** Timeout ...``) fails the step of the last
+command sent, or the greeting when none was, on a connection that was open.
+A paste that starts in the middle of a session shows no ``Connected`` line,
+but its commands show that the connection was open.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Iterable, Iterator
 
 from ..labels import Stage, TlsMode
 from ..records import CONNECT, CONNECTED, TLS_OK, Event, Line
+from ..sessions import VERB_STAGES
 from .base import ParseContext
 
 NAME = "swaks"
@@ -76,6 +82,8 @@ class _State:
         self.greeted = False
         self.tls = False
         self.connect_error: Line | None = None
+        self.connected = False  # a Connected note, a command or a reply was seen in this session
+        self.last_stage: Stage | None = None  # the step of the last command sent
 
 
 def parse(lines: Iterable[Line], ctx: ParseContext) -> Iterator[Event]:
@@ -111,10 +119,12 @@ def _note(line: Line, payload: str, state: _State, ctx: ParseContext) -> Iterato
     if trying:
         state.session += 1
         state.started, state.in_body, state.greeted, state.tls = True, False, False, False
+        state.connected, state.last_stage = False, None
         yield ctx.local(line, CONNECT, payload, state.session, host=trying.group(1), port=int(trying.group(2)))
         return
     _ensure_session(state)
     if CONNECTED_RE.match(payload):
+        state.connected = True
         yield ctx.local(line, CONNECTED, payload, state.session)
     elif payload.startswith("TLS started"):
         state.tls = True
@@ -149,23 +159,35 @@ def _error(line: Line, payload: str, state: _State, ctx: ParseContext) -> Iterat
 
 def _command(line: Line, payload: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
     _ensure_session(state)
+    state.connected = True
     if state.in_body:
         if payload.strip() == ".":
             state.in_body = False
+            state.last_stage = Stage.DATA
             yield ctx.client(line, ".", state.session)
         else:
             ctx.noise(line)
         return
-    yield ctx.client(line, payload, state.session)
+    event = ctx.client(line, payload, state.session)
+    # The lone "." that ends the message, in a paste that starts after the 354 reply.
+    stage = Stage.DATA if payload.strip() == "." else VERB_STAGES.get(event.verb or "")
+    if stage is not None and stage is not Stage.NONE:
+        state.last_stage = stage
+    yield event
 
 
 def _reply(line: Line, prefix: str, payload: str, state: _State, ctx: ParseContext) -> Iterator[Event]:
     _ensure_session(state)
     event = ctx.server(line, payload, state.session)
     if event is None:
-        # "<** Timeout (30 secs) waiting for server response" and the like.
-        yield ctx.error(line, payload.strip(), state.session)
+        # "<** Timeout (30 secs) waiting for server response" and the like: no reply to the last command.
+        if state.connected:
+            stage = state.last_stage or Stage.GREETING
+            yield ctx.error(line, payload.strip(), state.session, stage=stage.value, connected=True)
+        else:
+            yield ctx.error(line, payload.strip(), state.session)
         return
+    state.connected = True
     if not state.greeted and not event.attrs.get("continued"):
         state.greeted = True
     if event.code == 354:

@@ -48,7 +48,9 @@ EXPECTED_RE = re.compile(
     r'Expected response code "?(?P<expected>[\d/]+)"? but got (?:an empty response|code "(?P<code>\d*)", '
     r'with message "(?P<message>[^"]*)"?)'
 )
-AUTH_RE = re.compile(r'Failed to authenticate on SMTP server with username "(?P<user>[^"]*)"')
+# SwiftMailer's and Symfony Mailer's AUTH failures.  The second lists the server's mechanisms, none of them the client's.
+AUTH_RE = re.compile(r'Failed to authenticate on SMTP server with username "(?P<user>[^"]*)"'
+                     r"|Failed to find an authenticator supported by the SMTP server")
 AUTHENTICATOR_RE = re.compile(r'Authenticator "?(?P<mechanism>[\w-]+)"? returned "?(?:Swift_TransportException: ?)?'
                               r'Expected response code "?[\d/]+"? but got code "(?P<code>\d+)"')
 CONNECT_RE = re.compile(r'Connection could not be established with host (?:"(?P<target>[^"]+)"|(?P<bare>[^\s\[]+?))\s*(?::|\[|$)')

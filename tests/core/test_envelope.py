@@ -221,3 +221,17 @@ def test_ruby_logger_look_alike_untouched():
     line = strip("I, [not a time #1]  INFO -- : text")
     assert line.text == "I, [not a time #1]  INFO -- : text"
     assert line.ts is None
+
+
+def test_viewer_time_column_removed():
+    # A console or log viewer shows its own time of day in a column before each line.
+    line = strip("19:40:11:013\t19:40:10.928404 reply: b'250-STARTTLS\\r\\n'")
+    assert line.text == "19:40:10.928404 reply: b'250-STARTTLS\\r\\n'"
+    assert line.ts is None
+    line = strip("7:05:09.120\tError: Invalid login: 535 5.7.8 Authentication failed")
+    assert line.text == "Error: Invalid login: 535 5.7.8 Authentication failed"
+
+
+def test_time_of_day_without_tab_kept():
+    line = strip("19:40:10.928404 reply: b'250-STARTTLS\\r\\n'")
+    assert line.text == "19:40:10.928404 reply: b'250-STARTTLS\\r\\n'"

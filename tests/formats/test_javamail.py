@@ -192,3 +192,37 @@ def test_send_failed_at_mail_from(excerpt):
 
     got = row(excerpt.sessions(text))
     assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("mail_from", "sender_rejected", 553)
+
+
+GMAIL_535_FIRST = "535-5.7.8 Username and Password not accepted. For more information, go to"
+GMAIL_535_LAST = "535 5.7.8  https://support.example.com/mail/?p=BadCredentials 5b1f17b1 - gsmtp"
+
+
+def test_spring_wrapper_names_cause_inline(excerpt):
+    # Spring's exceptions put their cause in their own message: "...; nested exception is ...".
+    frame = excerpt.sessions(
+        "org.springframework.mail.MailAuthenticationException: Authentication failed; nested exception is "
+        f"javax.mail.AuthenticationFailedException: {GMAIL_535_FIRST}\n{GMAIL_535_LAST}\n")
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("auth", "auth_failed")
+    assert (got["reply_code"], got["enhanced_code"]) == (535, "5.7.8")
+    assert counts(frame) == (1, 1, 0)
+
+
+def test_spring_wrapper_reply_from_caused_by(excerpt):
+    # The cause on a "Caused by:" line quotes the reply that the wrapper's own message leaves out.
+    frame = excerpt.sessions(
+        "org.springframework.mail.MailAuthenticationException: Authentication failed\n"
+        "\tat org.springframework.mail.javamail.JavaMailSenderImpl.doSend(JavaMailSenderImpl.java:402)\n"
+        f"Caused by: jakarta.mail.AuthenticationFailedException: {GMAIL_535_FIRST}\n{GMAIL_535_LAST}\n"
+        "\n"
+        "\tat org.eclipse.angus.mail.smtp.SMTPTransport$Authenticator.authenticate(SMTPTransport.java:954)\n"
+        "\t... 2 common frames omitted\n")
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"]) == ("auth", "auth_failed")
+    assert (got["reply_code"], got["enhanced_code"]) == (535, "5.7.8")
+    assert counts(frame)[2] == 0

@@ -137,3 +137,28 @@ def test_indented_connected_line(excerpt):
     got = row(frame)
     assert frame.attrs["files"][0]["format"] == "mailkit"
     assert (got["host"], got["port"]) == ("smtp.example.com", 465)
+
+
+def test_command_exception_stage_from_reply_handler(excerpt):
+    # MailKit throws SmtpCommandException from the handler of the rejected reply, whose frame names the step.
+    frame = excerpt.sessions("""\
+        SmtpSender: Error sending message MailKit.Net.Smtp.SmtpCommandException: 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown
+           at MailKit.Net.Smtp.SmtpClient.OnRecipientNotAccepted(MimeMessage message, MailboxAddress mailbox, SmtpResponse response)
+           at MailKit.Net.Smtp.SmtpClient.ProcessRcptToResponse(MimeMessage message, MailboxAddress mailbox, SmtpResponse response)
+           at MailKit.Net.Smtp.SmtpClient.FlushCommandQueue(MimeMessage message, MailboxAddress sender, IList`1 recipients, CancellationToken cancellationToken)
+        """)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["enhanced_code"]) == ("rcpt_to", "recipient_rejected", "5.1.1")
+
+
+def test_temporary_reply_timeout_not_connect(excerpt):
+    # The server sent "4.4.1 Connection timed out" in reply to MAIL FROM, so it is not a TCP connect timeout.
+    frame = excerpt.sessions("""\
+        SmtpSender: Error sending message MailKit.Net.Smtp.SmtpCommandException: 4.4.1 Connection timed out
+           at MailKit.Net.Smtp.SmtpClient.ProcessMailFromResponse(SmtpResponse response, MailboxAddress mailbox)
+           at MailKit.Net.Smtp.SmtpClient.FlushCommandQueue(MailboxAddress sender, IList`1 recipients, CancellationToken cancellationToken)
+        """)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["enhanced_code"]) == ("mail_from", "4.4.1")

@@ -211,6 +211,50 @@ def test_error_with_two_line_reply(excerpt):
     assert frame.attrs["files"][0]["warnings"] == []
 
 
+GMAIL_535 = ("535-5.7.8 Username and Password not accepted. Learn more at "
+             "535 5.7.8  https://support.example.com/mail/?p=BadCredentials s68sm65 - gsmtp")
+
+
+def test_error_object_keeps_whole_reply(excerpt):
+    # Without a transcript, the error object is the only evidence.  Node.js 12 and later split the
+    # long response string into pieces joined by "+".
+    text = """
+    Error: Invalid login: 535-5.7.8 Username and Password not accepted. Learn more at
+    535 5.7.8  https://support.example.com/mail/?p=BadCredentials s68sm65 - gsmtp
+        at SMTPConnection._formatError (/home/dev/app/node_modules/nodemailer/lib/smtp-connection/index.js:784:19)
+        at SMTPConnection._actionAUTHComplete (/home/dev/app/node_modules/nodemailer/lib/smtp-connection/index.js:1523:34)
+        at TLSSocket.emit (node:events:513:28) {
+      code: 'EAUTH',
+      response: '535-5.7.8 Username and Password not accepted. Learn more at\\n' +
+        '535 5.7.8  https://support.example.com/mail/?p=BadCredentials s68sm65 - gsmtp',
+      responseCode: 535,
+      command: 'AUTH PLAIN'
+    }
+    """
+    frame = excerpt.sessions(text)
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("auth", "auth_failed", 535)
+    assert got["reply_text"] == f"Invalid login: {GMAIL_535}"
+    assert counts(frame) == (1, 10, 0)
+
+
+def test_error_message_keeps_reply_lines(excerpt):
+    # An error tracker's copy prints no fields, so the reply's second line after the message is all
+    # there is of it.
+    text = """
+    Error: Invalid login: 535-5.7.8 Username and Password not accepted. Learn more at
+    535 5.7.8  https://support.example.com/mail/?p=BadCredentials s68sm65 - gsmtp
+        at SMTPConnection._formatError (/srv/app/node_modules/nodemailer/lib/smtp-connection/index.js:774:19)
+    """
+    frame = excerpt.sessions(text)
+
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("auth", "auth_failed", 535)
+    assert got["reply_text"] == f"Invalid login: {GMAIL_535}"
+
+
 def test_old_node_error_with_response(excerpt):
     text = """
     { [Error: Invalid login]

@@ -327,3 +327,62 @@ def test_error_text_is_the_failing_error(excerpt):
 
     assert (got["failure_stage"], got["cause"]) == ("tls", "connection_reset")
     assert got["error_text"].startswith("stream_socket_enable_crypto(): SSL: Connection reset by peer")
+
+
+def test_message_in_uncaught_exception(excerpt):
+    # PHP prints PHPMailer's exception with its class and file, then the stack trace.
+    frame = excerpt.sessions("""\
+        PHP Fatal error:  Uncaught PHPMailer\\PHPMailer\\Exception: SMTP Error: Could not authenticate. in /var/www/html/vendor/phpmailer/phpmailer/src/PHPMailer.php:2213
+        Stack trace:
+        #0 /var/www/html/vendor/phpmailer/phpmailer/src/PHPMailer.php(2002): PHPMailer\\PHPMailer\\PHPMailer->smtpConnect(Array)
+        #1 /var/www/html/contact.php(41): PHPMailer\\PHPMailer\\PHPMailer->send()
+        #2 {main}
+          thrown in /var/www/html/vendor/phpmailer/phpmailer/src/PHPMailer.php on line 2213
+        """)
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert got["failure_stage"] == "auth"
+    assert got["error_text"] == "SMTP Error: Could not authenticate."
+    assert counts(frame) == (1, 5, 0)
+
+
+def test_message_in_php5_exception(excerpt):
+    frame = excerpt.sessions(
+        "Fatal error: Uncaught exception 'phpmailerException' with message 'SMTP Error: The following "
+        "recipients failed: bob@example.org' in /home/site/lib/class.phpmailer.php:1234\n")
+
+    got = row(frame)
+    assert got["failure_stage"] == "rcpt_to"
+    assert got["error_text"] == "SMTP Error: The following recipients failed: bob@example.org"
+
+
+def test_message_in_apache_error_log(excerpt):
+    frame = excerpt.sessions(
+        "[Thu Apr 03 11:44:49.860739 2025] [php:notice] [pid 4242] [client 192.0.2.10:51308] Error sending email: "
+        "SMTP Error: Could not authenticate., referer: https://vault.example.com/index.php?page=emails\n")
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert got["failure_stage"] == "auth"
+    assert got["error_text"] == "SMTP Error: Could not authenticate."
+    assert counts(frame) == (1, 0, 0)
+
+
+def test_exception_repeats_transcript_error(excerpt):
+    # The transcript's own error line and the exception that repeats it are one failure.
+    frame = excerpt.sessions("""\
+        2026-03-02 08:00:01\tSERVER -> CLIENT: 220 smtp.example.com ESMTP ready
+        2026-03-02 08:00:01\tCLIENT -> SERVER: EHLO web01.example.org
+        2026-03-02 08:00:01\tSERVER -> CLIENT: 250 AUTH PLAIN
+        2026-03-02 08:00:01\tCLIENT -> SERVER: AUTH PLAIN AG9wcwBub3QtdGhlLXBhc3N3b3Jk
+        2026-03-02 08:00:02\tSERVER -> CLIENT: 535 5.7.8 Error: authentication failed: authentication failure
+        2026-03-02 08:00:02\tSMTP ERROR: Password command failed: 535 5.7.8 Error: authentication failed: authentication failure
+        SMTP Error: Could not authenticate.
+        PHPMailer\\PHPMailer\\Exception: SMTP Error: Could not authenticate. in /srv/app/vendor/phpmailer/phpmailer/src/PHPMailer.php:2213
+        """)
+
+    assert len(frame) == 1
+    got = row(frame)
+    assert (got["failure_stage"], got["cause"], got["reply_code"]) == ("auth", "auth_failed", 535)
+    assert counts(frame)[2] == 0

@@ -109,3 +109,23 @@ def test_date_from_logging_lines(tmp_path):
     assert str(first["start"]) == "2026-12-04 23:59:59.200000+00:00"
     assert str(second["start"]) == "2026-12-05 00:00:01.100000+00:00"
     assert not report["warnings"]
+
+
+def test_viewer_time_column(tmp_path):
+    # Level 2 output copied from a console that shows its own time of day, and a tab, before each line.
+    text = (
+        "19:39:58:753\t19:40:10.848330 send: 'ehlo [192.0.2.1]\\r\\n'\n"
+        "19:40:11:013\t19:40:10.928404 reply: b'250-smtp.example.com Hello [192.0.2.1]\\r\\n'\n"
+        "19:40:11:013\t19:40:10.928404 reply: b'250 AUTH LOGIN XOAUTH2\\r\\n'\n"
+        "19:40:11:013\t19:40:11.200000 send: 'AUTH LOGIN Ym9iQGV4YW1wbGUuY29t\\r\\n'\n"
+        "19:40:11:013\t19:40:11.300000 reply: b'535 5.7.139 Authentication unsuccessful, the user credentials "
+        "were incorrect.\\r\\n'\n"
+    )
+    frame, report = parse_excerpt(tmp_path, text, name="excerpt-2026-12-05.log")
+
+    assert len(frame) == 1
+    (row,) = rows(frame)
+    assert labels(row)[:3] == ("auth", "auth_failed", 535)
+    assert row["identity"] == "bob@example.com"
+    assert row["start"].isoformat() == "2026-12-05T19:40:10.848330+00:00"
+    assert report["unrecognised"] == 0

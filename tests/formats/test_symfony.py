@@ -27,6 +27,11 @@ CASES = [
     ('Connection to "smtp.example.com:587" timed out.', ("greeting", "read_timeout", None, None)),
     ("Swift_TransportException: Expected response code 220 but got an empty response",
      ("greeting", "server_disconnected", None, None)),
+    ("PHP Fatal error:  Uncaught exception 'Swift_TransportException' with message 'Failed to authenticate on SMTP "
+     "server with username \"mailer\" using 0 possible authenticators' in /var/www/html/vendor/swiftmailer/classes/"
+     "Swift/Transport/Esmtp/AuthHandler.php:182", ("auth", "auth_mechanism_unsupported", None, None)),
+    ('Symfony\\Component\\Mailer\\Exception\\TransportException: Failed to find an authenticator supported by the '
+     'SMTP server, which currently supports: "gssapi".', ("auth", "auth_mechanism_unsupported", None, None)),
 ]
 
 
