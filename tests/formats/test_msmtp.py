@@ -59,7 +59,7 @@ def test_runs_with_headings_between(excerpt):
 
 
 def test_server_message_first_still_read(excerpt):
-    # The reply may also come before the step it answered.
+    # msmtp may also print the reply before the line that names the failed step.
     frame = excerpt.sessions("""\
         msmtp: server message: 550 5.7.1 Relaying denied
         msmtp: recipient address bob@example.org not accepted by the server
