@@ -231,8 +231,8 @@ def _retry_line(line: Line, body: str, process: _Debug | None, state: _State,
         return
     lookups = LOOKUPS_FAILED_RE.match(body)
     if lookups is not None:
-        domain, how = lookups.groups()
-        cause = Cause.DNS_NXDOMAIN if how == "permanently" else Cause.DNS_FAILURE
+        domain, outcome = lookups.groups()
+        cause = Cause.DNS_NXDOMAIN if outcome == "permanently" else Cause.DNS_FAILURE
         failed = _mta.Attempt(_mta.new_key(), host=domain, failed=True, reason=body, rows=ctx.rows_wanted)
         failed.add(_mta.local_event(line, CONNECT, body, failed.key, host=domain))
         failed.add(ctx.error(line, body, failed.key, stage=Stage.DNS.value, cause=cause.value))
